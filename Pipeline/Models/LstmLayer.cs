@@ -1,0 +1,126 @@
+namespace LstmStream.Pipeline.Models;
+
+/// <summary>
+/// One LSTM layer in the engine's single internal layout (TensorFlow 1 <c>LSTMCell</c> semantics).
+/// <para>
+/// <see cref="Kernel"/> is row-major <c>[(InputSize + OutputSize) × 4·CellSize]</c>: rows multiply the
+/// concatenated step input <c>[x | h_prev]</c>, columns are the four gate blocks in the order
+/// i (input), j (candidate), f (forget), o (output), each <see cref="CellSize"/> wide.
+/// <see cref="Bias"/> is <c>[4·CellSize]</c> in the same gate order; a TensorFlow <c>forget_bias</c> and
+/// ONNX's two bias vectors are already folded into it by the importers.
+/// </para>
+/// Per step, with <c>z = [x | h_prev] · Kernel + Bias</c> split into (i, j, f, o):
+/// <code>
+/// i = σ(clip(z_i + P_i ⊙ c_prev))     f = σ(clip(z_f + P_f ⊙ c_prev))     (i = 1 − f when InputForget)
+/// c = f ⊙ c_prev + i ⊙ tanh(clip(z_j))                c = clamp(c, ±CellClip) when set
+/// o = σ(clip(z_o + P_o ⊙ c))                          m = o ⊙ tanh(c)
+/// h = m · Projection (then clamp(h, ±ProjectionClip)) when a projection is set, else h = m
+/// </code>
+/// where <c>clip</c> is the ONNX <c>clip</c> attribute (<see cref="GateClip"/>) on activation inputs.
+/// </summary>
+public sealed class LstmLayer
+{
+    public LstmLayer(
+        int inputSize,
+        int cellSize,
+        float[] kernel,
+        float[] bias,
+        float[]? peepholeInput = null,
+        float[]? peepholeForget = null,
+        float[]? peepholeOutput = null,
+        float? cellClip = null,
+        float? gateClip = null,
+        bool inputForget = false,
+        float[]? projection = null,
+        int projectionSize = 0,
+        float? projectionClip = null)
+    {
+        if (inputSize <= 0) throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, "input size must be positive");
+        if (cellSize <= 0) throw new ArgumentOutOfRangeException(nameof(cellSize), cellSize, "cell size must be positive");
+        InputSize = inputSize;
+        CellSize = cellSize;
+        if (projection is null)
+        {
+            if (projectionSize != 0) throw new ArgumentException("projectionSize given without projection weights", nameof(projectionSize));
+            if (projectionClip is not null) throw new ArgumentException("projectionClip given without projection weights", nameof(projectionClip));
+            OutputSize = cellSize;
+        }
+        else
+        {
+            if (projectionSize <= 0) throw new ArgumentOutOfRangeException(nameof(projectionSize), projectionSize, "projection size must be positive");
+            Expect(projection, cellSize * projectionSize, nameof(projection), $"[{cellSize} × {projectionSize}]");
+            OutputSize = projectionSize;
+        }
+
+        Expect(kernel, (inputSize + OutputSize) * 4 * cellSize, nameof(kernel), $"[({inputSize} + {OutputSize}) × {4 * cellSize}]");
+        Expect(bias, 4 * cellSize, nameof(bias), $"[{4 * cellSize}]");
+        if (peepholeInput is not null) Expect(peepholeInput, cellSize, nameof(peepholeInput), $"[{cellSize}]");
+        if (peepholeForget is not null) Expect(peepholeForget, cellSize, nameof(peepholeForget), $"[{cellSize}]");
+        if (peepholeOutput is not null) Expect(peepholeOutput, cellSize, nameof(peepholeOutput), $"[{cellSize}]");
+        if ((peepholeInput is null) != (peepholeForget is null) || (peepholeInput is null) != (peepholeOutput is null))
+            throw new ArgumentException("peepholes come as a set: input, forget and output diagonals all given or none");
+        if (cellClip is { } cc && !(cc > 0)) throw new ArgumentOutOfRangeException(nameof(cellClip), cc, "cell clip must be positive");
+        if (gateClip is { } gc && !(gc > 0)) throw new ArgumentOutOfRangeException(nameof(gateClip), gc, "gate clip must be positive");
+        if (projectionClip is { } pc && !(pc > 0)) throw new ArgumentOutOfRangeException(nameof(projectionClip), pc, "projection clip must be positive");
+
+        Kernel = kernel;
+        Bias = bias;
+        PeepholeInput = peepholeInput;
+        PeepholeForget = peepholeForget;
+        PeepholeOutput = peepholeOutput;
+        CellClip = cellClip;
+        GateClip = gateClip;
+        InputForget = inputForget;
+        Projection = projection;
+        ProjectionClip = projectionClip;
+    }
+
+    /// <summary>Width of x, the step input.</summary>
+    public int InputSize { get; }
+
+    /// <summary>Number of cell units (c is this wide): TensorFlow's num_units, ONNX's hidden_size.</summary>
+    public int CellSize { get; }
+
+    /// <summary>Width of h, the layer's output and recurrent input: the projection size, or <see cref="CellSize"/>.</summary>
+    public int OutputSize { get; }
+
+    /// <summary>Rows of <see cref="Kernel"/>: the width of <c>[x | h_prev]</c>.</summary>
+    public int ConcatSize => InputSize + OutputSize;
+
+    /// <summary>Columns of <see cref="Kernel"/>: the four gate blocks.</summary>
+    public int GateWidth => 4 * CellSize;
+
+    public float[] Kernel { get; }
+    public float[] Bias { get; }
+    public float[]? PeepholeInput { get; }
+    public float[]? PeepholeForget { get; }
+    public float[]? PeepholeOutput { get; }
+    public bool HasPeepholes => PeepholeInput is not null;
+
+    /// <summary>TensorFlow <c>cell_clip</c>: the new cell state is clamped to ±this.</summary>
+    public float? CellClip { get; }
+
+    /// <summary>ONNX <c>clip</c>: every activation input (gate pre-activations) is clamped to ±this.</summary>
+    public float? GateClip { get; }
+
+    /// <summary>ONNX <c>input_forget</c>: the input gate is coupled to the forget gate, i = 1 − f.</summary>
+    public bool InputForget { get; }
+
+    /// <summary>Row-major <c>[CellSize × OutputSize]</c> projection (TensorFlow <c>num_proj</c>), or null.</summary>
+    public float[]? Projection { get; }
+
+    /// <summary>TensorFlow <c>proj_clip</c>: the projected output is clamped to ±this.</summary>
+    public float? ProjectionClip { get; }
+
+    public bool HasProjection => Projection is not null;
+
+    public long ParameterCount =>
+        (long)Kernel.Length + Bias.Length + (HasPeepholes ? 3L * CellSize : 0) + (Projection?.Length ?? 0);
+
+    private static void Expect(float[] values, int length, string name, string shape)
+    {
+        ArgumentNullException.ThrowIfNull(values, name);
+        if (values.Length != length)
+            throw new ArgumentException($"{name} has {values.Length} values, expected {length} for shape {shape}", name);
+    }
+}

@@ -1,0 +1,102 @@
+using System.Buffers;
+
+namespace LstmStream.Pipeline.Streaming;
+
+/// <summary>
+/// A micro-batch of steps of distinct keys: the element that travels between stages. Row r has
+/// <c>Keys[r]</c>, <c>Seq[r]</c>, <c>Flags[r]</c>, an opaque <c>Tags[r]</c> (where the record came from:
+/// input line, connection, …, carried untouched to the egress), <c>Slots[r]</c> (the key's state row,
+/// set by the session stage; -1 before) and the vector <c>Data[r·Width .. (r+1)·Width)</c>.
+/// <para>
+/// Arrays are rented from <see cref="ArrayPool{T}.Shared"/>; exactly one holder owns a batch at a time
+/// and the last one (the egress) calls <see cref="Release"/>. A stage that changes the row width
+/// (every layer) keeps the row metadata and swaps the data buffer with <see cref="ReplaceData"/>.
+/// </para>
+/// </summary>
+public sealed class StepBatch
+{
+    private StepBatch(int capacity, int width)
+    {
+        Capacity = capacity;
+        Width = width;
+        Keys = ArrayPool<string>.Shared.Rent(capacity);
+        Seq = ArrayPool<long>.Shared.Rent(capacity);
+        Flags = ArrayPool<StepFlags>.Shared.Rent(capacity);
+        Tags = ArrayPool<long>.Shared.Rent(capacity);
+        Slots = ArrayPool<int>.Shared.Rent(capacity);
+        Data = ArrayPool<float>.Shared.Rent(Math.Max(1, capacity * width));
+    }
+
+    /// <summary>A new empty batch for up to <paramref name="capacity"/> rows of <paramref name="width"/> floats.</summary>
+    public static StepBatch Rent(int capacity, int width)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        return new StepBatch(capacity, width);
+    }
+
+    public int Count { get; private set; }
+    public int Capacity { get; }
+    public int Width { get; private set; }
+    public bool IsFull => Count == Capacity;
+
+    public string[] Keys { get; private set; }
+    public long[] Seq { get; private set; }
+    public StepFlags[] Flags { get; private set; }
+    public long[] Tags { get; private set; }
+    public int[] Slots { get; private set; }
+    public float[] Data { get; private set; }
+
+    /// <summary>The vector of row <paramref name="row"/>.</summary>
+    public Span<float> Row(int row) => Data.AsSpan(row * Width, Width);
+
+    /// <summary>All rows' vectors, <c>[Count × Width]</c>.</summary>
+    public Span<float> Rows => Data.AsSpan(0, Count * Width);
+
+    /// <summary>Appends a row and returns its index; the caller fills <see cref="Row"/>.</summary>
+    public int Add(string key, long seq, StepFlags flags, long tag)
+    {
+        if (Count == Capacity) throw new InvalidOperationException($"batch is full ({Capacity} rows)");
+        var r = Count++;
+        Keys[r] = key;
+        Seq[r] = seq;
+        Flags[r] = flags;
+        Tags[r] = tag;
+        Slots[r] = -1;
+        return r;
+    }
+
+    /// <summary>Drops the last row (a row whose vector turned out to be invalid while being filled).</summary>
+    public void RemoveLast()
+    {
+        if (Count == 0) throw new InvalidOperationException("batch is empty");
+        Keys[--Count] = null!;
+    }
+
+    /// <summary>
+    /// Gives the batch a new data buffer of <paramref name="width"/> floats per row (rented by the caller
+    /// from <see cref="ArrayPool{T}.Shared"/>) and returns the old buffer to the pool.
+    /// </summary>
+    public void ReplaceData(float[] data, int width)
+    {
+        if (data.Length < Count * width) throw new ArgumentException($"buffer holds {data.Length} floats, {Count} rows × {width} needed", nameof(data));
+        ArrayPool<float>.Shared.Return(Data);
+        Data = data;
+        Width = width;
+    }
+
+    /// <summary>Returns every array to the pool; the batch must not be used afterwards.</summary>
+    public void Release()
+    {
+        if (Data is null) return;
+        Array.Clear(Keys, 0, Count);
+        ArrayPool<string>.Shared.Return(Keys);
+        ArrayPool<long>.Shared.Return(Seq);
+        ArrayPool<StepFlags>.Shared.Return(Flags);
+        ArrayPool<long>.Shared.Return(Tags);
+        ArrayPool<int>.Shared.Return(Slots);
+        ArrayPool<float>.Shared.Return(Data);
+        Keys = null!; Seq = null!; Flags = null!; Tags = null!; Slots = null!; Data = null!;
+        Count = 0;
+    }
+}

@@ -1,0 +1,17 @@
+namespace LstmStream.Pipeline.Streaming;
+
+/// <summary>Per-row control bits of a <see cref="StepBatch"/>.</summary>
+[Flags]
+public enum StepFlags : byte
+{
+    None = 0,
+
+    /// <summary>Zero the key's state before this step.</summary>
+    Reset = 1,
+
+    /// <summary>Discard the key's state after this step.</summary>
+    End = 2,
+
+    /// <summary>The record carried a <c>seq</c> (echoed on output).</summary>
+    HasSeq = 4,
+}
