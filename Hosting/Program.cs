@@ -1,1 +1,3 @@
-return 0;
+using LstmStream.Hosting.Cli;
+
+return await CliApplication.InvokeAsync(args).ConfigureAwait(false);
