@@ -9,14 +9,27 @@ namespace LstmStream.Pipeline.Models;
 /// <see cref="Bias"/> is <c>[4·CellSize]</c> in the same gate order; a TensorFlow <c>forget_bias</c> and
 /// ONNX's two bias vectors are already folded into it by the importers.
 /// </para>
-/// Per step, with <c>z = [x | h_prev] · Kernel + Bias</c> split into (i, j, f, o):
+/// Per step, with <c>z = [x | h_prev] · Kernel + Bias</c> split into (z_i, z_j, z_f, z_o):
 /// <code>
-/// i = σ(clip(z_i + P_i ⊙ c_prev))     f = σ(clip(z_f + P_f ⊙ c_prev))     (i = 1 − f when InputForget)
-/// c = f ⊙ c_prev + i ⊙ tanh(clip(z_j))                c = clamp(c, ±CellClip) when set
-/// o = σ(clip(z_o + P_o ⊙ c))                          m = o ⊙ tanh(c)
-/// h = m · Projection (then clamp(h, ±ProjectionClip)) when a projection is set, else h = m
+/// i = σ(clip(z_i + P_i ⊙ c_prev))
+/// f = σ(clip(z_f + P_f ⊙ c_prev))                   f = 1 − i when InputForget (z_f and P_f unused)
+/// c = f ⊙ c_prev + i ⊙ tanh(clip(z_j))              then c = clamp(c, ±CellClip) when set
+/// o = σ(clip(z_o + P_o ⊙ c))                        (the new, cell-clipped c)
+/// m = o ⊙ tanh(c)
+/// h = m · Projection, then clamp(h, ±ProjectionClip) when set; h = m without a projection
 /// </code>
-/// where <c>clip</c> is the ONNX <c>clip</c> attribute (<see cref="GateClip"/>) on activation inputs.
+/// <para>
+/// Without the ONNX-only options this is TensorFlow 1's <c>LSTMCell</c> (peepholes on c_prev for i and f
+/// and on the new c for o, <c>cell_clip</c>, <c>num_proj</c> / <c>proj_clip</c>; <c>BasicLSTMCell</c> is the
+/// case with none of them, forget_bias folded into Bias).
+/// </para>
+/// <para>
+/// The ONNX-only options follow ONNX Runtime's CPU LSTM (<c>uni_directional_lstm.cc</c>,
+/// <c>GateComputations</c>): <c>clip</c> (<see cref="GateClip"/>) clamps each gate's complete activation
+/// input — the matrix products plus both biases plus the peephole term — for i, f, j and o, and nothing
+/// else (the c passed to tanh for m is not clipped); <c>input_forget</c> (<see cref="InputForget"/>)
+/// computes the input gate as usual and sets the forget gate to f = 1 − i.
+/// </para>
 /// </summary>
 public sealed class LstmLayer
 {
@@ -100,10 +113,10 @@ public sealed class LstmLayer
     /// <summary>TensorFlow <c>cell_clip</c>: the new cell state is clamped to ±this.</summary>
     public float? CellClip { get; }
 
-    /// <summary>ONNX <c>clip</c>: every activation input (gate pre-activations) is clamped to ±this.</summary>
+    /// <summary>ONNX <c>clip</c>: every gate's activation input (with bias and peephole term) is clamped to ±this.</summary>
     public float? GateClip { get; }
 
-    /// <summary>ONNX <c>input_forget</c>: the input gate is coupled to the forget gate, i = 1 − f.</summary>
+    /// <summary>ONNX <c>input_forget</c>: the forget gate is coupled to the input gate, f = 1 − i (as ONNX Runtime computes it).</summary>
     public bool InputForget { get; }
 
     /// <summary>Row-major <c>[CellSize × OutputSize]</c> projection (TensorFlow <c>num_proj</c>), or null.</summary>

@@ -1,27 +1,67 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using LstmStream.Pipeline.Models;
 
 namespace LstmStream.Pipeline.Numerics;
 
 /// <summary>
 /// One layer step for a batch of rows: one matrix multiply for the gates of every row, then one fused
-/// pass of activations and state update. Holds the layer's packed weights and its scratch space, so
-/// an instance is used by one thread at a time.
+/// vectorized pass of activations and state update (<see cref="LstmCellUpdate"/>), then the projection
+/// when the layer has one. The semantics are those documented on <see cref="LstmLayer"/>.
+/// Holds the layer's packed weights and its scratch space (grown to the largest batch seen, never
+/// allocated per step), so an instance is used by one thread at a time.
 /// </summary>
-public sealed class LstmLayerKernel
+public sealed unsafe class LstmLayerKernel
 {
     private readonly IMatMulBackend _backend;
     private readonly IPackedMatrix _kernel;
     private readonly IPackedMatrix? _projection;
+    private readonly CellOptions _options;
+    private readonly int _lanes;
+    private readonly float[] _peepholeInput;
+    private readonly float[] _peepholeForget;
+    private readonly float[] _peepholeOutput;
+
+    /// <summary>
+    /// When the cell is narrower than a vector the update runs over the whole batch as one flat array:
+    /// the gates are first regrouped gate-major, and the peepholes are tiled to <see cref="_flatChunk"/>
+    /// = lcm(CellSize, lanes) values, the period after which the unit pattern repeats at a vector boundary.
+    /// </summary>
+    private readonly bool _flat;
+    private readonly int _flatChunk;
     private float[] _gates = [];
     private float[] _cellOutput = [];
+    private float[] _gateMajor = [];
 
-    public LstmLayerKernel(LstmLayer layer, IMatMulBackend backend)
+    public LstmLayerKernel(LstmLayer layer, IMatMulBackend backend) : this(layer, backend, 0)
     {
+    }
+
+    /// <summary><paramref name="vectorBits"/>: 512, 256 or 128 to force the vector width of the cell update (tests), 0 for the widest accelerated one.</summary>
+    internal LstmLayerKernel(LstmLayer layer, IMatMulBackend backend, int vectorBits)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentNullException.ThrowIfNull(backend);
         Layer = layer;
         _backend = backend;
         _kernel = backend.Pack(layer.Kernel, layer.ConcatSize, layer.GateWidth);
         if (layer.Projection is { } proj) _projection = backend.Pack(proj, layer.CellSize, layer.OutputSize);
+        if (vectorBits == 0) vectorBits = Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 128;
+        _lanes = vectorBits switch
+        {
+            512 => 16,
+            256 => 8,
+            128 => 4,
+            _ => throw new ArgumentOutOfRangeException(nameof(vectorBits), vectorBits, "vector width must be 512, 256 or 128 bits"),
+        };
+        _options = new CellOptions(layer.HasPeepholes, layer.GateClip, layer.CellClip, layer.InputForget);
+
+        int cells = layer.CellSize;
+        _flat = cells < _lanes;
+        _flatChunk = _flat ? cells * _lanes / Gcd(cells, _lanes) : 0;
+        _peepholeInput = Peephole(layer.PeepholeInput);
+        _peepholeForget = Peephole(layer.PeepholeForget);
+        _peepholeOutput = Peephole(layer.PeepholeOutput);
     }
 
     public LstmLayer Layer { get; }
@@ -30,72 +70,99 @@ public sealed class LstmLayerKernel
     /// Steps <paramref name="rows"/> independent rows.
     /// <paramref name="xh"/> is <c>[rows × ConcatSize]</c>, each row <c>[x | h_prev]</c>;
     /// <paramref name="c"/> is <c>[rows × CellSize]</c>, c_prev in and the new c out;
-    /// <paramref name="h"/> is <c>[rows × OutputSize]</c>, the new h out.
+    /// <paramref name="h"/> is <c>[rows × OutputSize]</c>, the new h out (it must not overlap <paramref name="xh"/>).
     /// </summary>
     public void Step(int rows, ReadOnlySpan<float> xh, Span<float> c, Span<float> h)
     {
         var layer = Layer;
         int cells = layer.CellSize, gw = layer.GateWidth;
+        if (rows < 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "row count must not be negative");
         if (rows == 0) return;
-        if (xh.Length < rows * layer.ConcatSize) throw new ArgumentException("xh is shorter than rows × ConcatSize", nameof(xh));
-        if (c.Length < rows * cells) throw new ArgumentException("c is shorter than rows × CellSize", nameof(c));
-        if (h.Length < rows * layer.OutputSize) throw new ArgumentException("h is shorter than rows × OutputSize", nameof(h));
+        if (xh.Length < (long)rows * layer.ConcatSize) throw new ArgumentException($"xh has {xh.Length} values, fewer than rows {rows} × ConcatSize {layer.ConcatSize}", nameof(xh));
+        if (c.Length < (long)rows * cells) throw new ArgumentException($"c has {c.Length} values, fewer than rows {rows} × CellSize {cells}", nameof(c));
+        if (h.Length < (long)rows * layer.OutputSize) throw new ArgumentException($"h has {h.Length} values, fewer than rows {rows} × OutputSize {layer.OutputSize}", nameof(h));
 
         var gates = Scratch(ref _gates, rows * gw);
         _backend.Multiply(xh[..(rows * layer.ConcatSize)], rows, _kernel, layer.Bias, gates);
 
         var m = _projection is null ? h : Scratch(ref _cellOutput, rows * cells);
-        for (var r = 0; r < rows; r++)
+        var regrouped = _flat ? Scratch(ref _gateMajor, 4 * rows * cells) : default;
+        switch (_lanes)
         {
-            CellUpdate(layer, gates.Slice(r * gw, gw), c.Slice(r * cells, cells), m.Slice(r * cells, cells));
+            case 16: Update<Simd512, Vector512<float>>(rows, gates, c, m, regrouped); break;
+            case 8: Update<Simd256, Vector256<float>>(rows, gates, c, m, regrouped); break;
+            default: Update<Simd128, Vector128<float>>(rows, gates, c, m, regrouped); break;
         }
 
         if (_projection is not null)
         {
-            _backend.Multiply(m[..(rows * cells)], rows, _projection, default, h);
-            if (layer.ProjectionClip is { } pc) TensorPrimitives.Clamp(h[..(rows * layer.OutputSize)], -pc, pc, h);
+            var outs = h[..(rows * layer.OutputSize)];
+            _backend.Multiply(m[..(rows * cells)], rows, _projection, default, outs);
+            if (layer.ProjectionClip is { } pc) TensorPrimitives.Clamp(outs, -pc, pc, outs);
         }
     }
 
-    /// <summary>Activations and state update of one row: z (gate pre-activations, order i, j, f, o) → c, m.</summary>
-    private static void CellUpdate(LstmLayer layer, Span<float> z, Span<float> c, Span<float> m)
+    private void Update<TOps, TV>(int rows, Span<float> gates, Span<float> c, Span<float> m, Span<float> regrouped)
+        where TOps : ISimdOps<TV>
+        where TV : struct
     {
-        int n = layer.CellSize;
-        var zi = z[..n];
-        var zj = z.Slice(n, n);
-        var zf = z.Slice(2 * n, n);
-        var zo = z.Slice(3 * n, n);
-        if (layer.HasPeepholes)
+        int cells = Layer.CellSize, gw = Layer.GateWidth;
+        fixed (float* z = gates)
+        fixed (float* pc = c)
+        fixed (float* pm = m)
+        fixed (float* pi = _peepholeInput)
+        fixed (float* pf = _peepholeForget)
+        fixed (float* po = _peepholeOutput)
         {
-            TensorPrimitives.FusedMultiplyAdd(layer.PeepholeInput!, c, zi, zi);
-            TensorPrimitives.FusedMultiplyAdd(layer.PeepholeForget!, c, zf, zf);
-        }
+            if (!_flat)
+            {
+                for (var r = 0; r < rows; r++)
+                {
+                    float* zr = z + (long)r * gw;
+                    long at = (long)r * cells;
+                    LstmCellUpdate.Run<TOps, TV>(_options, zr, zr + cells, zr + 2 * cells, zr + 3 * cells, pc + at, pm + at, pi, pf, po, cells);
+                }
 
-        if (layer.GateClip is { } clip)
-        {
-            TensorPrimitives.Clamp(z[..(3 * n)], -clip, clip, z[..(3 * n)]);
-        }
+                return;
+            }
 
-        TensorPrimitives.Sigmoid(zf, zf);
-        if (layer.InputForget)
-        {
-            TensorPrimitives.Subtract(1f, zf, zi);
-        }
-        else
-        {
-            TensorPrimitives.Sigmoid(zi, zi);
-        }
+            fixed (float* g = regrouped)
+            {
+                int total = rows * cells;
+                float* gi = g, gj = g + total, gf = g + 2 * total, go = g + 3 * total;
+                for (var r = 0; r < rows; r++)
+                {
+                    float* zr = z + (long)r * gw;
+                    int at = r * cells;
+                    for (var u = 0; u < cells; u++)
+                    {
+                        gi[at + u] = zr[u];
+                        gj[at + u] = zr[cells + u];
+                        gf[at + u] = zr[2 * cells + u];
+                        go[at + u] = zr[3 * cells + u];
+                    }
+                }
 
-        TensorPrimitives.Tanh(zj, zj);
-        TensorPrimitives.Multiply(zf, c, c);
-        TensorPrimitives.FusedMultiplyAdd(zi, zj, c, c);
-        if (layer.CellClip is { } cc) TensorPrimitives.Clamp(c, -cc, cc, c);
-        if (layer.HasPeepholes) TensorPrimitives.FusedMultiplyAdd(layer.PeepholeOutput!, c, zo, zo);
-        if (layer.GateClip is { } clip2) TensorPrimitives.Clamp(zo, -clip2, clip2, zo);
-        TensorPrimitives.Sigmoid(zo, zo);
-        TensorPrimitives.Tanh(c, m);
-        TensorPrimitives.Multiply(zo, m, m);
+                for (var e = 0; e < total; e += _flatChunk)
+                {
+                    int count = Math.Min(_flatChunk, total - e);
+                    LstmCellUpdate.Run<TOps, TV>(_options, gi + e, gj + e, gf + e, go + e, pc + e, pm + e, pi, pf, po, count);
+                }
+            }
+        }
     }
+
+    /// <summary>The peephole laid out for the update: as is, or tiled to the flat chunk; empty when there is none.</summary>
+    private float[] Peephole(float[]? diagonal)
+    {
+        if (diagonal is null) return [0f];
+        if (!_flat) return diagonal;
+        var tiled = new float[_flatChunk];
+        for (var t = 0; t < tiled.Length; t++) tiled[t] = diagonal[t % diagonal.Length];
+        return tiled;
+    }
+
+    private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
 
     private static Span<float> Scratch(ref float[] buffer, int length)
     {

@@ -1,37 +1,294 @@
-using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace LstmStream.Pipeline.Numerics;
 
 /// <summary>
-/// Our own matrix multiply: no native dependency, always available.
-/// (First version: row-by-row axpy over row-major B; to be replaced by the register-blocked kernel.)
+/// Our own matrix multiply: no native dependency, always available. B is packed once into column
+/// panels (<see cref="PackedPanels"/>); C is computed in register tiles (6 rows × 4 vectors, or up to
+/// 12 rows × 2 vectors for small batches) by
+/// <see cref="GemmMicroKernel"/> with Vector512 where accelerated, else Vector256, else Vector128.
+/// K is blocked so the B slice swept for each row block stays in L2. With <c>threads</c> &gt; 1, large
+/// multiplies are split over column panels (or over rows when there are too few panels) between the
+/// calling thread and dedicated workers; small ones, and calls made while the workers are busy with
+/// another call, run on the calling thread alone.
+/// Thread safety: concurrent <see cref="Multiply"/> calls are safe (per-call state lives on the stack,
+/// the worker set is claimed by one call at a time).
 /// </summary>
-public sealed class ManagedMatMul : IMatMulBackend
+public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
 {
+    /// <summary>Multiply-adds below which a multiply is not split over threads (about 20 µs of work).</summary>
+    private const long ParallelThreshold = 1L << 21;
+
+    /// <summary>Bytes of B one K block may span per row block sweep (kept well inside a 1 MB L2).</summary>
+    private const int BlockBudgetBytes = 384 * 1024;
+
+    private readonly int _lanes;
+    private readonly int _panelVectors;
+    private readonly GemmWorkers? _workers;
+    private readonly SplitJob? _job;
+
+    /// <summary>Creates the backend; <paramref name="threads"/> is the most threads one multiply uses (1 = the caller only).</summary>
+    public ManagedMatMul(int threads = 1) : this(threads, 0)
+    {
+    }
+
+    /// <summary><paramref name="vectorBits"/>: 512, 256 or 128 to force a vector width (tests), 0 for the widest accelerated one.</summary>
+    internal ManagedMatMul(int threads, int vectorBits)
+    {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads must be at least 1");
+        if (vectorBits == 0)
+        {
+            vectorBits = Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 128;
+        }
+
+        (_lanes, _panelVectors) = vectorBits switch
+        {
+            512 => (16, 4),
+            256 => (8, 2),
+            128 => (4, 2),
+            _ => throw new ArgumentOutOfRangeException(nameof(vectorBits), vectorBits, "vector width must be 512, 256 or 128 bits"),
+        };
+        VectorBits = vectorBits;
+        Threads = threads;
+        if (threads > 1)
+        {
+            _workers = new GemmWorkers(threads - 1);
+            _job = new SplitJob();
+        }
+    }
+
     public string Name => "managed";
+
+    /// <summary>Width of the hardware vectors the kernel uses.</summary>
+    public int VectorBits { get; }
+
+    /// <summary>Most threads one multiply uses.</summary>
+    public int Threads { get; }
 
     public IPackedMatrix Pack(ReadOnlySpan<float> b, int rows, int columns)
     {
-        if (b.Length != rows * columns) throw new ArgumentException($"B has {b.Length} values, expected {rows} × {columns}", nameof(b));
-        return new RowMajor(rows, columns, b.ToArray());
+        if (rows <= 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "B needs at least one row");
+        if (columns <= 0) throw new ArgumentOutOfRangeException(nameof(columns), columns, "B needs at least one column");
+        if (b.Length != (long)rows * columns) throw new ArgumentException($"B has {b.Length} values, expected {rows} × {columns}", nameof(b));
+        return new PackedPanels(b, rows, columns, _lanes, _panelVectors);
     }
 
     public void Multiply(ReadOnlySpan<float> a, int m, IPackedMatrix b, ReadOnlySpan<float> bias, Span<float> c)
     {
-        var p = (RowMajor)b;
+        if (b is not PackedPanels p || p.Lanes != _lanes || p.PanelVectors != _panelVectors)
+            throw new ArgumentException($"B was not packed by this {VectorBits}-bit managed backend", nameof(b));
         int k = p.Rows, n = p.Columns;
-        for (var i = 0; i < m; i++)
+        if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "row count must not be negative");
+        if (a.Length < (long)m * k) throw new ArgumentException($"A has {a.Length} values, expected {m} × {k}", nameof(a));
+        if (c.Length < (long)m * n) throw new ArgumentException($"C has {c.Length} values, expected {m} × {n}", nameof(c));
+        if (!bias.IsEmpty && bias.Length != n) throw new ArgumentException($"bias has {bias.Length} values, expected {n} or none", nameof(bias));
+        if (m == 0) return;
+
+        fixed (float* pa = a)
+        fixed (float* pc = c)
+        fixed (float* pbias = bias)
         {
-            var cRow = c.Slice(i * n, n);
-            if (bias.IsEmpty) cRow.Clear(); else bias.CopyTo(cRow);
-            var aRow = a.Slice(i * k, k);
-            for (var kk = 0; kk < k; kk++)
+            var call = new Call(pa, p, bias.IsEmpty ? null : pbias, pc, m);
+            if (_workers is not null && (long)m * k * n >= ParallelThreshold && _workers.TryBegin())
             {
-                var s = aRow[kk];
-                if (s != 0f) TensorPrimitives.MultiplyAdd(p.Values.AsSpan(kk * n, n), s, cRow, cRow);
+                _job!.Set(call, _workers.Parts);
+                _workers.RunAndEnd(_job);
+            }
+            else
+            {
+                Run(call, 0, m, 0, p.PanelCount);
+            }
+        }
+
+        p.KeepAlive();
+    }
+
+    public void Dispose() => _workers?.Dispose();
+
+    /// <summary>One multiply's operands.</summary>
+    private readonly struct Call(float* a, PackedPanels b, float* bias, float* c, int m)
+    {
+        public readonly float* A = a;
+        public readonly PackedPanels B = b;
+        public readonly float* Bias = bias;
+        public readonly float* C = c;
+        public readonly int M = m;
+    }
+
+    /// <summary>The multiply's split between the caller and the workers, reused for every call.</summary>
+    private sealed class SplitJob : IParallelJob
+    {
+        private Call _call;
+        private int _parts;
+        private bool _byPanels;
+
+        public void Set(Call call, int parts)
+        {
+            _call = call;
+            _parts = parts;
+            // Column panels split B between the cores' caches; rows when there are too few panels to balance.
+            _byPanels = call.B.PanelCount >= 4 * parts || call.M <= GemmMicroKernel.MaxNarrowRows * parts;
+        }
+
+        public void RunPart(int part)
+        {
+            var call = _call;
+            if (_byPanels)
+            {
+                int panels = call.B.PanelCount;
+                int from = (int)((long)panels * part / _parts), to = (int)((long)panels * (part + 1) / _parts);
+                if (from < to) Run(call, 0, call.M, from, to);
+            }
+            else
+            {
+                int blocks = (call.M + GemmMicroKernel.MaxRows - 1) / GemmMicroKernel.MaxRows;
+                int from = (int)((long)blocks * part / _parts) * GemmMicroKernel.MaxRows;
+                int to = Math.Min(call.M, (int)((long)blocks * (part + 1) / _parts) * GemmMicroKernel.MaxRows);
+                if (from < to) Run(call, from, to, 0, call.B.PanelCount);
             }
         }
     }
 
-    private sealed record RowMajor(int Rows, int Columns, float[] Values) : IPackedMatrix;
+    /// <summary>C rows [rowFrom, rowTo) × the columns of panels [panelFrom, panelTo).</summary>
+    private static void Run(in Call call, int rowFrom, int rowTo, int panelFrom, int panelTo)
+    {
+        switch (call.B.Lanes)
+        {
+            case 16: Run<Simd512, Vector512<float>>(call, rowFrom, rowTo, panelFrom, panelTo); break;
+            case 8: Run<Simd256, Vector256<float>>(call, rowFrom, rowTo, panelFrom, panelTo); break;
+            default: Run<Simd128, Vector128<float>>(call, rowFrom, rowTo, panelFrom, panelTo); break;
+        }
+    }
+
+    private static void Run<TOps, TV>(in Call call, int rowFrom, int rowTo, int panelFrom, int panelTo)
+        where TOps : ISimdOps<TV>
+        where TV : struct
+    {
+        var b = call.B;
+        int k = b.Rows, n = b.Columns, full = b.FullPanelWidth, lanes = b.Lanes;
+        int rows = rowTo - rowFrom;
+
+        // Row blocks: up to 12 rows go in one block (narrower tiles), so B is streamed once; larger
+        // batches use balanced blocks of at most 6 rows (7 rows never run as 6 + 1).
+        int rowBlocks = rows <= GemmMicroKernel.MaxNarrowRows ? 1 : (rows + GemmMicroKernel.MaxRows - 1) / GemmMicroKernel.MaxRows;
+
+        // K blocks: one block when B is swept once anyway (a single row block) or fits the budget.
+        int spanWidth = Math.Min(n, (panelTo - panelFrom) * full);
+        int kBlock = k;
+        if (rowBlocks > 1 && (long)k * spanWidth * sizeof(float) > BlockBudgetBytes)
+        {
+            int target = Math.Max(64, BlockBudgetBytes / (spanWidth * sizeof(float)));
+            int count = (k + target - 1) / target;
+            kBlock = (k + count - 1) / count;
+        }
+
+        float* scratch = stackalloc float[GemmMicroKernel.MaxNarrowRows * 64 + 16];
+        float* edge = (float*)(((nint)scratch + 63) & ~(nint)63);
+        float* data = b.Data;
+        for (var k0 = 0; k0 < k; k0 += kBlock)
+        {
+            int kc = Math.Min(kBlock, k - k0);
+            bool accumulate = k0 > 0;
+            int row = rowFrom, baseRows = rows / rowBlocks, extra = rows % rowBlocks;
+            for (var blk = 0; blk < rowBlocks; blk++)
+            {
+                int tileRows = baseRows + (blk < extra ? 1 : 0);
+                int tileVecs = Math.Min(b.PanelVectors, 24 / tileRows);
+                float* aTile = call.A + (long)row * k + k0;
+                float* cRow = call.C + (long)row * n;
+                for (var p = panelFrom; p < panelTo; p++)
+                {
+                    int col0 = p * full, vecs = b.PanelVectorCount(p), width = vecs * lanes;
+                    int valid = Math.Min(width, n - col0);
+                    float* panel = data + b.PanelOffset(p) + (long)k0 * width;
+                    float* bias = accumulate || call.Bias is null ? null : call.Bias + col0;
+                    float* target = cRow + col0;
+                    nint ldc = n;
+                    bool init = accumulate;
+                    if (valid < width)
+                    {
+                        // Ragged right edge: work on a zero-padded copy, write the valid columns back after.
+                        for (var r = 0; r < tileRows; r++)
+                        {
+                            var dst = new Span<float>(edge + r * width, width);
+                            if (accumulate) new ReadOnlySpan<float>(cRow + (long)r * n + col0, valid).CopyTo(dst);
+                            else if (bias is not null) new ReadOnlySpan<float>(bias, valid).CopyTo(dst);
+                            else dst[..valid].Clear();
+                            dst[valid..].Clear();
+                        }
+
+                        target = edge;
+                        ldc = width;
+                        bias = null;
+                        init = true;
+                    }
+
+                    for (var v = 0; v < vecs; v += tileVecs)
+                    {
+                        int subVecs = Math.Min(tileVecs, vecs - v);
+                        Tile<TOps, TV>(tileRows, subVecs, aTile, k, panel + v * lanes, width, kc, target + v * lanes, ldc,
+                            bias is null ? null : bias + v * lanes, init);
+                    }
+
+                    if (valid < width)
+                    {
+                        for (var r = 0; r < tileRows; r++)
+                        {
+                            new ReadOnlySpan<float>(edge + r * width, valid).CopyTo(new Span<float>(cRow + (long)r * n + col0, valid));
+                        }
+                    }
+                }
+
+                row += tileRows;
+            }
+        }
+    }
+
+    private static void Tile<TOps, TV>(int rows, int vecs, float* a, nint lda, float* panel, nint stride, nint kc, float* c, nint ldc, float* bias, bool accumulate)
+        where TOps : ISimdOps<TV>
+        where TV : struct
+    {
+        switch (rows * 8 + vecs)
+        {
+            case 1 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, One, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 1 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, One, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 1 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, One, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 1 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, One, Four>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 2 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Two, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 2 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Two, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 2 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Two, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 2 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Two, Four>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 3 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Three, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 3 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Three, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 3 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Three, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 3 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Three, Four>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 4 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Four, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 4 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Four, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 4 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Four, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 4 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Four, Four>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 5 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Five, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 5 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Five, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 5 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Five, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 5 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Five, Four>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 6 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Six, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 6 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Six, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 6 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Six, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 6 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Six, Four>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 7 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Seven, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 7 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Seven, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 7 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Seven, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 8 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Eight, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 8 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Eight, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 8 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Eight, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 9 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Nine, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 9 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Nine, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 10 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Ten, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 10 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Ten, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 11 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Eleven, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 11 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Eleven, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 12 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Twelve, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 12 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Twelve, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            default: throw new InvalidOperationException($"no GEMM tile for {rows} rows × {vecs} vectors");
+        }
+    }
 }

@@ -1,0 +1,270 @@
+using System.Runtime.CompilerServices;
+
+namespace LstmStream.Pipeline.Numerics;
+
+/// <summary>A compile-time integer, so that the JIT specializes a generic kernel per tile shape.</summary>
+internal interface IConstInt
+{
+    static abstract int Value { get; }
+}
+
+internal readonly struct One : IConstInt { public static int Value => 1; }
+internal readonly struct Two : IConstInt { public static int Value => 2; }
+internal readonly struct Three : IConstInt { public static int Value => 3; }
+internal readonly struct Four : IConstInt { public static int Value => 4; }
+internal readonly struct Five : IConstInt { public static int Value => 5; }
+internal readonly struct Six : IConstInt { public static int Value => 6; }
+internal readonly struct Seven : IConstInt { public static int Value => 7; }
+internal readonly struct Eight : IConstInt { public static int Value => 8; }
+internal readonly struct Nine : IConstInt { public static int Value => 9; }
+internal readonly struct Ten : IConstInt { public static int Value => 10; }
+internal readonly struct Eleven : IConstInt { public static int Value => 11; }
+internal readonly struct Twelve : IConstInt { public static int Value => 12; }
+
+/// <summary>
+/// The register-blocked GEMM micro-kernel: a tile of rows of C × vectors of columns with at most 24
+/// accumulators in registers (6 rows × 4 vectors for large batches; up to 12 rows × 2 vectors so that
+/// a batch of up to 12 rows streams B only once), over a run of k, reading A by scalar broadcast and
+/// B from a K-major packed panel. <typeparamref name="TRows"/> and <typeparamref name="TVecs"/> are
+/// compile-time constants, so every shape compiles to straight-line FMA code. (This file is regular
+/// by construction: every accumulator line follows the same pattern.)
+/// </summary>
+internal static class GemmMicroKernel
+{
+    /// <summary>Rows per tile of a large batch (full-width tiles).</summary>
+    public const int MaxRows = 6;
+
+    /// <summary>Most rows of a half-width tile.</summary>
+    public const int MaxNarrowRows = 12;
+
+    /// <summary>
+    /// c[r, 0..TVecs·L) (= or +=) Σ_k a[r·lda + k] · panel[k·stride .. + TVecs·L) for r &lt; TRows, k &lt; kc.
+    /// Initial value: the current c when <paramref name="accumulate"/>, else <paramref name="bias"/>
+    /// (the same for every row) when not null, else zero. Requires TRows · TVecs ≤ 24.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void Tile<TOps, TV, TRows, TVecs>(float* a, nint lda, float* panel, nint stride, nint kc, float* c, nint ldc, float* bias, bool accumulate)
+        where TOps : ISimdOps<TV>
+        where TV : struct
+        where TRows : IConstInt
+        where TVecs : IConstInt
+    {
+        nint lanes = TOps.Lanes;
+        TV c0_0; TV c0_1; TV c0_2; TV c0_3;
+        TV c1_0; TV c1_1; TV c1_2; TV c1_3;
+        TV c2_0; TV c2_1; TV c2_2; TV c2_3;
+        TV c3_0; TV c3_1; TV c3_2; TV c3_3;
+        TV c4_0; TV c4_1; TV c4_2; TV c4_3;
+        TV c5_0; TV c5_1; TV c5_2; TV c5_3;
+        TV c6_0; TV c6_1; TV c6_2;
+        TV c7_0; TV c7_1; TV c7_2;
+        TV c8_0; TV c8_1;
+        TV c9_0; TV c9_1;
+        TV c10_0; TV c10_1;
+        TV c11_0; TV c11_1;
+        if (accumulate)
+        {
+            c0_0 = TOps.Load(c + 0 * ldc + 0 * lanes);
+            c0_1 = (TVecs.Value > 1) ? TOps.Load(c + 0 * ldc + 1 * lanes) : default;
+            c0_2 = (TVecs.Value > 2) ? TOps.Load(c + 0 * ldc + 2 * lanes) : default;
+            c0_3 = (TVecs.Value > 3) ? TOps.Load(c + 0 * ldc + 3 * lanes) : default;
+            c1_0 = (TRows.Value > 1) ? TOps.Load(c + 1 * ldc + 0 * lanes) : default;
+            c1_1 = (TRows.Value > 1 && TVecs.Value > 1) ? TOps.Load(c + 1 * ldc + 1 * lanes) : default;
+            c1_2 = (TRows.Value > 1 && TVecs.Value > 2) ? TOps.Load(c + 1 * ldc + 2 * lanes) : default;
+            c1_3 = (TRows.Value > 1 && TVecs.Value > 3) ? TOps.Load(c + 1 * ldc + 3 * lanes) : default;
+            c2_0 = (TRows.Value > 2) ? TOps.Load(c + 2 * ldc + 0 * lanes) : default;
+            c2_1 = (TRows.Value > 2 && TVecs.Value > 1) ? TOps.Load(c + 2 * ldc + 1 * lanes) : default;
+            c2_2 = (TRows.Value > 2 && TVecs.Value > 2) ? TOps.Load(c + 2 * ldc + 2 * lanes) : default;
+            c2_3 = (TRows.Value > 2 && TVecs.Value > 3) ? TOps.Load(c + 2 * ldc + 3 * lanes) : default;
+            c3_0 = (TRows.Value > 3) ? TOps.Load(c + 3 * ldc + 0 * lanes) : default;
+            c3_1 = (TRows.Value > 3 && TVecs.Value > 1) ? TOps.Load(c + 3 * ldc + 1 * lanes) : default;
+            c3_2 = (TRows.Value > 3 && TVecs.Value > 2) ? TOps.Load(c + 3 * ldc + 2 * lanes) : default;
+            c3_3 = (TRows.Value > 3 && TVecs.Value > 3) ? TOps.Load(c + 3 * ldc + 3 * lanes) : default;
+            c4_0 = (TRows.Value > 4) ? TOps.Load(c + 4 * ldc + 0 * lanes) : default;
+            c4_1 = (TRows.Value > 4 && TVecs.Value > 1) ? TOps.Load(c + 4 * ldc + 1 * lanes) : default;
+            c4_2 = (TRows.Value > 4 && TVecs.Value > 2) ? TOps.Load(c + 4 * ldc + 2 * lanes) : default;
+            c4_3 = (TRows.Value > 4 && TVecs.Value > 3) ? TOps.Load(c + 4 * ldc + 3 * lanes) : default;
+            c5_0 = (TRows.Value > 5) ? TOps.Load(c + 5 * ldc + 0 * lanes) : default;
+            c5_1 = (TRows.Value > 5 && TVecs.Value > 1) ? TOps.Load(c + 5 * ldc + 1 * lanes) : default;
+            c5_2 = (TRows.Value > 5 && TVecs.Value > 2) ? TOps.Load(c + 5 * ldc + 2 * lanes) : default;
+            c5_3 = (TRows.Value > 5 && TVecs.Value > 3) ? TOps.Load(c + 5 * ldc + 3 * lanes) : default;
+            c6_0 = (TRows.Value > 6) ? TOps.Load(c + 6 * ldc + 0 * lanes) : default;
+            c6_1 = (TRows.Value > 6 && TVecs.Value > 1) ? TOps.Load(c + 6 * ldc + 1 * lanes) : default;
+            c6_2 = (TRows.Value > 6 && TVecs.Value > 2) ? TOps.Load(c + 6 * ldc + 2 * lanes) : default;
+            c7_0 = (TRows.Value > 7) ? TOps.Load(c + 7 * ldc + 0 * lanes) : default;
+            c7_1 = (TRows.Value > 7 && TVecs.Value > 1) ? TOps.Load(c + 7 * ldc + 1 * lanes) : default;
+            c7_2 = (TRows.Value > 7 && TVecs.Value > 2) ? TOps.Load(c + 7 * ldc + 2 * lanes) : default;
+            c8_0 = (TRows.Value > 8) ? TOps.Load(c + 8 * ldc + 0 * lanes) : default;
+            c8_1 = (TRows.Value > 8 && TVecs.Value > 1) ? TOps.Load(c + 8 * ldc + 1 * lanes) : default;
+            c9_0 = (TRows.Value > 9) ? TOps.Load(c + 9 * ldc + 0 * lanes) : default;
+            c9_1 = (TRows.Value > 9 && TVecs.Value > 1) ? TOps.Load(c + 9 * ldc + 1 * lanes) : default;
+            c10_0 = (TRows.Value > 10) ? TOps.Load(c + 10 * ldc + 0 * lanes) : default;
+            c10_1 = (TRows.Value > 10 && TVecs.Value > 1) ? TOps.Load(c + 10 * ldc + 1 * lanes) : default;
+            c11_0 = (TRows.Value > 11) ? TOps.Load(c + 11 * ldc + 0 * lanes) : default;
+            c11_1 = (TRows.Value > 11 && TVecs.Value > 1) ? TOps.Load(c + 11 * ldc + 1 * lanes) : default;
+        }
+        else
+        {
+            TV b0 = bias is null ? TOps.Zero : TOps.Load(bias);
+            TV b1 = TVecs.Value > 1 && bias is not null ? TOps.Load(bias + lanes) : TOps.Zero;
+            TV b2 = TVecs.Value > 2 && bias is not null ? TOps.Load(bias + 2 * lanes) : TOps.Zero;
+            TV b3 = TVecs.Value > 3 && bias is not null ? TOps.Load(bias + 3 * lanes) : TOps.Zero;
+            c0_0 = b0; c0_1 = b1; c0_2 = b2; c0_3 = b3;
+            c1_0 = b0; c1_1 = b1; c1_2 = b2; c1_3 = b3;
+            c2_0 = b0; c2_1 = b1; c2_2 = b2; c2_3 = b3;
+            c3_0 = b0; c3_1 = b1; c3_2 = b2; c3_3 = b3;
+            c4_0 = b0; c4_1 = b1; c4_2 = b2; c4_3 = b3;
+            c5_0 = b0; c5_1 = b1; c5_2 = b2; c5_3 = b3;
+            c6_0 = b0; c6_1 = b1; c6_2 = b2;
+            c7_0 = b0; c7_1 = b1; c7_2 = b2;
+            c8_0 = b0; c8_1 = b1;
+            c9_0 = b0; c9_1 = b1;
+            c10_0 = b0; c10_1 = b1;
+            c11_0 = b0; c11_1 = b1;
+        }
+
+        float* a0 = a + 0 * lda;
+        float* a1 = a + 1 * lda;
+        float* a2 = a + 2 * lda;
+        float* a3 = a + 3 * lda;
+        float* a4 = a + 4 * lda;
+        float* a5 = a + 5 * lda;
+        float* a6 = a + 6 * lda;
+        float* a7 = a + 7 * lda;
+        float* a8 = a + 8 * lda;
+        float* a9 = a + 9 * lda;
+        float* a10 = a + 10 * lda;
+        float* a11 = a + 11 * lda;
+        for (nint k = 0; k < kc; k++)
+        {
+            TV w0 = TOps.Load(panel);
+            TV w1 = TVecs.Value > 1 ? TOps.Load(panel + lanes) : default;
+            TV w2 = TVecs.Value > 2 ? TOps.Load(panel + 2 * lanes) : default;
+            TV w3 = TVecs.Value > 3 ? TOps.Load(panel + 3 * lanes) : default;
+            panel += stride;
+            TV x;
+            x = TOps.Broadcast(a0[k]);
+            c0_0 = TOps.Fma(x, w0, c0_0);
+            if (TVecs.Value > 1) c0_1 = TOps.Fma(x, w1, c0_1);
+            if (TVecs.Value > 2) c0_2 = TOps.Fma(x, w2, c0_2);
+            if (TVecs.Value > 3) c0_3 = TOps.Fma(x, w3, c0_3);
+            if (TRows.Value > 1)
+            {
+                x = TOps.Broadcast(a1[k]);
+                c1_0 = TOps.Fma(x, w0, c1_0);
+                if (TVecs.Value > 1) c1_1 = TOps.Fma(x, w1, c1_1);
+                if (TVecs.Value > 2) c1_2 = TOps.Fma(x, w2, c1_2);
+                if (TVecs.Value > 3) c1_3 = TOps.Fma(x, w3, c1_3);
+            }
+            if (TRows.Value > 2)
+            {
+                x = TOps.Broadcast(a2[k]);
+                c2_0 = TOps.Fma(x, w0, c2_0);
+                if (TVecs.Value > 1) c2_1 = TOps.Fma(x, w1, c2_1);
+                if (TVecs.Value > 2) c2_2 = TOps.Fma(x, w2, c2_2);
+                if (TVecs.Value > 3) c2_3 = TOps.Fma(x, w3, c2_3);
+            }
+            if (TRows.Value > 3)
+            {
+                x = TOps.Broadcast(a3[k]);
+                c3_0 = TOps.Fma(x, w0, c3_0);
+                if (TVecs.Value > 1) c3_1 = TOps.Fma(x, w1, c3_1);
+                if (TVecs.Value > 2) c3_2 = TOps.Fma(x, w2, c3_2);
+                if (TVecs.Value > 3) c3_3 = TOps.Fma(x, w3, c3_3);
+            }
+            if (TRows.Value > 4)
+            {
+                x = TOps.Broadcast(a4[k]);
+                c4_0 = TOps.Fma(x, w0, c4_0);
+                if (TVecs.Value > 1) c4_1 = TOps.Fma(x, w1, c4_1);
+                if (TVecs.Value > 2) c4_2 = TOps.Fma(x, w2, c4_2);
+                if (TVecs.Value > 3) c4_3 = TOps.Fma(x, w3, c4_3);
+            }
+            if (TRows.Value > 5)
+            {
+                x = TOps.Broadcast(a5[k]);
+                c5_0 = TOps.Fma(x, w0, c5_0);
+                if (TVecs.Value > 1) c5_1 = TOps.Fma(x, w1, c5_1);
+                if (TVecs.Value > 2) c5_2 = TOps.Fma(x, w2, c5_2);
+                if (TVecs.Value > 3) c5_3 = TOps.Fma(x, w3, c5_3);
+            }
+            if (TRows.Value > 6)
+            {
+                x = TOps.Broadcast(a6[k]);
+                c6_0 = TOps.Fma(x, w0, c6_0);
+                if (TVecs.Value > 1) c6_1 = TOps.Fma(x, w1, c6_1);
+                if (TVecs.Value > 2) c6_2 = TOps.Fma(x, w2, c6_2);
+            }
+            if (TRows.Value > 7)
+            {
+                x = TOps.Broadcast(a7[k]);
+                c7_0 = TOps.Fma(x, w0, c7_0);
+                if (TVecs.Value > 1) c7_1 = TOps.Fma(x, w1, c7_1);
+                if (TVecs.Value > 2) c7_2 = TOps.Fma(x, w2, c7_2);
+            }
+            if (TRows.Value > 8)
+            {
+                x = TOps.Broadcast(a8[k]);
+                c8_0 = TOps.Fma(x, w0, c8_0);
+                if (TVecs.Value > 1) c8_1 = TOps.Fma(x, w1, c8_1);
+            }
+            if (TRows.Value > 9)
+            {
+                x = TOps.Broadcast(a9[k]);
+                c9_0 = TOps.Fma(x, w0, c9_0);
+                if (TVecs.Value > 1) c9_1 = TOps.Fma(x, w1, c9_1);
+            }
+            if (TRows.Value > 10)
+            {
+                x = TOps.Broadcast(a10[k]);
+                c10_0 = TOps.Fma(x, w0, c10_0);
+                if (TVecs.Value > 1) c10_1 = TOps.Fma(x, w1, c10_1);
+            }
+            if (TRows.Value > 11)
+            {
+                x = TOps.Broadcast(a11[k]);
+                c11_0 = TOps.Fma(x, w0, c11_0);
+                if (TVecs.Value > 1) c11_1 = TOps.Fma(x, w1, c11_1);
+            }
+        }
+
+        TOps.Store(c + 0 * ldc + 0 * lanes, c0_0);
+        if (TVecs.Value > 1) TOps.Store(c + 0 * ldc + 1 * lanes, c0_1);
+        if (TVecs.Value > 2) TOps.Store(c + 0 * ldc + 2 * lanes, c0_2);
+        if (TVecs.Value > 3) TOps.Store(c + 0 * ldc + 3 * lanes, c0_3);
+        if (TRows.Value > 1) TOps.Store(c + 1 * ldc + 0 * lanes, c1_0);
+        if (TRows.Value > 1 && TVecs.Value > 1) TOps.Store(c + 1 * ldc + 1 * lanes, c1_1);
+        if (TRows.Value > 1 && TVecs.Value > 2) TOps.Store(c + 1 * ldc + 2 * lanes, c1_2);
+        if (TRows.Value > 1 && TVecs.Value > 3) TOps.Store(c + 1 * ldc + 3 * lanes, c1_3);
+        if (TRows.Value > 2) TOps.Store(c + 2 * ldc + 0 * lanes, c2_0);
+        if (TRows.Value > 2 && TVecs.Value > 1) TOps.Store(c + 2 * ldc + 1 * lanes, c2_1);
+        if (TRows.Value > 2 && TVecs.Value > 2) TOps.Store(c + 2 * ldc + 2 * lanes, c2_2);
+        if (TRows.Value > 2 && TVecs.Value > 3) TOps.Store(c + 2 * ldc + 3 * lanes, c2_3);
+        if (TRows.Value > 3) TOps.Store(c + 3 * ldc + 0 * lanes, c3_0);
+        if (TRows.Value > 3 && TVecs.Value > 1) TOps.Store(c + 3 * ldc + 1 * lanes, c3_1);
+        if (TRows.Value > 3 && TVecs.Value > 2) TOps.Store(c + 3 * ldc + 2 * lanes, c3_2);
+        if (TRows.Value > 3 && TVecs.Value > 3) TOps.Store(c + 3 * ldc + 3 * lanes, c3_3);
+        if (TRows.Value > 4) TOps.Store(c + 4 * ldc + 0 * lanes, c4_0);
+        if (TRows.Value > 4 && TVecs.Value > 1) TOps.Store(c + 4 * ldc + 1 * lanes, c4_1);
+        if (TRows.Value > 4 && TVecs.Value > 2) TOps.Store(c + 4 * ldc + 2 * lanes, c4_2);
+        if (TRows.Value > 4 && TVecs.Value > 3) TOps.Store(c + 4 * ldc + 3 * lanes, c4_3);
+        if (TRows.Value > 5) TOps.Store(c + 5 * ldc + 0 * lanes, c5_0);
+        if (TRows.Value > 5 && TVecs.Value > 1) TOps.Store(c + 5 * ldc + 1 * lanes, c5_1);
+        if (TRows.Value > 5 && TVecs.Value > 2) TOps.Store(c + 5 * ldc + 2 * lanes, c5_2);
+        if (TRows.Value > 5 && TVecs.Value > 3) TOps.Store(c + 5 * ldc + 3 * lanes, c5_3);
+        if (TRows.Value > 6) TOps.Store(c + 6 * ldc + 0 * lanes, c6_0);
+        if (TRows.Value > 6 && TVecs.Value > 1) TOps.Store(c + 6 * ldc + 1 * lanes, c6_1);
+        if (TRows.Value > 6 && TVecs.Value > 2) TOps.Store(c + 6 * ldc + 2 * lanes, c6_2);
+        if (TRows.Value > 7) TOps.Store(c + 7 * ldc + 0 * lanes, c7_0);
+        if (TRows.Value > 7 && TVecs.Value > 1) TOps.Store(c + 7 * ldc + 1 * lanes, c7_1);
+        if (TRows.Value > 7 && TVecs.Value > 2) TOps.Store(c + 7 * ldc + 2 * lanes, c7_2);
+        if (TRows.Value > 8) TOps.Store(c + 8 * ldc + 0 * lanes, c8_0);
+        if (TRows.Value > 8 && TVecs.Value > 1) TOps.Store(c + 8 * ldc + 1 * lanes, c8_1);
+        if (TRows.Value > 9) TOps.Store(c + 9 * ldc + 0 * lanes, c9_0);
+        if (TRows.Value > 9 && TVecs.Value > 1) TOps.Store(c + 9 * ldc + 1 * lanes, c9_1);
+        if (TRows.Value > 10) TOps.Store(c + 10 * ldc + 0 * lanes, c10_0);
+        if (TRows.Value > 10 && TVecs.Value > 1) TOps.Store(c + 10 * ldc + 1 * lanes, c10_1);
+        if (TRows.Value > 11) TOps.Store(c + 11 * ldc + 0 * lanes, c11_0);
+        if (TRows.Value > 11 && TVecs.Value > 1) TOps.Store(c + 11 * ldc + 1 * lanes, c11_1);
+    }
+}

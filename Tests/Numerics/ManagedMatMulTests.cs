@@ -1,0 +1,106 @@
+using LstmStream.Pipeline.Numerics;
+
+namespace LstmStream.Tests.Numerics;
+
+public class ManagedMatMulTests
+{
+    private static readonly int[] Widths = [1, 2, 5, 15, 16, 17, 31, 33, 47, 64, 65, 100, 129, 200, 255, 600];
+
+    public static IEnumerable<object[]> Backends() =>
+        from bits in new[] { 512, 256, 128 }
+        from threads in new[] { 1, 2 }
+        select new object[] { bits, threads };
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void Every_row_count_from_1_to_40_matches_the_double_reference(int bits, int threads)
+    {
+        using var backend = new ManagedMatMul(threads, bits);
+        var rng = new Random(1000 + bits + threads);
+        for (var m = 1; m <= 40; m++)
+        {
+            // Walk k and n through awkward widths so every row count meets several edge shapes.
+            for (var pick = 0; pick < 3; pick++)
+            {
+                int k = Widths[(m * 7 + pick * 5) % Widths.Length];
+                int n = Widths[(m * 3 + pick * 11 + 4) % Widths.Length];
+                Check(backend, rng, m, k, n, withBias: (m + pick) % 2 == 0);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void Edge_widths_and_large_batches_match_the_double_reference(int bits, int threads)
+    {
+        using var backend = new ManagedMatMul(threads, bits);
+        var rng = new Random(2000 + bits + threads);
+        foreach (var (m, k, n) in new[]
+                 {
+                     (1, 1, 1), (1, 600, 1), (1, 1, 600), (3, 17, 33), (7, 65, 47), (8, 512, 1024), (12, 100, 130),
+                     (13, 64, 64), (50, 600, 200), (97, 33, 17), (200, 300, 64), (300, 129, 255), (64, 600, 600),
+                 })
+        {
+            Check(backend, rng, m, k, n, withBias: true);
+            Check(backend, rng, m, k, n, withBias: false);
+        }
+    }
+
+    [Fact]
+    public void Zero_rows_leave_c_untouched()
+    {
+        using var backend = new ManagedMatMul();
+        var packed = backend.Pack(new float[6], 2, 3);
+        var c = new[] { 7f, 7f, 7f };
+        backend.Multiply(ReadOnlySpan<float>.Empty, 0, packed, default, c);
+        Assert.Equal([7f, 7f, 7f], c);
+    }
+
+    [Fact]
+    public void Mismatched_shapes_are_rejected_with_the_sizes_named()
+    {
+        using var backend = new ManagedMatMul();
+        var packed = backend.Pack(new float[6], 2, 3);
+        var e = Assert.Throws<ArgumentException>(() => backend.Multiply(new float[3], 2, packed, default, new float[6]));
+        Assert.Contains("2 × 2", e.Message);
+        Assert.Throws<ArgumentException>(() => backend.Multiply(new float[4], 2, packed, new float[2], new float[6]));
+        Assert.Throws<ArgumentException>(() => backend.Pack(new float[5], 2, 3));
+        using var other = new ManagedMatMul(1, 256);
+        Assert.Throws<ArgumentException>(() => other.Multiply(new float[4], 2, packed, default, new float[6]));
+    }
+
+    private static void Check(ManagedMatMul backend, Random rng, int m, int k, int n, bool withBias)
+    {
+        var a = ReferenceLstmCell.RandomValues(rng, m * k);
+        var b = ReferenceLstmCell.RandomValues(rng, k * n);
+        var bias = withBias ? ReferenceLstmCell.RandomValues(rng, n) : [];
+        // C has a guard zone after m × n that the multiply must not touch.
+        var c = new float[m * n + 40];
+        Array.Fill(c, float.NaN);
+        backend.Multiply(a, m, backend.Pack(b, k, n), bias, c);
+
+        for (var i = 0; i < m; i++)
+        {
+            for (var j = 0; j < n; j++)
+            {
+                double sum = withBias ? bias[j] : 0, magnitude = withBias ? Math.Abs(bias[j]) : 0;
+                for (var kk = 0; kk < k; kk++)
+                {
+                    double p = (double)a[i * k + kk] * b[kk * n + j];
+                    sum += p;
+                    magnitude += Math.Abs(p);
+                }
+
+                double tolerance = (k + 2) * 1.2e-7 * magnitude + 1e-30;
+                float got = c[i * n + j];
+                if (!(Math.Abs(got - sum) <= tolerance))
+                    Assert.Fail($"{backend.VectorBits}-bit, {backend.Threads} thread(s), m {m} k {k} n {n} bias {withBias}: c[{i},{j}] = {got}, expected {sum} ± {tolerance}");
+            }
+        }
+
+        for (var g = m * n; g < c.Length; g++)
+        {
+            if (!float.IsNaN(c[g])) Assert.Fail($"m {m} k {k} n {n}: wrote past the end of C at {g}");
+        }
+    }
+}
