@@ -13,7 +13,8 @@ namespace LstmStream.Pipeline.Models.Archives;
 /// </summary>
 public static class NpyReader
 {
-    private static ReadOnlySpan<byte> Magic => "\x93NUMPY"u8;
+    /// <summary>0x93 then "NUMPY" (a u8 string literal would encode U+0093 as two bytes).</summary>
+    internal static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
     /// <param name="bytes">The whole .npy content.</param>
     /// <param name="name">The tensor's name, used for the result and in errors.</param>

@@ -32,7 +32,7 @@ public static class NpyWriter
         int padding = (64 - total % 64) % 64;
         var header = dict + new string(' ', padding) + "\n";
         var headerBytes = Encoding.Latin1.GetBytes(header);
-        stream.Write("\x93NUMPY"u8);
+        stream.Write(NpyReader.Magic);
         stream.WriteByte(major);
         stream.WriteByte(0);
         Span<byte> length = stackalloc byte[4];
