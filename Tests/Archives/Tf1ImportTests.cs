@@ -69,16 +69,25 @@ public class Tf1ImportTests
         var headKernel = Random(rng, "model/dense/kernel:0", 1, 2, 3);
         var headBias = Random(rng, "model/dense/bias:0", 0.3f, 3);
         var tensors = Flatten(cells).Select(t => new NamedTensor(t.Name + ":0", t.Shape, t.Values)).Append(headKernel).Append(headBias);
-        var options = new ModelLoadOptions { ForgetBias = 0.5f, CellClip = 0.8f, ProjectionClip = 0.6f, HeadActivation = HeadActivation.Relu };
+        var options = new ModelLoadOptions { ForgetBias = 0.5f, CellClip = 0.5f, ProjectionClip = 0.3f, HeadActivation = HeadActivation.Relu };
 
         var model = Load(tensors, "safetensors", options);
 
         Assert.True(model.Layers[0].HasPeepholes && model.Layers[0].HasProjection);
         Assert.False(model.Layers[1].HasPeepholes || model.Layers[1].HasProjection);
-        Assert.Equal(0.6f, model.Layers[2].ProjectionClip);
-        Assert.All(model.Layers, l => Assert.Equal(0.8f, l.CellClip));
-        var reference = new Tf1ReferenceLstm(cells, 0.5, cellClip: 0.8, projClip: 0.6, head: (headKernel, headBias), headActivation: HeadActivation.Relu);
+        Assert.Equal(0.3f, model.Layers[2].ProjectionClip);
+        Assert.All(model.Layers, l => Assert.Equal(0.5f, l.CellClip));
+        var reference = new Tf1ReferenceLstm(cells, 0.5, cellClip: 0.5, projClip: 0.3, head: (headKernel, headBias), headActivation: HeadActivation.Relu);
         AssertMatchesReference(model, reference.Run, seed: 303);
+
+        // The clips are active on these weights: without them the reference gives other outputs.
+        var steps = Enumerable.Range(0, 6).Select(t => Enumerable.Range(0, 5).Select(i => (float)Math.Sin(3 * t + i) * 2).ToArray()).ToArray();
+        var clipped = new Tf1ReferenceLstm(cells, 0.5, cellClip: 0.5, projClip: 0.3).Run(steps);
+        foreach (var (cell, proj) in new (double?, double?)[] { (0.5, null), (null, 0.3) })
+        {
+            var other = new Tf1ReferenceLstm(cells, 0.5, cellClip: cell, projClip: proj).Run(steps);
+            Assert.Contains(Enumerable.Range(0, steps.Length), t => clipped[t].Zip(other[t], (a, b) => Math.Abs(a - b)).Max() > 1e-3);
+        }
     }
 
     [Fact]
