@@ -14,12 +14,21 @@ internal static class ArchiveTestData
         return new NamedTensor(name, shape, values);
     }
 
+    /// <summary>A folder for the archive files these tests write, under the test assembly's output folder.</summary>
+    public static string TempFolder
+    {
+        get
+        {
+            var dir = Path.Combine(AppContext.BaseDirectory, "archive-tests");
+            Directory.CreateDirectory(dir);
+            return dir;
+        }
+    }
+
     /// <summary>Writes the tensors as <paramref name="format"/> ("safetensors", "npz" or "npz-compressed") to a new temp file.</summary>
     public static string WriteArchive(IEnumerable<NamedTensor> tensors, string format)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "lstmstream-archive-tests");
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, $"{Guid.NewGuid():N}.{(format == "safetensors" ? "safetensors" : "npz")}");
+        var path = Path.Combine(TempFolder, $"{Guid.NewGuid():N}.{(format == "safetensors" ? "safetensors" : "npz")}");
         if (format == "safetensors") SafetensorsWriter.Write(path, tensors);
         else NpzWriter.Write(path, tensors, compressed: format == "npz-compressed");
         return path;

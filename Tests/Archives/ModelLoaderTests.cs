@@ -3,21 +3,27 @@ using LstmStream.Pipeline.Models.Archives;
 
 namespace LstmStream.Tests.Archives;
 
-public class ModelLoaderTests
+public sealed class ModelLoaderTests : IDisposable
 {
-    private static string TempFile(string extension, byte[] content)
+    private readonly List<string> _files = [];
+
+    public void Dispose()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "lstmstream-archive-tests");
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, $"{Guid.NewGuid():N}{extension}");
+        foreach (var f in _files) File.Delete(f);
+    }
+
+    private string TempFile(string extension, byte[] content)
+    {
+        var path = Path.Combine(ArchiveTestData.TempFolder, $"{Guid.NewGuid():N}{extension}");
         File.WriteAllBytes(path, content);
+        _files.Add(path);
         return path;
     }
 
     [Fact]
     public void MissingFileIsNamed()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"{Guid.NewGuid():N}.npz");
+        var path = Path.Combine(ArchiveTestData.TempFolder, $"{Guid.NewGuid():N}.npz");
 
         var e = Assert.Throws<FileNotFoundException>(() => ModelLoader.Load(path));
 
@@ -34,21 +40,18 @@ public class ModelLoaderTests
         Assert.Contains("'.pkl' is not a supported model format", e.Message);
         Assert.Contains(".safetensors", e.Message);
         Assert.Contains(".npz", e.Message);
-        File.Delete(path);
     }
 
     [Fact]
     public void ExtensionIsCaseInsensitive()
     {
         var path = TempFile(".NPZ", []);
-        File.Delete(path);
         NpzWriter.Write(path, [new NamedTensor("weight_ih_l0", [4, 1], [1, 2, 3, 4]), new NamedTensor("weight_hh_l0", [4, 1], [1, 2, 3, 4])]);
 
         var model = ModelLoader.Load(path);
 
         Assert.Equal(1, model.InputSize);
         Assert.Contains(path, model.Source);
-        File.Delete(path);
     }
 
     [Fact]
@@ -68,7 +71,6 @@ public class ModelLoaderTests
         Assert.Same(model, ModelLoader.Load(path, options));
         Assert.Same(options, seen);
         Assert.Contains(".archives-test-format", ModelLoader.SupportedExtensions);
-        File.Delete(path);
     }
 
     [Fact]
@@ -81,7 +83,6 @@ public class ModelLoaderTests
 
         Assert.Contains("no LSTM weights recognised", e.Message);
         Assert.Contains("'conv1.weight' [8, 3, 3, 3]", e.Message);
-        File.Delete(path);
     }
 
     [Fact]
@@ -92,6 +93,5 @@ public class ModelLoaderTests
         var e = Assert.Throws<ModelFormatException>(() => ModelLoader.Load(path));
 
         Assert.StartsWith(path + ": safetensors:", e.Message);
-        File.Delete(path);
     }
 }
