@@ -1,18 +1,7 @@
 namespace LstmStream.Pipeline.Models;
 
 /// <summary>
-/// A model file that cannot be loaded: malformed, or using a feature the engine does not support.
-/// The message names the place (file, node, attribute, tensor) and the offending value.
+/// A model file that cannot be imported: malformed bytes, an unsupported construct, or weights whose
+/// names or shapes do not form a supported model. The message names the file and the offending item.
 /// </summary>
-public sealed class ModelFormatException : Exception
-{
-    public ModelFormatException(string message)
-        : base(message)
-    {
-    }
-
-    public ModelFormatException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
-}
+public sealed class ModelFormatException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,97 @@
+using LstmStream.Pipeline.Models;
+using LstmStream.Pipeline.Models.Archives;
+
+namespace LstmStream.Tests.Archives;
+
+public sealed class ModelLoaderTests : IDisposable
+{
+    private readonly List<string> _files = [];
+
+    public void Dispose()
+    {
+        foreach (var f in _files) File.Delete(f);
+    }
+
+    private string TempFile(string extension, byte[] content)
+    {
+        var path = Path.Combine(ArchiveTestData.TempFolder, $"{Guid.NewGuid():N}{extension}");
+        File.WriteAllBytes(path, content);
+        _files.Add(path);
+        return path;
+    }
+
+    [Fact]
+    public void MissingFileIsNamed()
+    {
+        var path = Path.Combine(ArchiveTestData.TempFolder, $"{Guid.NewGuid():N}.npz");
+
+        var e = Assert.Throws<FileNotFoundException>(() => ModelLoader.Load(path));
+
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void UnknownExtensionListsTheSupportedOnes()
+    {
+        var path = TempFile(".pkl", [1, 2, 3]);
+
+        var e = Assert.Throws<ModelFormatException>(() => ModelLoader.Load(path));
+
+        Assert.Contains("'.pkl' is not a supported model format", e.Message);
+        Assert.Contains(".safetensors", e.Message);
+        Assert.Contains(".npz", e.Message);
+    }
+
+    [Fact]
+    public void ExtensionIsCaseInsensitive()
+    {
+        var path = TempFile(".NPZ", []);
+        NpzWriter.Write(path, [new NamedTensor("weight_ih_l0", [4, 1], [1, 2, 3, 4]), new NamedTensor("weight_hh_l0", [4, 1], [1, 2, 3, 4])]);
+
+        var model = ModelLoader.Load(path);
+
+        Assert.Equal(1, model.InputSize);
+        Assert.Contains(path, model.Source);
+    }
+
+    [Fact]
+    public void RegisteredImporterIsUsedWithTheOptions()
+    {
+        var path = TempFile(".archives-test-format", [0]);
+        ModelLoadOptions? seen = null;
+        var model = new LstmModel([new LstmLayer(1, 1, new float[8], new float[4])]);
+        ModelLoader.Register(".archives-test-format", (p, o) =>
+        {
+            Assert.Equal(path, p);
+            seen = o;
+            return model;
+        });
+        var options = new ModelLoadOptions { ForgetBias = 0.25f };
+
+        Assert.Same(model, ModelLoader.Load(path, options));
+        Assert.Same(options, seen);
+        Assert.Contains(".archives-test-format", ModelLoader.SupportedExtensions);
+    }
+
+    [Fact]
+    public void ArchiveWithoutLstmWeightsSaysWhatItExpected()
+    {
+        var path = TempFile(".safetensors", []);
+        SafetensorsWriter.Write(path, [new NamedTensor("conv1.weight", [8, 3, 3, 3], new float[216])]);
+
+        var e = Assert.Throws<ModelFormatException>(() => ModelLoader.Load(path));
+
+        Assert.Contains("no LSTM weights recognised", e.Message);
+        Assert.Contains("'conv1.weight' [8, 3, 3, 3]", e.Message);
+    }
+
+    [Fact]
+    public void CorruptArchiveNamesTheFile()
+    {
+        var path = TempFile(".safetensors", [1, 2, 3]);
+
+        var e = Assert.Throws<ModelFormatException>(() => ModelLoader.Load(path));
+
+        Assert.StartsWith(path + ": safetensors:", e.Message);
+    }
+}
