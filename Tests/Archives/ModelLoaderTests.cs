@@ -55,22 +55,15 @@ public sealed class ModelLoaderTests : IDisposable
     }
 
     [Fact]
-    public void RegisteredImporterIsUsedWithTheOptions()
+    public void OnnxFilesGoThroughTheOnnxImporter()
     {
-        var path = TempFile(".archives-test-format", [0]);
-        ModelLoadOptions? seen = null;
-        var model = new LstmModel([new LstmLayer(1, 1, new float[8], new float[4])]);
-        ModelLoader.Register(".archives-test-format", (p, o) =>
-        {
-            Assert.Equal(path, p);
-            seen = o;
-            return model;
-        });
-        var options = new ModelLoadOptions { ForgetBias = 0.25f };
+        var model = RandomModel.Create(3, [5, 4], headOutputs: 2, HeadActivation.Tanh, seed: 11);
+        var path = TempFile(".onnx", LstmStream.Pipeline.Models.Onnx.OnnxModelWriter.ToBytes(model));
 
-        Assert.Same(model, ModelLoader.Load(path, options));
-        Assert.Same(options, seen);
-        Assert.Contains(".archives-test-format", ModelLoader.SupportedExtensions);
+        var loaded = ModelLoader.Load(path);
+
+        Assert.Equal(model.Identity, loaded.Identity);
+        Assert.Contains(".onnx", ModelLoader.SupportedExtensions);
     }
 
     [Fact]

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Akka;
+using Akka.Actor;
+using LstmStream.Pipeline.Numerics;
+using LstmStream.Pipeline.Records;
+using LstmStream.Pipeline.Streaming;
+
+namespace LstmStream.Hosting.Cli;
+
+/// <summary>
+/// <c>lstmstream run --model FILE [--input FILE|-] [--output FILE|-]</c>: NDJSON records through the
+/// streaming pipeline, the batch path. Bad lines go to stderr as error records; the exit status is 1 when
+/// any line was rejected.
+/// </summary>
+internal static class RunCommand
+{
+    /// <summary>Exit code when every valid line was processed but some lines were rejected.</summary>
+    public const int LinesRejected = 1;
+
+    public static Command Create()
+    {
+        var model = new ModelOptions();
+        var input = new Option<string>("--input", "-i") { Description = "NDJSON input file, or - for stdin", DefaultValueFactory = _ => "-" };
+        var output = new Option<string>("--output", "-o") { Description = "NDJSON output file, or - for stdout", DefaultValueFactory = _ => "-" };
+        var batchRows = new Option<int>("--batch-rows") { Description = "Most rows (keys) stepped in one matrix multiply", DefaultValueFactory = _ => 1024 };
+        var batchDelay = new Option<double>("--batch-delay-ms") { Description = "Longest wait for a micro-batch to fill, in milliseconds", DefaultValueFactory = _ => 5 };
+        var asyncLayers = new Option<bool>("--async-layers") { Description = "Run each layer on its own thread (pipelining across cores)" };
+        var command = new Command("run", "Stream NDJSON records through a model: {\"key\",\"seq\",\"x\",\"reset\",\"end\"} in, {\"key\",\"seq\",\"y\"} out");
+        model.AddTo(command);
+        command.Add(input);
+        command.Add(output);
+        command.Add(batchRows);
+        command.Add(batchDelay);
+        command.Add(asyncLayers);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var loaded = model.Load(parse);
+            var options = new PipelineOptions
+            {
+                MaxBatchRows = parse.GetValue(batchRows),
+                MaxBatchDelay = TimeSpan.FromMilliseconds(parse.GetValue(batchDelay)),
+                AsyncLayers = parse.GetValue(asyncLayers),
+            };
+            options.Validate();
+            var flow = LstmPipeline.Create(loaded, () => new ManagedMatMul(), options).MapMaterializedValue(_ => NotUsed.Instance);
+
+            var inputPath = parse.GetValue(input) ?? "-";
+            var outputPath = parse.GetValue(output) ?? "-";
+            await using var inputStream = inputPath == "-" ? Console.OpenStandardInput() : File.OpenRead(inputPath);
+            await using var outputStream = outputPath == "-" ? Console.OpenStandardOutput() : File.Create(outputPath);
+            using var system = ActorSystem.Create("lstmstream-run", StandardErrorLogger.Configuration());
+            var errors = parse.InvocationConfiguration.Error;
+            var summary = await new NdjsonRunner(loaded.InputSize)
+                .RunAsync(inputStream, outputStream, errors, flow, system, cancellationToken).ConfigureAwait(false);
+            await system.Terminate().ConfigureAwait(false);
+            return summary.AnyRejected ? LinesRejected : 0;
+        });
+        return command;
+    }
+}
