@@ -21,6 +21,15 @@ internal readonly struct Ten : IConstInt { public static int Value => 10; }
 internal readonly struct Eleven : IConstInt { public static int Value => 11; }
 internal readonly struct Twelve : IConstInt { public static int Value => 12; }
 
+/// <summary>A compile-time flag.</summary>
+internal interface IConstFlag
+{
+    static abstract bool Value { get; }
+}
+
+internal readonly struct Yes : IConstFlag { public static bool Value => true; }
+internal readonly struct No : IConstFlag { public static bool Value => false; }
+
 /// <summary>
 /// The register-blocked GEMM micro-kernel: a tile of rows of C × vectors of columns with at most 24
 /// accumulators in registers (6 rows × 4 vectors for large batches; up to 12 rows × 2 vectors so that
@@ -41,13 +50,16 @@ internal static class GemmMicroKernel
     /// c[r, 0..TVecs·L) (= or +=) Σ_k a[r·lda + k] · panel[k·stride .. + TVecs·L) for r &lt; TRows, k &lt; kc.
     /// Initial value: the current c when <paramref name="accumulate"/>, else <paramref name="bias"/>
     /// (the same for every row) when not null, else zero. Requires TRows · TVecs ≤ 24.
+    /// With <typeparamref name="TMasked"/>, C and the bias are read and written in the last vector only in
+    /// the lanes of <paramref name="mask"/> (the ragged right edge of C; B is zero-padded there).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Tile<TOps, TV, TRows, TVecs>(float* a, nint lda, float* panel, nint stride, nint kc, float* c, nint ldc, float* bias, bool accumulate)
+    public static unsafe void Tile<TOps, TV, TRows, TVecs, TMasked>(float* a, nint lda, float* panel, nint stride, nint kc, float* c, nint ldc, float* bias, bool accumulate, TV mask)
         where TOps : ISimdOps<TV>
         where TV : struct
         where TRows : IConstInt
         where TVecs : IConstInt
+        where TMasked : IConstFlag
     {
         nint lanes = TOps.Lanes;
         TV c0_0; TV c0_1; TV c0_2; TV c0_3;
@@ -64,51 +76,51 @@ internal static class GemmMicroKernel
         TV c11_0; TV c11_1;
         if (accumulate)
         {
-            c0_0 = TOps.Load(c + 0 * ldc + 0 * lanes);
-            c0_1 = (TVecs.Value > 1) ? TOps.Load(c + 0 * ldc + 1 * lanes) : default;
-            c0_2 = (TVecs.Value > 2) ? TOps.Load(c + 0 * ldc + 2 * lanes) : default;
-            c0_3 = (TVecs.Value > 3) ? TOps.Load(c + 0 * ldc + 3 * lanes) : default;
-            c1_0 = (TRows.Value > 1) ? TOps.Load(c + 1 * ldc + 0 * lanes) : default;
-            c1_1 = (TRows.Value > 1 && TVecs.Value > 1) ? TOps.Load(c + 1 * ldc + 1 * lanes) : default;
-            c1_2 = (TRows.Value > 1 && TVecs.Value > 2) ? TOps.Load(c + 1 * ldc + 2 * lanes) : default;
-            c1_3 = (TRows.Value > 1 && TVecs.Value > 3) ? TOps.Load(c + 1 * ldc + 3 * lanes) : default;
-            c2_0 = (TRows.Value > 2) ? TOps.Load(c + 2 * ldc + 0 * lanes) : default;
-            c2_1 = (TRows.Value > 2 && TVecs.Value > 1) ? TOps.Load(c + 2 * ldc + 1 * lanes) : default;
-            c2_2 = (TRows.Value > 2 && TVecs.Value > 2) ? TOps.Load(c + 2 * ldc + 2 * lanes) : default;
-            c2_3 = (TRows.Value > 2 && TVecs.Value > 3) ? TOps.Load(c + 2 * ldc + 3 * lanes) : default;
-            c3_0 = (TRows.Value > 3) ? TOps.Load(c + 3 * ldc + 0 * lanes) : default;
-            c3_1 = (TRows.Value > 3 && TVecs.Value > 1) ? TOps.Load(c + 3 * ldc + 1 * lanes) : default;
-            c3_2 = (TRows.Value > 3 && TVecs.Value > 2) ? TOps.Load(c + 3 * ldc + 2 * lanes) : default;
-            c3_3 = (TRows.Value > 3 && TVecs.Value > 3) ? TOps.Load(c + 3 * ldc + 3 * lanes) : default;
-            c4_0 = (TRows.Value > 4) ? TOps.Load(c + 4 * ldc + 0 * lanes) : default;
-            c4_1 = (TRows.Value > 4 && TVecs.Value > 1) ? TOps.Load(c + 4 * ldc + 1 * lanes) : default;
-            c4_2 = (TRows.Value > 4 && TVecs.Value > 2) ? TOps.Load(c + 4 * ldc + 2 * lanes) : default;
-            c4_3 = (TRows.Value > 4 && TVecs.Value > 3) ? TOps.Load(c + 4 * ldc + 3 * lanes) : default;
-            c5_0 = (TRows.Value > 5) ? TOps.Load(c + 5 * ldc + 0 * lanes) : default;
-            c5_1 = (TRows.Value > 5 && TVecs.Value > 1) ? TOps.Load(c + 5 * ldc + 1 * lanes) : default;
-            c5_2 = (TRows.Value > 5 && TVecs.Value > 2) ? TOps.Load(c + 5 * ldc + 2 * lanes) : default;
-            c5_3 = (TRows.Value > 5 && TVecs.Value > 3) ? TOps.Load(c + 5 * ldc + 3 * lanes) : default;
-            c6_0 = (TRows.Value > 6) ? TOps.Load(c + 6 * ldc + 0 * lanes) : default;
-            c6_1 = (TRows.Value > 6 && TVecs.Value > 1) ? TOps.Load(c + 6 * ldc + 1 * lanes) : default;
-            c6_2 = (TRows.Value > 6 && TVecs.Value > 2) ? TOps.Load(c + 6 * ldc + 2 * lanes) : default;
-            c7_0 = (TRows.Value > 7) ? TOps.Load(c + 7 * ldc + 0 * lanes) : default;
-            c7_1 = (TRows.Value > 7 && TVecs.Value > 1) ? TOps.Load(c + 7 * ldc + 1 * lanes) : default;
-            c7_2 = (TRows.Value > 7 && TVecs.Value > 2) ? TOps.Load(c + 7 * ldc + 2 * lanes) : default;
-            c8_0 = (TRows.Value > 8) ? TOps.Load(c + 8 * ldc + 0 * lanes) : default;
-            c8_1 = (TRows.Value > 8 && TVecs.Value > 1) ? TOps.Load(c + 8 * ldc + 1 * lanes) : default;
-            c9_0 = (TRows.Value > 9) ? TOps.Load(c + 9 * ldc + 0 * lanes) : default;
-            c9_1 = (TRows.Value > 9 && TVecs.Value > 1) ? TOps.Load(c + 9 * ldc + 1 * lanes) : default;
-            c10_0 = (TRows.Value > 10) ? TOps.Load(c + 10 * ldc + 0 * lanes) : default;
-            c10_1 = (TRows.Value > 10 && TVecs.Value > 1) ? TOps.Load(c + 10 * ldc + 1 * lanes) : default;
-            c11_0 = (TRows.Value > 11) ? TOps.Load(c + 11 * ldc + 0 * lanes) : default;
-            c11_1 = (TRows.Value > 11 && TVecs.Value > 1) ? TOps.Load(c + 11 * ldc + 1 * lanes) : default;
+            c0_0 = Read<TOps, TV, TMasked>(c + 0 * ldc + 0 * lanes, TVecs.Value == 1, mask);
+            c0_1 = (TVecs.Value > 1) ? Read<TOps, TV, TMasked>(c + 0 * ldc + 1 * lanes, TVecs.Value == 2, mask) : default;
+            c0_2 = (TVecs.Value > 2) ? Read<TOps, TV, TMasked>(c + 0 * ldc + 2 * lanes, TVecs.Value == 3, mask) : default;
+            c0_3 = (TVecs.Value > 3) ? Read<TOps, TV, TMasked>(c + 0 * ldc + 3 * lanes, TVecs.Value == 4, mask) : default;
+            c1_0 = (TRows.Value > 1) ? Read<TOps, TV, TMasked>(c + 1 * ldc + 0 * lanes, TVecs.Value == 1, mask) : default;
+            c1_1 = (TRows.Value > 1 && TVecs.Value > 1) ? Read<TOps, TV, TMasked>(c + 1 * ldc + 1 * lanes, TVecs.Value == 2, mask) : default;
+            c1_2 = (TRows.Value > 1 && TVecs.Value > 2) ? Read<TOps, TV, TMasked>(c + 1 * ldc + 2 * lanes, TVecs.Value == 3, mask) : default;
+            c1_3 = (TRows.Value > 1 && TVecs.Value > 3) ? Read<TOps, TV, TMasked>(c + 1 * ldc + 3 * lanes, TVecs.Value == 4, mask) : default;
+            c2_0 = (TRows.Value > 2) ? Read<TOps, TV, TMasked>(c + 2 * ldc + 0 * lanes, TVecs.Value == 1, mask) : default;
+            c2_1 = (TRows.Value > 2 && TVecs.Value > 1) ? Read<TOps, TV, TMasked>(c + 2 * ldc + 1 * lanes, TVecs.Value == 2, mask) : default;
+            c2_2 = (TRows.Value > 2 && TVecs.Value > 2) ? Read<TOps, TV, TMasked>(c + 2 * ldc + 2 * lanes, TVecs.Value == 3, mask) : default;
+            c2_3 = (TRows.Value > 2 && TVecs.Value > 3) ? Read<TOps, TV, TMasked>(c + 2 * ldc + 3 * lanes, TVecs.Value == 4, mask) : default;
+            c3_0 = (TRows.Value > 3) ? Read<TOps, TV, TMasked>(c + 3 * ldc + 0 * lanes, TVecs.Value == 1, mask) : default;
+            c3_1 = (TRows.Value > 3 && TVecs.Value > 1) ? Read<TOps, TV, TMasked>(c + 3 * ldc + 1 * lanes, TVecs.Value == 2, mask) : default;
+            c3_2 = (TRows.Value > 3 && TVecs.Value > 2) ? Read<TOps, TV, TMasked>(c + 3 * ldc + 2 * lanes, TVecs.Value == 3, mask) : default;
+            c3_3 = (TRows.Value > 3 && TVecs.Value > 3) ? Read<TOps, TV, TMasked>(c + 3 * ldc + 3 * lanes, TVecs.Value == 4, mask) : default;
+            c4_0 = (TRows.Value > 4) ? Read<TOps, TV, TMasked>(c + 4 * ldc + 0 * lanes, TVecs.Value == 1, mask) : default;
+            c4_1 = (TRows.Value > 4 && TVecs.Value > 1) ? Read<TOps, TV, TMasked>(c + 4 * ldc + 1 * lanes, TVecs.Value == 2, mask) : default;
+            c4_2 = (TRows.Value > 4 && TVecs.Value > 2) ? Read<TOps, TV, TMasked>(c + 4 * ldc + 2 * lanes, TVecs.Value == 3, mask) : default;
+            c4_3 = (TRows.Value > 4 && TVecs.Value > 3) ? Read<TOps, TV, TMasked>(c + 4 * ldc + 3 * lanes, TVecs.Value == 4, mask) : default;
+            c5_0 = (TRows.Value > 5) ? Read<TOps, TV, TMasked>(c + 5 * ldc + 0 * lanes, TVecs.Value == 1, mask) : default;
+            c5_1 = (TRows.Value > 5 && TVecs.Value > 1) ? Read<TOps, TV, TMasked>(c + 5 * ldc + 1 * lanes, TVecs.Value == 2, mask) : default;
+            c5_2 = (TRows.Value > 5 && TVecs.Value > 2) ? Read<TOps, TV, TMasked>(c + 5 * ldc + 2 * lanes, TVecs.Value == 3, mask) : default;
+            c5_3 = (TRows.Value > 5 && TVecs.Value > 3) ? Read<TOps, TV, TMasked>(c + 5 * ldc + 3 * lanes, TVecs.Value == 4, mask) : default;
+            c6_0 = (TRows.Value > 6) ? Read<TOps, TV, TMasked>(c + 6 * ldc + 0 * lanes, TVecs.Value == 1, mask) : default;
+            c6_1 = (TRows.Value > 6 && TVecs.Value > 1) ? Read<TOps, TV, TMasked>(c + 6 * ldc + 1 * lanes, TVecs.Value == 2, mask) : default;
+            c6_2 = (TRows.Value > 6 && TVecs.Value > 2) ? Read<TOps, TV, TMasked>(c + 6 * ldc + 2 * lanes, TVecs.Value == 3, mask) : default;
+            c7_0 = (TRows.Value > 7) ? Read<TOps, TV, TMasked>(c + 7 * ldc + 0 * lanes, TVecs.Value == 1, mask) : default;
+            c7_1 = (TRows.Value > 7 && TVecs.Value > 1) ? Read<TOps, TV, TMasked>(c + 7 * ldc + 1 * lanes, TVecs.Value == 2, mask) : default;
+            c7_2 = (TRows.Value > 7 && TVecs.Value > 2) ? Read<TOps, TV, TMasked>(c + 7 * ldc + 2 * lanes, TVecs.Value == 3, mask) : default;
+            c8_0 = (TRows.Value > 8) ? Read<TOps, TV, TMasked>(c + 8 * ldc + 0 * lanes, TVecs.Value == 1, mask) : default;
+            c8_1 = (TRows.Value > 8 && TVecs.Value > 1) ? Read<TOps, TV, TMasked>(c + 8 * ldc + 1 * lanes, TVecs.Value == 2, mask) : default;
+            c9_0 = (TRows.Value > 9) ? Read<TOps, TV, TMasked>(c + 9 * ldc + 0 * lanes, TVecs.Value == 1, mask) : default;
+            c9_1 = (TRows.Value > 9 && TVecs.Value > 1) ? Read<TOps, TV, TMasked>(c + 9 * ldc + 1 * lanes, TVecs.Value == 2, mask) : default;
+            c10_0 = (TRows.Value > 10) ? Read<TOps, TV, TMasked>(c + 10 * ldc + 0 * lanes, TVecs.Value == 1, mask) : default;
+            c10_1 = (TRows.Value > 10 && TVecs.Value > 1) ? Read<TOps, TV, TMasked>(c + 10 * ldc + 1 * lanes, TVecs.Value == 2, mask) : default;
+            c11_0 = (TRows.Value > 11) ? Read<TOps, TV, TMasked>(c + 11 * ldc + 0 * lanes, TVecs.Value == 1, mask) : default;
+            c11_1 = (TRows.Value > 11 && TVecs.Value > 1) ? Read<TOps, TV, TMasked>(c + 11 * ldc + 1 * lanes, TVecs.Value == 2, mask) : default;
         }
         else
         {
-            TV b0 = bias is null ? TOps.Zero : TOps.Load(bias);
-            TV b1 = TVecs.Value > 1 && bias is not null ? TOps.Load(bias + lanes) : TOps.Zero;
-            TV b2 = TVecs.Value > 2 && bias is not null ? TOps.Load(bias + 2 * lanes) : TOps.Zero;
-            TV b3 = TVecs.Value > 3 && bias is not null ? TOps.Load(bias + 3 * lanes) : TOps.Zero;
+            TV b0 = bias is null ? TOps.Zero : Read<TOps, TV, TMasked>(bias, TVecs.Value == 1, mask);
+            TV b1 = TVecs.Value > 1 && bias is not null ? Read<TOps, TV, TMasked>(bias + lanes, TVecs.Value == 2, mask) : TOps.Zero;
+            TV b2 = TVecs.Value > 2 && bias is not null ? Read<TOps, TV, TMasked>(bias + 2 * lanes, TVecs.Value == 3, mask) : TOps.Zero;
+            TV b3 = TVecs.Value > 3 && bias is not null ? Read<TOps, TV, TMasked>(bias + 3 * lanes, TVecs.Value == 4, mask) : TOps.Zero;
             c0_0 = b0; c0_1 = b1; c0_2 = b2; c0_3 = b3;
             c1_0 = b0; c1_1 = b1; c1_2 = b2; c1_3 = b3;
             c2_0 = b0; c2_1 = b1; c2_2 = b2; c2_3 = b3;
@@ -228,43 +240,60 @@ internal static class GemmMicroKernel
             }
         }
 
-        TOps.Store(c + 0 * ldc + 0 * lanes, c0_0);
-        if (TVecs.Value > 1) TOps.Store(c + 0 * ldc + 1 * lanes, c0_1);
-        if (TVecs.Value > 2) TOps.Store(c + 0 * ldc + 2 * lanes, c0_2);
-        if (TVecs.Value > 3) TOps.Store(c + 0 * ldc + 3 * lanes, c0_3);
-        if (TRows.Value > 1) TOps.Store(c + 1 * ldc + 0 * lanes, c1_0);
-        if (TRows.Value > 1 && TVecs.Value > 1) TOps.Store(c + 1 * ldc + 1 * lanes, c1_1);
-        if (TRows.Value > 1 && TVecs.Value > 2) TOps.Store(c + 1 * ldc + 2 * lanes, c1_2);
-        if (TRows.Value > 1 && TVecs.Value > 3) TOps.Store(c + 1 * ldc + 3 * lanes, c1_3);
-        if (TRows.Value > 2) TOps.Store(c + 2 * ldc + 0 * lanes, c2_0);
-        if (TRows.Value > 2 && TVecs.Value > 1) TOps.Store(c + 2 * ldc + 1 * lanes, c2_1);
-        if (TRows.Value > 2 && TVecs.Value > 2) TOps.Store(c + 2 * ldc + 2 * lanes, c2_2);
-        if (TRows.Value > 2 && TVecs.Value > 3) TOps.Store(c + 2 * ldc + 3 * lanes, c2_3);
-        if (TRows.Value > 3) TOps.Store(c + 3 * ldc + 0 * lanes, c3_0);
-        if (TRows.Value > 3 && TVecs.Value > 1) TOps.Store(c + 3 * ldc + 1 * lanes, c3_1);
-        if (TRows.Value > 3 && TVecs.Value > 2) TOps.Store(c + 3 * ldc + 2 * lanes, c3_2);
-        if (TRows.Value > 3 && TVecs.Value > 3) TOps.Store(c + 3 * ldc + 3 * lanes, c3_3);
-        if (TRows.Value > 4) TOps.Store(c + 4 * ldc + 0 * lanes, c4_0);
-        if (TRows.Value > 4 && TVecs.Value > 1) TOps.Store(c + 4 * ldc + 1 * lanes, c4_1);
-        if (TRows.Value > 4 && TVecs.Value > 2) TOps.Store(c + 4 * ldc + 2 * lanes, c4_2);
-        if (TRows.Value > 4 && TVecs.Value > 3) TOps.Store(c + 4 * ldc + 3 * lanes, c4_3);
-        if (TRows.Value > 5) TOps.Store(c + 5 * ldc + 0 * lanes, c5_0);
-        if (TRows.Value > 5 && TVecs.Value > 1) TOps.Store(c + 5 * ldc + 1 * lanes, c5_1);
-        if (TRows.Value > 5 && TVecs.Value > 2) TOps.Store(c + 5 * ldc + 2 * lanes, c5_2);
-        if (TRows.Value > 5 && TVecs.Value > 3) TOps.Store(c + 5 * ldc + 3 * lanes, c5_3);
-        if (TRows.Value > 6) TOps.Store(c + 6 * ldc + 0 * lanes, c6_0);
-        if (TRows.Value > 6 && TVecs.Value > 1) TOps.Store(c + 6 * ldc + 1 * lanes, c6_1);
-        if (TRows.Value > 6 && TVecs.Value > 2) TOps.Store(c + 6 * ldc + 2 * lanes, c6_2);
-        if (TRows.Value > 7) TOps.Store(c + 7 * ldc + 0 * lanes, c7_0);
-        if (TRows.Value > 7 && TVecs.Value > 1) TOps.Store(c + 7 * ldc + 1 * lanes, c7_1);
-        if (TRows.Value > 7 && TVecs.Value > 2) TOps.Store(c + 7 * ldc + 2 * lanes, c7_2);
-        if (TRows.Value > 8) TOps.Store(c + 8 * ldc + 0 * lanes, c8_0);
-        if (TRows.Value > 8 && TVecs.Value > 1) TOps.Store(c + 8 * ldc + 1 * lanes, c8_1);
-        if (TRows.Value > 9) TOps.Store(c + 9 * ldc + 0 * lanes, c9_0);
-        if (TRows.Value > 9 && TVecs.Value > 1) TOps.Store(c + 9 * ldc + 1 * lanes, c9_1);
-        if (TRows.Value > 10) TOps.Store(c + 10 * ldc + 0 * lanes, c10_0);
-        if (TRows.Value > 10 && TVecs.Value > 1) TOps.Store(c + 10 * ldc + 1 * lanes, c10_1);
-        if (TRows.Value > 11) TOps.Store(c + 11 * ldc + 0 * lanes, c11_0);
-        if (TRows.Value > 11 && TVecs.Value > 1) TOps.Store(c + 11 * ldc + 1 * lanes, c11_1);
+        Write<TOps, TV, TMasked>(c + 0 * ldc + 0 * lanes, c0_0, TVecs.Value == 1, mask);
+        if (TVecs.Value > 1) Write<TOps, TV, TMasked>(c + 0 * ldc + 1 * lanes, c0_1, TVecs.Value == 2, mask);
+        if (TVecs.Value > 2) Write<TOps, TV, TMasked>(c + 0 * ldc + 2 * lanes, c0_2, TVecs.Value == 3, mask);
+        if (TVecs.Value > 3) Write<TOps, TV, TMasked>(c + 0 * ldc + 3 * lanes, c0_3, TVecs.Value == 4, mask);
+        if (TRows.Value > 1) Write<TOps, TV, TMasked>(c + 1 * ldc + 0 * lanes, c1_0, TVecs.Value == 1, mask);
+        if (TRows.Value > 1 && TVecs.Value > 1) Write<TOps, TV, TMasked>(c + 1 * ldc + 1 * lanes, c1_1, TVecs.Value == 2, mask);
+        if (TRows.Value > 1 && TVecs.Value > 2) Write<TOps, TV, TMasked>(c + 1 * ldc + 2 * lanes, c1_2, TVecs.Value == 3, mask);
+        if (TRows.Value > 1 && TVecs.Value > 3) Write<TOps, TV, TMasked>(c + 1 * ldc + 3 * lanes, c1_3, TVecs.Value == 4, mask);
+        if (TRows.Value > 2) Write<TOps, TV, TMasked>(c + 2 * ldc + 0 * lanes, c2_0, TVecs.Value == 1, mask);
+        if (TRows.Value > 2 && TVecs.Value > 1) Write<TOps, TV, TMasked>(c + 2 * ldc + 1 * lanes, c2_1, TVecs.Value == 2, mask);
+        if (TRows.Value > 2 && TVecs.Value > 2) Write<TOps, TV, TMasked>(c + 2 * ldc + 2 * lanes, c2_2, TVecs.Value == 3, mask);
+        if (TRows.Value > 2 && TVecs.Value > 3) Write<TOps, TV, TMasked>(c + 2 * ldc + 3 * lanes, c2_3, TVecs.Value == 4, mask);
+        if (TRows.Value > 3) Write<TOps, TV, TMasked>(c + 3 * ldc + 0 * lanes, c3_0, TVecs.Value == 1, mask);
+        if (TRows.Value > 3 && TVecs.Value > 1) Write<TOps, TV, TMasked>(c + 3 * ldc + 1 * lanes, c3_1, TVecs.Value == 2, mask);
+        if (TRows.Value > 3 && TVecs.Value > 2) Write<TOps, TV, TMasked>(c + 3 * ldc + 2 * lanes, c3_2, TVecs.Value == 3, mask);
+        if (TRows.Value > 3 && TVecs.Value > 3) Write<TOps, TV, TMasked>(c + 3 * ldc + 3 * lanes, c3_3, TVecs.Value == 4, mask);
+        if (TRows.Value > 4) Write<TOps, TV, TMasked>(c + 4 * ldc + 0 * lanes, c4_0, TVecs.Value == 1, mask);
+        if (TRows.Value > 4 && TVecs.Value > 1) Write<TOps, TV, TMasked>(c + 4 * ldc + 1 * lanes, c4_1, TVecs.Value == 2, mask);
+        if (TRows.Value > 4 && TVecs.Value > 2) Write<TOps, TV, TMasked>(c + 4 * ldc + 2 * lanes, c4_2, TVecs.Value == 3, mask);
+        if (TRows.Value > 4 && TVecs.Value > 3) Write<TOps, TV, TMasked>(c + 4 * ldc + 3 * lanes, c4_3, TVecs.Value == 4, mask);
+        if (TRows.Value > 5) Write<TOps, TV, TMasked>(c + 5 * ldc + 0 * lanes, c5_0, TVecs.Value == 1, mask);
+        if (TRows.Value > 5 && TVecs.Value > 1) Write<TOps, TV, TMasked>(c + 5 * ldc + 1 * lanes, c5_1, TVecs.Value == 2, mask);
+        if (TRows.Value > 5 && TVecs.Value > 2) Write<TOps, TV, TMasked>(c + 5 * ldc + 2 * lanes, c5_2, TVecs.Value == 3, mask);
+        if (TRows.Value > 5 && TVecs.Value > 3) Write<TOps, TV, TMasked>(c + 5 * ldc + 3 * lanes, c5_3, TVecs.Value == 4, mask);
+        if (TRows.Value > 6) Write<TOps, TV, TMasked>(c + 6 * ldc + 0 * lanes, c6_0, TVecs.Value == 1, mask);
+        if (TRows.Value > 6 && TVecs.Value > 1) Write<TOps, TV, TMasked>(c + 6 * ldc + 1 * lanes, c6_1, TVecs.Value == 2, mask);
+        if (TRows.Value > 6 && TVecs.Value > 2) Write<TOps, TV, TMasked>(c + 6 * ldc + 2 * lanes, c6_2, TVecs.Value == 3, mask);
+        if (TRows.Value > 7) Write<TOps, TV, TMasked>(c + 7 * ldc + 0 * lanes, c7_0, TVecs.Value == 1, mask);
+        if (TRows.Value > 7 && TVecs.Value > 1) Write<TOps, TV, TMasked>(c + 7 * ldc + 1 * lanes, c7_1, TVecs.Value == 2, mask);
+        if (TRows.Value > 7 && TVecs.Value > 2) Write<TOps, TV, TMasked>(c + 7 * ldc + 2 * lanes, c7_2, TVecs.Value == 3, mask);
+        if (TRows.Value > 8) Write<TOps, TV, TMasked>(c + 8 * ldc + 0 * lanes, c8_0, TVecs.Value == 1, mask);
+        if (TRows.Value > 8 && TVecs.Value > 1) Write<TOps, TV, TMasked>(c + 8 * ldc + 1 * lanes, c8_1, TVecs.Value == 2, mask);
+        if (TRows.Value > 9) Write<TOps, TV, TMasked>(c + 9 * ldc + 0 * lanes, c9_0, TVecs.Value == 1, mask);
+        if (TRows.Value > 9 && TVecs.Value > 1) Write<TOps, TV, TMasked>(c + 9 * ldc + 1 * lanes, c9_1, TVecs.Value == 2, mask);
+        if (TRows.Value > 10) Write<TOps, TV, TMasked>(c + 10 * ldc + 0 * lanes, c10_0, TVecs.Value == 1, mask);
+        if (TRows.Value > 10 && TVecs.Value > 1) Write<TOps, TV, TMasked>(c + 10 * ldc + 1 * lanes, c10_1, TVecs.Value == 2, mask);
+        if (TRows.Value > 11) Write<TOps, TV, TMasked>(c + 11 * ldc + 0 * lanes, c11_0, TVecs.Value == 1, mask);
+        if (TRows.Value > 11 && TVecs.Value > 1) Write<TOps, TV, TMasked>(c + 11 * ldc + 1 * lanes, c11_1, TVecs.Value == 2, mask);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe TV Read<TOps, TV, TMasked>(float* p, bool last, TV mask)
+        where TOps : ISimdOps<TV>
+        where TV : struct
+        where TMasked : IConstFlag
+        => TMasked.Value && last ? TOps.MaskedLoad(p, mask) : TOps.Load(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Write<TOps, TV, TMasked>(float* p, TV v, bool last, TV mask)
+        where TOps : ISimdOps<TV>
+        where TV : struct
+        where TMasked : IConstFlag
+    {
+        if (TMasked.Value && last) TOps.MaskedStore(p, mask, v);
+        else TOps.Store(p, v);
     }
 }

@@ -15,7 +15,7 @@ internal interface IParallelJob
 /// </summary>
 internal sealed class GemmWorkers : IDisposable
 {
-    private const int SpinIterations = 2000;
+    private const int SpinIterations = 500;
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _start;
     private readonly object _gate = new();

@@ -16,7 +16,7 @@ internal readonly struct CellOptions(bool peepholes, float? gateClip, float? cel
 /// <summary>
 /// The fused activation and state update: one vectorized pass over <c>count</c> cell units that reads
 /// the four gate pre-activations, the peepholes and c_prev, and writes the new c (in place) and
-/// m = o ⊙ tanh(c). The last partial vector goes through a zero-padded copy on the stack.
+/// m = o ⊙ tanh(c). The last partial vector is read and written through a lane mask.
 /// </summary>
 internal static unsafe class LstmCellUpdate
 {
@@ -29,42 +29,28 @@ internal static unsafe class LstmCellUpdate
         int u = 0;
         for (; u + lanes <= count; u += lanes)
         {
-            Vector<TOps, TV>(options, zi + u, zj + u, zf + u, zo + u, c + u, m + u, pi + u, pf + u, po + u);
+            Vector<TOps, TV, No>(options, zi + u, zj + u, zf + u, zo + u, c + u, m + u, pi + u, pf + u, po + u, default);
         }
 
         int rest = count - u;
-        if (rest == 0) return;
-        float* t = stackalloc float[9 * 16];
-        for (var s = 0; s < 9 * lanes; s++) t[s] = 0f;
-        Copy(zi + u, t, rest); Copy(zj + u, t + lanes, rest); Copy(zf + u, t + 2 * lanes, rest); Copy(zo + u, t + 3 * lanes, rest);
-        Copy(c + u, t + 4 * lanes, rest);
-        if (options.Peepholes)
+        if (rest > 0)
         {
-            Copy(pi + u, t + 6 * lanes, rest); Copy(pf + u, t + 7 * lanes, rest); Copy(po + u, t + 8 * lanes, rest);
+            Vector<TOps, TV, Yes>(options, zi + u, zj + u, zf + u, zo + u, c + u, m + u, pi + u, pf + u, po + u, TOps.TailMask(rest));
         }
-
-        Vector<TOps, TV>(options, t, t + lanes, t + 2 * lanes, t + 3 * lanes, t + 4 * lanes, t + 5 * lanes, t + 6 * lanes, t + 7 * lanes, t + 8 * lanes);
-        Copy(t + 4 * lanes, c + u, rest);
-        Copy(t + 5 * lanes, m + u, rest);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Copy(float* from, float* to, int count)
-    {
-        for (var i = 0; i < count; i++) to[i] = from[i];
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Vector<TOps, TV>(in CellOptions o, float* zi, float* zj, float* zf, float* zo,
-        float* c, float* m, float* pi, float* pf, float* po)
+    private static void Vector<TOps, TV, TMasked>(in CellOptions o, float* zi, float* zj, float* zf, float* zo,
+        float* c, float* m, float* pi, float* pf, float* po, TV mask)
         where TOps : ISimdOps<TV>
         where TV : struct
+        where TMasked : IConstFlag
     {
-        TV cPrev = TOps.Load(c);
-        TV xi = TOps.Load(zi);
-        TV xj = TOps.Load(zj);
-        TV xo = TOps.Load(zo);
-        if (o.Peepholes) xi = TOps.Fma(TOps.Load(pi), cPrev, xi);
+        TV cPrev = Load<TOps, TV, TMasked>(c, mask);
+        TV xi = Load<TOps, TV, TMasked>(zi, mask);
+        TV xj = Load<TOps, TV, TMasked>(zj, mask);
+        TV xo = Load<TOps, TV, TMasked>(zo, mask);
+        if (o.Peepholes) xi = TOps.Fma(Load<TOps, TV, TMasked>(pi, mask), cPrev, xi);
         TV hi = TOps.Broadcast(o.GateClip), lo = TOps.Broadcast(-o.GateClip);
         if (o.HasGateClip)
         {
@@ -80,8 +66,8 @@ internal static unsafe class LstmCellUpdate
         }
         else
         {
-            TV xf = TOps.Load(zf);
-            if (o.Peepholes) xf = TOps.Fma(TOps.Load(pf), cPrev, xf);
+            TV xf = Load<TOps, TV, TMasked>(zf, mask);
+            if (o.Peepholes) xf = TOps.Fma(Load<TOps, TV, TMasked>(pf, mask), cPrev, xf);
             if (o.HasGateClip) xf = TOps.Max(TOps.Min(xf, hi), lo);
             f = VectorActivations.Sigmoid<TOps, TV>(xf);
         }
@@ -89,10 +75,26 @@ internal static unsafe class LstmCellUpdate
         TV g = VectorActivations.Tanh<TOps, TV>(xj);
         TV cNew = TOps.Fma(f, cPrev, TOps.Multiply(i, g));
         if (o.HasCellClip) cNew = TOps.Max(TOps.Min(cNew, TOps.Broadcast(o.CellClip)), TOps.Broadcast(-o.CellClip));
-        if (o.Peepholes) xo = TOps.Fma(TOps.Load(po), cNew, xo);
+        if (o.Peepholes) xo = TOps.Fma(Load<TOps, TV, TMasked>(po, mask), cNew, xo);
         if (o.HasGateClip) xo = TOps.Max(TOps.Min(xo, hi), lo);
         TV gateO = VectorActivations.Sigmoid<TOps, TV>(xo);
-        TOps.Store(c, cNew);
-        TOps.Store(m, TOps.Multiply(gateO, VectorActivations.Tanh<TOps, TV>(cNew)));
+        TV mNew = TOps.Multiply(gateO, VectorActivations.Tanh<TOps, TV>(cNew));
+        if (TMasked.Value)
+        {
+            TOps.MaskedStore(c, mask, cNew);
+            TOps.MaskedStore(m, mask, mNew);
+        }
+        else
+        {
+            TOps.Store(c, cNew);
+            TOps.Store(m, mNew);
+        }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Load<TOps, TV, TMasked>(float* p, TV mask)
+        where TOps : ISimdOps<TV>
+        where TV : struct
+        where TMasked : IConstFlag
+        => TMasked.Value ? TOps.MaskedLoad(p, mask) : TOps.Load(p);
 }

@@ -7,6 +7,7 @@ namespace LstmStream.Pipeline.Numerics;
 /// panels (<see cref="PackedPanels"/>); C is computed in register tiles (6 rows × 4 vectors, or up to
 /// 12 rows × 2 vectors for small batches) by
 /// <see cref="GemmMicroKernel"/> with Vector512 where accelerated, else Vector256, else Vector128.
+/// The ragged right edge of C is read and written through a lane mask (B is zero-padded there).
 /// K is blocked so the B slice swept for each row block stays in L2. With <c>threads</c> &gt; 1, large
 /// multiplies are split over column panels (or over rows when there are too few panels) between the
 /// calling thread and dedicated workers; small ones, and calls made while the workers are busy with
@@ -182,8 +183,9 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
             kBlock = (k + count - 1) / count;
         }
 
-        float* scratch = stackalloc float[GemmMicroKernel.MaxNarrowRows * 64 + 16];
-        float* edge = (float*)(((nint)scratch + 63) & ~(nint)63);
+        // The ragged right edge of C (N not a multiple of the vector) is written through a lane mask.
+        int ragged = n % lanes;
+        TV edgeMask = TOps.TailMask(ragged == 0 ? lanes : ragged);
         float* data = b.Data;
         for (var k0 = 0; k0 < k; k0 += kBlock)
         {
@@ -199,43 +201,17 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
                 for (var p = panelFrom; p < panelTo; p++)
                 {
                     int col0 = p * full, vecs = b.PanelVectorCount(p), width = vecs * lanes;
-                    int valid = Math.Min(width, n - col0);
+                    bool raggedPanel = n - col0 < width;
                     float* panel = data + b.PanelOffset(p) + (long)k0 * width;
                     float* bias = accumulate || call.Bias is null ? null : call.Bias + col0;
-                    float* target = cRow + col0;
-                    nint ldc = n;
-                    bool init = accumulate;
-                    if (valid < width)
-                    {
-                        // Ragged right edge: work on a zero-padded copy, write the valid columns back after.
-                        for (var r = 0; r < tileRows; r++)
-                        {
-                            var dst = new Span<float>(edge + r * width, width);
-                            if (accumulate) new ReadOnlySpan<float>(cRow + (long)r * n + col0, valid).CopyTo(dst);
-                            else if (bias is not null) new ReadOnlySpan<float>(bias, valid).CopyTo(dst);
-                            else dst[..valid].Clear();
-                            dst[valid..].Clear();
-                        }
-
-                        target = edge;
-                        ldc = width;
-                        bias = null;
-                        init = true;
-                    }
-
                     for (var v = 0; v < vecs; v += tileVecs)
                     {
                         int subVecs = Math.Min(tileVecs, vecs - v);
-                        Tile<TOps, TV>(tileRows, subVecs, aTile, k, panel + v * lanes, width, kc, target + v * lanes, ldc,
-                            bias is null ? null : bias + v * lanes, init);
-                    }
-
-                    if (valid < width)
-                    {
-                        for (var r = 0; r < tileRows; r++)
-                        {
-                            new ReadOnlySpan<float>(edge + r * width, valid).CopyTo(new Span<float>(cRow + (long)r * n + col0, valid));
-                        }
+                        float* subBias = bias is null ? null : bias + v * lanes;
+                        if (raggedPanel && v + subVecs == vecs)
+                            Tile<TOps, TV, Yes>(tileRows, subVecs, aTile, k, panel + v * lanes, width, kc, cRow + col0 + v * lanes, n, subBias, accumulate, edgeMask);
+                        else
+                            Tile<TOps, TV, No>(tileRows, subVecs, aTile, k, panel + v * lanes, width, kc, cRow + col0 + v * lanes, n, subBias, accumulate, edgeMask);
                     }
                 }
 
@@ -244,50 +220,51 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
         }
     }
 
-    private static void Tile<TOps, TV>(int rows, int vecs, float* a, nint lda, float* panel, nint stride, nint kc, float* c, nint ldc, float* bias, bool accumulate)
+    private static void Tile<TOps, TV, TMasked>(int rows, int vecs, float* a, nint lda, float* panel, nint stride, nint kc, float* c, nint ldc, float* bias, bool accumulate, TV mask)
         where TOps : ISimdOps<TV>
         where TV : struct
+        where TMasked : IConstFlag
     {
         switch (rows * 8 + vecs)
         {
-            case 1 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, One, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 1 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, One, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 1 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, One, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 1 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, One, Four>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 2 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Two, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 2 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Two, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 2 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Two, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 2 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Two, Four>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 3 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Three, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 3 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Three, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 3 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Three, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 3 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Three, Four>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 4 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Four, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 4 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Four, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 4 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Four, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 4 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Four, Four>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 5 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Five, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 5 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Five, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 5 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Five, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 5 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Five, Four>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 6 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Six, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 6 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Six, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 6 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Six, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 6 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Six, Four>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 7 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Seven, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 7 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Seven, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 7 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Seven, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 8 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Eight, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 8 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Eight, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 8 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Eight, Three>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 9 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Nine, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 9 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Nine, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 10 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Ten, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 10 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Ten, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 11 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Eleven, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 11 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Eleven, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 12 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Twelve, One>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
-            case 12 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Twelve, Two>(a, lda, panel, stride, kc, c, ldc, bias, accumulate); break;
+            case 1 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, One, One, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 1 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, One, Two, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 1 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, One, Three, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 1 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, One, Four, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 2 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Two, One, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 2 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Two, Two, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 2 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Two, Three, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 2 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Two, Four, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 3 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Three, One, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 3 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Three, Two, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 3 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Three, Three, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 3 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Three, Four, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 4 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Four, One, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 4 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Four, Two, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 4 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Four, Three, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 4 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Four, Four, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 5 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Five, One, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 5 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Five, Two, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 5 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Five, Three, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 5 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Five, Four, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 6 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Six, One, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 6 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Six, Two, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 6 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Six, Three, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 6 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Six, Four, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 7 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Seven, One, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 7 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Seven, Two, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 7 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Seven, Three, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 8 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Eight, One, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 8 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Eight, Two, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 8 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Eight, Three, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 9 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Nine, One, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 9 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Nine, Two, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 10 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Ten, One, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 10 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Ten, Two, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 11 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Eleven, One, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 11 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Eleven, Two, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 12 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Twelve, One, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 12 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Twelve, Two, TMasked>(a, lda, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
             default: throw new InvalidOperationException($"no GEMM tile for {rows} rows × {vecs} vectors");
         }
     }

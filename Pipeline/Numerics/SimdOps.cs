@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace LstmStream.Pipeline.Numerics;
 
@@ -29,6 +30,15 @@ internal interface ISimdOps<TV> where TV : struct
     static abstract TV Round(TV a);
     /// <summary>2^n for integral-valued float n in [-126, 127].</summary>
     static abstract TV Pow2(TV n);
+
+    /// <summary>A mask selecting the first <paramref name="count"/> lanes (0 &lt; count ≤ Lanes).</summary>
+    static abstract TV TailMask(int count);
+
+    /// <summary>Loads the lanes selected by <paramref name="mask"/> (others zero) without touching memory past them.</summary>
+    static abstract unsafe TV MaskedLoad(float* p, TV mask);
+
+    /// <summary>Stores the lanes selected by <paramref name="mask"/> and no others.</summary>
+    static abstract unsafe void MaskedStore(float* p, TV mask, TV v);
 }
 
 internal readonly struct Simd512 : ISimdOps<Vector512<float>>
@@ -53,6 +63,37 @@ internal readonly struct Simd512 : ISimdOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Pow2(Vector512<float> n) =>
         Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> TailMask(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector512<float> MaskedLoad(float* p, Vector512<float> mask)
+    {
+        if (Avx512F.IsSupported) return Avx512F.MaskLoad(p, mask, Vector512<float>.Zero);
+        var v = Vector512<float>.Zero;
+        for (var l = 0; l < 16; l++)
+        {
+            if (mask.AsInt32().GetElement(l) != 0) v = v.WithElement(l, p[l]);
+        }
+
+        return v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void MaskedStore(float* p, Vector512<float> mask, Vector512<float> v)
+    {
+        if (Avx512F.IsSupported)
+        {
+            Avx512F.MaskStore(p, mask, v);
+            return;
+        }
+
+        for (var l = 0; l < 16; l++)
+        {
+            if (mask.AsInt32().GetElement(l) != 0) p[l] = v.GetElement(l);
+        }
+    }
 }
 
 internal readonly struct Simd256 : ISimdOps<Vector256<float>>
@@ -77,6 +118,37 @@ internal readonly struct Simd256 : ISimdOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Pow2(Vector256<float> n) =>
         Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> TailMask(int count) => Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<float> MaskedLoad(float* p, Vector256<float> mask)
+    {
+        if (Avx.IsSupported) return Avx.MaskLoad(p, mask);
+        var v = Vector256<float>.Zero;
+        for (var l = 0; l < 8; l++)
+        {
+            if (mask.AsInt32().GetElement(l) != 0) v = v.WithElement(l, p[l]);
+        }
+
+        return v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void MaskedStore(float* p, Vector256<float> mask, Vector256<float> v)
+    {
+        if (Avx.IsSupported)
+        {
+            Avx.MaskStore(p, mask, v);
+            return;
+        }
+
+        for (var l = 0; l < 8; l++)
+        {
+            if (mask.AsInt32().GetElement(l) != 0) p[l] = v.GetElement(l);
+        }
+    }
 }
 
 internal readonly struct Simd128 : ISimdOps<Vector128<float>>
@@ -101,4 +173,35 @@ internal readonly struct Simd128 : ISimdOps<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Pow2(Vector128<float> n) =>
         Vector128.ShiftLeft(Vector128.ConvertToInt32(n) + Vector128.Create(127), 23).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> TailMask(int count) => Vector128.LessThan(Vector128<int>.Indices, Vector128.Create(count)).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<float> MaskedLoad(float* p, Vector128<float> mask)
+    {
+        if (Avx.IsSupported) return Avx.MaskLoad(p, mask);
+        var v = Vector128<float>.Zero;
+        for (var l = 0; l < 4; l++)
+        {
+            if (mask.AsInt32().GetElement(l) != 0) v = v.WithElement(l, p[l]);
+        }
+
+        return v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void MaskedStore(float* p, Vector128<float> mask, Vector128<float> v)
+    {
+        if (Avx.IsSupported)
+        {
+            Avx.MaskStore(p, mask, v);
+            return;
+        }
+
+        for (var l = 0; l < 4; l++)
+        {
+            if (mask.AsInt32().GetElement(l) != 0) p[l] = v.GetElement(l);
+        }
+    }
 }
