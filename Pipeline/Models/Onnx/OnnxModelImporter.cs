@@ -426,7 +426,8 @@ public static class OnnxModelImporter
                     {
                         attrs.RejectOthers();
                         if (_weights is null) throw new ModelFormatException($"{where}: an Add without a preceding MatMul is not supported after the LSTM chain");
-                        if (_hasBias || _activation is not null) throw new ModelFormatException($"{where}: a second bias after the dense head is not supported");
+                        if (_activation is not null) throw new ModelFormatException($"{where}: an Add after the head's activation is not supported");
+                        if (_hasBias) throw new ModelFormatException($"{where}: a second bias after the dense head is not supported");
                         var data = DataOf(node, view);
                         var constant = node.Input.First(i => i != data);
                         _bias = BiasVector(constant, view, where);
