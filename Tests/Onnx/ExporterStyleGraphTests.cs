@@ -88,6 +88,38 @@ public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Opset7GraphWithFlattenGemmAndDefaultSoftmaxAxis()
+    {
+        var rng = new Random(404);
+        const int batch = 2, seq = 4, input = 6, hidden = 5, k = 3;
+        var g = new OnnxTestGraph(opset: 7).Input("X", seq, batch, input).Output("Y", seq * batch, k);
+        var l0 = OnnxWeights.Random(rng, input, hidden, peepholes: true);
+        g.Floats("W", [1, 4 * hidden, input], l0.W).Floats("R", [1, 4 * hidden, hidden], l0.R).Floats("B", [1, 8 * hidden], l0.B).Floats("P", [1, 3 * hidden], l0.P!);
+        g.Floats("fc_W", [hidden, k], RandomLstmModels.Uniform(rng, hidden * k, 1f)).Floats("fc_C", [1, k], RandomLstmModels.Uniform(rng, k, 1f));
+        g.Node("LSTM", "lstm", ["X", "W", "R", "B", "", "", "", "P"], ["y"], Attr("hidden_size", (long)hidden));
+        g.Node("Squeeze", "squeeze", ["y"], ["s"], Attr("axes", new long[] { 1 }));
+        g.Node("Flatten", "rows", ["s"], ["r"], Attr("axis", 2L));
+        g.Node("Gemm", "fc", ["r", "fc_W", "fc_C"], ["z"]);
+        g.Node("Softmax", "softmax", ["z"], ["Y"]);
+
+        var model = OnnxModelImporter.FromBytes(g.Bytes(), "opset-7");
+        Assert.Equal(HeadActivation.Softmax, model.Head!.Activation);
+
+        var timeMajorX = RandomLstmModels.Uniform(rng, seq * batch * input, 1.5f);
+        var x = new float[timeMajorX.Length];
+        for (var b = 0; b < batch; b++)
+        for (var t = 0; t < seq; t++)
+            timeMajorX.AsSpan((t * batch + b) * input, input).CopyTo(x.AsSpan((b * seq + t) * input, input));
+        var ort = RunOnnxRuntime(g.Bytes(), ("X", timeMajorX, [seq, batch, input]));
+        var ours = new StackedLstm(model, new ManagedMatMul()).Run(x, batch, seq).Outputs;
+        var oursTimeMajor = new float[ours.Length];
+        for (var b = 0; b < batch; b++)
+        for (var t = 0; t < seq; t++)
+            ours.AsSpan((b * seq + t) * k, k).CopyTo(oursTimeMajor.AsSpan((t * batch + b) * k, k));
+        Compare(oursTimeMajor, ort, "opset 7 Y");
+    }
+
+    [Fact]
     public void BatchwiseLayoutImportsLikeTheTimeMajorGraph()
     {
         var rng = new Random(303);
