@@ -101,4 +101,16 @@ public class KerasImportTests
 
         Assert.Contains("'Adam/iter' []", e.Message);
     }
+
+    [Fact]
+    public void BidirectionalWrapperIsRejected()
+    {
+        var rng = new Random(37);
+        var tensors = Flatten([Layer(rng, "bidirectional/forward_lstm/lstm_cell", 3, 4), Layer(rng, "bidirectional/backward_lstm/lstm_cell", 3, 4)]);
+
+        var e = Assert.Throws<ModelFormatException>(() => Load(tensors, "safetensors"));
+
+        Assert.Contains("bidirectional/backward_lstm/lstm_cell/recurrent_kernel:0", e.Message);
+        Assert.Contains("Bidirectional", e.Message);
+    }
 }

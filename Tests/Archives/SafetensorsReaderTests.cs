@@ -18,6 +18,24 @@ public class SafetensorsReaderTests
         return bytes;
     }
 
+    /// <summary>Reads <paramref name="bytes"/> from memory, or from a file named <paramref name="name"/> in a fresh folder.</summary>
+    private static IReadOnlyDictionary<string, NamedTensor> Read(byte[] bytes, string name, bool viaFile)
+    {
+        if (!viaFile) return SafetensorsReader.Read(bytes, name);
+        var dir = Path.Combine(ArchiveTestData.TempFolder, Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var path = Path.Combine(dir, name);
+            System.IO.File.WriteAllBytes(path, bytes);
+            return SafetensorsReader.Read(path);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     private static byte[] Bytes(params ushort[] halves)
     {
         var b = new byte[2 * halves.Length];
@@ -25,8 +43,10 @@ public class SafetensorsReaderTests
         return b;
     }
 
-    [Fact]
-    public void ReadsEveryFloatDtypeAndSkipsMetadata()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ReadsEveryFloatDtypeAndSkipsMetadata(bool viaFile)
     {
         var f64 = new byte[16];
         BinaryPrimitives.WriteDoubleLittleEndian(f64, 0.1);
@@ -43,7 +63,7 @@ public class SafetensorsReaderTests
              "s":{"dtype":"F32","shape":[],"data_offsets":[28,32]}}
             """;
 
-        var tensors = SafetensorsReader.Read(File(header, data), "hand.safetensors");
+        var tensors = Read(File(header, data), "hand.safetensors", viaFile);
 
         Assert.Equal(["b", "d", "h", "s"], tensors.Keys.Order());
         Assert.Equal([1f, -2f, 0.333251953125f], tensors["h"].Values);
@@ -69,17 +89,23 @@ public class SafetensorsReaderTests
     {
         var bytes = File(header, new byte[dataBytes]);
 
-        var e = Assert.Throws<ModelFormatException>(() => SafetensorsReader.Read(bytes, "bad.safetensors"));
+        foreach (var viaFile in (bool[])[false, true])
+        {
+            var e = Assert.Throws<ModelFormatException>(() => Read(bytes, "bad.safetensors", viaFile));
 
-        Assert.StartsWith("bad.safetensors: safetensors: ", e.Message);
-        Assert.Contains(expected, e.Message);
+            Assert.Contains("bad.safetensors: safetensors: ", e.Message);
+            Assert.Contains(expected, e.Message);
+        }
     }
 
     [Fact]
     public void TooShortFileIsRejected()
     {
-        var e = Assert.Throws<ModelFormatException>(() => SafetensorsReader.Read(new byte[5], "tiny.safetensors"));
-        Assert.Contains("too short", e.Message);
+        foreach (var viaFile in (bool[])[false, true])
+        {
+            var e = Assert.Throws<ModelFormatException>(() => Read(new byte[5], "tiny.safetensors", viaFile));
+            Assert.Contains("too short", e.Message);
+        }
     }
 
     [Fact]
@@ -88,8 +114,10 @@ public class SafetensorsReaderTests
         var bytes = File("{}", []);
         BinaryPrimitives.WriteUInt64LittleEndian(bytes, 1000);
 
-        var e = Assert.Throws<ModelFormatException>(() => SafetensorsReader.Read(bytes, "cut.safetensors"));
-
-        Assert.Contains("header length 1000 runs past the end", e.Message);
+        foreach (var viaFile in (bool[])[false, true])
+        {
+            var e = Assert.Throws<ModelFormatException>(() => Read(bytes, "cut.safetensors", viaFile));
+            Assert.Contains("header length 1000 runs past the end", e.Message);
+        }
     }
 }

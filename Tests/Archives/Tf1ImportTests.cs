@@ -154,4 +154,16 @@ public class Tf1ImportTests
 
         Assert.Contains("projection clip", e.Message);
     }
+
+    [Fact]
+    public void BidirectionalRnnIsRejected()
+    {
+        var rng = new Random(49);
+        var tensors = Flatten([Cell(rng, "bidirectional_rnn/fw/lstm_cell", 3, 4), Cell(rng, "bidirectional_rnn/bw/lstm_cell", 3, 4)]);
+
+        var e = Assert.Throws<ModelFormatException>(() => Load(tensors, "npz"));
+
+        Assert.Contains("bidirectional_rnn/bw/lstm_cell/kernel", e.Message);
+        Assert.Contains("bidirectional", e.Message);
+    }
 }

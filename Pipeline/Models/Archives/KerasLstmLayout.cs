@@ -30,6 +30,8 @@ internal sealed partial class KerasLstmLayout : IArchiveLayout
             var layerScope = cellScope;
             int cut = layerScope.LastIndexOf('/');
             if (cut >= 0 && CellName().IsMatch(layerScope[(cut + 1)..])) layerScope = layerScope[..cut];
+            if (layerScope.Split('/').Any(part => part.StartsWith("backward_", StringComparison.Ordinal)))
+                throw tensors.Error($"tensor '{tensors.Peek(key).Name}' belongs to the backward direction of a Keras Bidirectional layer; only forward (unidirectional) LSTMs are supported");
             var layerName = layerScope[(layerScope.LastIndexOf('/') + 1)..];
             var m = NumberedName().Match(layerName);
             int order = m.Groups["n"].Success ? int.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture) : 0;

@@ -1,5 +1,8 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
 
 namespace LstmStream.Pipeline.Models.Archives;
 
@@ -7,16 +10,59 @@ namespace LstmStream.Pipeline.Models.Archives;
 /// Reads a <c>.safetensors</c> file: an 8-byte little-endian header length N, N bytes of JSON
 /// (<c>{"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}}</c>),
 /// then the data block that the offsets index. F32, F64, F16 and BF16 tensors are converted to float32.
+/// Offsets, sizes and overlaps are checked before any data is read.
 /// </summary>
 public static class SafetensorsReader
 {
     /// <summary>Upper bound on the JSON header, as in the reference implementation (100 MB).</summary>
     public const long MaxHeaderLength = 100_000_000;
 
+    /// <summary>One tensor's header entry, validated against the data block's length.</summary>
+    private readonly record struct Entry(string Name, ElementType Type, int[] Shape, long Count, long Begin, long End);
+
+    /// <summary>Reads the file tensor by tensor (it is never held in memory whole).</summary>
     public static IReadOnlyDictionary<string, NamedTensor> Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return Read(File.ReadAllBytes(path), path);
+        using var handle = File.OpenHandle(path);
+        long fileLength = RandomAccess.GetLength(handle);
+        Span<byte> prefix = stackalloc byte[8];
+        if (fileLength < 8)
+            throw Error(path, $"the file has {fileLength} bytes, too short for the 8-byte header length");
+        ReadExactly(handle, prefix, 0, path);
+        long headerLength = CheckHeaderLength(BinaryPrimitives.ReadUInt64LittleEndian(prefix), fileLength, path);
+        var header = new byte[headerLength];
+        ReadExactly(handle, header, 8, path);
+        long dataStart = 8 + headerLength;
+        var entries = ParseHeader(header, fileLength - dataStart, path);
+
+        var tensors = new Dictionary<string, NamedTensor>(entries.Count, StringComparer.Ordinal);
+        foreach (var e in entries)
+        {
+            var values = new float[e.Count];
+            if (e.Type == ElementType.Float32 && BitConverter.IsLittleEndian)
+            {
+                ReadExactly(handle, MemoryMarshal.AsBytes(values.AsSpan()), dataStart + e.Begin, path);
+            }
+            else
+            {
+                var buffer = ArrayPool<byte>.Shared.Rent((int)(e.End - e.Begin));
+                try
+                {
+                    var bytes = buffer.AsSpan(0, (int)(e.End - e.Begin));
+                    ReadExactly(handle, bytes, dataStart + e.Begin, path);
+                    ElementDecoder.Decode(bytes, e.Type, bigEndian: false, values);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+
+            tensors.Add(e.Name, new NamedTensor(e.Name, e.Shape, values));
+        }
+
+        return tensors;
     }
 
     /// <summary>Parses a whole safetensors file held in <paramref name="bytes"/>; <paramref name="source"/> names it in errors.</summary>
@@ -24,14 +70,31 @@ public static class SafetensorsReader
     {
         if (bytes.Length < 8)
             throw Error(source, $"the file has {bytes.Length} bytes, too short for the 8-byte header length");
-        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        long headerLength = CheckHeaderLength(BinaryPrimitives.ReadUInt64LittleEndian(bytes), bytes.Length, source);
+        var data = bytes[(8 + (int)headerLength)..];
+        var entries = ParseHeader(bytes.Slice(8, (int)headerLength), data.Length, source);
+        var tensors = new Dictionary<string, NamedTensor>(entries.Count, StringComparer.Ordinal);
+        foreach (var e in entries)
+        {
+            var values = new float[e.Count];
+            ElementDecoder.Decode(data[(int)e.Begin..(int)e.End], e.Type, bigEndian: false, values);
+            tensors.Add(e.Name, new NamedTensor(e.Name, e.Shape, values));
+        }
+
+        return tensors;
+    }
+
+    private static long CheckHeaderLength(ulong headerLength, long fileLength, string source)
+    {
         if (headerLength > MaxHeaderLength)
             throw Error(source, $"the header length {headerLength} exceeds the {MaxHeaderLength}-byte limit (not a safetensors file?)");
-        if (headerLength > (ulong)(bytes.Length - 8))
-            throw Error(source, $"the header length {headerLength} runs past the end of the {bytes.Length}-byte file");
-        var header = bytes.Slice(8, (int)headerLength);
-        var data = bytes[(8 + (int)headerLength)..];
+        if (headerLength > (ulong)(fileLength - 8))
+            throw Error(source, $"the header length {headerLength} runs past the end of the {fileLength}-byte file");
+        return (long)headerLength;
+    }
 
+    private static List<Entry> ParseHeader(ReadOnlySpan<byte> header, long dataLength, string source)
+    {
         JsonDocument document;
         try
         {
@@ -46,32 +109,30 @@ public static class SafetensorsReader
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw Error(source, $"the header is a JSON {document.RootElement.ValueKind}, expected an object");
-            var tensors = new Dictionary<string, NamedTensor>(StringComparer.Ordinal);
-            var ranges = new List<(long Begin, long End, string Name)>();
-            foreach (var entry in document.RootElement.EnumerateObject())
+            var entries = new List<Entry>();
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var property in document.RootElement.EnumerateObject())
             {
-                if (entry.Name == "__metadata__") continue;
-                if (tensors.ContainsKey(entry.Name)) throw Error(source, $"tensor '{entry.Name}' appears twice in the header");
-                var (tensor, begin, end) = ReadTensor(entry, data, source);
-                tensors.Add(entry.Name, tensor);
-                ranges.Add((begin, end, entry.Name));
+                if (property.Name == "__metadata__") continue;
+                if (!names.Add(property.Name)) throw Error(source, $"tensor '{property.Name}' appears twice in the header");
+                entries.Add(ParseEntry(property, dataLength, source));
             }
 
-            ranges.Sort((a, b) => a.Begin.CompareTo(b.Begin));
-            for (var k = 1; k < ranges.Count; k++)
+            var byOffset = entries.OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();
+            for (var k = 1; k < byOffset.Count; k++)
             {
-                if (ranges[k].Begin < ranges[k - 1].End)
-                    throw Error(source, $"the data of tensors '{ranges[k - 1].Name}' and '{ranges[k].Name}' overlap");
+                if (byOffset[k].Begin < byOffset[k - 1].End)
+                    throw Error(source, $"the data of tensors '{byOffset[k - 1].Name}' and '{byOffset[k].Name}' overlap");
             }
 
-            return tensors;
+            return entries;
         }
     }
 
-    private static (NamedTensor Tensor, long Begin, long End) ReadTensor(JsonProperty entry, ReadOnlySpan<byte> data, string source)
+    private static Entry ParseEntry(JsonProperty property, long dataLength, string source)
     {
-        var name = entry.Name;
-        var info = entry.Value;
+        var name = property.Name;
+        var info = property.Value;
         if (info.ValueKind != JsonValueKind.Object)
             throw Error(source, $"tensor '{name}': header entry is a JSON {info.ValueKind}, expected an object with dtype, shape, data_offsets");
         if (!info.TryGetProperty("dtype", out var dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String)
@@ -101,8 +162,8 @@ public static class SafetensorsReader
             throw Error(source, $"tensor '{name}': missing 'data_offsets' [begin, end]");
         if (!offsets[0].TryGetInt64(out var begin) || !offsets[1].TryGetInt64(out var end) || begin < 0 || end < begin)
             throw Error(source, $"tensor '{name}': data_offsets {offsets.GetRawText()} are not a valid [begin, end] range");
-        if (end > data.Length)
-            throw Error(source, $"tensor '{name}': data_offsets {offsets.GetRawText()} run past the {data.Length}-byte data block");
+        if (end > dataLength)
+            throw Error(source, $"tensor '{name}': data_offsets {offsets.GetRawText()} run past the {dataLength}-byte data block");
 
         long count;
         try
@@ -117,12 +178,20 @@ public static class SafetensorsReader
         long expectedBytes = count * ElementDecoder.SizeOf(type);
         if (end - begin != expectedBytes)
             throw Error(source, $"tensor '{name}': {dtype} shape {NamedTensor.FormatShape(shape)} needs {expectedBytes} bytes but data_offsets {offsets.GetRawText()} give {end - begin}");
-        if (count > Array.MaxLength)
-            throw Error(source, $"tensor '{name}': {count} elements exceed the largest supported array");
+        if (expectedBytes > Array.MaxLength)
+            throw Error(source, $"tensor '{name}': {expectedBytes} bytes exceed the largest supported tensor");
+        return new Entry(name, type, shape, count, begin, end);
+    }
 
-        var values = new float[count];
-        ElementDecoder.Decode(data[(int)begin..(int)end], type, bigEndian: false, values);
-        return (new NamedTensor(name, shape, values), begin, end);
+    private static void ReadExactly(SafeFileHandle handle, Span<byte> destination, long offset, string source)
+    {
+        while (!destination.IsEmpty)
+        {
+            int read = RandomAccess.Read(handle, destination, offset);
+            if (read == 0) throw Error(source, $"the file ended at byte {offset} while reading data");
+            destination = destination[read..];
+            offset += read;
+        }
     }
 
     private static ModelFormatException Error(string source, string message, Exception? inner = null) =>

@@ -29,6 +29,8 @@ internal sealed partial class Tf1LstmLayout : IArchiveLayout
             var m = CellParameter().Match(key);
             if (!m.Success || m.Groups["param"].Value is not ("kernel" or "weights")) continue;
             var scope = m.Groups["scope"].Value;
+            if (scope.Split('/').Contains("bw"))
+                throw tensors.Error($"tensor '{tensors.Peek(key).Name}' belongs to the backward cell (bw) of a bidirectional RNN; only forward (unidirectional) LSTMs are supported");
             var index = CellIndex().Matches(scope) is { Count: > 0 } found
                 ? int.Parse(found[^1].Groups["k"].Value, CultureInfo.InvariantCulture)
                 : (int?)null;
