@@ -38,10 +38,13 @@ public static class LstmPipeline
             var last = k == model.Layers.Count - 1;
             if (last && model.Head is { } head)
                 layer = layer.Via(new DenseHeadStage(new DenseHeadKernel(head, backendFactory())));
-            inner = inner.Via(options.AsyncLayers ? layer.Async().AddAttributes(buffer) : layer);
+            inner = inner.Via(options.AsyncLayers ? layer.AddAttributes(buffer).Async() : layer);
         }
 
-        return BidiFlow.FromGraph(new StateControlStage(model))
+        var pipeline = BidiFlow.FromGraph(new StateControlStage(model))
             .JoinMat(inner, (state, sessions) => new LstmPipelineHandle(state, sessions));
+        // With asynchronous layers every boundary buffers batches: keep that small (also where the results
+        // come back into the control stage's island), so memory and latency stay bounded.
+        return options.AsyncLayers ? pipeline.AddAttributes(buffer) : pipeline;
     }
 }

@@ -40,6 +40,7 @@ public sealed class StateControlStage : GraphStageWithMaterializedValue<BidiShap
         private readonly PipelineStateAccess _access;
         private readonly Queue<StateRequest> _inFlight = new();
         private StepBatch? _held;
+        private StepBatch? _result;
         private bool _ingressDone;
         private Exception? _failure;
 
@@ -49,11 +50,17 @@ public sealed class StateControlStage : GraphStageWithMaterializedValue<BidiShap
             _access = access;
             SetHandler(stage._ingress, onPush: OnIngressPush, onUpstreamFinish: OnIngressFinish, onUpstreamFailure: Fail);
             SetHandler(stage._toPipeline, onPull: OnPipelinePull, onDownstreamFinish: OnPipelineCancel);
-            SetHandler(stage._fromPipeline, onPush: OnResultPush, onUpstreamFinish: CompleteStage, onUpstreamFailure: Fail);
+            SetHandler(stage._fromPipeline, onPush: OnResultPush, onUpstreamFinish: OnResultsFinish, onUpstreamFailure: Fail);
             SetHandler(stage._egress, onPull: OnEgressPull);
         }
 
-        public override void PreStart() => _access.Attach(GetAsyncCallback(OnRequest));
+        public override void PreStart()
+        {
+            _access.Attach(GetAsyncCallback(OnRequest));
+            // Keep one result pulled even without egress demand, so a state request completes as soon as the
+            // data ahead of it is through, also when the egress is not reading at that moment.
+            Pull(_stage._fromPipeline);
+        }
 
         private void OnIngressPush()
         {
@@ -130,12 +137,36 @@ public sealed class StateControlStage : GraphStageWithMaterializedValue<BidiShap
                 return;
             }
 
-            Push(_stage._egress, batch);
+            if (IsAvailable(_stage._egress))
+            {
+                Push(_stage._egress, batch);
+                Pull(_stage._fromPipeline);
+            }
+            else
+            {
+                _result = batch;
+            }
+        }
+
+        private void OnResultsFinish()
+        {
+            if (_result is null)
+            {
+                CompleteStage();
+                return;
+            }
+
+            var last = _result;
+            _result = null;
+            Emit(_stage._egress, last, CompleteStage);
         }
 
         private void OnEgressPull()
         {
-            if (!HasBeenPulled(_stage._fromPipeline) && !IsClosed(_stage._fromPipeline)) Pull(_stage._fromPipeline);
+            if (_result is null) return;
+            Push(_stage._egress, _result);
+            _result = null;
+            if (!IsClosed(_stage._fromPipeline)) Pull(_stage._fromPipeline);
         }
 
         private void Fail(Exception cause)
@@ -147,7 +178,8 @@ public sealed class StateControlStage : GraphStageWithMaterializedValue<BidiShap
         public override void PostStop()
         {
             _held?.Release();
-            _held = null;
+            _result?.Release();
+            _held = _result = null;
             var reason = _failure is null
                 ? new InvalidOperationException("the pipeline stopped before the state request was processed")
                 : new InvalidOperationException("the pipeline failed before the state request was processed", _failure);
