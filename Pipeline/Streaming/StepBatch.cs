@@ -12,6 +12,11 @@ namespace LstmStream.Pipeline.Streaming;
 /// and the last one (the egress) calls <see cref="Release"/>. A stage that changes the row width
 /// (every layer) keeps the row metadata and swaps the data buffer with <see cref="ReplaceData"/>.
 /// </para>
+/// <para>
+/// A control batch (<see cref="IsControl"/>) has no rows: it carries a state request (export or import of
+/// keys' state) through the stages in stream order, so it sees exactly the steps that entered before it.
+/// Only the pipeline's own stages create and consume control batches; they never reach the egress.
+/// </para>
 /// </summary>
 public sealed class StepBatch
 {
@@ -26,6 +31,26 @@ public sealed class StepBatch
         Slots = ArrayPool<int>.Shared.Rent(capacity);
         Data = ArrayPool<float>.Shared.Rent(Math.Max(1, capacity * width));
     }
+
+    private StepBatch(StateRequest control)
+    {
+        Control = control;
+        Keys = [];
+        Seq = [];
+        Flags = [];
+        Tags = [];
+        Slots = [];
+        Data = [];
+    }
+
+    /// <summary>A control batch carrying <paramref name="request"/>.</summary>
+    internal static StepBatch ForControl(StateRequest request) => new(request);
+
+    /// <summary>The state request of a control batch; null for a data batch.</summary>
+    internal StateRequest? Control { get; private set; }
+
+    /// <summary>True for a control batch (no rows; carries a state request between the pipeline's stages).</summary>
+    public bool IsControl => Control is not null;
 
     /// <summary>A new empty batch for up to <paramref name="capacity"/> rows of <paramref name="width"/> floats.</summary>
     public static StepBatch Rent(int capacity, int width)
@@ -89,6 +114,13 @@ public sealed class StepBatch
     public void Release()
     {
         if (Data is null) return;
+        if (Control is not null)
+        {
+            Control = null;
+            Data = null!;
+            return;
+        }
+
         Array.Clear(Keys, 0, Count);
         ArrayPool<string>.Shared.Return(Keys);
         ArrayPool<long>.Shared.Return(Seq);

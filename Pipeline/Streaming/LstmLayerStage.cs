@@ -1,0 +1,170 @@
+using System.Buffers;
+using Akka.Streams;
+using Akka.Streams.Stage;
+using LstmStream.Pipeline.Numerics;
+
+namespace LstmStream.Pipeline.Streaming;
+
+/// <summary>
+/// One stacked LSTM layer over keyed micro-batches. Owns the layer's <see cref="StateArena"/>; per batch it
+/// gathers each row's <c>[x | h_prev]</c> and <c>c_prev</c> by slot (zeros for <see cref="StepFlags.Reset"/>
+/// rows), steps the whole batch with one <see cref="LstmLayerKernel.Step"/> (one matrix multiply), scatters
+/// the new c and h back, and forwards h as the batch's data (a new pooled buffer). Control batches: an
+/// export copies this layer's rows of the named keys out, an import writes them in.
+/// </summary>
+public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
+{
+    private readonly Inlet<StepBatch> _in;
+    private readonly Outlet<StepBatch> _out;
+
+    /// <param name="kernel">This stage's own kernel (it keeps scratch space: one per stage).</param>
+    /// <param name="layerIndex">The layer's position in the model (state export/import and messages).</param>
+    public LstmLayerStage(LstmLayerKernel kernel, int layerIndex)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        ArgumentOutOfRangeException.ThrowIfNegative(layerIndex);
+        Kernel = kernel;
+        LayerIndex = layerIndex;
+        _in = new Inlet<StepBatch>($"LstmLayer{layerIndex}.in");
+        _out = new Outlet<StepBatch>($"LstmLayer{layerIndex}.out");
+        Shape = new FlowShape<StepBatch, StepBatch>(_in, _out);
+    }
+
+    public LstmLayerKernel Kernel { get; }
+    public int LayerIndex { get; }
+
+    public override FlowShape<StepBatch, StepBatch> Shape { get; }
+
+    protected override Attributes InitialAttributes => Attributes.CreateName($"LstmLayer{LayerIndex}");
+
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
+
+    private sealed class Logic : GraphStageLogic
+    {
+        private readonly LstmLayerStage _stage;
+        private readonly StateArena _arena;
+        private float[] _xh = [];
+        private float[] _c = [];
+
+        public Logic(LstmLayerStage stage) : base(stage.Shape)
+        {
+            _stage = stage;
+            var layer = stage.Kernel.Layer;
+            _arena = new StateArena(layer.CellSize, layer.OutputSize);
+            SetHandler(stage._in, onPush: OnPush);
+            SetHandler(stage._out, onPull: () => Pull(stage._in));
+        }
+
+        private void OnPush()
+        {
+            var batch = Grab(_stage._in);
+            if (batch.Control is { } request) Control(request);
+            else Step(batch);
+            Push(_stage._out, batch);
+        }
+
+        private void Step(StepBatch batch)
+        {
+            var layer = _stage.Kernel.Layer;
+            int rows = batch.Count, inputs = layer.InputSize, concat = layer.ConcatSize, cells = layer.CellSize, outs = layer.OutputSize;
+            if (rows == 0) return;
+            if (batch.Width != inputs)
+            {
+                var message = $"layer {_stage.LayerIndex} takes rows of {inputs} floats, the batch has {batch.Width} (first key '{batch.Keys[0]}')";
+                batch.Release();
+                throw new InvalidOperationException(message);
+            }
+
+            if (_xh.Length < rows * concat) _xh = new float[rows * concat];
+            if (_c.Length < rows * cells) _c = new float[rows * cells];
+            var xh = _xh.AsSpan(0, rows * concat);
+            var c = _c.AsSpan(0, rows * cells);
+            var x = batch.Data;
+            var slots = batch.Slots;
+            var flags = batch.Flags;
+            for (var r = 0; r < rows; r++)
+            {
+                var slot = slots[r];
+                if (slot < 0)
+                {
+                    var message = $"row {r} (key '{batch.Keys[r]}') reached layer {_stage.LayerIndex} without a state slot";
+                    batch.Release();
+                    throw new InvalidOperationException(message);
+                }
+
+                if (slot >= _arena.Rows) _arena.EnsureRows(slot + 1);
+                var row = xh.Slice(r * concat, concat);
+                x.AsSpan(r * inputs, inputs).CopyTo(row);
+                var cRow = c.Slice(r * cells, cells);
+                if ((flags[r] & StepFlags.Reset) != 0)
+                {
+                    row[inputs..].Clear();
+                    cRow.Clear();
+                }
+                else
+                {
+                    _arena.H(slot).CopyTo(row[inputs..]);
+                    _arena.C(slot).CopyTo(cRow);
+                }
+            }
+
+            var h = ArrayPool<float>.Shared.Rent(rows * outs);
+            _stage.Kernel.Step(rows, xh, c, h);
+            for (var r = 0; r < rows; r++)
+            {
+                var slot = slots[r];
+                c.Slice(r * cells, cells).CopyTo(_arena.C(slot));
+                h.AsSpan(r * outs, outs).CopyTo(_arena.H(slot));
+            }
+
+            batch.ReplaceData(h, outs);
+        }
+
+        private void Control(StateRequest request)
+        {
+            if (request.Error is not null) return;
+            var k = _stage.LayerIndex;
+            var layer = _stage.Kernel.Layer;
+            var slots = request.Slots;
+            if (request.Kind == StateRequestKind.Export)
+            {
+                for (var i = 0; i < slots.Length; i++)
+                {
+                    var slot = slots[i];
+                    if (slot < 0) continue;
+                    var state = request.States[i];
+                    // A live key whose slot this layer has not stored yet cannot exist: slots are handed out
+                    // by steps that pass every layer. Guard anyway instead of reading past the arena.
+                    if (slot >= _arena.Rows)
+                    {
+                        request.Error = $"key '{state.Key}': slot {slot} is outside layer {k}'s state arena ({_arena.Rows} rows)";
+                        return;
+                    }
+
+                    state.C[k] = _arena.C(slot).ToArray();
+                    state.H[k] = _arena.H(slot).ToArray();
+                }
+
+                return;
+            }
+
+            for (var i = 0; i < slots.Length; i++)
+            {
+                var state = request.States[i];
+                if (state.C[k].Length != layer.CellSize || state.H[k].Length != layer.OutputSize)
+                {
+                    request.Error = $"state of key '{state.Key}' does not fit layer {k}: C has {state.C[k].Length} values (expected {layer.CellSize}), H has {state.H[k].Length} (expected {layer.OutputSize})";
+                    return;
+                }
+            }
+
+            for (var i = 0; i < slots.Length; i++)
+            {
+                var slot = slots[i];
+                if (slot >= _arena.Rows) _arena.EnsureRows(slot + 1);
+                request.States[i].C[k].CopyTo(_arena.C(slot));
+                request.States[i].H[k].CopyTo(_arena.H(slot));
+            }
+        }
+    }
+}

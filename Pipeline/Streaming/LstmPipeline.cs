@@ -1,0 +1,50 @@
+using Akka;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using LstmStream.Pipeline.Models;
+using LstmStream.Pipeline.Numerics;
+
+namespace LstmStream.Pipeline.Streaming;
+
+/// <summary>
+/// Builds the keyed streaming pipeline for a model:
+/// <code>
+/// control ─► MicroBatcher ─► SessionSlotStage ─► LstmLayerStage 0 … L-1 ─► DenseHeadStage? ─► control
+/// </code>
+/// Input: <see cref="StepBatch"/> fragments of model-input rows (any size, keys may repeat). Output:
+/// micro-batches whose data rows are the model's outputs (head output, or top-layer h), each row with its
+/// key, seq, flags and tag; the egress releases them. Per-key order equals input order.
+/// </summary>
+public static class LstmPipeline
+{
+    /// <param name="model">The model to run.</param>
+    /// <param name="backendFactory">Creates the matrix-multiply backend; called once per stage (each stage
+    /// gets its own kernel instance, so stages on different threads share no scratch space).</param>
+    /// <param name="options">Batching and threading.</param>
+    public static Flow<StepBatch, StepBatch, LstmPipelineHandle> Create(
+        LstmModel model, Func<IMatMulBackend> backendFactory, PipelineOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(backendFactory);
+        options ??= new PipelineOptions();
+        options.Validate();
+
+        var inner = Flow.FromGraph(new MicroBatcher(options.MaxBatchRows, options.MaxBatchDelay, model.InputSize))
+            .ViaMaterialized(new SessionSlotStage(), Keep.Right);
+        var buffer = Attributes.CreateInputBuffer(options.AsyncBufferBatches, options.AsyncBufferBatches);
+        for (var k = 0; k < model.Layers.Count; k++)
+        {
+            var layer = Flow.FromGraph(new LstmLayerStage(new LstmLayerKernel(model.Layers[k], backendFactory()), k));
+            var last = k == model.Layers.Count - 1;
+            if (last && model.Head is { } head)
+                layer = layer.Via(new DenseHeadStage(new DenseHeadKernel(head, backendFactory())));
+            inner = inner.Via(options.AsyncLayers ? layer.AddAttributes(buffer).Async() : layer);
+        }
+
+        var pipeline = BidiFlow.FromGraph(new StateControlStage(model))
+            .JoinMat(inner, (state, sessions) => new LstmPipelineHandle(state, sessions));
+        // With asynchronous layers every boundary buffers batches: keep that small (also where the results
+        // come back into the control stage's island), so memory and latency stay bounded.
+        return options.AsyncLayers ? pipeline.AddAttributes(buffer) : pipeline;
+    }
+}

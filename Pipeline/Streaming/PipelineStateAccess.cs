@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using LstmStream.Pipeline.Models;
+
+namespace LstmStream.Pipeline.Streaming;
+
+/// <summary>
+/// Reads keys' state out of a running pipeline and puts state back in. Thread-safe. Each request enters
+/// the stream as a control item at the pipeline's head and passes every stage in order with the data,
+/// so an export reflects exactly the steps that entered the pipeline before it, also with asynchronous
+/// layers, and an import takes effect for every step that enters after it.
+/// <para>
+/// Nothing here assumes that this pipeline owns every key: an export returns only the keys that are
+/// live here, and state exported elsewhere (another process, a snapshot) is imported as long as it was
+/// produced by the same model (<see cref="KeyState.ModelIdentity"/>).
+/// </para>
+/// </summary>
+public sealed class PipelineStateAccess
+{
+    private readonly ConcurrentQueue<StateRequest> _queue = new();
+    private readonly LstmModel _model;
+    private volatile Action? _wake;
+    private volatile Exception? _closed;
+
+    internal PipelineStateAccess(LstmModel model) => _model = model;
+
+    /// <summary>The <see cref="LstmModel.Identity"/> of the model this pipeline runs.</summary>
+    public string ModelIdentity => _model.Identity;
+
+    /// <summary>The state of <paramref name="key"/>, or null when the key is not live in this pipeline.</summary>
+    public async Task<KeyState?> ExportAsync(string key, bool remove = false)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var states = await ExportAsync([key], remove).ConfigureAwait(false);
+        return states.Count == 0 ? null : states[0];
+    }
+
+    /// <summary>
+    /// The state of those of <paramref name="keys"/> that are live in this pipeline (in the order asked).
+    /// With <paramref name="remove"/> the exported keys are dropped afterwards (a hand-over: their next
+    /// step here starts from zero state unless their state is imported again).
+    /// </summary>
+    public Task<IReadOnlyList<KeyState>> ExportAsync(IReadOnlyList<string> keys, bool remove = false)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        CheckDistinct(keys, "export");
+        return Submit(StateRequest.Export(_model.Identity, _model.Layers.Count, keys, remove));
+    }
+
+    /// <summary>Puts <paramref name="state"/> back; the key's next step continues from it.</summary>
+    public Task ImportAsync(KeyState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return ImportAsync([state]);
+    }
+
+    /// <summary>
+    /// Puts every state back (live keys are overwritten, other keys are created). Refused as a whole,
+    /// before anything is written, when a state belongs to another model or has the wrong shapes.
+    /// </summary>
+    public Task ImportAsync(IReadOnlyList<KeyState> states)
+    {
+        ArgumentNullException.ThrowIfNull(states);
+        try
+        {
+            foreach (var s in states)
+            {
+                ArgumentNullException.ThrowIfNull(s, nameof(states));
+                s.ValidateFor(_model);
+            }
+
+            var keys = new string[states.Count];
+            for (var i = 0; i < keys.Length; i++) keys[i] = states[i].Key;
+            CheckDistinct(keys, "import");
+        }
+        catch (ArgumentException e)
+        {
+            return Task.FromException(e);
+        }
+
+        return Submit(StateRequest.Import(states));
+    }
+
+    private Task<IReadOnlyList<KeyState>> Submit(StateRequest request)
+    {
+        _queue.Enqueue(request);
+        if (_closed is not null) FailQueued();
+        else _wake?.Invoke();
+        return request.Completion.Task;
+    }
+
+    private static void CheckDistinct(IReadOnlyList<string> keys, string what)
+    {
+        var seen = new HashSet<string>(keys.Count, StringComparer.Ordinal);
+        foreach (var key in keys)
+        {
+            ArgumentNullException.ThrowIfNull(key, nameof(keys));
+            if (!seen.Add(key)) throw new ArgumentException($"key '{key}' is named twice in one {what} request", nameof(keys));
+        }
+    }
+
+    /// <summary>Called by the control stage once it runs: <paramref name="wake"/> makes it look at the queue.</summary>
+    internal void Attach(Action wake) => _wake = wake;
+
+    internal bool TryDequeue(out StateRequest request) => _queue.TryDequeue(out request!);
+
+    internal bool HasQueued => !_queue.IsEmpty;
+
+    /// <summary>No more requests are taken; queued ones fail with <paramref name="reason"/>.</summary>
+    internal void Close(Exception reason)
+    {
+        _closed ??= reason;
+        _wake = null;
+        FailQueued();
+    }
+
+    private void FailQueued()
+    {
+        var reason = _closed!;
+        while (_queue.TryDequeue(out var request)) request.Completion.TrySetException(reason);
+    }
+}

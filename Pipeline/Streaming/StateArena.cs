@@ -1,0 +1,51 @@
+namespace LstmStream.Pipeline.Streaming;
+
+/// <summary>
+/// One layer's recurrent state for every slot: contiguous blocks of c rows (<see cref="CellSize"/> wide)
+/// and h rows (<see cref="OutputSize"/> wide), row <c>s</c> belonging to slot <c>s</c>. Grows by doubling,
+/// keeping existing rows. Rows of free slots hold stale values; a new key's first step is flagged
+/// <see cref="StepFlags.Reset"/>, so they are never read.
+/// </summary>
+public sealed class StateArena
+{
+    private float[] _c;
+    private float[] _h;
+
+    public StateArena(int cellSize, int outputSize, int initialRows = 64)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cellSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outputSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(initialRows);
+        CellSize = cellSize;
+        OutputSize = outputSize;
+        Rows = initialRows;
+        _c = new float[initialRows * cellSize];
+        _h = new float[initialRows * outputSize];
+    }
+
+    public int CellSize { get; }
+    public int OutputSize { get; }
+
+    /// <summary>Slots that have room now.</summary>
+    public int Rows { get; private set; }
+
+    /// <summary>Bytes held by the two blocks.</summary>
+    public long Bytes => ((long)_c.Length + _h.Length) * sizeof(float);
+
+    public Span<float> C(int slot) => _c.AsSpan(slot * CellSize, CellSize);
+
+    public Span<float> H(int slot) => _h.AsSpan(slot * OutputSize, OutputSize);
+
+    /// <summary>Makes room for slots <c>0 .. rows-1</c>, doubling the capacity as often as needed.</summary>
+    public void EnsureRows(int rows)
+    {
+        if (rows <= Rows) return;
+        var newRows = Rows;
+        while (newRows < rows) newRows = newRows > int.MaxValue / 2 ? int.MaxValue : newRows * 2;
+        if ((long)newRows * Math.Max(CellSize, OutputSize) > Array.MaxLength)
+            throw new InvalidOperationException($"state arena cannot grow to {newRows} slots of {CellSize} + {OutputSize} floats");
+        Array.Resize(ref _c, newRows * CellSize);
+        Array.Resize(ref _h, newRows * OutputSize);
+        Rows = newRows;
+    }
+}

@@ -1,0 +1,11 @@
+namespace LstmStream.Pipeline.Streaming;
+
+/// <summary>What a <see cref="StateRequest"/> asks of the stages.</summary>
+internal enum StateRequestKind
+{
+    /// <summary>Read the keys' rows (and with <see cref="StateRequest.Remove"/>, drop the keys afterwards).</summary>
+    Export,
+
+    /// <summary>Write the given rows, creating the keys that are not live.</summary>
+    Import,
+}

@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using Akka.Streams.TestKit;
+using LstmStream.Pipeline.Streaming;
+using static LstmStream.Tests.Streaming.StreamingTestData;
+
+namespace LstmStream.Tests.Streaming;
+
+public sealed class MicroBatcherTests : Akka.TestKit.Xunit2.TestKit
+{
+    private const int Width = 3;
+    private readonly IMaterializer _materializer;
+
+    public MicroBatcherTests() => _materializer = Sys.Materializer();
+
+    private static TestStep Step(string key, long tag) => new(key, tag, [tag, tag + 0.5f, -tag], StepFlags.HasSeq, tag);
+
+    private async Task<List<List<TestOutput>>> BatchAsync(int maxRows, IEnumerable<StepBatch> fragments)
+    {
+        var index = 0;
+        var batches = await Source.From(fragments)
+            .Via(new MicroBatcher(maxRows, TimeSpan.FromSeconds(30), Width))
+            .Select(b => Drain(b, index++))
+            .RunWith(Sink.Seq<List<TestOutput>>(), _materializer)
+            .WaitAsync(TimeSpan.FromSeconds(20));
+        return batches.ToList();
+    }
+
+    private static string Keys(List<TestOutput> batch) => string.Join(",", batch.Select(o => o.Key));
+
+    [Fact]
+    public async Task A_repeated_key_closes_the_open_batch_first()
+    {
+        var batches = await BatchAsync(10, [Fragment([Step("a", 0), Step("b", 1), Step("a", 2), Step("c", 3)], Width), Fragment([Step("c", 4)], Width)]);
+
+        Assert.Equal(["a,b", "a,c", "c"], batches.Select(Keys));
+        Assert.Equal([0L, 1, 2, 3, 4], batches.SelectMany(b => b).Select(o => o.Tag));
+    }
+
+    [Fact]
+    public async Task Full_batches_are_emitted_and_the_rest_is_flushed_at_completion()
+    {
+        var steps = Enumerable.Range(0, 7).Select(i => Step($"k{i}", i)).ToList();
+        var batches = await BatchAsync(3, [Fragment(steps.Take(2), Width), Fragment(steps.Skip(2), Width)]);
+
+        Assert.Equal([3, 3, 1], batches.Select(b => b.Count));
+    }
+
+    [Fact]
+    public async Task Rows_keep_their_order_values_and_metadata_and_batches_hold_distinct_keys()
+    {
+        var rng = new Random(3);
+        var steps = InterleavedSteps(rng, keys: 40, maxSteps: 20, width: Width, controlRate: 0.1);
+        var batches = await BatchAsync(16, Fragments(steps, Width, rng, maxRows: 30));
+        var rows = batches.SelectMany(b => b).ToList();
+
+        Assert.Equal(steps.Count, rows.Count);
+        for (var i = 0; i < steps.Count; i++)
+        {
+            Assert.Equal(steps[i].Tag, rows[i].Tag);
+            Assert.Equal(steps[i].Key, rows[i].Key);
+            Assert.Equal(steps[i].Seq, rows[i].Seq);
+            Assert.Equal(steps[i].Flags, rows[i].Flags);
+            Assert.Equal(steps[i].X, rows[i].Y);
+        }
+
+        AssertBatchesWellFormed(rows, 16);
+        Assert.All(batches, b => Assert.NotEmpty(b));
+    }
+
+    [Fact]
+    public async Task The_delay_timer_emits_a_partial_batch_from_a_slow_source()
+    {
+        var delay = TimeSpan.FromMilliseconds(400);
+        var (source, sink) = this.SourceProbe<StepBatch>()
+            .Via(new MicroBatcher(100, delay, Width))
+            .ToMaterialized(this.SinkProbe<StepBatch>(), Keep.Both)
+            .Run(_materializer);
+
+        await sink.RequestAsync(10);
+        var clock = Stopwatch.StartNew();
+        await source.SendNextAsync(Fragment([Step("a", 0), Step("b", 1)], Width));
+        await source.SendNextAsync(Fragment([Step("c", 2)], Width));
+        await sink.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(150));
+
+        var batch = await sink.ExpectNextAsync(TimeSpan.FromSeconds(10));
+        var elapsed = clock.Elapsed;
+        Assert.Equal("a,b,c", Keys(Drain(batch, 0)));
+        Assert.True(elapsed >= delay - TimeSpan.FromMilliseconds(50), $"the batch came after {elapsed}, before the delay {delay}");
+
+        // The source is still open: the next row starts a new batch with its own timer.
+        await source.SendNextAsync(Fragment([Step("a", 3)], Width));
+        Assert.Equal("a", Keys(Drain(await sink.ExpectNextAsync(TimeSpan.FromSeconds(10)), 1)));
+        await source.SendCompleteAsync();
+        await sink.ExpectCompleteAsync();
+    }
+
+    [Fact]
+    public async Task It_does_not_pull_while_its_open_and_pending_batches_are_taken()
+    {
+        var produced = 0; // fragments the batcher pulled (the enumerable source itself reads one ahead)
+        IEnumerable<StepBatch> Endless()
+        {
+            for (var i = 0; ; i++) yield return Fragment([Step($"k{i}", i)], Width);
+        }
+
+        var sink = Source.From(Endless())
+            .Select(f =>
+            {
+                Interlocked.Increment(ref produced);
+                return f;
+            })
+            .Via(new MicroBatcher(2, TimeSpan.FromSeconds(30), Width))
+            .RunWith(this.SinkProbe<StepBatch>(), _materializer);
+
+        await sink.RequestAsync(1);
+        Assert.Equal("k0,k1", Keys(Drain(await sink.ExpectNextAsync(), 0)));
+        await Task.Delay(300);
+        // Batch k2,k3 waits for demand, batch k4,k5 is open and full, fragment k6 is in hand: nothing more.
+        Assert.Equal(7, Volatile.Read(ref produced));
+
+        await sink.RequestAsync(2);
+        Assert.Equal("k2,k3", Keys(Drain(await sink.ExpectNextAsync(), 1)));
+        Assert.Equal("k4,k5", Keys(Drain(await sink.ExpectNextAsync(), 2)));
+        await Task.Delay(300);
+        Assert.Equal(11, Volatile.Read(ref produced));
+        await sink.CancelAsync();
+    }
+}
