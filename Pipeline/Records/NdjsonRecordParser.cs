@@ -98,8 +98,8 @@ public sealed class NdjsonRecordParser
         reader.Read();
         if (reader.TokenType != JsonTokenType.StartObject)
         {
-            reader.Skip();
             record.Fail(null, $"not a JSON object but {Describe(reader.TokenType)}");
+            reader.Skip();
             record.ObjectClosed = true;
             while (reader.Read()) { }
             return;
@@ -314,7 +314,7 @@ public sealed class NdjsonRecordParser
         int cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
         if (cut >= 0) message = message[..cut];
         return ex.BytePositionInLine is { } at
-            ? $"not valid JSON at byte {at}: {message}"
+            ? $"not valid JSON at column {at + 1}: {message}"
             : $"not valid JSON: {message}";
     }
 
