@@ -5,6 +5,7 @@ using Akka.Actor;
 using Akka.IO;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using Akka.Streams.IO;
 using LstmStream.Pipeline.Streaming;
 
 namespace LstmStream.Pipeline.Records;
@@ -82,10 +83,28 @@ public sealed class NdjsonRunner
         await using var cancel = cancellationToken.Register(
             () => killSwitch.Abort(new OperationCanceledException("the NDJSON run was cancelled", cancellationToken)));
 
-        var io = await written.ConfigureAwait(false);
-        if (!io.WasSuccessful) ExceptionDispatchInfo.Throw(io.Error);
+        IOResult io;
+        try
+        {
+            io = await written.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // The output sink wraps what stopped the stream (the model, the input, a cancellation): throw that.
+            ExceptionDispatchInfo.Throw(Cause(e));
+            throw;
+        }
+
+        if (!io.WasSuccessful) ExceptionDispatchInfo.Throw(Cause(io.Error));
         var counts = await parsed.ConfigureAwait(false);
         await errors.FlushAsync(CancellationToken.None).ConfigureAwait(false);
         return new NdjsonRunSummary(counts.Lines, counts.Records, counts.Rejected, Interlocked.Read(ref recordsOut));
+    }
+
+    private static Exception Cause(Exception e)
+    {
+        while (e.InnerException is { } inner && e is AbruptIOTerminationException or AggregateException { InnerExceptions.Count: 1 })
+            e = inner;
+        return e;
     }
 }
