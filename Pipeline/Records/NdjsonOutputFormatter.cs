@@ -11,14 +11,15 @@ namespace LstmStream.Pipeline.Records;
 /// <c>{"error":"…","line":12,"key":"k","field":"x"}</c> (<c>key</c> and <c>field</c> only when known).
 /// <para>
 /// Floats are printed in their shortest round-trip form (parsing the text gives back the same float, bit for
-/// bit, <c>-0</c> included) with an invariant culture and a lower-case exponent (<c>1e-05</c>); a value that
+/// bit, <c>-0</c> included) with an invariant culture, as .NET prints them (<c>1E-05</c>, as in the reference
+/// cases' expected outputs); a value that
 /// is not finite, which JSON cannot hold, is written as <c>null</c>. Strings are JSON-escaped (quote,
 /// backslash and control characters), everything else is written as UTF-8. Nothing is allocated per row.
 /// </para>
 /// </summary>
 public static class NdjsonOutputFormatter
 {
-    /// <summary>The longest text of a float: <c>-1.17549435e-38</c> is 15 bytes.</summary>
+    /// <summary>The longest text of a float: <c>-1.17549435E-38</c> is 15 bytes.</summary>
     public const int MaxFloatBytes = 16;
 
     private const int MaxInt64Bytes = 20;
@@ -117,9 +118,6 @@ public static class NdjsonOutputFormatter
 
         if (!value.TryFormat(destination, out int written, default, CultureInfo.InvariantCulture))
             throw new ArgumentException($"destination holds {destination.Length} bytes, a float needs up to {MaxFloatBytes}", nameof(destination));
-
-        int e = destination[..written].IndexOf((byte)'E');
-        if (e >= 0) destination[e] = (byte)'e';
         return written;
     }
 

@@ -69,6 +69,11 @@ public sealed class NdjsonRecordParser
         {
             record.Fail(record.CurrentField, DescribeSyntaxError(ex, record.ObjectClosed));
         }
+        catch
+        {
+            batch.RemoveLast();
+            throw;
+        }
 
         if (record.FailReason is null)
         {

@@ -60,12 +60,12 @@ public sealed class NdjsonOutputFormatterTests
     [InlineData(1f, "1")]
     [InlineData(-2.5f, "-2.5")]
     [InlineData(0.1f, "0.1")]
-    [InlineData(1e-5f, "1e-05")]
-    [InlineData(1e20f, "1e+20")]
-    [InlineData(float.Epsilon, "1e-45")]
-    [InlineData(float.MaxValue, "3.4028235e+38")]
-    [InlineData(float.MinValue, "-3.4028235e+38")]
-    [InlineData(1.17549435E-38f, "1.1754944e-38")]
+    [InlineData(1e-5f, "1E-05")]
+    [InlineData(1e20f, "1E+20")]
+    [InlineData(float.Epsilon, "1E-45")]
+    [InlineData(float.MaxValue, "3.4028235E+38")]
+    [InlineData(float.MinValue, "-3.4028235E+38")]
+    [InlineData(1.17549435E-38f, "1.1754944E-38")]
     [InlineData(0.22470306f, "0.22470306")]
     [InlineData(16777216f, "16777216")]
     public void Special_values_print_shortest_form(float value, string expected)
@@ -153,7 +153,7 @@ public sealed class NdjsonOutputFormatterTests
             ("q\"uote", 0, StepFlags.HasSeq | StepFlags.End, [float.NaN, -0f]));
 
         Assert.Equal(
-            "{\"key\":\"sensor-7\",\"seq\":12,\"y\":[0.5,-1e-05]}\n" +
+            "{\"key\":\"sensor-7\",\"seq\":12,\"y\":[0.5,-1E-05]}\n" +
             "{\"key\":\"no-seq\",\"y\":[1,0]}\n" +
             "{\"key\":\"q\\\"uote\",\"seq\":0,\"y\":[null,-0]}\n",
             Format(batch));
