@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs the whole LstmStream test suite on a Debian machine that has the .NET SDK: installs the Debian
+# packages the tests need when any is missing, then runs `dotnet test` on the solution in Release and
+# exits with its status. Extra arguments are passed to `dotnet test`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Debian packages the tests need, one per entry (installed only when missing).
+APT_PACKAGES=(
+)
+
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$package")
+    fi
+done
+
+if ((${#missing[@]} > 0)); then
+    if [[ $(id -u) -eq 0 ]]; then
+        as_root=()
+    elif command -v sudo >/dev/null 2>&1; then
+        as_root=(sudo)
+    else
+        echo "scripts/test.sh: need root or sudo to install: ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "scripts/test.sh: installing ${missing[*]}"
+    "${as_root[@]}" apt-get update
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v dotnet >/dev/null 2>&1; then
+    echo "scripts/test.sh: the .NET SDK (dotnet) is not on PATH" >&2
+    exit 1
+fi
+
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
+exec dotnet test LstmStream.sln -c Release "$@"
