@@ -44,12 +44,12 @@ public sealed class NativeLibraryBinding
             }
             catch (DllNotFoundException e)
             {
-                failures.Add($"{file}: {FirstLine(e.Message)}");
+                failures.Add(LoaderMessage(file, e.Message));
                 continue;
             }
             catch (BadImageFormatException e)
             {
-                failures.Add($"{file}: not a loadable library for this process ({FirstLine(e.Message)})");
+                failures.Add($"{file}: not a loadable library for this process ({LoaderMessage(file, e.Message)})");
                 continue;
             }
 
@@ -78,9 +78,14 @@ public sealed class NativeLibraryBinding
     /// <summary>The address of an optional export, or <see cref="IntPtr.Zero"/>.</summary>
     public IntPtr OptionalExport(string name) => NativeLibrary.TryGetExport(Handle, name, out var address) ? address : IntPtr.Zero;
 
-    private static string FirstLine(string message)
+    /// <summary>
+    /// .NET's message starts with a generic line and then gives the system loader's own error per path
+    /// tried (e.g. "libx.so.1: cannot open shared object file: No such file or directory"): keep those.
+    /// </summary>
+    private static string LoaderMessage(string file, string message)
     {
-        var end = message.IndexOf('\n');
-        return (end < 0 ? message : message[..end]).Trim();
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (lines.Length > 1) return string.Join(" | ", lines.Skip(1));
+        return lines.Length == 1 ? $"{file}: {lines[0]}" : $"{file}: not found";
     }
 }
