@@ -7,10 +7,11 @@ namespace LstmStream.Pipeline.Numerics.Selection;
 /// K = input + output size, N = 4 × cells) at a few row counts and returns a <see cref="TunedMatMul"/> that
 /// sends each call to the fastest backend for its row-count range. Per backend and row count: B packed,
 /// two warm-up calls, then <see cref="MatMulAutotuneOptions.Repetitions"/> timed repetitions (each looping
-/// calls for at least <see cref="MatMulAutotuneOptions.MinRepetitionTime"/>), median per call. A row count is
-/// skipped, with all larger ones, when the time already measured predicts it would overrun the budget; the
-/// smallest row count is always measured. Range limits lie at the geometric middle of adjacent measured row
+/// calls for at least <see cref="MatMulAutotuneOptions.MinRepetitionTime"/>, interleaved across backends),
+/// median per call. A row count is skipped, with all larger ones, when the time already measured predicts
+/// it would overrun the budget; the smallest row count is always measured. Range limits lie at the geometric middle of adjacent measured row
 /// counts; above the largest measured one its winner is kept.
+/// <para>Not thread-safe: tune from one thread; it runs the candidates, which must not be in use meanwhile.</para>
 /// </summary>
 public sealed class MatMulAutotuner
 {
@@ -74,12 +75,8 @@ public sealed class MatMulAutotuner
             if (a.Length < rows * k) a = RandomValues(random, rows * k);
             if (c.Length < rows * n) c = new float[rows * n];
 
-            var seconds = new double[_candidates.Length];
-            for (var b = 0; b < _candidates.Length; b++)
-            {
-                seconds[b] = Measure(_candidates[b], packed[b], a, rows, bias, c);
-                timings.Add(new MatMulTiming(_candidates[b].Name, rows, k, n, seconds[b]));
-            }
+            var seconds = MeasureAll(packed, a, rows, bias, c);
+            for (var b = 0; b < _candidates.Length; b++) timings.Add(new MatMulTiming(_candidates[b].Name, rows, k, n, seconds[b]));
 
             winners.Add(Winner(seconds));
             measuredSizes.Add(rows);
@@ -115,27 +112,50 @@ public sealed class MatMulAutotuner
     private int RepetitionsFor(double secondsPerCall) =>
         secondsPerCall > 0.005 ? Math.Min(_options.Repetitions, 3) : _options.Repetitions;
 
-    private double Measure(IMatMulBackend backend, IPackedMatrix b, float[] a, int rows, float[] bias, float[] c)
+    /// <summary>
+    /// Median seconds per call of every candidate at <paramref name="rows"/> rows. Repetitions are interleaved
+    /// (one of each backend in turn), so that what one backend leaves behind (native worker threads still
+    /// spinning, caches) weighs on every backend alike rather than on whichever is timed next.
+    /// </summary>
+    private double[] MeasureAll(IPackedMatrix[] packed, float[] a, int rows, float[] bias, float[] c)
     {
-        // The first call may pay one-time costs (JIT-generated kernels, worker threads, page faults);
-        // the second one estimates how many calls make a repetition.
-        backend.Multiply(a, rows, b, bias, c);
-        var clock = Stopwatch.StartNew();
-        backend.Multiply(a, rows, b, bias, c);
-        var warmUp = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
-
-        var repetitions = RepetitionsFor(warmUp);
-        var callsPerRepetition = (int)Math.Clamp(Math.Ceiling(_options.MinRepetitionTime.TotalSeconds / warmUp), 1, 100_000);
-        var samples = new double[repetitions];
-        for (var r = 0; r < repetitions; r++)
+        var count = _candidates.Length;
+        var callsPerRepetition = new int[count];
+        var samples = new double[count][];
+        for (var b = 0; b < count; b++)
         {
+            // The first call may pay one-time costs (JIT-generated kernels, worker threads, page faults);
+            // the second one estimates how many calls make a repetition.
+            _candidates[b].Multiply(a, rows, packed[b], bias, c);
             var start = Stopwatch.GetTimestamp();
-            for (var i = 0; i < callsPerRepetition; i++) backend.Multiply(a, rows, b, bias, c);
-            samples[r] = Stopwatch.GetElapsedTime(start).TotalSeconds / callsPerRepetition;
+            _candidates[b].Multiply(a, rows, packed[b], bias, c);
+            var warmUp = Math.Max(Stopwatch.GetElapsedTime(start).TotalSeconds, 1e-9);
+            callsPerRepetition[b] = (int)Math.Clamp(Math.Ceiling(_options.MinRepetitionTime.TotalSeconds / warmUp), 1, 100_000);
+            samples[b] = new double[RepetitionsFor(warmUp)];
         }
 
-        Array.Sort(samples);
-        return samples[repetitions / 2];
+        var repetitions = samples.Max(s => s.Length);
+        for (var r = 0; r < repetitions; r++)
+        {
+            for (var b = 0; b < count; b++)
+            {
+                if (r >= samples[b].Length) continue;
+                var backend = _candidates[b];
+                var calls = callsPerRepetition[b];
+                var start = Stopwatch.GetTimestamp();
+                for (var i = 0; i < calls; i++) backend.Multiply(a, rows, packed[b], bias, c);
+                samples[b][r] = Stopwatch.GetElapsedTime(start).TotalSeconds / calls;
+            }
+        }
+
+        var medians = new double[count];
+        for (var b = 0; b < count; b++)
+        {
+            Array.Sort(samples[b]);
+            medians[b] = samples[b][samples[b].Length / 2];
+        }
+
+        return medians;
     }
 
     private static float[] RandomValues(Random random, int count)
