@@ -39,6 +39,22 @@ public sealed class BackendContractTests
         Assert.Contains("room for 5", Assert.Throws<ArgumentException>(() => backend.Multiply([1, 1, 1, 1], 2, packed, [], new float[5])).Message);
         Assert.Contains("bias has 2", Assert.Throws<ArgumentException>(() => backend.Multiply([1, 1], 1, packed, [1, 2], c)).Message);
         Assert.Throws<ArgumentException>(() => backend.Pack(new float[5], 2, 3));
+
+        // Steady state allocates nothing, with or without bias, directly and through a tuned dispatch.
+        var tuned = new TunedMatMul(new MatMulDispatchPlan([new(1, new ManagedMatMul()), new(int.MaxValue, backend)]));
+        var tunedPacked = tuned.Pack(new float[] { 1, 2, 3, 4, 5, 6 }, 2, 3);
+        float[] a = [1, 2, 3, 4, 5, 6, 7, 8], bias = [1, 2, 3], wide = new float[12];
+        backend.Multiply(a, 4, packed, bias, wide);
+        tuned.Multiply(a, 4, tunedPacked, bias, wide);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 50; i++)
+        {
+            backend.Multiply(a, 4, packed, bias, wide);
+            backend.Multiply(a, 4, packed, default, wide);
+            tuned.Multiply(a, 4, tunedPacked, bias, wide);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.Throws<ArgumentOutOfRangeException>(() => MatMulBackendFactory.Create(name, threads: 0));
     }
 
