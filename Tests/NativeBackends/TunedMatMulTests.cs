@@ -98,6 +98,20 @@ public sealed class TunedMatMulTests
     }
 
     [Fact]
+    public void No_new_round_of_repetitions_starts_once_the_budget_is_spent()
+    {
+        // Two warm-up calls of 30 ms each per backend already spend the 50 ms budget: one round follows, no more.
+        var first = new TimedBackend("first", _ => TimeSpan.FromMilliseconds(30));
+        var second = new TimedBackend("second", _ => TimeSpan.FromMilliseconds(30));
+        var options = new MatMulAutotuneOptions { BatchSizes = [1, 2], Repetitions = 5 };
+        var tuned = new MatMulAutotuner([first, second], options).Tune(3, 3, TimeSpan.FromMilliseconds(50));
+        Assert.Equal(3, first.Calls);
+        Assert.Equal(3, second.Calls);
+        Assert.Equal([1], tuned.Timings.Select(t => t.Rows).Distinct());
+        Assert.Equal(int.MaxValue, tuned.Plan.Ranges.Single().MaxRows);
+    }
+
+    [Fact]
     public void Autotuning_the_real_backends_gives_a_complete_plan_whose_choices_compute_correctly()
     {
         var candidates = MatMulBackendFactory.CreateAvailable(1);
@@ -142,8 +156,11 @@ public sealed class TunedMatMulTests
 
         public IPackedMatrix Pack(ReadOnlySpan<float> b, int rows, int columns) => new Shape(rows, columns);
 
+        public int Calls { get; private set; }
+
         public void Multiply(ReadOnlySpan<float> a, int m, IPackedMatrix b, ReadOnlySpan<float> bias, Span<float> c)
         {
+            Calls++;
             var until = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(duration(m).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
             while (System.Diagnostics.Stopwatch.GetTimestamp() < until) Thread.SpinWait(10);
         }

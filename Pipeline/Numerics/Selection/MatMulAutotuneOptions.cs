@@ -19,7 +19,7 @@ public sealed record MatMulAutotuneOptions
     public double PreferEarlierWithin { get; init; } = 0.03;
 
     /// <summary>Time for tuning every matrix of one model together (split over its matrices).</summary>
-    public TimeSpan ModelBudget { get; init; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan ModelBudget { get; init; } = TimeSpan.FromMilliseconds(400);
 
     /// <summary>Seed of the random operands (timing does not depend on values; only keeps runs alike).</summary>
     public int Seed { get; init; } = 12345;

@@ -9,7 +9,8 @@ namespace LstmStream.Pipeline.Numerics.Selection;
 /// two warm-up calls, then <see cref="MatMulAutotuneOptions.Repetitions"/> timed repetitions (each looping
 /// calls for at least <see cref="MatMulAutotuneOptions.MinRepetitionTime"/>, interleaved across backends),
 /// median per call. A row count is skipped, with all larger ones, when the time already measured predicts
-/// it would overrun the budget; the smallest row count is always measured. Range limits lie at the geometric middle of adjacent measured row
+/// it would overrun the budget, and no new round of repetitions starts once the budget is spent; the
+/// smallest row count is always measured (at least one repetition each). Range limits lie at the geometric middle of adjacent measured row
 /// counts; above the largest measured one its winner is kept.
 /// <para>Not thread-safe: tune from one thread; it runs the candidates, which must not be in use meanwhile.</para>
 /// </summary>
@@ -75,7 +76,10 @@ public sealed class MatMulAutotuner
             if (a.Length < rows * k) a = RandomValues(random, rows * k);
             if (c.Length < rows * n) c = new float[rows * n];
 
-            var seconds = MeasureAll(packed, a, rows, bias, c);
+            var deadline = clock.Elapsed.TotalSeconds >= budget.TotalSeconds
+                ? Stopwatch.GetTimestamp()
+                : Stopwatch.GetTimestamp() + (long)((budget.TotalSeconds - clock.Elapsed.TotalSeconds) * Stopwatch.Frequency);
+            var seconds = MeasureAll(packed, a, rows, bias, c, deadline);
             for (var b = 0; b < _candidates.Length; b++) timings.Add(new MatMulTiming(_candidates[b].Name, rows, k, n, seconds[b]));
 
             winners.Add(Winner(seconds));
@@ -117,7 +121,8 @@ public sealed class MatMulAutotuner
     /// (one of each backend in turn), so that what one backend leaves behind (native worker threads still
     /// spinning, caches) weighs on every backend alike rather than on whichever is timed next.
     /// </summary>
-    private double[] MeasureAll(IPackedMatrix[] packed, float[] a, int rows, float[] bias, float[] c)
+    /// <remarks>Past <paramref name="deadline"/> (a <see cref="Stopwatch"/> timestamp) no further round of repetitions starts.</remarks>
+    private double[] MeasureAll(IPackedMatrix[] packed, float[] a, int rows, float[] bias, float[] c, long deadline)
     {
         var count = _candidates.Length;
         var callsPerRepetition = new int[count];
@@ -135,8 +140,10 @@ public sealed class MatMulAutotuner
         }
 
         var repetitions = samples.Max(s => s.Length);
-        for (var r = 0; r < repetitions; r++)
+        var rounds = 0;
+        for (var r = 0; r < repetitions && (r == 0 || Stopwatch.GetTimestamp() < deadline); r++)
         {
+            rounds = r + 1;
             for (var b = 0; b < count; b++)
             {
                 if (r >= samples[b].Length) continue;
@@ -151,8 +158,9 @@ public sealed class MatMulAutotuner
         var medians = new double[count];
         for (var b = 0; b < count; b++)
         {
-            Array.Sort(samples[b]);
-            medians[b] = samples[b][samples[b].Length / 2];
+            var taken = samples[b].AsSpan(0, Math.Min(rounds, samples[b].Length));
+            taken.Sort();
+            medians[b] = taken[taken.Length / 2];
         }
 
         return medians;
