@@ -1,0 +1,175 @@
+using System.Diagnostics;
+
+namespace LstmStream.Pipeline.Numerics.Selection;
+
+/// <summary>
+/// Times candidate backends on one matrix shape (K = rows of B, N = columns; for an LSTM layer
+/// K = input + output size, N = 4 × cells) at a few row counts and returns a <see cref="TunedMatMul"/> that
+/// sends each call to the fastest backend for its row-count range. Per backend and row count: B packed,
+/// two warm-up calls, then <see cref="MatMulAutotuneOptions.Repetitions"/> timed repetitions (each looping
+/// calls for at least <see cref="MatMulAutotuneOptions.MinRepetitionTime"/>, interleaved across backends),
+/// median per call. A row count is skipped, with all larger ones, when the time already measured predicts
+/// it would overrun the budget, and no new round of repetitions starts once the budget is spent; the
+/// smallest row count is always measured (at least one repetition each). Range limits lie at the geometric middle of adjacent measured row
+/// counts; above the largest measured one its winner is kept.
+/// <para>Not thread-safe: tune from one thread; it runs the candidates, which must not be in use meanwhile.</para>
+/// </summary>
+public sealed class MatMulAutotuner
+{
+    private readonly IMatMulBackend[] _candidates;
+    private readonly MatMulAutotuneOptions _options;
+
+    /// <param name="candidates">Backends to time, in order of preference (ties within the margin go to the earlier one).</param>
+    public MatMulAutotuner(IReadOnlyList<IMatMulBackend> candidates, MatMulAutotuneOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        if (candidates.Count == 0) throw new ArgumentException("the autotuner needs at least one backend", nameof(candidates));
+        _candidates = candidates.ToArray();
+        _options = options ?? new MatMulAutotuneOptions();
+        _options.Validate();
+    }
+
+    public IReadOnlyList<IMatMulBackend> Candidates => _candidates;
+
+    public MatMulAutotuneOptions Options => _options;
+
+    /// <summary>Tunes for B of shape <c>[k × n]</c> within <paramref name="budget"/>.</summary>
+    public TunedMatMul Tune(int k, int n, TimeSpan budget)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(n);
+        var label = $"[{k}x{n}]";
+        if (_candidates.Length == 1) return new TunedMatMul(MatMulDispatchPlan.Single(_candidates[0]), label);
+
+        var clock = Stopwatch.StartNew();
+        var sizes = _options.BatchSizes;
+        var random = new Random(_options.Seed);
+        var weights = RandomValues(random, k * n);
+        var bias = RandomValues(random, n);
+        var packed = _candidates.Select(backend => backend.Pack(weights, k, n)).ToArray();
+
+        // Operand buffers grow with the row counts actually measured.
+        var a = Array.Empty<float>();
+        var c = Array.Empty<float>();
+        var timings = new List<MatMulTiming>();
+        var measuredSizes = new List<int>();
+        var winners = new List<int>();
+        var lastSeconds = new double[_candidates.Length];
+        var lastRows = 0;
+
+        foreach (var rows in sizes)
+        {
+            if (measuredSizes.Count > 0)
+            {
+                // Predict this size from the last one (time grows at most linearly with rows).
+                var predicted = 0.0;
+                var minRepetition = _options.MinRepetitionTime.TotalSeconds;
+                for (var b = 0; b < _candidates.Length; b++)
+                {
+                    var call = lastSeconds[b] * rows / lastRows;
+                    predicted += 2 * call + RepetitionsFor(call) * Math.Max(call, minRepetition);
+                }
+
+                if (clock.Elapsed.TotalSeconds + predicted > budget.TotalSeconds) break;
+            }
+
+            if (a.Length < rows * k) a = RandomValues(random, rows * k);
+            if (c.Length < rows * n) c = new float[rows * n];
+
+            var deadline = clock.Elapsed.TotalSeconds >= budget.TotalSeconds
+                ? Stopwatch.GetTimestamp()
+                : Stopwatch.GetTimestamp() + (long)((budget.TotalSeconds - clock.Elapsed.TotalSeconds) * Stopwatch.Frequency);
+            var seconds = MeasureAll(packed, a, rows, bias, c, deadline);
+            for (var b = 0; b < _candidates.Length; b++) timings.Add(new MatMulTiming(_candidates[b].Name, rows, k, n, seconds[b]));
+
+            winners.Add(Winner(seconds));
+            measuredSizes.Add(rows);
+            seconds.CopyTo(lastSeconds, 0);
+            lastRows = rows;
+        }
+
+        var ranges = new List<MatMulDispatchRange>();
+        for (var i = 0; i < measuredSizes.Count; i++)
+        {
+            var maxRows = i == measuredSizes.Count - 1
+                ? int.MaxValue
+                : (int)Math.Floor(Math.Sqrt((double)measuredSizes[i] * measuredSizes[i + 1]));
+            if (ranges.Count > 0 && maxRows <= ranges[^1].MaxRows) continue;
+            ranges.Add(new MatMulDispatchRange(maxRows, _candidates[winners[i]]));
+        }
+
+        return new TunedMatMul(new MatMulDispatchPlan(ranges), label, timings);
+    }
+
+    private int Winner(double[] seconds)
+    {
+        var best = seconds.Min();
+        for (var b = 0; b < seconds.Length; b++)
+        {
+            if (seconds[b] <= best * (1 + _options.PreferEarlierWithin)) return b;
+        }
+
+        return Array.IndexOf(seconds, best);
+    }
+
+    /// <summary>Fewer repetitions for calls so long that timer resolution and noise no longer matter.</summary>
+    private int RepetitionsFor(double secondsPerCall) =>
+        secondsPerCall > 0.005 ? Math.Min(_options.Repetitions, 3) : _options.Repetitions;
+
+    /// <summary>
+    /// Median seconds per call of every candidate at <paramref name="rows"/> rows. Repetitions are interleaved
+    /// (one of each backend in turn), so that what one backend leaves behind (native worker threads still
+    /// spinning, caches) weighs on every backend alike rather than on whichever is timed next.
+    /// </summary>
+    /// <remarks>Past <paramref name="deadline"/> (a <see cref="Stopwatch"/> timestamp) no further round of repetitions starts.</remarks>
+    private double[] MeasureAll(IPackedMatrix[] packed, float[] a, int rows, float[] bias, float[] c, long deadline)
+    {
+        var count = _candidates.Length;
+        var callsPerRepetition = new int[count];
+        var samples = new double[count][];
+        for (var b = 0; b < count; b++)
+        {
+            // The first call may pay one-time costs (JIT-generated kernels, worker threads, page faults);
+            // the second one estimates how many calls make a repetition.
+            _candidates[b].Multiply(a, rows, packed[b], bias, c);
+            var start = Stopwatch.GetTimestamp();
+            _candidates[b].Multiply(a, rows, packed[b], bias, c);
+            var warmUp = Math.Max(Stopwatch.GetElapsedTime(start).TotalSeconds, 1e-9);
+            callsPerRepetition[b] = (int)Math.Clamp(Math.Ceiling(_options.MinRepetitionTime.TotalSeconds / warmUp), 1, 100_000);
+            samples[b] = new double[RepetitionsFor(warmUp)];
+        }
+
+        var repetitions = samples.Max(s => s.Length);
+        var rounds = 0;
+        for (var r = 0; r < repetitions && (r == 0 || Stopwatch.GetTimestamp() < deadline); r++)
+        {
+            rounds = r + 1;
+            for (var b = 0; b < count; b++)
+            {
+                if (r >= samples[b].Length) continue;
+                var backend = _candidates[b];
+                var calls = callsPerRepetition[b];
+                var start = Stopwatch.GetTimestamp();
+                for (var i = 0; i < calls; i++) backend.Multiply(a, rows, packed[b], bias, c);
+                samples[b][r] = Stopwatch.GetElapsedTime(start).TotalSeconds / calls;
+            }
+        }
+
+        var medians = new double[count];
+        for (var b = 0; b < count; b++)
+        {
+            var taken = samples[b].AsSpan(0, Math.Min(rounds, samples[b].Length));
+            taken.Sort();
+            medians[b] = taken[taken.Length / 2];
+        }
+
+        return medians;
+    }
+
+    private static float[] RandomValues(Random random, int count)
+    {
+        var values = new float[count];
+        for (var i = 0; i < count; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
+        return values;
+    }
+}

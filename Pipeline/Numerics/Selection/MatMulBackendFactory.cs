@@ -1,0 +1,139 @@
+using LstmStream.Pipeline.Models;
+using LstmStream.Pipeline.Numerics.Native;
+
+namespace LstmStream.Pipeline.Numerics.Selection;
+
+/// <summary>
+/// Creates math backends by configuration name (<c>Math:Backend</c>): <c>auto</c> (default), <c>managed</c>,
+/// <c>mkl</c>, <c>openblas</c> or <c>onednn</c>, with a thread count. A named native backend whose library
+/// cannot be loaded throws <see cref="MatMulBackendUnavailableException"/> naming the files tried and the
+/// package that provides them; <c>auto</c> times every available backend per matrix shape
+/// (<see cref="MatMulAutotuner"/>) and never fails for a missing library.
+/// </summary>
+public static class MatMulBackendFactory
+{
+    public const string Auto = TunedMatMul.BackendName;
+    public const string Managed = "managed";
+    public const string Mkl = MklMatMul.BackendName;
+    public const string OpenBlas = OpenBlasMatMul.BackendName;
+    public const string OneDnn = OneDnnMatMul.BackendName;
+
+    /// <summary>Every accepted configuration name.</summary>
+    public static IReadOnlyList<string> Names { get; } = [Auto, Managed, Mkl, OpenBlas, OneDnn];
+
+    /// <summary>The backends that <c>auto</c> chooses between, in order of preference on a tie.</summary>
+    public static IReadOnlyList<string> ConcreteNames { get; } = [Managed, Mkl, OpenBlas, OneDnn];
+
+    /// <summary>The configuration name in canonical form; throws for an unknown name, listing the known ones.</summary>
+    public static string Normalize(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var canonical = name.Trim().ToLowerInvariant();
+        return Names.Contains(canonical)
+            ? canonical
+            : throw new ArgumentException($"unknown math backend '{name}'; expected one of {string.Join(", ", Names)}", nameof(name));
+    }
+
+    /// <summary>Whether the concrete backend <paramref name="name"/> can be created here, and if not, why.</summary>
+    public static MatMulBackendAvailability Probe(string name)
+    {
+        var canonical = Normalize(name);
+        string reason;
+        bool available;
+        switch (canonical)
+        {
+            case Managed:
+                return new MatMulBackendAvailability(canonical, true, "");
+            case Mkl:
+                available = MklMatMul.IsAvailable(out reason);
+                break;
+            case OpenBlas:
+                available = OpenBlasMatMul.IsAvailable(out reason);
+                break;
+            case OneDnn:
+                available = OneDnnMatMul.IsAvailable(out reason);
+                break;
+            default:
+                throw new ArgumentException($"'{Auto}' is not a single backend; probe {string.Join(", ", ConcreteNames)}", nameof(name));
+        }
+
+        return new MatMulBackendAvailability(canonical, available, reason);
+    }
+
+    /// <summary><see cref="Probe"/> for every concrete backend.</summary>
+    public static IReadOnlyList<MatMulBackendAvailability> ProbeAll() => ConcreteNames.Select(Probe).ToArray();
+
+    /// <summary>
+    /// A new instance of the concrete backend <paramref name="name"/> using <paramref name="threads"/> threads.
+    /// </summary>
+    /// <exception cref="MatMulBackendUnavailableException">Its native library cannot be loaded.</exception>
+    /// <exception cref="ArgumentException">Unknown name, or <c>auto</c> (which needs matrix shapes: use <see cref="CreateForModel"/> or <see cref="MatMulAutotuner"/>).</exception>
+    public static IMatMulBackend Create(string name, int threads = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threads);
+        return Normalize(name) switch
+        {
+            Managed => CreateManaged(threads),
+            Mkl => new MklMatMul(threads),
+            OpenBlas => new OpenBlasMatMul(threads),
+            OneDnn => new OneDnnMatMul(threads),
+            _ => throw new ArgumentException(
+                $"'{Auto}' is tuned per matrix shape; create it with {nameof(CreateForModel)} or {nameof(MatMulAutotuner)}", nameof(name)),
+        };
+    }
+
+    /// <summary>A new instance of every concrete backend available here, in <see cref="ConcreteNames"/> order (managed first).</summary>
+    public static IReadOnlyList<IMatMulBackend> CreateAvailable(int threads = 1) =>
+        ProbeAll().Where(p => p.IsAvailable).Select(p => Create(p.Name, threads)).ToArray();
+
+    /// <summary>
+    /// Backends for every matrix of <paramref name="model"/>: for a named backend, a new instance per layer and
+    /// head; for <c>auto</c>, a <see cref="TunedMatMul"/> per layer tuned on the layer's gate shape
+    /// <c>[(in + out) × 4H]</c> and one for the head, all within <see cref="MatMulAutotuneOptions.ModelBudget"/>.
+    /// <see cref="ModelMatMulBackends.Choices"/> holds one log line per matrix.
+    /// </summary>
+    /// <exception cref="MatMulBackendUnavailableException">A named backend's native library cannot be loaded.</exception>
+    public static ModelMatMulBackends CreateForModel(string name, int threads, LstmModel model, MatMulAutotuneOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threads);
+        var canonical = Normalize(name);
+        var shapes = model.Layers.Select((l, i) => (Label: $"layer {i}", K: l.ConcatSize, N: l.GateWidth)).ToList();
+        if (model.Head is { } head) shapes.Add(("head", head.InputSize, head.OutputSize));
+
+        var backends = new IMatMulBackend[shapes.Count];
+        var choices = new string[shapes.Count];
+        if (canonical != Auto)
+        {
+            for (var i = 0; i < shapes.Count; i++)
+            {
+                backends[i] = Create(canonical, threads);
+                choices[i] = $"{shapes[i].Label} [{shapes[i].K}x{shapes[i].N}]: {canonical}, {threads} thread{(threads == 1 ? "" : "s")}";
+            }
+        }
+        else
+        {
+            options ??= new MatMulAutotuneOptions();
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            for (var i = 0; i < shapes.Count; i++)
+            {
+                // Each matrix gets an equal share of what is left, so time a small matrix does not use carries over.
+                var left = options.ModelBudget - started.Elapsed;
+                var share = left <= TimeSpan.Zero ? TimeSpan.FromTicks(1) : left / (shapes.Count - i);
+                var tuned = new MatMulAutotuner(CreateAvailable(threads), options).Tune(shapes[i].K, shapes[i].N, share);
+                backends[i] = tuned;
+                choices[i] = $"{shapes[i].Label} {tuned.Description}";
+            }
+        }
+
+        var layerCount = model.Layers.Count;
+        return new ModelMatMulBackends(backends[..layerCount], model.Head is null ? null : backends[layerCount], choices);
+    }
+
+    // The managed kernel's thread count: passed on once ManagedMatMul takes one (its rewrite adds `threads`).
+    private static ManagedMatMul CreateManaged(int threads)
+    {
+        _ = threads;
+        return new ManagedMatMul();
+    }
+}

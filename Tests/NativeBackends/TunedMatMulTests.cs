@@ -1,0 +1,170 @@
+using LstmStream.Pipeline.Numerics;
+using LstmStream.Pipeline.Numerics.Selection;
+
+namespace LstmStream.Tests.NativeBackends;
+
+/// <summary>Dispatch by row count, plan validation and text, and the autotuner's choices.</summary>
+public sealed class TunedMatMulTests
+{
+    [Fact]
+    public void Each_call_goes_to_the_planned_backend_and_gives_its_exact_result()
+    {
+        // Three distinct sub-backends: the available natives (any thread count) and managed instances to fill up.
+        var available = MatMulBackendFactory.CreateAvailable(2).ToList();
+        while (available.Count < 3) available.Add(new ManagedMatMul());
+        var recorders = available.Take(3).Select(b => new RecordingBackend(b)).ToArray();
+        var plan = new MatMulDispatchPlan(
+        [
+            new MatMulDispatchRange(3, recorders[0]),
+            new MatMulDispatchRange(20, recorders[1]),
+            new MatMulDispatchRange(int.MaxValue, recorders[2]),
+        ]);
+        var tuned = new TunedMatMul(plan, "[37x70]");
+        Assert.Equal($"[37x70]: rows<=3 {recorders[0].Name}, 3<rows<=20 {recorders[1].Name}, rows>20 {recorders[2].Name}", tuned.Description);
+
+        const int k = 37, n = 70;
+        var random = new Random(11);
+        var b = ReferenceGemm.Random(random, k * n);
+        var bias = ReferenceGemm.Random(random, n);
+        var packed = tuned.Pack(b, k, n);
+        Assert.Equal(k, packed.Rows);
+        Assert.Equal(n, packed.Columns);
+        Assert.All(recorders, r => Assert.Equal(1, r.PackCalls));
+
+        foreach (var m in new[] { 1, 2, 3, 4, 5, 19, 20, 21, 22, 64, 300 })
+        {
+            var a = ReferenceGemm.Random(random, m * k);
+            var viaTuned = new float[m * n];
+            foreach (var r in recorders) r.LastRows = -1;
+            tuned.Multiply(a, m, packed, bias, viaTuned);
+
+            var expectedIndex = m <= 3 ? 0 : m <= 20 ? 1 : 2;
+            for (var i = 0; i < recorders.Length; i++) Assert.Equal(i == expectedIndex ? m : -1, recorders[i].LastRows);
+
+            var direct = new float[m * n];
+            var chosen = recorders[expectedIndex];
+            chosen.Multiply(a, m, chosen.Pack(b, k, n), bias, direct);
+            Assert.Equal(direct, viaTuned);
+        }
+
+        var foreign = new ManagedMatMul().Pack(b, k, n);
+        Assert.Contains("not by this auto backend", Assert.Throws<ArgumentException>(() => tuned.Multiply(new float[k], 1, foreign, bias, new float[n])).Message);
+    }
+
+    [Fact]
+    public void Plans_merge_neighbours_and_refuse_gaps_and_bounded_ends()
+    {
+        var x = new ManagedMatMul();
+        var y = new RecordingBackend(new ManagedMatMul(), "other");
+        var merged = new MatMulDispatchPlan([new(4, x), new(16, x), new(int.MaxValue, y)]);
+        Assert.Equal(2, merged.Ranges.Count);
+        Assert.Equal("rows<=16 managed, rows>16 other", merged.ToString());
+        Assert.Same(x, merged.BackendFor(0));
+        Assert.Same(x, merged.BackendFor(16));
+        Assert.Same(y, merged.BackendFor(17));
+        Assert.Equal([x, y], merged.Backends);
+        Assert.Equal("all rows managed", MatMulDispatchPlan.Single(x).ToString());
+        Assert.Contains("must ascend", Assert.Throws<ArgumentException>(() => new MatMulDispatchPlan([new(8, x), new(8, y), new(int.MaxValue, x)])).Message);
+        Assert.Contains("must be unbounded", Assert.Throws<ArgumentException>(() => new MatMulDispatchPlan([new(8, x)])).Message);
+        Assert.Throws<ArgumentException>(() => new MatMulDispatchPlan([]));
+    }
+
+    [Fact]
+    public void The_autotuner_picks_the_faster_backend_per_row_range()
+    {
+        // Two backends whose call times are forced (spinning on the clock) far apart: one costs 20 µs per row,
+        // the other a flat 500 µs. At 1 row the first is 25× faster, at 64 rows the second is 2.5× faster.
+        var perRow = new TimedBackend("per-row", rows => TimeSpan.FromMicroseconds(20 * rows));
+        var flat = new TimedBackend("flat", _ => TimeSpan.FromMicroseconds(500));
+        var options = new MatMulAutotuneOptions { BatchSizes = [1, 64], Repetitions = 5 };
+        var tuned = new MatMulAutotuner([perRow, flat], options).Tune(10, 12, TimeSpan.FromSeconds(5));
+
+        Assert.Equal("[10x12]: rows<=8 per-row, rows>8 flat", tuned.Description);
+        Assert.Equal(4, tuned.Timings.Count);
+        Assert.Equal(["per-row", "flat", "per-row", "flat"], tuned.Timings.Select(t => t.Backend));
+        Assert.Equal([1, 1, 64, 64], tuned.Timings.Select(t => t.Rows));
+        Assert.All(tuned.Timings, t => Assert.True(t.SecondsPerCall > 0));
+    }
+
+    [Fact]
+    public void The_autotuner_stops_at_row_counts_the_budget_cannot_pay_for()
+    {
+        var slow = new TimedBackend("slow", rows => TimeSpan.FromMicroseconds(200 * rows));
+        var flat = new TimedBackend("flat", _ => TimeSpan.FromMicroseconds(100));
+        var options = new MatMulAutotuneOptions { BatchSizes = [1, 2, 100_000], Repetitions = 3 };
+        var tuned = new MatMulAutotuner([slow, flat], options).Tune(4, 4, TimeSpan.FromMilliseconds(200));
+        Assert.Equal([1, 2], tuned.Timings.Select(t => t.Rows).Distinct());
+        Assert.Equal(int.MaxValue, tuned.Plan.Ranges[^1].MaxRows);
+    }
+
+    [Fact]
+    public void No_new_round_of_repetitions_starts_once_the_budget_is_spent()
+    {
+        // Two warm-up calls of 30 ms each per backend already spend the 50 ms budget: one round follows, no more.
+        var first = new TimedBackend("first", _ => TimeSpan.FromMilliseconds(30));
+        var second = new TimedBackend("second", _ => TimeSpan.FromMilliseconds(30));
+        var options = new MatMulAutotuneOptions { BatchSizes = [1, 2], Repetitions = 5 };
+        var tuned = new MatMulAutotuner([first, second], options).Tune(3, 3, TimeSpan.FromMilliseconds(50));
+        Assert.Equal(3, first.Calls);
+        Assert.Equal(3, second.Calls);
+        Assert.Equal([1], tuned.Timings.Select(t => t.Rows).Distinct());
+        Assert.Equal(int.MaxValue, tuned.Plan.Ranges.Single().MaxRows);
+    }
+
+    [Fact]
+    public void Autotuning_the_real_backends_gives_a_complete_plan_whose_choices_compute_correctly()
+    {
+        var candidates = MatMulBackendFactory.CreateAvailable(1);
+        var tuned = new MatMulAutotuner(candidates, new MatMulAutotuneOptions { BatchSizes = [1, 8, 64] })
+            .Tune(45, 96, TimeSpan.FromMilliseconds(200));
+        Assert.Equal(int.MaxValue, tuned.Plan.Ranges[^1].MaxRows);
+        Assert.All(tuned.Plan.Backends, b => Assert.Contains(b, candidates));
+        Assert.Equal(candidates.Select(c => c.Name), tuned.Timings.Where(t => t.Rows == 1).Select(t => t.Backend));
+        Assert.StartsWith("[45x96]: ", tuned.Description);
+
+        var random = new Random(5);
+        foreach (var m in new[] { 1, 7, 8, 9, 40, 200 })
+            BackendReferenceTests.Check(tuned, GemmCase.Create(random, m, 45, 96, withBias: m % 2 == 0));
+    }
+
+    /// <summary>Wraps a backend, renames it if asked, and records the row count of its last multiply.</summary>
+    private sealed class RecordingBackend(IMatMulBackend inner, string? name = null) : IMatMulBackend
+    {
+        public string Name { get; } = name ?? inner.Name;
+        public int LastRows { get; set; } = -1;
+        public int PackCalls { get; private set; }
+
+        public IPackedMatrix Pack(ReadOnlySpan<float> b, int rows, int columns)
+        {
+            PackCalls++;
+            return inner.Pack(b, rows, columns);
+        }
+
+        public void Multiply(ReadOnlySpan<float> a, int m, IPackedMatrix b, ReadOnlySpan<float> bias, Span<float> c)
+        {
+            LastRows = m;
+            inner.Multiply(a, m, b, bias, c);
+        }
+
+        public override string ToString() => Name;
+    }
+
+    /// <summary>A backend whose multiply takes a chosen time (it spins on the clock) and computes nothing.</summary>
+    private sealed class TimedBackend(string name, Func<int, TimeSpan> duration) : IMatMulBackend
+    {
+        public string Name => name;
+
+        public IPackedMatrix Pack(ReadOnlySpan<float> b, int rows, int columns) => new Shape(rows, columns);
+
+        public int Calls { get; private set; }
+
+        public void Multiply(ReadOnlySpan<float> a, int m, IPackedMatrix b, ReadOnlySpan<float> bias, Span<float> c)
+        {
+            Calls++;
+            var until = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(duration(m).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+            while (System.Diagnostics.Stopwatch.GetTimestamp() < until) Thread.SpinWait(10);
+        }
+
+        private sealed record Shape(int Rows, int Columns) : IPackedMatrix;
+    }
+}
