@@ -13,6 +13,11 @@ namespace LstmStream.Pipeline.Streaming;
 /// live here, and state exported elsewhere (another process, a snapshot) is imported as long as it was
 /// produced by the same model (<see cref="KeyState.ModelIdentity"/>).
 /// </para>
+/// <para>
+/// A request completes once the data that entered before it has passed every layer; when the pipeline is
+/// backpressured (a consumer that does not read), it waits like that data. Requests made after the input
+/// completed, or while the stream fails, fail with an <see cref="InvalidOperationException"/>.
+/// </para>
 /// </summary>
 public sealed class PipelineStateAccess
 {
