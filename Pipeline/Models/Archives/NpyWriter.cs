@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 
@@ -38,12 +39,12 @@ public static class NpyWriter
         Span<byte> length = stackalloc byte[4];
         if (major == 1)
         {
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(length, (ushort)headerBytes.Length);
+            BinaryPrimitives.WriteUInt16LittleEndian(length, (ushort)headerBytes.Length);
             stream.Write(length[..2]);
         }
         else
         {
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(length, (uint)headerBytes.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(length, (uint)headerBytes.Length);
             stream.Write(length);
         }
 
