@@ -15,7 +15,8 @@ public sealed class NdjsonParseStageTests : Akka.TestKit.Xunit2.TestKit
     private readonly IMaterializer _materializer;
     private readonly ConcurrentQueue<RecordError> _errors = new();
 
-    public NdjsonParseStageTests() => _materializer = Sys.Materializer();
+    // Generous expectation timeouts: the tests share a small, busy machine.
+    public NdjsonParseStageTests() : base("akka.test.single-expect-default = 20s") => _materializer = Sys.Materializer();
 
     private NdjsonParseStage Stage(int maxRows) => new(InputSize, maxRows, _errors.Enqueue);
 

@@ -16,7 +16,8 @@ public sealed class NdjsonRunnerTests : Akka.TestKit.Xunit2.TestKit
 
     private readonly IMaterializer _materializer;
 
-    public NdjsonRunnerTests() => _materializer = Sys.Materializer();
+    // Generous expectation timeouts: the tests share a small, busy machine.
+    public NdjsonRunnerTests() : base("akka.test.single-expect-default = 20s") => _materializer = Sys.Materializer();
 
     /// <summary>What the stand-in model computes for one row: a new width, from the vector and the line number.</summary>
     private static void Model(ReadOnlySpan<float> x, long line, Span<float> y)
