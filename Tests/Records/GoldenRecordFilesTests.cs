@@ -13,36 +13,9 @@ namespace LstmStream.Tests.Records;
 /// </summary>
 public sealed class GoldenRecordFilesTests
 {
-    private static string GoldenDirectory
-    {
-        get
-        {
-            var shared = Environment.GetEnvironmentVariable("LSTMSTREAM_SHARED");
-            if (string.IsNullOrEmpty(shared))
-            {
-                var root = new DirectoryInfo(AppContext.BaseDirectory);
-                while (root is not null && !File.Exists(Path.Combine(root.FullName, "LstmStream.sln"))) root = root.Parent;
-                if (root is null) throw new DirectoryNotFoundException($"no LstmStream.sln above {AppContext.BaseDirectory}");
-                shared = Path.Combine(root.FullName, "..", "shared");
-            }
+    private static string GoldenDirectory => LstmStream.Tests.Support.SharedData.Golden;
 
-            var golden = Path.GetFullPath(Path.Combine(shared, "golden"));
-            if (!Directory.Exists(golden))
-                throw new DirectoryNotFoundException($"reference cases not found at {golden}; set LSTMSTREAM_SHARED to the shared folder");
-            return golden;
-        }
-    }
-
-    public static TheoryData<string> Cases()
-    {
-        var data = new TheoryData<string>();
-        foreach (var dir in Directory.GetDirectories(GoldenDirectory).Order(StringComparer.Ordinal))
-        {
-            if (File.Exists(Path.Combine(dir, "case.json"))) data.Add(Path.GetFileName(dir));
-        }
-
-        return data;
-    }
+    public static TheoryData<string> Cases() => LstmStream.Tests.Golden.GoldenCase.Names();
 
     [Theory]
     [MemberData(nameof(Cases))]
