@@ -92,10 +92,10 @@ public sealed class MatMulAutotuner
         var ranges = new List<MatMulDispatchRange>();
         for (var i = 0; i < measuredSizes.Count; i++)
         {
+            // floor(√(m_i · m_i+1)) lies in [m_i, m_i+1), so the limits ascend strictly.
             var maxRows = i == measuredSizes.Count - 1
                 ? int.MaxValue
                 : (int)Math.Floor(Math.Sqrt((double)measuredSizes[i] * measuredSizes[i + 1]));
-            if (ranges.Count > 0 && maxRows <= ranges[^1].MaxRows) continue;
             ranges.Add(new MatMulDispatchRange(maxRows, _candidates[winners[i]]));
         }
 
