@@ -22,7 +22,7 @@ internal static class NativeBackendRequirement
     {
         if (IsRequired(backend)) return null;
         var probe = MatMulBackendFactory.Probe(backend);
-        return probe.IsAvailable ? null : $"{probe} (set {Variable}=1 to make missing Debian libraries fail the run)";
+        return probe.IsAvailable ? null : $"{probe} (requiring it through {Variable} makes its absence fail the run)";
     }
 
     private static string[] Parse(string? value)

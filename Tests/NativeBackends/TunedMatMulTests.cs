@@ -72,43 +72,55 @@ public sealed class TunedMatMulTests
     [Fact]
     public void The_autotuner_picks_the_faster_backend_per_row_range()
     {
-        // Two backends whose call times are forced (spinning on the clock) far apart: one costs 20 µs per row,
-        // the other a flat 500 µs. At 1 row the first is 25× faster, at 64 rows the second is 2.5× faster.
-        var perRow = new TimedBackend("per-row", rows => TimeSpan.FromMicroseconds(20 * rows));
-        var flat = new TimedBackend("flat", _ => TimeSpan.FromMicroseconds(500));
+        // Simulated time: one backend costs 20 µs per row, the other a flat 500 µs. At 1 row the first is 25×
+        // faster, at 64 rows the second is 2.5× faster; 8 = √(1 · 64) separates the ranges.
+        var clock = new ManualClock();
+        var perRow = new TimedBackend("per-row", clock, rows => TimeSpan.FromMicroseconds(20 * rows));
+        var flat = new TimedBackend("flat", clock, _ => TimeSpan.FromMicroseconds(500));
         var options = new MatMulAutotuneOptions { BatchSizes = [1, 64], Repetitions = 5 };
-        var tuned = new MatMulAutotuner([perRow, flat], options).Tune(10, 12, TimeSpan.FromSeconds(5));
+        var tuned = new MatMulAutotuner([perRow, flat], options, clock).Tune(10, 12, TimeSpan.FromSeconds(1));
 
         Assert.Equal("[10x12]: rows<=8 per-row, rows>8 flat", tuned.Description);
-        Assert.Equal(4, tuned.Timings.Count);
         Assert.Equal(["per-row", "flat", "per-row", "flat"], tuned.Timings.Select(t => t.Backend));
         Assert.Equal([1, 1, 64, 64], tuned.Timings.Select(t => t.Rows));
-        Assert.All(tuned.Timings, t => Assert.True(t.SecondsPerCall > 0));
+        Assert.Equal([20e-6, 500e-6, 1280e-6, 500e-6], tuned.Timings.Select(t => Math.Round(t.SecondsPerCall, 9)));
+
+        // Within the preference margin the earlier candidate keeps the range.
+        var almost = new TimedBackend("almost", clock, _ => TimeSpan.FromMicroseconds(102));
+        var best = new TimedBackend("best", clock, _ => TimeSpan.FromMicroseconds(100));
+        var close = new MatMulAutotuner([almost, best], options with { BatchSizes = [1] }, clock).Tune(3, 3, TimeSpan.FromSeconds(1));
+        Assert.Equal("[3x3]: all rows almost", close.Description);
+        var clear = new MatMulAutotuner([almost, best], options with { BatchSizes = [1], PreferEarlierWithin = 0 }, clock).Tune(3, 3, TimeSpan.FromSeconds(1));
+        Assert.Equal("[3x3]: all rows best", clear.Description);
     }
 
     [Fact]
     public void The_autotuner_stops_at_row_counts_the_budget_cannot_pay_for()
     {
-        var slow = new TimedBackend("slow", rows => TimeSpan.FromMicroseconds(200 * rows));
-        var flat = new TimedBackend("flat", _ => TimeSpan.FromMicroseconds(100));
+        // Predicted from 2 rows, 100 000 rows would take 20 s per call of the slow backend: never started.
+        var clock = new ManualClock();
+        var slow = new TimedBackend("slow", clock, rows => TimeSpan.FromMicroseconds(200 * rows));
+        var flat = new TimedBackend("flat", clock, _ => TimeSpan.FromMicroseconds(100));
         var options = new MatMulAutotuneOptions { BatchSizes = [1, 2, 100_000], Repetitions = 3 };
-        var tuned = new MatMulAutotuner([slow, flat], options).Tune(4, 4, TimeSpan.FromMilliseconds(200));
+        var tuned = new MatMulAutotuner([slow, flat], options, clock).Tune(4, 4, TimeSpan.FromSeconds(1));
         Assert.Equal([1, 2], tuned.Timings.Select(t => t.Rows).Distinct());
         Assert.Equal(int.MaxValue, tuned.Plan.Ranges[^1].MaxRows);
+        Assert.True(clock.Now < TimeSpan.FromSeconds(1));
     }
 
     [Fact]
     public void No_new_round_of_repetitions_starts_once_the_budget_is_spent()
     {
         // Two warm-up calls of 30 ms each per backend already spend the 50 ms budget: one round follows, no more.
-        var first = new TimedBackend("first", _ => TimeSpan.FromMilliseconds(30));
-        var second = new TimedBackend("second", _ => TimeSpan.FromMilliseconds(30));
+        var clock = new ManualClock();
+        var first = new TimedBackend("first", clock, _ => TimeSpan.FromMilliseconds(30));
+        var second = new TimedBackend("second", clock, _ => TimeSpan.FromMilliseconds(20));
         var options = new MatMulAutotuneOptions { BatchSizes = [1, 2], Repetitions = 5 };
-        var tuned = new MatMulAutotuner([first, second], options).Tune(3, 3, TimeSpan.FromMilliseconds(50));
+        var tuned = new MatMulAutotuner([first, second], options, clock).Tune(3, 3, TimeSpan.FromMilliseconds(50));
         Assert.Equal(3, first.Calls);
         Assert.Equal(3, second.Calls);
         Assert.Equal([1], tuned.Timings.Select(t => t.Rows).Distinct());
-        Assert.Equal(int.MaxValue, tuned.Plan.Ranges.Single().MaxRows);
+        Assert.Equal("[3x3]: all rows second", tuned.Description);
     }
 
     [Fact]
@@ -149,22 +161,35 @@ public sealed class TunedMatMulTests
         public override string ToString() => Name;
     }
 
-    /// <summary>A backend whose multiply takes a chosen time (it spins on the clock) and computes nothing.</summary>
-    private sealed class TimedBackend(string name, Func<int, TimeSpan> duration) : IMatMulBackend
+    /// <summary>A backend whose multiply computes nothing and advances a simulated clock by a chosen time.</summary>
+    private sealed class TimedBackend(string name, ManualClock clock, Func<int, TimeSpan> duration) : IMatMulBackend
     {
         public string Name => name;
 
-        public IPackedMatrix Pack(ReadOnlySpan<float> b, int rows, int columns) => new Shape(rows, columns);
-
         public int Calls { get; private set; }
+
+        public IPackedMatrix Pack(ReadOnlySpan<float> b, int rows, int columns) => new Shape(rows, columns);
 
         public void Multiply(ReadOnlySpan<float> a, int m, IPackedMatrix b, ReadOnlySpan<float> bias, Span<float> c)
         {
             Calls++;
-            var until = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(duration(m).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
-            while (System.Diagnostics.Stopwatch.GetTimestamp() < until) Thread.SpinWait(10);
+            clock.Advance(duration(m));
         }
 
         private sealed record Shape(int Rows, int Columns) : IPackedMatrix;
+    }
+
+    /// <summary>Time that moves only when told to (nanosecond ticks).</summary>
+    private sealed class ManualClock : TimeProvider
+    {
+        private long _ticks;
+
+        public TimeSpan Now => TimeSpan.FromTicks(_ticks / 100);
+
+        public override long TimestampFrequency => 1_000_000_000;
+
+        public override long GetTimestamp() => _ticks;
+
+        public void Advance(TimeSpan by) => _ticks += by.Ticks * 100;
     }
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace LstmStream.Pipeline.Numerics.Selection;
 
 /// <summary>
@@ -18,10 +16,14 @@ public sealed class MatMulAutotuner
 {
     private readonly IMatMulBackend[] _candidates;
     private readonly MatMulAutotuneOptions _options;
+    private readonly TimeProvider _time;
 
     /// <param name="candidates">Backends to time, in order of preference (ties within the margin go to the earlier one).</param>
-    public MatMulAutotuner(IReadOnlyList<IMatMulBackend> candidates, MatMulAutotuneOptions? options = null)
+    /// <param name="options">What to measure; defaults when null.</param>
+    /// <param name="timeProvider">The clock timings and the budget are read from (the system's when null).</param>
+    public MatMulAutotuner(IReadOnlyList<IMatMulBackend> candidates, MatMulAutotuneOptions? options = null, TimeProvider? timeProvider = null)
     {
+        _time = timeProvider ?? TimeProvider.System;
         ArgumentNullException.ThrowIfNull(candidates);
         if (candidates.Count == 0) throw new ArgumentException("the autotuner needs at least one backend", nameof(candidates));
         _candidates = candidates.ToArray();
@@ -41,7 +43,7 @@ public sealed class MatMulAutotuner
         var label = $"[{k}x{n}]";
         if (_candidates.Length == 1) return new TunedMatMul(MatMulDispatchPlan.Single(_candidates[0]), label);
 
-        var clock = Stopwatch.StartNew();
+        var started = _time.GetTimestamp();
         var sizes = _options.BatchSizes;
         var random = new Random(_options.Seed);
         var weights = RandomValues(random, k * n);
@@ -70,15 +72,14 @@ public sealed class MatMulAutotuner
                     predicted += 2 * call + RepetitionsFor(call) * Math.Max(call, minRepetition);
                 }
 
-                if (clock.Elapsed.TotalSeconds + predicted > budget.TotalSeconds) break;
+                if (_time.GetElapsedTime(started).TotalSeconds + predicted > budget.TotalSeconds) break;
             }
 
             if (a.Length < rows * k) a = RandomValues(random, rows * k);
             if (c.Length < rows * n) c = new float[rows * n];
 
-            var deadline = clock.Elapsed.TotalSeconds >= budget.TotalSeconds
-                ? Stopwatch.GetTimestamp()
-                : Stopwatch.GetTimestamp() + (long)((budget.TotalSeconds - clock.Elapsed.TotalSeconds) * Stopwatch.Frequency);
+            var budgetTicks = budget.TotalSeconds * _time.TimestampFrequency;
+            var deadline = budgetTicks >= long.MaxValue - started ? long.MaxValue : started + (long)budgetTicks;
             var seconds = MeasureAll(packed, a, rows, bias, c, deadline);
             for (var b = 0; b < _candidates.Length; b++) timings.Add(new MatMulTiming(_candidates[b].Name, rows, k, n, seconds[b]));
 
@@ -91,10 +92,10 @@ public sealed class MatMulAutotuner
         var ranges = new List<MatMulDispatchRange>();
         for (var i = 0; i < measuredSizes.Count; i++)
         {
+            // floor(√(m_i · m_i+1)) lies in [m_i, m_i+1), so the limits ascend strictly.
             var maxRows = i == measuredSizes.Count - 1
                 ? int.MaxValue
                 : (int)Math.Floor(Math.Sqrt((double)measuredSizes[i] * measuredSizes[i + 1]));
-            if (ranges.Count > 0 && maxRows <= ranges[^1].MaxRows) continue;
             ranges.Add(new MatMulDispatchRange(maxRows, _candidates[winners[i]]));
         }
 
@@ -121,7 +122,7 @@ public sealed class MatMulAutotuner
     /// (one of each backend in turn), so that what one backend leaves behind (native worker threads still
     /// spinning, caches) weighs on every backend alike rather than on whichever is timed next.
     /// </summary>
-    /// <remarks>Past <paramref name="deadline"/> (a <see cref="Stopwatch"/> timestamp) no further round of repetitions starts.</remarks>
+    /// <remarks>Past <paramref name="deadline"/> (a timestamp of the time provider) no further round of repetitions starts.</remarks>
     private double[] MeasureAll(IPackedMatrix[] packed, float[] a, int rows, float[] bias, float[] c, long deadline)
     {
         var count = _candidates.Length;
@@ -132,16 +133,16 @@ public sealed class MatMulAutotuner
             // The first call may pay one-time costs (JIT-generated kernels, worker threads, page faults);
             // the second one estimates how many calls make a repetition.
             _candidates[b].Multiply(a, rows, packed[b], bias, c);
-            var start = Stopwatch.GetTimestamp();
+            var start = _time.GetTimestamp();
             _candidates[b].Multiply(a, rows, packed[b], bias, c);
-            var warmUp = Math.Max(Stopwatch.GetElapsedTime(start).TotalSeconds, 1e-9);
+            var warmUp = Math.Max(_time.GetElapsedTime(start).TotalSeconds, 1e-9);
             callsPerRepetition[b] = (int)Math.Clamp(Math.Ceiling(_options.MinRepetitionTime.TotalSeconds / warmUp), 1, 100_000);
             samples[b] = new double[RepetitionsFor(warmUp)];
         }
 
         var repetitions = samples.Max(s => s.Length);
         var rounds = 0;
-        for (var r = 0; r < repetitions && (r == 0 || Stopwatch.GetTimestamp() < deadline); r++)
+        for (var r = 0; r < repetitions && (r == 0 || _time.GetTimestamp() < deadline); r++)
         {
             rounds = r + 1;
             for (var b = 0; b < count; b++)
@@ -149,9 +150,9 @@ public sealed class MatMulAutotuner
                 if (r >= samples[b].Length) continue;
                 var backend = _candidates[b];
                 var calls = callsPerRepetition[b];
-                var start = Stopwatch.GetTimestamp();
+                var start = _time.GetTimestamp();
                 for (var i = 0; i < calls; i++) backend.Multiply(a, rows, packed[b], bias, c);
-                samples[b][r] = Stopwatch.GetElapsedTime(start).TotalSeconds / calls;
+                samples[b][r] = _time.GetElapsedTime(start).TotalSeconds / calls;
             }
         }
 
