@@ -7,6 +7,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian packages the tests need, one per entry (installed only when missing).
 APT_PACKAGES=(
+    libopenblas0-pthread   # the openblas matrix-multiply backend
+    libdnnl2               # the onednn matrix-multiply backend
 )
 
 missing=()
@@ -36,4 +38,6 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
+# The native backends were installed above, so their tests must run, not skip.
+export LSTMSTREAM_REQUIRE_NATIVE="${LSTMSTREAM_REQUIRE_NATIVE:-1}"
 exec dotnet test LstmStream.sln -c Release "$@"
