@@ -52,10 +52,18 @@ internal sealed class GemmWorkers : IDisposable
             _failure = null;
             Volatile.Write(ref _pending, _threads.Length);
             foreach (var s in _start) s.Release();
-            job.RunPart(0);
-            var spin = new SpinWait();
-            while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
-            _job = null;
+            try
+            {
+                job.RunPart(0);
+            }
+            finally
+            {
+                // Never hand the workers to the next caller while they still run this job.
+                var spin = new SpinWait();
+                while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+                _job = null;
+            }
+
             if (_failure is { } failure) throw new InvalidOperationException("a matrix multiply worker failed", failure);
         }
         finally
