@@ -1,6 +1,6 @@
 namespace LstmStream.Pipeline.Numerics;
 
-/// <summary>A piece of work split into parts that run at once, one per thread.</summary>
+/// <summary>A piece of work split into parts that may run at once.</summary>
 internal interface IParallelJob
 {
     void RunPart(int part);
@@ -8,10 +8,12 @@ internal interface IParallelJob
 
 /// <summary>
 /// A fixed set of dedicated background threads for splitting one multiply over cores without
-/// allocating per call: the caller runs part 0 itself, worker w runs part w + 1. A worker spins
-/// briefly after each job (back-to-back layer steps find it awake), then sleeps on its semaphore.
-/// One job at a time: callers take <see cref="TryBegin"/> and fall back to one thread when it is busy,
-/// so concurrent callers never oversubscribe the cores.
+/// allocating per call. Parts are claimed, not assigned: the caller and every woken worker take the
+/// next unclaimed part until none is left, so the caller never waits for a worker that is slow to wake
+/// (it does that worker's part itself) — only for parts already running. A worker spins briefly after
+/// each job (back-to-back layer steps find it awake), then sleeps on its semaphore. One job at a time:
+/// callers take <see cref="TryBegin"/> and fall back to one thread when it is busy, so concurrent
+/// callers never oversubscribe the cores.
 /// </summary>
 internal sealed class GemmWorkers : IDisposable
 {
@@ -20,7 +22,9 @@ internal sealed class GemmWorkers : IDisposable
     private readonly SemaphoreSlim[] _start;
     private readonly object _gate = new();
     private IParallelJob? _job;
-    private int _pending;
+    private int _parts;
+    private int _nextPart;
+    private int _donePart;
     private volatile bool _stopping;
     private Exception? _failure;
 
@@ -37,30 +41,59 @@ internal sealed class GemmWorkers : IDisposable
         }
     }
 
-    /// <summary>Parts a job is split into: the workers plus the calling thread.</summary>
+    /// <summary>Parts a job is split into: one per worker plus one for the calling thread.</summary>
     public int Parts => _threads.Length + 1;
 
     /// <summary>Claims the workers; false when another caller is using them.</summary>
     public bool TryBegin() => !_stopping && Monitor.TryEnter(_gate);
 
-    /// <summary>Runs every part of <paramref name="job"/> (part 0 on this thread), then releases the workers.</summary>
+    /// <summary>Runs every part of <paramref name="job"/>, then releases the workers.</summary>
     public void RunAndEnd(IParallelJob job)
     {
         try
         {
             _job = job;
             _failure = null;
-            Volatile.Write(ref _pending, _threads.Length);
+            _parts = Parts;
+            Volatile.Write(ref _donePart, 0);
+            Volatile.Write(ref _nextPart, 0);
             foreach (var s in _start) s.Release();
-            job.RunPart(0);
-            var spin = new SpinWait();
-            while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
-            _job = null;
+            try
+            {
+                RunClaimedParts();
+            }
+            finally
+            {
+                // Never hand the workers to the next caller while they still run a part of this job.
+                var spin = new SpinWait();
+                while (Volatile.Read(ref _donePart) < _parts) spin.SpinOnce(sleep1Threshold: -1);
+            }
+
             if (_failure is { } failure) throw new InvalidOperationException("a matrix multiply worker failed", failure);
         }
         finally
         {
             Monitor.Exit(_gate);
+        }
+    }
+
+    private void RunClaimedParts()
+    {
+        int part;
+        while ((part = Interlocked.Increment(ref _nextPart) - 1) < _parts)
+        {
+            try
+            {
+                _job!.RunPart(part);
+            }
+            catch (Exception e)
+            {
+                _failure = e;
+            }
+            finally
+            {
+                Interlocked.Increment(ref _donePart);
+            }
         }
     }
 
@@ -78,18 +111,7 @@ internal sealed class GemmWorkers : IDisposable
 
             if (!woke) start.Wait();
             if (_stopping) return;
-            try
-            {
-                _job!.RunPart(index + 1);
-            }
-            catch (Exception e)
-            {
-                _failure = e;
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _pending);
-            }
+            RunClaimedParts();
         }
     }
 

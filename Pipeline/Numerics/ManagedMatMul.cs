@@ -12,6 +12,9 @@ namespace LstmStream.Pipeline.Numerics;
 /// multiplies are split over column panels (or over rows when there are too few panels) between the
 /// calling thread and dedicated workers; small ones, and calls made while the workers are busy with
 /// another call, run on the calling thread alone.
+/// Every element of C is one chain of FMAs over k in ascending order, started from the bias (or zero),
+/// so a row's result is bitwise the same whatever batch it is in, however the work is tiled, blocked or
+/// split, and for every vector width: a key's outputs never depend on the keys that share its batch.
 /// Thread safety: concurrent <see cref="Multiply"/> calls are safe (per-call state lives on the stack,
 /// the worker set is claimed by one call at a time).
 /// </summary>
@@ -104,6 +107,7 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
         p.KeepAlive();
     }
 
+    /// <summary>Stops the worker threads (when <c>threads</c> &gt; 1); the backend must not be used afterwards.</summary>
     public void Dispose() => _workers?.Dispose();
 
     /// <summary>One multiply's operands.</summary>

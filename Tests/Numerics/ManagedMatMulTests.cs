@@ -47,6 +47,67 @@ public class ManagedMatMulTests
     }
 
     [Fact]
+    public void A_rows_result_is_bitwise_the_same_whatever_the_batch_threads_or_vector_width()
+    {
+        // Every element is one FMA chain over k in ascending order, so a key's output never depends on
+        // which other keys share its batch.
+        var rng = new Random(77);
+        int k = 300, n = 200;
+        var b = ReferenceLstmCell.RandomValues(rng, k * n);
+        var bias = ReferenceLstmCell.RandomValues(rng, n);
+        var a = ReferenceLstmCell.RandomValues(rng, 100 * k);
+        float[]? expected = null;
+        foreach (var (bits, threads) in new[] { (512, 1), (512, 2), (256, 1), (256, 2), (128, 1) })
+        {
+            using var backend = new ManagedMatMul(threads, bits);
+            var packed = backend.Pack(b, k, n);
+            foreach (var m in new[] { 1, 5, 8, 12, 13, 40, 100 })
+            {
+                var c = new float[m * n];
+                backend.Multiply(a.AsSpan(0, m * k), m, packed, bias, c);
+                expected ??= c[..n];
+                Assert.Equal(expected, c[..n]);
+
+                // Row 4 (when present) equals the same row multiplied alone.
+                if (m > 4)
+                {
+                    var alone = new float[n];
+                    backend.Multiply(a.AsSpan(4 * k, k), 1, packed, bias, alone);
+                    Assert.Equal(alone, c[(4 * n)..(5 * n)]);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Concurrent_callers_on_a_threaded_backend_get_correct_results()
+    {
+        using var backend = new ManagedMatMul(2);
+        var rng = new Random(88);
+        int m = 64, k = 256, n = 256;
+        var b = ReferenceLstmCell.RandomValues(rng, k * n);
+        var packed = backend.Pack(b, k, n);
+        var inputs = Enumerable.Range(0, 4).Select(_ => ReferenceLstmCell.RandomValues(rng, m * k)).ToArray();
+        var expected = inputs.Select(a =>
+        {
+            var c = new float[m * n];
+            using var single = new ManagedMatMul();
+            single.Multiply(a, m, single.Pack(b, k, n), default, c);
+            return c;
+        }).ToArray();
+
+        Parallel.For(0, 4, t =>
+        {
+            var c = new float[m * n];
+            for (var rep = 0; rep < 20; rep++)
+            {
+                backend.Multiply(inputs[t], m, packed, default, c);
+                Assert.Equal(expected[t], c);
+            }
+        });
+    }
+
+    [Fact]
     public void Zero_rows_leave_c_untouched()
     {
         using var backend = new ManagedMatMul();

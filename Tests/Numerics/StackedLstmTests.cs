@@ -99,7 +99,8 @@ public class StackedLstmTests
     {
         var rng = new Random(40);
         var model = TutorialModel(rng, head: true);
-        var stack = new StackedLstm(model, new ManagedMatMul(2));
+        using var backend = new ManagedMatMul(2);
+        var stack = new StackedLstm(model, backend);
         int batch = 30, time = 4;
         var inputs = ReferenceLstmCell.RandomValues(rng, batch * time * 6, 2f);
         var result = stack.Run(inputs, batch, time, applyHead: false);
