@@ -1,4 +1,5 @@
 using LstmStream.Pipeline.Models;
+using LstmStream.Pipeline.Numerics.Selection;
 
 namespace LstmStream.Pipeline.Numerics;
 
@@ -21,13 +22,21 @@ public sealed class StackedLstm
     private int[] _order = [];
     private int[] _lengths = [];
 
+    /// <summary>Every layer and the head on one backend.</summary>
     public StackedLstm(LstmModel model, IMatMulBackend backend)
+        : this(model, ModelMatMulBackends.Uniform(model, backend))
+    {
+    }
+
+    /// <summary>Each layer and the head on the backend chosen for it (see <see cref="MatMulBackendFactory.CreateForModel"/>).</summary>
+    public StackedLstm(LstmModel model, ModelMatMulBackends backends)
     {
         ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(backends);
+        backends.EnsureFits(model);
         Model = model;
-        _layers = model.Layers.Select(l => new LstmLayerKernel(l, backend)).ToArray();
-        _head = model.Head is null ? null : new DenseHeadKernel(model.Head, backend);
+        _layers = model.Layers.Select((l, k) => new LstmLayerKernel(l, backends.Layers[k])).ToArray();
+        _head = model.Head is null ? null : new DenseHeadKernel(model.Head, backends.Head!);
         _xh = new float[_layers.Length][];
         _c = new float[_layers.Length][];
         _h = new float[_layers.Length][];

@@ -3,6 +3,7 @@ using Akka.Streams;
 using Akka.Streams.Dsl;
 using LstmStream.Pipeline.Models;
 using LstmStream.Pipeline.Numerics;
+using LstmStream.Pipeline.Numerics.Selection;
 
 namespace LstmStream.Pipeline.Streaming;
 
@@ -26,6 +27,23 @@ public static class LstmPipeline
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(backendFactory);
+        var backends = new ModelMatMulBackends(
+            model.Layers.Select(_ => backendFactory()).ToArray(),
+            model.Head is null ? null : backendFactory(),
+            []);
+        return Create(model, backends, options);
+    }
+
+    /// <param name="model">The model to run.</param>
+    /// <param name="backends">The backend of each layer and of the head (e.g. tuned per shape by
+    /// <see cref="MatMulBackendFactory.CreateForModel"/>).</param>
+    /// <param name="options">Batching and threading.</param>
+    public static Flow<StepBatch, StepBatch, LstmPipelineHandle> Create(
+        LstmModel model, ModelMatMulBackends backends, PipelineOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(backends);
+        backends.EnsureFits(model);
         options ??= new PipelineOptions();
         options.Validate();
 
@@ -34,10 +52,10 @@ public static class LstmPipeline
         var buffer = Attributes.CreateInputBuffer(options.AsyncBufferBatches, options.AsyncBufferBatches);
         for (var k = 0; k < model.Layers.Count; k++)
         {
-            var layer = Flow.FromGraph(new LstmLayerStage(new LstmLayerKernel(model.Layers[k], backendFactory()), k));
+            var layer = Flow.FromGraph(new LstmLayerStage(new LstmLayerKernel(model.Layers[k], backends.Layers[k]), k));
             var last = k == model.Layers.Count - 1;
             if (last && model.Head is { } head)
-                layer = layer.Via(new DenseHeadStage(new DenseHeadKernel(head, backendFactory())));
+                layer = layer.Via(new DenseHeadStage(new DenseHeadKernel(head, backends.Head!)));
             inner = inner.Via(options.AsyncLayers ? layer.AddAttributes(buffer).Async() : layer);
         }
 

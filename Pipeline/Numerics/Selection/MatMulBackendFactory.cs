@@ -73,7 +73,7 @@ public static class MatMulBackendFactory
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threads);
         return Normalize(name) switch
         {
-            Managed => CreateManaged(threads),
+            Managed => new ManagedMatMul(threads),
             Mkl => new MklMatMul(threads),
             OpenBlas => new OpenBlasMatMul(threads),
             OneDnn => new OneDnnMatMul(threads),
@@ -128,12 +128,5 @@ public static class MatMulBackendFactory
 
         var layerCount = model.Layers.Count;
         return new ModelMatMulBackends(backends[..layerCount], model.Head is null ? null : backends[layerCount], choices);
-    }
-
-    // The managed kernel's thread count: passed on once ManagedMatMul takes one (its rewrite adds `threads`).
-    private static ManagedMatMul CreateManaged(int threads)
-    {
-        _ = threads;
-        return new ManagedMatMul();
     }
 }

@@ -1,7 +1,31 @@
+using LstmStream.Pipeline.Models;
+
 namespace LstmStream.Pipeline.Numerics.Selection;
 
 /// <summary>
 /// The backends chosen for one model: one per LSTM layer (it also packs that layer's projection) and one
 /// for the dense head, each its own instance, plus one log line per choice.
 /// </summary>
-public sealed record ModelMatMulBackends(IReadOnlyList<IMatMulBackend> Layers, IMatMulBackend? Head, IReadOnlyList<string> Choices);
+public sealed record ModelMatMulBackends(IReadOnlyList<IMatMulBackend> Layers, IMatMulBackend? Head, IReadOnlyList<string> Choices)
+{
+    /// <summary>The same backend for every layer and the head (a backend packs each matrix separately, so sharing is safe on one thread).</summary>
+    public static ModelMatMulBackends Uniform(LstmModel model, IMatMulBackend backend)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(backend);
+        return new ModelMatMulBackends(
+            model.Layers.Select(_ => backend).ToArray(),
+            model.Head is null ? null : backend,
+            [$"all matrices: {backend.Name}"]);
+    }
+
+    /// <summary>Throws unless there is one backend per layer and one for the head exactly when the model has a head.</summary>
+    public void EnsureFits(LstmModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (Layers.Count != model.Layers.Count)
+            throw new ArgumentException($"{Layers.Count} layer backends for a model of {model.Layers.Count} layers");
+        if ((Head is null) != (model.Head is null))
+            throw new ArgumentException(model.Head is null ? "a head backend for a model without a head" : "no head backend for a model with a head");
+    }
+}
