@@ -200,7 +200,7 @@ internal sealed class OnnxChainReader
         return new LstmModel(layers, head.Build(), $"{_source} (onnx)");
     }
 
-    private bool IsAcceptableInitialState(string name) => _view.IsRuntimeInput(name) || _view.IsProvablyZero(name);
+    private bool IsAcceptableInitialState(string name) => _view.IsDerivedFromRuntimeInput(name) || _view.IsProvablyZero(name);
 
     private static SymbolicShape LstmInputShape(int layout, int inputSize) => layout == 0
         ? new SymbolicShape([new(AxisRole.Seq), new(AxisRole.Batch), new(AxisRole.Feature, inputSize)])

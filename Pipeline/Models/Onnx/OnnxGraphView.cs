@@ -98,6 +98,25 @@ internal sealed class OnnxGraphView
         return false;
     }
 
+    /// <summary>
+    /// True when <paramref name="name"/> is a graph input, or a slice / reshape of one (how PyTorch hands
+    /// each layer its part of a <c>[layers, batch, hidden]</c> state input): state fed at run time.
+    /// </summary>
+    public bool IsDerivedFromRuntimeInput(string name)
+    {
+        for (var guard = 0; guard < 64; guard++)
+        {
+            if (IsRuntimeInput(name)) return true;
+            var node = Producer(name);
+            if (node is null || node.Input.Count == 0) return false;
+            if (node.OpType is not ("Slice" or "Gather" or "Split" or "Reshape" or "Unsqueeze" or "Squeeze" or "Identity" or "Transpose" or "Cast"))
+                return false;
+            name = node.Input[0];
+        }
+
+        return false;
+    }
+
     private static OnnxTensor ConstantNodeValue(NodeProto node, string name)
     {
         var attrs = new OnnxNodeAttributes(node);
