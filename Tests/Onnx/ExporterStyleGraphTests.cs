@@ -136,6 +136,55 @@ public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void UnfoldedWeightsAreFoldedLikePyTorchWithoutConstantFolding()
+    {
+        // PyTorch's own parameters (gate order i, f, g, o; weight_ih [4H × in]) reordered to ONNX's i, o, f, c
+        // in the graph itself: Slice per gate, Concat, Unsqueeze; the head weight is a Transpose of [k × H].
+        var rng = new Random(606);
+        const int batch = 2, seq = 4, input = 3, hidden = 5, k = 2;
+        var g = new OnnxTestGraph(opset: 13).Input("X", "seq", "batch", input).Output("Y", "seq", "batch", k);
+        g.Floats("weight_ih", [4 * hidden, input], RandomLstmModels.Uniform(rng, 4 * hidden * input, 0.8f));
+        g.Floats("weight_hh", [4 * hidden, hidden], RandomLstmModels.Uniform(rng, 4 * hidden * hidden, 0.8f));
+        g.Floats("bias", [8 * hidden], RandomLstmModels.Uniform(rng, 8 * hidden, 0.5f));
+        g.Floats("fc_weight", [k, hidden], RandomLstmModels.Uniform(rng, k * hidden, 1f)).Floats("fc_bias", [k], RandomLstmModels.Uniform(rng, k, 1f));
+        g.Ints("axis0", 0);
+        for (var gate = 0; gate <= 4; gate++) g.Ints($"at{gate}", gate * hidden);
+        foreach (var p in new[] { "weight_ih", "weight_hh" })
+        {
+            // PyTorch blocks i, f, g, o → ONNX i, o, f, c = blocks 0, 3, 1, 2.
+            var pieces = new[] { 0, 3, 1, 2 }.Select(b => $"{p}_{b}").ToArray();
+            foreach (var b in new[] { 0, 1, 2, 3 }) g.Node("Slice", $"slice_{p}_{b}", [p, $"at{b}", $"at{b + 1}", "axis0"], [$"{p}_{b}"]);
+            g.Node("Concat", $"concat_{p}", pieces, [$"{p}_iofc"], Attr("axis", 0L));
+            g.Node("Unsqueeze", $"unsqueeze_{p}", [$"{p}_iofc", "axis0"], [$"{p}_onnx"]);
+        }
+
+        g.Node("Unsqueeze", "unsqueeze_bias", ["bias", "axis0"], ["bias_onnx"]);
+        g.Node("Transpose", "fc_weight_t", ["fc_weight"], ["fc_w_t"]);
+        g.Node("LSTM", "lstm", ["X", "weight_ih_onnx", "weight_hh_onnx", "bias_onnx"], ["y"], Attr("hidden_size", (long)hidden));
+        g.Ints("one", 1);
+        g.Node("Squeeze", "squeeze", ["y", "one"], ["s"]);
+        g.Node("MatMul", "fc", ["s", "fc_w_t"], ["z"]);
+        g.Node("Add", "fc_add", ["z", "fc_bias"], ["Y"]);
+
+        var model = OnnxModelImporter.FromBytes(g.Bytes(), "pytorch-unfolded");
+        Assert.Equal(hidden, model.Layers.Single().CellSize);
+        Assert.Equal(k, model.Head!.OutputSize);
+
+        var timeMajorX = RandomLstmModels.Uniform(rng, seq * batch * input, 1.5f);
+        var ort = RunOnnxRuntime(g.Bytes(), ("X", timeMajorX, [seq, batch, input]));
+        var x = new float[timeMajorX.Length];
+        for (var b = 0; b < batch; b++)
+        for (var t = 0; t < seq; t++)
+            timeMajorX.AsSpan((t * batch + b) * input, input).CopyTo(x.AsSpan((b * seq + t) * input, input));
+        var ours = new StackedLstm(model, new ManagedMatMul()).Run(x, batch, seq).Outputs;
+        var oursTimeMajor = new float[ours.Length];
+        for (var b = 0; b < batch; b++)
+        for (var t = 0; t < seq; t++)
+            ours.AsSpan((b * seq + t) * k, k).CopyTo(oursTimeMajor.AsSpan((t * batch + b) * k, k));
+        Compare(oursTimeMajor, ort, "pytorch unfolded weights Y");
+    }
+
+    [Fact]
     public void Opset7GraphWithFlattenGemmAndDefaultSoftmaxAxis()
     {
         var rng = new Random(404);

@@ -12,6 +12,7 @@ internal sealed class OnnxGraphView
     private readonly Dictionary<string, NodeProto> _producers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, OnnxTensor> _decoded = new(StringComparer.Ordinal);
     private readonly HashSet<string> _inputs = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _folding = new(StringComparer.Ordinal);
 
     public OnnxGraphView(GraphProto graph)
     {
@@ -44,10 +45,12 @@ internal sealed class OnnxGraphView
 
     public NodeProto? Producer(string name) => _producers.GetValueOrDefault(name);
 
-    public bool IsConstant(string name) =>
-        _initializers.ContainsKey(name) || (Producer(name) is { OpType: "Constant" });
+    public bool IsConstant(string name) => _initializers.ContainsKey(name) || Constant(name) is not null;
 
-    /// <summary>The value of an initializer or a Constant node's output, or null when the value is computed.</summary>
+    /// <summary>
+    /// The value of an initializer, a Constant node's output, or a shape / slice / concat operator over
+    /// constants (see <see cref="OnnxConstantFolder"/>); null when the value depends on a graph input.
+    /// </summary>
     public OnnxTensor? Constant(string name)
     {
         if (_decoded.TryGetValue(name, out var cached)) return cached;
@@ -59,6 +62,17 @@ internal sealed class OnnxGraphView
         else if (Producer(name) is { OpType: "Constant" } node)
         {
             t = ConstantNodeValue(node, name);
+        }
+        else if (Producer(name) is { } computed && computed.Output[0] == name && _folding.Add(name))
+        {
+            try
+            {
+                t = OnnxConstantFolder.TryFold(computed, Constant);
+            }
+            finally
+            {
+                _folding.Remove(name);
+            }
         }
 
         if (t is not null) _decoded[name] = t;
