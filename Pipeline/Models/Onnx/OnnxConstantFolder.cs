@@ -10,10 +10,12 @@ namespace LstmStream.Pipeline.Models.Onnx;
 /// </summary>
 internal static class OnnxConstantFolder
 {
+    private static readonly HashSet<string> FoldableOps = ["Identity", "Unsqueeze", "Squeeze", "Flatten", "Reshape", "Transpose", "Concat", "Slice"];
+
     /// <summary>The value of <paramref name="node"/>'s first output, or null when it cannot be computed here.</summary>
     public static OnnxTensor? TryFold(NodeProto node, Func<string, OnnxTensor?> constant)
     {
-        if (node.Output.Count == 0 || node.Input.Count == 0) return null;
+        if (node.Output.Count == 0 || node.Input.Count == 0 || !FoldableOps.Contains(node.OpType)) return null;
         var inputs = new List<OnnxTensor?>();
         foreach (var name in node.Input) inputs.Add(name.Length == 0 ? null : constant(name));
         var data = inputs[0];
