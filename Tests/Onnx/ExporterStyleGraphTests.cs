@@ -88,6 +88,103 @@ public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void PyTorchStyleStateInputsSlicedPerLayer()
+    {
+        var rng = new Random(505);
+        const int batch = 2, seq = 5, input = 3, hidden = 4;
+        var g = new OnnxTestGraph(opset: 13).Input("X", "seq", "batch", input).Input("h0", 2, "batch", hidden).Input("c0", 2, "batch", hidden)
+            .Output("Y", "seq", "batch", hidden);
+        var l0 = OnnxWeights.Random(rng, input, hidden, peepholes: false);
+        var l1 = OnnxWeights.Random(rng, hidden, hidden, peepholes: false);
+        g.Floats("W0", [1, 4 * hidden, input], l0.W).Floats("R0", [1, 4 * hidden, hidden], l0.R).Floats("B0", [1, 8 * hidden], l0.B);
+        g.Floats("W1", [1, 4 * hidden, hidden], l1.W).Floats("R1", [1, 4 * hidden, hidden], l1.R).Floats("B1", [1, 8 * hidden], l1.B);
+        g.Ints("zero", 0).Ints("one", 1).Ints("two", 2);
+        foreach (var (k, from, to) in new[] { (0, "zero", "one"), (1, "one", "two") })
+        {
+            g.Node("Slice", $"h0_slice_{k}", ["h0", from, to, "zero"], [$"h0_{k}"]);
+            g.Node("Slice", $"c0_slice_{k}", ["c0", from, to, "zero"], [$"c0_{k}"]);
+        }
+
+        g.Node("LSTM", "lstm_0", ["X", "W0", "R0", "B0", "", "h0_0", "c0_0"], ["y0", "hn0", "cn0"], Attr("hidden_size", (long)hidden));
+        g.Node("Squeeze", "sq_0", ["y0", "one"], ["s0"]);
+        g.Node("LSTM", "lstm_1", ["s0", "W1", "R1", "B1", "", "h0_1", "c0_1"], ["y1", "hn1", "cn1"], Attr("hidden_size", (long)hidden));
+        g.Node("Squeeze", "sq_1", ["y1", "one"], ["Y"]);
+
+        var model = OnnxModelImporter.FromBytes(g.Bytes(), "pytorch-state");
+        Assert.Equal(2, model.Layers.Count);
+
+        // The engine starts each sequence from zero state, so ONNX Runtime gets zero h0 / c0.
+        var timeMajorX = RandomLstmModels.Uniform(rng, seq * batch * input, 1.5f);
+        using var session = new InferenceSession(g.Bytes());
+        using var xv = OrtValue.CreateTensorValueFromMemory(timeMajorX, [seq, batch, input]);
+        using var hv = OrtValue.CreateTensorValueFromMemory(new float[2 * batch * hidden], [2, batch, hidden]);
+        using var cv = OrtValue.CreateTensorValueFromMemory(new float[2 * batch * hidden], [2, batch, hidden]);
+        using var runOptions = new RunOptions();
+        using var results = session.Run(runOptions, new Dictionary<string, OrtValue> { ["X"] = xv, ["h0"] = hv, ["c0"] = cv }, ["Y"]);
+        var ort = results[0].GetTensorDataAsSpan<float>().ToArray();
+
+        var x = new float[timeMajorX.Length];
+        for (var b = 0; b < batch; b++)
+        for (var t = 0; t < seq; t++)
+            timeMajorX.AsSpan((t * batch + b) * input, input).CopyTo(x.AsSpan((b * seq + t) * input, input));
+        var ours = new StackedLstm(model, new ManagedMatMul()).Run(x, batch, seq).Outputs;
+        var oursTimeMajor = new float[ours.Length];
+        for (var b = 0; b < batch; b++)
+        for (var t = 0; t < seq; t++)
+            ours.AsSpan((b * seq + t) * hidden, hidden).CopyTo(oursTimeMajor.AsSpan((t * batch + b) * hidden, hidden));
+        Compare(oursTimeMajor, ort, "pytorch state inputs Y");
+    }
+
+    [Fact]
+    public void UnfoldedWeightsAreFoldedLikePyTorchWithoutConstantFolding()
+    {
+        // PyTorch's own parameters (gate order i, f, g, o; weight_ih [4H × in]) reordered to ONNX's i, o, f, c
+        // in the graph itself: Slice per gate, Concat, Unsqueeze; the head weight is a Transpose of [k × H].
+        var rng = new Random(606);
+        const int batch = 2, seq = 4, input = 3, hidden = 5, k = 2;
+        var g = new OnnxTestGraph(opset: 13).Input("X", "seq", "batch", input).Output("Y", "seq", "batch", k);
+        g.Floats("weight_ih", [4 * hidden, input], RandomLstmModels.Uniform(rng, 4 * hidden * input, 0.8f));
+        g.Floats("weight_hh", [4 * hidden, hidden], RandomLstmModels.Uniform(rng, 4 * hidden * hidden, 0.8f));
+        g.Floats("bias", [8 * hidden], RandomLstmModels.Uniform(rng, 8 * hidden, 0.5f));
+        g.Floats("fc_weight", [k, hidden], RandomLstmModels.Uniform(rng, k * hidden, 1f)).Floats("fc_bias", [k], RandomLstmModels.Uniform(rng, k, 1f));
+        g.Ints("axis0", 0);
+        for (var gate = 0; gate <= 4; gate++) g.Ints($"at{gate}", gate * hidden);
+        foreach (var p in new[] { "weight_ih", "weight_hh" })
+        {
+            // PyTorch blocks i, f, g, o → ONNX i, o, f, c = blocks 0, 3, 1, 2.
+            var pieces = new[] { 0, 3, 1, 2 }.Select(b => $"{p}_{b}").ToArray();
+            foreach (var b in new[] { 0, 1, 2, 3 }) g.Node("Slice", $"slice_{p}_{b}", [p, $"at{b}", $"at{b + 1}", "axis0"], [$"{p}_{b}"]);
+            g.Node("Concat", $"concat_{p}", pieces, [$"{p}_iofc"], Attr("axis", 0L));
+            g.Node("Unsqueeze", $"unsqueeze_{p}", [$"{p}_iofc", "axis0"], [$"{p}_onnx"]);
+        }
+
+        g.Node("Unsqueeze", "unsqueeze_bias", ["bias", "axis0"], ["bias_onnx"]);
+        g.Node("Transpose", "fc_weight_t", ["fc_weight"], ["fc_w_t"]);
+        g.Node("LSTM", "lstm", ["X", "weight_ih_onnx", "weight_hh_onnx", "bias_onnx"], ["y"], Attr("hidden_size", (long)hidden));
+        g.Ints("one", 1);
+        g.Node("Squeeze", "squeeze", ["y", "one"], ["s"]);
+        g.Node("MatMul", "fc", ["s", "fc_w_t"], ["z"]);
+        g.Node("Add", "fc_add", ["z", "fc_bias"], ["Y"]);
+
+        var model = OnnxModelImporter.FromBytes(g.Bytes(), "pytorch-unfolded");
+        Assert.Equal(hidden, model.Layers.Single().CellSize);
+        Assert.Equal(k, model.Head!.OutputSize);
+
+        var timeMajorX = RandomLstmModels.Uniform(rng, seq * batch * input, 1.5f);
+        var ort = RunOnnxRuntime(g.Bytes(), ("X", timeMajorX, [seq, batch, input]));
+        var x = new float[timeMajorX.Length];
+        for (var b = 0; b < batch; b++)
+        for (var t = 0; t < seq; t++)
+            timeMajorX.AsSpan((t * batch + b) * input, input).CopyTo(x.AsSpan((b * seq + t) * input, input));
+        var ours = new StackedLstm(model, new ManagedMatMul()).Run(x, batch, seq).Outputs;
+        var oursTimeMajor = new float[ours.Length];
+        for (var b = 0; b < batch; b++)
+        for (var t = 0; t < seq; t++)
+            ours.AsSpan((b * seq + t) * k, k).CopyTo(oursTimeMajor.AsSpan((t * batch + b) * k, k));
+        Compare(oursTimeMajor, ort, "pytorch unfolded weights Y");
+    }
+
+    [Fact]
     public void Opset7GraphWithFlattenGemmAndDefaultSoftmaxAxis()
     {
         var rng = new Random(404);

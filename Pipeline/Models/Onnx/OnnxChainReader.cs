@@ -155,6 +155,7 @@ internal sealed class OnnxChainReader
             var node = chain[i].Node;
             if (node.OpType is not ("Identity" or "Transpose"))
                 throw new ModelFormatException($"{OnnxNodeAttributes.Describe(node)} before the first LSTM is not supported; only Transpose and Identity may come between the graph input and the first LSTM");
+            new OnnxNodeAttributes(node).RejectOthers(node.OpType == "Transpose" ? ["perm"] : []);
             if (node.OpType == "Transpose") new SymbolicShape([new(AxisRole.Seq), new(AxisRole.Batch), new(AxisRole.Feature, 1)]).Transpose(Perm(node), OnnxNodeAttributes.Describe(node));
         }
 
@@ -200,7 +201,7 @@ internal sealed class OnnxChainReader
         return new LstmModel(layers, head.Build(), $"{_source} (onnx)");
     }
 
-    private bool IsAcceptableInitialState(string name) => _view.IsRuntimeInput(name) || _view.IsProvablyZero(name);
+    private bool IsAcceptableInitialState(string name) => _view.IsDerivedFromRuntimeInput(name) || _view.IsProvablyZero(name);
 
     private static SymbolicShape LstmInputShape(int layout, int inputSize) => layout == 0
         ? new SymbolicShape([new(AxisRole.Seq), new(AxisRole.Batch), new(AxisRole.Feature, inputSize)])

@@ -12,6 +12,7 @@ internal sealed class OnnxGraphView
     private readonly Dictionary<string, NodeProto> _producers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, OnnxTensor> _decoded = new(StringComparer.Ordinal);
     private readonly HashSet<string> _inputs = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _folding = new(StringComparer.Ordinal);
 
     public OnnxGraphView(GraphProto graph)
     {
@@ -44,10 +45,12 @@ internal sealed class OnnxGraphView
 
     public NodeProto? Producer(string name) => _producers.GetValueOrDefault(name);
 
-    public bool IsConstant(string name) =>
-        _initializers.ContainsKey(name) || (Producer(name) is { OpType: "Constant" });
+    public bool IsConstant(string name) => _initializers.ContainsKey(name) || Constant(name) is not null;
 
-    /// <summary>The value of an initializer or a Constant node's output, or null when the value is computed.</summary>
+    /// <summary>
+    /// The value of an initializer, a Constant node's output, or a shape / slice / concat operator over
+    /// constants (see <see cref="OnnxConstantFolder"/>); null when the value depends on a graph input.
+    /// </summary>
     public OnnxTensor? Constant(string name)
     {
         if (_decoded.TryGetValue(name, out var cached)) return cached;
@@ -59,6 +62,17 @@ internal sealed class OnnxGraphView
         else if (Producer(name) is { OpType: "Constant" } node)
         {
             t = ConstantNodeValue(node, name);
+        }
+        else if (Producer(name) is { } computed && computed.Output[0] == name && _folding.Add(name))
+        {
+            try
+            {
+                t = OnnxConstantFolder.TryFold(computed, Constant);
+            }
+            finally
+            {
+                _folding.Remove(name);
+            }
         }
 
         if (t is not null) _decoded[name] = t;
@@ -93,6 +107,25 @@ internal sealed class OnnxGraphView
                 default:
                     return false;
             }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// True when <paramref name="name"/> is a graph input, or a slice / reshape of one (how PyTorch hands
+    /// each layer its part of a <c>[layers, batch, hidden]</c> state input): state fed at run time.
+    /// </summary>
+    public bool IsDerivedFromRuntimeInput(string name)
+    {
+        for (var guard = 0; guard < 64; guard++)
+        {
+            if (IsRuntimeInput(name)) return true;
+            var node = Producer(name);
+            if (node is null || node.Input.Count == 0) return false;
+            if (node.OpType is not ("Slice" or "Gather" or "Split" or "Reshape" or "Unsqueeze" or "Squeeze" or "Identity" or "Transpose" or "Cast"))
+                return false;
+            name = node.Input[0];
         }
 
         return false;

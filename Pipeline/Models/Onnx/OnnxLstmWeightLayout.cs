@@ -8,7 +8,9 @@ namespace LstmStream.Pipeline.Models.Onnx;
 /// <c>input_forget</c>: ONNX Runtime couples the gates as <c>f = 1 − i</c> (the input gate is computed,
 /// the forget gate's weights are unused), while <see cref="LstmLayer.InputForget"/> means <c>i = 1 − f</c>.
 /// Since <c>1 − σ(x) = σ(−x)</c> and the clip is symmetric, the ONNX input-gate weights, bias and peephole
-/// negated become the internal forget gate exactly; the writer applies the inverse.
+/// negated become the internal forget gate exactly. The writer applies the inverse and also keeps the
+/// internal forget gate in the ONNX forget block, so the exported graph gives the same result whether a
+/// runtime couples f = 1 − i (ONNX Runtime), couples i = 1 − f, or ignores input_forget.
 /// </para>
 /// </summary>
 internal static class OnnxLstmWeightLayout

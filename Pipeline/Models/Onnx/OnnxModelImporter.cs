@@ -11,8 +11,8 @@ namespace LstmStream.Pipeline.Models.Onnx;
 /// <para>
 /// The chain runs from one graph input to the graph output that passes through the most LSTM nodes.
 /// The top layer may feed the head through its <c>Y</c> or its <c>Y_h</c> output (the per-step result is
-/// the same); initial states must be zero, absent, or graph inputs (run-time state, which the engine
-/// supplies itself); <c>sequence_lens</c> is ignored because the engine steps each sequence on its own.
+/// the same); initial states must be zero, absent, or graph inputs or slices of one (run-time state,
+/// which the engine supplies itself: zero at the start of every sequence); <c>sequence_lens</c> is ignored because the engine steps each sequence on its own.
 /// </para>
 /// </summary>
 public static class OnnxModelImporter
