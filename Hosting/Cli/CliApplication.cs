@@ -55,7 +55,7 @@ public static class CliApplication
                     _ => throw new InvalidOperationException("unreachable"),
                 };
             }
-            catch (Exception e) when (e is Pipeline.Models.ModelFormatException or IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException or InvalidDataException)
+            catch (Exception e) when (e is Pipeline.Models.ModelFormatException or Pipeline.Numerics.Native.MatMulBackendUnavailableException or IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException or InvalidDataException)
             {
                 await parse.InvocationConfiguration.Error.WriteLineAsync($"lstmstream {command.Name}: {e.Message}").ConfigureAwait(false);
                 return UsageError;

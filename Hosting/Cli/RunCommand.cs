@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Akka;
 using Akka.Actor;
-using LstmStream.Pipeline.Numerics;
+using LstmStream.Pipeline.Numerics.Selection;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
 
@@ -25,6 +25,13 @@ internal static class RunCommand
         var batchRows = new Option<int>("--batch-rows") { Description = "Most rows (keys) stepped in one matrix multiply", DefaultValueFactory = _ => 1024 };
         var batchDelay = new Option<double>("--batch-delay-ms") { Description = "Longest wait for a micro-batch to fill, in milliseconds", DefaultValueFactory = _ => 5 };
         var asyncLayers = new Option<bool>("--async-layers") { Description = "Run each layer on its own thread (pipelining across cores)" };
+        var backend = new Option<string>("--backend")
+        {
+            Description = "Matrix-multiply backend: auto (timed per layer shape at load), managed, mkl, openblas or onednn",
+            DefaultValueFactory = _ => MatMulBackendFactory.Auto,
+        };
+        backend.AcceptOnlyFromAmong([.. MatMulBackendFactory.Names]);
+        var threads = new Option<int>("--threads") { Description = "Threads per matrix multiply", DefaultValueFactory = _ => 1 };
         var command = new Command("run", "Stream NDJSON records through a model: {\"key\",\"seq\",\"x\",\"reset\",\"end\"} in, {\"key\",\"seq\",\"y\"} out");
         model.AddTo(command);
         command.Add(input);
@@ -32,6 +39,8 @@ internal static class RunCommand
         command.Add(batchRows);
         command.Add(batchDelay);
         command.Add(asyncLayers);
+        command.Add(backend);
+        command.Add(threads);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var loaded = model.Load(parse);
@@ -42,7 +51,8 @@ internal static class RunCommand
                 AsyncLayers = parse.GetValue(asyncLayers),
             };
             options.Validate();
-            var flow = LstmPipeline.Create(loaded, () => new ManagedMatMul(), options).MapMaterializedValue(_ => NotUsed.Instance);
+            var backends = MatMulBackendFactory.CreateForModel(parse.GetValue(backend)!, parse.GetValue(threads), loaded);
+            var flow = LstmPipeline.Create(loaded, backends, options).MapMaterializedValue(_ => NotUsed.Instance);
 
             var inputPath = parse.GetValue(input) ?? "-";
             var outputPath = parse.GetValue(output) ?? "-";

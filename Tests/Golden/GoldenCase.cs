@@ -19,15 +19,14 @@ public sealed record GoldenCase(string Name, string Directory, double AbsoluteTo
             json.RootElement.GetProperty("steps").GetInt32());
     }
 
-    /// <summary>Every case folder's name, for xunit's MemberData.</summary>
-    public static TheoryData<string> Names()
-    {
-        var data = new TheoryData<string>();
-        foreach (var dir in System.IO.Directory.GetDirectories(SharedData.Golden).Order(StringComparer.Ordinal))
-        {
-            if (File.Exists(Path.Combine(dir, "case.json"))) data.Add(Path.GetFileName(dir));
-        }
+    /// <summary>Every case folder's name.</summary>
+    public static IReadOnlyList<string> All() =>
+        System.IO.Directory.GetDirectories(SharedData.Golden)
+            .Where(dir => File.Exists(Path.Combine(dir, "case.json")))
+            .Select(dir => Path.GetFileName(dir))
+            .Order(StringComparer.Ordinal)
+            .ToArray();
 
-        return data;
-    }
+    /// <summary>Every case folder's name, for xunit's MemberData.</summary>
+    public static TheoryData<string> Names() => new(All());
 }

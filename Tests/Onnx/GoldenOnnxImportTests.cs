@@ -15,7 +15,7 @@ public sealed class GoldenOnnxImportTests(ITestOutputHelper output)
     public static TheoryData<string> Cases()
     {
         var data = new TheoryData<string>();
-        foreach (var dir in Directory.GetDirectories(SharedTestData.GoldenDirectory).Order(StringComparer.Ordinal))
+        foreach (var dir in Directory.GetDirectories(LstmStream.Tests.Support.SharedData.Golden).Order(StringComparer.Ordinal))
         {
             if (File.Exists(Path.Combine(dir, "model.onnx"))) data.Add(Path.GetFileName(dir));
         }
@@ -24,13 +24,13 @@ public sealed class GoldenOnnxImportTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void GoldenCasesArePresent() => Assert.True(((IEnumerable<object[]>)Cases()).Count() >= 9, $"expected the 9 visible golden cases in {SharedTestData.GoldenDirectory}");
+    public void GoldenCasesArePresent() => Assert.True(((IEnumerable<object[]>)Cases()).Count() >= 9, $"expected the 9 visible golden cases in {LstmStream.Tests.Support.SharedData.Golden}");
 
     [Theory]
     [MemberData(nameof(Cases))]
     public void ImportsWithTheStructureOfCaseJson(string name)
     {
-        var dir = Path.Combine(SharedTestData.GoldenDirectory, name);
+        var dir = Path.Combine(LstmStream.Tests.Support.SharedData.Golden, name);
         using var caseJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "case.json")));
         var c = caseJson.RootElement;
         var model = OnnxModelImporter.Load(Path.Combine(dir, "model.onnx"));
@@ -69,7 +69,7 @@ public sealed class GoldenOnnxImportTests(ITestOutputHelper output)
     [MemberData(nameof(Cases))]
     public void ReproducesExpectedOutputs(string name)
     {
-        var dir = Path.Combine(SharedTestData.GoldenDirectory, name);
+        var dir = Path.Combine(LstmStream.Tests.Support.SharedData.Golden, name);
         using var caseJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "case.json")));
         var tol = caseJson.RootElement.GetProperty("tolerance");
         var model = OnnxModelImporter.Load(Path.Combine(dir, "model.onnx"));

@@ -17,7 +17,7 @@ public sealed class OnnxModelWriterTests(ITestOutputHelper output)
     [MemberData(nameof(Cases))]
     public void ExportedGoldenModelRunsLikeTheOriginal(string name)
     {
-        var original = Path.Combine(SharedTestData.GoldenDirectory, name, "model.onnx");
+        var original = Path.Combine(LstmStream.Tests.Support.SharedData.Golden, name, "model.onnx");
         var model = OnnxModelImporter.Load(original);
         var exported = Path.Combine(Path.GetTempPath(), $"onnx-writer-{name}-{Guid.NewGuid():N}.onnx");
         try

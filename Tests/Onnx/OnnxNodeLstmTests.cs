@@ -20,7 +20,7 @@ public sealed class OnnxNodeLstmTests(ITestOutputHelper output)
     [MemberData(nameof(Cases))]
     public void MatchesTheNodeTestOutputs(string name)
     {
-        var dir = Path.Combine(SharedTestData.OnnxNodeTestsDirectory, name);
+        var dir = Path.Combine(LstmStream.Tests.Support.SharedData.OnnxNodeTests, name);
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(dir, "model.onnx")));
         var graph = model.Graph;
         var node = Assert.Single(graph.Node);

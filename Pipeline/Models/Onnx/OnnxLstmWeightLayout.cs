@@ -4,24 +4,13 @@ namespace LstmStream.Pipeline.Models.Onnx;
 /// Converts one forward direction of ONNX LSTM weights (W <c>[4H × In]</c>, R <c>[4H × H]</c>, B
 /// <c>[8H]</c> = Wb | Rb, P <c>[3H]</c>; gate blocks ordered i, o, f, c and peepholes i, o, f) to and from
 /// the internal <see cref="LstmLayer"/> layout (Kernel <c>[(In + H) × 4H]</c>, gate blocks i, j, f, o).
-/// <para>
-/// <c>input_forget</c>: ONNX Runtime couples the gates as <c>f = 1 − i</c> (the input gate is computed,
-/// the forget gate's weights are unused), while <see cref="LstmLayer.InputForget"/> means <c>i = 1 − f</c>.
-/// Since <c>1 − σ(x) = σ(−x)</c> and the clip is symmetric, the ONNX input-gate weights, bias and peephole
-/// negated become the internal forget gate exactly. The writer applies the inverse and also keeps the
-/// internal forget gate in the ONNX forget block, so the exported graph gives the same result whether a
-/// runtime couples f = 1 − i (ONNX Runtime), couples i = 1 − f, or ignores input_forget.
-/// </para>
+/// <c>input_forget</c> carries over as it is: <see cref="LstmLayer.InputForget"/> couples the gates as
+/// ONNX Runtime does (f = 1 − i), so the weights of every gate map one to one.
 /// </summary>
 internal static class OnnxLstmWeightLayout
 {
     /// <summary>For each internal gate block (i, j, f, o), the ONNX gate block (i, o, f, c) it comes from.</summary>
     private static readonly int[] OnnxBlockOfInternal = [0, 3, 2, 1];
-
-    private const int InternalInput = 0;
-    private const int InternalForget = 2;
-    private const int OnnxInput = 0;
-    private const int OnnxForget = 2;
 
     /// <summary>The internal layer for ONNX weights. <paramref name="b"/> and <paramref name="p"/> may be null.</summary>
     public static LstmLayer ToInternal(int inputSize, int hidden, float[] w, float[] r, float[]? b, float[]? p,
@@ -37,16 +26,13 @@ internal static class OnnxLstmWeightLayout
         var bias = new float[gw];
         for (var g = 0; g < 4; g++)
         {
-            // Under input_forget the internal forget gate is the ONNX input gate, negated.
-            bool negate = inputForget && g == InternalForget;
-            int og = negate ? OnnxInput : OnnxBlockOfInternal[g];
-            float sign = negate ? -1f : 1f;
+            int og = OnnxBlockOfInternal[g];
             for (var u = 0; u < hidden; u++)
             {
                 int onnxRow = og * hidden + u, col = g * hidden + u;
-                for (var k = 0; k < inputSize; k++) kernel[k * gw + col] = sign * w[onnxRow * inputSize + k];
-                for (var k = 0; k < hidden; k++) kernel[(inputSize + k) * gw + col] = sign * r[onnxRow * hidden + k];
-                if (b is not null) bias[col] = sign * (b[onnxRow] + b[gw + onnxRow]);
+                for (var k = 0; k < inputSize; k++) kernel[k * gw + col] = w[onnxRow * inputSize + k];
+                for (var k = 0; k < hidden; k++) kernel[(inputSize + k) * gw + col] = r[onnxRow * hidden + k];
+                if (b is not null) bias[col] = b[onnxRow] + b[gw + onnxRow];
             }
         }
 
@@ -55,7 +41,7 @@ internal static class OnnxLstmWeightLayout
         {
             pi = p.AsSpan(0, hidden).ToArray();
             po = p.AsSpan(hidden, hidden).ToArray();
-            pf = inputForget ? pi.Select(v => -v).ToArray() : p.AsSpan(2 * hidden, hidden).ToArray();
+            pf = p.AsSpan(2 * hidden, hidden).ToArray();
         }
 
         return new LstmLayer(inputSize, hidden, kernel, bias, pi, pf, po, cellClip: null, gateClip: gateClip, inputForget: inputForget);
@@ -76,17 +62,13 @@ internal static class OnnxLstmWeightLayout
         var kernel = layer.Kernel;
         for (var og = 0; og < 4; og++)
         {
-            // Under input_forget the ONNX input gate is the internal forget gate, negated; the ONNX
-            // forget gate is unused by the operator and carries the internal forget gate unchanged.
-            bool negate = layer.InputForget && og == OnnxInput;
-            int g = negate || (layer.InputForget && og == OnnxForget) ? InternalForget : Array.IndexOf(OnnxBlockOfInternal, og);
-            float sign = negate ? -1f : 1f;
+            int g = Array.IndexOf(OnnxBlockOfInternal, og);
             for (var u = 0; u < hidden; u++)
             {
                 int onnxRow = og * hidden + u, col = g * hidden + u;
-                for (var k = 0; k < inputSize; k++) w[onnxRow * inputSize + k] = sign * kernel[k * gw + col];
-                for (var k = 0; k < hidden; k++) r[onnxRow * hidden + k] = sign * kernel[(inputSize + k) * gw + col];
-                b[onnxRow] = sign * layer.Bias[col];
+                for (var k = 0; k < inputSize; k++) w[onnxRow * inputSize + k] = kernel[k * gw + col];
+                for (var k = 0; k < hidden; k++) r[onnxRow * hidden + k] = kernel[(inputSize + k) * gw + col];
+                b[onnxRow] = layer.Bias[col];
             }
         }
 
@@ -94,8 +76,7 @@ internal static class OnnxLstmWeightLayout
         if (layer.HasPeepholes)
         {
             p = new float[3 * hidden];
-            var input = layer.InputForget ? layer.PeepholeForget!.Select(v => -v).ToArray() : layer.PeepholeInput!;
-            input.CopyTo(p, 0);
+            layer.PeepholeInput!.CopyTo(p, 0);
             layer.PeepholeOutput!.CopyTo(p, hidden);
             layer.PeepholeForget!.CopyTo(p, 2 * hidden);
         }
