@@ -166,4 +166,35 @@ public class Tf1ImportTests
         Assert.Contains("bidirectional_rnn/bw/lstm_cell/kernel", e.Message);
         Assert.Contains("bidirectional", e.Message);
     }
+
+    /// <summary>
+    /// TF1 semantics through the layout converters against an independent runtime: TF1 variables (i, j, f, o
+    /// kernel, forget_bias not stored, peepholes) → internal model → our ONNX writer → ONNX Runtime's LSTM,
+    /// compared with the TF1 equations evaluated on the raw variables.
+    /// </summary>
+    [Theory]
+    [InlineData(1.0f, false)]
+    [InlineData(1.0f, true)]
+    [InlineData(0.25f, true)]
+    public void Tf1ToInternalToOnnxRuntimeMatchesTf1Equations(float forgetBias, bool peepholes)
+    {
+        var rng = new Random(peepholes ? 61 : 62);
+        var cells = new[]
+        {
+            Cell(rng, "rnn/multi_rnn_cell/cell_0/lstm_cell", 6, 4, peepholes),
+            Cell(rng, "rnn/multi_rnn_cell/cell_1/lstm_cell", 4, 5, peepholes),
+        };
+        var model = Load(Flatten(cells), "npz", new ModelLoadOptions { ForgetBias = forgetBias });
+        var steps = Enumerable.Range(0, 12).Select(_ => Enumerable.Range(0, 6).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray()).ToArray();
+
+        var onnxRuntime = LstmStream.Tests.Support.OnnxRuntimeSequenceRunner.Run(model, steps);
+        var tf1 = new Tf1ReferenceLstm(cells, forgetBias).Run(steps);
+
+        for (var t = 0; t < steps.Length; t++)
+        for (var u = 0; u < 5; u++)
+        {
+            Assert.True(Math.Abs(onnxRuntime[t][u] - tf1[t][u]) <= 2e-5 + 1e-4 * Math.Abs(tf1[t][u]),
+                $"step {t} unit {u}: ONNX Runtime {onnxRuntime[t][u]}, TF1 equations {tf1[t][u]}");
+        }
+    }
 }
