@@ -1,6 +1,7 @@
 using LstmStream.Pipeline.Models;
 using LstmStream.Pipeline.Models.Onnx;
 using LstmStream.Pipeline.Numerics;
+using LstmStream.Pipeline.Numerics.Selection;
 using Microsoft.ML.OnnxRuntime;
 using Xunit.Abstractions;
 
@@ -17,16 +18,23 @@ public sealed class OnnxRuntimeDifferentialTests(ITestOutputHelper output)
     private const double AbsTolerance = 1e-5;
     private const double RelTolerance = 1e-4;
 
-    public static TheoryData<int> Seeds()
+    /// <summary>Every seed on the managed kernel; a third of them also on each native backend present here.</summary>
+    public static TheoryData<int, string> Seeds()
     {
-        var data = new TheoryData<int>();
-        for (var seed = 1; seed <= 36; seed++) data.Add(seed);
+        var native = MatMulBackendFactory.ProbeAll().Where(b => b.IsAvailable && b.Name != MatMulBackendFactory.Managed).Select(b => b.Name).ToArray();
+        var data = new TheoryData<int, string>();
+        for (var seed = 1; seed <= 36; seed++)
+        {
+            data.Add(seed, MatMulBackendFactory.Managed);
+            if (seed % 3 == 0) foreach (var backend in native) data.Add(seed, backend);
+        }
+
         return data;
     }
 
     [Theory]
     [MemberData(nameof(Seeds))]
-    public void RandomModelMatchesOnnxRuntime(int seed)
+    public void RandomModelMatchesOnnxRuntime(int seed, string backend)
     {
         var spec = RandomLstmModels.Spec(seed);
         var model = RandomLstmModels.Build(spec, seed);
@@ -44,7 +52,7 @@ public sealed class OnnxRuntimeDifferentialTests(ITestOutputHelper output)
                 model.Layers.Select(l => RandomLstmModels.Uniform(rng, batch * l.OutputSize, 1f)).ToArray());
         }
 
-        var ours = new StackedLstm(model, new ManagedMatMul()).Run(x, batch, time, lengths, initial);
+        var ours = new StackedLstm(model, MatMulBackendFactory.Create(backend)).Run(x, batch, time, lengths, initial);
 
         var bytes = OnnxModelWriter.ToBytes(model, new OnnxExportOptions { StateInputsOutputs = withState });
         using var session = new InferenceSession(bytes);
@@ -101,7 +109,7 @@ public sealed class OnnxRuntimeDifferentialTests(ITestOutputHelper output)
                 }
             }
 
-            output.WriteLine($"seed {seed}: {spec}; batch {batch}, time {time}, lengths [{string.Join(",", lengths)}], state {withState}: " +
+            output.WriteLine($"seed {seed} on {backend}: {spec}; batch {batch}, time {time}, lengths [{string.Join(",", lengths)}], state {withState}: " +
                              $"{tolerance.Compared} values, max abs error {tolerance.MaxAbsError:E3}");
             tolerance.AssertPassed($"seed {seed} ({spec})");
         }
