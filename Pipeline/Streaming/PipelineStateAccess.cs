@@ -15,6 +15,13 @@ namespace LstmStream.Pipeline.Streaming;
 /// produced by the same model (<see cref="KeyState.ModelIdentity"/>).
 /// </para>
 /// <para>
+/// "Entered" means taken in by the pipeline's first stage: a request is ordered exactly with the data the
+/// pipeline has taken, and comes before every item handed to the stream after the request was made. Items
+/// handed to the stream earlier but still waiting in the buffer ahead of the pipeline (the stream does not
+/// know of them yet) may come after the request; to place a request after given steps, wait for their
+/// outputs (or for an earlier request) first.
+/// </para>
+/// <para>
 /// A request completes once the data that entered before it has passed every layer; when the pipeline is
 /// backpressured (a consumer that does not read), it waits like that data. Requests made after the input
 /// completed, or while the stream fails, fail with an <see cref="InvalidOperationException"/>.
