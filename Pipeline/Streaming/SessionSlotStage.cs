@@ -75,8 +75,8 @@ public sealed class SessionSlotStage : GraphStageWithMaterializedValue<FlowShape
         {
             if (_sessions.IdleTimeout is null) return;
             var check = GetAsyncCallback(OnIdleTimer);
-            _idleTimer = _sessions.Clock.CreateTimer(
-                static state => ((Action)state!)(), check, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _idleTimer = _sessions.Clock.CreateTimer(static state => PostIdleCheck((Action)state!), check,
+                Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
 
         private void OnPush()
@@ -86,6 +86,23 @@ public sealed class SessionSlotStage : GraphStageWithMaterializedValue<FlowShape
             else _sessions.Assign(batch);
             Publish();
             Push(_stage._out, batch);
+        }
+
+        /// <summary>
+        /// Runs on the clock's timer thread: asks the stage to check its idle keys. An exception must not escape
+        /// there (it would end the process); posting fails only when the stage has stopped, and then there is
+        /// nothing left to check.
+        /// </summary>
+        private static void PostIdleCheck(Action check)
+        {
+            try
+            {
+                check();
+            }
+            catch (Exception)
+            {
+                // The stage has stopped (its timer is being disposed).
+            }
         }
 
         private void OnIdleTimer()
