@@ -10,7 +10,7 @@ namespace LstmStream.Pipeline.Streaming;
 /// gathers each row's <c>[x | h_prev]</c> and <c>c_prev</c> by slot (zeros for <see cref="StepFlags.Reset"/>
 /// rows), steps the whole batch with one <see cref="LstmLayerKernel.Step"/> (one matrix multiply), scatters
 /// the new c and h back, and forwards h as the batch's data (a new pooled buffer). Control batches: an
-/// export copies this layer's rows of the named keys out, an import writes them in.
+/// export copies this layer's rows of the named keys out, an import writes them in, a reset zeroes them.
 /// </summary>
 public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
 {
@@ -19,12 +19,16 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
 
     /// <param name="kernel">This stage's own kernel (it keeps scratch space: one per stage).</param>
     /// <param name="layerIndex">The layer's position in the model (state export/import and messages).</param>
-    public LstmLayerStage(LstmLayerKernel kernel, int layerIndex)
+    /// <param name="maxSlots">Most state slots the session stage hands out (<see cref="PipelineOptions.MaxLiveKeys"/>):
+    /// the arena never grows past it. Null: unbounded.</param>
+    public LstmLayerStage(LstmLayerKernel kernel, int layerIndex, int? maxSlots = null)
     {
         ArgumentNullException.ThrowIfNull(kernel);
         ArgumentOutOfRangeException.ThrowIfNegative(layerIndex);
+        if (maxSlots is { } max) ArgumentOutOfRangeException.ThrowIfNegativeOrZero(max, nameof(maxSlots));
         Kernel = kernel;
         LayerIndex = layerIndex;
+        MaxSlots = maxSlots;
         _in = new Inlet<StepBatch>($"LstmLayer{layerIndex}.in");
         _out = new Outlet<StepBatch>($"LstmLayer{layerIndex}.out");
         Shape = new FlowShape<StepBatch, StepBatch>(_in, _out);
@@ -32,6 +36,7 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
 
     public LstmLayerKernel Kernel { get; }
     public int LayerIndex { get; }
+    public int? MaxSlots { get; }
 
     public override FlowShape<StepBatch, StepBatch> Shape { get; }
 
@@ -50,7 +55,7 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
         {
             _stage = stage;
             var layer = stage.Kernel.Layer;
-            _arena = new StateArena(layer.CellSize, layer.OutputSize);
+            _arena = new StateArena(layer.CellSize, layer.OutputSize, maxRows: stage.MaxSlots ?? int.MaxValue);
             SetHandler(stage._in, onPush: OnPush);
             SetHandler(stage._out, onPull: () => Pull(stage._in));
         }
@@ -126,6 +131,19 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
             var k = _stage.LayerIndex;
             var layer = _stage.Kernel.Layer;
             var slots = request.Slots;
+            if (request.Kind == StateRequestKind.Reset)
+            {
+                foreach (var slot in slots)
+                {
+                    if (slot < 0) continue;
+                    if (slot >= _arena.Rows) _arena.EnsureRows(slot + 1);
+                    _arena.C(slot).Clear();
+                    _arena.H(slot).Clear();
+                }
+
+                return;
+            }
+
             if (request.Kind == StateRequestKind.Export)
             {
                 for (var i = 0; i < slots.Length; i++)
@@ -147,6 +165,8 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
 
                 return;
             }
+
+            if (request.Kind != StateRequestKind.Import) return; // drop and counts: nothing in the arena
 
             for (var i = 0; i < slots.Length; i++)
             {

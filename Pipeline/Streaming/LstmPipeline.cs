@@ -21,7 +21,7 @@ public static class LstmPipeline
     /// <param name="model">The model to run.</param>
     /// <param name="backendFactory">Creates the matrix-multiply backend; called once per stage (each stage
     /// gets its own kernel instance, so stages on different threads share no scratch space).</param>
-    /// <param name="options">Batching and threading.</param>
+    /// <param name="options">Batching, threading and session lifecycle (idle timeout, live-key bound, clock).</param>
     public static Flow<StepBatch, StepBatch, LstmPipelineHandle> Create(
         LstmModel model, Func<IMatMulBackend> backendFactory, PipelineOptions? options = null)
     {
@@ -48,11 +48,11 @@ public static class LstmPipeline
         options.Validate();
 
         var inner = Flow.FromGraph(new MicroBatcher(options.MaxBatchRows, options.MaxBatchDelay, model.InputSize))
-            .ViaMaterialized(new SessionSlotStage(), Keep.Right);
+            .ViaMaterialized(new SessionSlotStage(options), Keep.Right);
         var buffer = Attributes.CreateInputBuffer(options.AsyncBufferBatches, options.AsyncBufferBatches);
         for (var k = 0; k < model.Layers.Count; k++)
         {
-            var layer = Flow.FromGraph(new LstmLayerStage(new LstmLayerKernel(model.Layers[k], backends.Layers[k]), k));
+            var layer = Flow.FromGraph(new LstmLayerStage(new LstmLayerKernel(model.Layers[k], backends.Layers[k]), k, options.MaxLiveKeys));
             var last = k == model.Layers.Count - 1;
             if (last && model.Head is { } head)
                 layer = layer.Via(new DenseHeadStage(new DenseHeadKernel(head, backends.Head!)));

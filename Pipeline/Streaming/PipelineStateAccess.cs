@@ -4,7 +4,8 @@ using LstmStream.Pipeline.Models;
 namespace LstmStream.Pipeline.Streaming;
 
 /// <summary>
-/// Reads keys' state out of a running pipeline and puts state back in. Thread-safe. Each request enters
+/// Reads keys' state out of a running pipeline and puts state back in; resets or drops keys and reads the
+/// session figures (the admin commands). Thread-safe. Each request enters
 /// the stream as a control item at the pipeline's head and passes every stage in order with the data,
 /// so an export reflects exactly the steps that entered the pipeline before it, also with asynchronous
 /// layers, and an import takes effect for every step that enters after it.
@@ -12,6 +13,13 @@ namespace LstmStream.Pipeline.Streaming;
 /// Nothing here assumes that this pipeline owns every key: an export returns only the keys that are
 /// live here, and state exported elsewhere (another process, a snapshot) is imported as long as it was
 /// produced by the same model (<see cref="KeyState.ModelIdentity"/>).
+/// </para>
+/// <para>
+/// "Entered" means taken in by the pipeline's first stage: a request is ordered exactly with the data the
+/// pipeline has taken, and comes before every item handed to the stream after the request was made. Items
+/// handed to the stream earlier but still waiting in the buffer ahead of the pipeline (the stream does not
+/// know of them yet) may come after the request; to place a request after given steps, wait for their
+/// outputs (or for an earlier request) first.
 /// </para>
 /// <para>
 /// A request completes once the data that entered before it has passed every layer; when the pipeline is
@@ -44,11 +52,13 @@ public sealed class PipelineStateAccess
     /// With <paramref name="remove"/> the exported keys are dropped afterwards (a hand-over: their next
     /// step here starts from zero state unless their state is imported again).
     /// </summary>
-    public Task<IReadOnlyList<KeyState>> ExportAsync(IReadOnlyList<string> keys, bool remove = false)
+    public async Task<IReadOnlyList<KeyState>> ExportAsync(IReadOnlyList<string> keys, bool remove = false)
     {
         ArgumentNullException.ThrowIfNull(keys);
         CheckDistinct(keys, "export");
-        return Submit(StateRequest.Export(_model.Identity, _model.Layers.Count, keys, remove));
+        var request = StateRequest.Export(_model.Identity, _model.Layers.Count, keys, remove);
+        await Submit(request).ConfigureAwait(false);
+        return request.FoundStates();
     }
 
     /// <summary>Puts <paramref name="state"/> back; the key's next step continues from it.</summary>
@@ -85,7 +95,61 @@ public sealed class PipelineStateAccess
         return Submit(StateRequest.Import(states));
     }
 
-    private Task<IReadOnlyList<KeyState>> Submit(StateRequest request)
+    /// <summary>
+    /// Zeroes the state of <paramref name="key"/>: its next step continues from zero state, as after a
+    /// <c>reset</c> step. The key stays live (this is not a step: it does not refresh the key's idle time).
+    /// Returns false when the key is not live here (nothing to reset).
+    /// </summary>
+    public async Task<bool> ResetAsync(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return (await ResetAsync([key]).ConfigureAwait(false)).Count == 1;
+    }
+
+    /// <summary>Zeroes the state of those of <paramref name="keys"/> that are live; returns them (in the order asked).</summary>
+    public async Task<IReadOnlyList<string>> ResetAsync(IReadOnlyList<string> keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        CheckDistinct(keys, "reset");
+        var request = StateRequest.Reset(keys);
+        await Submit(request).ConfigureAwait(false);
+        return request.FoundKeys();
+    }
+
+    /// <summary>
+    /// Frees the state of <paramref name="key"/> without reading it, as an <c>end</c> step would (counted in
+    /// <see cref="SessionCounters.KeysEnded"/>): its next step starts from zero state as a new key. Returns
+    /// false when the key is not live here.
+    /// </summary>
+    public async Task<bool> DropAsync(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return (await DropAsync([key]).ConfigureAwait(false)).Count == 1;
+    }
+
+    /// <summary>Frees those of <paramref name="keys"/> that are live; returns them (in the order asked).</summary>
+    public async Task<IReadOnlyList<string>> DropAsync(IReadOnlyList<string> keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        CheckDistinct(keys, "drop");
+        var request = StateRequest.Drop(keys);
+        await Submit(request).ConfigureAwait(false);
+        return request.FoundKeys();
+    }
+
+    /// <summary>
+    /// The session figures as of this point of the stream: they include every step that entered before the
+    /// request, and completes once those steps have passed every layer. For figures right now, without
+    /// waiting, read <see cref="SessionCounters.Snapshot"/> of the pipeline's handle.
+    /// </summary>
+    public async Task<SessionCounts> CountsAsync()
+    {
+        var request = StateRequest.CountsRequest();
+        await Submit(request).ConfigureAwait(false);
+        return request.Counts;
+    }
+
+    private Task Submit(StateRequest request)
     {
         _queue.Enqueue(request);
         if (_closed is not null) FailQueued();

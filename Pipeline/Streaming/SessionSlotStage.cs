@@ -4,18 +4,38 @@ using Akka.Streams.Stage;
 namespace LstmStream.Pipeline.Streaming;
 
 /// <summary>
-/// Gives every row its key's state slot (<see cref="StepBatch.Slots"/>) through a <see cref="SlotTable"/>.
-/// A key's first step (new slot) gets <see cref="StepFlags.Reset"/>, so the layers start it from zero state;
-/// an <see cref="StepFlags.End"/> step frees the key's slot after the batch, so a slot is never used twice
-/// in one batch. A key twice in one batch is an error (the batcher rules it out). Control batches get the
-/// slots of the keys they name. The materialized <see cref="SessionCounters"/> shows the live key count.
+/// Gives every row its key's state slot (<see cref="StepBatch.Slots"/>) and keeps keys' sessions (a
+/// <see cref="SessionLifecycle"/> over a <see cref="SlotTable"/>). A key's first step (new slot) gets
+/// <see cref="StepFlags.Reset"/>, so the layers start it from zero state; an <see cref="StepFlags.End"/> step
+/// frees the key's slot after the batch, so a slot is never used twice in one batch. Keys idle for
+/// <see cref="PipelineOptions.IdleTimeout"/> are evicted when the next item arrives and, while no data flows,
+/// by a timer of the options' <see cref="PipelineOptions.TimeProvider"/>; a new key beyond
+/// <see cref="PipelineOptions.MaxLiveKeys"/> evicts the least recently used key not in its batch. A key twice
+/// in one batch is an error (the batcher rules it out). Control batches get the slots of the keys they name.
+/// The materialized <see cref="SessionCounters"/> shows the figures.
 /// </summary>
 public sealed class SessionSlotStage : GraphStageWithMaterializedValue<FlowShape<StepBatch, StepBatch>, SessionCounters>
 {
+    /// <summary>Longest single wait of the idle timer (a timer re-armed after it simply checks again).</summary>
+    private static readonly TimeSpan MaxTimerWait = TimeSpan.FromHours(1);
+
     private readonly Inlet<StepBatch> _in = new("SessionSlot.in");
     private readonly Outlet<StepBatch> _out = new("SessionSlot.out");
+    private readonly PipelineOptions _options;
 
-    public SessionSlotStage() => Shape = new FlowShape<StepBatch, StepBatch>(_in, _out);
+    /// <summary>A session stage whose keys never expire and are not bounded.</summary>
+    public SessionSlotStage() : this(new PipelineOptions())
+    {
+    }
+
+    /// <param name="options">Idle timeout, live-key bound, clock and eviction observer (validated here).</param>
+    public SessionSlotStage(PipelineOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        Shape = new FlowShape<StepBatch, StepBatch>(_in, _out);
+    }
 
     public override FlowShape<StepBatch, StepBatch> Shape { get; }
 
@@ -27,90 +47,90 @@ public sealed class SessionSlotStage : GraphStageWithMaterializedValue<FlowShape
         return new LogicAndMaterializedValue<SessionCounters>(new Logic(this, counters), counters);
     }
 
+    /// <summary>
+    /// How late after its expiry an idle key may be freed while no data flows: an eighth of the timeout,
+    /// between 1 ms and 1 s, so that keys expiring close together are freed by one timer call.
+    /// </summary>
+    internal static TimeSpan IdleCheckSlack(TimeSpan idleTimeout) =>
+        TimeSpan.FromTicks(Math.Clamp(idleTimeout.Ticks / 8, TimeSpan.TicksPerMillisecond, TimeSpan.TicksPerSecond));
+
     private sealed class Logic : GraphStageLogic
     {
         private readonly SessionSlotStage _stage;
         private readonly SessionCounters _counters;
-        private readonly SlotTable _table = new();
-        private int[] _ended = new int[64];
-        private long _tick;
-        private long _created;
-        private long _endedTotal;
-        private long _batches;
+        private readonly SessionLifecycle _sessions;
+        private ITimer? _idleTimer;
+        private bool _idleTimerArmed;
 
         public Logic(SessionSlotStage stage, SessionCounters counters) : base(stage.Shape)
         {
             _stage = stage;
             _counters = counters;
+            _sessions = new SessionLifecycle(stage._options);
             SetHandler(stage._in, onPush: OnPush);
             SetHandler(stage._out, onPull: () => Pull(stage._in));
+        }
+
+        public override void PreStart()
+        {
+            if (_sessions.IdleTimeout is null) return;
+            var check = GetAsyncCallback(OnIdleTimer);
+            _idleTimer = _sessions.Clock.CreateTimer(static state => PostIdleCheck((Action)state!), check,
+                Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
 
         private void OnPush()
         {
             var batch = Grab(_stage._in);
-            _tick++;
-            if (batch.Control is { } request) Control(request);
-            else Assign(batch);
-            _counters.Publish(_table.Count, _created, _endedTotal, _batches);
+            if (batch.Control is { } request) _sessions.Control(request);
+            else _sessions.Assign(batch);
+            Publish();
             Push(_stage._out, batch);
         }
 
-        private void Assign(StepBatch batch)
+        /// <summary>
+        /// Runs on the clock's timer thread: asks the stage to check its idle keys. An exception must not escape
+        /// there (it would end the process); posting fails only when the stage has stopped, and then there is
+        /// nothing left to check.
+        /// </summary>
+        private static void PostIdleCheck(Action check)
         {
-            _batches++;
-            int rows = batch.Count, ended = 0;
-            if (_ended.Length < rows) _ended = new int[Math.Max(rows, _ended.Length * 2)];
-            var keys = batch.Keys;
-            var flags = batch.Flags;
-            var slots = batch.Slots;
-            for (var r = 0; r < rows; r++)
+            try
             {
-                var slot = _table.Acquire(keys[r], _tick, out var created);
-                if (slot < 0)
-                {
-                    var message = $"key '{keys[r]}' appears twice in one batch (row {r}); batches must hold distinct keys";
-                    batch.Release();
-                    throw new InvalidOperationException(message);
-                }
-
-                if (created)
-                {
-                    flags[r] |= StepFlags.Reset;
-                    _created++;
-                }
-
-                slots[r] = slot;
-                if ((flags[r] & StepFlags.End) != 0) _ended[ended++] = slot;
+                check();
             }
-
-            for (var i = 0; i < ended; i++) _table.Release(_ended[i]);
-            _endedTotal += ended;
+            catch (Exception)
+            {
+                // The stage has stopped (its timer is being disposed).
+            }
         }
 
-        private void Control(StateRequest request)
+        private void OnIdleTimer()
         {
-            if (request.Error is not null) return;
-            var keys = request.Keys;
-            if (request.Kind == StateRequestKind.Import)
-            {
-                for (var i = 0; i < keys.Length; i++)
-                {
-                    request.Slots[i] = _table.Acquire(keys[i], _tick, out var created);
-                    if (created) _created++;
-                }
+            _idleTimerArmed = false;
+            _sessions.EvictIdle();
+            Publish();
+        }
 
-                return;
-            }
+        /// <summary>Publishes the figures and, when keys are live, makes sure the idle timer will look again.</summary>
+        private void Publish()
+        {
+            _counters.Publish(_sessions.Counts);
+            if (_idleTimer is null || _idleTimerArmed || _sessions.NextExpiry is not { } expiry) return;
+            // The oldest key's expiry only moves later (keys used again move to the recent end), so a timer
+            // armed for an earlier expiry fires early at worst, checks, and is armed again.
+            var clock = _sessions.Clock;
+            var remaining = Math.Max(0, expiry - clock.GetTimestamp()) * ((double)TimeSpan.TicksPerSecond / clock.TimestampFrequency);
+            var wait = remaining >= MaxTimerWait.Ticks ? MaxTimerWait : TimeSpan.FromTicks((long)remaining);
+            wait += IdleCheckSlack(_sessions.IdleTimeout!.Value);
+            _idleTimer.Change(wait, Timeout.InfiniteTimeSpan);
+            _idleTimerArmed = true;
+        }
 
-            for (var i = 0; i < keys.Length; i++) request.Slots[i] = _table.Find(keys[i]);
-            if (!request.Remove) return;
-            foreach (var slot in request.Slots)
-            {
-                if (slot < 0) continue;
-                _table.Release(slot);
-                _endedTotal++;
-            }
+        public override void PostStop()
+        {
+            _idleTimer?.Dispose();
+            _idleTimer = null;
         }
     }
 }

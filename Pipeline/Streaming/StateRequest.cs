@@ -1,22 +1,22 @@
 namespace LstmStream.Pipeline.Streaming;
 
 /// <summary>
-/// A state export or import travelling through the pipeline inside a control <see cref="StepBatch"/>.
-/// The session stage fills <see cref="Slots"/> (-1: the key is not live), each layer stage copies its
-/// rows out of (export) or into (import) its arena, and the pipeline's control stage completes
-/// <see cref="Completion"/> when the batch comes out at the end. Only one stage touches it at a time
-/// (it moves with the batch), so it needs no locking.
+/// A state or session request travelling through the pipeline inside a control <see cref="StepBatch"/>.
+/// The session stage fills <see cref="Slots"/> (-1: the key is not live) and acts on the session table
+/// (import creates keys, drop and export with removal free them, counts are read), each layer stage copies
+/// its rows out of (export) or into (import) its arena or zeroes them (reset), and the pipeline's control
+/// stage completes <see cref="Completion"/> when the batch comes out at the end. Only one stage touches it
+/// at a time (it moves with the batch), so it needs no locking.
 /// </summary>
 internal sealed class StateRequest
 {
-    private StateRequest(StateRequestKind kind, KeyState[] states, bool remove)
+    private StateRequest(StateRequestKind kind, string[] keys, KeyState[] states, bool remove)
     {
         Kind = kind;
+        Keys = keys;
         States = states;
         Remove = remove;
-        Keys = new string[states.Length];
-        for (var i = 0; i < states.Length; i++) Keys[i] = states[i].Key;
-        Slots = new int[states.Length];
+        Slots = new int[keys.Length];
         Array.Fill(Slots, -1);
     }
 
@@ -29,50 +29,81 @@ internal sealed class StateRequest
         var states = new KeyState[keys.Count];
         for (var i = 0; i < states.Length; i++)
             states[i] = new KeyState(modelIdentity, keys[i], new float[layerCount][], new float[layerCount][]);
-        return new StateRequest(StateRequestKind.Export, states, remove);
+        return new StateRequest(StateRequestKind.Export, KeysOf(states), states, remove);
     }
 
     /// <summary>An import of <paramref name="states"/> (already validated against the model).</summary>
-    public static StateRequest Import(IReadOnlyList<KeyState> states) =>
-        new(StateRequestKind.Import, states.ToArray(), remove: false);
+    public static StateRequest Import(IReadOnlyList<KeyState> states)
+    {
+        var copy = states.ToArray();
+        return new StateRequest(StateRequestKind.Import, KeysOf(copy), copy, remove: false);
+    }
+
+    /// <summary>Zeroes the state of those of <paramref name="keys"/> that are live.</summary>
+    public static StateRequest Reset(IReadOnlyList<string> keys) => new(StateRequestKind.Reset, keys.ToArray(), [], remove: false);
+
+    /// <summary>Frees those of <paramref name="keys"/> that are live.</summary>
+    public static StateRequest Drop(IReadOnlyList<string> keys) => new(StateRequestKind.Drop, keys.ToArray(), [], remove: true);
+
+    /// <summary>Reads the session figures in stream order.</summary>
+    public static StateRequest CountsRequest() => new(StateRequestKind.Counts, [], [], remove: false);
+
+    private static string[] KeysOf(KeyState[] states)
+    {
+        var keys = new string[states.Length];
+        for (var i = 0; i < states.Length; i++) keys[i] = states[i].Key;
+        return keys;
+    }
 
     public StateRequestKind Kind { get; }
     public string[] Keys { get; }
+
+    /// <summary>Export: the states being filled; import: the states to write; otherwise empty.</summary>
     public KeyState[] States { get; }
 
-    /// <summary>Export only: the keys are dropped (their slots freed) after being read, as by <c>end</c>.</summary>
+    /// <summary>Export and drop: the keys are dropped (their slots freed) after being read, as by <c>end</c>.</summary>
     public bool Remove { get; }
 
-    /// <summary>Each key's slot, set by the session stage; -1 when an exported key is not live.</summary>
+    /// <summary>Each key's slot, set by the session stage; -1 when the key is not live.</summary>
     public int[] Slots { get; }
+
+    /// <summary>Counts request: the figures, set by the session stage.</summary>
+    public SessionCounts Counts { get; set; }
 
     /// <summary>Set by a stage that refused the request; later stages then leave it alone.</summary>
     public string? Error { get; set; }
 
-    public TaskCompletionSource<IReadOnlyList<KeyState>> Completion { get; } =
-        new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>Completes when the request has passed every stage; the results are then in this request.</summary>
+    public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Completes the request once it has passed every stage.</summary>
     public void Finish()
     {
-        if (Error is not null)
-        {
-            Completion.TrySetException(new InvalidOperationException(Error));
-            return;
-        }
+        if (Error is not null) Completion.TrySetException(new InvalidOperationException(Error));
+        else Completion.TrySetResult();
+    }
 
-        if (Kind == StateRequestKind.Import)
-        {
-            Completion.TrySetResult(States);
-            return;
-        }
-
+    /// <summary>Export: the states of the keys that were live, in the order asked.</summary>
+    public IReadOnlyList<KeyState> FoundStates()
+    {
         var found = new List<KeyState>(States.Length);
         for (var i = 0; i < States.Length; i++)
         {
             if (Slots[i] >= 0) found.Add(States[i]);
         }
 
-        Completion.TrySetResult(found);
+        return found;
+    }
+
+    /// <summary>Reset and drop: the keys that were live, in the order asked.</summary>
+    public IReadOnlyList<string> FoundKeys()
+    {
+        var found = new List<string>(Keys.Length);
+        for (var i = 0; i < Keys.Length; i++)
+        {
+            if (Slots[i] >= 0) found.Add(Keys[i]);
+        }
+
+        return found;
     }
 }
