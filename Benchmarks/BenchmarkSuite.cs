@@ -54,11 +54,11 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
 
                 var stream = new StreamEngine(model, chosenAll, inputs, materializer);
                 Check($"{label}: {Engines.Stream}", reference.Output, stream.RunCollectingLastRound(CheckRounds), model.OutputSize);
-                using (var running = stream.Start())
-                {
-                    Add(workload, keys, threads, Engines.Stream, backendLabel, Measure.Run(running.Run, settings, allThreads: true));
-                    progress.WriteLine($"[{label}] {Engines.Stream}: {running.RowsPerBatch:F1} rows per micro-batch");
-                }
+                var running = stream.Start();
+                Add(workload, keys, threads, Engines.Stream, backendLabel, Measure.Run(running.Run, settings, allThreads: true, () => running.Produced));
+                var stopping = System.Diagnostics.Stopwatch.StartNew();
+                running.Dispose();
+                progress.WriteLine($"[{label}] {Engines.Stream}: {running.RowsPerBatch:F1} rows per micro-batch, stopped in {stopping.Elapsed.TotalSeconds:F2} s");
 
                 var spinning = MeasureOrtBatched(workload, onnx, inputs, reference, threads, label, settings);
                 MeasureOrtPerKey(workload, onnx, inputs, reference, threads, spinning, label, settings);
@@ -79,8 +79,11 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
         bool[] spinningChoices = threads > 1 ? [false, true] : [false];
         foreach (var spinning in spinningChoices)
         {
+            var setup = System.Diagnostics.Stopwatch.StartNew();
             using var ort = new OrtBatched(onnx, model, keys, threads, spinning);
+            var created = setup.Elapsed.TotalSeconds;
             for (var r = 0; r < CheckRounds; r++) ort.Round(inputs.Round(r));
+            progress.WriteLine($"[{label}] {Engines.OrtBatched}: session {created:F2} s, {CheckRounds} checked rounds {setup.Elapsed.TotalSeconds - created:F2} s");
             CheckState($"{label}: {Engines.OrtBatched} (spinning {(spinning ? "on" : "off")})", reference, ort.Output, ort.H, ort.C);
             long round = 0;
             var m = Measure.Run(n =>

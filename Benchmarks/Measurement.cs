@@ -9,7 +9,7 @@ internal sealed record MeasureSettings(TimeSpan WarmUp, TimeSpan Repetition, int
     public static MeasureSettings Full { get; } = new(TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(120), 5);
 
     /// <summary>--quick: the same procedure, shorter.</summary>
-    public static MeasureSettings Quick { get; } = new(TimeSpan.FromMilliseconds(80), TimeSpan.FromMilliseconds(30), 3);
+    public static MeasureSettings Quick { get; } = new(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(25), 3);
 
     /// <summary>Short per-matrix measurements of the ceiling (many of them per configuration).</summary>
     public MeasureSettings ForGemm() => this with { WarmUp = WarmUp / 2, Repetition = Repetition / 3 };
@@ -34,25 +34,36 @@ internal static class Measure
     /// Measures <paramref name="run"/>, which executes the given number of units and returns the steps
     /// (key-steps) they made.
     /// </summary>
-    public static Measurement Run(Func<int, long> run, MeasureSettings settings, bool allThreads)
+    /// <param name="run">Executes the given number of units, returns the steps they made.</param>
+    /// <param name="settings">Warm-up and repetitions.</param>
+    /// <param name="allThreads">Count allocations of every thread, not only the caller's.</param>
+    /// <param name="stepsDone">
+    /// For an engine that keeps working between calls (a free-running stream): its total steps so far, so
+    /// that allocations are divided by every step made while they were counted.
+    /// </param>
+    public static Measurement Run(Func<int, long> run, MeasureSettings settings, bool allThreads, Func<long>? stepsDone = null)
     {
-        // Warm-up: grow the unit count so the last warm-up calls look like the timed ones.
+        // Warm-up for at least WarmUp, growing the unit count until one call takes a quarter of a repetition,
+        // so that a fixed cost per call (a thread waking up) is small against the timed work.
         var clock = Stopwatch.StartNew();
         var units = 1;
         double secondsPerUnit;
+        var quarter = settings.Repetition.TotalSeconds / 4;
         while (true)
         {
             var start = clock.Elapsed;
             run(units);
             var took = (clock.Elapsed - start).TotalSeconds;
             secondsPerUnit = Math.Max(took, 1e-9) / units;
-            if (clock.Elapsed >= settings.WarmUp) break;
-            if (took < settings.Repetition.TotalSeconds / 4 && units < 1 << 24) units *= 2;
+            var grown = took >= quarter || units >= 1 << 24;
+            if (clock.Elapsed >= settings.WarmUp && (grown || clock.Elapsed >= 10 * settings.WarmUp)) break;
+            if (!grown) units *= 2;
         }
 
         var perRepetition = (int)Math.Clamp(Math.Ceiling(settings.Repetition.TotalSeconds / secondsPerUnit), 1, 1 << 26);
         var samples = new double[settings.Repetitions];
         long steps = 0;
+        var doneBefore = stepsDone?.Invoke() ?? 0;
         var allocatedBefore = Allocated(allThreads);
         for (var r = 0; r < samples.Length; r++)
         {
@@ -65,8 +76,9 @@ internal static class Measure
         }
 
         var allocated = Allocated(allThreads) - allocatedBefore;
+        var stepsWhileCounting = stepsDone is null ? steps : Math.Max(steps, stepsDone() - doneBefore);
         Array.Sort(samples);
-        return new Measurement(samples[samples.Length / 2], (double)allocated / steps, steps);
+        return new Measurement(samples[samples.Length / 2], (double)allocated / stepsWhileCounting, steps);
     }
 
     private static long Allocated(bool allThreads) =>

@@ -15,7 +15,7 @@ catch (ArgumentException e)
     return 2;
 }
 
-var progress = Console.Error;
+var progress = new ProgressWriter(Console.Error);
 var machine = MachineInfo.Read();
 progress.WriteLine(machine);
 
@@ -24,6 +24,7 @@ using var materializer = ActorMaterializer.Create(system);
 
 var suite = new BenchmarkSuite(options, materializer, progress);
 var workloads = options.Workloads.Select(Workload.ByName).ToList();
+ProcessWarmUp.Run(workloads[0], materializer, TimeSpan.FromSeconds(options.Quick ? 1 : 2));
 foreach (var workload in workloads)
 {
     progress.WriteLine($"workload {workload.Name}: {workload.Describe()}, {workload.FlopsPerStep:N0} flop per step");
@@ -36,7 +37,7 @@ if (options.RunThroughput)
     foreach (var workload in workloads.Where(w => w.Name is "seed" or "sensor"))
     {
         progress.WriteLine($"run throughput: {workload.Name}, {options.RunLines:N0} lines");
-        var run = RunThroughput.Measure(workload, options.RunLines, options.RunRepetitions, options.TempPrefix, system);
+        var run = RunThroughput.Measure(workload, options.RunLines, options.RunRepetitions, options.TempPrefix, materializer);
         runs.Add(run);
         suite.Rows.Add(new ResultRow
         {

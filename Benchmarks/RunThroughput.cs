@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Akka;
-using Akka.Actor;
 using Akka.Streams;
 using LstmStream.Pipeline.Numerics;
 using LstmStream.Pipeline.Numerics.Selection;
@@ -18,12 +17,12 @@ internal static class RunThroughput
 {
     public sealed record Result(string Workload, long Lines, int Keys, string Backend, double LinesPerSecond, double AllocatedBytesPerLine, IReadOnlyList<double> Samples);
 
-    public static Result Measure(Workload workload, long lines, int repetitions, string tempPrefix, ActorSystem system)
+    public static Result Measure(Workload workload, long lines, int repetitions, string tempPrefix, IMaterializer materializer)
     {
         var model = workload.Model;
         var directory = Path.GetDirectoryName(tempPrefix) is { Length: > 0 } d ? d : ".";
         var prefix = Path.GetFileName(tempPrefix);
-        var warmPath = NdjsonInputFile.Ensure(directory, prefix, model.InputSize, Math.Min(lines, 100_000));
+        var warmPath = NdjsonInputFile.Ensure(directory, prefix, model.InputSize, Math.Min(lines / 10, 100_000));
         var path = NdjsonInputFile.Ensure(directory, prefix, model.InputSize, lines);
 
         // The run verb's batching (1024 rows, 5 ms); the engine's automatic backend choice, one thread.
@@ -31,7 +30,6 @@ internal static class RunThroughput
         var all = backends.Layers.Concat(backends.Head is null ? [] : [backends.Head]).ToList();
         var options = new PipelineOptions { MaxBatchRows = 1024, MaxBatchDelay = TimeSpan.FromMilliseconds(5) };
         var runner = new NdjsonRunner(model.InputSize);
-        using var materializer = ActorMaterializer.Create(system);
 
         long Once(string file)
         {

@@ -43,7 +43,7 @@ internal sealed class StreamEngine
 
     /// <summary>
     /// Materializes the pipeline once for a measurement and lets it run freely on rounds generated inside the
-    /// stream (no thread hand-off per fragment); <see cref="Running.Run"/> waits until the given number of
+    /// stream (no thread hand-off per fragment) until disposed (the source then ends); <see cref="Running.Run"/> waits until the given number of
     /// further steps has come out. Materialization and the stream's start are not timed.
     /// </summary>
     public Running Start() => new(this);
@@ -52,19 +52,18 @@ internal sealed class StreamEngine
     internal sealed class Running : IDisposable
     {
         private readonly StreamEngine _engine;
-        private readonly UniqueKillSwitch _killSwitch;
         private readonly LstmPipelineHandle _handle;
         private readonly Task _finished;
         private readonly ManualResetEventSlim _reached = new(false);
         private long _produced;
         private long _target = long.MaxValue;
+        private bool _stop;
 
         public Running(StreamEngine engine)
         {
             _engine = engine;
-            ((_killSwitch, _handle), _finished) = Source.From(engine.Fragments(0, int.MaxValue))
-                .ViaMaterialized(KillSwitches.Single<StepBatch>(), Keep.Right)
-                .ViaMaterialized(engine._flow, Keep.Both)
+            (_handle, _finished) = Source.From(engine.Fragments(0, long.MaxValue / 2, () => Volatile.Read(ref _stop)))
+                .ViaMaterialized(engine._flow, Keep.Right)
                 .ToMaterialized(Sink.ForEach<StepBatch>(batch =>
                 {
                     var total = Interlocked.Add(ref _produced, batch.Count);
@@ -77,6 +76,9 @@ internal sealed class StreamEngine
                 }), Keep.Both)
                 .Run(engine._materializer);
         }
+
+        /// <summary>Steps output so far.</summary>
+        public long Produced => Interlocked.Read(ref _produced);
 
         /// <summary>Average rows per micro-batch so far (keys when every batch is one whole round).</summary>
         public double RowsPerBatch => (double)Interlocked.Read(ref _produced) / Math.Max(1, _handle.Sessions.Batches);
@@ -100,7 +102,7 @@ internal sealed class StreamEngine
 
         public void Dispose()
         {
-            _killSwitch.Shutdown();
+            Volatile.Write(ref _stop, true);
             _finished.GetAwaiter().GetResult();
             _reached.Dispose();
         }
@@ -141,11 +143,11 @@ internal sealed class StreamEngine
     }
 
     /// <summary>Rounds <c>first .. first + rounds - 1</c> as fragments of whole rounds.</summary>
-    private IEnumerable<StepBatch> Fragments(long first, long rounds)
+    private IEnumerable<StepBatch> Fragments(long first, long rounds, Func<bool>? stop = null)
     {
         int keys = Keys, width = _inputs.InputSize;
         var roundsPerFragment = Math.Max(1, FragmentRows / keys);
-        for (var round = first; round < first + rounds; round += roundsPerFragment)
+        for (var round = first; round < first + rounds && stop?.Invoke() != true; round += roundsPerFragment)
         {
             var count = (int)Math.Min(roundsPerFragment, first + rounds - round);
             var fragment = StepBatch.Rent(count * keys, width);
