@@ -39,7 +39,7 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
 
                 var ceiling = Ceiling.Measure(workload, keys, candidates, settings.ForGemm());
                 foreach (var detail in ceiling.Details) progress.WriteLine($"[{label}] ceiling {detail}");
-                Add(workload, keys, threads, Engines.Ceiling, ceiling.Backend, new Measurement(ceiling.SecondsPerStep, 0, 0));
+                Add(workload, keys, threads, Engines.Ceiling, ceiling.Backend, new Measurement(ceiling.SecondsPerStep, ceiling.AllocatedBytesPerStep, ceiling.CallsTimed * keys));
 
                 var backendLabel = BackendLabels.For(chosen, keys);
                 var core = new CoreStack(model, chosen.Layers, chosen.Head, keys);

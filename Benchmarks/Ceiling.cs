@@ -10,12 +10,13 @@ namespace LstmStream.Benchmarks;
 /// </summary>
 internal static class Ceiling
 {
-    public sealed record Result(double SecondsPerStep, string Backend, IReadOnlyList<string> Details);
+    public sealed record Result(double SecondsPerStep, string Backend, IReadOnlyList<string> Details, double AllocatedBytesPerStep, long CallsTimed);
 
     public static Result Measure(Workload workload, int keys, IReadOnlyList<IMatMulBackend> backends, MeasureSettings settings)
     {
         var random = new Random(99);
-        double secondsPerRound = 0;
+        double secondsPerRound = 0, allocatedPerRound = 0;
+        long calls = 0;
         var winners = new List<string>();
         var details = new List<string>();
         foreach (var gemm in workload.Gemms)
@@ -25,6 +26,7 @@ internal static class Ceiling
             var a = RandomValues(random, keys * gemm.K);
             var c = new float[keys * gemm.N];
             var best = double.MaxValue;
+            var bestAllocated = 0.0;
             var winner = "";
             var timings = new List<string>();
             foreach (var backend in backends)
@@ -34,22 +36,25 @@ internal static class Ceiling
                 {
                     for (var i = 0; i < calls; i++) backend.Multiply(a, keys, packed, bias, c);
                     return calls;
-                }, settings, allThreads: false);
+                }, settings, allThreads: true);
                 timings.Add($"{backend.Name} {m.SecondsPerStep * 1e6:0.##} µs");
+                calls += m.StepsTimed;
                 if (m.SecondsPerStep < best)
                 {
                     best = m.SecondsPerStep;
+                    bestAllocated = m.AllocatedBytesPerStep;
                     winner = backend.Name;
                 }
             }
 
             secondsPerRound += best;
+            allocatedPerRound += bestAllocated;
             winners.Add(winner);
             details.Add($"{gemm.Label} [{keys}x{gemm.K}]·[{gemm.K}x{gemm.N}]: {string.Join(", ", timings)}");
         }
 
         var label = winners.Distinct().Count() == 1 ? winners[0] : string.Join("+", winners);
-        return new Result(secondsPerRound / keys, label, details);
+        return new Result(secondsPerRound / keys, label, details, allocatedPerRound / keys, calls);
     }
 
     private static float[] RandomValues(Random random, int count)

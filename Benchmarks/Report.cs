@@ -47,7 +47,7 @@ internal sealed class Report
         foreach (var r in ordered)
         {
             s.Append(CultureInfo.InvariantCulture,
-                $"| {r.Workload} | {r.Keys} | {r.Threads} | {r.Engine} | {r.Backend} | {r.StepsPerSecond:N0} | {r.Gflops:F2} | {Format(r.PercentOfCeiling, "F0")}{(r.PercentOfCeiling is null ? "" : "%")} | {Format(r.RatioToOrtBatched, "F2")} | {Format(r.RatioToOrtPerKey, "F1")} | {(r.Engine == Engines.Ceiling ? "–" : r.AllocatedBytesPerStep.ToString("F1", CultureInfo.InvariantCulture))} |");
+                $"| {r.Workload} | {r.Keys} | {r.Threads} | {r.Engine} | {r.Backend} | {r.StepsPerSecond:N0} | {r.Gflops:F2} | {Format(r.PercentOfCeiling, "F0")}{(r.PercentOfCeiling is null ? "" : "%")} | {Format(r.RatioToOrtBatched, "F2")} | {Format(r.RatioToOrtPerKey, "F1")} | {r.AllocatedBytesPerStep.ToString("F1", CultureInfo.InvariantCulture)} |");
             s.AppendLine();
         }
 
@@ -78,7 +78,7 @@ internal sealed class Report
             Rows, Runs.Select(r => new RunEntry(r.Workload, r.Lines, r.Keys, r.Backend, r.LinesPerSecond, r.AllocatedBytesPerLine, r.Samples)).ToList(),
             Memory.Select(m => new MemoryEntry(m.Workload, m.LiveKeys, m.BytesPerKey, m.RawStateBytes, m.TargetBytes, m.BytesPerKey <= m.TargetBytes)).ToList(),
             Failures);
-        var json = JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull });
+        var json = JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         File.WriteAllText(path, json + "\n");
     }
 
