@@ -10,6 +10,7 @@ internal sealed record BenchmarkOptions
     public static readonly int[] DefaultThreads = [1, 2];
 
     public bool Quick { get; init; }
+    public bool Help { get; init; }
     public IReadOnlyList<string> Workloads { get; init; } = Workload.Names;
     public IReadOnlyList<int> Keys { get; init; } = DefaultKeys;
     public IReadOnlyList<int> Threads { get; init; } = DefaultThreads;
@@ -45,6 +46,7 @@ internal sealed record BenchmarkOptions
             switch (arg)
             {
                 case "--quick": options = options with { Quick = true }; break;
+                case "--help" or "-h": options = options with { Help = true }; break;
                 case "--workload":
                     foreach (var name in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                     {

@@ -15,6 +15,12 @@ catch (ArgumentException e)
     return 2;
 }
 
+if (options.Help)
+{
+    Console.WriteLine(BenchmarkOptions.Usage);
+    return 0;
+}
+
 var progress = new ProgressWriter(Console.Error);
 var machine = MachineInfo.Read();
 progress.WriteLine(machine);
