@@ -1,1 +1,87 @@
-return 0;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Streams;
+using LstmStream.Benchmarks;
+
+BenchmarkOptions options;
+try
+{
+    options = BenchmarkOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    Console.Error.WriteLine(BenchmarkOptions.Usage);
+    return 2;
+}
+
+if (options.Help)
+{
+    Console.WriteLine(BenchmarkOptions.Usage);
+    return 0;
+}
+
+var progress = new ProgressWriter(Console.Error);
+var machine = MachineInfo.Read();
+progress.WriteLine(machine);
+
+using var system = ActorSystem.Create("lstmstream-bench", ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING"));
+using var materializer = ActorMaterializer.Create(system);
+
+var suite = new BenchmarkSuite(options, materializer, progress);
+var workloads = options.Workloads.Select(Workload.ByName).ToList();
+ProcessWarmUp.Run(workloads[0], materializer, TimeSpan.FromSeconds(options.Quick ? 1 : 2));
+foreach (var workload in workloads)
+{
+    progress.WriteLine($"workload {workload.Name}: {workload.Describe()}, {workload.FlopsPerStep:N0} flop per step");
+    suite.Run(workload);
+}
+
+var runs = new List<RunThroughput.Result>();
+if (options.RunThroughput)
+{
+    foreach (var workload in workloads.Where(w => w.Name is "seed" or "sensor"))
+    {
+        progress.WriteLine($"run throughput: {workload.Name}, {options.RunLines:N0} lines");
+        var run = RunThroughput.Measure(workload, options.RunLines, options.RunRepetitions, options.TempPrefix, materializer);
+        runs.Add(run);
+        suite.Rows.Add(new ResultRow
+        {
+            Workload = workload.Name,
+            Keys = run.Keys,
+            Engine = Engines.Run,
+            Backend = "NDJSON in/out, " + BackendSummary(run.Backend),
+            Threads = 1,
+            StepsPerSecond = run.LinesPerSecond,
+            Gflops = run.LinesPerSecond * workload.FlopsPerStep / 1e9,
+            AllocatedBytesPerStep = run.AllocatedBytesPerLine,
+            StepsTimed = run.Lines * options.RunRepetitions,
+        });
+        progress.WriteLine($"run throughput: {workload.Name} {run.LinesPerSecond:N0} lines/s");
+    }
+}
+
+var memory = new List<MemoryPerKey.Result>();
+if (options.Memory && workloads.FirstOrDefault(w => w.Name == "sensor") is { } sensor)
+{
+    progress.WriteLine($"memory per live key: {sensor.Name}, {options.MemoryKeys:N0} keys");
+    var m = MemoryPerKey.Measure(sensor, options.MemoryKeys, materializer);
+    memory.Add(m);
+    progress.WriteLine($"memory per live key: {m.BytesPerKey:F0} B (raw {m.RawStateBytes} B)");
+}
+
+machine.LoadAverageEnd = MachineInfo.LoadAverage();
+var report = new Report { Machine = machine, Options = options, Rows = suite.Rows, Runs = runs, Memory = memory, Failures = suite.Failures };
+report.Relate();
+Console.Out.Write(report.Markdown());
+report.WriteJson(options.Out);
+progress.WriteLine($"wrote {Path.GetFullPath(options.Out)}");
+await system.Terminate();
+return suite.Failures.Count == 0 ? 0 : 1;
+
+// "layer 0 [10x16]: rows<=... managed; head …" → the distinct backend names it mentions.
+static string BackendSummary(string choices)
+{
+    var names = new[] { "managed", "mkl", "openblas", "onednn" }.Where(n => choices.Contains(n, StringComparison.Ordinal)).ToList();
+    return "auto: " + (names.Count == 0 ? choices : string.Join("/", names));
+}

@@ -1,0 +1,84 @@
+namespace LstmStream.Benchmarks;
+
+/// <summary>
+/// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--out FILE] [--no-run]
+/// [--no-memory] [--temp PREFIX]</c>.
+/// </summary>
+internal sealed record BenchmarkOptions
+{
+    public static readonly int[] DefaultKeys = [1, 64, 1024, 4096];
+    public static readonly int[] DefaultThreads = [1, 2];
+
+    public bool Quick { get; init; }
+    public bool Help { get; init; }
+    public IReadOnlyList<string> Workloads { get; init; } = Workload.Names;
+    public IReadOnlyList<int> Keys { get; init; } = DefaultKeys;
+    public IReadOnlyList<int> Threads { get; init; } = DefaultThreads;
+    public string Out { get; init; } = "bench-results.json";
+    public bool RunThroughput { get; init; } = true;
+    public bool Memory { get; init; } = true;
+
+    /// <summary>Prefix of the NDJSON input files written for the run rows.</summary>
+    public string TempPrefix { get; init; } = "/tmp/bench-ndjson-";
+
+    public MeasureSettings Measure => Quick ? MeasureSettings.Quick : MeasureSettings.Full;
+
+    /// <summary>Lines of the NDJSON file of the run rows.</summary>
+    public long RunLines => Quick ? 100_000 : 1_000_000;
+
+    public int RunRepetitions => Quick ? 1 : 3;
+
+    /// <summary>Live keys of the memory measurement.</summary>
+    public int MemoryKeys => Quick ? 100_000 : 1_000_000;
+
+    public const string Usage =
+        "usage: dotnet run --project Benchmarks -c Release -- [--quick] [--workload seed|sensor|wide]... " +
+        "[--keys 1,64,1024,4096] [--threads 1,2] [--out bench-results.json] [--no-run] [--no-memory] [--temp /tmp/bench-ndjson-]";
+
+    public static BenchmarkOptions Parse(string[] args)
+    {
+        var options = new BenchmarkOptions();
+        var workloads = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{arg} needs a value");
+            switch (arg)
+            {
+                case "--quick": options = options with { Quick = true }; break;
+                case "--help" or "-h": options = options with { Help = true }; break;
+                case "--workload":
+                    foreach (var name in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        if (!Workload.Names.Contains(name))
+                            throw new ArgumentException($"unknown workload '{name}'; expected one of {string.Join(", ", Workload.Names)}");
+                        workloads.Add(name);
+                    }
+
+                    break;
+                case "--keys": options = options with { Keys = PositiveList(arg, Value()) }; break;
+                case "--threads": options = options with { Threads = PositiveList(arg, Value()) }; break;
+                case "--out": options = options with { Out = Value() }; break;
+                case "--no-run": options = options with { RunThroughput = false }; break;
+                case "--no-memory": options = options with { Memory = false }; break;
+                case "--temp": options = options with { TempPrefix = Value() }; break;
+                default: throw new ArgumentException($"unknown argument '{arg}'");
+            }
+        }
+
+        return workloads.Count > 0 ? options with { Workloads = workloads.Distinct().ToArray() } : options;
+    }
+
+    private static int[] PositiveList(string option, string value)
+    {
+        var list = new List<int>();
+        foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, out var n) || n <= 0) throw new ArgumentException($"{option}: '{part}' is not a positive integer");
+            list.Add(n);
+        }
+
+        if (list.Count == 0) throw new ArgumentException($"{option} needs at least one value");
+        return list.Distinct().Order().ToArray();
+    }
+}

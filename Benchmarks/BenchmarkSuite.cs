@@ -1,0 +1,195 @@
+using Akka.Streams;
+using LstmStream.Pipeline.Models;
+using LstmStream.Pipeline.Numerics;
+using LstmStream.Pipeline.Numerics.Selection;
+
+namespace LstmStream.Benchmarks;
+
+/// <summary>
+/// Runs every row of one workload: for each thread count the engine's automatic backend choice is made
+/// once (as at model load), then for each live-key count the engines are checked against the reference
+/// (<see cref="StackedLstm"/>) for a few rounds and timed, all with the same inputs.
+/// </summary>
+internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer materializer, TextWriter progress)
+{
+    /// <summary>Rounds run from zero state before outputs and state are compared.</summary>
+    private const int CheckRounds = 3;
+
+    public List<ResultRow> Rows { get; } = [];
+
+    public List<string> Failures { get; } = [];
+
+    public void Run(Workload workload)
+    {
+        var model = workload.Model;
+        var onnx = OrtSessions.Export(model);
+        foreach (var threads in options.Threads)
+        {
+            var candidates = CeilingBackends(threads);
+            var chosen = MatMulBackendFactory.CreateForModel(MatMulBackendFactory.Auto, threads, model);
+            progress.WriteLine($"[{workload.Name}, {threads} thread(s)] engine backends: {string.Join("; ", chosen.Choices)}");
+            var chosenAll = chosen.Layers.Concat(chosen.Head is null ? [] : [chosen.Head]).ToList();
+
+            foreach (var keys in options.Keys)
+            {
+                var inputs = new InputRounds(keys, model.InputSize);
+                var reference = Reference(model, inputs);
+                var label = $"{workload.Name}, {keys} keys, {threads} thread(s)";
+                var settings = options.Measure;
+
+                var ceiling = Ceiling.Measure(workload, keys, candidates, settings.ForGemm());
+                foreach (var detail in ceiling.Details) progress.WriteLine($"[{label}] ceiling {detail}");
+                Add(workload, keys, threads, Engines.Ceiling, ceiling.Backend, new Measurement(ceiling.SecondsPerStep, ceiling.AllocatedBytesPerStep, ceiling.CallsTimed * keys));
+
+                var backendLabel = BackendLabels.For(chosen, keys);
+                var core = new CoreStack(model, chosen.Layers, chosen.Head, keys);
+                for (var r = 0; r < CheckRounds; r++) core.Round(inputs.Round(r));
+                CheckState($"{label}: {Engines.Core}", reference, core.Output, core.H, core.C);
+                long round = 0;
+                Add(workload, keys, threads, Engines.Core, backendLabel, Measure.Run(n =>
+                {
+                    for (var i = 0; i < n; i++) core.Round(inputs.Round(round++));
+                    return (long)n * keys;
+                }, settings, allThreads: true));
+
+                var stream = new StreamEngine(model, chosenAll, inputs, materializer);
+                Check($"{label}: {Engines.Stream}", reference.Output, stream.RunCollectingLastRound(CheckRounds), model.OutputSize);
+                var running = stream.Start();
+                Add(workload, keys, threads, Engines.Stream, backendLabel, Measure.Run(running.Run, settings, allThreads: true, () => running.Produced));
+                var stopping = System.Diagnostics.Stopwatch.StartNew();
+                running.Dispose();
+                progress.WriteLine($"[{label}] {Engines.Stream}: {running.RowsPerBatch:F1} rows per micro-batch, stopped in {stopping.Elapsed.TotalSeconds:F2} s");
+
+                var spinning = MeasureOrtBatched(workload, onnx, inputs, reference, threads, label, settings);
+                MeasureOrtPerKey(workload, onnx, inputs, reference, threads, spinning, label, settings);
+                progress.WriteLine($"[{label}] done (load average {MachineInfo.LoadAverage()})");
+            }
+
+            foreach (var backend in candidates) (backend as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>Times ONNX Runtime batched with spinning off and (with more than one thread) on; keeps the faster.</summary>
+    private bool MeasureOrtBatched(Workload workload, byte[] onnx, InputRounds inputs, Reference reference, int threads, string label, MeasureSettings settings)
+    {
+        var model = workload.Model;
+        int keys = inputs.Keys;
+        Measurement? best = null;
+        var bestSpinning = false;
+        bool[] spinningChoices = threads > 1 ? [false, true] : [false];
+        foreach (var spinning in spinningChoices)
+        {
+            var setup = System.Diagnostics.Stopwatch.StartNew();
+            using var ort = new OrtBatched(onnx, model, keys, threads, spinning);
+            var created = setup.Elapsed.TotalSeconds;
+            for (var r = 0; r < CheckRounds; r++) ort.Round(inputs.Round(r));
+            progress.WriteLine($"[{label}] {Engines.OrtBatched}: session {created:F2} s, {CheckRounds} checked rounds {setup.Elapsed.TotalSeconds - created:F2} s");
+            CheckState($"{label}: {Engines.OrtBatched} (spinning {(spinning ? "on" : "off")})", reference, ort.Output, ort.H, ort.C);
+            long round = 0;
+            var m = Measure.Run(n =>
+            {
+                for (var i = 0; i < n; i++) ort.Round(inputs.Round(round++));
+                return (long)n * keys;
+            }, settings, allThreads: true);
+            progress.WriteLine($"[{label}] {Engines.OrtBatched} spinning {(spinning ? "on" : "off")}: {m.StepsPerSecond:N0} steps/s");
+            if (best is null || m.SecondsPerStep < best.Value.SecondsPerStep)
+            {
+                best = m;
+                bestSpinning = spinning;
+            }
+        }
+
+        Add(workload, keys, threads, Engines.OrtBatched, OrtLabel(bestSpinning, threads), best!.Value);
+        return bestSpinning;
+    }
+
+    private void MeasureOrtPerKey(Workload workload, byte[] onnx, InputRounds inputs, Reference reference, int threads, bool spinning, string label, MeasureSettings settings)
+    {
+        var model = workload.Model;
+        int keys = inputs.Keys;
+        using var ort = new OrtPerKey(onnx, model, keys, threads, spinning);
+        ort.Step(CheckRounds * keys, inputs);
+        CheckState($"{label}: {Engines.OrtPerKey}", reference, ort.Output, ort.H, ort.C);
+        // One unit is one call: a repetition covers as many keys as fit in its time, so 4096 keys stay short.
+        var m = Measure.Run(n =>
+        {
+            ort.Step(n, inputs);
+            return n;
+        }, settings, allThreads: true);
+        Add(workload, keys, threads, Engines.OrtPerKey, OrtLabel(spinning, threads), m);
+    }
+
+    private static string OrtLabel(bool spinning, int threads) =>
+        $"ort {OrtSessions.Version}" + (threads > 1 ? $", spinning {(spinning ? "on" : "off")}" : "");
+
+    private void Add(Workload workload, int keys, int threads, string engine, string backend, Measurement m)
+    {
+        var row = new ResultRow
+        {
+            Workload = workload.Name,
+            Keys = keys,
+            Engine = engine,
+            Backend = backend,
+            Threads = threads,
+            StepsPerSecond = m.StepsPerSecond,
+            Gflops = m.StepsPerSecond * workload.FlopsPerStep / 1e9,
+            AllocatedBytesPerStep = m.AllocatedBytesPerStep,
+            StepsTimed = m.StepsTimed,
+        };
+        Rows.Add(row);
+        progress.WriteLine($"[{workload.Name}, {keys} keys, {threads} thread(s)] {engine} ({backend}): {row.StepsPerSecond:N0} steps/s, {row.Gflops:F2} GFLOP/s, {row.AllocatedBytesPerStep:F1} B/step");
+    }
+
+    /// <summary>The managed kernel with the thread count, and every native backend present.</summary>
+    private static List<IMatMulBackend> CeilingBackends(int threads)
+    {
+        var list = new List<IMatMulBackend> { new ManagedMatMul(threads) };
+        foreach (var probe in MatMulBackendFactory.ProbeAll())
+        {
+            if (probe.IsAvailable && probe.Name != MatMulBackendFactory.Managed) list.Add(MatMulBackendFactory.Create(probe.Name, threads));
+        }
+
+        return list;
+    }
+
+    /// <summary>The reference: <see cref="CheckRounds"/> steps of every key from zero state through <see cref="StackedLstm"/>.</summary>
+    private static Reference Reference(LstmModel model, InputRounds inputs)
+    {
+        int keys = inputs.Keys, inSize = model.InputSize;
+        var x = new float[keys * CheckRounds * inSize];
+        for (var b = 0; b < keys; b++)
+        {
+            for (var t = 0; t < CheckRounds; t++) inputs.Row(t, b).CopyTo(x.AsSpan((b * CheckRounds + t) * inSize, inSize));
+        }
+
+        var result = new StackedLstm(model, new ManagedMatMul()).Run(x, keys, CheckRounds);
+        var last = new float[keys * result.Width];
+        for (var b = 0; b < keys; b++)
+        {
+            result.Outputs.AsSpan((b * CheckRounds + CheckRounds - 1) * result.Width, result.Width).CopyTo(last.AsSpan(b * result.Width, result.Width));
+        }
+
+        return new Reference(model, last, result.FinalState);
+    }
+
+    private void CheckState(string what, Reference reference, ReadOnlySpan<float> output, Func<int, ReadOnlySpan<float>> h, Func<int, ReadOnlySpan<float>> c)
+    {
+        Check($"{what} output", reference.Output, output, reference.Model.OutputSize);
+        for (var k = 0; k < reference.Model.Layers.Count; k++)
+        {
+            Check($"{what} layer {k} h", reference.State.H[k], h(k), reference.Model.Layers[k].OutputSize);
+            Check($"{what} layer {k} c", reference.State.C[k], c(k), reference.Model.Layers[k].CellSize);
+        }
+    }
+
+    private void Check(string what, ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, int width)
+    {
+        var problem = Agreement.Check(what, expected, actual, width);
+        if (problem is null) return;
+        Failures.Add(problem);
+        progress.WriteLine($"VALIDATION FAILED: {problem}");
+    }
+}
+
+/// <summary>Reference outputs of the last checked round and the final state, per key.</summary>
+internal sealed record Reference(LstmModel Model, float[] Output, LstmState State);

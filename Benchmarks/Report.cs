@@ -1,0 +1,130 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace LstmStream.Benchmarks;
+
+/// <summary>The results of one benchmark run: the markdown table and <c>bench-results.json</c>.</summary>
+internal sealed class Report
+{
+    public required MachineInfo Machine { get; init; }
+    public required BenchmarkOptions Options { get; init; }
+    public required List<ResultRow> Rows { get; init; }
+    public required List<RunThroughput.Result> Runs { get; init; }
+    public required List<MemoryPerKey.Result> Memory { get; init; }
+    public required List<string> Failures { get; init; }
+
+    /// <summary>Fills % of ceiling and the ratios to the ONNX Runtime rows of the same workload, keys and threads.</summary>
+    public void Relate()
+    {
+        foreach (var row in Rows)
+        {
+            var ceiling = Find(row, Engines.Ceiling);
+            var batched = Find(row, Engines.OrtBatched);
+            var perKey = Find(row, Engines.OrtPerKey);
+            row.PercentOfCeiling = ceiling is null ? null : 100 * row.StepsPerSecond / ceiling.StepsPerSecond;
+            row.RatioToOrtBatched = batched is null ? null : row.StepsPerSecond / batched.StepsPerSecond;
+            row.RatioToOrtPerKey = perKey is null ? null : row.StepsPerSecond / perKey.StepsPerSecond;
+        }
+    }
+
+    private ResultRow? Find(ResultRow like, string engine) =>
+        Rows.FirstOrDefault(r => r.Engine == engine && r.Workload == like.Workload && r.Keys == like.Keys && r.Threads == like.Threads);
+
+    public string Markdown()
+    {
+        var s = new StringBuilder();
+        s.AppendLine(Machine.ToString());
+        s.AppendLine();
+        s.AppendLine("| workload | keys | threads | engine | backend | steps/s | GFLOP/s | % of ceiling | × ORT batched | × ORT per-key | alloc B/step |");
+        s.AppendLine("|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|");
+        var ordered = Rows
+            .OrderBy(r => Array.IndexOf(Workload.Names.ToArray(), r.Workload))
+            .ThenBy(r => r.Keys)
+            .ThenBy(r => r.Threads)
+            .ThenBy(r => EngineOrder(r.Engine));
+        foreach (var r in ordered)
+        {
+            s.Append(CultureInfo.InvariantCulture,
+                $"| {r.Workload} | {r.Keys} | {r.Threads} | {r.Engine} | {r.Backend} | {r.StepsPerSecond:N0} | {r.Gflops:F2} | {Format(r.PercentOfCeiling, "F0")}{(r.PercentOfCeiling is null ? "" : "%")} | {Format(r.RatioToOrtBatched, "F2")} | {Format(r.RatioToOrtPerKey, "F1")} | {r.AllocatedBytesPerStep.ToString("F1", CultureInfo.InvariantCulture)} |");
+            s.AppendLine();
+        }
+
+        s.AppendLine();
+        foreach (var run in Runs)
+        {
+            s.AppendLine(CultureInfo.InvariantCulture,
+                $"run (NDJSON through NdjsonRunner, {run.Lines:N0} lines, {run.Keys} keys round robin, output discarded): {run.Workload} {run.LinesPerSecond:N0} lines/s, {run.AllocatedBytesPerLine:F0} B/line allocated (also in the table as {Engines.Run}).");
+        }
+
+        foreach (var m in Memory)
+        {
+            var verdict = m.BytesPerKey <= m.TargetBytes ? "within" : "ABOVE";
+            var note = m.LiveKeys == 1_000_000 ? "" : " (the target is stated for 1,000,000 live keys; state arenas grow by doubling, so other counts carry up to 2× slack)";
+            s.AppendLine(CultureInfo.InvariantCulture,
+                $"memory per live key ({m.Workload}, {m.LiveKeys:N0} live keys): {m.BytesPerKey:F0} B/key; raw state {m.RawStateBytes} B; target 1.3 × raw + 100 = {m.TargetBytes:F0} B: {verdict} target ({m.BytesPerKey / m.RawStateBytes:F3} × raw){note}.");
+        }
+
+        s.AppendLine(Failures.Count == 0
+            ? $"validation: every engine agreed with the reference (StackedLstm) within {Agreement.Tolerance:G} after 3 rounds from zero state."
+            : $"VALIDATION FAILED ({Failures.Count}): {string.Join(" | ", Failures)}");
+        s.AppendLine(CultureInfo.InvariantCulture, $"load average at end: {Machine.LoadAverageEnd}");
+        return s.ToString();
+    }
+
+    public void WriteJson(string path)
+    {
+        var document = new Document(Machine, new Settings(Options.Quick, Options.Measure.WarmUp.TotalMilliseconds, Options.Measure.Repetition.TotalMilliseconds, Options.Measure.Repetitions),
+            Rows, Runs.Select(r => new RunEntry(r.Workload, r.Lines, r.Keys, r.Backend, r.LinesPerSecond, r.AllocatedBytesPerLine, r.Samples)).ToList(),
+            Memory.Select(m => new MemoryEntry(m.Workload, m.LiveKeys, m.BytesPerKey, m.RawStateBytes, m.TargetBytes, m.BytesPerKey <= m.TargetBytes)).ToList(),
+            Failures);
+        var json = JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        File.WriteAllText(path, json + "\n");
+    }
+
+    private static int EngineOrder(string engine) => engine switch
+    {
+        Engines.Ceiling => 0,
+        Engines.Core => 1,
+        Engines.Stream => 2,
+        Engines.Run => 3,
+        Engines.OrtBatched => 4,
+        Engines.OrtPerKey => 5,
+        _ => 6,
+    };
+
+    private static string Format(double? value, string format) =>
+        value is { } v ? v.ToString(format, CultureInfo.InvariantCulture) : "–";
+
+    private sealed record Document(
+        [property: JsonPropertyName("machine")] MachineInfo Machine,
+        [property: JsonPropertyName("settings")] Settings Settings,
+        [property: JsonPropertyName("rows")] List<ResultRow> Rows,
+        [property: JsonPropertyName("run_throughput")] List<RunEntry> RunThroughput,
+        [property: JsonPropertyName("memory_per_key")] List<MemoryEntry> MemoryPerKey,
+        [property: JsonPropertyName("validation_failures")] List<string> ValidationFailures);
+
+    private sealed record Settings(
+        [property: JsonPropertyName("quick")] bool Quick,
+        [property: JsonPropertyName("warm_up_ms")] double WarmUpMs,
+        [property: JsonPropertyName("repetition_ms")] double RepetitionMs,
+        [property: JsonPropertyName("repetitions")] int Repetitions);
+
+    private sealed record RunEntry(
+        [property: JsonPropertyName("workload")] string Workload,
+        [property: JsonPropertyName("lines")] long Lines,
+        [property: JsonPropertyName("keys")] int Keys,
+        [property: JsonPropertyName("backend")] string Backend,
+        [property: JsonPropertyName("lines_per_s")] double LinesPerSecond,
+        [property: JsonPropertyName("alloc_bytes_per_line")] double AllocatedBytesPerLine,
+        [property: JsonPropertyName("samples_lines_per_s")] IReadOnlyList<double> Samples);
+
+    private sealed record MemoryEntry(
+        [property: JsonPropertyName("workload")] string Workload,
+        [property: JsonPropertyName("live_keys")] int LiveKeys,
+        [property: JsonPropertyName("bytes_per_key")] double BytesPerKey,
+        [property: JsonPropertyName("raw_state_bytes")] long RawStateBytes,
+        [property: JsonPropertyName("target_bytes")] double TargetBytes,
+        [property: JsonPropertyName("within_target")] bool WithinTarget);
+}

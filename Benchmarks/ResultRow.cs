@@ -1,0 +1,31 @@
+using System.Text.Json.Serialization;
+
+namespace LstmStream.Benchmarks;
+
+/// <summary>One measured row of the table and of <c>bench-results.json</c>.</summary>
+internal sealed record ResultRow
+{
+    [JsonPropertyName("workload")] public required string Workload { get; init; }
+    [JsonPropertyName("keys")] public required int Keys { get; init; }
+    [JsonPropertyName("engine")] public required string Engine { get; init; }
+    [JsonPropertyName("backend")] public required string Backend { get; init; }
+    [JsonPropertyName("threads")] public required int Threads { get; init; }
+    [JsonPropertyName("steps_per_s")] public required double StepsPerSecond { get; init; }
+    [JsonPropertyName("gflops")] public required double Gflops { get; init; }
+    [JsonPropertyName("pct_of_ceiling")] public double? PercentOfCeiling { get; set; }
+    [JsonPropertyName("ratio_to_onnxruntime_batched")] public double? RatioToOrtBatched { get; set; }
+    [JsonPropertyName("ratio_to_onnxruntime_per_key")] public double? RatioToOrtPerKey { get; set; }
+    [JsonPropertyName("alloc_bytes_per_step")] public required double AllocatedBytesPerStep { get; init; }
+    [JsonPropertyName("steps_timed")] public required long StepsTimed { get; init; }
+}
+
+/// <summary>Engine names used in rows.</summary>
+internal static class Engines
+{
+    public const string Ceiling = "ceiling";
+    public const string Core = "lstmstream-core";
+    public const string Stream = "lstmstream-stream";
+    public const string Run = "lstmstream-run";
+    public const string OrtBatched = "onnxruntime-batched";
+    public const string OrtPerKey = "onnxruntime-per-key";
+}

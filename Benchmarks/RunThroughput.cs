@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using Akka;
+using Akka.Streams;
+using LstmStream.Pipeline.Numerics;
+using LstmStream.Pipeline.Numerics.Selection;
+using LstmStream.Pipeline.Records;
+using LstmStream.Pipeline.Streaming;
+
+namespace LstmStream.Benchmarks;
+
+/// <summary>
+/// The <c>run</c> verb's path, timed: an NDJSON file through <see cref="NdjsonRunner"/> (parse, the
+/// streaming pipeline with the run verb's batching, format) to a discarded output. One untimed warm-up run
+/// over a short file, then repetitions over the full file; the median counts.
+/// </summary>
+internal static class RunThroughput
+{
+    public sealed record Result(string Workload, long Lines, int Keys, string Backend, double LinesPerSecond, double AllocatedBytesPerLine, IReadOnlyList<double> Samples);
+
+    public static Result Measure(Workload workload, long lines, int repetitions, string tempPrefix, IMaterializer materializer)
+    {
+        var model = workload.Model;
+        var directory = Path.GetDirectoryName(tempPrefix) is { Length: > 0 } d ? d : ".";
+        var prefix = Path.GetFileName(tempPrefix);
+        var warmPath = NdjsonInputFile.Ensure(directory, prefix, model.InputSize, Math.Min(lines / 10, 100_000));
+        var path = NdjsonInputFile.Ensure(directory, prefix, model.InputSize, lines);
+
+        // The run verb's batching (1024 rows, 5 ms); the engine's automatic backend choice, one thread.
+        var backends = MatMulBackendFactory.CreateForModel(MatMulBackendFactory.Auto, 1, model);
+        var all = backends.Layers.Concat(backends.Head is null ? [] : [backends.Head]).ToList();
+        var options = new PipelineOptions { MaxBatchRows = 1024, MaxBatchDelay = TimeSpan.FromMilliseconds(5) };
+        var runner = new NdjsonRunner(model.InputSize);
+
+        long Once(string file)
+        {
+            var next = 0;
+            var flow = LstmPipeline.Create(model, () => all[next++], options).MapMaterializedValue(_ => NotUsed.Instance);
+            using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            var summary = runner.RunAsync(input, Stream.Null, TextWriter.Null, flow, materializer).GetAwaiter().GetResult();
+            if (summary.RecordsRejected != 0 || summary.RecordsOut != summary.RecordsParsed)
+                throw new InvalidOperationException($"NDJSON run over {file}: {summary.RecordsRejected} lines rejected, {summary.RecordsOut} of {summary.RecordsParsed} records written");
+            return summary.RecordsOut;
+        }
+
+        Once(warmPath);
+        var samples = new List<double>();
+        long allocated = 0, processed = 0;
+        for (var r = 0; r < repetitions; r++)
+        {
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            var clock = Stopwatch.StartNew();
+            var records = Once(path);
+            var seconds = clock.Elapsed.TotalSeconds;
+            allocated += GC.GetTotalAllocatedBytes(precise: true) - before;
+            processed += records;
+            if (records != lines) throw new InvalidOperationException($"NDJSON run over {path} wrote {records} records, the file has {lines} lines");
+            samples.Add(records / seconds);
+        }
+
+        var sorted = samples.Order().ToList();
+        var backend = string.Join("; ", backends.Choices);
+        return new Result(workload.Name, lines, NdjsonInputFile.Keys, backend, sorted[sorted.Count / 2], (double)allocated / processed, samples);
+    }
+}

@@ -1,0 +1,167 @@
+using Akka;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using LstmStream.Pipeline.Models;
+using LstmStream.Pipeline.Numerics;
+using LstmStream.Pipeline.Streaming;
+
+namespace LstmStream.Benchmarks;
+
+/// <summary>
+/// <c>lstmstream-stream</c>: the full Akka.Streams pipeline (<see cref="LstmPipeline"/>: batcher, session
+/// slots, layer stages with their state arenas, head) fed with pre-parsed <see cref="StepBatch"/> fragments,
+/// as the NDJSON parser would hand them over (whole rounds, at least 1024 rows or one round per fragment),
+/// with every output batch counted and released at the end. <c>MaxBatchRows</c> = keys, so each micro-batch
+/// is one round. A measurement materializes the flow once (<see cref="Start"/>) and lets it run.
+/// </summary>
+internal sealed class StreamEngine
+{
+    private const int FragmentRows = 1024;
+    private readonly Flow<StepBatch, StepBatch, LstmPipelineHandle> _flow;
+    private readonly IMaterializer _materializer;
+    private readonly InputRounds _inputs;
+    private readonly string[] _keyNames;
+
+    /// <param name="backends">The per-matrix backends the engine chose (layers in order, then the head).</param>
+    public StreamEngine(LstmModel model, IReadOnlyList<IMatMulBackend> backends, InputRounds inputs, IMaterializer materializer)
+    {
+        Model = model;
+        _inputs = inputs;
+        _materializer = materializer;
+        _keyNames = Enumerable.Range(0, inputs.Keys).Select(KeyName).ToArray();
+        var next = 0;
+        // LstmPipeline asks the factory once per stage, layers first, then the head.
+        _flow = LstmPipeline.Create(model, () => backends[next++], new PipelineOptions { MaxBatchRows = inputs.Keys });
+        if (next != backends.Count) throw new InvalidOperationException($"the pipeline took {next} backends, {backends.Count} were chosen");
+    }
+
+    public LstmModel Model { get; }
+
+    public int Keys => _inputs.Keys;
+
+    public static string KeyName(int key) => $"key-{key}";
+
+    /// <summary>
+    /// Materializes the pipeline once for a measurement and lets it run freely on rounds generated inside the
+    /// stream (no thread hand-off per fragment) until disposed (the source then ends); <see cref="Running.Run"/> waits until the given number of
+    /// further steps has come out. Materialization and the stream's start are not timed.
+    /// </summary>
+    public Running Start() => new(this);
+
+    /// <summary>One materialized, free-running pipeline whose outputs are counted and released.</summary>
+    internal sealed class Running : IDisposable
+    {
+        private readonly StreamEngine _engine;
+        private readonly LstmPipelineHandle _handle;
+        private readonly Task _finished;
+        private readonly ManualResetEventSlim _reached = new(false);
+        private long _produced;
+        private long _target = long.MaxValue;
+        private bool _stop;
+
+        public Running(StreamEngine engine)
+        {
+            _engine = engine;
+            (_handle, _finished) = Source.From(engine.Fragments(0, long.MaxValue / 2, () => Volatile.Read(ref _stop)))
+                .ViaMaterialized(engine._flow, Keep.Right)
+                .ToMaterialized(Sink.ForEach<StepBatch>(batch =>
+                {
+                    var total = Interlocked.Add(ref _produced, batch.Count);
+                    batch.Release();
+                    if (total >= Volatile.Read(ref _target))
+                    {
+                        Volatile.Write(ref _target, long.MaxValue);
+                        _reached.Set();
+                    }
+                }), Keep.Both)
+                .Run(engine._materializer);
+        }
+
+        /// <summary>Steps output so far.</summary>
+        public long Produced => Interlocked.Read(ref _produced);
+
+        /// <summary>Average rows per micro-batch so far (keys when every batch is one whole round).</summary>
+        public double RowsPerBatch => (double)Interlocked.Read(ref _produced) / Math.Max(1, _handle.Sessions.Batches);
+
+        /// <summary>Waits for <paramref name="rounds"/> more rounds of outputs and returns the steps they made.</summary>
+        public long Run(int rounds)
+        {
+            long expected = (long)rounds * _engine.Keys;
+            _reached.Reset();
+            var target = Interlocked.Read(ref _produced) + expected;
+            Volatile.Write(ref _target, target);
+            while (!_reached.Wait(TimeSpan.FromSeconds(30)))
+            {
+                if (_finished.IsCompleted) _finished.GetAwaiter().GetResult();
+                throw new TimeoutException($"the pipeline emitted {Interlocked.Read(ref _produced)} of {target} steps within 30 s");
+            }
+
+            if (_finished.IsFaulted) _finished.GetAwaiter().GetResult();
+            return expected;
+        }
+
+        public void Dispose()
+        {
+            Volatile.Write(ref _stop, true);
+            _finished.GetAwaiter().GetResult();
+            _reached.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="rounds"/> rounds and returns every output of the last round, <c>[keys × OutputSize]</c>
+    /// by key index (checks that each key's outputs come back in order).
+    /// </summary>
+    public float[] RunCollectingLastRound(int rounds)
+    {
+        int outs = Model.OutputSize;
+        var last = new float[Keys * outs];
+        var seen = new long[Keys];
+        var keyIndex = _keyNames.Select((k, i) => (k, i)).ToDictionary(p => p.k, p => p.i, StringComparer.Ordinal);
+        Source.From(Fragments(0, rounds))
+            .Via(_flow)
+            .RunForeach(batch =>
+            {
+                for (var r = 0; r < batch.Count; r++)
+                {
+                    var key = keyIndex[batch.Keys[r]];
+                    if (batch.Seq[r] != seen[key])
+                        throw new InvalidOperationException($"key '{batch.Keys[r]}' output seq {batch.Seq[r]} arrived where {seen[key]} was due");
+                    seen[key]++;
+                    if (batch.Seq[r] == rounds - 1) batch.Row(r).CopyTo(last.AsSpan(key * outs, outs));
+                }
+
+                batch.Release();
+            }, _materializer)
+            .GetAwaiter().GetResult();
+        for (var k = 0; k < Keys; k++)
+        {
+            if (seen[k] != rounds) throw new InvalidOperationException($"key '{_keyNames[k]}' produced {seen[k]} outputs, {rounds} expected");
+        }
+
+        return last;
+    }
+
+    /// <summary>Rounds <c>first .. first + rounds - 1</c> as fragments of whole rounds.</summary>
+    private IEnumerable<StepBatch> Fragments(long first, long rounds, Func<bool>? stop = null)
+    {
+        int keys = Keys, width = _inputs.InputSize;
+        var roundsPerFragment = Math.Max(1, FragmentRows / keys);
+        for (var round = first; round < first + rounds && stop?.Invoke() != true; round += roundsPerFragment)
+        {
+            var count = (int)Math.Min(roundsPerFragment, first + rounds - round);
+            var fragment = StepBatch.Rent(count * keys, width);
+            for (var r = round; r < round + count; r++)
+            {
+                var x = _inputs.Round(r);
+                for (var k = 0; k < keys; k++)
+                {
+                    var row = fragment.Add(_keyNames[k], r, StepFlags.HasSeq, r);
+                    x.Slice(k * width, width).CopyTo(fragment.Row(row));
+                }
+            }
+
+            yield return fragment;
+        }
+    }
+}
