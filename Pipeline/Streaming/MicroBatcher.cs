@@ -98,7 +98,7 @@ public sealed class MicroBatcher : GraphStage<FlowShape<StepBatch, StepBatch>>
         {
             while (true)
             {
-                if (_pending is null && _deadlinePassed) CloseOpen();
+                if (_pending is null && (_deadlinePassed || _open is { IsFull: true })) CloseOpen();
                 if (_fragment is not null) CopyFragment();
                 if (_pending is null && _fragment is null && _upstreamDone) CloseOpen();
                 if (_pending is not null && IsAvailable(_stage._out))

@@ -127,4 +127,23 @@ public sealed class MicroBatcherTests : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(11, Volatile.Read(ref produced));
         await sink.CancelAsync();
     }
+
+    [Fact]
+    public async Task A_full_open_batch_goes_out_on_demand_without_waiting_for_more_input()
+    {
+        var (source, sink) = this.SourceProbe<StepBatch>()
+            .Via(new MicroBatcher(2, TimeSpan.FromSeconds(30), Width))
+            .ToMaterialized(this.SinkProbe<StepBatch>(), Keep.Both)
+            .Run(_materializer);
+
+        await sink.RequestAsync(1);
+        await source.SendNextAsync(Fragment([Step("k0", 0), Step("k1", 1), Step("k2", 2), Step("k3", 3)], Width));
+        Assert.Equal("k0,k1", Keys(Drain(await sink.ExpectNextAsync(TimeSpan.FromSeconds(10)), 0)));
+
+        // k2,k3 filled the open batch while k0,k1 waited for demand; the next demand takes it at once.
+        await sink.RequestAsync(1);
+        Assert.Equal("k2,k3", Keys(Drain(await sink.ExpectNextAsync(TimeSpan.FromSeconds(5)), 1)));
+        await source.SendCompleteAsync();
+        await sink.ExpectCompleteAsync();
+    }
 }
