@@ -7,6 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian packages the tests need, one per entry (installed only when missing).
 APT_PACKAGES=(
+    mosquitto   # MQTT broker the Mqtt tests start on a loopback port
 )
 
 missing=()
