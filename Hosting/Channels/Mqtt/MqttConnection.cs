@@ -98,9 +98,9 @@ public sealed class MqttConnection : IAsyncDisposable
                 await DelayAsync(stop).ConfigureAwait(false);
                 continue;
             }
-            catch (OperationCanceledException)
+            catch (Exception)
             {
-                break;
+                break; // stopping: whatever the attempt threw
             }
 
             failures = 0;

@@ -32,6 +32,12 @@ namespace LstmStream.Hosting.Channels.Mqtt;
 /// contract), counted in <see cref="Dropped"/> and logged, so QoS 0 floods cannot grow memory.
 /// </para>
 /// <para>
+/// Delivery: QoS 1/2 readings are at least once. A reading buffered just as the connection broke cannot be
+/// acknowledged any more; a broker that kept the session (<see cref="MqttOptions.PersistentSession"/>) delivers it
+/// again after the reconnect and it is processed twice. While the handler waits for buffer room, MQTTnet finishes
+/// a disconnect only once that room is there, so a stalled pipeline also delays the reconnect.
+/// </para>
+/// <para>
 /// The broker connection is kept up by an <see cref="MqttConnection"/> (client id <c>{ClientId}-in</c>); after a
 /// reconnect the subscription is renewed. <see cref="Source"/> is meant to be materialized once; it completes
 /// after <see cref="CompleteAsync"/> once every buffered reading has been taken.
