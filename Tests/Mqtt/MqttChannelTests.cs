@@ -152,4 +152,45 @@ public sealed class MqttChannelTests : Akka.TestKit.Xunit2.TestKit, IClassFixtur
         MqttChain.AssertMatchesReference(model, steps, received.Select(m => MqttChain.ParseOutput(m.Payload)).ToList());
         await chain.DisposeAsync();
     }
+    [Fact]
+    public async Task The_publisher_skips_keys_that_cannot_be_a_topic_level_and_leaves_the_batch_to_its_owner()
+    {
+        var prefix = NewPrefix();
+        var options = MqttChain.OptionsFor(_broker, prefix);
+        await using var publisher = new MqttOutputPublisher(options, _logger);
+        publisher.Start();
+        await publisher.WaitConnectedAsync(CancellationToken.None).WaitAsync(Wait);
+        await using var client = await MqttTestClient.ConnectAsync(_broker, $"{prefix}/lstm/#");
+        var batch = StepBatch.Rent(4, 2);
+        try
+        {
+            string[] keys = ["a", "b/c", "d#", "e"];
+            for (var r = 0; r < keys.Length; r++)
+            {
+                batch.Add(keys[r], 10 + r, r == 3 ? StepFlags.None : StepFlags.HasSeq, r);
+                batch.Row(r)[0] = r + 0.25f;
+                batch.Row(r)[1] = -(float)r;
+            }
+
+            await publisher.PublishBatchAsync(batch, CancellationToken.None);
+            await publisher.PublishAsync(batch, 0, CancellationToken.None);
+            Assert.Equal(4, batch.Count); // still the caller's
+
+            var received = await client.WaitForAsync(3, _ => true, Wait);
+            await Task.Delay(200);
+            Assert.Equal(3, client.Received.Count);
+            Assert.Equal(2, publisher.Skipped);
+            Assert.Equal(3, publisher.Published);
+            Assert.Equal(
+                [($"{prefix}/lstm/a/output", """{"key":"a","seq":10,"y":[0.25,-0]}"""),
+                 ($"{prefix}/lstm/a/output", """{"key":"a","seq":10,"y":[0.25,-0]}""")],
+                received.Where(m => m.Topic.Contains("/a/")).ToList());
+            Assert.Contains(($"{prefix}/lstm/e/output", """{"key":"e","y":[3.25,-3]}"""), received);
+            Assert.Contains(_logger.Lines, l => l.Level == LogLevel.Warning && l.Message.Contains("'b/c'"));
+        }
+        finally
+        {
+            batch.Release();
+        }
+    }
 }

@@ -15,8 +15,9 @@ namespace LstmStream.Hosting.Channels.Mqtt;
 /// <see cref="MqttOptions.OutputTopicTemplate"/> with <c>{key}</c> replaced by its key, as the <c>run</c> verb's
 /// output record <c>{"key":"k","seq":12,"y":[…]}</c> (no newline), at <see cref="MqttOptions.Qos"/>.
 /// <para>
-/// Publishes are serialized in call order, each awaited (QoS 1/2: until the broker acknowledged it), so the
-/// outputs of a key reach the broker in the order they are handed in. While the broker is away a publish waits
+/// Calls are serialized in call order and each is awaited (QoS 1/2: until the broker acknowledged it) before the
+/// next starts, so the outputs of a key reach the broker in the order they are handed in; within one batch
+/// (<see cref="PublishBatchAsync"/>, <see cref="Sink"/>) the rows, of distinct keys, are published concurrently. While the broker is away a publish waits
 /// for the reconnect (client id <c>{ClientId}-out</c>) and is then sent again, so with QoS 1/2 an output the
 /// broker had received just before the connection broke may be delivered twice (at least once).
 /// </para>
@@ -91,24 +92,10 @@ public sealed class MqttOutputPublisher : IAsyncDisposable
         await _serial.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var key = batch.Keys[row];
-            if (!MqttTopics.IsValidKeyLevel(key))
-            {
-                var skipped = Interlocked.Increment(ref _skipped);
-                _logger.LogWarning("MQTT output of key '{Key}' (seq {Seq}) not published: the key cannot be a topic level ({Skipped} skipped so far)",
-                    key, batch.Seq[row], skipped);
-                return;
-            }
-
+            if (!CanPublish(batch, row)) return;
             _payload.Clear();
             NdjsonOutputFormatter.WriteRow(batch, row, _payload);
-            var message = new MqttApplicationMessage
-            {
-                Topic = TopicOf(key),
-                Payload = new ReadOnlySequence<byte>(_payload.WrittenMemory[..^1]),
-                QualityOfServiceLevel = _qos,
-            };
-            await SendAsync(message, cancellationToken).ConfigureAwait(false);
+            await SendAsync(Message(batch.Keys[row], _payload.WrittenMemory[..^1]), cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref _published);
         }
         finally
@@ -118,7 +105,52 @@ public sealed class MqttOutputPublisher : IAsyncDisposable
     }
 
     /// <summary>
-    /// An egress sink: publishes every row of each batch in row order, then releases the batch. Materializes a
+    /// Publishes every row of the output batch <paramref name="batch"/> at once (the publishes overlap, so one batch
+    /// costs about one broker round trip) and completes when all are done. Rows of one batch must have distinct
+    /// keys, as the pipeline's output batches have; successive calls keep each key's order. Does not release the
+    /// batch.
+    /// </summary>
+    public async Task PublishBatchAsync(StepBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Count == 0) return;
+        await _serial.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var rows = ArrayPool<int>.Shared.Rent(batch.Count);
+        var ends = ArrayPool<int>.Shared.Rent(batch.Count);
+        try
+        {
+            _payload.Clear();
+            var count = 0;
+            for (var r = 0; r < batch.Count; r++)
+            {
+                if (!CanPublish(batch, r)) continue;
+                NdjsonOutputFormatter.WriteRow(batch, r, _payload);
+                rows[count] = r;
+                ends[count++] = _payload.WrittenCount;
+            }
+
+            // Slices are taken once every row is written: the writer may move its buffer while it grows.
+            var sends = new Task[count];
+            var start = 0;
+            for (var i = 0; i < count; i++)
+            {
+                sends[i] = SendAsync(Message(batch.Keys[rows[i]], _payload.WrittenMemory[start..(ends[i] - 1)]), cancellationToken);
+                start = ends[i];
+            }
+
+            await Task.WhenAll(sends).ConfigureAwait(false);
+            Interlocked.Add(ref _published, count);
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(rows);
+            ArrayPool<int>.Shared.Return(ends);
+            _serial.Release();
+        }
+    }
+
+    /// <summary>
+    /// An egress sink: publishes each batch with <see cref="PublishBatchAsync"/>, one batch after the other, then releases it. Materializes a
     /// task that completes when the stream has completed and everything is published (fails when the stream
     /// fails). <paramref name="cancellationToken"/> abandons publishing (e.g. past a shutdown deadline).
     /// </summary>
@@ -128,7 +160,7 @@ public sealed class MqttOutputPublisher : IAsyncDisposable
             {
                 try
                 {
-                    for (var r = 0; r < batch.Count; r++) await PublishAsync(batch, r, cancellationToken).ConfigureAwait(false);
+                    await PublishBatchAsync(batch, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -138,6 +170,23 @@ public sealed class MqttOutputPublisher : IAsyncDisposable
                 return NotUsed.Instance;
             })
             .ToMaterialized(Akka.Streams.Dsl.Sink.Ignore<NotUsed>(), Keep.Right);
+
+    private bool CanPublish(StepBatch batch, int row)
+    {
+        var key = batch.Keys[row];
+        if (MqttTopics.IsValidKeyLevel(key)) return true;
+        var skipped = Interlocked.Increment(ref _skipped);
+        _logger.LogWarning("MQTT output of key '{Key}' (seq {Seq}) not published: the key cannot be a topic level ({Skipped} skipped so far)",
+            key, batch.Seq[row], skipped);
+        return false;
+    }
+
+    private MqttApplicationMessage Message(string key, ReadOnlyMemory<byte> payload) => new()
+    {
+        Topic = TopicOf(key),
+        Payload = new ReadOnlySequence<byte>(payload),
+        QualityOfServiceLevel = _qos,
+    };
 
     private async Task SendAsync(MqttApplicationMessage message, CancellationToken cancellationToken)
     {
