@@ -9,6 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 APT_PACKAGES=(
     libopenblas0-pthread   # the openblas matrix-multiply backend
     libdnnl2               # the onednn matrix-multiply backend
+    mosquitto              # MQTT broker the Mqtt tests start on a loopback port
 )
 
 missing=()

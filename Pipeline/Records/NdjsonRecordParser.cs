@@ -51,7 +51,29 @@ public sealed class NdjsonRecordParser
     /// to <paramref name="batch"/> with tag <paramref name="lineNumber"/>. A rejected line leaves the batch as
     /// it was and sets <paramref name="error"/>; a blank line is skipped.
     /// </summary>
-    public LineOutcome Parse(ReadOnlySpan<byte> line, long lineNumber, StepBatch batch, out RecordError? error)
+    public LineOutcome Parse(ReadOnlySpan<byte> line, long lineNumber, StepBatch batch, out RecordError? error) =>
+        Parse(line, lineNumber, batch, givenKey: null, out error);
+
+    /// <summary>
+    /// Parses a record whose key is given by where it came from (an MQTT topic level, say) rather than by the
+    /// record: <c>{"seq":12,"x":[…],"reset":true,"end":true}</c>. <paramref name="key"/> becomes the row's key
+    /// (interned); a <c>key</c> field in the record is allowed only when it equals <paramref name="key"/>. An
+    /// empty <paramref name="key"/> rejects the record (field <c>key</c>). The row's tag, and the error's
+    /// <see cref="RecordError.Line"/>, is <paramref name="tag"/>. Otherwise as <see cref="Parse(ReadOnlySpan{byte}, long, StepBatch, out RecordError?)"/>.
+    /// </summary>
+    public LineOutcome ParseWithKey(ReadOnlySpan<byte> record, ReadOnlySpan<char> key, long tag, StepBatch batch, out RecordError? error)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (key.IsEmpty)
+        {
+            error = IsBlank(record) ? null : new RecordError(tag, null, RecordFields.Key, "must not be empty");
+            return error is null ? LineOutcome.Blank : LineOutcome.Rejected;
+        }
+
+        return Parse(record, tag, batch, Intern(key), out error);
+    }
+
+    private LineOutcome Parse(ReadOnlySpan<byte> line, long lineNumber, StepBatch batch, string? givenKey, out RecordError? error)
     {
         ArgumentNullException.ThrowIfNull(batch);
         error = null;
@@ -60,7 +82,7 @@ public sealed class NdjsonRecordParser
             throw new ArgumentException($"batch rows are {batch.Width} wide, the parser's input size is {InputSize}", nameof(batch));
 
         int row = batch.Add(string.Empty, 0, StepFlags.None, lineNumber);
-        var record = new RecordState();
+        var record = new RecordState { Key = givenKey, KeyIsGiven = givenKey is not null };
         try
         {
             ReadRecord(line, batch.Row(row), ref record);
@@ -118,8 +140,9 @@ public sealed class NdjsonRecordParser
             switch (field)
             {
                 case RecordFields.Key:
-                    if (record.Once(ref record.SawKey, field)) ReadKey(ref reader, ref record);
-                    else reader.Skip();
+                    if (!record.Once(ref record.SawKey, field)) reader.Skip();
+                    else if (record.KeyIsGiven) CheckGivenKey(ref reader, ref record);
+                    else ReadKey(ref reader, ref record);
                     break;
                 case RecordFields.X:
                     // Always walk the array so that the rest of the line can still be read (for its key).
@@ -207,6 +230,20 @@ public sealed class NdjsonRecordParser
         {
             if (rented is not null) ArrayPool<char>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>A <c>key</c> field in a record whose key is given from outside: must repeat that key.</summary>
+    private static void CheckGivenKey(ref Utf8JsonReader reader, ref RecordState record)
+    {
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            record.Fail(RecordFields.Key, $"must be a string, not {Describe(reader.TokenType)}");
+            reader.Skip();
+            return;
+        }
+
+        if (!reader.ValueTextEquals(record.Key))
+            record.Fail(RecordFields.Key, $"is \"{Excerpt(reader.ValueSpan)}\" but the record's source gives the key '{record.Key}'");
     }
 
     private string Intern(ReadOnlySpan<char> chars)
@@ -330,6 +367,7 @@ public sealed class NdjsonRecordParser
         public long Seq;
         public StepFlags Flags;
         public bool SawKey, SawX, SawSeq, SawReset, SawEnd;
+        public bool KeyIsGiven;
         public bool ObjectClosed;
         public string? CurrentField;
         public string? FailField;

@@ -1,0 +1,199 @@
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+using MQTTnet.Formatter;
+
+namespace LstmStream.Hosting.Channels.Mqtt;
+
+/// <summary>
+/// One MQTT client connection that keeps itself up: it connects in the background, retrying every
+/// <see cref="MqttOptions.ReconnectDelay"/> while the broker cannot be reached, runs the owner's
+/// <c>onConnected</c> step (subscribing, say) after every successful connect, and when the connection is lost
+/// (broker restart, network) reconnects the same way. Users wait for a live connection with
+/// <see cref="WaitConnectedAsync"/>. Disposing disconnects cleanly and stops retrying.
+/// </summary>
+public sealed class MqttConnection : IAsyncDisposable
+{
+    private readonly MqttOptions _options;
+    private readonly MqttClientOptions _clientOptions;
+    private readonly Func<IMqttClient, CancellationToken, Task>? _onConnected;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly object _gate = new();
+    private TaskCompletionSource _connected = NewSignal();
+    private TaskCompletionSource _lost = NewSignal();
+    private Task? _run;
+    private long _connects;
+
+    /// <param name="options">Validated settings.</param>
+    /// <param name="clientIdSuffix">Appended to <see cref="MqttOptions.ClientId"/> (each connection needs its own id).</param>
+    /// <param name="onConnected">Run after every connect, before <see cref="WaitConnectedAsync"/> callers go on; if
+    /// it throws, the connection is dropped and tried again.</param>
+    /// <param name="logger">Connection events (connected, lost, retrying).</param>
+    public MqttConnection(MqttOptions options, string clientIdSuffix, Func<IMqttClient, CancellationToken, Task>? onConnected, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(logger);
+        options.Validate();
+        _options = options;
+        _onConnected = onConnected;
+        _logger = logger;
+        ClientId = options.ClientId + clientIdSuffix;
+        _clientOptions = new MqttClientOptionsBuilder()
+            .WithTcpServer(options.Host, options.Port)
+            .WithClientId(ClientId)
+            .WithProtocolVersion(MqttProtocolVersion.V311)
+            .WithCleanSession(!options.PersistentSession)
+            .WithKeepAlivePeriod(options.KeepAlive)
+            .WithTimeout(TimeSpan.FromSeconds(10))
+            .Build();
+        Client = new MqttClientFactory().CreateMqttClient();
+        Client.DisconnectedAsync += OnDisconnected;
+    }
+
+    /// <summary>The MQTT client id this connection uses.</summary>
+    public string ClientId { get; }
+
+    /// <summary>The underlying client; add message handlers before <see cref="Start"/>.</summary>
+    public IMqttClient Client { get; }
+
+    /// <summary>How many times the connection has been established (1 after the first connect).</summary>
+    public long Connects => Interlocked.Read(ref _connects);
+
+    /// <summary>Starts connecting in the background (once).</summary>
+    public void Start()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_stop.IsCancellationRequested, this);
+            _run ??= Task.Run(() => RunAsync(_stop.Token));
+        }
+    }
+
+    /// <summary>Completes when the connection is up (and <c>onConnected</c> has run).</summary>
+    public Task WaitConnectedAsync(CancellationToken cancellationToken)
+    {
+        Task connected;
+        lock (_gate) connected = _connected.Task;
+        return connected.WaitAsync(cancellationToken);
+    }
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        var failures = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            TaskCompletionSource lost;
+            lock (_gate) lost = _lost = NewSignal();
+            try
+            {
+                await Client.ConnectAsync(_clientOptions, stop).ConfigureAwait(false);
+                if (_onConnected is not null) await _onConnected(Client, stop).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!stop.IsCancellationRequested)
+            {
+                if (failures++ % 30 == 0)
+                    _logger.LogWarning("MQTT {ClientId}: cannot connect to {Host}:{Port} ({Reason}); retrying every {Delay}",
+                        ClientId, _options.Host, _options.Port, e.GetBaseException().Message, _options.ReconnectDelay);
+                await DropAsync().ConfigureAwait(false);
+                await DelayAsync(stop).ConfigureAwait(false);
+                continue;
+            }
+            catch (Exception)
+            {
+                break; // stopping: whatever the attempt threw
+            }
+
+            failures = 0;
+            Interlocked.Increment(ref _connects);
+            _logger.LogInformation("MQTT {ClientId}: connected to {Host}:{Port}", ClientId, _options.Host, _options.Port);
+            lock (_gate) _connected.TrySetResult();
+
+            // Wait until the connection is lost (a late event of an earlier attempt is ignored while still connected).
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await lost.Task.WaitAsync(stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                if (!Client.IsConnected) break;
+                lock (_gate) lost = _lost = NewSignal();
+            }
+
+            if (stop.IsCancellationRequested) break;
+            lock (_gate)
+            {
+                if (_connected.Task.IsCompleted) _connected = NewSignal();
+            }
+
+            _logger.LogWarning("MQTT {ClientId}: connection to {Host}:{Port} lost; reconnecting", ClientId, _options.Host, _options.Port);
+            await DelayAsync(stop).ConfigureAwait(false);
+        }
+    }
+
+    private Task OnDisconnected(MqttClientDisconnectedEventArgs e)
+    {
+        lock (_gate) _lost.TrySetResult();
+        return Task.CompletedTask;
+    }
+
+    private async Task DropAsync()
+    {
+        try
+        {
+            if (Client.IsConnected) await Client.DisconnectAsync(new MqttClientDisconnectOptions(), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogDebug(e, "MQTT {ClientId}: error while dropping a half-made connection", ClientId);
+        }
+    }
+
+    private async Task DelayAsync(CancellationToken stop)
+    {
+        try
+        {
+            await Task.Delay(_options.ReconnectDelay, stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Stops reconnecting and disconnects cleanly (waiting at most a few seconds for the broker).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Task? run;
+        lock (_gate)
+        {
+            if (_stop.IsCancellationRequested) return;
+            _stop.Cancel();
+            run = _run;
+        }
+
+        if (run is not null) await run.ConfigureAwait(false);
+        Client.DisconnectedAsync -= OnDisconnected;
+        try
+        {
+            if (Client.IsConnected)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await Client.DisconnectAsync(new MqttClientDisconnectOptions(), timeout.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            _logger.LogDebug(e, "MQTT {ClientId}: error while disconnecting", ClientId);
+        }
+
+        Client.Dispose();
+        _stop.Dispose();
+        lock (_gate) _connected.TrySetCanceled();
+    }
+}

@@ -1,0 +1,248 @@
+using System.Buffers;
+using System.Threading.Channels;
+using Akka;
+using Akka.Streams.Dsl;
+using LstmStream.Pipeline.Records;
+using LstmStream.Pipeline.Streaming;
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace LstmStream.Hosting.Channels.Mqtt;
+
+/// <summary>
+/// Takes sensor readings from an MQTT broker into the pipeline: subscribes to
+/// <see cref="MqttOptions.TopicFilter"/>, takes each message's key from level
+/// <see cref="MqttOptions.EffectiveKeyLevel"/> of its topic and parses its payload
+/// <c>{"seq":12,"x":[…],"reset":true,"end":true}</c> (as a record of the <c>run</c> verb without its key) into a
+/// one-row <see cref="StepBatch"/> fragment whose tag is this ingress's running record number (1, 2, …; rejected
+/// messages take a number too). The fragments come out of <see cref="Source"/>, in arrival order.
+/// <para>
+/// A bad reading (payload not a valid record, key level missing or empty) is not passed on: its
+/// <see cref="RecordError"/> goes to <see cref="MqttOptions.ErrorTopic"/> (see <see cref="MqttErrorMessage"/>)
+/// and to the log, and the following messages go on.
+/// </para>
+/// <para>
+/// Buffering and overload: at most <see cref="MqttOptions.IngressBuffer"/> parsed readings wait for the pipeline.
+/// When the buffer is full, a QoS 1/2 message waits for room before it is acknowledged (MQTTnet acknowledges
+/// when the handler returns, so nothing is acknowledged before it is buffered); meanwhile MQTTnet delivers no
+/// further message to this ingress and the broker, once its in-flight window for this client is used up
+/// (mosquitto: <c>max_inflight_messages</c>, 20 by default), queues the rest for it under its own limits
+/// (<c>max_queued_messages</c>). A QoS 0 message that finds the buffer full is dropped (at most once is its
+/// contract), counted in <see cref="Dropped"/> and logged, so QoS 0 floods cannot grow memory.
+/// </para>
+/// <para>
+/// Delivery: QoS 1/2 readings are at least once. A reading buffered just as the connection broke cannot be
+/// acknowledged any more; a broker that kept the session (<see cref="MqttOptions.PersistentSession"/>) delivers it
+/// again after the reconnect and it is processed twice. While the handler waits for buffer room, MQTTnet finishes
+/// a disconnect only once that room is there, so a stalled pipeline also delays the reconnect.
+/// </para>
+/// <para>
+/// The broker connection is kept up by an <see cref="MqttConnection"/> (client id <c>{ClientId}-in</c>); after a
+/// reconnect the subscription is renewed. <see cref="Source"/> is meant to be materialized once; it completes
+/// after <see cref="CompleteAsync"/> once every buffered reading has been taken.
+/// </para>
+/// </summary>
+public sealed class MqttRecordIngress : IAsyncDisposable
+{
+    private readonly MqttOptions _options;
+    private readonly ILogger _logger;
+    private readonly NdjsonRecordParser _parser;
+    private readonly Channel<StepBatch> _buffer;
+    private readonly MqttConnection _connection;
+    private readonly CancellationTokenSource _accepting = new();
+    private readonly int _keyLevel;
+    private readonly MqttQualityOfServiceLevel _qos;
+    private long _records, _accepted, _rejected, _dropped;
+    private int _completed;
+
+    /// <param name="options">Broker, topics and buffering (validated here).</param>
+    /// <param name="inputSize">The model's input size: every <c>x</c> must have this length.</param>
+    /// <param name="logger">Rejected readings, drops and connection events.</param>
+    public MqttRecordIngress(MqttOptions options, int inputSize, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(logger);
+        options.Validate();
+        _options = options;
+        _logger = logger;
+        _parser = new NdjsonRecordParser(inputSize);
+        _keyLevel = options.EffectiveKeyLevel;
+        _qos = (MqttQualityOfServiceLevel)options.Qos;
+        _buffer = Channel.CreateBounded<StepBatch>(new BoundedChannelOptions(options.IngressBuffer)
+        {
+            SingleWriter = true,
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        Source = ChannelSource.FromReader(_buffer.Reader);
+        _connection = new MqttConnection(options, "-in", SubscribeAsync, logger);
+        _connection.Client.ApplicationMessageReceivedAsync += OnMessageAsync;
+    }
+
+    /// <summary>
+    /// The readings as one-row fragments for <see cref="LstmPipeline"/>; the stream takes ownership of each batch
+    /// it pulls (the pipeline's egress releases it).
+    /// </summary>
+    public Source<StepBatch, NotUsed> Source { get; }
+
+    /// <summary>The MQTT client id of the ingress connection.</summary>
+    public string ClientId => _connection.ClientId;
+
+    /// <summary>Messages received so far (the last record number handed out).</summary>
+    public long Received => Interlocked.Read(ref _records);
+
+    /// <summary>Readings passed on to <see cref="Source"/>'s buffer.</summary>
+    public long Accepted => Interlocked.Read(ref _accepted);
+
+    /// <summary>Readings rejected as bad (each one reported on the error topic).</summary>
+    public long Rejected => Interlocked.Read(ref _rejected);
+
+    /// <summary>QoS 0 readings dropped because the buffer was full.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>How many times the connection to the broker has been made (more than 1 after reconnects).</summary>
+    public long Connects => _connection.Connects;
+
+    /// <summary>Starts connecting and subscribing in the background; the broker need not be up yet.</summary>
+    public void Start() => _connection.Start();
+
+    /// <summary>Completes once connected and subscribed.</summary>
+    public Task WaitConnectedAsync(CancellationToken cancellationToken) => _connection.WaitConnectedAsync(cancellationToken);
+
+    private async Task SubscribeAsync(IMqttClient client, CancellationToken cancellationToken)
+    {
+        var subscribe = new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter(f => f.WithTopic(_options.TopicFilter).WithQualityOfServiceLevel(_qos))
+            .Build();
+        var result = await client.SubscribeAsync(subscribe, cancellationToken).ConfigureAwait(false);
+        foreach (var item in result.Items)
+        {
+            if ((int)item.ResultCode > (int)MqttClientSubscribeResultCode.GrantedQoS2)
+                throw new InvalidOperationException($"the broker refused the subscription to '{_options.TopicFilter}': {item.ResultCode}");
+        }
+
+        _logger.LogInformation("MQTT {ClientId}: subscribed to {TopicFilter} (QoS {Qos}), key from topic level {KeyLevel}",
+            ClientId, _options.TopicFilter, _options.Qos, _keyLevel);
+    }
+
+    /// <summary>Called by MQTTnet for one message at a time; MQTTnet acknowledges (QoS 1/2) when this returns.</summary>
+    private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
+    {
+        if (_accepting.IsCancellationRequested)
+        {
+            // Shutting down: leave it unacknowledged, so the broker delivers it again to the next session.
+            e.AutoAcknowledge = false;
+            return;
+        }
+
+        var message = e.ApplicationMessage;
+        var topic = message.Topic;
+        var tag = Interlocked.Increment(ref _records);
+        var batch = StepBatch.Rent(1, _parser.InputSize);
+        RecordError? error;
+        if (!MqttTopics.TryGetLevel(topic, _keyLevel, out var key))
+        {
+            error = new RecordError(tag, null, "topic", $"topic '{topic}' has no level {_keyLevel} to take the key from");
+        }
+        else if (Parse(message.Payload, key, tag, batch, out error) == LineOutcome.Blank)
+        {
+            error = new RecordError(tag, new string(key), null, "empty payload; expected {\"seq\":…,\"x\":[…]}");
+        }
+
+        if (error is not null)
+        {
+            batch.Release();
+            Interlocked.Increment(ref _rejected);
+            _logger.LogWarning("MQTT reading on {Topic} rejected: {Error}", topic, error);
+            await PublishErrorAsync(error, topic).ConfigureAwait(false);
+            return;
+        }
+
+        if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
+        {
+            if (_buffer.Writer.TryWrite(batch))
+            {
+                Interlocked.Increment(ref _accepted);
+                return;
+            }
+
+            batch.Release();
+            var dropped = Interlocked.Increment(ref _dropped);
+            if (dropped == 1 || dropped % 1000 == 0)
+                _logger.LogWarning("MQTT ingress buffer full ({Capacity} readings): QoS 0 reading on {Topic} dropped ({Dropped} so far)",
+                    _options.IngressBuffer, topic, dropped);
+            return;
+        }
+
+        try
+        {
+            await _buffer.Writer.WriteAsync(batch, _accepting.Token).ConfigureAwait(false);
+            Interlocked.Increment(ref _accepted);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+        {
+            batch.Release();
+            e.AutoAcknowledge = false;
+        }
+    }
+
+    private LineOutcome Parse(ReadOnlySequence<byte> payload, ReadOnlySpan<char> key, long tag, StepBatch batch, out RecordError? error)
+    {
+        if (payload.IsSingleSegment) return _parser.ParseWithKey(payload.FirstSpan, key, tag, batch, out error);
+        var length = checked((int)payload.Length);
+        var copy = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            payload.CopyTo(copy);
+            return _parser.ParseWithKey(copy.AsSpan(0, length), key, tag, batch, out error);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(copy);
+        }
+    }
+
+    private async Task PublishErrorAsync(RecordError error, string topic)
+    {
+        var message = new MqttApplicationMessage
+        {
+            Topic = _options.ErrorTopic,
+            Payload = new ReadOnlySequence<byte>(MqttErrorMessage.Format(error, topic)),
+            QualityOfServiceLevel = _qos,
+        };
+        try
+        {
+            await _connection.Client.PublishAsync(message, _accepting.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning("MQTT {ClientId}: could not publish the error record to {ErrorTopic}: {Reason}",
+                ClientId, _options.ErrorTopic, e.GetBaseException().Message);
+        }
+    }
+
+    /// <summary>
+    /// Stops taking readings (graceful shutdown): messages not yet buffered stay unacknowledged for the broker to
+    /// deliver again, the connection is closed, and <see cref="Source"/> completes once the pipeline has taken
+    /// every buffered reading.
+    /// </summary>
+    public async Task CompleteAsync()
+    {
+        if (Interlocked.Exchange(ref _completed, 1) != 0) return;
+        _accepting.Cancel();
+        await _connection.DisposeAsync().ConfigureAwait(false);
+        _buffer.Writer.TryComplete();
+    }
+
+    /// <summary>
+    /// <see cref="CompleteAsync"/>, then releases any reading still buffered (one the stream never took). Dispose
+    /// after the stream has finished; a stream still running loses what is left.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        await CompleteAsync().ConfigureAwait(false);
+        while (_buffer.Reader.TryRead(out var batch)) batch.Release();
+        _accepting.Dispose();
+    }
+}
