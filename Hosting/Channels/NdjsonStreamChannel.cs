@@ -119,13 +119,15 @@ public sealed class NdjsonStreamChannel : IRecordChannel
         var maxRows = Math.Min(link.MaxInFlight, 256);
         using var decoder = new NdjsonBatchDecoder(parser, maxRows, ready.Add, link.Reject, MaxLineBytes);
         var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferBytes);
+        Task<int>? pendingRead = null;
         try
         {
             while (true)
             {
                 await link.WaitForRoomAsync(stopReading).ConfigureAwait(false);
-                var read = await _input.ReadAsync(buffer.AsMemory(0, ReadBufferBytes), stopReading)
-                    .AsTask().WaitAsync(stopReading).ConfigureAwait(false);
+                // A read that ignores the token (stdin) is abandoned at the stop, not waited for.
+                pendingRead = _input.ReadAsync(buffer.AsMemory(0, ReadBufferBytes), stopReading).AsTask();
+                var read = await pendingRead.WaitAsync(stopReading).ConfigureAwait(false);
                 if (read == 0)
                 {
                     decoder.Complete();
@@ -142,7 +144,8 @@ public sealed class NdjsonStreamChannel : IRecordChannel
         finally
         {
             foreach (var b in ready) b.Release();
-            ArrayPool<byte>.Shared.Return(buffer);
+            // An abandoned read may still write into the buffer: then it is left to the GC, not returned.
+            if (pendingRead is null || pendingRead.IsCompleted) ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

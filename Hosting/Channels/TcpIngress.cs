@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -33,6 +34,9 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         _loggers = loggers;
         _logger = loggers.CreateLogger<TcpIngress>();
     }
+
+    /// <summary>How long a closing connection waits for its peer to stop sending (see <see cref="CloseGracefullyAsync"/>).</summary>
+    public static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(2);
 
     /// <summary>The bound address (the real port when the setting asked for port 0).</summary>
     public IPEndPoint? LocalEndpoint { get; private set; }
@@ -130,16 +134,44 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         finally
         {
             link?.Close();
-            try
-            {
-                socket.Shutdown(SocketShutdown.Both);
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-            }
-
-            await stream.DisposeAsync().ConfigureAwait(false);
+            await CloseGracefullyAsync(socket, stream).ConfigureAwait(false);
             _connections.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>
+    /// Sends FIN after the last output, then reads and discards what the peer still sends (until it closes, or
+    /// for <see cref="LingerTime"/> at most) before closing: closing a socket with unread input makes the
+    /// kernel send a reset, which can destroy outputs the peer has not read yet.
+    /// </summary>
+    private async Task CloseGracefullyAsync(Socket socket, NetworkStream stream)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Send);
+            if (!_abort.IsCancellationRequested)
+            {
+                using var linger = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token);
+                linger.CancelAfter(LingerTime);
+                var discard = ArrayPool<byte>.Shared.Rent(16 * 1024);
+                try
+                {
+                    while (await stream.ReadAsync(discard, linger.Token).ConfigureAwait(false) > 0)
+                    {
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(discard);
+                }
+            }
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
         }
     }
 

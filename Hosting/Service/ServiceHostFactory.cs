@@ -12,6 +12,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace LstmStream.Hosting.Service;
 
@@ -80,7 +81,9 @@ public static class ServiceHostFactory
 
         if (options.Http.Enabled)
         {
-            builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            builder.Services.AddOpenTelemetry()
+                .ConfigureResource(resource => resource.AddService("lstmstream"))
+                .WithMetrics(metrics => metrics
                 .AddMeter(ServiceMetrics.MeterName)
                 .AddPrometheusExporter());
             var endpoint = HostPort.Parse(options.Http.Endpoint);

@@ -74,9 +74,11 @@ internal sealed class RunningService : IAsyncDisposable
         return await _run.WaitAsync(TimeSpan.FromSeconds(60));
     }
 
-    public async Task<TcpClient> ConnectAsync()
+    /// <param name="receiveBufferBytes">The client's socket receive buffer (set before connecting, so the window fits it); 0: the OS default.</param>
+    public async Task<TcpClient> ConnectAsync(int receiveBufferBytes = 0)
     {
         var client = new TcpClient { NoDelay = true };
+        if (receiveBufferBytes > 0) client.ReceiveBufferSize = receiveBufferBytes;
         await client.ConnectAsync(TcpEndpoint!);
         return client;
     }
