@@ -113,6 +113,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     {
         var name = $"tcp {socket.RemoteEndPoint}";
         socket.NoDelay = true;
+        if (_settings.SendBufferBytes > 0) socket.SendBufferSize = _settings.SendBufferBytes;
         var stream = new NetworkStream(socket, ownsSocket: true);
         var channel = new NdjsonStreamChannel(name, stream, stream, _loggers.CreateLogger<NdjsonStreamChannel>())
         {

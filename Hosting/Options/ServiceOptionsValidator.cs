@@ -52,6 +52,7 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         {
             if (!HostPort.TryParse(o.Tcp.Endpoint, out _, out var reason)) Fail("Tcp:Endpoint", reason);
             if (o.Tcp.MaxInFlightRecords < 1) Fail("Tcp:MaxInFlightRecords", $"must be positive, got {o.Tcp.MaxInFlightRecords}");
+            if (o.Tcp.SendBufferBytes < 0) Fail("Tcp:SendBufferBytes", $"must not be negative (0: the OS default), got {o.Tcp.SendBufferBytes}");
             if (o.Tcp.ReadBufferBytes < 256) Fail("Tcp:ReadBufferBytes", $"must be at least 256, got {o.Tcp.ReadBufferBytes}");
             if (o.Tcp.MaxLineBytes < 64) Fail("Tcp:MaxLineBytes", $"must be at least 64, got {o.Tcp.MaxLineBytes}");
         }

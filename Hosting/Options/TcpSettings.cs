@@ -14,6 +14,12 @@ public sealed class TcpSettings
     /// </summary>
     public int MaxInFlightRecords { get; set; } = 4096;
 
+    /// <summary>
+    /// The kernel send buffer of each connection in bytes (0: the OS default, which grows to megabytes). With the
+    /// in-flight credit it bounds what a connection whose peer does not read keeps in memory.
+    /// </summary>
+    public int SendBufferBytes { get; set; }
+
     /// <summary>Bytes read from a socket at a time.</summary>
     public int ReadBufferBytes { get; set; } = 16 * 1024;
 

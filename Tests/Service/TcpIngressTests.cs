@@ -96,11 +96,11 @@ public sealed class TcpIngressTests
     public async Task A_slow_reader_is_backpressured_with_bounded_buffering_while_others_progress()
     {
         const int limit = 64;
-        await using var service = await RunningService.StartAsync($"--LstmStream:Tcp:MaxInFlightRecords={limit}");
+        await using var service = await RunningService.StartAsync($"--LstmStream:Tcp:MaxInFlightRecords={limit}", "--LstmStream:Tcp:SendBufferBytes=16384");
 
         // The slow client sends far more than socket buffers hold and never reads.
         var slow = await service.ConnectAsync(receiveBufferBytes: 4096);
-        const int slowRecords = 400_000;
+        const int slowRecords = 100_000;
         var slowSending = Task.Run(async () =>
         {
             var stream = slow.GetStream();
@@ -140,7 +140,7 @@ public sealed class TcpIngressTests
         while (slowLink.Accepted != last)
         {
             last = slowLink.Accepted;
-            await Task.Delay(500);
+            await Task.Delay(300);
         }
 
         // Others still get every output.
