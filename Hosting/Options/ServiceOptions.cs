@@ -19,4 +19,7 @@ public sealed class ServiceOptions
     public SimulatorChannelSettings Simulator { get; set; } = new();
     public HttpSettings Http { get; set; } = new();
     public ShutdownSettings Shutdown { get; set; } = new();
+
+    /// <summary>How often one statistics line (steps, steps/s, live keys, channels, records in flight) is logged; zero: never.</summary>
+    public TimeSpan StatisticsInterval { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -81,6 +81,7 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         if (!o.Tcp.Enabled && !o.Console.Enabled && !o.Simulator.Enabled)
             failures.Add($"{ServiceOptions.SectionName}:Tcp:Enabled: every ingress is off (Tcp, Console, Simulator); enable at least one");
 
+        if (o.StatisticsInterval < TimeSpan.Zero) Fail("StatisticsInterval", $"must not be negative (zero: off), got {o.StatisticsInterval}");
         if (o.Shutdown.Deadline <= TimeSpan.Zero || o.Shutdown.Deadline > TimeSpan.FromHours(1))
             Fail("Shutdown:Deadline", $"must be within (0, 1 hour], got {o.Shutdown.Deadline}");
         return failures;

@@ -25,6 +25,7 @@ public sealed class PipelineHub
     private readonly ConcurrentDictionary<int, ChannelLink> _links = new();
     private readonly Channel<StepBatch> _inbox;
     private int _nextId;
+    private long _steps;
     private Task _completion = Task.CompletedTask;
     private LstmPipelineHandle? _handle;
 
@@ -53,6 +54,9 @@ public sealed class PipelineHub
 
     /// <summary>Started and not yet completed.</summary>
     public bool IsRunning => _handle is not null && !_completion.IsCompleted;
+
+    /// <summary>Steps (records) that have come out of the pipeline.</summary>
+    public long Steps => Interlocked.Read(ref _steps);
 
     /// <summary>The channels connected now.</summary>
     public IReadOnlyCollection<ChannelLink> Links => (IReadOnlyCollection<ChannelLink>)_links.Values;
@@ -105,6 +109,7 @@ public sealed class PipelineHub
         try
         {
             Metrics.BatchProcessed(batch.Count);
+            Interlocked.Add(ref _steps, batch.Count);
             var now = Stopwatch.GetTimestamp();
             ChannelLink? link = null;
             var linkId = -1;

@@ -38,6 +38,9 @@ public sealed class ServiceRuntime : IHostedService
     private Task? _drain;
     private ActorMaterializer? _materializer;
     private volatile bool _stopping;
+    private Timer? _statistics;
+    private long _lastSteps;
+    private long _lastStatisticsTicks;
 
     public ServiceRuntime(IOptions<ServiceOptions> options, ActorSystem system, PipelineHub hub, IEnumerable<IIngress> ingresses,
         ServiceMetrics metrics, IHostApplicationLifetime lifetime, IHostEnvironment environment, ILogger<ServiceRuntime> logger)
@@ -118,6 +121,23 @@ public sealed class ServiceRuntime : IHostedService
             $"batch ≤ {_options.Batch.MaxRows} rows / {_options.Batch.MaxDelayMilliseconds} ms; " +
             $"ingress {(_ingresses.Count == 0 ? "none" : string.Join(", ", _ingresses.Select(i => i.Description)))}; http {http}";
         _logger.LogInformation("{StartupLine}", StartupLine);
+        if (_options.StatisticsInterval > TimeSpan.Zero)
+        {
+            _lastStatisticsTicks = Stopwatch.GetTimestamp();
+            _statistics = new Timer(_ => LogStatistics(), null, _options.StatisticsInterval, _options.StatisticsInterval);
+        }
+    }
+
+    private void LogStatistics()
+    {
+        var steps = _hub.Steps;
+        var now = Stopwatch.GetTimestamp();
+        var seconds = Stopwatch.GetElapsedTime(_lastStatisticsTicks, now).TotalSeconds;
+        var rate = seconds > 0 ? (steps - _lastSteps) / seconds : 0;
+        (_lastSteps, _lastStatisticsTicks) = (steps, now);
+        var links = _hub.Links;
+        _logger.LogInformation("statistics: {Steps} steps ({Rate:F0}/s), {LiveKeys} live keys, {Channels} channels, {InFlight} records in flight",
+            steps, rate, _hub.IsRunning ? _hub.Handle.Sessions.LiveKeys : 0, links.Count, links.Sum(l => (long)l.Credit.InUse));
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => DrainAsync();
@@ -131,6 +151,7 @@ public sealed class ServiceRuntime : IHostedService
     private async Task DrainOnceAsync()
     {
         _stopping = true;
+        if (_statistics is not null) await _statistics.DisposeAsync().ConfigureAwait(false);
         if (_materializer is null) return;
         var started = Stopwatch.StartNew();
         _logger.LogInformation("Stopping: no new input; delivering the outputs of every accepted record (deadline {Deadline})", _options.Shutdown.Deadline);

@@ -10,7 +10,8 @@ public sealed class SimulatorIngressTests
     {
         await using var service = await RunningService.StartAsync(
             "--LstmStream:Simulator:Enabled=true", "--LstmStream:Simulator:RecordsPerSecond=2000",
-            "--LstmStream:Simulator:Keys=8", "--LstmStream:Simulator:LogInterval=00:00:00.200");
+            "--LstmStream:Simulator:Keys=8", "--LstmStream:Simulator:LogInterval=00:00:00.200",
+            "--LstmStream:StatisticsInterval=00:00:00.200");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         string? line = null;
         while (DateTime.UtcNow < deadline &&
@@ -24,6 +25,7 @@ public sealed class SimulatorIngressTests
         Assert.Contains(service.Runtime.StartupLine!, service.Logs.First(l => l.Contains("LstmStream serving", StringComparison.Ordinal)), StringComparison.Ordinal);
         Assert.Contains("SIMULATED", service.Runtime.StartupLine!, StringComparison.Ordinal);
         Assert.Equal(8, service.Hub.Handle.Sessions.LiveKeys);
+        Assert.Contains(service.Logs, l => l.Contains("statistics:", StringComparison.Ordinal) && l.Contains("8 live keys", StringComparison.Ordinal));
         Assert.Equal(0, await service.StopAsync());
     }
 }
