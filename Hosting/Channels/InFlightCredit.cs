@@ -103,15 +103,19 @@ public sealed class InFlightCredit
         }
 
         if (woken is null) return;
+        var gaveBack = false;
         foreach (var w in woken)
         {
             w.Registration.Dispose();
             if (!w.Completion.TrySetResult())
             {
-                // Cancelled between the dequeue and here: give its units back.
+                // Cancelled between the dequeue and here: give its units back, and let the next waiter have them.
                 lock (_gate) _used -= w.Units;
+                gaveBack = true;
             }
         }
+
+        if (gaveBack) WakeWaiters();
     }
 
     private sealed class Waiter(int units)
