@@ -57,6 +57,35 @@ public sealed class TcpIngressTests
     }
 
     [Fact]
+    public async Task Steps_of_one_key_on_different_connections_continue_the_same_state_in_arrival_order()
+    {
+        var records = Enumerable.Range(0, 4).Select(i => NdjsonClient.Record("shared", i, i, 1 - i, 0.5f * i, -1)).ToList();
+        var input = Path.Combine(Path.GetTempPath(), $"service-shared-{Guid.NewGuid():N}.ndjson");
+        var output = input + ".out";
+        try
+        {
+            await File.WriteAllLinesAsync(input, records);
+            Assert.Equal(0, await CliApplication.InvokeAsync(["run", "--model", RunningService.DemoModel, "--input", input, "--output", output],
+                TextWriter.Null, TextWriter.Null));
+            var expected = File.ReadAllLines(output);
+
+            await using var service = await RunningService.StartAsync();
+            for (var i = 0; i < records.Count; i++)
+            {
+                // Each step on a new connection, after the previous step's output came back.
+                using var client = await service.ConnectAsync();
+                var reply = await NdjsonClient.ExchangeAsync(client, [records[i]], Timeout);
+                AssertSameOutput(expected[i], Assert.Single(reply));
+            }
+        }
+        finally
+        {
+            File.Delete(input);
+            File.Delete(output);
+        }
+    }
+
+    [Fact]
     public async Task Bad_records_get_error_records_on_their_connection_which_stays_open()
     {
         await using var service = await RunningService.StartAsync();
