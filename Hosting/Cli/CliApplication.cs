@@ -12,6 +12,7 @@ public static class CliApplication
     {
         var root = new RootCommand("LstmStream: trained stacked-LSTM models over live keyed streams")
         {
+            ServeCommand.Create(),
             RunCommand.Create(),
             InspectCommand.Create(),
             ExportCommand.Create(),
@@ -26,12 +27,17 @@ public static class CliApplication
     public static Task<int> InvokeAsync(string[] args, TextWriter? output = null, TextWriter? error = null,
         CancellationToken cancellationToken = default)
     {
+        // serve is the default verb: no verb (or only options) means serve.
+        if (args.Length == 0 || (args[0].StartsWith('-') && args[0] is not ("-h" or "--help" or "-?" or "--version")))
+            args = ["serve", .. args];
         var configuration = new InvocationConfiguration
         {
             Output = output ?? Console.Out,
             Error = error ?? Console.Error,
             EnableDefaultExceptionHandler = false,
         };
+        // serve's host handles SIGTERM / Ctrl-C itself (graceful drain within its own deadline).
+        if (args[0] == "serve") configuration.ProcessTerminationTimeout = null;
         return Build().Parse(args).InvokeAsync(configuration, cancellationToken);
     }
 

@@ -1,0 +1,209 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using LstmStream.Pipeline.Records;
+using LstmStream.Pipeline.Streaming;
+using Microsoft.Extensions.Logging;
+
+namespace LstmStream.Hosting.Channels;
+
+/// <summary>
+/// A channel over a pair of byte streams carrying NDJSON (a TCP connection, stdin/stdout): input lines are
+/// parsed with <see cref="NdjsonBatchDecoder"/> and submitted; outputs and error records are formatted with
+/// <see cref="NdjsonOutputFormatter"/> and written by one writer loop, which gives their credit back once
+/// written. Before each read the reader waits for free credit, so a peer that does not read its outputs stops
+/// being read (TCP backpressure) while others go on.
+/// <para>
+/// Lifecycle (<see cref="RunAsync"/>): read until end of input or the stop token; records already read are
+/// still submitted; then wait until every accepted record's output was handed over, write it all, and return.
+/// A peer that has gone (write fails) loses the outputs still to come; they are discarded and their credit is
+/// given back, so nothing else waits for it.
+/// </para>
+/// </summary>
+public sealed class NdjsonStreamChannel : IRecordChannel
+{
+    private readonly Stream _input;
+    private readonly Stream _output;
+    private readonly ILogger _logger;
+    private readonly object _gate = new();
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private ArrayBufferWriter<byte> _pending = new(4096);
+    private ArrayBufferWriter<byte> _writing = new(4096);
+    private int _pendingRecords;
+    private bool _outputComplete;
+    private volatile bool _broken;
+
+    public NdjsonStreamChannel(string name, Stream input, Stream output, ILogger logger)
+    {
+        Name = name;
+        _input = input;
+        _output = output;
+        _logger = logger;
+    }
+
+    public string Name { get; }
+
+    /// <summary>Bytes asked of the input stream per read.</summary>
+    public int ReadBufferBytes { get; init; } = 16 * 1024;
+
+    /// <summary>Longest accepted line, in bytes.</summary>
+    public int MaxLineBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>True once a write to the peer failed (it disconnected).</summary>
+    public bool PeerGone => _broken;
+
+    public void OnOutput(StepBatch batch, int row)
+    {
+        lock (_gate)
+        {
+            NdjsonOutputFormatter.WriteRow(batch, row, _pending);
+            _pendingRecords++;
+        }
+
+        _wake.Writer.TryWrite(true);
+    }
+
+    public void OnError(RecordError error)
+    {
+        lock (_gate)
+        {
+            NdjsonOutputFormatter.WriteError(error, _pending);
+            _pendingRecords++;
+        }
+
+        _wake.Writer.TryWrite(true);
+    }
+
+    /// <summary>
+    /// Runs the channel on <paramref name="link"/>: returns when the input has ended (or <paramref name="stopReading"/>
+    /// fired) and every output of an accepted record has been written, or when <paramref name="abort"/> fires.
+    /// </summary>
+    public async Task RunAsync(ChannelLink link, CancellationToken stopReading, CancellationToken abort)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        var writer = WriteLoopAsync(link, abort);
+        try
+        {
+            await ReadLoopAsync(link, stopReading, abort).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopReading.IsCancellationRequested || abort.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            _logger.LogInformation("{Channel}: input closed ({Reason})", Name, e.Message);
+        }
+        catch (InvalidOperationException e) when (!abort.IsCancellationRequested)
+        {
+            // The pipeline stopped taking input (it failed or is shutting down).
+            _logger.LogWarning("{Channel}: input stopped: {Reason}", Name, e.Message);
+        }
+
+        try
+        {
+            await link.CompleteInputAsync().WaitAsync(abort).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        lock (_gate) _outputComplete = true;
+        _wake.Writer.TryWrite(true);
+        await writer.ConfigureAwait(false);
+    }
+
+    private async Task ReadLoopAsync(ChannelLink link, CancellationToken stopReading, CancellationToken abort)
+    {
+        var ready = new List<StepBatch>();
+        var parser = new NdjsonRecordParser(link.InputSize);
+        var maxRows = Math.Min(link.MaxInFlight, 256);
+        using var decoder = new NdjsonBatchDecoder(parser, maxRows, ready.Add, link.Reject, MaxLineBytes);
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferBytes);
+        Task<int>? pendingRead = null;
+        try
+        {
+            while (true)
+            {
+                await link.WaitForRoomAsync(stopReading).ConfigureAwait(false);
+                // A read that ignores the token (stdin) is abandoned at the stop, not waited for.
+                pendingRead = _input.ReadAsync(buffer.AsMemory(0, ReadBufferBytes), stopReading).AsTask();
+                var read = await pendingRead.WaitAsync(stopReading).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    decoder.Complete();
+                    await link.SubmitAllAsync(ready, abort).ConfigureAwait(false);
+                    return;
+                }
+
+                decoder.Decode(buffer.AsSpan(0, read));
+                decoder.Flush();
+                // Records already read are accepted even when the stop comes now: only the abort token cuts them.
+                await link.SubmitAllAsync(ready, abort).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            foreach (var b in ready) b.Release();
+            // An abandoned read may still write into the buffer: then it is left to the GC, not returned.
+            if (pendingRead is null || pendingRead.IsCompleted) ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task WriteLoopAsync(ChannelLink link, CancellationToken abort)
+    {
+        try
+        {
+            while (true)
+            {
+                int records;
+                bool last;
+                lock (_gate)
+                {
+                    (_pending, _writing) = (_writing, _pending);
+                    records = _pendingRecords;
+                    _pendingRecords = 0;
+                    last = _outputComplete;
+                }
+
+                if (records > 0)
+                {
+                    if (!_broken)
+                    {
+                        try
+                        {
+                            await _output.WriteAsync(_writing.WrittenMemory, abort).ConfigureAwait(false);
+                            await _output.FlushAsync(abort).ConfigureAwait(false);
+                        }
+                        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+                        {
+                            _broken = true;
+                            _logger.LogInformation("{Channel}: peer gone, outputs to it are discarded ({Reason})", Name, e.Message);
+                        }
+                    }
+
+                    link.Release(records);
+                }
+
+                _writing.ResetWrittenCount();
+                if (_writing.Capacity > 1 << 20) _writing = new ArrayBufferWriter<byte>(4096);
+                if (last)
+                {
+                    lock (_gate)
+                    {
+                        if (_pendingRecords == 0) return;
+                    }
+
+                    continue;
+                }
+
+                await _wake.Reader.ReadAsync(abort).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
+        {
+            int lost;
+            lock (_gate) lost = _pendingRecords;
+            if (lost > 0) _logger.LogWarning("{Channel}: shutdown deadline passed, {Records} outputs not written", Name, lost);
+        }
+    }
+}

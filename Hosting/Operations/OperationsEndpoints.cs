@@ -1,0 +1,71 @@
+using LstmStream.Hosting.Service;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace LstmStream.Hosting.Operations;
+
+/// <summary>
+/// The loopback HTTP paths besides <c>/metrics</c>:
+/// <list type="bullet">
+/// <item><c>GET /health</c> — 200 <c>{"status":"ok"}</c> while the pipeline runs, 503 otherwise (also while stopping)</item>
+/// <item><c>GET /admin/counts</c> — live keys, keys created / ended, evictions, batches, channels, records in flight</item>
+/// <item><c>POST /admin/keys/drop?key=K</c> — drops K's state (an export with removal through the stream, so it
+/// takes effect between K's steps in arrival order); <c>{"key":K,"dropped":true|false}</c> (false: K was not live)</item>
+/// <item><c>POST /admin/keys/reset?key=K</c> — the same as drop: a key without state starts its next step from zero
+/// state, which is what a reset means</item>
+/// </list>
+/// </summary>
+public static class OperationsEndpoints
+{
+    /// <summary>How long an admin request waits for its turn in the stream before answering 504.</summary>
+    public static readonly TimeSpan AdminTimeout = TimeSpan.FromSeconds(10);
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGet("/health", (ServiceRuntime runtime) => runtime.IsHealthy
+            ? Results.Json(new { status = "ok" })
+            : Results.Json(new { status = "unavailable" }, statusCode: StatusCodes.Status503ServiceUnavailable));
+
+        app.MapGet("/admin/counts", (PipelineHub hub, ServiceMetrics metrics) =>
+        {
+            if (!hub.IsRunning) return Results.Json(new { error = "the pipeline is not running" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+            var sessions = hub.Handle.Sessions;
+            var links = hub.Links;
+            return Results.Json(new
+            {
+                liveKeys = sessions.LiveKeys,
+                keysCreated = sessions.KeysCreated,
+                keysEnded = sessions.KeysEnded,
+                keysEvicted = metrics.Evictions,
+                batches = sessions.Batches,
+                channels = links.Count,
+                recordsInFlight = links.Sum(l => (long)l.Credit.InUse),
+            });
+        });
+
+        app.MapPost("/admin/keys/drop", (string? key, PipelineHub hub, CancellationToken aborted) => DropAsync(key, hub, "drop", aborted));
+        app.MapPost("/admin/keys/reset", (string? key, PipelineHub hub, CancellationToken aborted) => DropAsync(key, hub, "reset", aborted));
+    }
+
+    private static async Task<IResult> DropAsync(string? key, PipelineHub hub, string action, CancellationToken aborted)
+    {
+        if (string.IsNullOrEmpty(key))
+            return Results.Json(new { error = $"{action} needs ?key=KEY" }, statusCode: StatusCodes.Status400BadRequest);
+        if (!hub.IsRunning) return Results.Json(new { error = "the pipeline is not running" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        try
+        {
+            var state = await hub.Handle.State.ExportAsync(key, remove: true).WaitAsync(AdminTimeout, aborted).ConfigureAwait(false);
+            return Results.Json(new { key, action, dropped = state is not null });
+        }
+        catch (TimeoutException)
+        {
+            return Results.Json(new { error = $"the {action} request did not reach the pipeline within {AdminTimeout.TotalSeconds} s (backpressure)" },
+                statusCode: StatusCodes.Status504GatewayTimeout);
+        }
+        catch (InvalidOperationException e)
+        {
+            return Results.Json(new { error = e.Message }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+using System.Diagnostics.Metrics;
+using LstmStream.Pipeline.Streaming;
+
+namespace LstmStream.Hosting.Operations;
+
+/// <summary>
+/// The service's instruments, on the <see cref="MeterName"/> meter (exported for Prometheus on <c>/metrics</c>):
+/// <list type="bullet">
+/// <item><c>lstmstream.steps</c> — steps processed (Prometheus <c>lstmstream_steps_total</c>; steps/s is its rate)</item>
+/// <item><c>lstmstream.batch.rows</c> — rows per micro-batch (histogram)</item>
+/// <item><c>lstmstream.record.latency</c> — seconds from a record's ingress to its output reaching its channel (histogram, tag <c>channel</c>)</item>
+/// <item><c>lstmstream.records.received</c> / <c>lstmstream.records.rejected</c> — records accepted / rejected per channel kind</item>
+/// <item><c>lstmstream.records.dropped</c> — outputs whose channel had gone</item>
+/// <item><c>lstmstream.keys.live</c>, <c>lstmstream.keys.created</c>, <c>lstmstream.keys.ended</c> — from the pipeline's <see cref="SessionCounters"/></item>
+/// <item><c>lstmstream.keys.evicted</c> — idle / live-key-bound evictions</item>
+/// <item><c>lstmstream.backend</c> — 1, tagged with the configured backend and each matrix's choice</item>
+/// <item><c>lstmstream.records.in_flight</c> — records between ingress and their channel's output, all channels</item>
+/// </list>
+/// </summary>
+public sealed class ServiceMetrics : IDisposable
+{
+    public const string MeterName = "LstmStream";
+
+    /// <summary>Latency buckets in seconds: 100 µs … 10 s.</summary>
+    private static readonly double[] LatencyBuckets =
+        [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    private static readonly int[] BatchBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _steps;
+    private readonly Histogram<int> _batchRows;
+    private readonly Histogram<double> _latency;
+    private readonly Counter<long> _received;
+    private readonly Counter<long> _rejected;
+    private readonly Counter<long> _dropped;
+    private volatile SessionCounters? _sessions;
+    private volatile KeyValuePair<string, object?>[][] _backendTags = [];
+    private volatile Func<long>? _inFlight;
+
+    public ServiceMetrics(IMeterFactory meterFactory)
+    {
+        _meter = meterFactory.Create(MeterName);
+        _steps = _meter.CreateCounter<long>("lstmstream.steps", "{step}", "Steps processed (one per record)");
+        _batchRows = _meter.CreateHistogram<int>("lstmstream.batch.rows", "{row}", "Rows per micro-batch (per layer matrix multiply)",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = BatchBuckets });
+        _latency = _meter.CreateHistogram<double>("lstmstream.record.latency", "s", "Time from a record's ingress to its output reaching its channel",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+        _received = _meter.CreateCounter<long>("lstmstream.records.received", "{record}", "Records accepted into the pipeline");
+        _rejected = _meter.CreateCounter<long>("lstmstream.records.rejected", "{record}", "Records rejected (bad input)");
+        _dropped = _meter.CreateCounter<long>("lstmstream.records.dropped", "{record}", "Outputs dropped because their channel had disconnected");
+        _meter.CreateObservableGauge("lstmstream.keys.live", () => _sessions?.LiveKeys ?? 0, "{key}", "Keys holding state");
+        _meter.CreateObservableCounter("lstmstream.keys.created", () => _sessions?.KeysCreated ?? 0, "{key}", "Keys whose state was created");
+        _meter.CreateObservableCounter("lstmstream.keys.ended", () => _sessions?.KeysEnded ?? 0, "{key}", "Keys dropped by end or by the admin path");
+        _meter.CreateObservableCounter("lstmstream.keys.evicted", () => Evictions, "{key}", "Keys evicted (idle timeout or live-key bound)");
+        _meter.CreateObservableGauge("lstmstream.backend", ObserveBackend, null, "1 per matrix, tagged with the math backend in use");
+        _meter.CreateObservableGauge("lstmstream.records.in_flight", () => _inFlight?.Invoke() ?? 0, "{record}", "Records between ingress and output, all channels");
+    }
+
+    /// <summary>
+    /// Evictions so far. TODO(lead): read the evictions count from <see cref="SessionCounters"/> once the
+    /// sessions work adds it; until then the pipeline never evicts, so 0 is the true count.
+    /// </summary>
+    public long Evictions => 0;
+
+    /// <summary>Connects the observable instruments to the running pipeline.</summary>
+    public void AttachPipeline(SessionCounters sessions, string configuredBackend, IReadOnlyList<string> matrixChoices, Func<long> inFlight)
+    {
+        _sessions = sessions;
+        _inFlight = inFlight;
+        _backendTags = matrixChoices.Select(choice => new KeyValuePair<string, object?>[]
+        {
+            new("backend", configuredBackend),
+            new("matrix", choice),
+        }).ToArray();
+    }
+
+    public void BatchProcessed(int rows)
+    {
+        _steps.Add(rows);
+        _batchRows.Record(rows);
+    }
+
+    public void RecordLatency(TimeSpan latency, string channelKind) =>
+        _latency.Record(latency.TotalSeconds, new KeyValuePair<string, object?>("channel", channelKind));
+
+    public void RecordsReceived(string channelKind, int records) =>
+        _received.Add(records, new KeyValuePair<string, object?>("channel", channelKind));
+
+    public void RecordRejected(string channelKind) =>
+        _rejected.Add(1, new KeyValuePair<string, object?>("channel", channelKind));
+
+    public void OutputDropped() => _dropped.Add(1);
+
+    private IEnumerable<Measurement<int>> ObserveBackend()
+    {
+        foreach (var tags in _backendTags) yield return new Measurement<int>(1, tags);
+    }
+
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,89 @@
+using System.Net;
+using LstmStream.Pipeline.Models;
+using LstmStream.Pipeline.Numerics.Selection;
+using Microsoft.Extensions.Options;
+
+namespace LstmStream.Hosting.Options;
+
+/// <summary>
+/// Checks <see cref="ServiceOptions"/> at start. Every failure names the configuration key
+/// (<c>LstmStream:Batch:MaxRows</c>) and the reason, so a bad setting stops the start with a clear line.
+/// </summary>
+public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
+{
+    private readonly string _contentRoot;
+
+    public ServiceOptionsValidator(string contentRoot) => _contentRoot = contentRoot;
+
+    public ValidateOptionsResult Validate(string? name, ServiceOptions options)
+    {
+        var failures = Check(options);
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>One message per bad setting: "LstmStream:Section:Key: reason".</summary>
+    public List<string> Check(ServiceOptions o)
+    {
+        var failures = new List<string>();
+        void Fail(string key, string reason) => failures.Add($"{ServiceOptions.SectionName}:{key}: {reason}");
+
+        if (string.IsNullOrWhiteSpace(o.Model.Path)) Fail("Model:Path", "is empty; name a model file (.onnx, .safetensors, .npz)");
+        else if (ModelFile.Resolve(o.Model.Path, _contentRoot) is null)
+            Fail("Model:Path", $"model file '{o.Model.Path}' does not exist (looked in {Directory.GetCurrentDirectory()} and {_contentRoot})");
+        else if (!ModelLoader.SupportedExtensions.Contains(System.IO.Path.GetExtension(o.Model.Path), StringComparer.OrdinalIgnoreCase))
+            Fail("Model:Path", $"'{System.IO.Path.GetExtension(o.Model.Path)}' is not a supported model format (supported: {string.Join(", ", ModelLoader.SupportedExtensions)})");
+        if (!float.IsFinite(o.Model.ForgetBias)) Fail("Model:ForgetBias", $"must be a finite number, got {o.Model.ForgetBias}");
+        if (o.Model.CellClip is { } cc && !(cc > 0 && float.IsFinite(cc))) Fail("Model:CellClip", $"must be positive, got {cc}");
+        if (o.Model.ProjectionClip is { } pc && !(pc > 0 && float.IsFinite(pc))) Fail("Model:ProjectionClip", $"must be positive, got {pc}");
+        if (!Enum.IsDefined(o.Model.HeadActivation)) Fail("Model:HeadActivation", $"unknown activation {o.Model.HeadActivation}");
+
+        if (!MatMulBackendFactory.Names.Contains(o.Math.Backend?.Trim().ToLowerInvariant() ?? ""))
+            Fail("Math:Backend", $"unknown backend '{o.Math.Backend}'; expected one of {string.Join(", ", MatMulBackendFactory.Names)}");
+        if (o.Math.Threads is < 1 or > 1024) Fail("Math:Threads", $"must be within 1..1024, got {o.Math.Threads}");
+
+        if (o.Batch.MaxRows < 1) Fail("Batch:MaxRows", $"must be positive, got {o.Batch.MaxRows}");
+        if (!(o.Batch.MaxDelayMilliseconds > 0) || o.Batch.MaxDelayMilliseconds > 60_000)
+            Fail("Batch:MaxDelayMilliseconds", $"must be within (0, 60000], got {o.Batch.MaxDelayMilliseconds}");
+
+        if (o.Sessions.IdleTimeout < TimeSpan.Zero) Fail("Sessions:IdleTimeout", $"must not be negative (zero: never), got {o.Sessions.IdleTimeout}");
+        if (o.Sessions.MaxLiveKeys < 0) Fail("Sessions:MaxLiveKeys", $"must not be negative (zero: no bound), got {o.Sessions.MaxLiveKeys}");
+
+        if (o.Tcp.Enabled)
+        {
+            if (!HostPort.TryParse(o.Tcp.Endpoint, out _, out var reason)) Fail("Tcp:Endpoint", reason);
+            if (o.Tcp.MaxInFlightRecords < 1) Fail("Tcp:MaxInFlightRecords", $"must be positive, got {o.Tcp.MaxInFlightRecords}");
+            if (o.Tcp.SendBufferBytes < 0) Fail("Tcp:SendBufferBytes", $"must not be negative (0: the OS default), got {o.Tcp.SendBufferBytes}");
+            if (o.Tcp.ReadBufferBytes < 256) Fail("Tcp:ReadBufferBytes", $"must be at least 256, got {o.Tcp.ReadBufferBytes}");
+            if (o.Tcp.MaxLineBytes < 64) Fail("Tcp:MaxLineBytes", $"must be at least 64, got {o.Tcp.MaxLineBytes}");
+        }
+
+        if (o.Console.Enabled && o.Console.MaxInFlightRecords < 1)
+            Fail("Console:MaxInFlightRecords", $"must be positive, got {o.Console.MaxInFlightRecords}");
+
+        if (o.Simulator.Enabled)
+        {
+            if (o.Simulator.Keys < 1) Fail("Simulator:Keys", $"must be positive, got {o.Simulator.Keys}");
+            if (!(o.Simulator.RecordsPerSecond > 0) || double.IsInfinity(o.Simulator.RecordsPerSecond))
+                Fail("Simulator:RecordsPerSecond", $"must be a positive number, got {o.Simulator.RecordsPerSecond}");
+            if (o.Simulator.SpikeProbability is < 0 or > 1 || double.IsNaN(o.Simulator.SpikeProbability))
+                Fail("Simulator:SpikeProbability", $"must be within 0..1, got {o.Simulator.SpikeProbability}");
+            if (o.Simulator.LogInterval <= TimeSpan.Zero) Fail("Simulator:LogInterval", $"must be positive, got {o.Simulator.LogInterval}");
+            if (o.Simulator.MaxInFlightRecords < 1) Fail("Simulator:MaxInFlightRecords", $"must be positive, got {o.Simulator.MaxInFlightRecords}");
+        }
+
+        if (o.Http.Enabled)
+        {
+            if (!HostPort.TryParse(o.Http.Endpoint, out var http, out var reason)) Fail("Http:Endpoint", reason);
+            else if (!IPAddress.IsLoopback(http.Address))
+                Fail("Http:Endpoint", $"'{o.Http.Endpoint}' is not a loopback address; the admin path has no authentication, so it listens on loopback only");
+        }
+
+        if (!o.Tcp.Enabled && !o.Console.Enabled && !o.Simulator.Enabled)
+            failures.Add($"{ServiceOptions.SectionName}:Tcp:Enabled: every ingress is off (Tcp, Console, Simulator); enable at least one");
+
+        if (o.StatisticsInterval < TimeSpan.Zero) Fail("StatisticsInterval", $"must not be negative (zero: off), got {o.StatisticsInterval}");
+        if (o.Shutdown.Deadline <= TimeSpan.Zero || o.Shutdown.Deadline > TimeSpan.FromHours(1))
+            Fail("Shutdown:Deadline", $"must be within (0, 1 hour], got {o.Shutdown.Deadline}");
+        return failures;
+    }
+}

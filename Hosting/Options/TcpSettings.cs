@@ -1,0 +1,28 @@
+namespace LstmStream.Hosting.Options;
+
+/// <summary><c>LstmStream:Tcp</c>: the NDJSON TCP listener.</summary>
+public sealed class TcpSettings
+{
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>HOST:PORT to listen on (an IP address or <c>localhost</c>; port 0 picks a free port).</summary>
+    public string Endpoint { get; set; } = "127.0.0.1:7878";
+
+    /// <summary>
+    /// Records of one connection accepted but not yet answered on the socket (outputs and error records
+    /// waiting to be written count too). At the limit the connection's socket is no longer read.
+    /// </summary>
+    public int MaxInFlightRecords { get; set; } = 4096;
+
+    /// <summary>
+    /// The kernel send buffer of each connection in bytes (0: the OS default, which grows to megabytes). With the
+    /// in-flight credit it bounds what a connection whose peer does not read keeps in memory.
+    /// </summary>
+    public int SendBufferBytes { get; set; }
+
+    /// <summary>Bytes read from a socket at a time.</summary>
+    public int ReadBufferBytes { get; set; } = 16 * 1024;
+
+    /// <summary>Longest accepted input line in bytes.</summary>
+    public int MaxLineBytes { get; set; } = 1024 * 1024;
+}

@@ -1,0 +1,125 @@
+using Akka.Hosting;
+using LstmStream.Hosting.Channels;
+using LstmStream.Hosting.Operations;
+using LstmStream.Hosting.Options;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+
+namespace LstmStream.Hosting.Service;
+
+/// <summary>
+/// Builds the <c>serve</c> host: settings (appsettings.json and appsettings.{Environment}.json beside the
+/// executable, environment variables, command-line overrides such as <c>--LstmStream:Tcp:Endpoint=…</c>) bound
+/// to <see cref="ServiceOptions"/> and validated, Akka.Hosting, the pipeline hub, the ingresses, metrics and the
+/// loopback HTTP endpoints. Logs go to stderr (stdout may carry records).
+/// </summary>
+public static class ServiceHostFactory
+{
+    /// <param name="args">Configuration overrides (<c>--Section:Key=value</c>).</param>
+    /// <param name="customize">Applied to the builder before the settings are read (tests add settings or loggers).</param>
+    /// <exception cref="OptionsValidationException">A setting is invalid; each failure names its key.</exception>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? customize = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        customize?.Invoke(builder);
+
+        var options = ReadAndCheck(builder.Configuration, builder.Environment.ContentRootPath);
+
+        builder.Services.AddOptions<ServiceOptions>().Bind(builder.Configuration.GetSection(ServiceOptions.SectionName)).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ServiceOptions>>(new ServiceOptionsValidator(builder.Environment.ContentRootPath));
+        // The drain has its own deadline; the host waits a little longer so that Akka can terminate after it.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.Shutdown.Deadline + TimeSpan.FromSeconds(5));
+
+        // Akka.Hosting first: hosted services stop in reverse order, so the actor system outlives the drain.
+        builder.Services.AddAkka("lstmstream", (akka, _) =>
+        {
+            akka.ConfigureLoggers(loggers =>
+            {
+                loggers.LogLevel = Akka.Event.LogLevel.WarningLevel;
+                loggers.ClearLoggers();
+                loggers.AddLoggerFactory();
+            });
+            akka.AddHocon(
+                $"akka.coordinated-shutdown.phases.service-requests-done.timeout = {(int)Math.Ceiling(options.Shutdown.Deadline.TotalSeconds) + 1}s",
+                HoconAddMode.Prepend);
+        });
+
+        builder.Services.AddSingleton<ServiceMetrics>();
+        builder.Services.AddSingleton<PipelineHub>();
+        // Ingresses, started in this order. MQTT: register its IIngress here (when LstmStream:Mqtt:Enabled).
+        if (options.Tcp.Enabled)
+        {
+            builder.Services.AddSingleton<TcpIngress>();
+            builder.Services.AddSingleton<IIngress>(sp => sp.GetRequiredService<TcpIngress>());
+        }
+
+        if (options.Console.Enabled) builder.Services.AddSingleton<IIngress, ConsoleIngress>();
+        if (options.Simulator.Enabled) builder.Services.AddSingleton<IIngress, SimulatorIngress>();
+        builder.Services.AddSingleton<ServiceRuntime>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ServiceRuntime>());
+
+        if (options.Http.Enabled)
+        {
+            builder.Services.AddOpenTelemetry()
+                .ConfigureResource(resource => resource.AddService("lstmstream"))
+                .WithMetrics(metrics => metrics
+                .AddMeter(ServiceMetrics.MeterName)
+                .AddPrometheusExporter());
+            var endpoint = HostPort.Parse(options.Http.Endpoint);
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(endpoint));
+        }
+        else
+        {
+            builder.Services.AddSingleton<IServer, NoHttpServer>();
+        }
+
+        var app = builder.Build();
+        if (options.Http.Enabled)
+        {
+            app.MapPrometheusScrapingEndpoint("/metrics");
+            OperationsEndpoints.Map(app);
+        }
+
+        return app;
+    }
+
+    /// <summary>Binds and validates the settings; throws <see cref="OptionsValidationException"/> naming every bad key.</summary>
+    public static ServiceOptions ReadAndCheck(IConfiguration configuration, string contentRoot)
+    {
+        ServiceOptions options;
+        try
+        {
+            options = configuration.GetSection(ServiceOptions.SectionName).Get<ServiceOptions>() ?? new ServiceOptions();
+        }
+        catch (InvalidOperationException e)
+        {
+            // "Failed to convert configuration value '…' at 'LstmStream:Batch:MaxRows' to type 'System.Int32'."
+            throw new OptionsValidationException(ServiceOptions.SectionName, typeof(ServiceOptions), [e.Message]);
+        }
+
+        var failures = new ServiceOptionsValidator(contentRoot).Check(options);
+        if (failures.Count > 0) throw new OptionsValidationException(ServiceOptions.SectionName, typeof(ServiceOptions), failures);
+        return options;
+    }
+}

@@ -1,0 +1,31 @@
+using LstmStream.Hosting.Channels;
+
+namespace LstmStream.Tests.Service;
+
+[Collection(ServiceHostCollection.Name)]
+public sealed class SimulatorIngressTests
+{
+    [Fact]
+    public async Task The_simulated_source_feeds_the_pipeline_and_logs_labelled_counts_and_samples()
+    {
+        await using var service = await RunningService.StartAsync(
+            "--LstmStream:Simulator:Enabled=true", "--LstmStream:Simulator:RecordsPerSecond=2000",
+            "--LstmStream:Simulator:Keys=8", "--LstmStream:Simulator:LogInterval=00:00:00.200",
+            "--LstmStream:StatisticsInterval=00:00:00.200");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        string? line = null;
+        while (DateTime.UtcNow < deadline &&
+               (line = service.Logs.FirstOrDefault(l => l.Contains("SIMULATED source:", StringComparison.Ordinal) && l.Contains(SimulatorIngress.KeyPrefix, StringComparison.Ordinal))) is null)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.NotNull(line);
+        Assert.Contains(service.Logs, l => l.Contains("SIMULATED sensor source is ON", StringComparison.Ordinal));
+        Assert.Contains(service.Runtime.StartupLine!, service.Logs.First(l => l.Contains("LstmStream serving", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Contains("SIMULATED", service.Runtime.StartupLine!, StringComparison.Ordinal);
+        Assert.Equal(8, service.Hub.Handle.Sessions.LiveKeys);
+        Assert.Contains(service.Logs, l => l.Contains("statistics:", StringComparison.Ordinal) && l.Contains("8 live keys", StringComparison.Ordinal));
+        Assert.Equal(0, await service.StopAsync());
+    }
+}
