@@ -1,3 +1,5 @@
+using Akka.Actor;
+using LstmStream.Actors.Sessions;
 using LstmStream.Hosting.Service;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -10,11 +12,12 @@ namespace LstmStream.Hosting.Operations;
 /// <list type="bullet">
 /// <item><c>GET /health</c> — 200 <c>{"status":"ok"}</c> while the pipeline runs, 503 otherwise (also while stopping)</item>
 /// <item><c>GET /admin/counts</c> — live keys, keys created / ended, evictions, batches, channels, records in flight</item>
-/// <item><c>POST /admin/keys/drop?key=K</c> — drops K's state (an export with removal through the stream, so it
-/// takes effect between K's steps in arrival order); <c>{"key":K,"dropped":true|false}</c> (false: K was not live)</item>
-/// <item><c>POST /admin/keys/reset?key=K</c> — the same as drop: a key without state starts its next step from zero
-/// state, which is what a reset means</item>
+/// <item><c>POST /admin/keys/drop?key=K</c> — discards K's state (its next step starts from zero as a new key)</item>
+/// <item><c>POST /admin/keys/reset?key=K</c> — zeroes K's state and keeps K live</item>
 /// </list>
+/// Both answer <c>{"key":K,"action":"drop"|"reset","live":true|false}</c> (false: K had no state). They are sent to
+/// the pipeline's <see cref="LstmStream.Actors.Sessions.SessionAdminActor"/>, which carries them through the stream,
+/// so they take effect between K's steps in arrival order.
 /// </summary>
 public static class OperationsEndpoints
 {
@@ -44,19 +47,28 @@ public static class OperationsEndpoints
             });
         });
 
-        app.MapPost("/admin/keys/drop", (string? key, PipelineHub hub, CancellationToken aborted) => DropAsync(key, hub, "drop", aborted));
-        app.MapPost("/admin/keys/reset", (string? key, PipelineHub hub, CancellationToken aborted) => DropAsync(key, hub, "reset", aborted));
+        app.MapPost("/admin/keys/drop", (string? key, ServiceRuntime runtime, CancellationToken aborted) =>
+            KeyCommandAsync(key, runtime, "drop", k => new SessionAdminProtocol.DropKey(k), aborted));
+        app.MapPost("/admin/keys/reset", (string? key, ServiceRuntime runtime, CancellationToken aborted) =>
+            KeyCommandAsync(key, runtime, "reset", k => new SessionAdminProtocol.ResetKey(k), aborted));
     }
 
-    private static async Task<IResult> DropAsync(string? key, PipelineHub hub, string action, CancellationToken aborted)
+    private static async Task<IResult> KeyCommandAsync(string? key, ServiceRuntime runtime, string action, Func<string, object> command,
+        CancellationToken aborted)
     {
         if (string.IsNullOrEmpty(key))
             return Results.Json(new { error = $"{action} needs ?key=KEY" }, statusCode: StatusCodes.Status400BadRequest);
-        if (!hub.IsRunning) return Results.Json(new { error = "the pipeline is not running" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        if (runtime.SessionAdmin is not { } admin || !runtime.IsHealthy)
+            return Results.Json(new { error = "the pipeline is not running" }, statusCode: StatusCodes.Status503ServiceUnavailable);
         try
         {
-            var state = await hub.Handle.State.ExportAsync(key, remove: true).WaitAsync(AdminTimeout, aborted).ConfigureAwait(false);
-            return Results.Json(new { key, action, dropped = state is not null });
+            var result = await admin.Ask<SessionAdminProtocol.KeyCommandResult>(command(key), AdminTimeout, aborted).ConfigureAwait(false);
+            return Results.Json(new { key, action, live = result.WasLive });
+        }
+        catch (AskTimeoutException)
+        {
+            return Results.Json(new { error = $"the {action} request did not reach the pipeline within {AdminTimeout.TotalSeconds} s (backpressure)" },
+                statusCode: StatusCodes.Status504GatewayTimeout);
         }
         catch (TimeoutException)
         {

@@ -57,11 +57,8 @@ public sealed class ServiceMetrics : IDisposable
         _meter.CreateObservableGauge("lstmstream.records.in_flight", () => _inFlight?.Invoke() ?? 0, "{record}", "Records between ingress and output, all channels");
     }
 
-    /// <summary>
-    /// Evictions so far. TODO(lead): read the evictions count from <see cref="SessionCounters"/> once the
-    /// sessions work adds it; until then the pipeline never evicts, so 0 is the true count.
-    /// </summary>
-    public long Evictions => 0;
+    /// <summary>Evictions so far (idle timeout and live-key bound).</summary>
+    public long Evictions => _sessions?.Evicted ?? 0;
 
     /// <summary>Connects the observable instruments to the running pipeline.</summary>
     public void AttachPipeline(SessionCounters sessions, string configuredBackend, IReadOnlyList<string> matrixChoices, Func<long> inFlight)

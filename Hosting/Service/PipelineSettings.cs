@@ -6,7 +6,9 @@ namespace LstmStream.Hosting.Service;
 /// <summary>The one place where the service's settings become the pipeline's <see cref="PipelineOptions"/>.</summary>
 public static class PipelineSettings
 {
-    public static PipelineOptions Create(ServiceOptions options)
+    /// <param name="options">The service's settings.</param>
+    /// <param name="onKeyEvicted">Told of every eviction, on the session stage's thread (must be cheap).</param>
+    public static PipelineOptions Create(ServiceOptions options, Action<string, EvictionReason>? onKeyEvicted = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         return new PipelineOptions
@@ -14,8 +16,9 @@ public static class PipelineSettings
             MaxBatchRows = options.Batch.MaxRows,
             MaxBatchDelay = TimeSpan.FromMilliseconds(options.Batch.MaxDelayMilliseconds),
             AsyncLayers = options.Batch.AsyncLayers,
-            // Session lifecycle (LstmStream:Sessions): pass options.Sessions.IdleTimeout and
-            // options.Sessions.MaxLiveKeys here once PipelineOptions carries them (the sessions work adds them).
+            IdleTimeout = options.Sessions.IdleTimeout == TimeSpan.Zero ? null : options.Sessions.IdleTimeout,
+            MaxLiveKeys = options.Sessions.MaxLiveKeys == 0 ? null : options.Sessions.MaxLiveKeys,
+            OnKeyEvicted = onKeyEvicted,
         };
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka;
 using Akka.Actor;
 using Akka.Streams;
+using LstmStream.Actors.Sessions;
 using LstmStream.Hosting.Channels;
 using LstmStream.Hosting.Cli;
 using LstmStream.Hosting.Operations;
@@ -55,6 +56,9 @@ public sealed class ServiceRuntime : IHostedService
         _contentRoot = environment.ContentRootPath;
     }
 
+    /// <summary>The running pipeline's <see cref="SessionAdminActor"/> (after start): where admin commands go.</summary>
+    public IActorRef? SessionAdmin { get; private set; }
+
     /// <summary>The model being served (after start).</summary>
     public LstmModel? Model { get; private set; }
 
@@ -95,12 +99,10 @@ public sealed class ServiceRuntime : IHostedService
             throw new ServiceStartException($"{ServiceOptions.SectionName}:Math:Backend: {e.Message}", e);
         }
 
-        // LstmPipeline asks for one backend per stage, in stage order: layer 0 … L-1, then the head.
-        var perStage = new Queue<IMatMulBackend>(backends.Layers);
-        if (backends.Head is { } head) perStage.Enqueue(head);
-        var flow = LstmPipeline.Create(model, () => perStage.Dequeue(), PipelineSettings.Create(_options));
+        var flow = LstmPipeline.Create(model, backends, PipelineSettings.Create(_options, OnKeyEvicted));
         _materializer = ActorMaterializer.Create(_system, namePrefix: "lstmstream");
         _hub.Start(flow, model.InputSize, _materializer);
+        SessionAdmin = _system.ActorOf(SessionAdminActor.Props(_hub.Handle.State), "session-admin");
         Model = model;
         _metrics.AttachPipeline(_hub.Handle.Sessions, backendName, backends.Choices, () => _hub.Links.Sum(l => (long)l.Credit.InUse));
         _ = _hub.Completion.ContinueWith(OnPipelineStopped, TaskScheduler.Default);
@@ -176,6 +178,19 @@ public sealed class ServiceRuntime : IHostedService
         {
             _materializer.Dispose();
         }
+    }
+
+    /// <summary>
+    /// An evicted key (its next step starts from zero state); counted in <see cref="SessionCounters"/>. Bound
+    /// evictions mean the live-key bound is too small for the traffic, so they are logged at Information;
+    /// idle ones are routine (Debug).
+    /// </summary>
+    private void OnKeyEvicted(string key, EvictionReason reason)
+    {
+        if (reason == EvictionReason.Bound)
+            _logger.LogInformation("Evicted key {Key}: the live-key bound {MaxLiveKeys} was reached (least recently used)", key, _options.Sessions.MaxLiveKeys);
+        else
+            _logger.LogDebug("Evicted key {Key}: idle for {IdleTimeout}", key, _options.Sessions.IdleTimeout);
     }
 
     private void OnPipelineStopped(Task completion)

@@ -31,23 +31,25 @@ public sealed class OperationsEndpointTests
         Assert.Equal(0, counts.GetProperty("keysEnded").GetInt64());
 
         var drop = JsonDocument.Parse(await (await http.PostAsync("admin/keys/drop?key=k1", null)).Content.ReadAsStringAsync()).RootElement;
-        Assert.True(drop.GetProperty("dropped").GetBoolean());
+        Assert.True(drop.GetProperty("live").GetBoolean());
         var again = JsonDocument.Parse(await (await http.PostAsync("admin/keys/drop?key=k1", null)).Content.ReadAsStringAsync()).RootElement;
-        Assert.False(again.GetProperty("dropped").GetBoolean());
+        Assert.False(again.GetProperty("live").GetBoolean());
         var reset = JsonDocument.Parse(await (await http.PostAsync("admin/keys/reset?key=k2", null)).Content.ReadAsStringAsync()).RootElement;
-        Assert.True(reset.GetProperty("dropped").GetBoolean());
+        Assert.True(reset.GetProperty("live").GetBoolean());
         Assert.Equal(HttpStatusCode.BadRequest, (await http.PostAsync("admin/keys/drop", null)).StatusCode);
 
         counts = JsonDocument.Parse(await http.GetStringAsync("admin/counts")).RootElement;
-        Assert.Equal(1, counts.GetProperty("liveKeys").GetInt32());
-        Assert.Equal(2, counts.GetProperty("keysEnded").GetInt64());
+        Assert.Equal(2, counts.GetProperty("liveKeys").GetInt32()); // k1 dropped; k2 reset stays live
+        Assert.Equal(1, counts.GetProperty("keysEnded").GetInt64());
 
-        // A dropped key starts again from zero state: its next output equals its very first output.
+        // A dropped key and a reset key start again from zero state: their next outputs equal a fresh key's first.
         using (var client = await service.ConnectAsync())
         {
-            var first = await NdjsonClient.ExchangeAsync(client, [NdjsonClient.Record("fresh", 0, 1, 2, 3, 4), NdjsonClient.Record("k1", 10, 1, 2, 3, 4)], Timeout);
+            var first = await NdjsonClient.ExchangeAsync(client,
+                [NdjsonClient.Record("fresh", 0, 1, 2, 3, 4), NdjsonClient.Record("k1", 10, 1, 2, 3, 4), NdjsonClient.Record("k2", 10, 1, 2, 3, 4)], Timeout);
             var y = first.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("y")[0].GetSingle()).ToList();
             Assert.Equal(y[0], y[1]);
+            Assert.Equal(y[0], y[2]);
         }
 
         var metrics = await http.GetStringAsync("metrics");
@@ -62,7 +64,7 @@ public sealed class OperationsEndpointTests
         }
 
         Assert.Contains("backend=\"managed\"", metrics, StringComparison.Ordinal);
-        Assert.Matches("lstmstream_steps_total(\\{[^}]*\\})? 32(\\s|$)", metrics[metrics.IndexOf("lstmstream_steps_total{", StringComparison.Ordinal)..]);
+        Assert.Matches("lstmstream_steps_total(\\{[^}]*\\})? 33(\\s|$)", metrics[metrics.IndexOf("lstmstream_steps_total{", StringComparison.Ordinal)..]);
     }
 
     [Fact]
