@@ -17,6 +17,7 @@ public sealed class ServiceOptions
     public TcpSettings Tcp { get; set; } = new();
     public ConsoleChannelSettings Console { get; set; } = new();
     public SimulatorChannelSettings Simulator { get; set; } = new();
+    public MqttChannelSettings Mqtt { get; set; } = new();
     public HttpSettings Http { get; set; } = new();
     public ShutdownSettings Shutdown { get; set; } = new();
 

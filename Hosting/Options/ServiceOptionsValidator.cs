@@ -73,6 +73,21 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
             if (o.Simulator.MaxInFlightRecords < 1) Fail("Simulator:MaxInFlightRecords", $"must be positive, got {o.Simulator.MaxInFlightRecords}");
         }
 
+        if (o.Mqtt.Enabled)
+        {
+            if (o.Mqtt.MaxInFlightRecords < 1) Fail("Mqtt:MaxInFlightRecords", $"must be positive, got {o.Mqtt.MaxInFlightRecords}");
+            try
+            {
+                o.Mqtt.Client.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                var reason = e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal)
+                    .Replace($"Mqtt:{e.ParamName} ", "", StringComparison.Ordinal);
+                Fail($"Mqtt:Client:{e.ParamName}", reason);
+            }
+        }
+
         if (o.Http.Enabled)
         {
             if (!HostPort.TryParse(o.Http.Endpoint, out var http, out var reason)) Fail("Http:Endpoint", reason);
@@ -80,8 +95,8 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
                 Fail("Http:Endpoint", $"'{o.Http.Endpoint}' is not a loopback address; the admin path has no authentication, so it listens on loopback only");
         }
 
-        if (!o.Tcp.Enabled && !o.Console.Enabled && !o.Simulator.Enabled)
-            failures.Add($"{ServiceOptions.SectionName}:Tcp:Enabled: every ingress is off (Tcp, Console, Simulator); enable at least one");
+        if (!o.Tcp.Enabled && !o.Console.Enabled && !o.Simulator.Enabled && !o.Mqtt.Enabled)
+            failures.Add($"{ServiceOptions.SectionName}:Tcp:Enabled: every ingress is off (Tcp, Console, Simulator, Mqtt); enable at least one");
 
         if (o.StatisticsInterval < TimeSpan.Zero) Fail("StatisticsInterval", $"must not be negative (zero: off), got {o.StatisticsInterval}");
         if (o.Shutdown.Deadline <= TimeSpan.Zero || o.Shutdown.Deadline > TimeSpan.FromHours(1))

@@ -58,6 +58,9 @@ public sealed class PipelineHub
     /// <summary>Steps (records) that have come out of the pipeline.</summary>
     public long Steps => Interlocked.Read(ref _steps);
 
+    /// <summary>The materializer the pipeline runs on (after start), for channels that run streams of their own.</summary>
+    public IMaterializer? Materializer { get; private set; }
+
     /// <summary>The channels connected now.</summary>
     public IReadOnlyCollection<ChannelLink> Links => (IReadOnlyCollection<ChannelLink>)_links.Values;
 
@@ -66,6 +69,7 @@ public sealed class PipelineHub
     {
         if (_handle is not null) throw new InvalidOperationException("the pipeline hub is already started");
         InputSize = inputSize;
+        Materializer = materializer;
         var (handle, done) = ChannelSource.FromReader(_inbox.Reader)
             .ViaMaterialized(pipeline, Keep.Right)
             .ToMaterialized(Sink.ForEach<StepBatch>(Route), Keep.Both)

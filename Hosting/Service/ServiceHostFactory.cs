@@ -67,7 +67,7 @@ public static class ServiceHostFactory
 
         builder.Services.AddSingleton<ServiceMetrics>();
         builder.Services.AddSingleton<PipelineHub>();
-        // Ingresses, started in this order. MQTT: register its IIngress here (when LstmStream:Mqtt:Enabled).
+        // Ingresses, started in this order.
         if (options.Tcp.Enabled)
         {
             builder.Services.AddSingleton<TcpIngress>();
@@ -76,6 +76,7 @@ public static class ServiceHostFactory
 
         if (options.Console.Enabled) builder.Services.AddSingleton<IIngress, ConsoleIngress>();
         if (options.Simulator.Enabled) builder.Services.AddSingleton<IIngress, SimulatorIngress>();
+        if (options.Mqtt.Enabled) builder.Services.AddSingleton<IIngress, MqttIngress>();
         builder.Services.AddSingleton<ServiceRuntime>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ServiceRuntime>());
 
