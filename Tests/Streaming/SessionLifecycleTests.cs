@@ -163,6 +163,7 @@ public sealed class SessionLifecycleTests : Akka.TestKit.Xunit2.TestKit
         await sending.WaitAsync(Timeout);
         await sampling.CancelAsync();
         await sampler;
+        maxLive = Math.Max(maxLive, run.Handle.Sessions.LiveKeys); // the sampler may not have run at all on a busy machine
 
         AssertMatchesReference(steps, outputs, Reference(model, steps));
         AssertBatchesWellFormed(outputs, batchRows);
