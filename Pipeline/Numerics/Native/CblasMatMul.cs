@@ -38,12 +38,7 @@ public abstract unsafe class CblasMatMul : IMatMulBackend
     {
         var packed = MatMulArguments.Check(this, a, m, b, bias, c);
         if (m == 0) return;
-        var beta = 0f;
-        if (!bias.IsEmpty)
-        {
-            MatMulArguments.FillRows(bias, m, c);
-            beta = 1f;
-        }
+        var beta = MatMulArguments.PrefillBias(bias, m, c);
 
         _library.UseThreads(Threads);
         fixed (float* pa = a)

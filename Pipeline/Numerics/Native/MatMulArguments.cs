@@ -26,10 +26,15 @@ internal static class MatMulArguments
         return packed;
     }
 
-    /// <summary>Writes the bias into every one of the first <paramref name="m"/> rows of C (then GEMM runs with beta = 1).</summary>
-    public static void FillRows(ReadOnlySpan<float> bias, int m, Span<float> c)
+    /// <summary>
+    /// Writes the bias into every one of the first <paramref name="m"/> rows of C and returns the GEMM's beta:
+    /// 1 with a bias (C = A·B + C), 0 without one (C = A·B).
+    /// </summary>
+    public static float PrefillBias(ReadOnlySpan<float> bias, int m, Span<float> c)
     {
+        if (bias.IsEmpty) return 0f;
         var n = bias.Length;
         for (var i = 0; i < m; i++) bias.CopyTo(c.Slice(i * n, n));
+        return 1f;
     }
 }

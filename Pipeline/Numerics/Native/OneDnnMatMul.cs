@@ -58,12 +58,7 @@ public sealed unsafe class OneDnnMatMul : IMatMulBackend
     {
         var packed = MatMulArguments.Check(this, a, m, b, bias, c);
         if (m == 0) return;
-        var beta = 0f;
-        if (!bias.IsEmpty)
-        {
-            MatMulArguments.FillRows(bias, m, c);
-            beta = 1f;
-        }
+        var beta = MatMulArguments.PrefillBias(bias, m, c);
 
         long k = packed.Rows, n = packed.Columns;
         int status;
