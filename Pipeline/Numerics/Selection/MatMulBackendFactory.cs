@@ -124,9 +124,52 @@ public static class MatMulBackendFactory
                 backends[i] = tuned;
                 choices[i] = $"{shapes[i].Label} {tuned.Description}";
             }
+
+            if (threads > 1) KeepOneThreadPool(backends, choices, shapes.Select(s => s.Label).ToArray(), threads);
         }
 
         var layerCount = model.Layers.Count;
         return new ModelMatMulBackends(backends[..layerCount], model.Head is null ? null : backends[layerCount], choices);
+    }
+
+    /// <summary>
+    /// With several threads per multiply, backends that mix would each keep a thread pool of their own (our
+    /// workers, OpenBLAS's pthreads, oneDNN's OpenMP team, which spins after every call) and fight for the same
+    /// cores between one layer's multiply and the next. So when the per-matrix choices name more than one
+    /// backend, the whole model moves to the single backend with the least total measured time over all its
+    /// matrices (at the batch sizes that every backend was measured at).
+    /// </summary>
+    private static void KeepOneThreadPool(IMatMulBackend[] backends, string[] choices, string[] labels, int threads)
+    {
+        var tuned = backends.Cast<TunedMatMul>().ToArray();
+        var used = tuned.SelectMany(t => t.Plan.Backends.Select(b => b.Name)).Distinct().ToArray();
+        if (used.Length <= 1) return;
+
+        string? best = null;
+        var bestTotal = double.PositiveInfinity;
+        foreach (var candidate in tuned[0].Timings.Select(t => t.Backend).Distinct())
+        {
+            var total = 0.0;
+            foreach (var matrix in tuned)
+            {
+                var commonRows = matrix.Timings.GroupBy(t => t.Rows)
+                    .Where(g => g.Select(t => t.Backend).Distinct().Count() == matrix.Timings.Select(t => t.Backend).Distinct().Count())
+                    .Select(g => g.Key).ToHashSet();
+                total += matrix.Timings.Where(t => t.Backend == candidate && commonRows.Contains(t.Rows)).Sum(t => t.SecondsPerCall);
+            }
+
+            if (total > 0 && total < bestTotal)
+            {
+                bestTotal = total;
+                best = candidate;
+            }
+        }
+
+        if (best is null) return;
+        for (var i = 0; i < backends.Length; i++)
+        {
+            backends[i] = new TunedMatMul(MatMulDispatchPlan.Single(Create(best, threads)), labels[i], tuned[i].Timings);
+            choices[i] = $"{labels[i]}: {best} for all rows ({threads} threads; one thread pool for the whole model, tuned choice was {tuned[i].Plan})";
+        }
     }
 }
