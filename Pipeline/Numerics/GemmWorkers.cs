@@ -3,27 +3,35 @@ namespace LstmStream.Pipeline.Numerics;
 /// <summary>A piece of work split into parts that may run at once.</summary>
 internal interface IParallelJob
 {
-    void RunPart(int part);
+    /// <summary>
+    /// Runs part <paramref name="part"/>. <paramref name="slot"/> names the thread running it (0 = the caller,
+    /// 1.. = the workers), so a job can keep per-thread scratch space: no two parts run at once in one slot.
+    /// </summary>
+    void RunPart(int part, int slot);
 }
 
 /// <summary>
 /// A fixed set of dedicated background threads for splitting one multiply over cores without
 /// allocating per call. Parts are claimed, not assigned: the caller and every woken worker take the
 /// next unclaimed part until none is left, so the caller never waits for a worker that is slow to wake
-/// (it does that worker's part itself) — only for parts already running. A worker spins briefly after
+/// (it does that worker's part itself) — only for parts already running. A job may have more parts than
+/// threads (they are claimed one after another, which balances uneven parts). A worker spins briefly after
 /// each job (back-to-back layer steps find it awake), then sleeps on its semaphore. One job at a time:
 /// callers take <see cref="TryBegin"/> and fall back to one thread when it is busy, so concurrent
-/// callers never oversubscribe the cores.
+/// callers never oversubscribe the cores. The claim is not re-entrant: a part that multiplies again (on
+/// the caller's thread or a worker's) finds the workers busy and runs on its own thread.
 /// </summary>
 internal sealed class GemmWorkers : IDisposable
 {
     private const int SpinIterations = 500;
+    private const int Closed = int.MaxValue / 2;
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _start;
-    private readonly object _gate = new();
+    private int _claimed;
     private IParallelJob? _job;
     private int _parts;
-    private int _nextPart;
+    /// <summary>The next part to claim; <see cref="Closed"/> between jobs, so a worker that wakes late claims nothing.</summary>
+    private int _nextPart = Closed;
     private int _donePart;
     private volatile bool _stopping;
     private Exception? _failure;
@@ -41,50 +49,60 @@ internal sealed class GemmWorkers : IDisposable
         }
     }
 
-    /// <summary>Parts a job is split into: one per worker plus one for the calling thread.</summary>
-    public int Parts => _threads.Length + 1;
+    /// <summary>Threads a job runs on: the workers plus the calling thread.</summary>
+    public int Threads => _threads.Length + 1;
 
-    /// <summary>Claims the workers; false when another caller is using them.</summary>
-    public bool TryBegin() => !_stopping && Monitor.TryEnter(_gate);
+    /// <summary>Claims the workers; false when another call (or the job now running) is using them.</summary>
+    public bool TryBegin()
+    {
+        if (Interlocked.CompareExchange(ref _claimed, 1, 0) != 0) return false;
+        if (!_stopping) return true;
+        Volatile.Write(ref _claimed, 0);
+        return false;
+    }
 
-    /// <summary>Runs every part of <paramref name="job"/>, then releases the workers.</summary>
-    public void RunAndEnd(IParallelJob job)
+    /// <summary>Runs parts 0 … <paramref name="parts"/> − 1 of <paramref name="job"/>, then releases the workers.</summary>
+    public void RunAndEnd(IParallelJob job, int parts)
     {
         try
         {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(parts);
             _job = job;
             _failure = null;
-            _parts = Parts;
+            _parts = parts;
             Volatile.Write(ref _donePart, 0);
+            // Opening the claim counter last publishes the job, its part count and the done counter first.
             Volatile.Write(ref _nextPart, 0);
             foreach (var s in _start) s.Release();
             try
             {
-                RunClaimedParts();
+                RunClaimedParts(0);
             }
             finally
             {
                 // Never hand the workers to the next caller while they still run a part of this job.
                 var spin = new SpinWait();
                 while (Volatile.Read(ref _donePart) < _parts) spin.SpinOnce(sleep1Threshold: -1);
+                Volatile.Write(ref _nextPart, Closed);
             }
 
             if (_failure is { } failure) throw new InvalidOperationException("a matrix multiply worker failed", failure);
         }
         finally
         {
-            Monitor.Exit(_gate);
+            _job = null;
+            Volatile.Write(ref _claimed, 0);
         }
     }
 
-    private void RunClaimedParts()
+    private void RunClaimedParts(int slot)
     {
         int part;
         while ((part = Interlocked.Increment(ref _nextPart) - 1) < _parts)
         {
             try
             {
-                _job!.RunPart(part);
+                _job!.RunPart(part, slot);
             }
             catch (Exception e)
             {
@@ -111,18 +129,18 @@ internal sealed class GemmWorkers : IDisposable
 
             if (!woke) start.Wait();
             if (_stopping) return;
-            RunClaimedParts();
+            RunClaimedParts(index + 1);
         }
     }
 
     public void Dispose()
     {
         if (_stopping) return;
-        lock (_gate)
-        {
-            _stopping = true;
-            foreach (var s in _start) s.Release();
-        }
+        // Wait for the job now running (if any) to end, then keep the claim so no new one starts.
+        var spin = new SpinWait();
+        while (Interlocked.CompareExchange(ref _claimed, 1, 0) != 0) spin.SpinOnce();
+        _stopping = true;
+        foreach (var s in _start) s.Release();
 
         foreach (var t in _threads) t.Join();
         foreach (var s in _start) s.Dispose();

@@ -1,20 +1,26 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using LstmStream.Pipeline.Models;
+using LstmStream.Pipeline.Numerics.Selection;
 
 namespace LstmStream.Pipeline.Numerics;
 
 /// <summary>
-/// One layer step for a batch of rows: one matrix multiply for the gates of every row, then one fused
-/// vectorized pass of activations and state update (<see cref="LstmCellUpdate"/>), then the projection
-/// when the layer has one. The semantics are those documented on <see cref="LstmLayer"/>.
+/// One layer step for a batch of rows: the gates of every row from one matrix multiply, the activations and
+/// state update in one vectorized pass (<see cref="LstmCellUpdate"/>), then the projection when the layer has
+/// one. The semantics are those documented on <see cref="LstmLayer"/>.
+/// When the multiply goes to the managed kernel (the backend, or the plan of an <c>auto</c> backend for that
+/// row count) and the cell is at least a vector wide, the multiply and the update are fused tile by tile and
+/// split over the backend's threads (<see cref="FusedLayerStep"/>); otherwise the gates of the whole batch are
+/// computed first and updated after. Both give bitwise the same results.
 /// Holds the layer's packed weights and its scratch space (grown to the largest batch seen, never
 /// allocated per step), so an instance is used by one thread at a time.
 /// </summary>
 public sealed unsafe class LstmLayerKernel
 {
     private readonly IMatMulBackend _backend;
-    private readonly IPackedMatrix _kernel;
+    private readonly IPackedMatrix? _kernel;
+    private readonly FusedLayerStep? _fused;
     private readonly IPackedMatrix? _projection;
     private readonly CellOptions _options;
     private readonly int _lanes;
@@ -44,7 +50,6 @@ public sealed unsafe class LstmLayerKernel
         ArgumentNullException.ThrowIfNull(backend);
         Layer = layer;
         _backend = backend;
-        _kernel = backend.Pack(layer.Kernel, layer.ConcatSize, layer.GateWidth);
         if (layer.Projection is { } proj) _projection = backend.Pack(proj, layer.CellSize, layer.OutputSize);
         if (vectorBits == 0) vectorBits = Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 128;
         _lanes = vectorBits switch
@@ -62,7 +67,38 @@ public sealed unsafe class LstmLayerKernel
         _peepholeInput = Peephole(layer.PeepholeInput);
         _peepholeForget = Peephole(layer.PeepholeForget);
         _peepholeOutput = Peephole(layer.PeepholeOutput);
+
+        // The fused step needs the managed kernel at the update's vector width and a cell at least a vector wide.
+        var managed = ManagedBackends(backend).FirstOrDefault(m => m.Lanes == _lanes);
+        if (managed is not null && !_flat && layer.ConcatSize <= FusedLayerStep.MaxConcatSize)
+        {
+            _fused = new FusedLayerStep(new GateBlockPanels(layer, _lanes), layer.ConcatSize, _options, _peepholeInput, _peepholeForget, _peepholeOutput);
+        }
+
+        // The whole-batch multiply is needed unless every row count goes to the fused step.
+        if (_fused is null || backend is not ManagedMatMul)
+        {
+            _kernel = backend.Pack(layer.Kernel, layer.ConcatSize, layer.GateWidth);
+        }
     }
+
+    /// <summary>Whether steps of <paramref name="rows"/> rows run fused (multiply and update tile by tile).</summary>
+    internal bool IsFusedFor(int rows) => FusedBackendFor(rows) is not null;
+
+    /// <summary>The managed backend that multiplies <paramref name="rows"/> rows when the fused step can use it.</summary>
+    private ManagedMatMul? FusedBackendFor(int rows)
+    {
+        if (_fused is null) return null;
+        var backend = _backend is TunedMatMul tuned ? tuned.Plan.Ranges[tuned.Plan.RangeIndexFor(rows)].Backend : _backend;
+        return backend is ManagedMatMul managed && managed.Lanes == _lanes ? managed : null;
+    }
+
+    private static IEnumerable<ManagedMatMul> ManagedBackends(IMatMulBackend backend) => backend switch
+    {
+        ManagedMatMul managed => [managed],
+        TunedMatMul tuned => tuned.Plan.Backends.OfType<ManagedMatMul>(),
+        _ => [],
+    };
 
     public LstmLayer Layer { get; }
 
@@ -82,16 +118,27 @@ public sealed unsafe class LstmLayerKernel
         if (c.Length < (long)rows * cells) throw new ArgumentException($"c has {c.Length} values, fewer than rows {rows} × CellSize {cells}", nameof(c));
         if (h.Length < (long)rows * layer.OutputSize) throw new ArgumentException($"h has {h.Length} values, fewer than rows {rows} × OutputSize {layer.OutputSize}", nameof(h));
 
-        var gates = Scratch(ref _gates, rows * gw);
-        _backend.Multiply(xh[..(rows * layer.ConcatSize)], rows, _kernel, layer.Bias, gates);
-
         var m = _projection is null ? h : Scratch(ref _cellOutput, rows * cells);
-        var regrouped = _flat ? Scratch(ref _gateMajor, 4 * rows * cells) : default;
-        switch (_lanes)
+        if (FusedBackendFor(rows) is { } managed)
         {
-            case 16: Update<Simd512, Vector512<float>>(rows, gates, c, m, regrouped); break;
-            case 8: Update<Simd256, Vector256<float>>(rows, gates, c, m, regrouped); break;
-            default: Update<Simd128, Vector128<float>>(rows, gates, c, m, regrouped); break;
+            fixed (float* pxh = xh)
+            fixed (float* pc = c)
+            fixed (float* pm = m)
+            {
+                _fused!.Run(managed, rows, pxh, pc, pm);
+            }
+        }
+        else
+        {
+            var gates = Scratch(ref _gates, rows * gw);
+            _backend.Multiply(xh[..(rows * layer.ConcatSize)], rows, _kernel!, layer.Bias, gates);
+            var regrouped = _flat ? Scratch(ref _gateMajor, 4 * rows * cells) : default;
+            switch (_lanes)
+            {
+                case 16: Update<Simd512, Vector512<float>>(rows, gates, c, m, regrouped); break;
+                case 8: Update<Simd256, Vector256<float>>(rows, gates, c, m, regrouped); break;
+                default: Update<Simd128, Vector128<float>>(rows, gates, c, m, regrouped); break;
+            }
         }
 
         if (_projection is not null)

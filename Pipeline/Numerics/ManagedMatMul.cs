@@ -21,7 +21,7 @@ namespace LstmStream.Pipeline.Numerics;
 public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
 {
     /// <summary>Multiply-adds below which a multiply is not split over threads (about 20 µs of work).</summary>
-    private const long ParallelThreshold = 1L << 21;
+    internal const long ParallelThreshold = 1L << 21;
 
     /// <summary>Bytes of B one K block may span per row block sweep (kept well inside a 1 MB L2).</summary>
     private const int BlockBudgetBytes = 384 * 1024;
@@ -95,8 +95,8 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
             var call = new Call(pa, p, bias.IsEmpty ? null : pbias, pc, m);
             if (_workers is not null && (long)m * k * n >= ParallelThreshold && _workers.TryBegin())
             {
-                _job!.Set(call, _workers.Parts);
-                _workers.RunAndEnd(_job);
+                _job!.Set(call, _workers.Threads);
+                _workers.RunAndEnd(_job, _workers.Threads);
             }
             else
             {
@@ -105,6 +105,21 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
         }
 
         p.KeepAlive();
+    }
+
+    /// <summary>The worker threads' vector width in floats (the lanes B is packed for).</summary>
+    internal int Lanes => _lanes;
+
+    /// <summary>
+    /// Runs parts 0 … <paramref name="parts"/> − 1 of <paramref name="job"/> on this backend's threads (the caller
+    /// and the workers); false, having run nothing, when this backend has one thread or its workers are busy.
+    /// Multiplies made by the parts run on their own thread.
+    /// </summary>
+    internal bool TryRunParallel(IParallelJob job, int parts)
+    {
+        if (_workers is null || !_workers.TryBegin()) return false;
+        _workers.RunAndEnd(job, parts);
+        return true;
     }
 
     /// <summary>Stops the worker threads (when <c>threads</c> &gt; 1); the backend must not be used afterwards.</summary>
@@ -135,7 +150,7 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
             _byPanels = call.B.PanelCount >= 4 * parts || call.M <= GemmMicroKernel.MaxNarrowRows * parts;
         }
 
-        public void RunPart(int part)
+        public void RunPart(int part, int slot)
         {
             var call = _call;
             if (_byPanels)
@@ -224,7 +239,8 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
         }
     }
 
-    private static void Tile<TOps, TV, TMasked>(int rows, int vecs, float* a, nint lda, float* panel, nint stride, nint kc, float* c, nint ldc, float* bias, bool accumulate, TV mask)
+    /// <summary>One micro-kernel tile of <paramref name="rows"/> rows × <paramref name="vecs"/> vectors (see <see cref="GemmMicroKernel.Tile{TOps, TV, TRows, TVecs, TMasked}"/>).</summary>
+    internal static void Tile<TOps, TV, TMasked>(int rows, int vecs, float* a, nint lda, float* panel, nint stride, nint kc, float* c, nint ldc, float* bias, bool accumulate, TV mask)
         where TOps : ISimdOps<TV>
         where TV : struct
         where TMasked : IConstFlag

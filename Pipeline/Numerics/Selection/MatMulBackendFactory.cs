@@ -87,9 +87,11 @@ public static class MatMulBackendFactory
         ProbeAll().Where(p => p.IsAvailable).Select(p => Create(p.Name, threads)).ToArray();
 
     /// <summary>
-    /// Backends for every matrix of <paramref name="model"/>: for a named backend, a new instance per layer and
-    /// head; for <c>auto</c>, a <see cref="TunedMatMul"/> per layer tuned on the layer's gate shape
-    /// <c>[(in + out) × 4H]</c> and one for the head, all within <see cref="MatMulAutotuneOptions.ModelBudget"/>.
+    /// Backends for every matrix of <paramref name="model"/>: for a named backend, one new instance shared by every
+    /// layer and the head; for <c>auto</c>, a <see cref="TunedMatMul"/> per layer tuned on the layer's gate shape
+    /// <c>[(in + out) × 4H]</c> and one for the head, all within <see cref="MatMulAutotuneOptions.ModelBudget"/>,
+    /// whose plans share one instance of each backend. Sharing matters with several threads: each managed
+    /// instance keeps worker threads of its own, and idle pools spinning beside the busy one would steal its cores.
     /// <see cref="ModelMatMulBackends.Choices"/> holds one log line per matrix.
     /// </summary>
     /// <exception cref="MatMulBackendUnavailableException">A named backend's native library cannot be loaded.</exception>
@@ -105,27 +107,29 @@ public static class MatMulBackendFactory
         var choices = new string[shapes.Count];
         if (canonical != Auto)
         {
+            var shared = Create(canonical, threads);
             for (var i = 0; i < shapes.Count; i++)
             {
-                backends[i] = Create(canonical, threads);
+                backends[i] = shared;
                 choices[i] = $"{shapes[i].Label} [{shapes[i].K}x{shapes[i].N}]: {canonical}, {threads} thread{(threads == 1 ? "" : "s")}";
             }
         }
         else
         {
             options ??= new MatMulAutotuneOptions();
+            var candidates = CreateAvailable(threads);
             var started = System.Diagnostics.Stopwatch.StartNew();
             for (var i = 0; i < shapes.Count; i++)
             {
                 // Each matrix gets an equal share of what is left, so time a small matrix does not use carries over.
                 var left = options.ModelBudget - started.Elapsed;
                 var share = left <= TimeSpan.Zero ? TimeSpan.FromTicks(1) : left / (shapes.Count - i);
-                var tuned = new MatMulAutotuner(CreateAvailable(threads), options).Tune(shapes[i].K, shapes[i].N, share);
+                var tuned = new MatMulAutotuner(candidates, options).Tune(shapes[i].K, shapes[i].N, share);
                 backends[i] = tuned;
                 choices[i] = $"{shapes[i].Label} {tuned.Description}";
             }
 
-            if (threads > 1) KeepOneThreadPool(backends, choices, shapes.Select(s => s.Label).ToArray(), threads);
+            if (threads > 1) KeepOneThreadPool(backends, choices, shapes.Select(s => s.Label).ToArray(), candidates, threads);
         }
 
         var layerCount = model.Layers.Count;
@@ -139,7 +143,7 @@ public static class MatMulBackendFactory
     /// backend, the whole model moves to the single backend with the least total measured time over all its
     /// matrices (at the batch sizes that every backend was measured at).
     /// </summary>
-    private static void KeepOneThreadPool(IMatMulBackend[] backends, string[] choices, string[] labels, int threads)
+    private static void KeepOneThreadPool(IMatMulBackend[] backends, string[] choices, string[] labels, IReadOnlyList<IMatMulBackend> candidates, int threads)
     {
         var tuned = backends.Cast<TunedMatMul>().ToArray();
         var used = tuned.SelectMany(t => t.Plan.Backends.Select(b => b.Name)).Distinct().ToArray();
@@ -166,9 +170,10 @@ public static class MatMulBackendFactory
         }
 
         if (best is null) return;
+        var chosen = candidates.First(c => c.Name == best);
         for (var i = 0; i < backends.Length; i++)
         {
-            backends[i] = new TunedMatMul(MatMulDispatchPlan.Single(Create(best, threads)), labels[i], tuned[i].Timings);
+            backends[i] = new TunedMatMul(MatMulDispatchPlan.Single(chosen), labels[i], tuned[i].Timings);
             choices[i] = $"{labels[i]}: {best} for all rows ({threads} threads; one thread pool for the whole model, tuned choice was {tuned[i].Plan})";
         }
     }

@@ -1,0 +1,147 @@
+using System.Runtime.Intrinsics;
+
+namespace LstmStream.Pipeline.Numerics;
+
+/// <summary>
+/// One layer step on the managed kernel with the matrix multiply and the cell update fused: for each tile of
+/// up to 6 rows and each block of L cell units, the micro-kernel computes the four gate pre-activations of
+/// those units into a tile-sized scratch that stays in L1 (<see cref="GateBlockPanels"/> puts them side by
+/// side), and <see cref="LstmCellUpdate"/> turns them into the new c and m at once. No batch-sized gate buffer
+/// is written and read back. Rows are swept in chunks whose slice of [x | h] stays in L2 while every block's
+/// panel passes over it. With several threads the step is split into parts — row ranges for large batches,
+/// block ranges (as well) for small ones — that the backend's workers and the caller claim in turn, so both
+/// the multiply and the update run on every core. Every gate value is the same FMA chain over k from the bias
+/// as in <see cref="ManagedMatMul"/>, so the results are bitwise those of the unfused step, whatever the split.
+/// <para>One step at a time per instance (it keeps the step's operands in fields for the parts).</para>
+/// </summary>
+internal sealed unsafe class FusedLayerStep : IParallelJob
+{
+    /// <summary>Rows whose [x | h] slice is swept by every block before the next rows.</summary>
+    private const int ChunkRows = 64;
+
+    /// <summary>Rows of a row-range part of a large batch.</summary>
+    private const int PartRows = 128;
+
+    /// <summary>The largest K whose block panel (K × 4 vectors) stays well inside L2 while a chunk passes.</summary>
+    public const int MaxConcatSize = 2048;
+
+    private readonly GateBlockPanels _panels;
+    private readonly CellOptions _options;
+    private readonly float[] _peepholeInput;
+    private readonly float[] _peepholeForget;
+    private readonly float[] _peepholeOutput;
+    private readonly int _k;
+
+    private float* _xh;
+    private float* _c;
+    private float* _m;
+    private int _rows;
+    private int _rowParts;
+    private int _blockParts;
+
+    /// <param name="peepholeInput">The peephole diagonals (length ≥ cells), or a one-value array when there are none.</param>
+    public FusedLayerStep(GateBlockPanels panels, int concatSize, in CellOptions options, float[] peepholeInput, float[] peepholeForget, float[] peepholeOutput)
+    {
+        _panels = panels;
+        _k = concatSize;
+        _options = options;
+        _peepholeInput = peepholeInput;
+        _peepholeForget = peepholeForget;
+        _peepholeOutput = peepholeOutput;
+    }
+
+    /// <summary>
+    /// Steps <paramref name="rows"/> rows: <paramref name="xh"/> <c>[rows × K]</c>, <paramref name="c"/> <c>[rows × cells]</c>
+    /// (c_prev in, c out), <paramref name="m"/> <c>[rows × cells]</c> out (o ⊙ tanh c).
+    /// </summary>
+    public void Run(ManagedMatMul backend, int rows, float* xh, float* c, float* m)
+    {
+        _xh = xh;
+        _c = c;
+        _m = m;
+        _rows = rows;
+        try
+        {
+            int threads = backend.Threads;
+            long work = (long)rows * _k * _panels.Blocks * _panels.BlockWidth;
+            if (threads > 1 && work >= ManagedMatMul.ParallelThreshold)
+            {
+                // At least two parts per thread, so a worker that wakes late or a busy core costs little.
+                _rowParts = (rows + PartRows - 1) / PartRows;
+                _blockParts = Math.Min(_panels.Blocks, Math.Max(1, (2 * threads + _rowParts - 1) / _rowParts));
+                if (backend.TryRunParallel(this, _rowParts * _blockParts)) return;
+            }
+
+            RunRange(0, rows, 0, _panels.Blocks);
+        }
+        finally
+        {
+            _xh = _c = _m = null;
+            _panels.KeepAlive();
+        }
+    }
+
+    public void RunPart(int part, int slot)
+    {
+        int rowPart = part / _blockParts, blockPart = part % _blockParts;
+        int blocks = _panels.Blocks;
+        RunRange(
+            (int)((long)_rows * rowPart / _rowParts), (int)((long)_rows * (rowPart + 1) / _rowParts),
+            blocks * blockPart / _blockParts, blocks * (blockPart + 1) / _blockParts);
+    }
+
+    private void RunRange(int rowFrom, int rowTo, int blockFrom, int blockTo)
+    {
+        if (rowFrom >= rowTo || blockFrom >= blockTo) return;
+        switch (_panels.Lanes)
+        {
+            case 16: RunRange<Simd512, Vector512<float>>(rowFrom, rowTo, blockFrom, blockTo); break;
+            case 8: RunRange<Simd256, Vector256<float>>(rowFrom, rowTo, blockFrom, blockTo); break;
+            default: RunRange<Simd128, Vector128<float>>(rowFrom, rowTo, blockFrom, blockTo); break;
+        }
+    }
+
+    private void RunRange<TOps, TV>(int rowFrom, int rowTo, int blockFrom, int blockTo)
+        where TOps : ISimdOps<TV>
+        where TV : struct
+    {
+        var panels = _panels;
+        int lanes = panels.Lanes, width = panels.BlockWidth, cells = panels.Cells, k = _k;
+        // 6 × 4 accumulators fill AVX-512's 32 registers; narrower vectors have 16, so half the rows.
+        int maxTileRows = lanes == 16 ? GemmMicroKernel.MaxRows : GemmMicroKernel.MaxRows / 2;
+        float* gates = stackalloc float[GemmMicroKernel.MaxRows * 4 * 16];
+        float* data = panels.Panels.Data, bias = panels.Bias;
+        bool peep = _options.Peepholes;
+        TV noMask = TOps.TailMask(lanes);
+        fixed (float* pi = _peepholeInput)
+        fixed (float* pf = _peepholeForget)
+        fixed (float* po = _peepholeOutput)
+        {
+            for (var chunk = rowFrom; chunk < rowTo; chunk += ChunkRows)
+            {
+                int chunkRows = Math.Min(ChunkRows, rowTo - chunk);
+                int tiles = (chunkRows + maxTileRows - 1) / maxTileRows, baseRows = chunkRows / tiles, extra = chunkRows % tiles;
+                for (var b = blockFrom; b < blockTo; b++)
+                {
+                    float* panel = data + panels.Panels.PanelOffset(b);
+                    int unit0 = b * lanes, units = Math.Min(lanes, cells - unit0);
+                    int peepAt = peep ? unit0 : 0;
+                    int row = chunk;
+                    for (var t = 0; t < tiles; t++)
+                    {
+                        int tileRows = baseRows + (t < extra ? 1 : 0);
+                        ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, _xh + (long)row * k, k, panel, width, k, gates, width, bias + b * width, false, noMask);
+                        for (var r = 0; r < tileRows; r++)
+                        {
+                            float* z = gates + r * width;
+                            long at = (long)(row + r) * cells + unit0;
+                            LstmCellUpdate.Run<TOps, TV>(_options, z, z + lanes, z + 2 * lanes, z + 3 * lanes, _c + at, _m + at, pi + peepAt, pf + peepAt, po + peepAt, units);
+                        }
+
+                        row += tileRows;
+                    }
+                }
+            }
+        }
+    }
+}
