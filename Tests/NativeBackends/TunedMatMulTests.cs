@@ -139,6 +139,52 @@ public sealed class TunedMatMulTests
             BackendReferenceTests.Check(tuned, GemmCase.Create(random, m, 45, 96, withBias: m % 2 == 0));
     }
 
+    [Fact]
+    public void Layer_tuning_times_whole_layer_steps()
+    {
+        // A projected layer's step multiplies twice (gates, then projection), so a 10 µs multiply costs a step 20 µs.
+        var clock = new ManualClock();
+        var cheap = new TimedBackend("cheap", clock, _ => TimeSpan.FromMicroseconds(10));
+        var dear = new TimedBackend("dear", clock, rows => TimeSpan.FromMicroseconds(3 * rows));
+        var layer = Numerics.ReferenceLstmCell.RandomLayer(new Random(2), 5, 6, projectionSize: 3);
+        var options = new MatMulAutotuneOptions { BatchSizes = [1, 8], Repetitions = 3 };
+        var tuned = new MatMulAutotuner([dear, cheap], options, clock).TuneLayer(layer, TimeSpan.FromSeconds(1));
+
+        Assert.Equal("[8x24]: rows<=2 dear, rows>2 cheap", tuned.Description);
+        Assert.All(tuned.Timings, t => Assert.Equal((8, 24), (t.K, t.N)));
+        Assert.Equal([6e-6, 20e-6, 48e-6, 20e-6], tuned.Timings.Select(t => Math.Round(t.SecondsPerCall, 9)));
+    }
+
+    [Fact]
+    public void Layer_tuning_on_the_real_backends_gives_a_plan_that_steps_like_the_managed_kernel()
+    {
+        var layer = Numerics.ReferenceLstmCell.RandomLayer(new Random(8), 12, 40, peepholes: true);
+        var candidates = MatMulBackendFactory.CreateAvailable(1);
+        var tuned = new MatMulAutotuner(candidates, new MatMulAutotuneOptions { BatchSizes = [1, 8, 64] })
+            .TuneLayer(layer, TimeSpan.FromMilliseconds(300));
+        Assert.Equal(int.MaxValue, tuned.Plan.Ranges[^1].MaxRows);
+        Assert.Equal(candidates.Select(c => c.Name), tuned.Timings.Where(t => t.Rows == 1).Select(t => t.Backend));
+
+        var random = new Random(4);
+        foreach (var rows in new[] { 1, 9, 100 })
+        {
+            var xh = Numerics.ReferenceLstmCell.RandomValues(random, rows * layer.ConcatSize);
+            var c0 = Numerics.ReferenceLstmCell.RandomValues(random, rows * layer.CellSize);
+            float[] Step(IMatMulBackend backend, out float[] c)
+            {
+                c = (float[])c0.Clone();
+                var h = new float[rows * layer.OutputSize];
+                new LstmLayerKernel(layer, backend).Step(rows, xh, c, h);
+                return h;
+            }
+
+            var h1 = Step(tuned, out var c1);
+            var h2 = Step(new ManagedMatMul(), out var c2);
+            for (var i = 0; i < h1.Length; i++) Assert.Equal(h2[i], h1[i], 1e-5f);
+            for (var i = 0; i < c1.Length; i++) Assert.Equal(c2[i], c1[i], 1e-5f);
+        }
+    }
+
     /// <summary>Wraps a backend, renames it if asked, and records the row count of its last multiply.</summary>
     private sealed class RecordingBackend(IMatMulBackend inner, string? name = null) : IMatMulBackend
     {

@@ -1,8 +1,10 @@
+using LstmStream.Pipeline.Models;
+
 namespace LstmStream.Pipeline.Numerics.Selection;
 
 /// <summary>
 /// Times candidate backends on one matrix shape (K = rows of B, N = columns; for an LSTM layer
-/// K = input + output size, N = 4 × cells) at a few row counts and returns a <see cref="TunedMatMul"/> that
+/// K = input + output size, N = 4 × cells, and then what is timed is the whole layer step) at a few row counts and returns a <see cref="TunedMatMul"/> that
 /// sends each call to the fastest backend for its row-count range. Per backend and row count: B packed,
 /// two warm-up calls, then <see cref="MatMulAutotuneOptions.Repetitions"/> timed repetitions (each looping
 /// calls for at least <see cref="MatMulAutotuneOptions.MinRepetitionTime"/>, interleaved across backends),
@@ -35,24 +37,41 @@ public sealed class MatMulAutotuner
 
     public MatMulAutotuneOptions Options => _options;
 
-    /// <summary>Tunes for B of shape <c>[k × n]</c> within <paramref name="budget"/>.</summary>
+    /// <summary>Tunes for B of shape <c>[k × n]</c> within <paramref name="budget"/>, timing multiplies alone.</summary>
     public TunedMatMul Tune(int k, int n, TimeSpan budget)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(n);
+        return Tune(k, n, budget, random =>
+        {
+            var weights = RandomValues(random, k * n);
+            var bias = RandomValues(random, n);
+            return _candidates.Select(backend => (TimedCall)new MultiplyCall(backend, backend.Pack(weights, k, n), bias, k, n, random)).ToArray();
+        });
+    }
+
+    /// <summary>
+    /// Tunes for <paramref name="layer"/>'s gate multiply <c>[(in + out) × 4H]</c> within <paramref name="budget"/>,
+    /// timing whole layer steps (<see cref="LstmLayerKernel.Step"/>: multiply, cell update, projection) on its own
+    /// weights, so a backend is judged by what it costs the layer — the managed kernel fuses the update into its
+    /// multiply, which timing the multiply alone would not see.
+    /// </summary>
+    public TunedMatMul TuneLayer(LstmLayer layer, TimeSpan budget)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        return Tune(layer.ConcatSize, layer.GateWidth, budget, random =>
+            _candidates.Select(backend => (TimedCall)new LayerStepCall(new LstmLayerKernel(layer, backend), random)).ToArray());
+    }
+
+    private TunedMatMul Tune(int k, int n, TimeSpan budget, Func<Random, TimedCall[]> prepare)
+    {
         var label = $"[{k}x{n}]";
         if (_candidates.Length == 1) return new TunedMatMul(MatMulDispatchPlan.Single(_candidates[0]), label);
 
         var started = _time.GetTimestamp();
         var sizes = _options.BatchSizes;
         var random = new Random(_options.Seed);
-        var weights = RandomValues(random, k * n);
-        var bias = RandomValues(random, n);
-        var packed = _candidates.Select(backend => backend.Pack(weights, k, n)).ToArray();
-
-        // Operand buffers grow with the row counts actually measured.
-        var a = Array.Empty<float>();
-        var c = Array.Empty<float>();
+        var calls = prepare(random);
         var timings = new List<MatMulTiming>();
         var measuredSizes = new List<int>();
         var winners = new List<int>();
@@ -75,12 +94,10 @@ public sealed class MatMulAutotuner
                 if (_time.GetElapsedTime(started).TotalSeconds + predicted > budget.TotalSeconds) break;
             }
 
-            if (a.Length < rows * k) a = RandomValues(random, rows * k);
-            if (c.Length < rows * n) c = new float[rows * n];
-
+            foreach (var call in calls) call.Ensure(rows);
             var budgetTicks = budget.TotalSeconds * _time.TimestampFrequency;
             var deadline = budgetTicks >= long.MaxValue - started ? long.MaxValue : started + (long)budgetTicks;
-            var seconds = MeasureAll(packed, a, rows, bias, c, deadline);
+            var seconds = MeasureAll(calls, rows, deadline);
             for (var b = 0; b < _candidates.Length; b++) timings.Add(new MatMulTiming(_candidates[b].Name, rows, k, n, seconds[b]));
 
             winners.Add(Winner(seconds));
@@ -123,7 +140,7 @@ public sealed class MatMulAutotuner
     /// spinning, caches) weighs on every backend alike rather than on whichever is timed next.
     /// </summary>
     /// <remarks>Past <paramref name="deadline"/> (a timestamp of the time provider) no further round of repetitions starts.</remarks>
-    private double[] MeasureAll(IPackedMatrix[] packed, float[] a, int rows, float[] bias, float[] c, long deadline)
+    private double[] MeasureAll(TimedCall[] calls, int rows, long deadline)
     {
         var count = _candidates.Length;
         var callsPerRepetition = new int[count];
@@ -132,9 +149,9 @@ public sealed class MatMulAutotuner
         {
             // The first call may pay one-time costs (JIT-generated kernels, worker threads, page faults);
             // the second one estimates how many calls make a repetition.
-            _candidates[b].Multiply(a, rows, packed[b], bias, c);
+            calls[b].Run(rows);
             var start = _time.GetTimestamp();
-            _candidates[b].Multiply(a, rows, packed[b], bias, c);
+            calls[b].Run(rows);
             var warmUp = Math.Max(_time.GetElapsedTime(start).TotalSeconds, 1e-9);
             callsPerRepetition[b] = (int)Math.Clamp(Math.Ceiling(_options.MinRepetitionTime.TotalSeconds / warmUp), 1, 100_000);
             samples[b] = new double[RepetitionsFor(warmUp)];
@@ -148,11 +165,11 @@ public sealed class MatMulAutotuner
             for (var b = 0; b < count; b++)
             {
                 if (r >= samples[b].Length) continue;
-                var backend = _candidates[b];
-                var calls = callsPerRepetition[b];
+                var call = calls[b];
+                var perRepetition = callsPerRepetition[b];
                 var start = _time.GetTimestamp();
-                for (var i = 0; i < calls; i++) backend.Multiply(a, rows, packed[b], bias, c);
-                samples[b][r] = _time.GetElapsedTime(start).TotalSeconds / calls;
+                for (var i = 0; i < perRepetition; i++) call.Run(rows);
+                samples[b][r] = _time.GetElapsedTime(start).TotalSeconds / perRepetition;
             }
         }
 
@@ -172,5 +189,50 @@ public sealed class MatMulAutotuner
         var values = new float[count];
         for (var i = 0; i < count; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
         return values;
+    }
+
+    /// <summary>What is timed for one candidate, with operand buffers grown to the row counts measured.</summary>
+    private abstract class TimedCall
+    {
+        public abstract void Ensure(int rows);
+
+        public abstract void Run(int rows);
+
+        protected static void Grow(ref float[] buffer, int length, Random? fill)
+        {
+            if (buffer.Length >= length) return;
+            buffer = fill is null ? new float[length] : RandomValues(fill, length);
+        }
+    }
+
+    private sealed class MultiplyCall(IMatMulBackend backend, IPackedMatrix packed, float[] bias, int k, int n, Random random) : TimedCall
+    {
+        private float[] _a = [];
+        private float[] _c = [];
+
+        public override void Ensure(int rows)
+        {
+            Grow(ref _a, rows * k, random);
+            Grow(ref _c, rows * n, null);
+        }
+
+        public override void Run(int rows) => backend.Multiply(_a, rows, packed, bias, _c);
+    }
+
+    private sealed class LayerStepCall(LstmLayerKernel kernel, Random random) : TimedCall
+    {
+        private float[] _xh = [];
+        private float[] _c = [];
+        private float[] _h = [];
+
+        public override void Ensure(int rows)
+        {
+            var layer = kernel.Layer;
+            Grow(ref _xh, rows * layer.ConcatSize, random);
+            Grow(ref _c, rows * layer.CellSize, null);
+            Grow(ref _h, rows * layer.OutputSize, null);
+        }
+
+        public override void Run(int rows) => kernel.Step(rows, _xh, _c, _h);
     }
 }

@@ -88,8 +88,8 @@ public static class MatMulBackendFactory
 
     /// <summary>
     /// Backends for every matrix of <paramref name="model"/>: for a named backend, one new instance shared by every
-    /// layer and the head; for <c>auto</c>, a <see cref="TunedMatMul"/> per layer tuned on the layer's gate shape
-    /// <c>[(in + out) × 4H]</c> and one for the head, all within <see cref="MatMulAutotuneOptions.ModelBudget"/>,
+    /// layer and the head; for <c>auto</c>, a <see cref="TunedMatMul"/> per layer tuned on the layer's own steps
+    /// (<see cref="MatMulAutotuner.TuneLayer"/>) and one for the head, all within <see cref="MatMulAutotuneOptions.ModelBudget"/>,
     /// whose plans share one instance of each backend. Sharing matters with several threads: each managed
     /// instance keeps worker threads of its own, and idle pools spinning beside the busy one would steal its cores.
     /// <see cref="ModelMatMulBackends.Choices"/> holds one log line per matrix.
@@ -124,7 +124,8 @@ public static class MatMulBackendFactory
                 // Each matrix gets an equal share of what is left, so time a small matrix does not use carries over.
                 var left = options.ModelBudget - started.Elapsed;
                 var share = left <= TimeSpan.Zero ? TimeSpan.FromTicks(1) : left / (shapes.Count - i);
-                var tuned = new MatMulAutotuner(candidates, options).Tune(shapes[i].K, shapes[i].N, share);
+                var tuner = new MatMulAutotuner(candidates, options);
+                var tuned = i < model.Layers.Count ? tuner.TuneLayer(model.Layers[i], share) : tuner.Tune(shapes[i].K, shapes[i].N, share);
                 backends[i] = tuned;
                 choices[i] = $"{shapes[i].Label} {tuned.Description}";
             }
