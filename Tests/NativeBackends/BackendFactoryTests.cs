@@ -90,13 +90,15 @@ public sealed class BackendFactoryTests
     }
 
     [Fact]
-    public void A_named_backend_gives_one_instance_per_matrix_and_a_log_line_each()
+    public void A_named_backend_gives_one_shared_instance_and_a_log_line_per_matrix()
     {
+        // One instance, so the model has one pool of worker threads (idle pools would spin beside the busy one).
         var model = SmallModel(withHead: true);
         var chosen = MatMulBackendFactory.CreateForModel("managed", 2, model);
         Assert.Equal(2, chosen.Layers.Count);
         Assert.NotNull(chosen.Head);
-        Assert.NotSame(chosen.Layers[0], chosen.Layers[1]);
+        Assert.Same(chosen.Layers[0], chosen.Layers[1]);
+        Assert.Same(chosen.Layers[0], chosen.Head);
         Assert.Equal(
             ["layer 0 [11x20]: managed, 2 threads", "layer 1 [8x12]: managed, 2 threads", "head [3x2]: managed, 2 threads"],
             chosen.Choices);
@@ -113,6 +115,9 @@ public sealed class BackendFactoryTests
         Assert.StartsWith("layer 1 [8x12]: ", chosen.Choices[1]);
         Assert.StartsWith("head [3x2]: ", chosen.Choices[2]);
         Assert.All(chosen.Layers.Append(chosen.Head!), b => Assert.IsType<TunedMatMul>(b));
+        // The plans share one instance per backend name.
+        var used = chosen.Layers.Append(chosen.Head!).Cast<TunedMatMul>().SelectMany(t => t.Plan.Backends).Distinct(ReferenceEqualityComparer.Instance).Cast<IMatMulBackend>().ToList();
+        Assert.Equal(used.Count, used.Select(b => b.Name).Distinct().Count());
 
         // A whole model run through the tuned backend and through every available backend agrees with managed.
         var random = new Random(3);
@@ -153,6 +158,8 @@ public sealed class BackendFactoryTests
         var names = backends.Layers.Append(backends.Head!).Cast<TunedMatMul>()
             .SelectMany(t => t.Plan.Backends.Select(b => b.Name)).Distinct().ToArray();
         Assert.Single(names);
+        Assert.Single(backends.Layers.Append(backends.Head!).Cast<TunedMatMul>()
+            .SelectMany(t => t.Plan.Backends).Distinct(ReferenceEqualityComparer.Instance));
         Assert.Equal(3, backends.Choices.Count);
     }
 }
