@@ -54,8 +54,8 @@ internal static unsafe class LstmCellUpdate
         TV hi = TOps.Broadcast(o.GateClip), lo = TOps.Broadcast(-o.GateClip);
         if (o.HasGateClip)
         {
-            xi = TOps.Max(TOps.Min(xi, hi), lo);
-            xj = TOps.Max(TOps.Min(xj, hi), lo);
+            xi = TOps.Clamp(xi, lo, hi);
+            xj = TOps.Clamp(xj, lo, hi);
         }
 
         TV i = VectorActivations.Sigmoid<TOps, TV>(xi);
@@ -68,15 +68,15 @@ internal static unsafe class LstmCellUpdate
         {
             TV xf = Load<TOps, TV, TMasked>(zf, mask);
             if (o.Peepholes) xf = TOps.Fma(Load<TOps, TV, TMasked>(pf, mask), cPrev, xf);
-            if (o.HasGateClip) xf = TOps.Max(TOps.Min(xf, hi), lo);
+            if (o.HasGateClip) xf = TOps.Clamp(xf, lo, hi);
             f = VectorActivations.Sigmoid<TOps, TV>(xf);
         }
 
         TV g = VectorActivations.Tanh<TOps, TV>(xj);
         TV cNew = TOps.Fma(f, cPrev, TOps.Multiply(i, g));
-        if (o.HasCellClip) cNew = TOps.Max(TOps.Min(cNew, TOps.Broadcast(o.CellClip)), TOps.Broadcast(-o.CellClip));
+        if (o.HasCellClip) cNew = TOps.Clamp(cNew, TOps.Broadcast(-o.CellClip), TOps.Broadcast(o.CellClip));
         if (o.Peepholes) xo = TOps.Fma(Load<TOps, TV, TMasked>(po, mask), cNew, xo);
-        if (o.HasGateClip) xo = TOps.Max(TOps.Min(xo, hi), lo);
+        if (o.HasGateClip) xo = TOps.Clamp(xo, lo, hi);
         TV gateO = VectorActivations.Sigmoid<TOps, TV>(xo);
         TV mNew = TOps.Multiply(gateO, VectorActivations.Tanh<TOps, TV>(cNew));
         if (TMasked.Value)
