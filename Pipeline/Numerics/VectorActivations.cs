@@ -16,8 +16,8 @@ namespace LstmStream.Pipeline.Numerics;
 /// </para>
 /// <para>
 /// Measured over every float |x| ≤ 100, with and without AVX-512: sigmoid within 4.2e-7 relative (3.2e-7 above
-/// x = −50), tanh within 2.8e-7. The division-based version before was within 1.8e-7 for
-/// both.
+/// x = −50), tanh within 2.8e-7; σ(a)·tanh b within 4.6e-7 on random pairs. The division-based version before was
+/// within 1.8e-7 for sigmoid and tanh.
 /// </para>
 /// </summary>
 internal static class VectorActivations
@@ -36,6 +36,12 @@ internal static class VectorActivations
 
     /// <summary>Where the sigmoid is clamped: e⁸⁸ still fits a float; above 40 the result is 1 (e⁻⁴⁰ is below half an ulp of 1).</summary>
     private const float SigmoidLow = -88f, SigmoidHigh = 40f;
+
+    /// <summary>
+    /// The sigmoid's lower clamp inside <see cref="SigmoidTimesTanh{TOps, TV}"/>: (1 + e⁶⁰)·(e²⁰ + 1) still fits a
+    /// float. Below it the product stays at σ(−60)·tanh b, within 8.8e-27 of the exact value.
+    /// </summary>
+    private const float ProductSigmoidLow = -60f;
 
     /// <summary>Where tanh is clamped: |tanh x| rounds to 1 beyond 9.01.</summary>
     private const float TanhLimit = 10f;
@@ -59,6 +65,20 @@ internal static class VectorActivations
     {
         TV e = ExpTwiceMinusOne<TOps, TV>(x);
         return Quotient<TOps, TV>(e, TOps.Add(e, TOps.Broadcast(2f)));
+    }
+
+    /// <summary>
+    /// σ(a)·tanh b = E / ((1 + e⁻ᵃ)·(E + 2)) with E = e²ᵇ − 1: one quotient instead of two and a product, as accurate
+    /// as the pair, except that below a = −60 the result stays σ(−60)·tanh b (below 8.8e-27 in magnitude).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV SigmoidTimesTanh<TOps, TV>(TV a, TV b)
+        where TOps : ISimdOps<TV>
+        where TV : struct
+    {
+        TV d = OnePlusExpNegative<TOps, TV>(TOps.Clamp(a, TOps.Broadcast(ProductSigmoidLow), TOps.Broadcast(SigmoidHigh)));
+        TV e = ExpTwiceMinusOne<TOps, TV>(b);
+        return Quotient<TOps, TV>(e, TOps.Multiply(d, TOps.Add(e, TOps.Broadcast(2f))));
     }
 
     /// <summary>
