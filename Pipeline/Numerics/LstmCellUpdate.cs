@@ -26,22 +26,35 @@ internal static unsafe class LstmCellUpdate
         where TV : struct
     {
         int lanes = TOps.Lanes;
-        int u = 0;
-        for (; u + lanes <= count; u += lanes)
+        int full = count - count % lanes;
+        if (full > 0)
         {
-            Vector<TOps, TV, No>(options, zi + u, zj + u, zf + u, zo + u, c + u, m + u, pi + u, pf + u, po + u, default);
+            // Software-pipelined by one vector: the output of vector u − lanes is computed next to the new c of
+            // vector u, two independent dependency chains that the core overlaps.
+            TV cNew = CellState<TOps, TV, No>(options, zi, zj, zf, c, pi, pf, default);
+            int u = lanes;
+            for (; u < full; u += lanes)
+            {
+                TV next = CellState<TOps, TV, No>(options, zi + u, zj + u, zf + u, c + u, pi + u, pf + u, default);
+                Output<TOps, TV, No>(options, zo + (u - lanes), cNew, m + (u - lanes), po + (u - lanes), default);
+                cNew = next;
+            }
+
+            Output<TOps, TV, No>(options, zo + (u - lanes), cNew, m + (u - lanes), po + (u - lanes), default);
         }
 
-        int rest = count - u;
-        if (rest > 0)
+        if (full < count)
         {
-            Vector<TOps, TV, Yes>(options, zi + u, zj + u, zf + u, zo + u, c + u, m + u, pi + u, pf + u, po + u, TOps.TailMask(rest));
+            TV mask = TOps.TailMask(count - full);
+            TV cNew = CellState<TOps, TV, Yes>(options, zi + full, zj + full, zf + full, c + full, pi + full, pf + full, mask);
+            Output<TOps, TV, Yes>(options, zo + full, cNew, m + full, po + full, mask);
         }
     }
 
+    /// <summary>c = f ⊙ c_prev + i ⊙ g for one vector, stored in place and returned.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Vector<TOps, TV, TMasked>(in CellOptions o, float* zi, float* zj, float* zf, float* zo,
-        float* c, float* m, float* pi, float* pf, float* po, TV mask)
+    private static TV CellState<TOps, TV, TMasked>(in CellOptions o, float* zi, float* zj, float* zf,
+        float* c, float* pi, float* pf, TV mask)
         where TOps : ISimdOps<TV>
         where TV : struct
         where TMasked : IConstFlag
@@ -49,46 +62,50 @@ internal static unsafe class LstmCellUpdate
         TV cPrev = Load<TOps, TV, TMasked>(c, mask);
         TV xi = Load<TOps, TV, TMasked>(zi, mask);
         TV xj = Load<TOps, TV, TMasked>(zj, mask);
-        TV xo = Load<TOps, TV, TMasked>(zo, mask);
         if (o.Peepholes) xi = TOps.Fma(Load<TOps, TV, TMasked>(pi, mask), cPrev, xi);
         TV hi = TOps.Broadcast(o.GateClip), lo = TOps.Broadcast(-o.GateClip);
         if (o.HasGateClip)
         {
-            xi = TOps.Max(TOps.Min(xi, hi), lo);
-            xj = TOps.Max(TOps.Min(xj, hi), lo);
+            xi = TOps.Clamp(xi, lo, hi);
+            xj = TOps.Clamp(xj, lo, hi);
         }
 
-        TV i = VectorActivations.Sigmoid<TOps, TV>(xi);
-        TV f;
+        TV f, ig;
         if (o.InputForget)
         {
+            TV i = VectorActivations.Sigmoid<TOps, TV>(xi);
             f = TOps.Subtract(TOps.Broadcast(1f), i);
+            ig = TOps.Multiply(i, VectorActivations.Tanh<TOps, TV>(xj));
         }
         else
         {
             TV xf = Load<TOps, TV, TMasked>(zf, mask);
             if (o.Peepholes) xf = TOps.Fma(Load<TOps, TV, TMasked>(pf, mask), cPrev, xf);
-            if (o.HasGateClip) xf = TOps.Max(TOps.Min(xf, hi), lo);
+            if (o.HasGateClip) xf = TOps.Clamp(xf, lo, hi);
             f = VectorActivations.Sigmoid<TOps, TV>(xf);
+            ig = VectorActivations.SigmoidTimesTanh<TOps, TV>(xi, xj);
         }
 
-        TV g = VectorActivations.Tanh<TOps, TV>(xj);
-        TV cNew = TOps.Fma(f, cPrev, TOps.Multiply(i, g));
-        if (o.HasCellClip) cNew = TOps.Max(TOps.Min(cNew, TOps.Broadcast(o.CellClip)), TOps.Broadcast(-o.CellClip));
+        TV cNew = TOps.Fma(f, cPrev, ig);
+        if (o.HasCellClip) cNew = TOps.Clamp(cNew, TOps.Broadcast(-o.CellClip), TOps.Broadcast(o.CellClip));
+        if (TMasked.Value) TOps.MaskedStore(c, mask, cNew);
+        else TOps.Store(c, cNew);
+        return cNew;
+    }
+
+    /// <summary>m = o ⊙ tanh(c) for one vector, from the new c.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Output<TOps, TV, TMasked>(in CellOptions o, float* zo, TV cNew, float* m, float* po, TV mask)
+        where TOps : ISimdOps<TV>
+        where TV : struct
+        where TMasked : IConstFlag
+    {
+        TV xo = Load<TOps, TV, TMasked>(zo, mask);
         if (o.Peepholes) xo = TOps.Fma(Load<TOps, TV, TMasked>(po, mask), cNew, xo);
-        if (o.HasGateClip) xo = TOps.Max(TOps.Min(xo, hi), lo);
-        TV gateO = VectorActivations.Sigmoid<TOps, TV>(xo);
-        TV mNew = TOps.Multiply(gateO, VectorActivations.Tanh<TOps, TV>(cNew));
-        if (TMasked.Value)
-        {
-            TOps.MaskedStore(c, mask, cNew);
-            TOps.MaskedStore(m, mask, mNew);
-        }
-        else
-        {
-            TOps.Store(c, cNew);
-            TOps.Store(m, mNew);
-        }
+        if (o.HasGateClip) xo = TOps.Clamp(xo, TOps.Broadcast(-o.GateClip), TOps.Broadcast(o.GateClip));
+        TV mNew = VectorActivations.SigmoidTimesTanh<TOps, TV>(xo, cNew);
+        if (TMasked.Value) TOps.MaskedStore(m, mask, mNew);
+        else TOps.Store(m, mNew);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

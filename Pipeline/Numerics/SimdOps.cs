@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using X86Fma = System.Runtime.Intrinsics.X86.Fma;
 
 namespace LstmStream.Pipeline.Numerics;
 
@@ -17,19 +18,29 @@ internal interface ISimdOps<TV> where TV : struct
     static abstract TV Broadcast(float x);
     /// <summary>a · b + c.</summary>
     static abstract TV Fma(TV a, TV b, TV c);
+    /// <summary>a · b − c, fused.</summary>
+    static abstract TV Fms(TV a, TV b, TV c);
+    /// <summary>c − a · b, fused.</summary>
+    static abstract TV Fnma(TV a, TV b, TV c);
     static abstract TV Add(TV a, TV b);
     static abstract TV Subtract(TV a, TV b);
     static abstract TV Multiply(TV a, TV b);
-    static abstract TV Divide(TV a, TV b);
-    static abstract TV Min(TV a, TV b);
-    static abstract TV Max(TV a, TV b);
-    static abstract TV Abs(TV a);
-    /// <summary>Copies the sign of <paramref name="sign"/> onto non-negative <paramref name="magnitude"/>.</summary>
-    static abstract TV WithSignOf(TV magnitude, TV sign);
-    /// <summary>Round to nearest integer, kept as float.</summary>
-    static abstract TV Round(TV a);
-    /// <summary>2^n for integral-valued float n in [-126, 127].</summary>
-    static abstract TV Pow2(TV n);
+    /// <summary>
+    /// <paramref name="x"/> clamped to [<paramref name="lo"/>, <paramref name="hi"/>] (lo ≤ hi, neither NaN); a NaN
+    /// <paramref name="x"/> stays NaN.
+    /// </summary>
+    static abstract TV Clamp(TV x, TV lo, TV hi);
+    /// <summary>
+    /// x · 2ⁿ for integral-valued float n, exact while the result is a normal float. With AVX-512 any n works
+    /// (overflow gives ±∞, underflow a subnormal or 0); elsewhere n must lie in [−127, 127] (n = −127 gives 0).
+    /// </summary>
+    static abstract TV ScaleByPow2(TV x, TV n);
+    /// <summary>
+    /// An estimate of 1/d with relative error below 2⁻¹⁴, for a Newton step to refine, for finite nonzero d: the
+    /// 14-bit estimate of AVX-512, the 12-bit one of AVX refined by one Newton step, or 1/d where the hardware has no
+    /// estimate. A result below the smallest normal float may be flushed to 0.
+    /// </summary>
+    static abstract TV ReciprocalEstimate(TV d);
 
     /// <summary>A mask selecting the first <paramref name="count"/> lanes (0 &lt; count ≤ Lanes).</summary>
     static abstract TV TailMask(int count);
@@ -49,20 +60,27 @@ internal readonly struct Simd512 : ISimdOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe void Store(float* p, Vector512<float> v) => v.Store(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float x) => Vector512.Create(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Fms(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
+        Avx512F.IsSupported ? Avx512F.FusedMultiplySubtract(a, b, c) : Vector512.FusedMultiplyAdd(a, b, -c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Fnma(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
+        Avx512F.IsSupported ? Avx512F.FusedMultiplyAddNegated(a, b, c) : Vector512.FusedMultiplyAdd(-a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => a / b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Abs(Vector512<float> a) => Vector512.Abs(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> WithSignOf(Vector512<float> magnitude, Vector512<float> sign) =>
-        magnitude | (sign & Vector512.Create(-0f));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Round(Vector512<float> a) => Vector512.Round(a);
+    public static Vector512<float> Clamp(Vector512<float> x, Vector512<float> lo, Vector512<float> hi) =>
+        // vminps/vmaxps return their second operand when either is NaN.
+        Avx512F.IsSupported ? Avx512F.Max(lo, Avx512F.Min(hi, x)) : Vector512.Max(lo, Vector512.Min(hi, x));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Pow2(Vector512<float> n) =>
-        Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+    public static Vector512<float> ScaleByPow2(Vector512<float> x, Vector512<float> n) =>
+        Avx512F.IsSupported
+            ? Avx512F.Scale(x, n)
+            : x * Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n) + Vector512.Create(127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ReciprocalEstimate(Vector512<float> d) =>
+        Avx512F.IsSupported ? Avx512F.Reciprocal14(d) : Vector512.Create(1f) / d;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> TailMask(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
@@ -104,20 +122,32 @@ internal readonly struct Simd256 : ISimdOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe void Store(float* p, Vector256<float> v) => v.Store(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float x) => Vector256.Create(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Fms(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        X86Fma.IsSupported ? X86Fma.MultiplySubtract(a, b, c) : Vector256.FusedMultiplyAdd(a, b, -c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Fnma(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        X86Fma.IsSupported ? X86Fma.MultiplyAddNegated(a, b, c) : Vector256.FusedMultiplyAdd(-a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Divide(Vector256<float> a, Vector256<float> b) => a / b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Abs(Vector256<float> a) => Vector256.Abs(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> WithSignOf(Vector256<float> magnitude, Vector256<float> sign) =>
-        magnitude | (sign & Vector256.Create(-0f));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Round(Vector256<float> a) => Vector256.Round(a);
+    public static Vector256<float> Clamp(Vector256<float> x, Vector256<float> lo, Vector256<float> hi) =>
+        // (v)minps/(v)maxps return their second operand when either is NaN.
+        Avx.IsSupported ? Avx.Max(lo, Avx.Min(hi, x)) : Vector256.Max(lo, Vector256.Min(hi, x));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Pow2(Vector256<float> n) =>
-        Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+    public static Vector256<float> ScaleByPow2(Vector256<float> x, Vector256<float> n) =>
+        Avx512F.VL.IsSupported
+            ? Avx512F.VL.Scale(x, n)
+            : x * Vector256.ShiftLeft(Vector256.ConvertToInt32Native(n) + Vector256.Create(127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ReciprocalEstimate(Vector256<float> d)
+    {
+        if (Avx512F.VL.IsSupported) return Avx512F.VL.Reciprocal14(d);
+        if (!Avx.IsSupported) return Vector256.Create(1f) / d;
+        Vector256<float> y = Avx.Reciprocal(d);
+        return Fma(Fnma(d, y, Vector256.Create(1f)), y, y);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> TailMask(int count) => Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).AsSingle();
@@ -159,20 +189,32 @@ internal readonly struct Simd128 : ISimdOps<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe void Store(float* p, Vector128<float> v) => v.Store(p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Broadcast(float x) => Vector128.Create(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Fma(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Fms(Vector128<float> a, Vector128<float> b, Vector128<float> c) =>
+        X86Fma.IsSupported ? X86Fma.MultiplySubtract(a, b, c) : Vector128.FusedMultiplyAdd(a, b, -c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Fnma(Vector128<float> a, Vector128<float> b, Vector128<float> c) =>
+        X86Fma.IsSupported ? X86Fma.MultiplyAddNegated(a, b, c) : Vector128.FusedMultiplyAdd(-a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Subtract(Vector128<float> a, Vector128<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Min(Vector128<float> a, Vector128<float> b) => Vector128.Min(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.Max(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Abs(Vector128<float> a) => Vector128.Abs(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> WithSignOf(Vector128<float> magnitude, Vector128<float> sign) =>
-        magnitude | (sign & Vector128.Create(-0f));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Round(Vector128<float> a) => Vector128.Round(a);
+    public static Vector128<float> Clamp(Vector128<float> x, Vector128<float> lo, Vector128<float> hi) =>
+        // (v)minps/(v)maxps return their second operand when either is NaN.
+        Sse.IsSupported ? Sse.Max(lo, Sse.Min(hi, x)) : Vector128.Max(lo, Vector128.Min(hi, x));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Pow2(Vector128<float> n) =>
-        Vector128.ShiftLeft(Vector128.ConvertToInt32(n) + Vector128.Create(127), 23).AsSingle();
+    public static Vector128<float> ScaleByPow2(Vector128<float> x, Vector128<float> n) =>
+        Avx512F.VL.IsSupported
+            ? Avx512F.VL.Scale(x, n)
+            : x * Vector128.ShiftLeft(Vector128.ConvertToInt32Native(n) + Vector128.Create(127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ReciprocalEstimate(Vector128<float> d)
+    {
+        if (Avx512F.VL.IsSupported) return Avx512F.VL.Reciprocal14(d);
+        if (!Sse.IsSupported) return Vector128.Create(1f) / d;
+        Vector128<float> y = Sse.Reciprocal(d);
+        return Fma(Fnma(d, y, Vector128.Create(1f)), y, y);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> TailMask(int count) => Vector128.LessThan(Vector128<int>.Indices, Vector128.Create(count)).AsSingle();
