@@ -154,32 +154,39 @@ internal static class CompactRecordReader
             i++;
         }
 
-        // Integer part: 0, or a digit 1-9 and more digits.
+        // Every digit goes into the mantissa (leading zeros add nothing); past 19 digits it is no longer exact and
+        // only the count matters: Utf8Parser then decides.
         ulong mantissa = 0;
-        int digits = 0; // significant digits taken into the mantissa (leading zeros are not)
-        int dropped = 0; // digits beyond 19, which the mantissa cannot hold: then Utf8Parser decides
-        if (i >= text.Length || !IsDigit(text[i])) return false;
-        if (text[i] == (byte)'0')
+        int digits = 0;
+        uint digit;
+        if (i >= text.Length || (digit = (uint)(text[i] - '0')) > 9) return false;
+        if (digit == 0)
         {
-            i++;
+            i++; // a leading 0 stands alone
         }
         else
         {
-            while (i < text.Length && IsDigit(text[i])) Take(text[i++], ref mantissa, ref digits, ref dropped);
+            do
+            {
+                mantissa = mantissa * 10 + digit;
+                digits++;
+                i++;
+            } while (i < text.Length && (digit = (uint)(text[i] - '0')) <= 9);
         }
 
         int exponent = 0;
         if (i < text.Length && text[i] == (byte)'.')
         {
-            i++;
-            int first = i;
-            while (i < text.Length && IsDigit(text[i]))
+            int first = ++i;
+            while (i < text.Length && (digit = (uint)(text[i] - '0')) <= 9)
             {
-                Take(text[i++], ref mantissa, ref digits, ref dropped);
-                exponent--;
+                mantissa = mantissa * 10 + digit;
+                i++;
             }
 
             if (i == first) return false;
+            digits += i - first;
+            exponent = first - i;
         }
 
         if (i < text.Length && (text[i] | 0x20) == (byte)'e')
@@ -193,10 +200,10 @@ internal static class CompactRecordReader
             }
 
             int first = i, written = 0;
-            while (i < text.Length && IsDigit(text[i]))
+            while (i < text.Length && (digit = (uint)(text[i] - '0')) <= 9)
             {
-                // Beyond 9 digits the exponent is far outside the fast range anyway: Utf8Parser decides.
-                if (i - first < 9) written = written * 10 + (text[i] - '0');
+                // Beyond 9 digits the exponent is far outside the exact range anyway.
+                if (i - first < 9) written = written * 10 + (int)digit;
                 i++;
             }
 
@@ -206,7 +213,7 @@ internal static class CompactRecordReader
         }
 
         at = i;
-        if (dropped == 0 && mantissa <= MaxExactMantissa && exponent >= -10 && exponent <= 10)
+        if (digits <= 19 && mantissa <= MaxExactMantissa && exponent >= -10 && exponent <= 10)
         {
             float magnitude = exponent >= 0 ? mantissa * ExactPowersOfTen[exponent] : mantissa / ExactPowersOfTen[-exponent];
             value = negative ? -magnitude : magnitude;
@@ -218,22 +225,6 @@ internal static class CompactRecordReader
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsDigit(byte b) => (uint)(b - '0') <= 9;
-
-    /// <summary>Adds a digit to the mantissa (leading zeros skipped); past 19 digits it only counts them.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Take(byte digit, ref ulong mantissa, ref int digits, ref int dropped)
-    {
-        if (digits == 0 && digit == (byte)'0') return;
-        if (digits < 19)
-        {
-            mantissa = mantissa * 10 + (uint)(digit - '0');
-            digits++;
-        }
-        else
-        {
-            dropped++;
-        }
-    }
 
     private static bool TryReadSeq(ReadOnlySpan<byte> line, ref int at, out long seq)
     {
