@@ -16,7 +16,7 @@ namespace LstmStream.Benchmarks;
 internal static class RunThroughput
 {
     /// <summary>The shortest warm-up, repeating the short file.</summary>
-    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(4);
 
     public sealed record Result(string Workload, long Lines, int Keys, string Backend, double LinesPerSecond, double AllocatedBytesPerLine, IReadOnlyList<double> Samples);
 
@@ -25,7 +25,7 @@ internal static class RunThroughput
         var model = workload.Model;
         var directory = Path.GetDirectoryName(tempPrefix) is { Length: > 0 } d ? d : ".";
         var prefix = Path.GetFileName(tempPrefix);
-        var warmPath = NdjsonInputFile.Ensure(directory, prefix, model.InputSize, Math.Min(lines / 10, 100_000));
+        var warmPath = NdjsonInputFile.Ensure(directory, prefix, model.InputSize, Math.Min(lines, 100_000));
         var path = NdjsonInputFile.Ensure(directory, prefix, model.InputSize, lines);
 
         // The run verb's batching (1024 rows, 5 ms); the engine's automatic backend choice, one thread.
@@ -45,8 +45,9 @@ internal static class RunThroughput
             return summary.RecordsOut;
         }
 
-        // Warm up for a while, not for a number of lines: the tiered JIT compiles the hot paths only after they
-        // have run for some time, and a short file is through in a few tens of milliseconds.
+        // Warm up for a while, not for a number of lines: the tiered JIT compiles the hot paths of parsing and
+        // formatting only after they have run for some time (on a busy 2-core machine about 2-3 s of runs here),
+        // and the short file is through in a few tens of milliseconds.
         var warmUp = Stopwatch.StartNew();
         do Once(warmPath);
         while (warmUp.Elapsed < WarmUp);
