@@ -43,27 +43,37 @@ internal static class RunCommand
         command.Add(threads);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var loaded = model.Load(parse);
-            var options = new PipelineOptions
+            // Starting the actor system takes about as long as loading the model and timing the backends: it
+            // starts on another thread meanwhile.
+            var starting = Task.Run(() => ActorSystem.Create("lstmstream-run", StandardErrorLogger.Configuration()), CancellationToken.None);
+            try
             {
-                MaxBatchRows = parse.GetValue(batchRows),
-                MaxBatchDelay = TimeSpan.FromMilliseconds(parse.GetValue(batchDelay)),
-                AsyncLayers = parse.GetValue(asyncLayers),
-            };
-            options.Validate();
-            var backends = MatMulBackendFactory.CreateForModel(parse.GetValue(backend)!, parse.GetValue(threads), loaded);
-            var flow = LstmPipeline.Create(loaded, backends, options).MapMaterializedValue(_ => NotUsed.Instance);
+                var loaded = model.Load(parse);
+                var options = new PipelineOptions
+                {
+                    MaxBatchRows = parse.GetValue(batchRows),
+                    MaxBatchDelay = TimeSpan.FromMilliseconds(parse.GetValue(batchDelay)),
+                    AsyncLayers = parse.GetValue(asyncLayers),
+                };
+                options.Validate();
+                var backends = MatMulBackendFactory.CreateForModel(parse.GetValue(backend)!, parse.GetValue(threads), loaded);
+                var flow = LstmPipeline.Create(loaded, backends, options).MapMaterializedValue(_ => NotUsed.Instance);
 
-            var inputPath = parse.GetValue(input) ?? "-";
-            var outputPath = parse.GetValue(output) ?? "-";
-            await using var inputStream = inputPath == "-" ? Console.OpenStandardInput() : File.OpenRead(inputPath);
-            await using var outputStream = outputPath == "-" ? Console.OpenStandardOutput() : File.Create(outputPath);
-            using var system = ActorSystem.Create("lstmstream-run", StandardErrorLogger.Configuration());
-            var errors = parse.InvocationConfiguration.Error;
-            var summary = await new NdjsonRunner(loaded.InputSize)
-                .RunAsync(inputStream, outputStream, errors, flow, system, cancellationToken).ConfigureAwait(false);
-            await system.Terminate().ConfigureAwait(false);
-            return summary.AnyRejected ? LinesRejected : 0;
+                var inputPath = parse.GetValue(input) ?? "-";
+                var outputPath = parse.GetValue(output) ?? "-";
+                await using var inputStream = inputPath == "-" ? Console.OpenStandardInput() : File.OpenRead(inputPath);
+                await using var outputStream = outputPath == "-" ? Console.OpenStandardOutput() : File.Create(outputPath);
+                var system = await starting.ConfigureAwait(false);
+                var errors = parse.InvocationConfiguration.Error;
+                var summary = await new NdjsonRunner(loaded.InputSize)
+                    .RunAsync(inputStream, outputStream, errors, flow, system, cancellationToken).ConfigureAwait(false);
+                return summary.AnyRejected ? LinesRejected : 0;
+            }
+            finally
+            {
+                using var system = await starting.ConfigureAwait(false);
+                await system.Terminate().ConfigureAwait(false);
+            }
         });
         return command;
     }

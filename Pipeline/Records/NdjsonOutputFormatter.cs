@@ -11,8 +11,8 @@ namespace LstmStream.Pipeline.Records;
 /// <c>{"error":"…","line":12,"key":"k","field":"x"}</c> (<c>key</c> and <c>field</c> only when known).
 /// <para>
 /// Floats are printed in their shortest round-trip form (parsing the text gives back the same float, bit for
-/// bit, <c>-0</c> included) with an invariant culture, as .NET prints them (<c>1E-05</c>, as in the reference
-/// cases' expected outputs); a value that
+/// bit, <c>-0</c> included) with an invariant culture, byte for byte as .NET prints them (<c>1E-05</c>, as in
+/// the reference cases' expected outputs) but faster (<see cref="ShortestFloatText"/>); a value that
 /// is not finite, which JSON cannot hold, is written as <c>null</c>. Strings are JSON-escaped (quote,
 /// backslash and control characters), everything else is written as UTF-8. Nothing is allocated per row.
 /// </para>
@@ -20,7 +20,7 @@ namespace LstmStream.Pipeline.Records;
 public static class NdjsonOutputFormatter
 {
     /// <summary>The longest text of a float: <c>-1.17549435E-38</c> is 15 bytes.</summary>
-    public const int MaxFloatBytes = 16;
+    public const int MaxFloatBytes = ShortestFloatText.MaxBytes;
 
     private const int MaxInt64Bytes = 20;
 
@@ -116,9 +116,7 @@ public static class NdjsonOutputFormatter
             return 4;
         }
 
-        if (!value.TryFormat(destination, out int written, default, CultureInfo.InvariantCulture))
-            throw new ArgumentException($"destination holds {destination.Length} bytes, a float needs up to {MaxFloatBytes}", nameof(destination));
-        return written;
+        return ShortestFloatText.Write(value, destination);
     }
 
     /// <summary>The most bytes <see cref="WriteString"/> writes for a string of <paramref name="chars"/> UTF-16 chars.</summary>

@@ -19,7 +19,10 @@ namespace LstmStream.Pipeline.Records;
 /// </para>
 /// <para>
 /// Keys are decoded into a stack or pooled buffer and looked up in a bounded intern cache, so a key seen
-/// before costs no allocation. Not thread-safe: one parser per input stream.
+/// before costs no allocation. A line in the compact form machines write (no whitespace, plain ASCII key, no
+/// other fields) is read by <see cref="CompactRecordReader"/> without the general JSON reader, to the same row;
+/// every other line, and every line that is rejected, goes through the general reader. Not thread-safe: one
+/// parser per input stream.
 /// </para>
 /// </summary>
 public sealed class NdjsonRecordParser
@@ -82,6 +85,8 @@ public sealed class NdjsonRecordParser
             throw new ArgumentException($"batch rows are {batch.Width} wide, the parser's input size is {InputSize}", nameof(batch));
 
         int row = batch.Add(string.Empty, 0, StepFlags.None, lineNumber);
+        if (givenKey is null && TryParseCompact(line, batch, row)) return LineOutcome.Appended;
+
         var record = new RecordState { Key = givenKey, KeyIsGiven = givenKey is not null };
         try
         {
@@ -114,6 +119,21 @@ public sealed class NdjsonRecordParser
         batch.Seq[row] = record.Seq;
         batch.Flags[row] = record.Flags;
         return LineOutcome.Appended;
+    }
+
+    /// <summary>The fast path: a record in the compact form (<see cref="CompactRecordReader"/>) straight into row <paramref name="row"/>.</summary>
+    private bool TryParseCompact(ReadOnlySpan<byte> line, StepBatch batch, int row)
+    {
+        if (!CompactRecordReader.TryRead(line, batch.Row(row), out var keyRange, out long seq, out var flags)) return false;
+        var keyBytes = line[keyRange];
+        if (keyBytes.Length > StackKeyChars) return false;
+        // The compact form's keys are printable ASCII: one char per byte.
+        Span<char> chars = stackalloc char[keyBytes.Length];
+        Ascii.ToUtf16(keyBytes, chars, out _);
+        batch.Keys[row] = Intern(chars);
+        batch.Seq[row] = seq;
+        batch.Flags[row] = flags;
+        return true;
     }
 
     /// <summary>True when the line holds nothing but JSON whitespace.</summary>

@@ -1,19 +1,16 @@
-using System.Buffers;
 using System.Runtime.ExceptionServices;
 using Akka;
 using Akka.Actor;
-using Akka.IO;
 using Akka.Streams;
 using Akka.Streams.Dsl;
-using Akka.Streams.IO;
 using LstmStream.Pipeline.Streaming;
 
 namespace LstmStream.Pipeline.Records;
 
 /// <summary>
-/// Streams NDJSON records through a model: input bytes → <see cref="NdjsonParseStage"/> → the model flow →
-/// <see cref="NdjsonOutputFormatter"/> → output bytes, with backpressure end to end (the input is read only
-/// as fast as the output is written). Rejected lines are written to the error writer as one JSON line each,
+/// Streams NDJSON records through a model: input stream → <see cref="NdjsonSourceStage"/> (read, parse) → the
+/// model flow → <see cref="NdjsonSinkStage"/> (format, write) → output stream, with backpressure end to end (the
+/// input is read only as fast as the output is written). Rejected lines are written to the error writer as one JSON line each,
 /// every valid line goes on; the returned <see cref="NdjsonRunSummary"/> counts both, and a command-line
 /// caller exits non-zero when <see cref="NdjsonRunSummary.AnyRejected"/>.
 /// <para>
@@ -58,53 +55,37 @@ public sealed class NdjsonRunner
         ArgumentNullException.ThrowIfNull(materializer);
         cancellationToken.ThrowIfCancellationRequested();
 
-        long recordsOut = 0;
-        var text = new ArrayBufferWriter<byte>(64 * 1024);
-        var parse = new NdjsonParseStage(InputSize, _options.MaxRowsPerBatch,
-            error => errors.WriteLine(NdjsonOutputFormatter.FormatError(error)),
-            _options.MaxLineBytes, _options.KeyCacheSize);
+        var reader = new NdjsonSourceStage(input, InputSize, _options.ChunkBytes, _options.MaxRowsPerBatch,
+            error => errors.WriteLine(NdjsonOutputFormatter.FormatError(error)), _options.MaxLineBytes, _options.KeyCacheSize);
+        var writer = new NdjsonSinkStage(output, _options.FlushEachBatch);
 
-        var ((killSwitch, parsed), written) = StreamConverters
-            .FromInputStream(() => new LeaveOpenStream(input), _options.ChunkBytes)
-            .ViaMaterialized(KillSwitches.Single<ByteString>(), Keep.Right)
-            .ViaMaterialized(parse, Keep.Both)
+        // Three islands: reading and parsing, the model, formatting and writing (each of the ends on the
+        // blocking-I/O dispatcher), so that parsing, stepping and formatting run side by side.
+        var io = ActorAttributes.CreateDispatcher(NdjsonSourceStage.BlockingIoDispatcher);
+        var ((parsed, killSwitch), written) = Source.FromGraph(reader).AddAttributes(io).Async()
+            .ViaMaterialized(KillSwitches.Single<StepBatch>(), Keep.Both)
             .Via(model)
-            .Select(batch =>
-            {
-                text.ResetWrittenCount();
-                NdjsonOutputFormatter.WriteBatch(batch, text);
-                Interlocked.Add(ref recordsOut, batch.Count);
-                batch.Release();
-                return ByteString.FromBytes(text.WrittenSpan.ToArray());
-            })
-            .ToMaterialized(StreamConverters.FromOutputStream(() => new LeaveOpenStream(output), _options.FlushEachBatch), Keep.Both)
+            .ToMaterialized(Sink.FromGraph(writer).AddAttributes(io).Async(), Keep.Both)
             .Run(materializer);
 
         await using var cancel = cancellationToken.Register(
             () => killSwitch.Abort(new OperationCanceledException("the NDJSON run was cancelled", cancellationToken)));
 
-        IOResult io;
+        long recordsOut;
         try
         {
-            io = await written.ConfigureAwait(false);
+            recordsOut = await written.ConfigureAwait(false);
         }
-        catch (Exception e)
+        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
         {
-            // The output sink wraps what stopped the stream (the model, the input, a cancellation): throw that.
-            ExceptionDispatchInfo.Throw(Cause(e));
+            // The sink fails with what stopped the stream (the model, the input, a cancellation), which the
+            // boundary between islands may have wrapped: throw that.
+            ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
             throw;
         }
 
-        if (!io.WasSuccessful) ExceptionDispatchInfo.Throw(Cause(io.Error));
         var counts = await parsed.ConfigureAwait(false);
         await errors.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-        return new NdjsonRunSummary(counts.Lines, counts.Records, counts.Rejected, Interlocked.Read(ref recordsOut));
-    }
-
-    private static Exception Cause(Exception e)
-    {
-        while (e.InnerException is { } inner && e is AbruptIOTerminationException or AggregateException { InnerExceptions.Count: 1 })
-            e = inner;
-        return e;
+        return new NdjsonRunSummary(counts.Lines, counts.Records, counts.Rejected, recordsOut);
     }
 }

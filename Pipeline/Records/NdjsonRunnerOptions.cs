@@ -4,7 +4,7 @@ namespace LstmStream.Pipeline.Records;
 public sealed record NdjsonRunnerOptions
 {
     /// <summary>Bytes asked of the input stream per read.</summary>
-    public int ChunkBytes { get; init; } = 64 * 1024;
+    public int ChunkBytes { get; init; } = 256 * 1024;
 
     /// <summary>The most rows in one parsed batch (one read chunk may give several batches).</summary>
     public int MaxRowsPerBatch { get; init; } = 1024;

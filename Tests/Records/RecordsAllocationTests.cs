@@ -27,9 +27,30 @@ public sealed class RecordsAllocationTests
         Assert.Equal(0, allocated);
     }
 
-    private static int ParseAll(NdjsonRecordParser parser, StepBatch batch)
+    /// <summary>Machine-written lines: the parser's compact fast path.</summary>
+    private static readonly byte[] CompactLines = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 512).Select(i =>
+        $$"""{"key":"sensor-{{i % 16}}","seq":{{i}},"x":[{{i}}.5,-1e-3,2.25,0.123456789],"reset":{{(i % 5 == 0 ? "true" : "false")}}}""" + "\n")));
+
+    [Fact]
+    public void Parsing_compact_lines_of_known_keys_allocates_nothing_per_line()
     {
-        var rest = Lines.AsSpan();
+        var first = CompactLines.AsSpan(0, CompactLines.AsSpan().IndexOf((byte)'\n'));
+        Assert.True(CompactRecordReader.TryRead(first, new float[4], out _, out _, out _), "the lines take the fast path");
+        var parser = new NdjsonRecordParser(4);
+        ParseAll(parser, StepBatch.Rent(CompactLines.Length, 4), CompactLines);
+        var clean = StepBatch.Rent(CompactLines.Length, 4);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int rows = ParseAll(parser, clean, CompactLines);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(512, rows);
+        Assert.Equal(0, allocated);
+    }
+
+    private static int ParseAll(NdjsonRecordParser parser, StepBatch batch, byte[]? lines = null)
+    {
+        var rest = (lines ?? Lines).AsSpan();
         long line = 0;
         while (!rest.IsEmpty)
         {
