@@ -140,6 +140,35 @@ public sealed class TunedMatMulTests
     }
 
     [Fact]
+    public void Without_interleaving_each_backend_is_timed_in_one_block()
+    {
+        var clock = new ManualClock();
+        var order = new List<string>();
+        var a = new TimedBackend("a", clock, _ => TimeSpan.FromMicroseconds(100), order);
+        var b = new TimedBackend("b", clock, _ => TimeSpan.FromMicroseconds(80), order);
+        var options = new MatMulAutotuneOptions { BatchSizes = [1, 4], Repetitions = 3, Interleave = false };
+        var tuned = new MatMulAutotuner([a, b], options, clock).Tune(3, 3, TimeSpan.FromSeconds(1));
+        // Per row count: a's warm-up and repetitions, then b's (one call per repetition: each call is ≥ 50 µs).
+        string[] block = ["a", "a", "a", "a", "a", "b", "b", "b", "b", "b"];
+        Assert.Equal([.. block, .. block], order);
+        Assert.Equal("[3x3]: all rows b", tuned.Description);
+
+        order.Clear();
+        new MatMulAutotuner([a, b], options with { Interleave = true, BatchSizes = [1] }, clock).Tune(3, 3, TimeSpan.FromSeconds(1));
+        Assert.Equal(["a", "a", "b", "b", "a", "b", "a", "b", "a", "b"], order);
+    }
+
+    [Fact]
+    public void One_pool_for_several_threads_stays_managed_unless_clearly_beaten()
+    {
+        Assert.Equal("managed", MatMulBackendFactory.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 1.0, ["onednn"] = 0.95 }, 0.10));
+        Assert.Equal("onednn", MatMulBackendFactory.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 1.0, ["onednn"] = 0.85 }, 0.10));
+        Assert.Equal("onednn", MatMulBackendFactory.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 1.0, ["onednn"] = 0.95 }, 0));
+        Assert.Equal("managed", MatMulBackendFactory.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 0.7, ["openblas"] = 0.9 }, 0.10));
+        Assert.Equal("openblas", MatMulBackendFactory.ChoosePoolBackend(new Dictionary<string, double> { ["onednn"] = 0.7, ["openblas"] = 0.6 }, 0.10));
+    }
+
+    [Fact]
     public void Layer_tuning_times_whole_layer_steps()
     {
         // A projected layer's step multiplies twice (gates, then projection), so a 10 µs multiply costs a step 20 µs.
@@ -208,7 +237,7 @@ public sealed class TunedMatMulTests
     }
 
     /// <summary>A backend whose multiply computes nothing and advances a simulated clock by a chosen time.</summary>
-    private sealed class TimedBackend(string name, ManualClock clock, Func<int, TimeSpan> duration) : IMatMulBackend
+    private sealed class TimedBackend(string name, ManualClock clock, Func<int, TimeSpan> duration, List<string>? order = null) : IMatMulBackend
     {
         public string Name => name;
 
@@ -219,6 +248,7 @@ public sealed class TunedMatMulTests
         public void Multiply(ReadOnlySpan<float> a, int m, IPackedMatrix b, ReadOnlySpan<float> bias, Span<float> c)
         {
             Calls++;
+            order?.Add(name);
             clock.Advance(duration(m));
         }
 

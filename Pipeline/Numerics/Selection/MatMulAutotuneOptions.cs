@@ -18,6 +18,23 @@ public sealed record MatMulAutotuneOptions
     /// </summary>
     public double PreferEarlierWithin { get; init; } = 0.03;
 
+    /// <summary>
+    /// Interleave the repetitions of the backends (one of each in turn; the default, right for one thread each), or
+    /// time each backend in a block of its own — right when backends run thread pools, which spin for a while after
+    /// each call and would slow whichever backend is timed next on the same cores.
+    /// </summary>
+    public bool Interleave { get; init; } = true;
+
+    /// <summary>Rest before each backend's block when not interleaving, so the previous backend's pool goes idle.</summary>
+    public TimeSpan SettleTime { get; init; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// With several threads the whole model goes to one backend (one thread pool); the managed kernel keeps it
+    /// unless another backend's total time is lower by more than this fraction, since native pools (OpenMP's
+    /// spinning team, OpenBLAS's threads) also contend with the stream's own threads, which tuning does not see.
+    /// </summary>
+    public double PoolPreferManagedWithin { get; init; } = 0.10;
+
     /// <summary>Time for tuning every matrix of one model together (split over its matrices).</summary>
     public TimeSpan ModelBudget { get; init; } = TimeSpan.FromMilliseconds(400);
 
@@ -35,6 +52,8 @@ public sealed record MatMulAutotuneOptions
 
         if (Repetitions < 1) throw new ArgumentException($"autotune repetitions must be at least 1, got {Repetitions}");
         if (PreferEarlierWithin < 0) throw new ArgumentException($"autotune preference margin must not be negative, got {PreferEarlierWithin}");
+        if (SettleTime < TimeSpan.Zero) throw new ArgumentException($"autotune settle time must not be negative, got {SettleTime}");
+        if (PoolPreferManagedWithin < 0) throw new ArgumentException($"autotune pool preference margin must not be negative, got {PoolPreferManagedWithin}");
         if (ModelBudget <= TimeSpan.Zero) throw new ArgumentException($"autotune budget must be positive, got {ModelBudget}");
     }
 }

@@ -7,7 +7,8 @@ namespace LstmStream.Pipeline.Numerics.Selection;
 /// K = input + output size, N = 4 × cells, and then what is timed is the whole layer step) at a few row counts and returns a <see cref="TunedMatMul"/> that
 /// sends each call to the fastest backend for its row-count range. Per backend and row count: B packed,
 /// two warm-up calls, then <see cref="MatMulAutotuneOptions.Repetitions"/> timed repetitions (each looping
-/// calls for at least <see cref="MatMulAutotuneOptions.MinRepetitionTime"/>, interleaved across backends),
+/// calls for at least <see cref="MatMulAutotuneOptions.MinRepetitionTime"/>, interleaved across backends or in
+/// one block per backend, see <see cref="MatMulAutotuneOptions.Interleave"/>),
 /// median per call. A row count is skipped, with all larger ones, when the time already measured predicts
 /// it would overrun the budget, and no new round of repetitions starts once the budget is spent; the
 /// smallest row count is always measured (at least one repetition each). Range limits lie at the geometric middle of adjacent measured row
@@ -135,9 +136,11 @@ public sealed class MatMulAutotuner
         secondsPerCall > 0.005 ? Math.Min(_options.Repetitions, 3) : _options.Repetitions;
 
     /// <summary>
-    /// Median seconds per call of every candidate at <paramref name="rows"/> rows. Repetitions are interleaved
-    /// (one of each backend in turn), so that what one backend leaves behind (native worker threads still
-    /// spinning, caches) weighs on every backend alike rather than on whichever is timed next.
+    /// Median seconds per call of every candidate at <paramref name="rows"/> rows. With
+    /// <see cref="MatMulAutotuneOptions.Interleave"/>, repetitions are interleaved (one of each backend in turn),
+    /// so that what one backend leaves behind (caches, a thread still busy) weighs on every backend alike;
+    /// without it each backend is timed in a block of its own, after <see cref="MatMulAutotuneOptions.SettleTime"/>
+    /// of rest, so that no other backend's thread pool is spinning on the cores it needs.
     /// </summary>
     /// <remarks>Past <paramref name="deadline"/> (a timestamp of the time provider) no further round of repetitions starts.</remarks>
     private double[] MeasureAll(TimedCall[] calls, int rows, long deadline)
@@ -145,7 +148,9 @@ public sealed class MatMulAutotuner
         var count = _candidates.Length;
         var callsPerRepetition = new int[count];
         var samples = new double[count][];
-        for (var b = 0; b < count; b++)
+        var taken = new int[count];
+
+        void WarmUp(int b)
         {
             // The first call may pay one-time costs (JIT-generated kernels, worker threads, page faults);
             // the second one estimates how many calls make a repetition.
@@ -157,28 +162,44 @@ public sealed class MatMulAutotuner
             samples[b] = new double[RepetitionsFor(warmUp)];
         }
 
-        var repetitions = samples.Max(s => s.Length);
-        var rounds = 0;
-        for (var r = 0; r < repetitions && (r == 0 || _time.GetTimestamp() < deadline); r++)
+        void Repetition(int b, int r)
         {
-            rounds = r + 1;
+            var call = calls[b];
+            var perRepetition = callsPerRepetition[b];
+            var start = _time.GetTimestamp();
+            for (var i = 0; i < perRepetition; i++) call.Run(rows);
+            samples[b][r] = _time.GetElapsedTime(start).TotalSeconds / perRepetition;
+            taken[b] = r + 1;
+        }
+
+        if (_options.Interleave)
+        {
+            for (var b = 0; b < count; b++) WarmUp(b);
+            var repetitions = samples.Max(s => s.Length);
+            for (var r = 0; r < repetitions && (r == 0 || _time.GetTimestamp() < deadline); r++)
+            {
+                for (var b = 0; b < count; b++)
+                {
+                    if (r < samples[b].Length) Repetition(b, r);
+                }
+            }
+        }
+        else
+        {
             for (var b = 0; b < count; b++)
             {
-                if (r >= samples[b].Length) continue;
-                var call = calls[b];
-                var perRepetition = callsPerRepetition[b];
-                var start = _time.GetTimestamp();
-                for (var i = 0; i < perRepetition; i++) call.Run(rows);
-                samples[b][r] = _time.GetElapsedTime(start).TotalSeconds / perRepetition;
+                if (_options.SettleTime > TimeSpan.Zero) Thread.Sleep(_options.SettleTime);
+                WarmUp(b);
+                for (var r = 0; r < samples[b].Length && (r == 0 || _time.GetTimestamp() < deadline); r++) Repetition(b, r);
             }
         }
 
         var medians = new double[count];
         for (var b = 0; b < count; b++)
         {
-            var taken = samples[b].AsSpan(0, Math.Min(rounds, samples[b].Length));
-            taken.Sort();
-            medians[b] = taken[taken.Length / 2];
+            var measured = samples[b].AsSpan(0, taken[b]);
+            measured.Sort();
+            medians[b] = measured[measured.Length / 2];
         }
 
         return medians;

@@ -117,6 +117,8 @@ public static class MatMulBackendFactory
         else
         {
             options ??= new MatMulAutotuneOptions();
+            // Several threads per backend: time each backend alone, after the last one's pool has gone idle.
+            if (threads > 1) options = options with { Interleave = false, SettleTime = options.SettleTime > TimeSpan.Zero ? options.SettleTime : PoolSettleTime };
             var candidates = CreateAvailable(threads);
             var started = System.Diagnostics.Stopwatch.StartNew();
             for (var i = 0; i < shapes.Count; i++)
@@ -130,28 +132,29 @@ public static class MatMulBackendFactory
                 choices[i] = $"{shapes[i].Label} {tuned.Description}";
             }
 
-            if (threads > 1) KeepOneThreadPool(backends, choices, shapes.Select(s => s.Label).ToArray(), candidates, threads);
+            if (threads > 1) KeepOneThreadPool(backends, choices, shapes.Select(s => s.Label).ToArray(), candidates, threads, options.PoolPreferManagedWithin);
         }
 
         var layerCount = model.Layers.Count;
         return new ModelMatMulBackends(backends[..layerCount], model.Head is null ? null : backends[layerCount], choices);
     }
 
+    /// <summary>Rest between backends when tuning for several threads (OpenMP's team spins for about a millisecond after a call).</summary>
+    private static readonly TimeSpan PoolSettleTime = TimeSpan.FromMilliseconds(3);
+
     /// <summary>
     /// With several threads per multiply, backends that mix would each keep a thread pool of their own (our
     /// workers, OpenBLAS's pthreads, oneDNN's OpenMP team, which spins after every call) and fight for the same
-    /// cores between one layer's multiply and the next. So when the per-matrix choices name more than one
-    /// backend, the whole model moves to the single backend with the least total measured time over all its
-    /// matrices (at the batch sizes that every backend was measured at).
+    /// cores between one layer's multiply and the next. So the whole model goes to one backend: the one with the
+    /// least total measured time over all its matrices (at the batch sizes that every backend was measured at),
+    /// except that the managed kernel keeps the model unless that total beats it by more than
+    /// <paramref name="preferManagedWithin"/> (native pools also contend with the stream's own threads).
     /// </summary>
-    private static void KeepOneThreadPool(IMatMulBackend[] backends, string[] choices, string[] labels, IReadOnlyList<IMatMulBackend> candidates, int threads)
+    private static void KeepOneThreadPool(IMatMulBackend[] backends, string[] choices, string[] labels, IReadOnlyList<IMatMulBackend> candidates,
+        int threads, double preferManagedWithin)
     {
         var tuned = backends.Cast<TunedMatMul>().ToArray();
-        var used = tuned.SelectMany(t => t.Plan.Backends.Select(b => b.Name)).Distinct().ToArray();
-        if (used.Length <= 1) return;
-
-        string? best = null;
-        var bestTotal = double.PositiveInfinity;
+        var totals = new Dictionary<string, double>();
         foreach (var candidate in tuned[0].Timings.Select(t => t.Backend).Distinct())
         {
             var total = 0.0;
@@ -163,19 +166,28 @@ public static class MatMulBackendFactory
                 total += matrix.Timings.Where(t => t.Backend == candidate && commonRows.Contains(t.Rows)).Sum(t => t.SecondsPerCall);
             }
 
-            if (total > 0 && total < bestTotal)
-            {
-                bestTotal = total;
-                best = candidate;
-            }
+            if (total > 0) totals[candidate] = total;
         }
 
-        if (best is null) return;
+        if (totals.Count == 0) return;
+        var best = ChoosePoolBackend(totals, preferManagedWithin);
+        var used = tuned.SelectMany(t => t.Plan.Backends.Select(b => b.Name)).Distinct().ToArray();
+        if (used.Length == 1 && used[0] == best) return;
+
         var chosen = candidates.First(c => c.Name == best);
         for (var i = 0; i < backends.Length; i++)
         {
             backends[i] = new TunedMatMul(MatMulDispatchPlan.Single(chosen), labels[i], tuned[i].Timings);
             choices[i] = $"{labels[i]}: {best} for all rows ({threads} threads; one thread pool for the whole model, tuned choice was {tuned[i].Plan})";
         }
+    }
+
+    /// <summary>The backend with the least total time, or managed when that total is not lower than managed's by more than the margin.</summary>
+    internal static string ChoosePoolBackend(IReadOnlyDictionary<string, double> totals, double preferManagedWithin)
+    {
+        var best = totals.MinBy(t => t.Value).Key;
+        return best != Managed && totals.TryGetValue(Managed, out var managedTotal) && totals[best] >= managedTotal * (1 - preferManagedWithin)
+            ? Managed
+            : best;
     }
 }
