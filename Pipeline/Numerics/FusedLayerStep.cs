@@ -34,6 +34,7 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
 
     private float* _xh;
     private float* _c;
+    private int* _cIndex;
     private float* _m;
     private int _rows;
     private int _rowParts;
@@ -51,13 +52,15 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
     }
 
     /// <summary>
-    /// Steps <paramref name="rows"/> rows: <paramref name="xh"/> <c>[rows × K]</c>, <paramref name="c"/> <c>[rows × cells]</c>
-    /// (c_prev in, c out), <paramref name="m"/> <c>[rows × cells]</c> out (o ⊙ tanh c).
+    /// Steps <paramref name="rows"/> rows: <paramref name="xh"/> <c>[rows × K]</c>, <paramref name="c"/> rows of cells
+    /// (c_prev in, c out: row r's is row <c>cIndex[r]</c>, or row r when <paramref name="cIndex"/> is null),
+    /// <paramref name="m"/> <c>[rows × cells]</c> out (o ⊙ tanh c).
     /// </summary>
-    public void Run(ManagedMatMul backend, int rows, float* xh, float* c, float* m)
+    public void Run(ManagedMatMul backend, int rows, float* xh, float* c, int* cIndex, float* m)
     {
         _xh = xh;
         _c = c;
+        _cIndex = cIndex;
         _m = m;
         _rows = rows;
         try
@@ -77,6 +80,7 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         finally
         {
             _xh = _c = _m = null;
+            _cIndex = null;
             _panels.KeepAlive();
         }
     }
@@ -112,6 +116,7 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         float* gates = stackalloc float[GemmMicroKernel.MaxRows * 4 * 16];
         float* data = panels.Panels.Data, bias = panels.Bias;
         bool peep = _options.Peepholes;
+        int* cIndex = _cIndex;
         TV noMask = TOps.TailMask(lanes);
         fixed (float* pi = _peepholeInput)
         fixed (float* pf = _peepholeForget)
@@ -135,7 +140,8 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
                         {
                             float* z = gates + r * width;
                             long at = (long)(row + r) * cells + unit0;
-                            LstmCellUpdate.Run<TOps, TV>(_options, z, z + lanes, z + 2 * lanes, z + 3 * lanes, _c + at, _m + at, pi + peepAt, pf + peepAt, po + peepAt, units);
+                            long cAt = cIndex is null ? at : (long)cIndex[row + r] * cells + unit0;
+                            LstmCellUpdate.Run<TOps, TV>(_options, z, z + lanes, z + 2 * lanes, z + 3 * lanes, _c + cAt, _m + at, pi + peepAt, pf + peepAt, po + peepAt, units);
                         }
 
                         row += tileRows;

@@ -38,6 +38,7 @@ public sealed unsafe class LstmLayerKernel
     private float[] _gates = [];
     private float[] _cellOutput = [];
     private float[] _gateMajor = [];
+    private float[] _gatheredC = [];
 
     public LstmLayerKernel(LstmLayer layer, IMatMulBackend backend) : this(layer, backend, 0)
     {
@@ -108,28 +109,59 @@ public sealed unsafe class LstmLayerKernel
     /// <paramref name="c"/> is <c>[rows × CellSize]</c>, c_prev in and the new c out;
     /// <paramref name="h"/> is <c>[rows × OutputSize]</c>, the new h out (it must not overlap <paramref name="xh"/>).
     /// </summary>
-    public void Step(int rows, ReadOnlySpan<float> xh, Span<float> c, Span<float> h)
+    public void Step(int rows, ReadOnlySpan<float> xh, Span<float> c, Span<float> h) => Step(rows, xh, c, default, h);
+
+    /// <summary>
+    /// Steps <paramref name="rows"/> independent rows whose c lives in a table of rows: c of row r is row
+    /// <c>cRowIndex[r]</c> of <paramref name="cTable"/> (<c>CellSize</c> floats each), read as c_prev and overwritten
+    /// with the new c. The indices must be distinct. <paramref name="xh"/> and <paramref name="h"/> as in
+    /// <see cref="Step(int, ReadOnlySpan{float}, Span{float}, Span{float})"/>. A state arena passes its c block and
+    /// the batch's slots, so no c is gathered or scattered around the step.
+    /// </summary>
+    public void Step(int rows, ReadOnlySpan<float> xh, Span<float> cTable, ReadOnlySpan<int> cRowIndex, Span<float> h)
     {
         var layer = Layer;
         int cells = layer.CellSize, gw = layer.GateWidth;
+        bool indexed = !cRowIndex.IsEmpty;
         if (rows < 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "row count must not be negative");
         if (rows == 0) return;
         if (xh.Length < (long)rows * layer.ConcatSize) throw new ArgumentException($"xh has {xh.Length} values, fewer than rows {rows} × ConcatSize {layer.ConcatSize}", nameof(xh));
-        if (c.Length < (long)rows * cells) throw new ArgumentException($"c has {c.Length} values, fewer than rows {rows} × CellSize {cells}", nameof(c));
         if (h.Length < (long)rows * layer.OutputSize) throw new ArgumentException($"h has {h.Length} values, fewer than rows {rows} × OutputSize {layer.OutputSize}", nameof(h));
+        if (!indexed)
+        {
+            if (cTable.Length < (long)rows * cells) throw new ArgumentException($"c has {cTable.Length} values, fewer than rows {rows} × CellSize {cells}", nameof(cTable));
+        }
+        else
+        {
+            if (cRowIndex.Length < rows) throw new ArgumentException($"cRowIndex has {cRowIndex.Length} entries, fewer than rows {rows}", nameof(cRowIndex));
+            int tableRows = cTable.Length / cells;
+            for (var r = 0; r < rows; r++)
+            {
+                if ((uint)cRowIndex[r] >= (uint)tableRows)
+                    throw new ArgumentOutOfRangeException(nameof(cRowIndex), $"cRowIndex[{r}] = {cRowIndex[r]} is outside the c table's {tableRows} rows");
+            }
+        }
 
         var m = _projection is null ? h : Scratch(ref _cellOutput, rows * cells);
         if (FusedBackendFor(rows) is { } managed)
         {
             fixed (float* pxh = xh)
-            fixed (float* pc = c)
+            fixed (float* pc = cTable)
+            fixed (int* index = cRowIndex)
             fixed (float* pm = m)
             {
-                _fused!.Run(managed, rows, pxh, pc, pm);
+                _fused!.Run(managed, rows, pxh, pc, indexed ? index : null, pm);
             }
         }
         else
         {
+            // The whole-batch path works on contiguous c: gather the indexed rows first, scatter them after.
+            var c = indexed ? Scratch(ref _gatheredC, rows * cells) : cTable;
+            if (indexed)
+            {
+                for (var r = 0; r < rows; r++) cTable.Slice(cRowIndex[r] * cells, cells).CopyTo(c.Slice(r * cells, cells));
+            }
+
             var gates = Scratch(ref _gates, rows * gw);
             _backend.Multiply(xh[..(rows * layer.ConcatSize)], rows, _kernel!, layer.Bias, gates);
             var regrouped = _flat ? Scratch(ref _gateMajor, 4 * rows * cells) : default;
@@ -138,6 +170,11 @@ public sealed unsafe class LstmLayerKernel
                 case 16: Update<Simd512, Vector512<float>>(rows, gates, c, m, regrouped); break;
                 case 8: Update<Simd256, Vector256<float>>(rows, gates, c, m, regrouped); break;
                 default: Update<Simd128, Vector128<float>>(rows, gates, c, m, regrouped); break;
+            }
+
+            if (indexed)
+            {
+                for (var r = 0; r < rows; r++) c.Slice(r * cells, cells).CopyTo(cTable.Slice(cRowIndex[r] * cells, cells));
             }
         }
 

@@ -7,9 +7,10 @@ namespace LstmStream.Pipeline.Streaming;
 
 /// <summary>
 /// One stacked LSTM layer over keyed micro-batches. Owns the layer's <see cref="StateArena"/>; per batch it
-/// gathers each row's <c>[x | h_prev]</c> and <c>c_prev</c> by slot (zeros for <see cref="StepFlags.Reset"/>
-/// rows), steps the whole batch with one <see cref="LstmLayerKernel.Step"/> (one matrix multiply), scatters
-/// the new c and h back, and forwards h as the batch's data (a new pooled buffer). Control batches: an
+/// gathers each row's <c>[x | h_prev]</c> by slot (zeros, and a zeroed c, for <see cref="StepFlags.Reset"/>
+/// rows), steps the whole batch with one <see cref="LstmLayerKernel.Step"/> (one matrix multiply) that
+/// updates c in the arena by slot, scatters the new h back, and forwards h as the batch's data (a new
+/// pooled buffer). Control batches: an
 /// export copies this layer's rows of the named keys out, an import writes them in, a reset zeroes them.
 /// </summary>
 public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
@@ -49,7 +50,6 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
         private readonly LstmLayerStage _stage;
         private readonly StateArena _arena;
         private float[] _xh = [];
-        private float[] _c = [];
 
         public Logic(LstmLayerStage stage) : base(stage.Shape)
         {
@@ -81,9 +81,7 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
             }
 
             if (_xh.Length < rows * concat) _xh = new float[rows * concat];
-            if (_c.Length < rows * cells) _c = new float[rows * cells];
             var xh = _xh.AsSpan(0, rows * concat);
-            var c = _c.AsSpan(0, rows * cells);
             var x = batch.Data;
             var slots = batch.Slots;
             var flags = batch.Flags;
@@ -100,27 +98,21 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
                 if (slot >= _arena.Rows) _arena.EnsureRows(slot + 1);
                 var row = xh.Slice(r * concat, concat);
                 x.AsSpan(r * inputs, inputs).CopyTo(row);
-                var cRow = c.Slice(r * cells, cells);
                 if ((flags[r] & StepFlags.Reset) != 0)
                 {
                     row[inputs..].Clear();
-                    cRow.Clear();
+                    _arena.C(slot).Clear();
                 }
                 else
                 {
                     _arena.H(slot).CopyTo(row[inputs..]);
-                    _arena.C(slot).CopyTo(cRow);
                 }
             }
 
+            // c is read and written in place in the arena, by slot (a key is in a batch at most once).
             var h = ArrayPool<float>.Shared.Rent(rows * outs);
-            _stage.Kernel.Step(rows, xh, c, h);
-            for (var r = 0; r < rows; r++)
-            {
-                var slot = slots[r];
-                c.Slice(r * cells, cells).CopyTo(_arena.C(slot));
-                h.AsSpan(r * outs, outs).CopyTo(_arena.H(slot));
-            }
+            _stage.Kernel.Step(rows, xh, _arena.AllC, slots.AsSpan(0, rows), h);
+            for (var r = 0; r < rows; r++) h.AsSpan(r * outs, outs).CopyTo(_arena.H(slots[r]));
 
             batch.ReplaceData(h, outs);
         }

@@ -44,6 +44,9 @@ public sealed class StateArena
 
     public Span<float> C(int slot) => _c.AsSpan(slot * CellSize, CellSize);
 
+    /// <summary>The c rows of every slot (<see cref="Rows"/> × <see cref="CellSize"/>), slot s at s × CellSize.</summary>
+    public Span<float> AllC => _c.AsSpan(0, Rows * CellSize);
+
     public Span<float> H(int slot) => _h.AsSpan(slot * OutputSize, OutputSize);
 
     /// <summary>

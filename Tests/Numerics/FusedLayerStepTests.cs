@@ -67,6 +67,50 @@ public class FusedLayerStepTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void C_rows_read_and_written_by_index_equal_contiguous_c(int threads)
+    {
+        // A state arena passes its whole c block and the batch's slots: fused and unfused paths, narrow cells too.
+        var rng = new Random(17 + threads);
+        using var managed = new ManagedMatMul(threads);
+        foreach (var (inputs, cells) in new[] { (6, 4), (16, 128), (9, 33) })
+        {
+            var layer = ReferenceLstmCell.RandomLayer(rng, inputs, cells, peepholes: true, scale: 3f);
+            foreach (var backend in new IMatMulBackend[] { managed, new Opaque(managed) })
+            {
+                var kernel = new LstmLayerKernel(layer, backend);
+                foreach (var rows in new[] { 1, 7, 300 })
+                {
+                    var tableRows = rows * 2 + 3;
+                    var table = ReferenceLstmCell.RandomValues(rng, tableRows * cells, 2f);
+                    var index = Enumerable.Range(0, tableRows).OrderBy(_ => rng.Next()).Take(rows).ToArray();
+                    var c = index.SelectMany(i => table.Skip(i * cells).Take(cells)).ToArray();
+                    var xh = ReferenceLstmCell.RandomValues(rng, rows * layer.ConcatSize, 2f);
+                    var before = (float[])table.Clone();
+                    var h1 = new float[rows * cells];
+                    var h2 = new float[rows * cells];
+
+                    kernel.Step(rows, xh, c, h1);
+                    kernel.Step(rows, xh, table, index, h2);
+
+                    var what = $"{backend.Name} {threads} thread(s) cells {cells} rows {rows}";
+                    Assert.True(h1.AsSpan().SequenceEqual(h2), $"{what}: h differs");
+                    for (var t = 0; t < tableRows; t++)
+                    {
+                        var at = Array.IndexOf(index, t);
+                        var expected = at >= 0 ? c.AsSpan(at * cells, cells) : before.AsSpan(t * cells, cells);
+                        Assert.True(expected.SequenceEqual(table.AsSpan(t * cells, cells)), $"{what}: table row {t} (batch row {at})");
+                    }
+                }
+
+                var e = Assert.Throws<ArgumentOutOfRangeException>(() => kernel.Step(2, new float[2 * layer.ConcatSize], new float[3 * cells], [1, 3], new float[2 * cells]));
+                Assert.Contains("cRowIndex[1] = 3", e.Message);
+            }
+        }
+    }
+
     [Fact]
     public void Narrow_cells_and_foreign_backends_take_the_unfused_path()
     {
