@@ -114,6 +114,8 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         // 6 × 4 accumulators fill AVX-512's 32 registers; narrower vectors have 16, so half the rows.
         int maxTileRows = lanes == 16 ? GemmMicroKernel.MaxRows : GemmMicroKernel.MaxRows / 2;
         float* gates = stackalloc float[GemmMicroKernel.MaxRows * 4 * 16];
+        float** cRows = stackalloc float*[GemmMicroKernel.MaxRows];
+        float** mRows = stackalloc float*[GemmMicroKernel.MaxRows];
         float* data = panels.Panels.Data, bias = panels.Bias;
         bool peep = _options.Peepholes;
         int* cIndex = _cIndex;
@@ -138,11 +140,12 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
                         ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, _xh + (long)row * k, k, panel, width, k, gates, width, bias + b * width, false, noMask);
                         for (var r = 0; r < tileRows; r++)
                         {
-                            float* z = gates + r * width;
                             long at = (long)(row + r) * cells + unit0;
-                            long cAt = cIndex is null ? at : (long)cIndex[row + r] * cells + unit0;
-                            LstmCellUpdate.Run<TOps, TV>(_options, z, z + lanes, z + 2 * lanes, z + 3 * lanes, _c + cAt, _m + at, pi + peepAt, pf + peepAt, po + peepAt, units);
+                            cRows[r] = _c + (cIndex is null ? at : (long)cIndex[row + r] * cells + unit0);
+                            mRows[r] = _m + at;
                         }
+
+                        LstmCellUpdate.RunBlockRows<TOps, TV>(_options, gates, width, tileRows, cRows, mRows, pi + peepAt, pf + peepAt, po + peepAt, units);
 
                         row += tileRows;
                     }

@@ -51,6 +51,43 @@ internal static unsafe class LstmCellUpdate
         }
     }
 
+    /// <summary>
+    /// The update of one block of <paramref name="count"/> ≤ lanes units for <paramref name="rows"/> rows, as the
+    /// fused layer step has them after one micro-kernel tile: the gates of row r at <c>z + r · stride</c> as four
+    /// vectors <c>[i | j | f | o]</c>, its c at <c>c[r]</c> (updated in place) and its output at <c>m[r]</c>.
+    /// Pipelined by one row like <see cref="Run{TOps, TV}"/>.
+    /// </summary>
+    public static void RunBlockRows<TOps, TV>(in CellOptions options, float* z, int stride, int rows, float** c, float** m,
+        float* pi, float* pf, float* po, int count)
+        where TOps : ISimdOps<TV>
+        where TV : struct
+    {
+        int lanes = TOps.Lanes;
+        if (count < lanes)
+        {
+            TV mask = TOps.TailMask(count);
+            for (var r = 0; r < rows; r++)
+            {
+                float* zr = z + (long)r * stride;
+                TV cNew = CellState<TOps, TV, Yes>(options, zr, zr + lanes, zr + 2 * lanes, c[r], pi, pf, mask);
+                Output<TOps, TV, Yes>(options, zr + 3 * lanes, cNew, m[r], po, mask);
+            }
+
+            return;
+        }
+
+        TV current = CellState<TOps, TV, No>(options, z, z + lanes, z + 2 * lanes, c[0], pi, pf, default);
+        for (var r = 1; r < rows; r++)
+        {
+            float* zr = z + (long)r * stride;
+            TV next = CellState<TOps, TV, No>(options, zr, zr + lanes, zr + 2 * lanes, c[r], pi, pf, default);
+            Output<TOps, TV, No>(options, zr - stride + 3 * lanes, current, m[r - 1], po, default);
+            current = next;
+        }
+
+        Output<TOps, TV, No>(options, z + (long)(rows - 1) * stride + 3 * lanes, current, m[rows - 1], po, default);
+    }
+
     /// <summary>c = f ⊙ c_prev + i ⊙ g for one vector, stored in place and returned.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV CellState<TOps, TV, TMasked>(in CellOptions o, float* zi, float* zj, float* zf,
