@@ -40,6 +40,14 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
     private int _rowParts;
     private int _blockParts;
 
+    // Gather mode (Run with tables): row r's x at _x + r · inputs, its h_prev and its new h at row _cIndex[r] of _hTable.
+    private float* _x;
+    private float* _hTable;
+    private int _inputs;
+
+    /// <summary>Per thread slot: one chunk of gathered [x | h_prev] rows (pinned; grown when a step has more threads).</summary>
+    private float[][] _chunkScratch = [];
+
     /// <param name="peepholeInput">The peephole diagonals (length ≥ cells), or a one-value array when there are none.</param>
     public FusedLayerStep(GateBlockPanels panels, int concatSize, in CellOptions options, float[] peepholeInput, float[] peepholeForget, float[] peepholeOutput)
     {
@@ -65,17 +73,7 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         _rows = rows;
         try
         {
-            int threads = backend.Threads;
-            long work = (long)rows * _k * _panels.Blocks * _panels.BlockWidth;
-            if (threads > 1 && work >= ManagedMatMul.ParallelThreshold)
-            {
-                // At least two parts per thread, so a worker that wakes late or a busy core costs little.
-                _rowParts = (rows + PartRows - 1) / PartRows;
-                _blockParts = Math.Min(_panels.Blocks, Math.Max(1, (2 * threads + _rowParts - 1) / _rowParts));
-                if (backend.TryRunParallel(this, _rowParts * _blockParts)) return;
-            }
-
-            RunRange(0, rows, 0, _panels.Blocks);
+            if (!TryRunParallel(backend)) RunRange(0, rows, 0, _panels.Blocks, 0);
         }
         finally
         {
@@ -85,27 +83,107 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         }
     }
 
+    /// <summary>
+    /// Steps <paramref name="rows"/> rows whose state lives in tables (a state arena), no projection: row r's x at
+    /// <c>x + r · inputs</c>, its h_prev and c_prev at row <c>index[r]</c> of <paramref name="hTable"/> and
+    /// <paramref name="cTable"/> (distinct rows), both overwritten with the new state; the new h also goes to
+    /// <paramref name="h"/> <c>[rows × cells]</c>. Each part gathers the [x | h_prev] rows of its chunks itself
+    /// (into per-thread scratch that stays in cache for the multiply) and writes their new h back, so no thread
+    /// gathers or scatters the whole batch alone. When blocks are split between parts (small batches), one part's
+    /// new h would overwrite an h_prev another still needs, so then the batch is gathered first and scattered after.
+    /// </summary>
+    public void RunGathered(ManagedMatMul backend, int rows, float* x, int inputs, float* hTable, float* cTable, int* index, float* h, float* xhScratch)
+    {
+        _x = x;
+        _inputs = inputs;
+        _hTable = hTable;
+        _c = cTable;
+        _cIndex = index;
+        _m = h;
+        _rows = rows;
+        try
+        {
+            EnsureChunkScratch(backend.Threads);
+            bool parallel = Partition(backend, rows);
+            if (!parallel || _blockParts == 1)
+            {
+                if (!parallel || !backend.TryRunParallel(this, _rowParts * _blockParts)) RunRange(0, rows, 0, _panels.Blocks, 0);
+                return;
+            }
+
+            // Blocks split between parts: gather the whole batch, step it as contiguous rows, write h back after.
+            int cells = _panels.Cells;
+            for (var r = 0; r < rows; r++) GatherRow(xhScratch + (long)r * _k, r);
+            _x = null;
+            _xh = xhScratch;
+            if (!backend.TryRunParallel(this, _rowParts * _blockParts)) RunRange(0, rows, 0, _panels.Blocks, 0);
+            for (var r = 0; r < rows; r++)
+                new ReadOnlySpan<float>(h + (long)r * cells, cells).CopyTo(new Span<float>(hTable + (long)index[r] * cells, cells));
+        }
+        finally
+        {
+            _xh = _c = _m = _x = _hTable = null;
+            _cIndex = null;
+            _panels.KeepAlive();
+        }
+    }
+
+    /// <summary>Sets the split of a parallel step; false when it should run on the calling thread.</summary>
+    private bool Partition(ManagedMatMul backend, int rows)
+    {
+        int threads = backend.Threads;
+        long work = (long)rows * _k * _panels.Blocks * _panels.BlockWidth;
+        if (threads <= 1 || work < ManagedMatMul.ParallelThreshold) return false;
+        // At least two parts per thread, so a worker that wakes late or a busy core costs little.
+        _rowParts = (rows + PartRows - 1) / PartRows;
+        _blockParts = Math.Min(_panels.Blocks, Math.Max(1, (2 * threads + _rowParts - 1) / _rowParts));
+        return true;
+    }
+
+    private bool TryRunParallel(ManagedMatMul backend) =>
+        Partition(backend, _rows) && backend.TryRunParallel(this, _rowParts * _blockParts);
+
+    private void EnsureChunkScratch(int threads)
+    {
+        if (_chunkScratch.Length >= threads) return;
+        var scratch = new float[threads][];
+        for (var t = 0; t < threads; t++) scratch[t] = t < _chunkScratch.Length ? _chunkScratch[t] : GC.AllocateArray<float>(ChunkRows * _k, pinned: true);
+        _chunkScratch = scratch;
+    }
+
+    /// <summary>Row r's [x | h_prev] into <paramref name="to"/>.</summary>
+    private void GatherRow(float* to, int r)
+    {
+        int inputs = _inputs, cells = _panels.Cells;
+        new ReadOnlySpan<float>(_x + (long)r * inputs, inputs).CopyTo(new Span<float>(to, inputs));
+        new ReadOnlySpan<float>(_hTable + (long)_cIndex[r] * cells, cells).CopyTo(new Span<float>(to + inputs, cells));
+    }
+
     public void RunPart(int part, int slot)
     {
         int rowPart = part / _blockParts, blockPart = part % _blockParts;
         int blocks = _panels.Blocks;
         RunRange(
             (int)((long)_rows * rowPart / _rowParts), (int)((long)_rows * (rowPart + 1) / _rowParts),
-            blocks * blockPart / _blockParts, blocks * (blockPart + 1) / _blockParts);
+            blocks * blockPart / _blockParts, blocks * (blockPart + 1) / _blockParts, slot);
     }
 
-    private void RunRange(int rowFrom, int rowTo, int blockFrom, int blockTo)
+    private void RunRange(int rowFrom, int rowTo, int blockFrom, int blockTo, int slot)
     {
         if (rowFrom >= rowTo || blockFrom >= blockTo) return;
         switch (_panels.Lanes)
         {
-            case 16: RunRange<Simd512, Vector512<float>>(rowFrom, rowTo, blockFrom, blockTo); break;
-            case 8: RunRange<Simd256, Vector256<float>>(rowFrom, rowTo, blockFrom, blockTo); break;
-            default: RunRange<Simd128, Vector128<float>>(rowFrom, rowTo, blockFrom, blockTo); break;
+            case 16: RunRange<Simd512, Vector512<float>>(rowFrom, rowTo, blockFrom, blockTo, slot); break;
+            case 8: RunRange<Simd256, Vector256<float>>(rowFrom, rowTo, blockFrom, blockTo, slot); break;
+            default: RunRange<Simd128, Vector128<float>>(rowFrom, rowTo, blockFrom, blockTo, slot); break;
         }
     }
 
-    private void RunRange<TOps, TV>(int rowFrom, int rowTo, int blockFrom, int blockTo)
+    /// <summary>
+    /// Rows [rowFrom, rowTo) × blocks [blockFrom, blockTo). In gather mode (which covers every block) each chunk's
+    /// [x | h_prev] rows are gathered into this thread's scratch first and their new h written back to the h table after.
+    /// </summary>
+    private void RunRange<TOps, TV>(int rowFrom, int rowTo, int blockFrom, int blockTo, int slot)
         where TOps : ISimdOps<TV>
         where TV : struct
     {
@@ -120,13 +198,24 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         bool peep = _options.Peepholes;
         int* cIndex = _cIndex;
         TV noMask = TOps.TailMask(lanes);
+        bool gather = _x is not null;
+        float[] scratch = gather ? _chunkScratch[slot] : [];
         fixed (float* pi = _peepholeInput)
         fixed (float* pf = _peepholeForget)
         fixed (float* po = _peepholeOutput)
+        fixed (float* chunkXh = scratch)
         {
             for (var chunk = rowFrom; chunk < rowTo; chunk += ChunkRows)
             {
                 int chunkRows = Math.Min(ChunkRows, rowTo - chunk);
+                // A of this chunk: rows of the caller's [x | h] block, or of this thread's gathered chunk.
+                float* a = _xh + (long)chunk * k;
+                if (gather)
+                {
+                    for (var r = 0; r < chunkRows; r++) GatherRow(chunkXh + (long)r * k, chunk + r);
+                    a = chunkXh;
+                }
+
                 int tiles = (chunkRows + maxTileRows - 1) / maxTileRows, baseRows = chunkRows / tiles, extra = chunkRows % tiles;
                 for (var b = blockFrom; b < blockTo; b++)
                 {
@@ -137,7 +226,7 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
                     for (var t = 0; t < tiles; t++)
                     {
                         int tileRows = baseRows + (t < extra ? 1 : 0);
-                        ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, _xh + (long)row * k, k, panel, width, k, gates, width, bias + b * width, false, noMask);
+                        ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, a + (long)(row - chunk) * k, k, panel, width, k, gates, width, bias + b * width, false, noMask);
                         for (var r = 0; r < tileRows; r++)
                         {
                             long at = (long)(row + r) * cells + unit0;
@@ -149,6 +238,13 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
 
                         row += tileRows;
                     }
+                }
+
+                if (gather)
+                {
+                    // Every block of these rows is done: their new h becomes their h_prev in the table.
+                    for (var r = chunk; r < chunk + chunkRows; r++)
+                        new ReadOnlySpan<float>(_m + (long)r * cells, cells).CopyTo(new Span<float>(_hTable + (long)cIndex[r] * cells, cells));
                 }
             }
         }

@@ -39,6 +39,7 @@ public sealed unsafe class LstmLayerKernel
     private float[] _cellOutput = [];
     private float[] _gateMajor = [];
     private float[] _gatheredC = [];
+    private float[] _gatheredXh = [];
 
     public LstmLayerKernel(LstmLayer layer, IMatMulBackend backend) : this(layer, backend, 0)
     {
@@ -184,6 +185,56 @@ public sealed unsafe class LstmLayerKernel
             _backend.Multiply(m[..(rows * cells)], rows, _projection, default, outs);
             if (layer.ProjectionClip is { } pc) TensorPrimitives.Clamp(outs, -pc, pc, outs);
         }
+    }
+
+    /// <summary>
+    /// Steps <paramref name="rows"/> rows whose state lives in tables of rows (a state arena): row r's input is
+    /// <c>x[r · InputSize ..]</c>, its h_prev and c_prev are row <c>rowIndex[r]</c> of <paramref name="hTable"/>
+    /// (<c>OutputSize</c> floats each) and <paramref name="cTable"/> (<c>CellSize</c> each); both are overwritten with
+    /// the new state, and the new h also goes to <paramref name="h"/> <c>[rows × OutputSize]</c>. The indices must be
+    /// distinct. On the fused path each thread gathers and writes back the rows it steps; otherwise the rows are
+    /// gathered into <c>[x | h_prev]</c> first and h is written back after.
+    /// </summary>
+    public void StepInPlace(int rows, ReadOnlySpan<float> x, Span<float> hTable, Span<float> cTable, ReadOnlySpan<int> rowIndex, Span<float> h)
+    {
+        var layer = Layer;
+        int inputs = layer.InputSize, outs = layer.OutputSize, cells = layer.CellSize, concat = layer.ConcatSize;
+        if (rows < 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "row count must not be negative");
+        if (rows == 0) return;
+        if (x.Length < (long)rows * inputs) throw new ArgumentException($"x has {x.Length} values, fewer than rows {rows} × InputSize {inputs}", nameof(x));
+        if (h.Length < (long)rows * outs) throw new ArgumentException($"h has {h.Length} values, fewer than rows {rows} × OutputSize {outs}", nameof(h));
+        if (rowIndex.Length < rows) throw new ArgumentException($"rowIndex has {rowIndex.Length} entries, fewer than rows {rows}", nameof(rowIndex));
+        int tableRows = Math.Min(hTable.Length / outs, cTable.Length / cells);
+        for (var r = 0; r < rows; r++)
+        {
+            if ((uint)rowIndex[r] >= (uint)tableRows)
+                throw new ArgumentOutOfRangeException(nameof(rowIndex), $"rowIndex[{r}] = {rowIndex[r]} is outside the state tables' {tableRows} rows");
+        }
+
+        var xh = Scratch(ref _gatheredXh, rows * concat);
+        if (_projection is null && FusedBackendFor(rows) is { } managed)
+        {
+            fixed (float* px = x)
+            fixed (float* ph = hTable)
+            fixed (float* pc = cTable)
+            fixed (int* index = rowIndex)
+            fixed (float* pout = h)
+            fixed (float* pxh = xh)
+            {
+                _fused!.RunGathered(managed, rows, px, inputs, ph, pc, index, pout, pxh);
+            }
+
+            return;
+        }
+
+        for (var r = 0; r < rows; r++)
+        {
+            x.Slice(r * inputs, inputs).CopyTo(xh.Slice(r * concat, inputs));
+            hTable.Slice(rowIndex[r] * outs, outs).CopyTo(xh.Slice(r * concat + inputs, outs));
+        }
+
+        Step(rows, xh, cTable, rowIndex, h);
+        for (var r = 0; r < rows; r++) h.Slice(r * outs, outs).CopyTo(hTable.Slice(rowIndex[r] * outs, outs));
     }
 
     private void Update<TOps, TV>(int rows, Span<float> gates, Span<float> c, Span<float> m, Span<float> regrouped)

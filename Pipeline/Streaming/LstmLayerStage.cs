@@ -7,10 +7,10 @@ namespace LstmStream.Pipeline.Streaming;
 
 /// <summary>
 /// One stacked LSTM layer over keyed micro-batches. Owns the layer's <see cref="StateArena"/>; per batch it
-/// gathers each row's <c>[x | h_prev]</c> by slot (zeros, and a zeroed c, for <see cref="StepFlags.Reset"/>
-/// rows), steps the whole batch with one <see cref="LstmLayerKernel.Step"/> (one matrix multiply) that
-/// updates c in the arena by slot, scatters the new h back, and forwards h as the batch's data (a new
-/// pooled buffer). Control batches: an
+/// zeroes the state of <see cref="StepFlags.Reset"/> rows, steps the whole batch with one
+/// <see cref="LstmLayerKernel.StepInPlace"/> (one matrix multiply) that reads each row's h_prev and c_prev from
+/// the arena by slot and writes the new state back there, and forwards h as the batch's data (a new pooled
+/// buffer). Control batches: an
 /// export copies this layer's rows of the named keys out, an import writes them in, a reset zeroes them.
 /// </summary>
 public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
@@ -49,7 +49,6 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
     {
         private readonly LstmLayerStage _stage;
         private readonly StateArena _arena;
-        private float[] _xh = [];
 
         public Logic(LstmLayerStage stage) : base(stage.Shape)
         {
@@ -71,7 +70,7 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
         private void Step(StepBatch batch)
         {
             var layer = _stage.Kernel.Layer;
-            int rows = batch.Count, inputs = layer.InputSize, concat = layer.ConcatSize, cells = layer.CellSize, outs = layer.OutputSize;
+            int rows = batch.Count, inputs = layer.InputSize, outs = layer.OutputSize;
             if (rows == 0) return;
             if (batch.Width != inputs)
             {
@@ -80,9 +79,6 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
                 throw new InvalidOperationException(message);
             }
 
-            if (_xh.Length < rows * concat) _xh = new float[rows * concat];
-            var xh = _xh.AsSpan(0, rows * concat);
-            var x = batch.Data;
             var slots = batch.Slots;
             var flags = batch.Flags;
             for (var r = 0; r < rows; r++)
@@ -96,23 +92,16 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
                 }
 
                 if (slot >= _arena.Rows) _arena.EnsureRows(slot + 1);
-                var row = xh.Slice(r * concat, concat);
-                x.AsSpan(r * inputs, inputs).CopyTo(row);
                 if ((flags[r] & StepFlags.Reset) != 0)
                 {
-                    row[inputs..].Clear();
+                    _arena.H(slot).Clear();
                     _arena.C(slot).Clear();
-                }
-                else
-                {
-                    _arena.H(slot).CopyTo(row[inputs..]);
                 }
             }
 
-            // c is read and written in place in the arena, by slot (a key is in a batch at most once).
+            // The state is read and written in place in the arena, by slot (a key is in a batch at most once).
             var h = ArrayPool<float>.Shared.Rent(rows * outs);
-            _stage.Kernel.Step(rows, xh, _arena.AllC, slots.AsSpan(0, rows), h);
-            for (var r = 0; r < rows; r++) h.AsSpan(r * outs, outs).CopyTo(_arena.H(slots[r]));
+            _stage.Kernel.StepInPlace(rows, batch.Data.AsSpan(0, rows * inputs), _arena.AllH, _arena.AllC, slots.AsSpan(0, rows), h);
 
             batch.ReplaceData(h, outs);
         }

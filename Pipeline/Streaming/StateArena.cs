@@ -49,6 +49,9 @@ public sealed class StateArena
 
     public Span<float> H(int slot) => _h.AsSpan(slot * OutputSize, OutputSize);
 
+    /// <summary>The h rows of every slot (<see cref="Rows"/> × <see cref="OutputSize"/>), slot s at s × OutputSize.</summary>
+    public Span<float> AllH => _h.AsSpan(0, Rows * OutputSize);
+
     /// <summary>
     /// Makes room for slots <c>0 .. rows-1</c>, doubling the capacity as often as needed but not past
     /// <see cref="MaxRows"/>; asking for more than <see cref="MaxRows"/> is an error.

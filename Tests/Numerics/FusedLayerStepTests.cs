@@ -111,6 +111,63 @@ public class FusedLayerStepTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Stepping_in_place_in_state_tables_equals_stepping_gathered_rows(int threads)
+    {
+        // 700 rows split by rows (each part gathers and writes back its own chunks); 64 and 300 rows split by blocks
+        // (gathered first, written back after), 1 and 7 rows on one thread; projection and narrow cells take the gathering fallback.
+        var rng = new Random(29 + threads);
+        using var managed = new ManagedMatMul(threads);
+        foreach (var (inputs, cells, projection) in new[] { (6, 4, 0), (16, 128, 0), (9, 33, 0), (12, 40, 9) })
+        {
+            var layer = ReferenceLstmCell.RandomLayer(rng, inputs, cells, peepholes: true, projectionSize: projection, scale: 3f);
+            int outs = layer.OutputSize;
+            foreach (var backend in new IMatMulBackend[] { managed, new Opaque(managed) })
+            {
+                var kernel = new LstmLayerKernel(layer, backend);
+                var reference = new LstmLayerKernel(layer, backend);
+                foreach (var rows in new[] { 1, 7, 64, 300, 700 })
+                {
+                    var tableRows = rows * 2 + 3;
+                    var hTable = ReferenceLstmCell.RandomValues(rng, tableRows * outs);
+                    var cTable = ReferenceLstmCell.RandomValues(rng, tableRows * cells, 2f);
+                    var index = Enumerable.Range(0, tableRows).OrderBy(_ => rng.Next()).Take(rows).ToArray();
+                    var x = ReferenceLstmCell.RandomValues(rng, rows * inputs, 2f);
+                    var xh = new float[rows * layer.ConcatSize];
+                    var c = new float[rows * cells];
+                    for (var r = 0; r < rows; r++)
+                    {
+                        x.AsSpan(r * inputs, inputs).CopyTo(xh.AsSpan(r * layer.ConcatSize));
+                        hTable.AsSpan(index[r] * outs, outs).CopyTo(xh.AsSpan(r * layer.ConcatSize + inputs));
+                        cTable.AsSpan(index[r] * cells, cells).CopyTo(c.AsSpan(r * cells));
+                    }
+
+                    var hBefore = (float[])hTable.Clone();
+                    var cBefore = (float[])cTable.Clone();
+                    var expectedH = new float[rows * outs];
+                    reference.Step(rows, xh, c, expectedH);
+                    var h = new float[rows * outs];
+                    kernel.StepInPlace(rows, x, hTable, cTable, index, h);
+
+                    var what = $"{backend.Name} {threads} thread(s) cells {cells} proj {projection} rows {rows}";
+                    Assert.True(expectedH.AsSpan().SequenceEqual(h), $"{what}: h differs");
+                    for (var t = 0; t < tableRows; t++)
+                    {
+                        var at = Array.IndexOf(index, t);
+                        var wantH = at >= 0 ? expectedH.AsSpan(at * outs, outs) : hBefore.AsSpan(t * outs, outs);
+                        var wantC = at >= 0 ? c.AsSpan(at * cells, cells) : cBefore.AsSpan(t * cells, cells);
+                        Assert.True(wantH.SequenceEqual(hTable.AsSpan(t * outs, outs)), $"{what}: h table row {t} (batch row {at})");
+                        Assert.True(wantC.SequenceEqual(cTable.AsSpan(t * cells, cells)), $"{what}: c table row {t} (batch row {at})");
+                    }
+                }
+
+                Assert.Throws<ArgumentOutOfRangeException>(() => kernel.StepInPlace(1, new float[inputs], new float[2 * outs], new float[2 * cells], [2], new float[outs]));
+            }
+        }
+    }
+
     [Fact]
     public void Narrow_cells_and_foreign_backends_take_the_unfused_path()
     {
