@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace LstmStream.Pipeline.Numerics;
@@ -183,6 +184,7 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
     /// Rows [rowFrom, rowTo) × blocks [blockFrom, blockTo). In gather mode (which covers every block) each chunk's
     /// [x | h_prev] rows are gathered into this thread's scratch first and their new h written back to the h table after.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunRange<TOps, TV>(int rowFrom, int rowTo, int blockFrom, int blockTo, int slot)
         where TOps : ISimdOps<TV>
         where TV : struct

@@ -20,6 +20,7 @@ internal readonly struct CellOptions(bool peepholes, float? gateClip, float? cel
 /// </summary>
 internal static unsafe class LstmCellUpdate
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run<TOps, TV>(in CellOptions options, float* zi, float* zj, float* zf, float* zo,
         float* c, float* m, float* pi, float* pf, float* po, int count)
         where TOps : ISimdOps<TV>
@@ -57,6 +58,7 @@ internal static unsafe class LstmCellUpdate
     /// vectors <c>[i | j | f | o]</c>, its c at <c>c[r]</c> (updated in place) and its output at <c>m[r]</c>.
     /// Pipelined by one row like <see cref="Run{TOps, TV}"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunBlockRows<TOps, TV>(in CellOptions options, float* z, int stride, int rows, float** c, float** m,
         float* pi, float* pf, float* po, int count)
         where TOps : ISimdOps<TV>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using LstmStream.Pipeline.Models;
@@ -237,6 +238,7 @@ public sealed unsafe class LstmLayerKernel
         for (var r = 0; r < rows; r++) h.Slice(r * outs, outs).CopyTo(hTable.Slice(rowIndex[r] * outs, outs));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Update<TOps, TV>(int rows, Span<float> gates, Span<float> c, Span<float> m, Span<float> regrouped)
         where TOps : ISimdOps<TV>
         where TV : struct

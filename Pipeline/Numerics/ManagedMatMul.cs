@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace LstmStream.Pipeline.Numerics;
@@ -180,6 +181,7 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Run<TOps, TV>(in Call call, int rowFrom, int rowTo, int panelFrom, int panelTo)
         where TOps : ISimdOps<TV>
         where TV : struct

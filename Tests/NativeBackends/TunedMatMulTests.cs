@@ -140,7 +140,7 @@ public sealed class TunedMatMulTests
     }
 
     [Fact]
-    public void Without_interleaving_each_backend_is_timed_in_one_block()
+    public void Without_interleaving_the_backends_are_timed_one_after_another()
     {
         var clock = new ManualClock();
         var order = new List<string>();
@@ -148,9 +148,9 @@ public sealed class TunedMatMulTests
         var b = new TimedBackend("b", clock, _ => TimeSpan.FromMicroseconds(80), order);
         var options = new MatMulAutotuneOptions { BatchSizes = [1, 4], Repetitions = 3, Interleave = false };
         var tuned = new MatMulAutotuner([a, b], options, clock).Tune(3, 3, TimeSpan.FromSeconds(1));
-        // Per row count: a's warm-up and repetitions, then b's (one call per repetition: each call is ≥ 50 µs).
-        string[] block = ["a", "a", "a", "a", "a", "b", "b", "b", "b", "b"];
-        Assert.Equal([.. block, .. block], order);
+        // Every row count of a (warm-up and repetitions; one call per repetition: each call is ≥ 50 µs), then of b.
+        Assert.Equal([.. Enumerable.Repeat("a", 10), .. Enumerable.Repeat("b", 10)], order);
+        Assert.Equal([1, 1, 4, 4], tuned.Timings.Select(t => t.Rows));
         Assert.Equal("[3x3]: all rows b", tuned.Description);
 
         order.Clear();

@@ -20,12 +20,13 @@ public sealed record MatMulAutotuneOptions
 
     /// <summary>
     /// Interleave the repetitions of the backends (one of each in turn; the default, right for one thread each), or
-    /// time each backend in a block of its own — right when backends run thread pools, which spin for a while after
-    /// each call and would slow whichever backend is timed next on the same cores.
+    /// time the backends one after another, every row count of one before the next — right when backends run thread
+    /// pools, which spin for a while after each call (OpenBLAS's for up to a tenth of a second) and would slow
+    /// whichever backend is timed next on the same cores.
     /// </summary>
     public bool Interleave { get; init; } = true;
 
-    /// <summary>Rest before each backend's block when not interleaving, so the previous backend's pool goes idle.</summary>
+    /// <summary>Rest before each backend when not interleaving, so the previous backend's pool can go idle.</summary>
     public TimeSpan SettleTime { get; init; } = TimeSpan.Zero;
 
     /// <summary>

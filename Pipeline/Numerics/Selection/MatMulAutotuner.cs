@@ -7,8 +7,8 @@ namespace LstmStream.Pipeline.Numerics.Selection;
 /// K = input + output size, N = 4 × cells, and then what is timed is the whole layer step) at a few row counts and returns a <see cref="TunedMatMul"/> that
 /// sends each call to the fastest backend for its row-count range. Per backend and row count: B packed,
 /// two warm-up calls, then <see cref="MatMulAutotuneOptions.Repetitions"/> timed repetitions (each looping
-/// calls for at least <see cref="MatMulAutotuneOptions.MinRepetitionTime"/>, interleaved across backends or in
-/// one block per backend, see <see cref="MatMulAutotuneOptions.Interleave"/>),
+/// calls for at least <see cref="MatMulAutotuneOptions.MinRepetitionTime"/>, interleaved across backends, or
+/// backend after backend, see <see cref="MatMulAutotuneOptions.Interleave"/>),
 /// median per call. A row count is skipped, with all larger ones, when the time already measured predicts
 /// it would overrun the budget, and no new round of repetitions starts once the budget is spent; the
 /// smallest row count is always measured (at least one repetition each). Range limits lie at the geometric middle of adjacent measured row
@@ -70,54 +70,78 @@ public sealed class MatMulAutotuner
         if (_candidates.Length == 1) return new TunedMatMul(MatMulDispatchPlan.Single(_candidates[0]), label);
 
         var started = _time.GetTimestamp();
-        var sizes = _options.BatchSizes;
-        var random = new Random(_options.Seed);
-        var calls = prepare(random);
-        var timings = new List<MatMulTiming>();
-        var measuredSizes = new List<int>();
-        var winners = new List<int>();
-        var lastSeconds = new double[_candidates.Length];
-        var lastRows = 0;
-
-        foreach (var rows in sizes)
+        var count = _candidates.Length;
+        var calls = prepare(new Random(_options.Seed));
+        List<double[]> perSize;
+        if (_options.Interleave)
         {
-            if (measuredSizes.Count > 0)
+            perSize = MeasureSizes(calls, Enumerable.Range(0, count).ToArray(), started, budget);
+        }
+        else
+        {
+            // Backend by backend, every row count of one before the next, each with an equal share of what is left:
+            // no other backend's pool spins while one is timed (the managed kernel, listed first, is timed before
+            // any native pool has started). Only the row counts every backend reached are compared.
+            perSize = [];
+            for (var b = 0; b < count; b++)
+            {
+                if (_options.SettleTime > TimeSpan.Zero) Thread.Sleep(_options.SettleTime);
+                var left = budget - _time.GetElapsedTime(started);
+                var share = left <= TimeSpan.Zero ? TimeSpan.FromTicks(1) : left / (count - b);
+                var own = MeasureSizes(calls, [b], _time.GetTimestamp(), share);
+                if (b == 0) perSize = own.Select(_ => new double[count]).ToList();
+                if (own.Count < perSize.Count) perSize.RemoveRange(own.Count, perSize.Count - own.Count);
+                for (var i = 0; i < perSize.Count; i++) perSize[i][b] = own[i][0];
+            }
+        }
+
+        var sizes = _options.BatchSizes;
+        var timings = new List<MatMulTiming>();
+        var ranges = new List<MatMulDispatchRange>();
+        for (var i = 0; i < perSize.Count; i++)
+        {
+            for (var b = 0; b < count; b++) timings.Add(new MatMulTiming(_candidates[b].Name, sizes[i], k, n, perSize[i][b]));
+            // floor(√(m_i · m_i+1)) lies in [m_i, m_i+1), so the limits ascend strictly.
+            var maxRows = i == perSize.Count - 1 ? int.MaxValue : (int)Math.Floor(Math.Sqrt((double)sizes[i] * sizes[i + 1]));
+            ranges.Add(new MatMulDispatchRange(maxRows, _candidates[Winner(perSize[i])]));
+        }
+
+        return new TunedMatMul(new MatMulDispatchPlan(ranges), label, timings);
+    }
+
+    /// <summary>
+    /// Seconds per call of the candidates <paramref name="which"/> at each row count in turn, from the smallest,
+    /// until the next one is predicted to overrun <paramref name="budget"/> counted from <paramref name="started"/>
+    /// (the smallest is always measured). One array per measured row count, one value per entry of <paramref name="which"/>.
+    /// </summary>
+    private List<double[]> MeasureSizes(TimedCall[] calls, int[] which, long started, TimeSpan budget)
+    {
+        var measured = new List<double[]>();
+        var lastRows = 0;
+        foreach (var rows in _options.BatchSizes)
+        {
+            if (measured.Count > 0)
             {
                 // Predict this size from the last one (time grows at most linearly with rows).
                 var predicted = 0.0;
                 var minRepetition = _options.MinRepetitionTime.TotalSeconds;
-                for (var b = 0; b < _candidates.Length; b++)
+                foreach (var seconds in measured[^1])
                 {
-                    var call = lastSeconds[b] * rows / lastRows;
+                    var call = seconds * rows / lastRows;
                     predicted += 2 * call + RepetitionsFor(call) * Math.Max(call, minRepetition);
                 }
 
                 if (_time.GetElapsedTime(started).TotalSeconds + predicted > budget.TotalSeconds) break;
             }
 
-            foreach (var call in calls) call.Ensure(rows);
+            foreach (var b in which) calls[b].Ensure(rows);
             var budgetTicks = budget.TotalSeconds * _time.TimestampFrequency;
             var deadline = budgetTicks >= long.MaxValue - started ? long.MaxValue : started + (long)budgetTicks;
-            var seconds = MeasureAll(calls, rows, deadline);
-            for (var b = 0; b < _candidates.Length; b++) timings.Add(new MatMulTiming(_candidates[b].Name, rows, k, n, seconds[b]));
-
-            winners.Add(Winner(seconds));
-            measuredSizes.Add(rows);
-            seconds.CopyTo(lastSeconds, 0);
+            measured.Add(MeasureAll(calls, which, rows, deadline));
             lastRows = rows;
         }
 
-        var ranges = new List<MatMulDispatchRange>();
-        for (var i = 0; i < measuredSizes.Count; i++)
-        {
-            // floor(√(m_i · m_i+1)) lies in [m_i, m_i+1), so the limits ascend strictly.
-            var maxRows = i == measuredSizes.Count - 1
-                ? int.MaxValue
-                : (int)Math.Floor(Math.Sqrt((double)measuredSizes[i] * measuredSizes[i + 1]));
-            ranges.Add(new MatMulDispatchRange(maxRows, _candidates[winners[i]]));
-        }
-
-        return new TunedMatMul(new MatMulDispatchPlan(ranges), label, timings);
+        return measured;
     }
 
     private int Winner(double[] seconds)
@@ -136,70 +160,51 @@ public sealed class MatMulAutotuner
         secondsPerCall > 0.005 ? Math.Min(_options.Repetitions, 3) : _options.Repetitions;
 
     /// <summary>
-    /// Median seconds per call of every candidate at <paramref name="rows"/> rows. With
-    /// <see cref="MatMulAutotuneOptions.Interleave"/>, repetitions are interleaved (one of each backend in turn),
-    /// so that what one backend leaves behind (caches, a thread still busy) weighs on every backend alike;
-    /// without it each backend is timed in a block of its own, after <see cref="MatMulAutotuneOptions.SettleTime"/>
-    /// of rest, so that no other backend's thread pool is spinning on the cores it needs.
+    /// Median seconds per call of the candidates <paramref name="which"/> at <paramref name="rows"/> rows. Their
+    /// repetitions are interleaved (one of each backend in turn), so that what one backend leaves behind (caches,
+    /// a thread still busy) weighs on every backend alike rather than on whichever is timed next.
     /// </summary>
     /// <remarks>Past <paramref name="deadline"/> (a timestamp of the time provider) no further round of repetitions starts.</remarks>
-    private double[] MeasureAll(TimedCall[] calls, int rows, long deadline)
+    private double[] MeasureAll(TimedCall[] calls, int[] which, int rows, long deadline)
     {
-        var count = _candidates.Length;
+        var count = which.Length;
         var callsPerRepetition = new int[count];
         var samples = new double[count][];
-        var taken = new int[count];
-
-        void WarmUp(int b)
+        for (var i = 0; i < count; i++)
         {
             // The first call may pay one-time costs (JIT-generated kernels, worker threads, page faults);
             // the second one estimates how many calls make a repetition.
-            calls[b].Run(rows);
+            var call = calls[which[i]];
+            call.Run(rows);
             var start = _time.GetTimestamp();
-            calls[b].Run(rows);
+            call.Run(rows);
             var warmUp = Math.Max(_time.GetElapsedTime(start).TotalSeconds, 1e-9);
-            callsPerRepetition[b] = (int)Math.Clamp(Math.Ceiling(_options.MinRepetitionTime.TotalSeconds / warmUp), 1, 100_000);
-            samples[b] = new double[RepetitionsFor(warmUp)];
+            callsPerRepetition[i] = (int)Math.Clamp(Math.Ceiling(_options.MinRepetitionTime.TotalSeconds / warmUp), 1, 100_000);
+            samples[i] = new double[RepetitionsFor(warmUp)];
         }
 
-        void Repetition(int b, int r)
+        var repetitions = samples.Max(s => s.Length);
+        var rounds = 0;
+        for (var r = 0; r < repetitions && (r == 0 || _time.GetTimestamp() < deadline); r++)
         {
-            var call = calls[b];
-            var perRepetition = callsPerRepetition[b];
-            var start = _time.GetTimestamp();
-            for (var i = 0; i < perRepetition; i++) call.Run(rows);
-            samples[b][r] = _time.GetElapsedTime(start).TotalSeconds / perRepetition;
-            taken[b] = r + 1;
-        }
-
-        if (_options.Interleave)
-        {
-            for (var b = 0; b < count; b++) WarmUp(b);
-            var repetitions = samples.Max(s => s.Length);
-            for (var r = 0; r < repetitions && (r == 0 || _time.GetTimestamp() < deadline); r++)
+            rounds = r + 1;
+            for (var i = 0; i < count; i++)
             {
-                for (var b = 0; b < count; b++)
-                {
-                    if (r < samples[b].Length) Repetition(b, r);
-                }
-            }
-        }
-        else
-        {
-            for (var b = 0; b < count; b++)
-            {
-                if (_options.SettleTime > TimeSpan.Zero) Thread.Sleep(_options.SettleTime);
-                WarmUp(b);
-                for (var r = 0; r < samples[b].Length && (r == 0 || _time.GetTimestamp() < deadline); r++) Repetition(b, r);
+                if (r >= samples[i].Length) continue;
+                var call = calls[which[i]];
+                var perRepetition = callsPerRepetition[i];
+                var start = _time.GetTimestamp();
+                for (var c = 0; c < perRepetition; c++) call.Run(rows);
+                samples[i][r] = _time.GetElapsedTime(start).TotalSeconds / perRepetition;
             }
         }
 
         var medians = new double[count];
-        for (var b = 0; b < count; b++)
+        for (var i = 0; i < count; i++)
         {
-            var measured = samples[b].AsSpan(0, taken[b]);
-            measured.Sort();
-            medians[b] = measured[measured.Length / 2];
+            var taken = samples[i].AsSpan(0, Math.Min(rounds, samples[i].Length));
+            taken.Sort();
+            medians[i] = taken[taken.Length / 2];
         }
 
         return medians;
