@@ -20,8 +20,14 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
     /// <summary>Rows whose [x | h] slice is swept by every block before the next rows.</summary>
     private const int ChunkRows = 64;
 
-    /// <summary>Rows of a row-range part of a large batch.</summary>
-    private const int PartRows = 128;
+    /// <summary>Rows of a row-range part of a large batch (small parts balance the threads' last claims).</summary>
+    private const int PartRows = 64;
+
+    /// <summary>
+    /// Bytes of weights above which even one row is split over threads: such a B does not stay in one core's L2,
+    /// so a single row's step is bound by streaming B, and two cores stream it twice as fast.
+    /// </summary>
+    private const long SplitWeightBytes = 1L << 20;
 
     /// <summary>The largest K whose block panel (K × 4 vectors) stays well inside L2 while a chunk passes.</summary>
     public const int MaxConcatSize = 2048;
@@ -133,8 +139,9 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
     private bool Partition(ManagedMatMul backend, int rows)
     {
         int threads = backend.Threads;
-        long work = (long)rows * _k * _panels.Blocks * _panels.BlockWidth;
-        if (threads <= 1 || work < ManagedMatMul.ParallelThreshold) return false;
+        long columns = (long)_panels.Blocks * _panels.BlockWidth;
+        long work = rows * _k * columns;
+        if (threads <= 1 || (work < ManagedMatMul.ParallelThreshold && _k * columns * sizeof(float) < SplitWeightBytes)) return false;
         // At least two parts per thread, so a worker that wakes late or a busy core costs little.
         _rowParts = (rows + PartRows - 1) / PartRows;
         _blockParts = Math.Min(_panels.Blocks, Math.Max(1, (2 * threads + _rowParts - 1) / _rowParts));
