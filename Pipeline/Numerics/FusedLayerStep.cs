@@ -47,6 +47,9 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
     private int _rowParts;
     private int _blockParts;
 
+    /// <summary>First row of each row part, then the row count (<c>_rowParts + 1</c> entries; grown, never shrunk).</summary>
+    private int[] _rowStarts = new int[2];
+
     // Gather mode (Run with tables): row r's x at _x + r · inputs, its h_prev and its new h at row _cIndex[r] of _hTable.
     private float* _x;
     private float* _hTable;
@@ -145,7 +148,26 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         // At least two parts per thread, so a worker that wakes late or a busy core costs little.
         _rowParts = (rows + PartRows - 1) / PartRows;
         _blockParts = Math.Min(_panels.Blocks, Math.Max(1, (2 * threads + _rowParts - 1) / _rowParts));
+        SplitRows(rows, threads);
         return true;
+    }
+
+    /// <summary>
+    /// Row parts of about <see cref="PartRows"/> rows, except that the last rows go in smaller parts (a quarter
+    /// of the size, two per thread): parts are claimed in order, so the threads finish within a small part of
+    /// each other rather than one waiting for the other's last full part.
+    /// </summary>
+    private void SplitRows(int rows, int threads)
+    {
+        const int small = PartRows / 4;
+        int tailParts = _rowParts >= 4 * threads ? 2 * threads : 0;
+        int headRows = rows - tailParts * small;
+        int headParts = tailParts > 0 ? (headRows + PartRows - 1) / PartRows : _rowParts;
+        _rowParts = headParts + tailParts;
+        if (_rowStarts.Length < _rowParts + 1) _rowStarts = new int[Math.Max(_rowParts + 1, 2 * _rowStarts.Length)];
+        for (var p = 0; p < headParts; p++) _rowStarts[p] = (int)((long)headRows * p / headParts);
+        for (var p = 0; p < tailParts; p++) _rowStarts[headParts + p] = headRows + p * small;
+        _rowStarts[_rowParts] = rows;
     }
 
     private bool TryRunParallel(ManagedMatMul backend) =>
@@ -172,7 +194,7 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         int rowPart = part / _blockParts, blockPart = part % _blockParts;
         int blocks = _panels.Blocks;
         RunRange(
-            (int)((long)_rows * rowPart / _rowParts), (int)((long)_rows * (rowPart + 1) / _rowParts),
+            _rowStarts[rowPart], _rowStarts[rowPart + 1],
             blocks * blockPart / _blockParts, blocks * (blockPart + 1) / _blockParts, slot);
     }
 
