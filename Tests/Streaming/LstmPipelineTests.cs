@@ -14,11 +14,12 @@ public sealed class LstmPipelineTests : Akka.TestKit.Xunit2.TestKit
 
     public LstmPipelineTests() => _materializer = Sys.Materializer();
 
-    private async Task<List<TestOutput>> RunAsync(LstmModel model, PipelineOptions options, IEnumerable<StepBatch> fragments)
+    private async Task<List<TestOutput>> RunAsync(LstmModel model, PipelineOptions options, IEnumerable<StepBatch> fragments,
+        Func<IMatMulBackend>? backends = null)
     {
         var batchIndex = 0;
         var batches = await Source.From(fragments)
-            .Via(LstmPipeline.Create(model, () => new ManagedMatMul(), options))
+            .Via(LstmPipeline.Create(model, backends ?? (() => new ManagedMatMul()), options))
             .Select(b => Drain(b, batchIndex++))
             .RunWith(Sink.Seq<List<TestOutput>>(), _materializer)
             .WaitAsync(TimeSpan.FromSeconds(60));
@@ -37,6 +38,40 @@ public sealed class LstmPipelineTests : Akka.TestKit.Xunit2.TestKit
             ? RandomModel(rng, 5, [7, 6], head: null, peepholes: true, projectTopLayer: 3, cellClip: 0.8f)
             : SeedModel(3);
         await InterleavedKeysMatchReference(rng, model, asyncLayers, maxUlps: 0);
+    }
+
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(2, true)]
+    public async Task Fused_layers_on_worker_threads_equal_the_per_key_reference_bitwise(int threads, bool asyncLayers)
+    {
+        // Cells of 40 and 20 take the fused step (state gathered and written back in the arena by slot); with two
+        // threads, batches of up to 512 rows are split by rows and smaller ones by unit blocks. Resets and ends
+        // are mixed in. One backend instance is shared by every layer, as the engine does.
+        var rng = new Random(31 + threads);
+        var model = RandomModel(rng, 5, [40, 20], head: null, peepholes: true, cellClip: 1.5f);
+        // Rounds of 1000 keys in order (a key at most once per batch, so batches can fill), some resets and ends.
+        var steps = new List<TestStep>();
+        for (var round = 0; round < 4; round++)
+        {
+            for (var key = 0; key < 1000; key++)
+            {
+                var roll = rng.NextDouble();
+                var flags = roll < 0.03 ? StepFlags.Reset : roll < 0.06 ? StepFlags.End : StepFlags.None;
+                steps.Add(new TestStep($"k{key}", round, RandomArray(rng, model.InputSize, 1), flags, steps.Count));
+            }
+        }
+
+        var options = new PipelineOptions { MaxBatchRows = 512, AsyncLayers = asyncLayers };
+        using var backend = new ManagedMatMul(threads);
+
+        var outputs = await RunAsync(model, options, Fragments(steps, model.InputSize, rng, maxRows: 700), () => backend);
+
+        AssertMatchesReference(steps, outputs, Reference(model, steps), maxUlps: 0);
+        AssertBatchesWellFormed(outputs, options.MaxBatchRows);
+        var largest = outputs.GroupBy(o => o.Batch).Max(b => b.Count());
+        Assert.True(largest > 400, $"largest batch {largest} rows");
     }
 
     [Theory]
