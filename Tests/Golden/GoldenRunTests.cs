@@ -7,35 +7,43 @@ namespace LstmStream.Tests.Golden;
 /// <summary>Every case of <c>shared/golden</c> reproduced through the <c>run</c> verb.</summary>
 public sealed class GoldenRunTests(ITestOutputHelper output)
 {
-    /// <summary>Every case with every matrix-multiply backend present on this machine, and the tuned choice.</summary>
-    public static TheoryData<string, string> Cases()
+    /// <summary>
+    /// Every case with every matrix-multiply backend present on this machine at one thread, and the tuned choice and
+    /// the managed kernel also at two (the fused layer step split over worker threads).
+    /// </summary>
+    public static TheoryData<string, string, int> Cases()
     {
         var backends = MatMulBackendFactory.ProbeAll().Where(b => b.IsAvailable).Select(b => b.Name).Append(MatMulBackendFactory.Auto).ToArray();
-        var data = new TheoryData<string, string>();
+        var data = new TheoryData<string, string, int>();
         foreach (var name in GoldenCase.All())
-        foreach (var backend in backends) data.Add(name, backend);
+        {
+            foreach (var backend in backends) data.Add(name, backend, 1);
+            data.Add(name, MatMulBackendFactory.Managed, 2);
+            data.Add(name, MatMulBackendFactory.Auto, 2);
+        }
+
         return data;
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public async Task Run_reproduces_the_reference_outputs(string name, string backend)
+    public async Task Run_reproduces_the_reference_outputs(string name, string backend, int threads)
     {
         var golden = GoldenCase.Load(name);
-        var actualPath = Path.Combine(Path.GetTempPath(), $"lstmstream-golden-{name}-{backend}-{Guid.NewGuid():N}.ndjson");
+        var actualPath = Path.Combine(Path.GetTempPath(), $"lstmstream-golden-{name}-{backend}-{threads}-{Guid.NewGuid():N}.ndjson");
         try
         {
             var stdout = new StringWriter();
             var stderr = new StringWriter();
             var exit = await CliApplication.InvokeAsync(
-                ["run", "--model", golden.Model, "--input", golden.Input, "--output", actualPath, "--backend", backend], stdout, stderr);
+                ["run", "--model", golden.Model, "--input", golden.Input, "--output", actualPath, "--backend", backend, "--threads", $"{threads}"], stdout, stderr);
             Assert.True(exit == 0, $"run exited {exit}: {stderr}");
             Assert.Equal("", stderr.ToString());
 
             var actual = await File.ReadAllTextAsync(actualPath);
             var result = OutputComparison.Compare(await File.ReadAllTextAsync(golden.Expected), actual,
                 golden.AbsoluteTolerance, golden.RelativeTolerance);
-            output.WriteLine($"{name} on {backend}: {result.Compared} records, max abs error {result.MaxAbsoluteError:E2}");
+            output.WriteLine($"{name} on {backend}, {threads} thread(s): {result.Compared} records, max abs error {result.MaxAbsoluteError:E2}");
             Assert.Equal(golden.Steps, result.Compared);
             Assert.Equal(0, result.Missing);
             Assert.Equal(0, result.Unexpected);
