@@ -9,7 +9,7 @@ namespace LstmStream.Pipeline.Numerics;
 /// those units into a tile-sized scratch that stays in L1 (<see cref="GateBlockPanels"/> puts them side by
 /// side), and <see cref="LstmCellUpdate"/> turns them into the new c and m at once. No batch-sized gate buffer
 /// is written and read back. Rows are swept in chunks whose slice of [x | h] stays in L2 while every block's
-/// panel passes over it. With several threads the step is split into parts — row ranges for large batches,
+/// panel passes over it; A rows are read through row pointers, so state rows are used where they lie. With several threads the step is split into parts — row ranges for large batches,
 /// block ranges (as well) for small ones — that the backend's workers and the caller claim in turn, so both
 /// the multiply and the update run on every core. Every gate value is the same FMA chain over k from the bias
 /// as in <see cref="ManagedMatMul"/>, so the results are bitwise those of the unfused step, whatever the split.
@@ -50,13 +50,11 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
     /// <summary>First row of each row part, then the row count (<c>_rowParts + 1</c> entries; grown, never shrunk).</summary>
     private int[] _rowStarts = new int[2];
 
-    // Gather mode (Run with tables): row r's x at _x + r · inputs, its h_prev and its new h at row _cIndex[r] of _hTable.
+    // In-place mode (RunInPlace): row r's x at _x + r · inputs, its h_prev (and then its new h) at row _cIndex[r] of _hTable.
     private float* _x;
     private float* _hTable;
     private int _inputs;
-
-    /// <summary>Per thread slot: one chunk of gathered [x | h_prev] rows (pinned; grown when a step has more threads).</summary>
-    private float[][] _chunkScratch = [];
+    private bool _writeBackInParts;
 
     /// <param name="peepholeInput">The peephole diagonals (length ≥ cells), or a one-value array when there are none.</param>
     public FusedLayerStep(GateBlockPanels panels, int concatSize, in CellOptions options, float[] peepholeInput, float[] peepholeForget, float[] peepholeOutput)
@@ -83,7 +81,7 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         _rows = rows;
         try
         {
-            if (!TryRunParallel(backend)) RunRange(0, rows, 0, _panels.Blocks, 0);
+            if (!Partition(backend, rows) || !backend.TryRunParallel(this, _rowParts * _blockParts)) RunRange(0, rows, 0, _panels.Blocks);
         }
         finally
         {
@@ -97,12 +95,12 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
     /// Steps <paramref name="rows"/> rows whose state lives in tables (a state arena), no projection: row r's x at
     /// <c>x + r · inputs</c>, its h_prev and c_prev at row <c>index[r]</c> of <paramref name="hTable"/> and
     /// <paramref name="cTable"/> (distinct rows), both overwritten with the new state; the new h also goes to
-    /// <paramref name="h"/> <c>[rows × cells]</c>. Each part gathers the [x | h_prev] rows of its chunks itself
-    /// (into per-thread scratch that stays in cache for the multiply) and writes their new h back, so no thread
-    /// gathers or scatters the whole batch alone. When blocks are split between parts (small batches), one part's
-    /// new h would overwrite an h_prev another still needs, so then the batch is gathered first and scattered after.
+    /// <paramref name="h"/> <c>[rows × cells]</c>. Nothing is gathered: the micro-kernel reads each row's x and its
+    /// h_prev where they lie (two runs of k, the same FMA chain). A chunk's new h goes into the table once every
+    /// block of its rows is done: inside the part when parts hold whole rows, after the step when blocks are split
+    /// between parts (small batches), since another part may still read those h_prev.
     /// </summary>
-    public void RunGathered(ManagedMatMul backend, int rows, float* x, int inputs, float* hTable, float* cTable, int* index, float* h, float* xhScratch)
+    public void RunInPlace(ManagedMatMul backend, int rows, float* x, int inputs, float* hTable, float* cTable, int* index, float* h)
     {
         _x = x;
         _inputs = inputs;
@@ -113,22 +111,19 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         _rows = rows;
         try
         {
-            EnsureChunkScratch(backend.Threads);
             bool parallel = Partition(backend, rows);
-            if (!parallel || _blockParts == 1)
+            _writeBackInParts = !parallel || _blockParts == 1;
+            if (!parallel || !backend.TryRunParallel(this, _rowParts * _blockParts))
             {
-                if (!parallel || !backend.TryRunParallel(this, _rowParts * _blockParts)) RunRange(0, rows, 0, _panels.Blocks, 0);
-                return;
+                _writeBackInParts = true;
+                RunRange(0, rows, 0, _panels.Blocks);
             }
-
-            // Blocks split between parts: gather the whole batch, step it as contiguous rows, write h back after.
-            int cells = _panels.Cells;
-            for (var r = 0; r < rows; r++) GatherRow(xhScratch + (long)r * _k, r);
-            _x = null;
-            _xh = xhScratch;
-            if (!backend.TryRunParallel(this, _rowParts * _blockParts)) RunRange(0, rows, 0, _panels.Blocks, 0);
-            for (var r = 0; r < rows; r++)
-                new ReadOnlySpan<float>(h + (long)r * cells, cells).CopyTo(new Span<float>(hTable + (long)index[r] * cells, cells));
+            else if (!_writeBackInParts)
+            {
+                int cells = _panels.Cells;
+                for (var r = 0; r < rows; r++)
+                    new ReadOnlySpan<float>(h + (long)r * cells, cells).CopyTo(new Span<float>(hTable + (long)index[r] * cells, cells));
+            }
         }
         finally
         {
@@ -170,83 +165,55 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         _rowStarts[_rowParts] = rows;
     }
 
-    private bool TryRunParallel(ManagedMatMul backend) =>
-        Partition(backend, _rows) && backend.TryRunParallel(this, _rowParts * _blockParts);
-
-    private void EnsureChunkScratch(int threads)
-    {
-        if (_chunkScratch.Length >= threads) return;
-        var scratch = new float[threads][];
-        for (var t = 0; t < threads; t++) scratch[t] = t < _chunkScratch.Length ? _chunkScratch[t] : GC.AllocateArray<float>(ChunkRows * _k, pinned: true);
-        _chunkScratch = scratch;
-    }
-
-    /// <summary>Row r's [x | h_prev] into <paramref name="to"/>.</summary>
-    private void GatherRow(float* to, int r)
-    {
-        int inputs = _inputs, cells = _panels.Cells;
-        new ReadOnlySpan<float>(_x + (long)r * inputs, inputs).CopyTo(new Span<float>(to, inputs));
-        new ReadOnlySpan<float>(_hTable + (long)_cIndex[r] * cells, cells).CopyTo(new Span<float>(to + inputs, cells));
-    }
-
     public void RunPart(int part, int slot)
     {
         int rowPart = part / _blockParts, blockPart = part % _blockParts;
         int blocks = _panels.Blocks;
-        RunRange(
-            _rowStarts[rowPart], _rowStarts[rowPart + 1],
-            blocks * blockPart / _blockParts, blocks * (blockPart + 1) / _blockParts, slot);
+        RunRange(_rowStarts[rowPart], _rowStarts[rowPart + 1], blocks * blockPart / _blockParts, blocks * (blockPart + 1) / _blockParts);
     }
 
-    private void RunRange(int rowFrom, int rowTo, int blockFrom, int blockTo, int slot)
+    private void RunRange(int rowFrom, int rowTo, int blockFrom, int blockTo)
     {
         if (rowFrom >= rowTo || blockFrom >= blockTo) return;
         switch (_panels.Lanes)
         {
-            case 16: RunRange<Simd512, Vector512<float>>(rowFrom, rowTo, blockFrom, blockTo, slot); break;
-            case 8: RunRange<Simd256, Vector256<float>>(rowFrom, rowTo, blockFrom, blockTo, slot); break;
-            default: RunRange<Simd128, Vector128<float>>(rowFrom, rowTo, blockFrom, blockTo, slot); break;
+            case 16: RunRange<Simd512, Vector512<float>>(rowFrom, rowTo, blockFrom, blockTo); break;
+            case 8: RunRange<Simd256, Vector256<float>>(rowFrom, rowTo, blockFrom, blockTo); break;
+            default: RunRange<Simd128, Vector128<float>>(rowFrom, rowTo, blockFrom, blockTo); break;
         }
     }
 
     /// <summary>
-    /// Rows [rowFrom, rowTo) × blocks [blockFrom, blockTo). In gather mode (which covers every block) each chunk's
-    /// [x | h_prev] rows are gathered into this thread's scratch first and their new h written back to the h table after.
+    /// Rows [rowFrom, rowTo) × blocks [blockFrom, blockTo). In place, A is read as two runs of k per tile (x, then
+    /// h_prev from the table, accumulating onto the first), and a chunk's new h is written to the table after its
+    /// last block when <see cref="_writeBackInParts"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void RunRange<TOps, TV>(int rowFrom, int rowTo, int blockFrom, int blockTo, int slot)
+    private void RunRange<TOps, TV>(int rowFrom, int rowTo, int blockFrom, int blockTo)
         where TOps : ISimdOps<TV>
         where TV : struct
     {
         var panels = _panels;
-        int lanes = panels.Lanes, width = panels.BlockWidth, cells = panels.Cells, k = _k;
+        int lanes = panels.Lanes, width = panels.BlockWidth, cells = panels.Cells, k = _k, inputs = _inputs;
         // 6 × 4 accumulators fill AVX-512's 32 registers; narrower vectors have 16, so half the rows.
         int maxTileRows = lanes == 16 ? GemmMicroKernel.MaxRows : GemmMicroKernel.MaxRows / 2;
         float* gates = stackalloc float[GemmMicroKernel.MaxRows * 4 * 16];
+        float** aRows = stackalloc float*[GemmMicroKernel.MaxRows];
         float** cRows = stackalloc float*[GemmMicroKernel.MaxRows];
         float** mRows = stackalloc float*[GemmMicroKernel.MaxRows];
         float* data = panels.Panels.Data, bias = panels.Bias;
         bool peep = _options.Peepholes;
         int* cIndex = _cIndex;
         TV noMask = TOps.TailMask(lanes);
-        bool gather = _x is not null;
-        float[] scratch = gather ? _chunkScratch[slot] : [];
+        bool inPlace = _x is not null;
+        float* x = _x, hTable = _hTable;
         fixed (float* pi = _peepholeInput)
         fixed (float* pf = _peepholeForget)
         fixed (float* po = _peepholeOutput)
-        fixed (float* chunkXh = scratch)
         {
             for (var chunk = rowFrom; chunk < rowTo; chunk += ChunkRows)
             {
                 int chunkRows = Math.Min(ChunkRows, rowTo - chunk);
-                // A of this chunk: rows of the caller's [x | h] block, or of this thread's gathered chunk.
-                float* a = _xh + (long)chunk * k;
-                if (gather)
-                {
-                    for (var r = 0; r < chunkRows; r++) GatherRow(chunkXh + (long)r * k, chunk + r);
-                    a = chunkXh;
-                }
-
                 int tiles = (chunkRows + maxTileRows - 1) / maxTileRows, baseRows = chunkRows / tiles, extra = chunkRows % tiles;
                 for (var b = blockFrom; b < blockTo; b++)
                 {
@@ -257,7 +224,19 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
                     for (var t = 0; t < tiles; t++)
                     {
                         int tileRows = baseRows + (t < extra ? 1 : 0);
-                        ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, a + (long)(row - chunk) * k, k, panel, width, k, gates, width, bias + b * width, false, noMask);
+                        if (inPlace)
+                        {
+                            for (var r = 0; r < tileRows; r++) aRows[r] = x + (long)(row + r) * inputs;
+                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows, panel, width, inputs, gates, width, bias + b * width, false, noMask);
+                            for (var r = 0; r < tileRows; r++) aRows[r] = hTable + (long)cIndex[row + r] * cells;
+                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows, panel + (long)inputs * width, width, cells, gates, width, null, true, noMask);
+                        }
+                        else
+                        {
+                            for (var r = 0; r < tileRows; r++) aRows[r] = _xh + (long)(row + r) * k;
+                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows, panel, width, k, gates, width, bias + b * width, false, noMask);
+                        }
+
                         for (var r = 0; r < tileRows; r++)
                         {
                             long at = (long)(row + r) * cells + unit0;
@@ -266,16 +245,15 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
                         }
 
                         LstmCellUpdate.RunBlockRows<TOps, TV>(_options, gates, width, tileRows, cRows, mRows, pi + peepAt, pf + peepAt, po + peepAt, units);
-
                         row += tileRows;
                     }
                 }
 
-                if (gather)
+                if (inPlace && _writeBackInParts)
                 {
                     // Every block of these rows is done: their new h becomes their h_prev in the table.
                     for (var r = chunk; r < chunk + chunkRows; r++)
-                        new ReadOnlySpan<float>(_m + (long)r * cells, cells).CopyTo(new Span<float>(_hTable + (long)cIndex[r] * cells, cells));
+                        new ReadOnlySpan<float>(_m + (long)r * cells, cells).CopyTo(new Span<float>(hTable + (long)cIndex[r] * cells, cells));
                 }
             }
         }

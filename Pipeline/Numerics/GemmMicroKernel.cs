@@ -47,14 +47,15 @@ internal static class GemmMicroKernel
     public const int MaxNarrowRows = 12;
 
     /// <summary>
-    /// c[r, 0..TVecs·L) (= or +=) Σ_k a[r·lda + k] · panel[k·stride .. + TVecs·L) for r &lt; TRows, k &lt; kc.
+    /// c[r, 0..TVecs·L) (= or +=) Σ_k a[r][k] · panel[k·stride .. + TVecs·L) for r &lt; TRows, k &lt; kc: row r of A
+    /// is read from its own pointer <c>a[r]</c> (rows may lie anywhere, e.g. state rows by slot).
     /// Initial value: the current c when <paramref name="accumulate"/>, else <paramref name="bias"/>
     /// (the same for every row) when not null, else zero. Requires TRows · TVecs ≤ 24.
     /// With <typeparamref name="TMasked"/>, C and the bias are read and written in the last vector only in
     /// the lanes of <paramref name="mask"/> (the ragged right edge of C; B is zero-padded there).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Tile<TOps, TV, TRows, TVecs, TMasked>(float* a, nint lda, float* panel, nint stride, nint kc, float* c, nint ldc, float* bias, bool accumulate, TV mask)
+    public static unsafe void Tile<TOps, TV, TRows, TVecs, TMasked>(float** a, float* panel, nint stride, nint kc, float* c, nint ldc, float* bias, bool accumulate, TV mask)
         where TOps : ISimdOps<TV>
         where TV : struct
         where TRows : IConstInt
@@ -135,18 +136,18 @@ internal static class GemmMicroKernel
             c11_0 = b0; c11_1 = b1;
         }
 
-        float* a0 = a + 0 * lda;
-        float* a1 = a + 1 * lda;
-        float* a2 = a + 2 * lda;
-        float* a3 = a + 3 * lda;
-        float* a4 = a + 4 * lda;
-        float* a5 = a + 5 * lda;
-        float* a6 = a + 6 * lda;
-        float* a7 = a + 7 * lda;
-        float* a8 = a + 8 * lda;
-        float* a9 = a + 9 * lda;
-        float* a10 = a + 10 * lda;
-        float* a11 = a + 11 * lda;
+        float* a0 = TRows.Value > 0 ? a[0] : null;
+        float* a1 = TRows.Value > 1 ? a[1] : null;
+        float* a2 = TRows.Value > 2 ? a[2] : null;
+        float* a3 = TRows.Value > 3 ? a[3] : null;
+        float* a4 = TRows.Value > 4 ? a[4] : null;
+        float* a5 = TRows.Value > 5 ? a[5] : null;
+        float* a6 = TRows.Value > 6 ? a[6] : null;
+        float* a7 = TRows.Value > 7 ? a[7] : null;
+        float* a8 = TRows.Value > 8 ? a[8] : null;
+        float* a9 = TRows.Value > 9 ? a[9] : null;
+        float* a10 = TRows.Value > 10 ? a[10] : null;
+        float* a11 = TRows.Value > 11 ? a[11] : null;
         for (nint k = 0; k < kc; k++)
         {
             TV w0 = TOps.Load(panel);

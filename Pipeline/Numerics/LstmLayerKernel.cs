@@ -193,8 +193,8 @@ public sealed unsafe class LstmLayerKernel
     /// <c>x[r · InputSize ..]</c>, its h_prev and c_prev are row <c>rowIndex[r]</c> of <paramref name="hTable"/>
     /// (<c>OutputSize</c> floats each) and <paramref name="cTable"/> (<c>CellSize</c> each); both are overwritten with
     /// the new state, and the new h also goes to <paramref name="h"/> <c>[rows × OutputSize]</c>. The indices must be
-    /// distinct. On the fused path each thread gathers and writes back the rows it steps; otherwise the rows are
-    /// gathered into <c>[x | h_prev]</c> first and h is written back after.
+    /// distinct. On the fused path the multiply reads each row's x and h_prev where they lie and each thread writes
+    /// back the rows it steps; otherwise the rows are gathered into <c>[x | h_prev]</c> first and h is written back after.
     /// </summary>
     public void StepInPlace(int rows, ReadOnlySpan<float> x, Span<float> hTable, Span<float> cTable, ReadOnlySpan<int> rowIndex, Span<float> h)
     {
@@ -212,7 +212,6 @@ public sealed unsafe class LstmLayerKernel
                 throw new ArgumentOutOfRangeException(nameof(rowIndex), $"rowIndex[{r}] = {rowIndex[r]} is outside the state tables' {tableRows} rows");
         }
 
-        var xh = Scratch(ref _gatheredXh, rows * concat);
         if (_projection is null && FusedBackendFor(rows) is { } managed)
         {
             fixed (float* px = x)
@@ -220,13 +219,14 @@ public sealed unsafe class LstmLayerKernel
             fixed (float* pc = cTable)
             fixed (int* index = rowIndex)
             fixed (float* pout = h)
-            fixed (float* pxh = xh)
             {
-                _fused!.RunGathered(managed, rows, px, inputs, ph, pc, index, pout, pxh);
+                _fused!.RunInPlace(managed, rows, px, inputs, ph, pc, index, pout);
             }
 
             return;
         }
+
+        var xh = Scratch(ref _gatheredXh, rows * concat);
 
         for (var r = 0; r < rows; r++)
         {
