@@ -15,15 +15,21 @@ internal interface IParallelJob
 /// allocating per call. Parts are claimed, not assigned: the caller and every woken worker take the
 /// next unclaimed part until none is left, so the caller never waits for a worker that is slow to wake
 /// (it does that worker's part itself) — only for parts already running. A job may have more parts than
-/// threads (they are claimed one after another, which balances uneven parts). A worker spins briefly after
-/// each job (back-to-back layer steps find it awake), then sleeps on its semaphore. One job at a time:
+/// threads (they are claimed one after another, which balances uneven parts). A worker polls for about a
+/// couple of milliseconds after each job (back-to-back layer steps and micro-batches find it awake), then sleeps on its
+/// semaphore. One job at a time:
 /// callers take <see cref="TryBegin"/> and fall back to one thread when it is busy, so concurrent
 /// callers never oversubscribe the cores. The claim is not re-entrant: a part that multiplies again (on
 /// the caller's thread or a worker's) finds the workers busy and runs on its own thread.
 /// </summary>
 internal sealed class GemmWorkers : IDisposable
 {
-    private const int SpinIterations = 500;
+    /// <summary>
+    /// How long (2 ms) a worker stays awake after a part, polling for the next job, before it sleeps on its semaphore:
+    /// longer than the gap between the layer steps of consecutive micro-batches (the stream's own work on the
+    /// batch in between), so a busy pipeline never pays a wake-up, and short enough to cost little when idle.
+    /// </summary>
+    private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 500;
     private const int Closed = int.MaxValue / 2;
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _start;
@@ -121,7 +127,8 @@ internal sealed class GemmWorkers : IDisposable
         while (true)
         {
             var woke = false;
-            for (var i = 0; i < SpinIterations && !woke; i++)
+            var since = System.Diagnostics.Stopwatch.GetTimestamp();
+            while (!woke && System.Diagnostics.Stopwatch.GetTimestamp() - since < SpinTicks)
             {
                 woke = start.Wait(0);
                 if (!woke) Thread.SpinWait(10);
