@@ -43,7 +43,6 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
     private float* _c;
     private int* _cIndex;
     private float* _m;
-    private int _rows;
     private int _rowParts;
     private int _blockParts;
 
@@ -78,7 +77,6 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         _c = c;
         _cIndex = cIndex;
         _m = m;
-        _rows = rows;
         try
         {
             if (!Partition(backend, rows) || !backend.TryRunParallel(this, _rowParts * _blockParts)) RunRange(0, rows, 0, _panels.Blocks);
@@ -108,7 +106,6 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         _c = cTable;
         _cIndex = index;
         _m = h;
-        _rows = rows;
         try
         {
             bool parallel = Partition(backend, rows);
@@ -165,7 +162,7 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         _rowStarts[_rowParts] = rows;
     }
 
-    public void RunPart(int part, int slot)
+    public void RunPart(int part)
     {
         int rowPart = part / _blockParts, blockPart = part % _blockParts;
         int blocks = _panels.Blocks;

@@ -3,11 +3,7 @@ namespace LstmStream.Pipeline.Numerics;
 /// <summary>A piece of work split into parts that may run at once.</summary>
 internal interface IParallelJob
 {
-    /// <summary>
-    /// Runs part <paramref name="part"/>. <paramref name="slot"/> names the thread running it (0 = the caller,
-    /// 1.. = the workers), so a job can keep per-thread scratch space: no two parts run at once in one slot.
-    /// </summary>
-    void RunPart(int part, int slot);
+    void RunPart(int part);
 }
 
 /// <summary>
@@ -15,9 +11,9 @@ internal interface IParallelJob
 /// allocating per call. Parts are claimed, not assigned: the caller and every woken worker take the
 /// next unclaimed part until none is left, so the caller never waits for a worker that is slow to wake
 /// (it does that worker's part itself) — only for parts already running. A job may have more parts than
-/// threads (they are claimed one after another, which balances uneven parts). A worker polls for about a
-/// couple of milliseconds after each job (back-to-back layer steps and micro-batches find it awake), then sleeps on its
-/// semaphore. One job at a time:
+/// threads (they are claimed one after another, which balances uneven parts). A worker polls for 2 ms after
+/// each job (back-to-back layer steps and micro-batches find it awake), then sleeps on its semaphore. One job
+/// at a time:
 /// callers take <see cref="TryBegin"/> and fall back to one thread when it is busy, so concurrent
 /// callers never oversubscribe the cores. The claim is not re-entrant: a part that multiplies again (on
 /// the caller's thread or a worker's) finds the workers busy and runs on its own thread.
@@ -82,7 +78,7 @@ internal sealed class GemmWorkers : IDisposable
             foreach (var s in _start) s.Release();
             try
             {
-                RunClaimedParts(0);
+                RunClaimedParts();
             }
             finally
             {
@@ -101,14 +97,14 @@ internal sealed class GemmWorkers : IDisposable
         }
     }
 
-    private void RunClaimedParts(int slot)
+    private void RunClaimedParts()
     {
         int part;
         while ((part = Interlocked.Increment(ref _nextPart) - 1) < _parts)
         {
             try
             {
-                _job!.RunPart(part, slot);
+                _job!.RunPart(part);
             }
             catch (Exception e)
             {
@@ -136,7 +132,7 @@ internal sealed class GemmWorkers : IDisposable
 
             if (!woke) start.Wait();
             if (_stopping) return;
-            RunClaimedParts(index + 1);
+            RunClaimedParts();
         }
     }
 

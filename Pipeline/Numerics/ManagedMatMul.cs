@@ -151,7 +151,7 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
             _byPanels = call.B.PanelCount >= 4 * parts || call.M <= GemmMicroKernel.MaxNarrowRows * parts;
         }
 
-        public void RunPart(int part, int slot)
+        public void RunPart(int part)
         {
             var call = _call;
             if (_byPanels)

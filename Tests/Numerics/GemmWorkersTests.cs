@@ -2,26 +2,22 @@ using LstmStream.Pipeline.Numerics;
 
 namespace LstmStream.Tests.Numerics;
 
-/// <summary>The worker set that splits a multiply or a fused layer step: parts, slots, claims, failures.</summary>
+/// <summary>The worker set that splits a multiply or a fused layer step: parts, claims, failures.</summary>
 public class GemmWorkersTests
 {
-    private sealed class CountingJob(int parts, int threads) : IParallelJob
+    private sealed class CountingJob(int parts) : IParallelJob
     {
         public readonly int[] Runs = new int[parts];
-        public readonly int[] SlotOf = new int[parts];
-        public int BadSlots;
 
-        public void RunPart(int part, int slot)
+        public void RunPart(int part)
         {
             Interlocked.Increment(ref Runs[part]);
-            SlotOf[part] = slot;
-            if (slot < 0 || slot >= threads) Interlocked.Increment(ref BadSlots);
             Thread.SpinWait(200 * (part % 3));
         }
     }
 
     [Fact]
-    public void Every_part_runs_exactly_once_in_a_valid_slot_whatever_the_part_count()
+    public void Every_part_runs_exactly_once_whatever_the_part_count()
     {
         using var workers = new GemmWorkers(2);
         Assert.Equal(3, workers.Threads);
@@ -29,11 +25,10 @@ public class GemmWorkersTests
         for (var round = 0; round < 400; round++)
         {
             var parts = 1 + round % 17;
-            var job = new CountingJob(parts, workers.Threads);
+            var job = new CountingJob(parts);
             Assert.True(workers.TryBegin());
             workers.RunAndEnd(job, parts);
             Assert.All(job.Runs, runs => Assert.Equal(1, runs));
-            Assert.Equal(0, job.BadSlots);
         }
     }
 
@@ -42,7 +37,7 @@ public class GemmWorkersTests
     {
         using var workers = new GemmWorkers(1);
         var nested = new List<bool>();
-        var job = new DelegateJob((part, slot) =>
+        var job = new DelegateJob(part =>
         {
             lock (nested) nested.Add(workers.TryBegin());
         });
@@ -52,7 +47,7 @@ public class GemmWorkersTests
         Assert.Equal(4, nested.Count);
         Assert.DoesNotContain(true, nested);
 
-        var failing = new DelegateJob((part, _) =>
+        var failing = new DelegateJob(part =>
         {
             if (part == 2) throw new InvalidOperationException("part 2 broke");
         });
@@ -60,7 +55,7 @@ public class GemmWorkersTests
         var e = Assert.Throws<InvalidOperationException>(() => workers.RunAndEnd(failing, 5));
         Assert.Equal("part 2 broke", e.InnerException!.Message);
         Assert.True(workers.TryBegin());
-        workers.RunAndEnd(new DelegateJob((_, _) => { }), 1);
+        workers.RunAndEnd(new DelegateJob(_ => { }), 1);
     }
 
     [Fact]
@@ -72,8 +67,8 @@ public class GemmWorkersTests
         workers.Dispose();
     }
 
-    private sealed class DelegateJob(Action<int, int> run) : IParallelJob
+    private sealed class DelegateJob(Action<int> run) : IParallelJob
     {
-        public void RunPart(int part, int slot) => run(part, slot);
+        public void RunPart(int part) => run(part);
     }
 }

@@ -4,8 +4,9 @@ namespace LstmStream.Pipeline.Numerics.Selection;
 
 /// <summary>
 /// Times candidate backends on one matrix shape (K = rows of B, N = columns; for an LSTM layer
-/// K = input + output size, N = 4 × cells, and then what is timed is the whole layer step) at a few row counts and returns a <see cref="TunedMatMul"/> that
-/// sends each call to the fastest backend for its row-count range. Per backend and row count: B packed,
+/// K = input + output size, N = 4 × cells, and then what is timed is the whole layer step) at a few row
+/// counts and returns a <see cref="TunedMatMul"/> that sends each call to the fastest backend for its
+/// row-count range. Per backend and row count: B packed,
 /// two warm-up calls, then <see cref="MatMulAutotuneOptions.Repetitions"/> timed repetitions (each looping
 /// calls for at least <see cref="MatMulAutotuneOptions.MinRepetitionTime"/>, interleaved across backends, or
 /// backend after backend, see <see cref="MatMulAutotuneOptions.Interleave"/>),
