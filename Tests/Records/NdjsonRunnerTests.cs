@@ -219,7 +219,7 @@ public sealed class NdjsonRunnerTests : Akka.TestKit.Xunit2.TestKit
     }
 
     /// <summary>An input stream that makes up valid lines as they are read and counts them.</summary>
-    private sealed class GeneratedInput(long lines) : Stream
+    private sealed class GeneratedInput(long lines) : ReadOnlyTestStream
     {
         private byte[] _pending = [];
         private int _offset;
@@ -248,16 +248,6 @@ public sealed class NdjsonRunnerTests : Akka.TestKit.Xunit2.TestKit
 
             return total;
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>An output stream that takes a millisecond per write and records how far the reader ran ahead.</summary>

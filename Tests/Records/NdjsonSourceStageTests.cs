@@ -127,7 +127,7 @@ public sealed class NdjsonSourceStageTests : Akka.TestKit.Xunit2.TestKit
     }
 
     /// <summary>A readable stream over fixed bytes that returns at most a chunk per read, and a shorter one every third read.</summary>
-    private sealed class ChunkedStream(byte[] data, int chunk) : Stream
+    private sealed class ChunkedStream(byte[] data, int chunk) : ReadOnlyTestStream
     {
         private int _at;
         private int _reads;
@@ -140,20 +140,10 @@ public sealed class NdjsonSourceStageTests : Akka.TestKit.Xunit2.TestKit
             _at += n;
             return n;
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>A stream whose reads block until the test feeds text, ends the input or makes the read fail.</summary>
-    private sealed class FedStream : Stream
+    private sealed class FedStream : ReadOnlyTestStream
     {
         private readonly BlockingCollection<object> _pieces = new();
         private int _reads;
@@ -174,16 +164,6 @@ public sealed class NdjsonSourceStageTests : Akka.TestKit.Xunit2.TestKit
             bytes.CopyTo(buffer, offset);
             return bytes.Length;
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private sealed class UnreadableStream : Stream
