@@ -227,7 +227,6 @@ public sealed unsafe class LstmLayerKernel
         }
 
         var xh = Scratch(ref _gatheredXh, rows * concat);
-
         for (var r = 0; r < rows; r++)
         {
             x.Slice(r * inputs, inputs).CopyTo(xh.Slice(r * concat, inputs));
