@@ -182,8 +182,8 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
 
     /// <summary>
     /// Rows [rowFrom, rowTo) × blocks [blockFrom, blockTo). In place, A is read as two runs of k per tile (x, then
-    /// h_prev from the table, accumulating onto the first), and a chunk's new h is written to the table after its
-    /// last block when <see cref="_writeBackInParts"/>.
+    /// h_prev from the table) in one micro-kernel call, the accumulators staying in registers from one run to the
+    /// other, and a chunk's new h is written to the table after its last block when <see cref="_writeBackInParts"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunRange<TOps, TV>(int rowFrom, int rowTo, int blockFrom, int blockTo)
@@ -196,6 +196,7 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         int maxTileRows = lanes == 16 ? GemmMicroKernel.MaxRows : GemmMicroKernel.MaxRows / 2;
         float* gates = stackalloc float[GemmMicroKernel.MaxRows * 4 * 16];
         float** aRows = stackalloc float*[GemmMicroKernel.MaxRows];
+        float** hRows = stackalloc float*[GemmMicroKernel.MaxRows];
         float** cRows = stackalloc float*[GemmMicroKernel.MaxRows];
         float** mRows = stackalloc float*[GemmMicroKernel.MaxRows];
         float* data = panels.Panels.Data, bias = panels.Bias;
@@ -223,15 +224,18 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
                         int tileRows = baseRows + (t < extra ? 1 : 0);
                         if (inPlace)
                         {
-                            for (var r = 0; r < tileRows; r++) aRows[r] = x + (long)(row + r) * inputs;
-                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows, panel, width, inputs, gates, width, bias + b * width, false, noMask);
-                            for (var r = 0; r < tileRows; r++) aRows[r] = hTable + (long)cIndex[row + r] * cells;
-                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows, panel + (long)inputs * width, width, cells, gates, width, null, true, noMask);
+                            for (var r = 0; r < tileRows; r++)
+                            {
+                                aRows[r] = x + (long)(row + r) * inputs;
+                                hRows[r] = hTable + (long)cIndex[row + r] * cells;
+                            }
+
+                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows, panel, width, inputs, hRows, cells, gates, width, bias + b * width, false, noMask);
                         }
                         else
                         {
                             for (var r = 0; r < tileRows; r++) aRows[r] = _xh + (long)(row + r) * k;
-                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows, panel, width, k, gates, width, bias + b * width, false, noMask);
+                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows, panel, width, k, null, 0, gates, width, bias + b * width, false, noMask);
                         }
 
                         for (var r = 0; r < tileRows; r++)

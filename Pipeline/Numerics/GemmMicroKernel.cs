@@ -51,11 +51,14 @@ internal static class GemmMicroKernel
     /// is read from its own pointer <c>a[r]</c> (rows may lie anywhere, e.g. state rows by slot).
     /// Initial value: the current c when <paramref name="accumulate"/>, else <paramref name="bias"/>
     /// (the same for every row) when not null, else zero. Requires TRows · TVecs ≤ 24.
+    /// When <paramref name="aNext"/> is not null, a second run of <paramref name="kcNext"/> k follows the first
+    /// without leaving the registers: row r read from <c>aNext[r]</c>, B from where the first run ended (A's
+    /// columns in two places, e.g. a row's input and its h_prev in a state table; the same FMA chain as one run).
     /// With <typeparamref name="TMasked"/>, C and the bias are read and written in the last vector only in
     /// the lanes of <paramref name="mask"/> (the ragged right edge of C; B is zero-padded there).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Tile<TOps, TV, TRows, TVecs, TMasked>(float** a, float* panel, nint stride, nint kc, float* c, nint ldc, float* bias, bool accumulate, TV mask)
+    public static unsafe void Tile<TOps, TV, TRows, TVecs, TMasked>(float** a, float* panel, nint stride, nint kc, float** aNext, nint kcNext, float* c, nint ldc, float* bias, bool accumulate, TV mask)
         where TOps : ISimdOps<TV>
         where TV : struct
         where TRows : IConstInt
@@ -136,109 +139,118 @@ internal static class GemmMicroKernel
             c11_0 = b0; c11_1 = b1;
         }
 
-        float* a0 = TRows.Value > 0 ? a[0] : null;
-        float* a1 = TRows.Value > 1 ? a[1] : null;
-        float* a2 = TRows.Value > 2 ? a[2] : null;
-        float* a3 = TRows.Value > 3 ? a[3] : null;
-        float* a4 = TRows.Value > 4 ? a[4] : null;
-        float* a5 = TRows.Value > 5 ? a[5] : null;
-        float* a6 = TRows.Value > 6 ? a[6] : null;
-        float* a7 = TRows.Value > 7 ? a[7] : null;
-        float* a8 = TRows.Value > 8 ? a[8] : null;
-        float* a9 = TRows.Value > 9 ? a[9] : null;
-        float* a10 = TRows.Value > 10 ? a[10] : null;
-        float* a11 = TRows.Value > 11 ? a[11] : null;
-        for (nint k = 0; k < kc; k++)
+        while (true)
         {
-            TV w0 = TOps.Load(panel);
-            TV w1 = TVecs.Value > 1 ? TOps.Load(panel + lanes) : default;
-            TV w2 = TVecs.Value > 2 ? TOps.Load(panel + 2 * lanes) : default;
-            TV w3 = TVecs.Value > 3 ? TOps.Load(panel + 3 * lanes) : default;
-            panel += stride;
-            TV x;
-            x = TOps.Broadcast(a0[k]);
-            c0_0 = TOps.Fma(x, w0, c0_0);
-            if (TVecs.Value > 1) c0_1 = TOps.Fma(x, w1, c0_1);
-            if (TVecs.Value > 2) c0_2 = TOps.Fma(x, w2, c0_2);
-            if (TVecs.Value > 3) c0_3 = TOps.Fma(x, w3, c0_3);
-            if (TRows.Value > 1)
+            float* a0 = TRows.Value > 0 ? a[0] : null;
+            float* a1 = TRows.Value > 1 ? a[1] : null;
+            float* a2 = TRows.Value > 2 ? a[2] : null;
+            float* a3 = TRows.Value > 3 ? a[3] : null;
+            float* a4 = TRows.Value > 4 ? a[4] : null;
+            float* a5 = TRows.Value > 5 ? a[5] : null;
+            float* a6 = TRows.Value > 6 ? a[6] : null;
+            float* a7 = TRows.Value > 7 ? a[7] : null;
+            float* a8 = TRows.Value > 8 ? a[8] : null;
+            float* a9 = TRows.Value > 9 ? a[9] : null;
+            float* a10 = TRows.Value > 10 ? a[10] : null;
+            float* a11 = TRows.Value > 11 ? a[11] : null;
+            for (nint k = 0; k < kc; k++)
             {
-                x = TOps.Broadcast(a1[k]);
-                c1_0 = TOps.Fma(x, w0, c1_0);
-                if (TVecs.Value > 1) c1_1 = TOps.Fma(x, w1, c1_1);
-                if (TVecs.Value > 2) c1_2 = TOps.Fma(x, w2, c1_2);
-                if (TVecs.Value > 3) c1_3 = TOps.Fma(x, w3, c1_3);
+                TV w0 = TOps.Load(panel);
+                TV w1 = TVecs.Value > 1 ? TOps.Load(panel + lanes) : default;
+                TV w2 = TVecs.Value > 2 ? TOps.Load(panel + 2 * lanes) : default;
+                TV w3 = TVecs.Value > 3 ? TOps.Load(panel + 3 * lanes) : default;
+                panel += stride;
+                TV x;
+                x = TOps.Broadcast(a0[k]);
+                c0_0 = TOps.Fma(x, w0, c0_0);
+                if (TVecs.Value > 1) c0_1 = TOps.Fma(x, w1, c0_1);
+                if (TVecs.Value > 2) c0_2 = TOps.Fma(x, w2, c0_2);
+                if (TVecs.Value > 3) c0_3 = TOps.Fma(x, w3, c0_3);
+                if (TRows.Value > 1)
+                {
+                    x = TOps.Broadcast(a1[k]);
+                    c1_0 = TOps.Fma(x, w0, c1_0);
+                    if (TVecs.Value > 1) c1_1 = TOps.Fma(x, w1, c1_1);
+                    if (TVecs.Value > 2) c1_2 = TOps.Fma(x, w2, c1_2);
+                    if (TVecs.Value > 3) c1_3 = TOps.Fma(x, w3, c1_3);
+                }
+                if (TRows.Value > 2)
+                {
+                    x = TOps.Broadcast(a2[k]);
+                    c2_0 = TOps.Fma(x, w0, c2_0);
+                    if (TVecs.Value > 1) c2_1 = TOps.Fma(x, w1, c2_1);
+                    if (TVecs.Value > 2) c2_2 = TOps.Fma(x, w2, c2_2);
+                    if (TVecs.Value > 3) c2_3 = TOps.Fma(x, w3, c2_3);
+                }
+                if (TRows.Value > 3)
+                {
+                    x = TOps.Broadcast(a3[k]);
+                    c3_0 = TOps.Fma(x, w0, c3_0);
+                    if (TVecs.Value > 1) c3_1 = TOps.Fma(x, w1, c3_1);
+                    if (TVecs.Value > 2) c3_2 = TOps.Fma(x, w2, c3_2);
+                    if (TVecs.Value > 3) c3_3 = TOps.Fma(x, w3, c3_3);
+                }
+                if (TRows.Value > 4)
+                {
+                    x = TOps.Broadcast(a4[k]);
+                    c4_0 = TOps.Fma(x, w0, c4_0);
+                    if (TVecs.Value > 1) c4_1 = TOps.Fma(x, w1, c4_1);
+                    if (TVecs.Value > 2) c4_2 = TOps.Fma(x, w2, c4_2);
+                    if (TVecs.Value > 3) c4_3 = TOps.Fma(x, w3, c4_3);
+                }
+                if (TRows.Value > 5)
+                {
+                    x = TOps.Broadcast(a5[k]);
+                    c5_0 = TOps.Fma(x, w0, c5_0);
+                    if (TVecs.Value > 1) c5_1 = TOps.Fma(x, w1, c5_1);
+                    if (TVecs.Value > 2) c5_2 = TOps.Fma(x, w2, c5_2);
+                    if (TVecs.Value > 3) c5_3 = TOps.Fma(x, w3, c5_3);
+                }
+                if (TRows.Value > 6)
+                {
+                    x = TOps.Broadcast(a6[k]);
+                    c6_0 = TOps.Fma(x, w0, c6_0);
+                    if (TVecs.Value > 1) c6_1 = TOps.Fma(x, w1, c6_1);
+                    if (TVecs.Value > 2) c6_2 = TOps.Fma(x, w2, c6_2);
+                }
+                if (TRows.Value > 7)
+                {
+                    x = TOps.Broadcast(a7[k]);
+                    c7_0 = TOps.Fma(x, w0, c7_0);
+                    if (TVecs.Value > 1) c7_1 = TOps.Fma(x, w1, c7_1);
+                    if (TVecs.Value > 2) c7_2 = TOps.Fma(x, w2, c7_2);
+                }
+                if (TRows.Value > 8)
+                {
+                    x = TOps.Broadcast(a8[k]);
+                    c8_0 = TOps.Fma(x, w0, c8_0);
+                    if (TVecs.Value > 1) c8_1 = TOps.Fma(x, w1, c8_1);
+                }
+                if (TRows.Value > 9)
+                {
+                    x = TOps.Broadcast(a9[k]);
+                    c9_0 = TOps.Fma(x, w0, c9_0);
+                    if (TVecs.Value > 1) c9_1 = TOps.Fma(x, w1, c9_1);
+                }
+                if (TRows.Value > 10)
+                {
+                    x = TOps.Broadcast(a10[k]);
+                    c10_0 = TOps.Fma(x, w0, c10_0);
+                    if (TVecs.Value > 1) c10_1 = TOps.Fma(x, w1, c10_1);
+                }
+                if (TRows.Value > 11)
+                {
+                    x = TOps.Broadcast(a11[k]);
+                    c11_0 = TOps.Fma(x, w0, c11_0);
+                    if (TVecs.Value > 1) c11_1 = TOps.Fma(x, w1, c11_1);
+                }
             }
-            if (TRows.Value > 2)
-            {
-                x = TOps.Broadcast(a2[k]);
-                c2_0 = TOps.Fma(x, w0, c2_0);
-                if (TVecs.Value > 1) c2_1 = TOps.Fma(x, w1, c2_1);
-                if (TVecs.Value > 2) c2_2 = TOps.Fma(x, w2, c2_2);
-                if (TVecs.Value > 3) c2_3 = TOps.Fma(x, w3, c2_3);
-            }
-            if (TRows.Value > 3)
-            {
-                x = TOps.Broadcast(a3[k]);
-                c3_0 = TOps.Fma(x, w0, c3_0);
-                if (TVecs.Value > 1) c3_1 = TOps.Fma(x, w1, c3_1);
-                if (TVecs.Value > 2) c3_2 = TOps.Fma(x, w2, c3_2);
-                if (TVecs.Value > 3) c3_3 = TOps.Fma(x, w3, c3_3);
-            }
-            if (TRows.Value > 4)
-            {
-                x = TOps.Broadcast(a4[k]);
-                c4_0 = TOps.Fma(x, w0, c4_0);
-                if (TVecs.Value > 1) c4_1 = TOps.Fma(x, w1, c4_1);
-                if (TVecs.Value > 2) c4_2 = TOps.Fma(x, w2, c4_2);
-                if (TVecs.Value > 3) c4_3 = TOps.Fma(x, w3, c4_3);
-            }
-            if (TRows.Value > 5)
-            {
-                x = TOps.Broadcast(a5[k]);
-                c5_0 = TOps.Fma(x, w0, c5_0);
-                if (TVecs.Value > 1) c5_1 = TOps.Fma(x, w1, c5_1);
-                if (TVecs.Value > 2) c5_2 = TOps.Fma(x, w2, c5_2);
-                if (TVecs.Value > 3) c5_3 = TOps.Fma(x, w3, c5_3);
-            }
-            if (TRows.Value > 6)
-            {
-                x = TOps.Broadcast(a6[k]);
-                c6_0 = TOps.Fma(x, w0, c6_0);
-                if (TVecs.Value > 1) c6_1 = TOps.Fma(x, w1, c6_1);
-                if (TVecs.Value > 2) c6_2 = TOps.Fma(x, w2, c6_2);
-            }
-            if (TRows.Value > 7)
-            {
-                x = TOps.Broadcast(a7[k]);
-                c7_0 = TOps.Fma(x, w0, c7_0);
-                if (TVecs.Value > 1) c7_1 = TOps.Fma(x, w1, c7_1);
-                if (TVecs.Value > 2) c7_2 = TOps.Fma(x, w2, c7_2);
-            }
-            if (TRows.Value > 8)
-            {
-                x = TOps.Broadcast(a8[k]);
-                c8_0 = TOps.Fma(x, w0, c8_0);
-                if (TVecs.Value > 1) c8_1 = TOps.Fma(x, w1, c8_1);
-            }
-            if (TRows.Value > 9)
-            {
-                x = TOps.Broadcast(a9[k]);
-                c9_0 = TOps.Fma(x, w0, c9_0);
-                if (TVecs.Value > 1) c9_1 = TOps.Fma(x, w1, c9_1);
-            }
-            if (TRows.Value > 10)
-            {
-                x = TOps.Broadcast(a10[k]);
-                c10_0 = TOps.Fma(x, w0, c10_0);
-                if (TVecs.Value > 1) c10_1 = TOps.Fma(x, w1, c10_1);
-            }
-            if (TRows.Value > 11)
-            {
-                x = TOps.Broadcast(a11[k]);
-                c11_0 = TOps.Fma(x, w0, c11_0);
-                if (TVecs.Value > 1) c11_1 = TOps.Fma(x, w1, c11_1);
-            }
+
+            // A second run of k (rows elsewhere, the panel going on where the first run ended): the same FMA chain.
+            if (aNext is null) break;
+            a = aNext;
+            kc = kcNext;
+            aNext = null;
         }
 
         Write<TOps, TV, TMasked>(c + 0 * ldc + 0 * lanes, c0_0, TVecs.Value == 1, mask);

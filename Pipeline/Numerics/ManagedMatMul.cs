@@ -232,9 +232,9 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
                         int subVecs = Math.Min(tileVecs, vecs - v);
                         float* subBias = bias is null ? null : bias + v * lanes;
                         if (raggedPanel && v + subVecs == vecs)
-                            Tile<TOps, TV, Yes>(tileRows, subVecs, aRows, panel + v * lanes, width, kc, cRow + col0 + v * lanes, n, subBias, accumulate, edgeMask);
+                            Tile<TOps, TV, Yes>(tileRows, subVecs, aRows, panel + v * lanes, width, kc, null, 0, cRow + col0 + v * lanes, n, subBias, accumulate, edgeMask);
                         else
-                            Tile<TOps, TV, No>(tileRows, subVecs, aRows, panel + v * lanes, width, kc, cRow + col0 + v * lanes, n, subBias, accumulate, edgeMask);
+                            Tile<TOps, TV, No>(tileRows, subVecs, aRows, panel + v * lanes, width, kc, null, 0, cRow + col0 + v * lanes, n, subBias, accumulate, edgeMask);
                     }
                 }
 
@@ -244,51 +244,51 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
     }
 
     /// <summary>One micro-kernel tile of <paramref name="rows"/> rows × <paramref name="vecs"/> vectors (see <see cref="GemmMicroKernel.Tile{TOps, TV, TRows, TVecs, TMasked}"/>).</summary>
-    internal static void Tile<TOps, TV, TMasked>(int rows, int vecs, float** a, float* panel, nint stride, nint kc, float* c, nint ldc, float* bias, bool accumulate, TV mask)
+    internal static void Tile<TOps, TV, TMasked>(int rows, int vecs, float** a, float* panel, nint stride, nint kc, float** aNext, nint kcNext, float* c, nint ldc, float* bias, bool accumulate, TV mask)
         where TOps : ISimdOps<TV>
         where TV : struct
         where TMasked : IConstFlag
     {
         switch (rows * 8 + vecs)
         {
-            case 1 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, One, One, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 1 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, One, Two, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 1 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, One, Three, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 1 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, One, Four, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 2 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Two, One, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 2 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Two, Two, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 2 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Two, Three, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 2 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Two, Four, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 3 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Three, One, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 3 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Three, Two, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 3 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Three, Three, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 3 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Three, Four, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 4 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Four, One, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 4 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Four, Two, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 4 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Four, Three, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 4 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Four, Four, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 5 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Five, One, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 5 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Five, Two, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 5 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Five, Three, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 5 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Five, Four, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 6 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Six, One, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 6 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Six, Two, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 6 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Six, Three, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 6 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Six, Four, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 7 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Seven, One, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 7 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Seven, Two, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 7 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Seven, Three, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 8 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Eight, One, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 8 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Eight, Two, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 8 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Eight, Three, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 9 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Nine, One, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 9 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Nine, Two, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 10 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Ten, One, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 10 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Ten, Two, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 11 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Eleven, One, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 11 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Eleven, Two, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 12 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Twelve, One, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
-            case 12 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Twelve, Two, TMasked>(a, panel, stride, kc, c, ldc, bias, accumulate, mask); break;
+            case 1 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, One, One, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 1 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, One, Two, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 1 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, One, Three, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 1 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, One, Four, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 2 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Two, One, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 2 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Two, Two, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 2 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Two, Three, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 2 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Two, Four, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 3 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Three, One, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 3 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Three, Two, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 3 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Three, Three, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 3 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Three, Four, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 4 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Four, One, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 4 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Four, Two, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 4 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Four, Three, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 4 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Four, Four, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 5 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Five, One, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 5 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Five, Two, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 5 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Five, Three, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 5 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Five, Four, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 6 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Six, One, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 6 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Six, Two, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 6 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Six, Three, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 6 * 8 + 4: GemmMicroKernel.Tile<TOps, TV, Six, Four, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 7 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Seven, One, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 7 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Seven, Two, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 7 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Seven, Three, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 8 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Eight, One, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 8 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Eight, Two, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 8 * 8 + 3: GemmMicroKernel.Tile<TOps, TV, Eight, Three, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 9 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Nine, One, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 9 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Nine, Two, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 10 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Ten, One, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 10 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Ten, Two, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 11 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Eleven, One, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 11 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Eleven, Two, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 12 * 8 + 1: GemmMicroKernel.Tile<TOps, TV, Twelve, One, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
+            case 12 * 8 + 2: GemmMicroKernel.Tile<TOps, TV, Twelve, Two, TMasked>(a, panel, stride, kc, aNext, kcNext, c, ldc, bias, accumulate, mask); break;
             default: throw new InvalidOperationException($"no GEMM tile for {rows} rows × {vecs} vectors");
         }
     }
