@@ -16,6 +16,9 @@ namespace LstmStream.Pipeline.Numerics;
 /// Every element of C is one chain of FMAs over k in ascending order, started from the bias (or zero),
 /// so a row's result is bitwise the same whatever batch it is in, however the work is tiled, blocked or
 /// split, and for every vector width: a key's outputs never depend on the keys that share its batch.
+/// A B of at most <see cref="NarrowColumnsKernel.MaxColumns"/> columns (a small dense head) is multiplied as dot
+/// products instead (<see cref="NarrowColumnsKernel"/>: 16 partial sums in a fixed order, then the bias), with the
+/// same guarantee: the same whatever the batch and the vector width.
 /// Thread safety: concurrent <see cref="Multiply"/> calls are safe (per-call state lives on the stack,
 /// the worker set is claimed by one call at a time).
 /// </summary>
@@ -94,7 +97,12 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
         fixed (float* pbias = bias)
         {
             var call = new Call(pa, p, bias.IsEmpty ? null : pbias, pc, m);
-            if (_workers is not null && (long)m * k * n >= ParallelThreshold && _workers.TryBegin())
+            if (p.ColumnData is not null)
+            {
+                // A narrow B (a head with few outputs): dot products, cheap enough for one thread.
+                NarrowColumnsKernel.Run(_lanes, pa, p, call.Bias, pc, 0, m);
+            }
+            else if (_workers is not null && (long)m * k * n >= ParallelThreshold && _workers.TryBegin())
             {
                 _job!.Set(call, _workers.Threads);
                 _workers.RunAndEnd(_job, _workers.Threads);

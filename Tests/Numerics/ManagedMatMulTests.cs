@@ -80,6 +80,41 @@ public class ManagedMatMulTests
     }
 
     [Fact]
+    public void Narrow_b_dot_products_match_the_double_reference_and_are_bitwise_the_same_whatever_the_batch_or_vector_width()
+    {
+        // B of at most NarrowColumnsKernel.MaxColumns columns (a small head) takes the dot-product kernel: 16 partial
+        // sums in a fixed order, the same operations for every vector width and batch.
+        var rng = new Random(78);
+        foreach (var k in new[] { 1, 5, 15, 16, 17, 40, 128, 300 })
+        foreach (var n in new[] { 1, 2, 3, NarrowColumnsKernel.MaxColumns })
+        {
+            var b = ReferenceLstmCell.RandomValues(rng, k * n);
+            var bias = ReferenceLstmCell.RandomValues(rng, n);
+            var a = ReferenceLstmCell.RandomValues(rng, 50 * k);
+            float[]? expected = null;
+            foreach (var (bits, threads) in new[] { (512, 1), (512, 2), (256, 1), (128, 1) })
+            {
+                using var backend = new ManagedMatMul(threads, bits);
+                Check(backend, rng, 7, k, n, withBias: n % 2 == 1);
+                var packed = backend.Pack(b, k, n);
+                foreach (var m in new[] { 1, 3, 50 })
+                {
+                    var c = new float[m * n];
+                    backend.Multiply(a.AsSpan(0, m * k), m, packed, bias, c);
+                    expected ??= c[..n];
+                    Assert.True(expected.AsSpan().SequenceEqual(c.AsSpan(0, n)), $"k {k} n {n}: {bits}-bit, {threads} thread(s), {m} rows: row 0 differs");
+                    if (m > 2)
+                    {
+                        var alone = new float[n];
+                        backend.Multiply(a.AsSpan(2 * k, k), 1, packed, bias, alone);
+                        Assert.True(alone.AsSpan().SequenceEqual(c.AsSpan(2 * n, n)), $"k {k} n {n}: {bits}-bit, {m} rows: row 2 differs from itself alone");
+                    }
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void Concurrent_callers_on_a_threaded_backend_get_correct_results()
     {
         using var backend = new ManagedMatMul(2);
