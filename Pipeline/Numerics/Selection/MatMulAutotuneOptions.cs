@@ -6,7 +6,10 @@ public sealed record MatMulAutotuneOptions
     /// <summary>Row counts timed, ascending. Larger ones are skipped when they would overrun the budget.</summary>
     public IReadOnlyList<int> BatchSizes { get; init; } = [1, 8, 64, 512, 4096];
 
-    /// <summary>Timed repetitions per backend and row count (after two warm-up calls); the median counts.</summary>
+    /// <summary>
+    /// Timed repetitions per backend and row count (after two warm-up calls); the fastest counts (interference from
+    /// other threads and processes only ever slows a repetition down).
+    /// </summary>
     public int Repetitions { get; init; } = 5;
 
     /// <summary>Each repetition loops calls until at least this long, so tiny calls are timed reliably.</summary>
@@ -36,6 +39,13 @@ public sealed record MatMulAutotuneOptions
     /// </summary>
     public double PoolPreferManagedWithin { get; init; } = 0.10;
 
+    /// <summary>
+    /// Before the whole model leaves the managed kernel for a native pool, every backend's pool is left idle this long
+    /// and then managed and the challenger are timed again, one after the other (OpenBLAS's threads spin for about a
+    /// tenth of a second after a call and slow whatever runs beside them, the managed kernel timed next included).
+    /// </summary>
+    public TimeSpan PoolConfirmSettleTime { get; init; } = TimeSpan.FromMilliseconds(150);
+
     /// <summary>Time for tuning every matrix of one model together (split over its matrices).</summary>
     public TimeSpan ModelBudget { get; init; } = TimeSpan.FromMilliseconds(400);
 
@@ -53,6 +63,7 @@ public sealed record MatMulAutotuneOptions
 
         if (Repetitions < 1) throw new ArgumentException($"autotune repetitions must be at least 1, got {Repetitions}");
         if (PreferEarlierWithin < 0) throw new ArgumentException($"autotune preference margin must not be negative, got {PreferEarlierWithin}");
+        if (PoolConfirmSettleTime < TimeSpan.Zero) throw new ArgumentException($"autotune pool confirmation settle time must not be negative, got {PoolConfirmSettleTime}");
         if (SettleTime < TimeSpan.Zero) throw new ArgumentException($"autotune settle time must not be negative, got {SettleTime}");
         if (PoolPreferManagedWithin < 0) throw new ArgumentException($"autotune pool preference margin must not be negative, got {PoolPreferManagedWithin}");
         if (ModelBudget <= TimeSpan.Zero) throw new ArgumentException($"autotune budget must be positive, got {ModelBudget}");

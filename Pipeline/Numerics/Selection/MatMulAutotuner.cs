@@ -10,7 +10,7 @@ namespace LstmStream.Pipeline.Numerics.Selection;
 /// two warm-up calls, then <see cref="MatMulAutotuneOptions.Repetitions"/> timed repetitions (each looping
 /// calls for at least <see cref="MatMulAutotuneOptions.MinRepetitionTime"/>, interleaved across backends, or
 /// backend after backend, see <see cref="MatMulAutotuneOptions.Interleave"/>),
-/// median per call. A row count is skipped, with all larger ones, when the time already measured predicts
+/// the fastest repetition per call (interference only slows calls down). A row count is skipped, with all larger ones, when the time already measured predicts
 /// it would overrun the budget, and no new round of repetitions starts once the budget is spent; the
 /// smallest row count is always measured (at least one repetition each). Range limits lie at the geometric middle of adjacent measured row
 /// counts; above the largest measured one its winner is kept.
@@ -161,7 +161,8 @@ public sealed class MatMulAutotuner
         secondsPerCall > 0.005 ? Math.Min(_options.Repetitions, 3) : _options.Repetitions;
 
     /// <summary>
-    /// Median seconds per call of the candidates <paramref name="which"/> at <paramref name="rows"/> rows. Their
+    /// Seconds per call of the candidates <paramref name="which"/> at <paramref name="rows"/> rows, each its fastest
+    /// repetition (another thread or process taking the core only ever slows a repetition down). Their
     /// repetitions are interleaved (one of each backend in turn), so that what one backend leaves behind (caches,
     /// a thread still busy) weighs on every backend alike rather than on whichever is timed next.
     /// </summary>
@@ -200,15 +201,32 @@ public sealed class MatMulAutotuner
             }
         }
 
-        var medians = new double[count];
-        for (var i = 0; i < count; i++)
-        {
-            var taken = samples[i].AsSpan(0, Math.Min(rounds, samples[i].Length));
-            taken.Sort();
-            medians[i] = taken[taken.Length / 2];
-        }
+        var fastest = new double[count];
+        for (var i = 0; i < count; i++) fastest[i] = FastestOf(samples[i].AsSpan(0, Math.Min(rounds, samples[i].Length)));
+        return fastest;
+    }
 
-        return medians;
+    private static double FastestOf(ReadOnlySpan<double> values)
+    {
+        var min = values[0];
+        foreach (var v in values) min = Math.Min(min, v);
+        return min;
+    }
+
+    /// <summary>
+    /// Seconds per call of <paramref name="backend"/> alone at <paramref name="rows"/> rows: whole steps of
+    /// <paramref name="layer"/>, or, when it is null, multiplies by a random B of shape <c>[k × n]</c> (the fastest
+    /// of <see cref="MatMulAutotuneOptions.Repetitions"/> repetitions after two warm-up calls, no budget).
+    /// </summary>
+    internal double TimeAlone(IMatMulBackend backend, LstmLayer? layer, int k, int n, int rows)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        var random = new Random(_options.Seed);
+        TimedCall call = layer is not null
+            ? new LayerStepCall(new LstmLayerKernel(layer, backend), random)
+            : new MultiplyCall(backend, backend.Pack(RandomValues(random, k * n), k, n), RandomValues(random, n), k, n, random);
+        call.Ensure(rows);
+        return MeasureAll([call], [0], rows, long.MaxValue)[0];
     }
 
     private static float[] RandomValues(Random random, int count)

@@ -132,7 +132,7 @@ public static class MatMulBackendFactory
                 choices[i] = $"{shapes[i].Label} {tuned.Description}";
             }
 
-            if (threads > 1) KeepOneThreadPool(backends, choices, shapes.Select(s => s.Label).ToArray(), candidates, threads, options.PoolPreferManagedWithin);
+            if (threads > 1) KeepOneThreadPool(model, backends, choices, shapes, candidates, threads, options);
         }
 
         var layerCount = model.Layers.Count;
@@ -148,13 +148,19 @@ public static class MatMulBackendFactory
     /// cores between one layer's multiply and the next. So the whole model goes to one backend: the one with the
     /// least total measured time over all its matrices (at the batch sizes that every backend was measured at),
     /// except that the managed kernel keeps the model unless that total beats it by more than
-    /// <paramref name="preferManagedWithin"/> (native pools also contend with the stream's own threads).
+    /// <see cref="MatMulAutotuneOptions.PoolPreferManagedWithin"/> (native pools also contend with the stream's own
+    /// threads), and a native winner must win again when re-timed after every pool has gone idle
+    /// (<see cref="ConfirmPoolBackend"/>): on a shared machine one disturbed series of repetitions must not hand the
+    /// model to a pool that is twice as slow.
     /// </summary>
-    private static void KeepOneThreadPool(IMatMulBackend[] backends, string[] choices, string[] labels, IReadOnlyList<IMatMulBackend> candidates,
-        int threads, double preferManagedWithin)
+    private static void KeepOneThreadPool(LstmModel model, IMatMulBackend[] backends, string[] choices,
+        IReadOnlyList<(string Label, int K, int N)> shapes, IReadOnlyList<IMatMulBackend> candidates, int threads, MatMulAutotuneOptions options)
     {
+        var labels = shapes.Select(s => s.Label).ToArray();
+        var preferManagedWithin = options.PoolPreferManagedWithin;
         var tuned = backends.Cast<TunedMatMul>().ToArray();
         var totals = new Dictionary<string, double>();
+        var largestCommonRows = new int[tuned.Length];
         foreach (var candidate in tuned[0].Timings.Select(t => t.Backend).Distinct())
         {
             var total = 0.0;
@@ -163,6 +169,7 @@ public static class MatMulBackendFactory
                 var commonRows = matrix.Timings.GroupBy(t => t.Rows)
                     .Where(g => g.Select(t => t.Backend).Distinct().Count() == matrix.Timings.Select(t => t.Backend).Distinct().Count())
                     .Select(g => g.Key).ToHashSet();
+                largestCommonRows[Array.IndexOf(tuned, matrix)] = commonRows.Count == 0 ? 0 : commonRows.Max();
                 total += matrix.Timings.Where(t => t.Backend == candidate && commonRows.Contains(t.Rows)).Sum(t => t.SecondsPerCall);
             }
 
@@ -171,6 +178,32 @@ public static class MatMulBackendFactory
 
         if (totals.Count == 0) return;
         var best = ChoosePoolBackend(totals, preferManagedWithin);
+        var confirmation = "";
+        if (best != Managed && totals.ContainsKey(Managed))
+        {
+            // A native pool won: time managed again, then the challenger, with every pool idle first, on each matrix
+            // at its largest row count, before giving the whole model away.
+            var managed = candidates.First(c => c.Name == Managed);
+            var challenger = candidates.First(c => c.Name == best);
+            var tuner = new MatMulAutotuner(candidates, options);
+            double Retime(IMatMulBackend backend)
+            {
+                var total = 0.0;
+                for (var i = 0; i < shapes.Count; i++)
+                {
+                    if (largestCommonRows[i] == 0) continue;
+                    total += tuner.TimeAlone(backend, i < model.Layers.Count ? model.Layers[i] : null, shapes[i].K, shapes[i].N, largestCommonRows[i]);
+                }
+
+                return total;
+            }
+
+            Thread.Sleep(options.PoolConfirmSettleTime);
+            var (kept, managedSeconds, challengerSeconds) = ConfirmPoolBackend(best, () => Retime(managed), () => Retime(challenger), preferManagedWithin);
+            confirmation = $"; re-timed with idle pools: managed {managedSeconds * 1e3:F2} ms, {best} {challengerSeconds * 1e3:F2} ms";
+            best = kept;
+        }
+
         var used = tuned.SelectMany(t => t.Plan.Backends.Select(b => b.Name)).Distinct().ToArray();
         if (used.Length == 1 && used[0] == best) return;
 
@@ -178,8 +211,22 @@ public static class MatMulBackendFactory
         for (var i = 0; i < backends.Length; i++)
         {
             backends[i] = new TunedMatMul(MatMulDispatchPlan.Single(chosen), labels[i], tuned[i].Timings);
-            choices[i] = $"{labels[i]}: {best} for all rows ({threads} threads; one thread pool for the whole model, tuned choice was {tuned[i].Plan})";
+            choices[i] = $"{labels[i]}: {best} for all rows ({threads} threads; one thread pool for the whole model, tuned choice was {tuned[i].Plan}{confirmation})";
         }
+    }
+
+    /// <summary>
+    /// The second look before a native pool takes the whole model: <paramref name="retimeManaged"/> runs first (before
+    /// the challenger's pool has been woken again), then <paramref name="retimeChallenger"/>; the challenger is kept only
+    /// if it still beats managed by more than the margin. Returns the backend kept and both times.
+    /// </summary>
+    internal static (string Kept, double ManagedSeconds, double ChallengerSeconds) ConfirmPoolBackend(string challenger,
+        Func<double> retimeManaged, Func<double> retimeChallenger, double preferManagedWithin)
+    {
+        var managedSeconds = retimeManaged();
+        var challengerSeconds = retimeChallenger();
+        var kept = ChoosePoolBackend(new Dictionary<string, double> { [Managed] = managedSeconds, [challenger] = challengerSeconds }, preferManagedWithin);
+        return (kept, managedSeconds, challengerSeconds);
     }
 
     /// <summary>The backend with the least total time, or managed when that total is not lower than managed's by more than the margin.</summary>

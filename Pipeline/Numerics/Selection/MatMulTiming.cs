@@ -1,6 +1,6 @@
 namespace LstmStream.Pipeline.Numerics.Selection;
 
-/// <summary>One autotuner measurement: the median time of one multiply of <see cref="Rows"/> rows.</summary>
+/// <summary>One autotuner measurement: the time of one multiply of <see cref="Rows"/> rows (the fastest repetition).</summary>
 public sealed record MatMulTiming(string Backend, int Rows, int K, int N, double SecondsPerCall)
 {
     public double GigaflopsPerSecond => 2.0 * Rows * K * N / SecondsPerCall / 1e9;
