@@ -11,8 +11,10 @@ internal interface IParallelJob
 /// allocating per call. Parts are claimed, not assigned: the caller and every woken worker take the
 /// next unclaimed part until none is left, so the caller never waits for a worker that is slow to wake
 /// (it does that worker's part itself) — only for parts already running. A job may have more parts than
-/// threads (they are claimed one after another, which balances uneven parts). A worker polls for 2 ms after
-/// each job (back-to-back layer steps and micro-batches find it awake), then sleeps on its semaphore. One job
+/// threads (they are claimed one after another, which balances uneven parts). A worker polls a job counter for
+/// 2 ms after each job (back-to-back layer steps and micro-batches find it awake; polling takes no lock, so a
+/// worker preempted while polling never holds up the caller that starts the next job), then flags itself and
+/// sleeps on its semaphore, which the next job releases. One job
 /// at a time:
 /// callers take <see cref="TryBegin"/> and fall back to one thread when it is busy, so concurrent
 /// callers never oversubscribe the cores. The claim is not re-entrant: a part that multiplies again (on
@@ -29,6 +31,10 @@ internal sealed class GemmWorkers : IDisposable
     private const int Closed = int.MaxValue / 2;
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _start;
+    /// <summary>Per worker: 1 while it is about to sleep or sleeping on its semaphore (then a new job releases it).</summary>
+    private readonly int[] _sleeping;
+    /// <summary>Counts jobs started: a polling worker watches it (no lock), so waking an awake worker costs nothing.</summary>
+    private long _jobs;
     private int _claimed;
     private IParallelJob? _job;
     private int _parts;
@@ -42,6 +48,7 @@ internal sealed class GemmWorkers : IDisposable
     {
         _threads = new Thread[workerCount];
         _start = new SemaphoreSlim[workerCount];
+        _sleeping = new int[workerCount];
         for (var w = 0; w < workerCount; w++)
         {
             _start[w] = new SemaphoreSlim(0);
@@ -75,7 +82,7 @@ internal sealed class GemmWorkers : IDisposable
             Volatile.Write(ref _donePart, 0);
             // Opening the claim counter last publishes the job, its part count and the done counter first.
             Volatile.Write(ref _nextPart, 0);
-            foreach (var s in _start) s.Release();
+            WakeWorkers();
             try
             {
                 RunClaimedParts();
@@ -94,6 +101,20 @@ internal sealed class GemmWorkers : IDisposable
         {
             _job = null;
             Volatile.Write(ref _claimed, 0);
+        }
+    }
+
+    /// <summary>
+    /// Tells the workers a job started: polling ones see the job count change; one that has gone to sleep (flagged
+    /// itself) is released. The count's increment and the flag's exchange are full fences, and a worker flags itself
+    /// before it reads the count a last time, so either it sees the new job or this sees its flag.
+    /// </summary>
+    private void WakeWorkers()
+    {
+        Interlocked.Increment(ref _jobs);
+        for (var w = 0; w < _start.Length; w++)
+        {
+            if (Volatile.Read(ref _sleeping[w]) != 0 && Interlocked.Exchange(ref _sleeping[w], 0) != 0) _start[w].Release();
         }
     }
 
@@ -120,18 +141,20 @@ internal sealed class GemmWorkers : IDisposable
     private void Loop(int index)
     {
         var start = _start[index];
+        var seen = Volatile.Read(ref _jobs);
         while (true)
         {
-            var woke = false;
             var since = System.Diagnostics.Stopwatch.GetTimestamp();
-            while (!woke && System.Diagnostics.Stopwatch.GetTimestamp() - since < SpinTicks)
+            while (Volatile.Read(ref _jobs) == seen && System.Diagnostics.Stopwatch.GetTimestamp() - since < SpinTicks) Thread.SpinWait(10);
+            if (Volatile.Read(ref _jobs) == seen)
             {
-                woke = start.Wait(0);
-                if (!woke) Thread.SpinWait(10);
+                Interlocked.Exchange(ref _sleeping[index], 1);
+                if (Volatile.Read(ref _jobs) == seen) start.Wait();
+                else if (Interlocked.Exchange(ref _sleeping[index], 0) == 0) start.Wait(); // a starter took the flag: take its release
             }
 
-            if (!woke) start.Wait();
             if (_stopping) return;
+            seen = Volatile.Read(ref _jobs);
             RunClaimedParts();
         }
     }
@@ -143,6 +166,7 @@ internal sealed class GemmWorkers : IDisposable
         var spin = new SpinWait();
         while (Interlocked.CompareExchange(ref _claimed, 1, 0) != 0) spin.SpinOnce();
         _stopping = true;
+        Interlocked.Increment(ref _jobs);
         foreach (var s in _start) s.Release();
 
         foreach (var t in _threads) t.Join();

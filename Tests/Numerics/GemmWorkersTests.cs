@@ -58,6 +58,32 @@ public class GemmWorkersTests
         workers.RunAndEnd(new DelegateJob(_ => { }), 1);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(30)]
+    public void A_polling_or_sleeping_worker_takes_part_in_the_next_job(int idleMilliseconds)
+    {
+        // A part run by the caller waits until a part has started on another thread, which only a worker can be: each
+        // job proves a worker woke for it — right after the last job (polling), or after it has gone to sleep on its
+        // semaphore (idle longer than its 2 ms of polling).
+        using var workers = new GemmWorkers(1);
+        for (var round = 0; round < 20; round++)
+        {
+            if (idleMilliseconds > 0) Thread.Sleep(idleMilliseconds);
+            var callerThread = Environment.CurrentManagedThreadId;
+            var otherStarted = new ManualResetEventSlim(false);
+            var job = new DelegateJob(_ =>
+            {
+                if (Environment.CurrentManagedThreadId == callerThread) otherStarted.Wait(TimeSpan.FromSeconds(10));
+                else otherStarted.Set();
+            });
+            Assert.True(workers.TryBegin());
+            workers.RunAndEnd(job, 2);
+            Assert.True(otherStarted.IsSet, $"round {round}, idle {idleMilliseconds} ms: no worker took part");
+        }
+    }
+
     [Fact]
     public void A_disposed_worker_set_refuses_new_jobs()
     {
