@@ -195,10 +195,11 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         // 6 × 4 accumulators fill AVX-512's 32 registers; narrower vectors have 16, so half the rows.
         int maxTileRows = lanes == 16 ? GemmMicroKernel.MaxRows : GemmMicroKernel.MaxRows / 2;
         float* gates = stackalloc float[GemmMicroKernel.MaxRows * 4 * 16];
-        float** aRows = stackalloc float*[GemmMicroKernel.MaxRows];
-        float** hRows = stackalloc float*[GemmMicroKernel.MaxRows];
-        float** cRows = stackalloc float*[GemmMicroKernel.MaxRows];
-        float** mRows = stackalloc float*[GemmMicroKernel.MaxRows];
+        // Row pointers of one chunk (unit 0), set once per chunk and used by every block's tiles.
+        float** aRows = stackalloc float*[ChunkRows];
+        float** hRows = stackalloc float*[ChunkRows];
+        float** cRows = stackalloc float*[ChunkRows];
+        float** mRows = stackalloc float*[ChunkRows];
         float* data = panels.Panels.Data, bias = panels.Bias;
         bool peep = _options.Peepholes;
         int* cIndex = _cIndex;
@@ -213,39 +214,31 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
             {
                 int chunkRows = Math.Min(ChunkRows, rowTo - chunk);
                 int tiles = (chunkRows + maxTileRows - 1) / maxTileRows, baseRows = chunkRows / tiles, extra = chunkRows % tiles;
+                for (var r = 0; r < chunkRows; r++)
+                {
+                    long at = (long)(chunk + r) * cells;
+                    long state = cIndex is null ? at : (long)cIndex[chunk + r] * cells;
+                    aRows[r] = inPlace ? x + (long)(chunk + r) * inputs : _xh + (long)(chunk + r) * k;
+                    if (inPlace) hRows[r] = hTable + state;
+                    cRows[r] = _c + state;
+                    mRows[r] = _m + at;
+                }
+
                 for (var b = blockFrom; b < blockTo; b++)
                 {
                     float* panel = data + panels.Panels.PanelOffset(b);
                     int unit0 = b * lanes, units = Math.Min(lanes, cells - unit0);
                     int peepAt = peep ? unit0 : 0;
-                    int row = chunk;
+                    int row = 0;
                     for (var t = 0; t < tiles; t++)
                     {
                         int tileRows = baseRows + (t < extra ? 1 : 0);
                         if (inPlace)
-                        {
-                            for (var r = 0; r < tileRows; r++)
-                            {
-                                aRows[r] = x + (long)(row + r) * inputs;
-                                hRows[r] = hTable + (long)cIndex[row + r] * cells;
-                            }
-
-                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows, panel, width, inputs, hRows, cells, gates, width, bias + b * width, false, noMask);
-                        }
+                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows + row, panel, width, inputs, hRows + row, cells, gates, width, bias + b * width, false, noMask);
                         else
-                        {
-                            for (var r = 0; r < tileRows; r++) aRows[r] = _xh + (long)(row + r) * k;
-                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows, panel, width, k, null, 0, gates, width, bias + b * width, false, noMask);
-                        }
+                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows + row, panel, width, k, null, 0, gates, width, bias + b * width, false, noMask);
 
-                        for (var r = 0; r < tileRows; r++)
-                        {
-                            long at = (long)(row + r) * cells + unit0;
-                            cRows[r] = _c + (cIndex is null ? at : (long)cIndex[row + r] * cells + unit0);
-                            mRows[r] = _m + at;
-                        }
-
-                        LstmCellUpdate.RunBlockRows<TOps, TV>(_options, gates, width, tileRows, cRows, mRows, pi + peepAt, pf + peepAt, po + peepAt, units);
+                        LstmCellUpdate.RunBlockRows<TOps, TV>(_options, gates, width, tileRows, cRows + row, mRows + row, unit0, pi + peepAt, pf + peepAt, po + peepAt, units);
                         row += tileRows;
                     }
                 }

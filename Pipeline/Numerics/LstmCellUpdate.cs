@@ -55,11 +55,12 @@ internal static unsafe class LstmCellUpdate
     /// <summary>
     /// The update of one block of <paramref name="count"/> ≤ lanes units for <paramref name="rows"/> rows, as the
     /// fused layer step has them after one micro-kernel tile: the gates of row r at <c>z + r · stride</c> as four
-    /// vectors <c>[i | j | f | o]</c>, its c at <c>c[r]</c> (updated in place) and its output at <c>m[r]</c>.
+    /// vectors <c>[i | j | f | o]</c>, its c at <c>c[r] + at</c> (updated in place) and its output at <c>m[r] + at</c>
+    /// (row pointers at unit 0, <paramref name="at"/> the block's first unit).
     /// Pipelined by one row like <see cref="Run{TOps, TV}"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void RunBlockRows<TOps, TV>(in CellOptions options, float* z, int stride, int rows, float** c, float** m,
+    public static void RunBlockRows<TOps, TV>(in CellOptions options, float* z, int stride, int rows, float** c, float** m, nint at,
         float* pi, float* pf, float* po, int count)
         where TOps : ISimdOps<TV>
         where TV : struct
@@ -71,23 +72,23 @@ internal static unsafe class LstmCellUpdate
             for (var r = 0; r < rows; r++)
             {
                 float* zr = z + (long)r * stride;
-                TV cNew = CellState<TOps, TV, Yes>(options, zr, zr + lanes, zr + 2 * lanes, c[r], pi, pf, mask);
-                Output<TOps, TV, Yes>(options, zr + 3 * lanes, cNew, m[r], po, mask);
+                TV cNew = CellState<TOps, TV, Yes>(options, zr, zr + lanes, zr + 2 * lanes, c[r] + at, pi, pf, mask);
+                Output<TOps, TV, Yes>(options, zr + 3 * lanes, cNew, m[r] + at, po, mask);
             }
 
             return;
         }
 
-        TV current = CellState<TOps, TV, No>(options, z, z + lanes, z + 2 * lanes, c[0], pi, pf, default);
+        TV current = CellState<TOps, TV, No>(options, z, z + lanes, z + 2 * lanes, c[0] + at, pi, pf, default);
         for (var r = 1; r < rows; r++)
         {
             float* zr = z + (long)r * stride;
-            TV next = CellState<TOps, TV, No>(options, zr, zr + lanes, zr + 2 * lanes, c[r], pi, pf, default);
-            Output<TOps, TV, No>(options, zr - stride + 3 * lanes, current, m[r - 1], po, default);
+            TV next = CellState<TOps, TV, No>(options, zr, zr + lanes, zr + 2 * lanes, c[r] + at, pi, pf, default);
+            Output<TOps, TV, No>(options, zr - stride + 3 * lanes, current, m[r - 1] + at, po, default);
             current = next;
         }
 
-        Output<TOps, TV, No>(options, z + (long)(rows - 1) * stride + 3 * lanes, current, m[rows - 1], po, default);
+        Output<TOps, TV, No>(options, z + (long)(rows - 1) * stride + 3 * lanes, current, m[rows - 1] + at, po, default);
     }
 
     /// <summary>c = f ⊙ c_prev + i ⊙ g for one vector, stored in place and returned.</summary>
