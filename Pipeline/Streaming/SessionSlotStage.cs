@@ -112,10 +112,19 @@ public sealed class SessionSlotStage : GraphStageWithMaterializedValue<FlowShape
             Publish();
         }
 
-        /// <summary>Publishes the figures and, when keys are live, makes sure the idle timer will look again.</summary>
+        /// <summary>
+        /// Makes sure, when keys are live, that the idle timer will look again, then publishes the figures: whoever
+        /// sees these figures (a test moving a fake clock on, an operator) finds the timer already armed for the keys
+        /// they count.
+        /// </summary>
         private void Publish()
         {
+            ArmIdleTimer();
             _counters.Publish(_sessions.Counts);
+        }
+
+        private void ArmIdleTimer()
+        {
             if (_idleTimer is null || _idleTimerArmed || _sessions.NextExpiry is not { } expiry) return;
             // The oldest key's expiry only moves later (keys used again move to the recent end), so a timer
             // armed for an earlier expiry fires early at worst, checks, and is armed again.
