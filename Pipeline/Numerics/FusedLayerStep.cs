@@ -9,9 +9,10 @@ namespace LstmStream.Pipeline.Numerics;
 /// those units into a tile-sized scratch that stays in L1 (<see cref="GateBlockPanels"/> puts them side by
 /// side), and <see cref="LstmCellUpdate"/> turns them into the new c and m at once. No batch-sized gate buffer
 /// is written and read back. Rows are swept in chunks whose slice of [x | h] stays in L2 while every block's
-/// panel passes over it; A rows are read through row pointers, so state rows are used where they lie. With several threads the step is split into parts — row ranges for large batches,
-/// block ranges (as well) for small ones — that the backend's workers and the caller claim in turn, so both
-/// the multiply and the update run on every core. Every gate value is the same FMA chain over k from the bias
+/// panel passes over it; A rows are read through row pointers, so state rows are used where they lie. With
+/// several threads the step is split into parts — row ranges (two per thread at least, down to 4 rows a part),
+/// unit-block ranges only for batches too small for that — that the backend's workers and the caller claim in
+/// turn, so both the multiply and the update run on every core. Every gate value is the same FMA chain over k from the bias
 /// as in <see cref="ManagedMatMul"/>, so the results are bitwise those of the unfused step, whatever the split.
 /// <para>One step at a time per instance (it keeps the step's operands in fields for the parts).</para>
 /// </summary>
@@ -22,6 +23,12 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
 
     /// <summary>Rows of a row-range part of a large batch (small parts balance the threads' last claims).</summary>
     private const int PartRows = 64;
+
+    /// <summary>
+    /// Fewest rows per part when a small batch is split by rows (below that, by unit blocks: parts of a row or two
+    /// would make poor tiles and each thread would stream all of B).
+    /// </summary>
+    private const int MinRowsPerSmallPart = 4;
 
     /// <summary>
     /// Bytes of weights above which even one row is split over threads: such a B does not stay in one core's L2,
@@ -139,6 +146,18 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         if (threads <= 1 || (work < ManagedMatMul.ParallelThreshold && _k * columns * sizeof(float) < SplitWeightBytes)) return false;
         // At least two parts per thread, so a worker that wakes late or a busy core costs little.
         _rowParts = (rows + PartRows - 1) / PartRows;
+        if (_rowParts < 2 * threads && rows >= MinRowsPerSmallPart * 2 * threads)
+        {
+            // A small batch: two row ranges per thread rather than unit blocks, so each row's c and h are written
+            // by one thread only (no cache line of a row shuttles between cores, which on a VM whose vCPUs sit
+            // far apart cost block-split steps a third of their speed) and each part writes its h back itself.
+            _blockParts = 1;
+            _rowParts = 2 * threads;
+            EnsureRowStarts();
+            for (var p = 0; p <= _rowParts; p++) _rowStarts[p] = (int)((long)rows * p / _rowParts);
+            return true;
+        }
+
         _blockParts = Math.Min(_panels.Blocks, Math.Max(1, (2 * threads + _rowParts - 1) / _rowParts));
         SplitRows(rows, threads);
         return true;
@@ -156,10 +175,15 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         int headRows = rows - tailParts * small;
         int headParts = tailParts > 0 ? (headRows + PartRows - 1) / PartRows : _rowParts;
         _rowParts = headParts + tailParts;
-        if (_rowStarts.Length < _rowParts + 1) _rowStarts = new int[Math.Max(_rowParts + 1, 2 * _rowStarts.Length)];
+        EnsureRowStarts();
         for (var p = 0; p < headParts; p++) _rowStarts[p] = (int)((long)headRows * p / headParts);
         for (var p = 0; p < tailParts; p++) _rowStarts[headParts + p] = headRows + p * small;
         _rowStarts[_rowParts] = rows;
+    }
+
+    private void EnsureRowStarts()
+    {
+        if (_rowStarts.Length < _rowParts + 1) _rowStarts = new int[Math.Max(_rowParts + 1, 2 * _rowStarts.Length)];
     }
 
     public void RunPart(int part)

@@ -116,11 +116,13 @@ public class FusedLayerStepTests
     [InlineData(2)]
     public void Stepping_in_place_in_state_tables_equals_stepping_gathered_rows(int threads)
     {
-        // 700 rows split by rows (each part gathers and writes back its own chunks); 64 and 300 rows split by blocks
-        // (gathered first, written back after), 1 and 7 rows on one thread; projection and narrow cells take the gathering fallback.
+        // With 2 threads: 300 and 700 rows split by rows of 64 (each part writes back its own chunks' h), 64 rows in
+        // four row ranges of 16; 1 and 7 rows on one thread, except for the 32 x 256 layer, whose weights (over 1 MB)
+        // split even one row, by unit blocks (h written back after the step); projection and narrow cells take the
+        // gathering fallback.
         var rng = new Random(29 + threads);
         using var managed = new ManagedMatMul(threads);
-        foreach (var (inputs, cells, projection) in new[] { (6, 4, 0), (16, 128, 0), (9, 33, 0), (12, 40, 9) })
+        foreach (var (inputs, cells, projection) in new[] { (6, 4, 0), (16, 128, 0), (32, 256, 0), (9, 33, 0), (12, 40, 9) })
         {
             var layer = ReferenceLstmCell.RandomLayer(rng, inputs, cells, peepholes: true, projectionSize: projection, scale: 3f);
             int outs = layer.OutputSize;
