@@ -164,20 +164,29 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
     }
 
     /// <summary>
-    /// Row parts of about <see cref="PartRows"/> rows, except that the last rows go in smaller parts (a quarter
-    /// of the size, two per thread): parts are claimed in order, so the threads finish within a small part of
-    /// each other rather than one waiting for the other's last full part.
+    /// Row parts of about <see cref="PartRows"/> rows in one region of rows per thread (the range of parts that thread
+    /// owns, see <see cref="GemmWorkers"/>: the same rows for it step after step), each region ending in two smaller
+    /// parts (a quarter of the size) when the batch is large enough: a thread done with its own region takes parts
+    /// from the ends of the others', so the threads finish within a small part of each other.
     /// </summary>
     private void SplitRows(int rows, int threads)
     {
         const int small = PartRows / 4;
-        int tailParts = _rowParts >= 4 * threads ? 2 * threads : 0;
-        int headRows = rows - tailParts * small;
-        int headParts = tailParts > 0 ? (headRows + PartRows - 1) / PartRows : _rowParts;
-        _rowParts = headParts + tailParts;
+        int tail = _rowParts >= 4 * threads ? 2 : 0;
+        // Every region gets the same number of parts (so the workers' equal ranges of parts are the regions).
+        int smallestRegion = rows / threads;
+        int headParts = Math.Max(1, (smallestRegion - tail * small + PartRows - 1) / PartRows);
+        int perRegion = headParts + tail;
+        _rowParts = threads * perRegion;
         EnsureRowStarts();
-        for (var p = 0; p < headParts; p++) _rowStarts[p] = (int)((long)headRows * p / headParts);
-        for (var p = 0; p < tailParts; p++) _rowStarts[headParts + p] = headRows + p * small;
+        for (var t = 0; t < threads; t++)
+        {
+            int from = (int)((long)rows * t / threads), to = (int)((long)rows * (t + 1) / threads);
+            int headRows = to - from - tail * small;
+            for (var p = 0; p < headParts; p++) _rowStarts[t * perRegion + p] = from + (int)((long)headRows * p / headParts);
+            for (var p = 0; p < tail; p++) _rowStarts[t * perRegion + headParts + p] = from + headRows + p * small;
+        }
+
         _rowStarts[_rowParts] = rows;
     }
 

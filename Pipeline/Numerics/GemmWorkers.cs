@@ -8,10 +8,12 @@ internal interface IParallelJob
 
 /// <summary>
 /// A fixed set of dedicated background threads for splitting one multiply over cores without
-/// allocating per call. Parts are claimed, not assigned: the caller and every woken worker take the
-/// next unclaimed part until none is left, so the caller never waits for a worker that is slow to wake
-/// (it does that worker's part itself) — only for parts already running. A job may have more parts than
-/// threads (they are claimed one after another, which balances uneven parts). A worker polls a job counter for
+/// allocating per call. Each thread owns an equal contiguous range of a job's parts and claims them from its
+/// front; a thread whose range is used up takes the others' parts from their ends. So the same parts (the same
+/// rows of a batch) go to the same thread, and its core's caches, job after job, while the caller never waits
+/// for a worker that is slow to wake or has been preempted (it takes that worker's parts itself) — only for
+/// parts already running. A job may have more parts than threads (smaller parts at the ends of the ranges
+/// balance the threads' last claims). A worker polls a job counter for
 /// 2 ms after each job (back-to-back layer steps and micro-batches find it awake; polling takes no lock, so a
 /// worker preempted while polling never holds up the caller that starts the next job), then flags itself and
 /// sleeps on its semaphore, which the next job releases. One job
@@ -28,7 +30,6 @@ internal sealed class GemmWorkers : IDisposable
     /// batch in between), so a busy pipeline never pays a wake-up, and short enough to cost little when idle.
     /// </summary>
     private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 500;
-    private const int Closed = int.MaxValue / 2;
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _start;
     /// <summary>Per worker: 1 while it is about to sleep or sleeping on its semaphore (then a new job releases it).</summary>
@@ -38,8 +39,12 @@ internal sealed class GemmWorkers : IDisposable
     private int _claimed;
     private IParallelJob? _job;
     private int _parts;
-    /// <summary>The next part to claim; <see cref="Closed"/> between jobs, so a worker that wakes late claims nothing.</summary>
-    private int _nextPart = Closed;
+    /// <summary>
+    /// Per thread (the caller first, then the workers), the range of parts it owns in the job now running (see
+    /// <see cref="Range"/>); every range is empty between jobs (a job ends only when all are), so a worker that wakes
+    /// late claims nothing.
+    /// </summary>
+    private readonly long[] _ranges;
     private int _donePart;
     private volatile bool _stopping;
     private Exception? _failure;
@@ -49,6 +54,7 @@ internal sealed class GemmWorkers : IDisposable
         _threads = new Thread[workerCount];
         _start = new SemaphoreSlim[workerCount];
         _sleeping = new int[workerCount];
+        _ranges = new long[workerCount + 1];
         for (var w = 0; w < workerCount; w++)
         {
             _start[w] = new SemaphoreSlim(0);
@@ -80,19 +86,19 @@ internal sealed class GemmWorkers : IDisposable
             _failure = null;
             _parts = parts;
             Volatile.Write(ref _donePart, 0);
-            // Opening the claim counter last publishes the job, its part count and the done counter first.
-            Volatile.Write(ref _nextPart, 0);
+            // Opening the ranges last publishes the job, its part count and the done counter first.
+            var threads = _ranges.Length;
+            for (var t = 0; t < threads; t++) Volatile.Write(ref _ranges[t], Range((int)((long)parts * t / threads), (int)((long)parts * (t + 1) / threads)));
             WakeWorkers();
             try
             {
-                RunClaimedParts();
+                RunClaimedParts(0);
             }
             finally
             {
                 // Never hand the workers to the next caller while they still run a part of this job.
                 var spin = new SpinWait();
                 while (Volatile.Read(ref _donePart) < _parts) spin.SpinOnce(sleep1Threshold: -1);
-                Volatile.Write(ref _nextPart, Closed);
             }
 
             if (_failure is { } failure) throw new InvalidOperationException("a matrix multiply worker failed", failure);
@@ -118,30 +124,60 @@ internal sealed class GemmWorkers : IDisposable
         }
     }
 
-    private void RunClaimedParts()
+    /// <summary>A range of parts, front (next to claim from the start) in the low half, end (exclusive) in the high half.</summary>
+    private static long Range(int front, int end) => ((long)end << 32) | (uint)front;
+
+    /// <summary>
+    /// Claims a part of range <paramref name="t"/>: its owner from the front, others from the end; -1 when it is empty.
+    /// </summary>
+    private int Claim(int t, bool owner)
     {
-        int part;
-        while ((part = Interlocked.Increment(ref _nextPart) - 1) < _parts)
+        while (true)
         {
-            try
-            {
-                _job!.RunPart(part);
-            }
-            catch (Exception e)
-            {
-                _failure = e;
-            }
-            finally
-            {
-                Interlocked.Increment(ref _donePart);
-            }
+            var range = Volatile.Read(ref _ranges[t]);
+            int front = (int)range, end = (int)(range >> 32);
+            if (front >= end) return -1;
+            var claimed = owner ? Range(front + 1, end) : Range(front, end - 1);
+            if (Interlocked.CompareExchange(ref _ranges[t], claimed, range) == range) return owner ? front : end - 1;
+        }
+    }
+
+    /// <summary>
+    /// Runs parts until none is left: first this thread's own range from its front (so a batch's rows go to the same
+    /// thread, and so the same core, step after step and layer after layer), then the others' from their ends.
+    /// </summary>
+    private void RunClaimedParts(int own)
+    {
+        var threads = _ranges.Length;
+        for (var i = 0; i < threads; i++)
+        {
+            var t = (own + i) % threads;
+            int part;
+            while ((part = Claim(t, owner: i == 0)) >= 0) Run(part);
+        }
+    }
+
+    private void Run(int part)
+    {
+        try
+        {
+            _job!.RunPart(part);
+        }
+        catch (Exception e)
+        {
+            _failure = e;
+        }
+        finally
+        {
+            Interlocked.Increment(ref _donePart);
         }
     }
 
     private void Loop(int index)
     {
         var start = _start[index];
-        var seen = Volatile.Read(ref _jobs);
+        // Jobs are counted from 0: one started before this thread got here is still new to it.
+        var seen = 0L;
         while (true)
         {
             var since = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -155,7 +191,7 @@ internal sealed class GemmWorkers : IDisposable
 
             if (_stopping) return;
             seen = Volatile.Read(ref _jobs);
-            RunClaimedParts();
+            RunClaimedParts(index + 1);
         }
     }
 
