@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using LstmStream.Pipeline.Models;
 
 namespace LstmStream.Pipeline.Numerics.Selection;
@@ -9,9 +10,9 @@ namespace LstmStream.Pipeline.Numerics.Selection;
 /// row-count range. Per backend and row count: B packed,
 /// two warm-up calls, then <see cref="MatMulAutotuneOptions.Repetitions"/> timed repetitions (each looping
 /// calls for at least <see cref="MatMulAutotuneOptions.MinRepetitionTime"/>, interleaved across backends, or
-/// backend after backend, see <see cref="MatMulAutotuneOptions.Interleave"/>),
-/// the fastest repetition per call (interference only slows calls down). A row count is skipped, with all larger ones, when the time already measured predicts
-/// it would overrun the budget, and no new round of repetitions starts once the budget is spent; the
+/// backend after backend, see <see cref="MatMulAutotuneOptions.Interleave"/>), the fastest repetition per call
+/// (interference only slows calls down). A row count is skipped, with all larger ones, when the time already
+/// measured predicts it would overrun the budget, and no new round of repetitions starts once the budget is spent; the
 /// smallest row count is always measured (at least one repetition each). Range limits lie at the geometric middle of adjacent measured row
 /// counts; above the largest measured one its winner is kept.
 /// <para>Not thread-safe: tune from one thread; it runs the candidates, which must not be in use meanwhile.</para>
@@ -202,15 +203,8 @@ public sealed class MatMulAutotuner
         }
 
         var fastest = new double[count];
-        for (var i = 0; i < count; i++) fastest[i] = FastestOf(samples[i].AsSpan(0, Math.Min(rounds, samples[i].Length)));
+        for (var i = 0; i < count; i++) fastest[i] = TensorPrimitives.Min<double>(samples[i].AsSpan(0, Math.Min(rounds, samples[i].Length)));
         return fastest;
-    }
-
-    private static double FastestOf(ReadOnlySpan<double> values)
-    {
-        var min = values[0];
-        foreach (var v in values) min = Math.Min(min, v);
-        return min;
     }
 
     /// <summary>
