@@ -124,9 +124,7 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
             }
             else if (!_writeBackInParts)
             {
-                int cells = _panels.Cells;
-                for (var r = 0; r < rows; r++)
-                    new ReadOnlySpan<float>(h + (long)r * cells, cells).CopyTo(new Span<float>(hTable + (long)index[r] * cells, cells));
+                WriteBackH(0, rows);
             }
         }
         finally
@@ -239,6 +237,8 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         TV noMask = TOps.TailMask(lanes);
         bool inPlace = _x is not null;
         float* x = _x, hTable = _hTable;
+        // In place, the tile's k runs over x (inputs) and then h_prev (cells); otherwise over [x | h_prev] at once.
+        int firstK = inPlace ? inputs : k, secondK = inPlace ? cells : 0;
         fixed (float* pi = _peepholeInput)
         fixed (float* pf = _peepholeForget)
         fixed (float* po = _peepholeOutput)
@@ -266,23 +266,25 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
                     for (var t = 0; t < tiles; t++)
                     {
                         int tileRows = baseRows + (t < extra ? 1 : 0);
-                        if (inPlace)
-                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows + row, panel, width, inputs, hRows + row, cells, gates, width, bias + b * width, false, noMask);
-                        else
-                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows + row, panel, width, k, null, 0, gates, width, bias + b * width, false, noMask);
+                        ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows + row, panel, width, firstK, inPlace ? hRows + row : null, secondK,
+                            gates, width, bias + b * width, false, noMask);
 
                         LstmCellUpdate.RunBlockRows<TOps, TV>(_options, gates, width, tileRows, cRows + row, mRows + row, unit0, pi + peepAt, pf + peepAt, po + peepAt, units);
                         row += tileRows;
                     }
                 }
 
-                if (inPlace && _writeBackInParts)
-                {
-                    // Every block of these rows is done: their new h becomes their h_prev in the table.
-                    for (var r = chunk; r < chunk + chunkRows; r++)
-                        new ReadOnlySpan<float>(_m + (long)r * cells, cells).CopyTo(new Span<float>(hTable + (long)cIndex[r] * cells, cells));
-                }
+                // Every block of these rows is done: their new h becomes their h_prev in the table.
+                if (inPlace && _writeBackInParts) WriteBackH(chunk, chunk + chunkRows);
             }
         }
+    }
+
+    /// <summary>In place: copies the new h of rows [from, to) from the output into their rows of the h table.</summary>
+    private void WriteBackH(int from, int to)
+    {
+        int cells = _panels.Cells;
+        for (var r = from; r < to; r++)
+            new ReadOnlySpan<float>(_m + (long)r * cells, cells).CopyTo(new Span<float>(_hTable + (long)_cIndex[r] * cells, cells));
     }
 }
