@@ -135,13 +135,7 @@ public sealed unsafe class LstmLayerKernel
         }
         else
         {
-            if (cRowIndex.Length < rows) throw new ArgumentException($"cRowIndex has {cRowIndex.Length} entries, fewer than rows {rows}", nameof(cRowIndex));
-            int tableRows = cTable.Length / cells;
-            for (var r = 0; r < rows; r++)
-            {
-                if ((uint)cRowIndex[r] >= (uint)tableRows)
-                    throw new ArgumentOutOfRangeException(nameof(cRowIndex), $"cRowIndex[{r}] = {cRowIndex[r]} is outside the c table's {tableRows} rows");
-            }
+            CheckRowIndices(cRowIndex, rows, cTable.Length / cells, nameof(cRowIndex), "the c table's");
         }
 
         var m = _projection is null ? h : Scratch(ref _cellOutput, rows * cells);
@@ -204,13 +198,7 @@ public sealed unsafe class LstmLayerKernel
         if (rows == 0) return;
         if (x.Length < (long)rows * inputs) throw new ArgumentException($"x has {x.Length} values, fewer than rows {rows} × InputSize {inputs}", nameof(x));
         if (h.Length < (long)rows * outs) throw new ArgumentException($"h has {h.Length} values, fewer than rows {rows} × OutputSize {outs}", nameof(h));
-        if (rowIndex.Length < rows) throw new ArgumentException($"rowIndex has {rowIndex.Length} entries, fewer than rows {rows}", nameof(rowIndex));
-        int tableRows = Math.Min(hTable.Length / outs, cTable.Length / cells);
-        for (var r = 0; r < rows; r++)
-        {
-            if ((uint)rowIndex[r] >= (uint)tableRows)
-                throw new ArgumentOutOfRangeException(nameof(rowIndex), $"rowIndex[{r}] = {rowIndex[r]} is outside the state tables' {tableRows} rows");
-        }
+        CheckRowIndices(rowIndex, rows, Math.Min(hTable.Length / outs, cTable.Length / cells), nameof(rowIndex), "the state tables'");
 
         if (_projection is null && FusedBackendFor(rows) is { } managed)
         {
@@ -235,6 +223,17 @@ public sealed unsafe class LstmLayerKernel
 
         Step(rows, xh, cTable, rowIndex, h);
         for (var r = 0; r < rows; r++) h.Slice(r * outs, outs).CopyTo(hTable.Slice(rowIndex[r] * outs, outs));
+    }
+
+    /// <summary>Each of the first <paramref name="rows"/> indices must name a row of a table of <paramref name="tableRows"/> rows.</summary>
+    private static void CheckRowIndices(ReadOnlySpan<int> index, int rows, int tableRows, string parameter, string table)
+    {
+        if (index.Length < rows) throw new ArgumentException($"{parameter} has {index.Length} entries, fewer than rows {rows}", parameter);
+        for (var r = 0; r < rows; r++)
+        {
+            if ((uint)index[r] >= (uint)tableRows)
+                throw new ArgumentOutOfRangeException(parameter, $"{parameter}[{r}] = {index[r]} is outside {table} {tableRows} rows");
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
