@@ -159,20 +159,16 @@ public static class MatMulBackendFactory
         var labels = shapes.Select(s => s.Label).ToArray();
         var preferManagedWithin = options.PoolPreferManagedWithin;
         var tuned = backends.Cast<TunedMatMul>().ToArray();
+        // Per matrix, the row counts every backend was timed at: only those are compared.
+        var commonRows = tuned.Select(matrix => matrix.Timings.GroupBy(t => t.Rows)
+            .Where(g => g.Select(t => t.Backend).Distinct().Count() == matrix.Timings.Select(t => t.Backend).Distinct().Count())
+            .Select(g => g.Key).ToHashSet()).ToArray();
         var totals = new Dictionary<string, double>();
-        var largestCommonRows = new int[tuned.Length];
         foreach (var candidate in tuned[0].Timings.Select(t => t.Backend).Distinct())
         {
             var total = 0.0;
-            foreach (var matrix in tuned)
-            {
-                var commonRows = matrix.Timings.GroupBy(t => t.Rows)
-                    .Where(g => g.Select(t => t.Backend).Distinct().Count() == matrix.Timings.Select(t => t.Backend).Distinct().Count())
-                    .Select(g => g.Key).ToHashSet();
-                largestCommonRows[Array.IndexOf(tuned, matrix)] = commonRows.Count == 0 ? 0 : commonRows.Max();
-                total += matrix.Timings.Where(t => t.Backend == candidate && commonRows.Contains(t.Rows)).Sum(t => t.SecondsPerCall);
-            }
-
+            for (var i = 0; i < tuned.Length; i++)
+                total += tuned[i].Timings.Where(t => t.Backend == candidate && commonRows[i].Contains(t.Rows)).Sum(t => t.SecondsPerCall);
             if (total > 0) totals[candidate] = total;
         }
 
@@ -191,8 +187,8 @@ public static class MatMulBackendFactory
                 var total = 0.0;
                 for (var i = 0; i < shapes.Count; i++)
                 {
-                    if (largestCommonRows[i] == 0) continue;
-                    total += tuner.TimeAlone(backend, i < model.Layers.Count ? model.Layers[i] : null, shapes[i].K, shapes[i].N, largestCommonRows[i]);
+                    if (commonRows[i].Count == 0) continue;
+                    total += tuner.TimeAlone(backend, i < model.Layers.Count ? model.Layers[i] : null, shapes[i].K, shapes[i].N, commonRows[i].Max());
                 }
 
                 return total;
