@@ -100,7 +100,7 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
             if (p.ColumnData is not null)
             {
                 // A narrow B (a head with few outputs): dot products, cheap enough for one thread.
-                NarrowColumnsKernel.Run(_lanes, pa, p, call.Bias, pc, 0, m);
+                NarrowColumnsKernel.Run(_lanes, pa, p, call.Bias, pc, m);
             }
             else if (_workers is not null && (long)m * k * n >= ParallelThreshold && _workers.TryBegin())
             {

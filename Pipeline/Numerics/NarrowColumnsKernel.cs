@@ -22,19 +22,19 @@ internal static unsafe class NarrowColumnsKernel
     /// <summary>Partial sums per dot product (and the multiple K is padded to in the column-major copy).</summary>
     public const int Partials = 16;
 
-    /// <summary>Rows <paramref name="rowFrom"/> … <paramref name="rowTo"/> − 1 of C [m × n] (row-major, n = <c>b.Columns</c>).</summary>
-    public static void Run(int lanes, float* a, PackedPanels b, float* bias, float* c, int rowFrom, int rowTo)
+    /// <summary>C <c>[rows × n]</c> (row-major, n = <c>b.Columns</c>) from A <c>[rows × k]</c>.</summary>
+    public static void Run(int lanes, float* a, PackedPanels b, float* bias, float* c, int rows)
     {
         switch (lanes)
         {
-            case 16: Run<Simd512, Vector512<float>>(a, b, bias, c, rowFrom, rowTo); break;
-            case 8: Run<Simd256, Vector256<float>>(a, b, bias, c, rowFrom, rowTo); break;
-            default: Run<Simd128, Vector128<float>>(a, b, bias, c, rowFrom, rowTo); break;
+            case 16: Run<Simd512, Vector512<float>>(a, b, bias, c, rows); break;
+            case 8: Run<Simd256, Vector256<float>>(a, b, bias, c, rows); break;
+            default: Run<Simd128, Vector128<float>>(a, b, bias, c, rows); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Run<TOps, TV>(float* a, PackedPanels b, float* bias, float* c, int rowFrom, int rowTo)
+    private static void Run<TOps, TV>(float* a, PackedPanels b, float* bias, float* c, int rows)
         where TOps : ISimdOps<TV>
         where TV : struct
     {
@@ -46,7 +46,7 @@ internal static unsafe class NarrowColumnsKernel
         TV tail0 = Mask<TOps, TV>(tail), tail1 = Mask<TOps, TV>(tail - lanes);
         TV tail2 = Mask<TOps, TV>(tail - 2 * lanes), tail3 = Mask<TOps, TV>(tail - 3 * lanes);
         float* partials = stackalloc float[Partials];
-        for (var r = rowFrom; r < rowTo; r++)
+        for (var r = 0; r < rows; r++)
         {
             float* ar = a + (long)r * k;
             for (var j = 0; j < n; j++)
