@@ -41,4 +41,21 @@ fi
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 # The native backends were installed above, so their tests must run, not skip.
 export LSTMSTREAM_REQUIRE_NATIVE="${LSTMSTREAM_REQUIRE_NATIVE:-1}"
-exec dotnet test LstmStream.sln -c Release "$@"
+dotnet test LstmStream.sln -c Release "$@"
+
+# Every vector width the kernels have, checked on every machine: the numerics, golden and differential tests
+# once more with 512-bit vectors off (AVX2 path; the native libraries limited to AVX2 as well) and once with
+# only 128-bit vectors. VectorWidthTests fails if the runtime did not honour a knob.
+ISA_FILTER='FullyQualifiedName~LstmStream.Tests.Numerics|FullyQualifiedName~LstmStream.Tests.Golden|FullyQualifiedName~LstmStream.Tests.Onnx|FullyQualifiedName~LstmStream.Tests.NativeBackends'
+if grep -qw avx512f /proc/cpuinfo; then
+    echo "scripts/test.sh: numerics, golden and differential tests with 512-bit vectors off"
+    env DOTNET_EnableAVX512=0 DOTNET_EnableAVX512F=0 LSTMSTREAM_EXPECT_VECTOR_BITS=256 \
+        OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2 \
+        dotnet test Tests/LstmStream.Tests.csproj -c Release --no-build --filter "$ISA_FILTER"
+else
+    echo "scripts/test.sh: this CPU has no AVX-512: the main run above already took the 256-bit path"
+fi
+echo "scripts/test.sh: numerics, golden and differential tests with 128-bit vectors only"
+env DOTNET_EnableAVX2=0 DOTNET_EnableAVX512=0 DOTNET_EnableAVX512F=0 LSTMSTREAM_EXPECT_VECTOR_BITS=128 \
+    OPENBLAS_CORETYPE=Sandybridge ONEDNN_MAX_CPU_ISA=AVX \
+    dotnet test Tests/LstmStream.Tests.csproj -c Release --no-build --filter "$ISA_FILTER"
