@@ -25,7 +25,7 @@ public class ArchiveWriterTests
     }
 
     [Fact]
-    public void SafetensorsRoundTripIsBitExactAndAligned()
+    public void Safetensors_round_trip_is_bit_exact_and_aligned()
     {
         var tensors = Sample();
         using var stream = new MemoryStream();
@@ -39,7 +39,7 @@ public class ArchiveWriterTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void NpzRoundTripIsBitExact(bool compressed)
+    public void Npz_round_trip_is_bit_exact(bool compressed)
     {
         var tensors = Sample();
         using var stream = new MemoryStream();
@@ -50,7 +50,7 @@ public class ArchiveWriterTests
     }
 
     [Fact]
-    public void NpyDataStartsOnA64ByteBoundary()
+    public void Npy_data_starts_on_a_64_byte_boundary()
     {
         using var stream = new MemoryStream();
         NpyWriter.Write(stream, new NamedTensor("x", [3], [1, 2, 3]));
@@ -63,7 +63,7 @@ public class ArchiveWriterTests
     }
 
     [Fact]
-    public void DuplicateNamesAreRefused()
+    public void Duplicate_names_are_refused()
     {
         var t = new NamedTensor("a", [1], [1]);
         Assert.Throws<ArgumentException>(() => SafetensorsWriter.Write(new MemoryStream(), [t, t]));

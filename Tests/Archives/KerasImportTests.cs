@@ -17,7 +17,7 @@ public class KerasImportTests
     [Theory]
     [InlineData("safetensors")]
     [InlineData("npz")]
-    public void TfKerasStackWithHeadMatchesKerasEquations(string format)
+    public void Tf_Keras_stack_with_head_matches_Keras_equations(string format)
     {
         var rng = new Random(31);
         // Layers named lstm, lstm_2, lstm_10: ordered by number, not by text.
@@ -38,7 +38,7 @@ public class KerasImportTests
     }
 
     [Fact]
-    public void Keras3NamesWithoutCellScopeAndWithoutBiasMatchKerasEquations()
+    public void Keras3_names_without_cell_scope_and_without_bias_match_Keras_equations()
     {
         var rng = new Random(32);
         var l0 = Layer(rng, "lstm", 3, 4, bias: false, suffix: "");
@@ -52,7 +52,7 @@ public class KerasImportTests
     }
 
     [Fact]
-    public void CuDnnDoubleBiasIsSummed()
+    public void CuDNN_double_bias_is_summed()
     {
         var rng = new Random(33);
         var (k, r, _) = Layer(rng, "cu_dnnlstm", 2, 3, bias: false);
@@ -67,7 +67,7 @@ public class KerasImportTests
     }
 
     [Fact]
-    public void LayersWithTheSameNumberCannotBeOrdered()
+    public void Layers_with_the_same_number_cannot_be_ordered()
     {
         var rng = new Random(34);
         var tensors = Flatten([Layer(rng, "encoder", 3, 4), Layer(rng, "decoder", 4, 4)]);
@@ -80,7 +80,7 @@ public class KerasImportTests
     }
 
     [Fact]
-    public void WrongRecurrentKernelShapeIsNamed()
+    public void Wrong_recurrent_kernel_shape_is_named()
     {
         var rng = new Random(35);
         var (k, _, b) = Layer(rng, "lstm/lstm_cell", 3, 4);
@@ -92,7 +92,7 @@ public class KerasImportTests
     }
 
     [Fact]
-    public void OptimizerSlotsAreReportedAsLeftovers()
+    public void Optimizer_slots_are_reported_as_leftovers()
     {
         var rng = new Random(36);
         var tensors = Flatten([Layer(rng, "lstm/lstm_cell", 3, 4)]).Append(Random(rng, "Adam/iter", 1)).ToList();
@@ -103,7 +103,7 @@ public class KerasImportTests
     }
 
     [Fact]
-    public void BidirectionalWrapperIsRejected()
+    public void Bidirectional_wrapper_is_rejected()
     {
         var rng = new Random(37);
         var tensors = Flatten([Layer(rng, "bidirectional/forward_lstm/lstm_cell", 3, 4), Layer(rng, "bidirectional/backward_lstm/lstm_cell", 3, 4)]);

@@ -21,7 +21,7 @@ public sealed class ModelLoaderTests : IDisposable
     }
 
     [Fact]
-    public void MissingFileIsNamed()
+    public void Missing_file_is_named()
     {
         var path = Path.Combine(ArchiveTestData.TempFolder, $"{Guid.NewGuid():N}.npz");
 
@@ -31,7 +31,7 @@ public sealed class ModelLoaderTests : IDisposable
     }
 
     [Fact]
-    public void UnknownExtensionListsTheSupportedOnes()
+    public void Unknown_extension_lists_the_supported_ones()
     {
         var path = TempFile(".pkl", [1, 2, 3]);
 
@@ -43,7 +43,7 @@ public sealed class ModelLoaderTests : IDisposable
     }
 
     [Fact]
-    public void ExtensionIsCaseInsensitive()
+    public void Extension_is_case_insensitive()
     {
         var path = TempFile(".NPZ", []);
         NpzWriter.Write(path, [new NamedTensor("weight_ih_l0", [4, 1], [1, 2, 3, 4]), new NamedTensor("weight_hh_l0", [4, 1], [1, 2, 3, 4])]);
@@ -55,7 +55,7 @@ public sealed class ModelLoaderTests : IDisposable
     }
 
     [Fact]
-    public void OnnxFilesGoThroughTheOnnxImporter()
+    public void ONNX_files_go_through_the_ONNX_importer()
     {
         var model = RandomModel.Create(3, [5, 4], headOutputs: 2, HeadActivation.Tanh, seed: 11);
         var path = TempFile(".onnx", LstmStream.Pipeline.Models.Onnx.OnnxModelWriter.ToBytes(model));
@@ -67,7 +67,7 @@ public sealed class ModelLoaderTests : IDisposable
     }
 
     [Fact]
-    public void ArchiveWithoutLstmWeightsSaysWhatItExpected()
+    public void Archive_without_LSTM_weights_says_what_it_expected()
     {
         var path = TempFile(".safetensors", []);
         SafetensorsWriter.Write(path, [new NamedTensor("conv1.weight", [8, 3, 3, 3], new float[216])]);
@@ -79,7 +79,7 @@ public sealed class ModelLoaderTests : IDisposable
     }
 
     [Fact]
-    public void CorruptArchiveNamesTheFile()
+    public void Corrupt_archive_names_the_file()
     {
         var path = TempFile(".safetensors", [1, 2, 3]);
 

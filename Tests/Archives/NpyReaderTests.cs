@@ -53,7 +53,7 @@ public class NpyReaderTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void ReadsFloat32InEitherByteOrder(bool bigEndian)
+    public void Reads_float32_in_either_byte_order(bool bigEndian)
     {
         var dict = $"{{'descr': '{(bigEndian ? '>' : '<')}f4', 'fortran_order': False, 'shape': (2, 3), }}";
         var tensor = NpyReader.Read(Npy(dict, Floats(bigEndian, 1, 2, 3, 4, 5, 6.5f)), "w", "t.npy");
@@ -66,7 +66,7 @@ public class NpyReaderTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void ReadsFloat64InEitherByteOrder(bool bigEndian)
+    public void Reads_float64_in_either_byte_order(bool bigEndian)
     {
         var dict = $"{{'descr': '{(bigEndian ? '>' : '<')}f8', 'fortran_order': False, 'shape': (3,), }}";
         var tensor = NpyReader.Read(Npy(dict, Doubles(bigEndian, 0.1, -2.25, 1e-3)), "v", "t.npy");
@@ -77,7 +77,7 @@ public class NpyReaderTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void ReadsFloat16InEitherByteOrder(bool bigEndian)
+    public void Reads_float16_in_either_byte_order(bool bigEndian)
     {
         ushort[] bits = [0x3C00, 0xC500, 0x0001]; // 1, -5, smallest subnormal 2^-24
         var data = new byte[6];
@@ -94,7 +94,7 @@ public class NpyReaderTests
     }
 
     [Fact]
-    public void FortranOrderMatrixIsTransposedToRowMajor()
+    public void Fortran_order_matrix_is_transposed_to_row_major()
     {
         // The 2 × 3 matrix [[1, 2, 3], [4, 5, 6]] stored column by column.
         var dict = "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }";
@@ -105,7 +105,7 @@ public class NpyReaderTests
     }
 
     [Fact]
-    public void FortranOrderRank3IsReordered()
+    public void Fortran_order_rank_3_is_reordered()
     {
         // Element (a, b, c) of a 2 × 3 × 4 array has value 100a + 10b + c; Fortran order varies a fastest.
         var fortran = new List<float>();
@@ -126,7 +126,7 @@ public class NpyReaderTests
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
-    public void ReadsVersion2And3Headers(int major)
+    public void Reads_version_2_and_3_headers(int major)
     {
         var dict = "{\"descr\": \"<f4\", \"fortran_order\": False, \"shape\": (), }";
         var tensor = NpyReader.Read(Npy(dict, Floats(false, 7.5f), major), "s", "t.npy");
@@ -142,7 +142,7 @@ public class NpyReaderTests
     [InlineData("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,), }", 8, "expected True or False")]
     [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }", 8, "expected a non-negative dimension")]
     [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1}", 8, "unexpected header key 'extra'")]
-    public void MalformedArraysAreReportedWithTheArrayName(string dict, int dataBytes, string expected)
+    public void Malformed_arrays_are_reported_with_the_array_name(string dict, int dataBytes, string expected)
     {
         var e = Assert.Throws<ModelFormatException>(() => NpyReader.Read(Npy(dict, new byte[dataBytes]), "lstm/kernel", "m.npz!lstm/kernel.npy"));
 
@@ -151,7 +151,7 @@ public class NpyReaderTests
     }
 
     [Fact]
-    public void BadMagicAndVersionAreRejected()
+    public void Bad_magic_and_version_are_rejected()
     {
         var good = Npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", new byte[4]);
         var badMagic = (byte[])good.Clone();

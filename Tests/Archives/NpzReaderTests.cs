@@ -24,7 +24,7 @@ public class NpzReaderTests
     }
 
     [Fact]
-    public void ReadsSeveralStoredAndDeflatedMembers()
+    public void Reads_several_stored_and_deflated_members()
     {
         using var zip = Zip(
             ("lstm/lstm_cell/kernel:0.npy", Npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }", Floats(false, 1, 2)), false),
@@ -41,7 +41,7 @@ public class NpzReaderTests
     }
 
     [Fact]
-    public void NonNpyMemberIsRejected()
+    public void Non_npy_member_is_rejected()
     {
         using var zip = Zip(("readme.txt", "hello"u8.ToArray(), false));
 
@@ -51,7 +51,7 @@ public class NpzReaderTests
     }
 
     [Fact]
-    public void BrokenMemberNamesArchiveAndMember()
+    public void Broken_member_names_archive_and_member()
     {
         using var zip = Zip(("w.npy", Npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", new byte[3]), true));
 
@@ -61,7 +61,7 @@ public class NpzReaderTests
     }
 
     [Fact]
-    public void NonZipIsRejected()
+    public void Non_zip_is_rejected()
     {
         using var stream = new MemoryStream("this is not a zip file at all"u8.ToArray());
 

@@ -32,7 +32,7 @@ public class PyTorchImportTests
     [InlineData("safetensors")]
     [InlineData("npz")]
     [InlineData("npz-compressed")]
-    public void HeterogeneousStackWithHeadMatchesPyTorchEquations(string format)
+    public void Heterogeneous_stack_with_head_matches_PyTorch_equations(string format)
     {
         var rng = new Random(11);
         var tensors = StateDict(rng, "model.rnn.", [(5, 6, 0), (6, 4, 0), (4, 7, 0)]);
@@ -52,7 +52,7 @@ public class PyTorchImportTests
     }
 
     [Fact]
-    public void ProjSizeStackMatchesPyTorchEquations()
+    public void Proj_size_stack_matches_PyTorch_equations()
     {
         var rng = new Random(12);
         // nn.LSTM(input_size=3, hidden_size=6, num_layers=3, proj_size=4)
@@ -67,7 +67,7 @@ public class PyTorchImportTests
     }
 
     [Fact]
-    public void UnprefixedStackWithoutBiasesMatchesPyTorchEquations()
+    public void Unprefixed_stack_without_biases_matches_PyTorch_equations()
     {
         var rng = new Random(13);
         var tensors = StateDict(rng, "", [(2, 5, 0), (5, 3, 2)], biases: false);
@@ -80,7 +80,7 @@ public class PyTorchImportTests
     }
 
     [Fact]
-    public void BothBiasesAreSummedIntoTheInternalGateOrder()
+    public void Both_biases_are_summed_into_the_internal_gate_order()
     {
         // hidden 1: gate rows i, f, g, o hold 1, 2, 3, 4 (bias_ih) and 10, 20, 30, 40 (bias_hh).
         var tensors = new List<NamedTensor>
@@ -98,7 +98,7 @@ public class PyTorchImportTests
     }
 
     [Fact]
-    public void BidirectionalIsRejected()
+    public void Bidirectional_is_rejected()
     {
         var rng = new Random(14);
         var tensors = StateDict(rng, "lstm.", [(3, 4, 0)]);
@@ -112,7 +112,7 @@ public class PyTorchImportTests
     }
 
     [Fact]
-    public void InconsistentRecurrentShapeNamesTensorAndExpectation()
+    public void Inconsistent_recurrent_shape_names_tensor_and_expectation()
     {
         var rng = new Random(15);
         var tensors = StateDict(rng, "", [(3, 4, 0), (4, 5, 0)]);
@@ -126,7 +126,7 @@ public class PyTorchImportTests
     }
 
     [Fact]
-    public void LayerInputThatDoesNotChainIsRejected()
+    public void Layer_input_that_does_not_chain_is_rejected()
     {
         var rng = new Random(16);
         var tensors = StateDict(rng, "", [(3, 4, 0), (6, 5, 0)]);
@@ -139,7 +139,7 @@ public class PyTorchImportTests
     }
 
     [Fact]
-    public void MissingMiddleLayerIsRejected()
+    public void Missing_middle_layer_is_rejected()
     {
         var rng = new Random(17);
         var tensors = StateDict(rng, "", [(3, 4, 0), (4, 4, 0), (4, 4, 0)]).Where(t => !t.Name.EndsWith("_l1")).ToList();
@@ -151,7 +151,7 @@ public class PyTorchImportTests
     }
 
     [Fact]
-    public void LeftoverTensorIsNamedWithItsShape()
+    public void Leftover_tensor_is_named_with_its_shape()
     {
         var rng = new Random(18);
         var tensors = StateDict(rng, "lstm.", [(3, 4, 0)]);
@@ -163,7 +163,7 @@ public class PyTorchImportTests
     }
 
     [Fact]
-    public void TwoDenseLayersAreAmbiguous()
+    public void Two_dense_layers_are_ambiguous()
     {
         var rng = new Random(19);
         var tensors = StateDict(rng, "lstm.", [(3, 4, 0)]);
@@ -178,7 +178,7 @@ public class PyTorchImportTests
     }
 
     [Fact]
-    public void HeadWithWrongInputWidthIsRejected()
+    public void Head_with_wrong_input_width_is_rejected()
     {
         var rng = new Random(20);
         var tensors = StateDict(rng, "lstm.", [(3, 4, 0)]);
@@ -190,7 +190,7 @@ public class PyTorchImportTests
     }
 
     [Fact]
-    public void SeveralLstmModulesAreRejected()
+    public void Several_LSTM_modules_are_rejected()
     {
         var rng = new Random(21);
         var tensors = StateDict(rng, "enc.", [(3, 4, 0)]);
@@ -203,7 +203,7 @@ public class PyTorchImportTests
     }
 
     [Fact]
-    public void TensorFlowOnlyOptionsAreRejected()
+    public void TensorFlow_only_options_are_rejected()
     {
         var tensors = StateDict(new Random(22), "", [(3, 4, 0)]);
 
@@ -213,7 +213,7 @@ public class PyTorchImportTests
     }
 
     [Fact]
-    public void HeadActivationWithoutHeadIsRejected()
+    public void Head_activation_without_head_is_rejected()
     {
         var tensors = StateDict(new Random(23), "", [(3, 4, 0)]);
 

@@ -46,7 +46,7 @@ public class SafetensorsReaderTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void ReadsEveryFloatDtypeAndSkipsMetadata(bool viaFile)
+    public void Reads_every_float_dtype_and_skips_metadata(bool viaFile)
     {
         var f64 = new byte[16];
         BinaryPrimitives.WriteDoubleLittleEndian(f64, 0.1);
@@ -85,7 +85,7 @@ public class SafetensorsReaderTests
     [InlineData("""{"x":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}""", 8, "not a valid [begin, end] range")]
     [InlineData("""{"x":{"dtype":"F32","shape":[2],""", 8, "not valid JSON")]
     [InlineData("""[1,2]""", 0, "expected an object")]
-    public void MalformedHeadersAreReportedWithTheTensorName(string header, int dataBytes, string expected)
+    public void Malformed_headers_are_reported_with_the_tensor_name(string header, int dataBytes, string expected)
     {
         var bytes = File(header, new byte[dataBytes]);
 
@@ -99,7 +99,7 @@ public class SafetensorsReaderTests
     }
 
     [Fact]
-    public void TooShortFileIsRejected()
+    public void Too_short_file_is_rejected()
     {
         foreach (var viaFile in (bool[])[false, true])
         {
@@ -109,7 +109,7 @@ public class SafetensorsReaderTests
     }
 
     [Fact]
-    public void HeaderLengthPastTheEndIsRejected()
+    public void Header_length_past_the_end_is_rejected()
     {
         var bytes = File("{}", []);
         BinaryPrimitives.WriteUInt64LittleEndian(bytes, 1000);

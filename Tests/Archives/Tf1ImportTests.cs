@@ -26,7 +26,7 @@ public class Tf1ImportTests
     [InlineData(1.0f, "npz")]
     [InlineData(0.0f, "safetensors")]
     [InlineData(-0.7f, "npz-compressed")]
-    public void BasicMultiRnnCellMatchesTf1Equations(float forgetBias, string format)
+    public void Basic_MultiRNNCell_matches_TF1_equations(float forgetBias, string format)
     {
         var rng = new Random(41);
         // The tutorial's stack: 6 inputs -> 4 -> 5.
@@ -43,7 +43,7 @@ public class Tf1ImportTests
     }
 
     [Fact]
-    public void DefaultForgetBiasIsOne()
+    public void Default_forget_bias_is_one()
     {
         var rng = new Random(42);
         var cells = new[] { Cell(rng, "basic_lstm_cell", 3, 2) };
@@ -56,7 +56,7 @@ public class Tf1ImportTests
     }
 
     [Fact]
-    public void LstmCellsWithPeepholesProjectionClipsAndHeadMatchTf1Equations()
+    public void LSTM_cells_with_peepholes_projection_clips_and_head_match_TF1_equations()
     {
         var rng = new Random(43);
         const string scope = "model/encoder/rnn/multi_rnn_cell";
@@ -91,7 +91,7 @@ public class Tf1ImportTests
     }
 
     [Fact]
-    public void OldWeightsAndBiasesNamesAreAccepted()
+    public void Old_weights_and_biases_names_are_accepted()
     {
         var rng = new Random(44);
         var cells = new[]
@@ -109,7 +109,7 @@ public class Tf1ImportTests
     }
 
     [Fact]
-    public void CellsOutsideAMultiRnnCellCannotBeOrdered()
+    public void Cells_outside_a_MultiRNNCell_cannot_be_ordered()
     {
         var rng = new Random(45);
         var tensors = Flatten([Cell(rng, "a/lstm_cell", 3, 4), Cell(rng, "b/lstm_cell", 4, 4)]);
@@ -121,7 +121,7 @@ public class Tf1ImportTests
     }
 
     [Fact]
-    public void PartialPeepholesAreRejected()
+    public void Partial_peepholes_are_rejected()
     {
         var rng = new Random(46);
         var cell = Cell(rng, "rnn/lstm_cell", 3, 4, peepholes: true);
@@ -134,7 +134,7 @@ public class Tf1ImportTests
     }
 
     [Fact]
-    public void KernelNarrowerThanProjectionIsRejected()
+    public void Kernel_narrower_than_projection_is_rejected()
     {
         var rng = new Random(47);
         var cell = Cell(rng, "rnn/lstm_cell", 3, 4, proj: 2);
@@ -146,7 +146,7 @@ public class Tf1ImportTests
     }
 
     [Fact]
-    public void ProjectionClipWithoutProjectionIsRejected()
+    public void Projection_clip_without_projection_is_rejected()
     {
         var tensors = Flatten([Cell(new Random(48), "rnn/lstm_cell", 3, 4)]);
 
@@ -156,7 +156,7 @@ public class Tf1ImportTests
     }
 
     [Fact]
-    public void BidirectionalRnnIsRejected()
+    public void Bidirectional_RNN_is_rejected()
     {
         var rng = new Random(49);
         var tensors = Flatten([Cell(rng, "bidirectional_rnn/fw/lstm_cell", 3, 4), Cell(rng, "bidirectional_rnn/bw/lstm_cell", 3, 4)]);
@@ -176,7 +176,7 @@ public class Tf1ImportTests
     [InlineData(1.0f, false)]
     [InlineData(1.0f, true)]
     [InlineData(0.25f, true)]
-    public void Tf1ToInternalToOnnxRuntimeMatchesTf1Equations(float forgetBias, bool peepholes)
+    public void TF1_to_internal_to_ONNX_Runtime_matches_TF1_equations(float forgetBias, bool peepholes)
     {
         var rng = new Random(peepholes ? 61 : 62);
         var cells = new[]

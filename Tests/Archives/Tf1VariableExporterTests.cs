@@ -11,7 +11,7 @@ public class Tf1VariableExporterTests
     [Theory]
     [InlineData("safetensors", 1.0f)]
     [InlineData("npz", 0.25f)]
-    public void ExportedVariablesLoadBackToTheSameModel(string format, float forgetBias)
+    public void Exported_variables_load_back_to_the_same_model(string format, float forgetBias)
     {
         var rng = new Random(61);
         var layers = new List<LstmLayer>
@@ -47,7 +47,7 @@ public class Tf1VariableExporterTests
     }
 
     [Fact]
-    public void OnnxOnlySettingsCannotBeExported()
+    public void ONNX_only_settings_cannot_be_exported()
     {
         var model = new LstmModel([new LstmLayer(1, 1, new float[8], new float[4], gateClip: 3f)]);
 

@@ -16,7 +16,7 @@ namespace LstmStream.Tests.Onnx;
 public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
 {
     [Fact]
-    public void PyTorchStyleBatchFirstStackWithGemmSoftmaxHead()
+    public void PyTorch_style_batch_first_stack_with_Gemm_Softmax_head()
     {
         var rng = new Random(101);
         const int batch = 3, seq = 6, input = 5, h0 = 7, h1 = 6, k = 4;
@@ -52,7 +52,7 @@ public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Tf2OnnxStyleLastStateHeadWithPeepholesClipAndInputForget()
+    public void Tf2onnx_style_last_state_head_with_peepholes_clip_and_input_forget()
     {
         var rng = new Random(202);
         const int batch = 4, seq = 7, input = 4, h0 = 5, h1 = 3, k = 2;
@@ -88,7 +88,7 @@ public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void PyTorchStyleStateInputsSlicedPerLayer()
+    public void PyTorch_style_state_inputs_sliced_per_layer()
     {
         var rng = new Random(505);
         const int batch = 2, seq = 5, input = 3, hidden = 4;
@@ -136,7 +136,7 @@ public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void UnfoldedWeightsAreFoldedLikePyTorchWithoutConstantFolding()
+    public void Unfolded_weights_are_folded_like_PyTorch_without_constant_folding()
     {
         // PyTorch's own parameters (gate order i, f, g, o; weight_ih [4H × in]) reordered to ONNX's i, o, f, c
         // in the graph itself: Slice per gate, Concat, Unsqueeze; the head weight is a Transpose of [k × H].
@@ -185,7 +185,7 @@ public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Opset7GraphWithFlattenGemmAndDefaultSoftmaxAxis()
+    public void Opset_7_graph_with_Flatten_Gemm_and_default_Softmax_axis()
     {
         var rng = new Random(404);
         const int batch = 2, seq = 4, input = 6, hidden = 5, k = 3;
@@ -217,7 +217,7 @@ public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void BatchwiseLayoutImportsLikeTheTimeMajorGraph()
+    public void Batchwise_layout_imports_like_the_time_major_graph()
     {
         var rng = new Random(303);
         const int input = 3, h0 = 4, h1 = 6;
@@ -264,7 +264,7 @@ public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
     [InlineData(7)]
     [InlineData(12)]
     [InlineData(17)]
-    public void WriterOutputReimportsToTheSameModel(int seed)
+    public void Writer_output_reimports_to_the_same_model(int seed)
     {
         var spec = RandomLstmModels.Spec(seed);
         var model = RandomLstmModels.Build(spec, seed);

@@ -24,11 +24,11 @@ public sealed class GoldenOnnxImportTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void GoldenCasesArePresent() => Assert.True(((IEnumerable<object[]>)Cases()).Count() >= 9, $"expected the 9 visible golden cases in {LstmStream.Tests.Support.SharedData.Golden}");
+    public void Golden_cases_are_present() => Assert.True(((IEnumerable<object[]>)Cases()).Count() >= 9, $"expected the 9 visible golden cases in {LstmStream.Tests.Support.SharedData.Golden}");
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void ImportsWithTheStructureOfCaseJson(string name)
+    public void Imports_with_the_structure_of_case_JSON(string name)
     {
         var dir = Path.Combine(LstmStream.Tests.Support.SharedData.Golden, name);
         using var caseJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "case.json")));
@@ -67,7 +67,7 @@ public sealed class GoldenOnnxImportTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void ReproducesExpectedOutputs(string name)
+    public void Reproduces_expected_outputs(string name)
     {
         var dir = Path.Combine(LstmStream.Tests.Support.SharedData.Golden, name);
         using var caseJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "case.json")));

@@ -40,7 +40,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void TheValidGraphImports()
+    public void The_valid_graph_imports()
     {
         var model = OnnxModelImporter.FromBytes(ValidGraph().Bytes(), "test.onnx");
         Assert.Equal(Hidden, model.Layers.Single().CellSize);
@@ -50,14 +50,14 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     [Theory]
     [InlineData("bidirectional")]
     [InlineData("reverse")]
-    public void NonForwardDirection(string direction)
+    public void Non_forward_direction(string direction)
     {
         var e = Refused(ValidGraph(lstmAttributes: Attr("direction", direction)));
         AssertMentions(e, "test.onnx", "'lstm0'", "LSTM", "direction", $"'{direction}'");
     }
 
     [Fact]
-    public void TwoDirectionsInW()
+    public void Two_directions_in_W()
     {
         var g = ValidGraph();
         var w = g.Graph.Initializer.Single(t => t.Name == "W");
@@ -67,14 +67,14 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void NonDefaultActivations()
+    public void Non_default_activations()
     {
         var e = Refused(ValidGraph(lstmAttributes: Attr("activations", new[] { "Sigmoid", "Tanh", "Relu" })));
         AssertMentions(e, "'lstm0'", "activations", "'Relu'");
     }
 
     [Fact]
-    public void ActivationParameters()
+    public void Activation_parameters()
     {
         var alpha = new AttributeProto { Name = "activation_alpha", Type = AttributeProto.Types.AttributeType.Floats };
         alpha.Floats.Add(0.5f);
@@ -82,25 +82,25 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void UnknownAttribute() =>
+    public void Unknown_attribute() =>
         AssertMentions(Refused(ValidGraph(lstmAttributes: Attr("projection_size", 4L))), "'lstm0'", "projection_size", "4");
 
     [Theory]
     [InlineData("clip", -1f, "-1")]
     [InlineData("clip", 0f, "0")]
-    public void InvalidClip(string name, float value, string text) =>
+    public void Invalid_clip(string name, float value, string text) =>
         AssertMentions(Refused(ValidGraph(lstmAttributes: Attr(name, value))), "'lstm0'", name, text);
 
     [Fact]
-    public void InputForgetOutOfRange() =>
+    public void Input_forget_out_of_range() =>
         AssertMentions(Refused(ValidGraph(lstmAttributes: Attr("input_forget", 2L))), "'lstm0'", "input_forget", "2");
 
     [Fact]
-    public void LayoutOutOfRange() =>
+    public void Layout_out_of_range() =>
         AssertMentions(Refused(ValidGraph(lstmAttributes: Attr("layout", 2L))), "'lstm0'", "layout", "2");
 
     [Fact]
-    public void HiddenSizeDisagreesWithW()
+    public void Hidden_size_disagrees_with_W()
     {
         var g = ValidGraph();
         g.Graph.Node[0].Attribute[0].I = 5;
@@ -108,7 +108,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void NonZeroInitialState()
+    public void Non_zero_initial_state()
     {
         var g = ValidGraph(lstmInputs: ["X", "W", "R", "B", "", "h_init"]);
         g.Floats("h_init", [1, 1, Hidden], [0f, 0.25f]);
@@ -116,7 +116,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void ZeroInitialStateIsAccepted()
+    public void Zero_initial_state_is_accepted()
     {
         var g = ValidGraph(lstmInputs: ["X", "W", "R", "B", "", "h_init", "c_init", "P"]);
         g.Floats("h_init", [1, 1, Hidden], [0f, 0f]).Floats("c_init", [1, 1, Hidden], [0f, -0f]);
@@ -124,7 +124,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void WeightsComputedAtRunTime()
+    public void Weights_computed_at_run_time()
     {
         var g = ValidGraph(lstmInputs: ["X", "W_live", "R", "B"]);
         g.Input("W_live", 1, 4 * Hidden, Input);
@@ -132,7 +132,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void UnknownOperatorOnTheChain()
+    public void Unknown_operator_on_the_chain()
     {
         var g = ValidGraph();
         g.Graph.Node[1].Output[0] = "squeezed";
@@ -142,7 +142,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void OperatorBetweenLayers()
+    public void Operator_between_layers()
     {
         var g = ValidGraph();
         var rng = new Random(9);
@@ -156,7 +156,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void OpsetTooOld()
+    public void Opset_too_old()
     {
         var m = ValidGraph(opset: 11).Model();
         m.OpsetImport[0].Version = 6;
@@ -164,7 +164,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void ExternalData()
+    public void External_data()
     {
         var g = ValidGraph();
         var r = g.Graph.Initializer.Single(t => t.Name == "R");
@@ -175,7 +175,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void CellStateOutputOnTheChain()
+    public void Cell_state_output_on_the_chain()
     {
         var g = ValidGraph();
         g.Graph.Node[0].Output.Add(["", "yc"]);
@@ -186,7 +186,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void LstmOffTheChain()
+    public void LSTM_off_the_chain()
     {
         var g = ValidGraph();
         g.Node("LSTM", "stray", ["X", "W", "R", "B"], ["y_stray"], Attr("hidden_size", (long)Hidden));
@@ -194,7 +194,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void SqueezeOfTheFeatureAxis()
+    public void Squeeze_of_the_feature_axis()
     {
         var g = ValidGraph();
         g.Graph.Initializer.Single(t => t.Name == "axes").Int64Data[0] = 3;
@@ -202,7 +202,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void ReshapeThatMixesFeaturesWithBatch()
+    public void Reshape_that_mixes_features_with_batch()
     {
         var g = ValidGraph();
         g.Graph.Node[1].Output[0] = "s";
@@ -212,7 +212,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void SoftmaxOverTheWrongAxis()
+    public void Softmax_over_the_wrong_axis()
     {
         var g = ValidGraph();
         g.Graph.Node[1].Output[0] = "s";
@@ -223,7 +223,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void GemmWithTransposedData()
+    public void Gemm_with_transposed_data()
     {
         var g = ValidGraph();
         g.Graph.Node[1].Output[0] = "s";
@@ -235,7 +235,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void ActivationWithoutDense()
+    public void Activation_without_dense()
     {
         var g = ValidGraph();
         g.Graph.Node[1].Output[0] = "s";
@@ -244,7 +244,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void ForeignDomain()
+    public void Foreign_domain()
     {
         var g = ValidGraph();
         g.Graph.Node[0].Domain = "com.microsoft";
@@ -252,21 +252,21 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void NotProtobuf()
+    public void Not_protobuf()
     {
         var e = Assert.Throws<ModelFormatException>(() => OnnxModelImporter.FromBytes("not a model"u8, "broken.onnx"));
         AssertMentions(e, "broken.onnx", "not a valid ONNX model");
     }
 
     [Fact]
-    public void MissingFile()
+    public void Missing_file()
     {
         var e = Assert.Throws<ModelFormatException>(() => OnnxModelImporter.Load("/tmp/onnx-no-such-model.onnx"));
         AssertMentions(e, "/tmp/onnx-no-such-model.onnx");
     }
 
     [Fact]
-    public void WriterRefusesProjection()
+    public void Writer_refuses_projection()
     {
         var layer = new LstmLayer(2, 3, new float[(2 + 2) * 12], new float[12], projection: new float[3 * 2], projectionSize: 2);
         var e = Assert.Throws<ModelFormatException>(() => OnnxModelWriter.ToBytes(new LstmModel([layer])));
@@ -274,7 +274,7 @@ public sealed class OnnxImportErrorTests(Xunit.Abstractions.ITestOutputHelper ou
     }
 
     [Fact]
-    public void WriterRefusesCellClip()
+    public void Writer_refuses_cell_clip()
     {
         var ok = new LstmLayer(2, 3, new float[(2 + 3) * 12], new float[12]);
         var clipped = new LstmLayer(3, 3, new float[(3 + 3) * 12], new float[12], cellClip: 5f);

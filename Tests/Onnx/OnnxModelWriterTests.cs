@@ -15,7 +15,7 @@ public sealed class OnnxModelWriterTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void ExportedGoldenModelRunsLikeTheOriginal(string name)
+    public void Exported_golden_model_runs_like_the_original(string name)
     {
         var original = Path.Combine(LstmStream.Tests.Support.SharedData.Golden, name, "model.onnx");
         var model = OnnxModelImporter.Load(original);
@@ -54,7 +54,7 @@ public sealed class OnnxModelWriterTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void StateOptionAddsPerLayerStateInputsAndOutputs()
+    public void State_option_adds_per_layer_state_inputs_and_outputs()
     {
         var model = RandomLstmModels.Build(RandomLstmModels.Spec(6), 6);
         var proto = ModelProto.Parser.ParseFrom(OnnxModelWriter.ToBytes(model, new OnnxExportOptions { StateInputsOutputs = true, SequenceLengths = false }));

@@ -18,7 +18,7 @@ public sealed class OnnxNodeLstmTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void MatchesTheNodeTestOutputs(string name)
+    public void Matches_the_node_test_outputs(string name)
     {
         var dir = Path.Combine(LstmStream.Tests.Support.SharedData.OnnxNodeTests, name);
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(dir, "model.onnx")));

@@ -34,7 +34,7 @@ public sealed class OnnxRuntimeDifferentialTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Seeds))]
-    public void RandomModelMatchesOnnxRuntime(int seed, string backend)
+    public void Random_model_matches_ONNX_Runtime(int seed, string backend)
     {
         var spec = RandomLstmModels.Spec(seed);
         var model = RandomLstmModels.Build(spec, seed);
