@@ -11,6 +11,7 @@ APT_PACKAGES=(
     libdnnl2               # the onednn matrix-multiply backend
     libmkl-rt              # the mkl matrix-multiply backend (Debian's non-free component, enabled below)
     mosquitto              # MQTT broker the Mqtt tests start on a loopback port
+    gcc                    # cc: builds the broken native library the backend-failure tests load
 )
 
 # Where the deb822 entry enabling Debian's non-free component (for libmkl-rt) is written.
