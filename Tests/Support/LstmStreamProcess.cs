@@ -33,8 +33,15 @@ internal static class LstmStreamProcess
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        await process.StandardInput.WriteAsync(stdin);
-        process.StandardInput.Close();
+        try
+        {
+            await process.StandardInput.WriteAsync(stdin);
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // The process exited without reading all of its input (e.g. on a start-up error): its exit code tells.
+        }
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         try
         {
