@@ -105,12 +105,12 @@ ISA_FILTER='FullyQualifiedName~LstmStream.Tests.Numerics|FullyQualifiedName~Lstm
 if grep -qw avx512f /proc/cpuinfo; then
     echo "scripts/test.sh: numerics, golden and differential tests with 512-bit vectors off"
     env DOTNET_EnableAVX512=0 DOTNET_EnableAVX512F=0 LSTMSTREAM_EXPECT_VECTOR_BITS=256 \
-        OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2 \
+        OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
         dotnet test Tests/LstmStream.Tests.csproj -c Release --no-build --filter "$ISA_FILTER"
 else
     echo "scripts/test.sh: this CPU has no AVX-512: the main run above already took the 256-bit path"
 fi
 echo "scripts/test.sh: numerics, golden and differential tests with 128-bit vectors only"
 env DOTNET_EnableAVX2=0 DOTNET_EnableAVX512=0 DOTNET_EnableAVX512F=0 LSTMSTREAM_EXPECT_VECTOR_BITS=128 \
-    OPENBLAS_CORETYPE=Sandybridge ONEDNN_MAX_CPU_ISA=AVX \
+    OPENBLAS_CORETYPE=Sandybridge ONEDNN_MAX_CPU_ISA=AVX MKL_ENABLE_INSTRUCTIONS=AVX \
     dotnet test Tests/LstmStream.Tests.csproj -c Release --no-build --filter "$ISA_FILTER"
