@@ -19,6 +19,9 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
 
     public List<string> Failures { get; } = [];
 
+    /// <summary>Per matrix of every ceiling row, each backend's time and the winner (from the pass the row kept).</summary>
+    public List<CeilingMatrix> CeilingMatrices { get; } = [];
+
     public void Run(Workload workload)
     {
         var model = workload.Model;
@@ -52,9 +55,11 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                     if (!best.TryGetValue(engine, out var kept) || m.SecondsPerStep < kept.Measurement.SecondsPerStep) best[engine] = (backend, m);
                 }
 
+                Ceiling.Result? keptCeiling = null;
                 for (var pass = 0; pass < options.Passes; pass++)
                 {
-                    var ceiling = Ceiling.Measure(workload, keys, candidates, settings.ForGemm());
+                    var ceiling = Ceiling.Measure(workload, keys, threads, candidates, settings.ForGemm());
+                    if (keptCeiling is null || ceiling.SecondsPerStep < keptCeiling.SecondsPerStep) keptCeiling = ceiling;
                     foreach (var detail in ceiling.Details) progress.WriteLine($"[{label}] ceiling {detail}");
                     Keep(Engines.Ceiling, ceiling.Backend, new Measurement(ceiling.SecondsPerStep, ceiling.AllocatedBytesPerStep, ceiling.CallsTimed * keys));
 
@@ -78,6 +83,7 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
 
                 foreach (var engine in new[] { Engines.Ceiling, Engines.Core, Engines.Stream, Engines.OrtBatched, Engines.OrtPerKey })
                     Add(workload, keys, threads, engine, best[engine].Backend, best[engine].Measurement);
+                CeilingMatrices.AddRange(keptCeiling!.Matrices);
             }
 
             foreach (var backend in candidates) (backend as IDisposable)?.Dispose();

@@ -10,15 +10,17 @@ namespace LstmStream.Benchmarks;
 /// </summary>
 internal static class Ceiling
 {
-    public sealed record Result(double SecondsPerStep, string Backend, IReadOnlyList<string> Details, double AllocatedBytesPerStep, long CallsTimed);
+    public sealed record Result(double SecondsPerStep, string Backend, IReadOnlyList<string> Details, double AllocatedBytesPerStep, long CallsTimed,
+        IReadOnlyList<CeilingMatrix> Matrices);
 
-    public static Result Measure(Workload workload, int keys, IReadOnlyList<IMatMulBackend> backends, MeasureSettings settings)
+    public static Result Measure(Workload workload, int keys, int threads, IReadOnlyList<IMatMulBackend> backends, MeasureSettings settings)
     {
         var random = new Random(99);
         double secondsPerRound = 0, allocatedPerRound = 0;
         long calls = 0;
         var winners = new List<string>();
         var details = new List<string>();
+        var matrices = new List<CeilingMatrix>();
         foreach (var gemm in workload.Gemms)
         {
             var b = RandomValues(random, gemm.K * gemm.N);
@@ -29,6 +31,7 @@ internal static class Ceiling
             var bestAllocated = 0.0;
             var winner = "";
             var timings = new List<string>();
+            var microseconds = new Dictionary<string, double>();
             foreach (var backend in backends)
             {
                 var packed = backend.Pack(b, gemm.K, gemm.N);
@@ -38,6 +41,7 @@ internal static class Ceiling
                     return calls;
                 }, settings, allThreads: true);
                 timings.Add($"{backend.Name} {m.SecondsPerStep * 1e6:0.##} µs");
+                microseconds[backend.Name] = m.SecondsPerStep * 1e6;
                 calls += m.StepsTimed;
                 if (m.SecondsPerStep < best)
                 {
@@ -51,10 +55,15 @@ internal static class Ceiling
             allocatedPerRound += bestAllocated;
             winners.Add(winner);
             details.Add($"{gemm.Label} [{keys}x{gemm.K}]·[{gemm.K}x{gemm.N}]: {string.Join(", ", timings)}");
+            matrices.Add(new CeilingMatrix
+            {
+                Workload = workload.Name, Keys = keys, Threads = threads, Matrix = gemm.Label, K = gemm.K, N = gemm.N,
+                Winner = winner, MicrosecondsPerMultiply = microseconds,
+            });
         }
 
         var label = winners.Distinct().Count() == 1 ? winners[0] : string.Join("+", winners);
-        return new Result(secondsPerRound / keys, label, details, allocatedPerRound / keys, calls);
+        return new Result(secondsPerRound / keys, label, details, allocatedPerRound / keys, calls, matrices);
     }
 
     private static float[] RandomValues(Random random, int count)

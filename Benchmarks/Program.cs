@@ -71,7 +71,7 @@ if (options.Memory && workloads.FirstOrDefault(w => w.Name == "sensor") is { } s
 }
 
 machine.LoadAverageEnd = MachineInfo.LoadAverage();
-var report = new Report { Machine = machine, Options = options, Rows = suite.Rows, Runs = runs, Memory = memory, Failures = suite.Failures };
+var report = new Report { Machine = machine, Options = options, Rows = suite.Rows, Runs = runs, Memory = memory, Failures = suite.Failures, CeilingMatrices = suite.CeilingMatrices };
 report.Relate();
 Console.Out.Write(report.Markdown());
 report.WriteJson(options.Out);

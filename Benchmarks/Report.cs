@@ -14,6 +14,7 @@ internal sealed class Report
     public required List<RunThroughput.Result> Runs { get; init; }
     public required List<MemoryPerKey.Result> Memory { get; init; }
     public required List<string> Failures { get; init; }
+    public required List<CeilingMatrix> CeilingMatrices { get; init; }
 
     /// <summary>Fills % of ceiling and the ratios to the ONNX Runtime rows of the same workload, keys and threads.</summary>
     public void Relate()
@@ -52,6 +53,21 @@ internal sealed class Report
         }
 
         s.AppendLine();
+        if (CeilingMatrices.Count > 0)
+        {
+            // Which backend is fastest at which shape: every backend's time per multiply in the ceiling rows.
+            var names = CeilingMatrices.SelectMany(m => m.MicrosecondsPerMultiply.Keys).Distinct().ToList();
+            s.AppendLine(CultureInfo.InvariantCulture, $"| workload | keys | threads | matrix | {string.Join(" | ", names.Select(n => $"{n} µs"))} | fastest |");
+            s.AppendLine($"|---|---:|---:|---|{string.Concat(names.Select(_ => "---:|"))}---|");
+            foreach (var m in CeilingMatrices.OrderBy(m => Array.IndexOf(Workload.Names.ToArray(), m.Workload)).ThenBy(m => m.Keys).ThenBy(m => m.Threads))
+            {
+                var times = names.Select(n => m.MicrosecondsPerMultiply.TryGetValue(n, out var us) ? us.ToString("F1", CultureInfo.InvariantCulture) : "–");
+                s.AppendLine(CultureInfo.InvariantCulture, $"| {m.Workload} | {m.Keys} | {m.Threads} | {m.Matrix} [{m.K}x{m.N}] | {string.Join(" | ", times)} | {m.Winner} |");
+            }
+
+            s.AppendLine();
+        }
+
         foreach (var run in Runs)
         {
             s.AppendLine(CultureInfo.InvariantCulture,
@@ -78,7 +94,7 @@ internal sealed class Report
         var document = new Document(Machine, new Settings(Options.Quick, Options.Measure.WarmUp.TotalMilliseconds, Options.Measure.Repetition.TotalMilliseconds, Options.Measure.Repetitions),
             Rows, Runs.Select(r => new RunEntry(r.Workload, r.Lines, r.Keys, r.Backend, r.LinesPerSecond, r.AllocatedBytesPerLine, r.Samples)).ToList(),
             Memory.Select(m => new MemoryEntry(m.Workload, m.LiveKeys, m.BytesPerKey, m.RawStateBytes, m.TargetBytes, m.BytesPerKey <= m.TargetBytes)).ToList(),
-            Failures);
+            Failures, CeilingMatrices);
         var json = JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         File.WriteAllText(path, json + "\n");
     }
@@ -103,7 +119,8 @@ internal sealed class Report
         [property: JsonPropertyName("rows")] List<ResultRow> Rows,
         [property: JsonPropertyName("run_throughput")] List<RunEntry> RunThroughput,
         [property: JsonPropertyName("memory_per_key")] List<MemoryEntry> MemoryPerKey,
-        [property: JsonPropertyName("validation_failures")] List<string> ValidationFailures);
+        [property: JsonPropertyName("validation_failures")] List<string> ValidationFailures,
+        [property: JsonPropertyName("ceiling_matrices")] List<CeilingMatrix> CeilingMatrices);
 
     private sealed record Settings(
         [property: JsonPropertyName("quick")] bool Quick,

@@ -99,6 +99,14 @@ public sealed class ServiceRuntime : IHostedService
             throw new ServiceStartException($"{ServiceOptions.SectionName}:Math:Backend: {e.Message}", e);
         }
 
+        if (backendName == MatMulBackendFactory.Auto)
+        {
+            // auto chose among the backends that load; say why the others were left out (e.g. MKL installed but its
+            // OpenMP runtime missing), so the service runs on the rest and the log says what it is missing.
+            foreach (var unavailable in MatMulBackendFactory.ProbeAll().Where(p => !p.IsAvailable))
+                _logger.LogInformation("Math backend {Backend} is unavailable, auto chose among the others: {Reason}", unavailable.Name, unavailable.Reason);
+        }
+
         var flow = LstmPipeline.Create(model, backends, PipelineSettings.Create(_options, OnKeyEvicted));
         _materializer = ActorMaterializer.Create(_system, namePrefix: "lstmstream");
         _hub.Start(flow, model.InputSize, _materializer);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using LstmStream.Tests.Support;
 
 namespace LstmStream.Tests.Cli;
@@ -35,25 +34,6 @@ public sealed class ExecutableTests
         Assert.Contains("\"field\":\"x\"", stderr);
     }
 
-    private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string stdin, params string[] args)
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "lstmstream.dll");
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(dll);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.StandardInput.WriteAsync(stdin);
-        process.StandardInput.Close();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int Exit, string Stdout, string Stderr)> RunAsync(string stdin, params string[] args) =>
+        LstmStreamProcess.RunAsync(stdin, null, args);
 }

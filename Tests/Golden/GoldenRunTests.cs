@@ -8,12 +8,14 @@ namespace LstmStream.Tests.Golden;
 public sealed class GoldenRunTests(ITestOutputHelper output)
 {
     /// <summary>
-    /// Every case with every matrix-multiply backend present on this machine at one thread, and the tuned choice and
-    /// the managed kernel also at two (the fused layer step split over worker threads).
+    /// Every case with every matrix-multiply backend present on this machine (or required by
+    /// <c>LSTMSTREAM_REQUIRE_NATIVE</c>, so a missing one fails) at one thread, and the tuned choice and the managed
+    /// kernel also at two (the fused layer step split over worker threads).
     /// </summary>
     public static TheoryData<string, string, int> Cases()
     {
-        var backends = MatMulBackendFactory.ProbeAll().Where(b => b.IsAvailable).Select(b => b.Name).Append(MatMulBackendFactory.Auto).ToArray();
+        var backends = MatMulBackendFactory.ProbeAll().Where(b => b.IsAvailable || NativeBackends.NativeBackendRequirement.IsRequired(b.Name))
+            .Select(b => b.Name).Append(MatMulBackendFactory.Auto).ToArray();
         var data = new TheoryData<string, string, int>();
         foreach (var name in GoldenCase.All())
         {

@@ -76,6 +76,36 @@ public sealed class BackendFactoryTests
     }
 
     [Fact]
+    public async Task A_library_that_loads_but_needs_a_symbol_nothing_provides_is_refused_before_any_call()
+    {
+        // Loaded lazily this library would pass and its first cblas_sgemm would end the test process.
+        using var broken = await Support.BrokenNativeLibrary.BuildAsync("libbroken-cblas.so");
+        var spec = new NativeLibrarySpec("Broken CBLAS", broken.Files, "Debian package broken-cblas");
+        Assert.False(NativeLibraryBinding.TryLoad(spec, ["cblas_sgemm"], out var binding, out var reason));
+        Assert.Null(binding);
+        Assert.Contains($"{broken.Files[0]} loads but cannot be bound", reason);
+        Assert.Contains($"undefined symbol: {Support.BrokenNativeLibrary.MissingSymbol}", reason);
+        Assert.Contains("Debian package broken-cblas", reason);
+    }
+
+    [Fact]
+    public void A_file_that_is_not_a_library_is_reported_with_the_loader_message()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"lstmstream-not-a-library-{Guid.NewGuid():N}.so");
+        File.WriteAllText(file, new string('x', 4096));
+        try
+        {
+            Assert.False(NativeLibraryBinding.TryLoad(new NativeLibrarySpec("Text file", [file], "nothing"), ["cblas_sgemm"], out _, out var reason));
+            Assert.Contains(file, reason);
+            Assert.Contains("invalid ELF header", reason);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public void Unknown_names_and_auto_without_shapes_are_refused_clearly()
     {
         var unknown = Assert.Throws<ArgumentException>(() => MatMulBackendFactory.Create("cublas"));

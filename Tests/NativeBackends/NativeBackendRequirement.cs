@@ -4,8 +4,8 @@ namespace LstmStream.Tests.NativeBackends;
 
 /// <summary>
 /// Which native backends this test run requires, from <c>LSTMSTREAM_REQUIRE_NATIVE</c>: <c>1</c> (or
-/// <c>true</c>) means the ones Debian's main archive provides, openblas and onednn (what CI installs); a
-/// comma-separated list names them (e.g. <c>openblas,onednn,mkl</c>). A required backend is never skipped:
+/// <c>true</c>) means all three, openblas, onednn and mkl (what scripts/test.sh installs: MKL from Debian's
+/// non-free component); a comma-separated list names them (e.g. <c>openblas,onednn</c>). A required backend is never skipped:
 /// its tests run and fail when the library is missing. Without the variable a missing backend's tests are
 /// skipped, with the loader's reason as the skip message.
 /// </summary>
@@ -29,7 +29,7 @@ internal static class NativeBackendRequirement
     {
         if (string.IsNullOrWhiteSpace(value) || value.Trim() == "0" || value.Trim().Equals("false", StringComparison.OrdinalIgnoreCase)) return [];
         if (value.Trim() == "1" || value.Trim().Equals("true", StringComparison.OrdinalIgnoreCase))
-            return [MatMulBackendFactory.OpenBlas, MatMulBackendFactory.OneDnn];
+            return [MatMulBackendFactory.OpenBlas, MatMulBackendFactory.OneDnn, MatMulBackendFactory.Mkl];
         return value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(MatMulBackendFactory.Normalize)
             .ToArray();

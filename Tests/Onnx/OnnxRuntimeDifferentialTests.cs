@@ -18,10 +18,15 @@ public sealed class OnnxRuntimeDifferentialTests(ITestOutputHelper output)
     private const double AbsTolerance = 1e-5;
     private const double RelTolerance = 1e-4;
 
-    /// <summary>Every seed on the managed kernel; a third of them also on each native backend present here.</summary>
+    /// <summary>
+    /// Every seed on the managed kernel; a third of them also on each native backend present here or required by
+    /// <c>LSTMSTREAM_REQUIRE_NATIVE</c> (a required one that is missing fails instead of dropping out).
+    /// </summary>
     public static TheoryData<int, string> Seeds()
     {
-        var native = MatMulBackendFactory.ProbeAll().Where(b => b.IsAvailable && b.Name != MatMulBackendFactory.Managed).Select(b => b.Name).ToArray();
+        var native = MatMulBackendFactory.ProbeAll()
+            .Where(b => (b.IsAvailable || NativeBackends.NativeBackendRequirement.IsRequired(b.Name)) && b.Name != MatMulBackendFactory.Managed)
+            .Select(b => b.Name).ToArray();
         var data = new TheoryData<int, string>();
         for (var seed = 1; seed <= 36; seed++)
         {

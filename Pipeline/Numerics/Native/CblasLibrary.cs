@@ -63,4 +63,11 @@ internal sealed unsafe class CblasLibrary
     /// <summary><c>C[m × n] = A[m × k] · B[k × n] + beta · C</c>, all row-major and dense.</summary>
     public void Sgemm(int m, int n, int k, float* a, float* b, float beta, float* c) =>
         _sgemm(RowMajor, NoTrans, NoTrans, m, n, k, 1f, a, k, b, n, beta, c, n);
+
+    /// <summary>
+    /// <c>C[m × n] = A[m × k] · B[k × n] + beta · C</c>, row-major with row strides <paramref name="lda"/>,
+    /// <paramref name="ldb"/> and <paramref name="ldc"/> (a block of columns of a wider B and C).
+    /// </summary>
+    public void Sgemm(int m, int n, int k, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc) =>
+        _sgemm(RowMajor, NoTrans, NoTrans, m, n, k, 1f, a, lda, b, ldb, beta, c, ldc);
 }

@@ -40,14 +40,26 @@ public abstract unsafe class CblasMatMul : IMatMulBackend
         if (m == 0) return;
         var beta = MatMulArguments.PrefillBias(bias, m, c);
 
-        _library.UseThreads(Threads);
         fixed (float* pa = a)
         fixed (float* pc = c)
         {
-            _library.Sgemm(m, packed.Columns, packed.Rows, pa, packed.Pointer, beta, pc);
+            Gemm(m, packed.Columns, packed.Rows, pa, packed.Pointer, beta, pc);
         }
 
         GC.KeepAlive(packed);
+    }
+
+    /// <summary>The library this backend calls.</summary>
+    private protected CblasLibrary Library => _library;
+
+    /// <summary>
+    /// <c>C[m × n] = A[m × k] · B[k × n] + beta · C</c> on checked, pinned arguments: by default one call of the
+    /// library with its thread count set to <see cref="Threads"/>.
+    /// </summary>
+    private protected virtual void Gemm(int m, int n, int k, float* a, float* b, float beta, float* c)
+    {
+        _library.UseThreads(Threads);
+        _library.Sgemm(m, n, k, a, b, beta, c);
     }
 
     public override string ToString() => $"{Name} ({LibraryFile}, {Threads} thread{(Threads == 1 ? "" : "s")})";

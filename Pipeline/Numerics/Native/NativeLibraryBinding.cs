@@ -3,9 +3,11 @@ using System.Runtime.InteropServices;
 namespace LstmStream.Pipeline.Numerics.Native;
 
 /// <summary>
-/// A native library loaded through <see cref="NativeLibrary"/>, kept loaded for the life of the
-/// process (its exports are called through function pointers). Loading never throws for a missing
-/// library or export: <see cref="TryLoad"/> returns the reason instead, naming every file tried.
+/// A native library, kept loaded for the life of the process (its exports are called through function
+/// pointers). On Linux it is loaded with every symbol bound at once (<see cref="DynamicLinker.Now"/>), elsewhere
+/// through <see cref="NativeLibrary"/>. Loading never throws for a missing library, an unresolved symbol or a
+/// missing export, and never ends the process: <see cref="TryLoad"/> returns the reason instead, naming every
+/// file tried.
 /// </summary>
 public sealed class NativeLibraryBinding
 {
@@ -38,19 +40,32 @@ public sealed class NativeLibraryBinding
         foreach (var file in spec.FileNames)
         {
             IntPtr handle;
-            try
+            if (DynamicLinker.IsSupported)
             {
-                handle = NativeLibrary.Load(file);
+                // Every symbol bound now: a library that loads but needs a symbol nothing provides is refused here
+                // with the linker's message, instead of ending the process at its first call.
+                if (!DynamicLinker.TryOpen(file, DynamicLinker.Now, out handle, out var error))
+                {
+                    failures.Add(error.Contains("undefined symbol", StringComparison.Ordinal) ? $"{file} loads but cannot be bound ({error})" : error);
+                    continue;
+                }
             }
-            catch (DllNotFoundException e)
+            else
             {
-                failures.Add(LoaderMessage(file, e.Message));
-                continue;
-            }
-            catch (BadImageFormatException e)
-            {
-                failures.Add($"{file}: not a loadable library for this process ({LoaderMessage(file, e.Message)})");
-                continue;
+                try
+                {
+                    handle = NativeLibrary.Load(file);
+                }
+                catch (DllNotFoundException e)
+                {
+                    failures.Add(LoaderMessage(file, e.Message));
+                    continue;
+                }
+                catch (BadImageFormatException e)
+                {
+                    failures.Add($"{file}: not a loadable library for this process ({LoaderMessage(file, e.Message)})");
+                    continue;
+                }
             }
 
             var missing = requiredExports.Where(name => !NativeLibrary.TryGetExport(handle, name, out _)).ToArray();
