@@ -36,6 +36,7 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         if (o.Model.CellClip is { } cc && !(cc > 0 && float.IsFinite(cc))) Fail("Model:CellClip", $"must be positive, got {cc}");
         if (o.Model.ProjectionClip is { } pc && !(pc > 0 && float.IsFinite(pc))) Fail("Model:ProjectionClip", $"must be positive, got {pc}");
         if (!Enum.IsDefined(o.Model.HeadActivation)) Fail("Model:HeadActivation", $"unknown activation {o.Model.HeadActivation}");
+        if (o.Model.MaxBytes <= 0) Fail("Model:MaxBytes", $"must be a positive number of bytes, got {o.Model.MaxBytes}");
 
         if (!MatMulBackendFactory.Names.Contains(o.Math.Backend?.Trim().ToLowerInvariant() ?? ""))
             Fail("Math:Backend", $"unknown backend '{o.Math.Backend}'; expected one of {string.Join(", ", MatMulBackendFactory.Names)}");
