@@ -47,6 +47,8 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
             Fail("Batch:MaxDelayMilliseconds", $"must be within (0, 60000], got {o.Batch.MaxDelayMilliseconds}");
 
         if (o.Sessions.IdleTimeout < TimeSpan.Zero) Fail("Sessions:IdleTimeout", $"must not be negative (zero: never), got {o.Sessions.IdleTimeout}");
+        if (o.Sessions.EvictionLogInterval <= TimeSpan.Zero)
+            Fail("Sessions:EvictionLogInterval", $"must be positive, got {o.Sessions.EvictionLogInterval}");
         if (o.Sessions.MaxLiveKeys < 0) Fail("Sessions:MaxLiveKeys", $"must not be negative (zero: no bound), got {o.Sessions.MaxLiveKeys}");
         else if (o.Sessions.MaxLiveKeys > 0 && o.Sessions.MaxLiveKeys < o.Batch.MaxRows)
             Fail("Sessions:MaxLiveKeys", $"must be at least Batch:MaxRows ({o.Batch.MaxRows}): every key of a batch holds state at once, got {o.Sessions.MaxLiveKeys}");
