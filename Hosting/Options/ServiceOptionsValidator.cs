@@ -95,7 +95,9 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         {
             if (!HostPort.TryParse(o.Http.Endpoint, out var http, out var reason)) Fail("Http:Endpoint", reason);
             else if (!IPAddress.IsLoopback(http.Address))
-                Fail("Http:Endpoint", $"'{o.Http.Endpoint}' is not a loopback address; the admin path has no authentication, so it listens on loopback only");
+                Fail("Http:Endpoint", $"'{o.Http.Endpoint}' is not a loopback address; the admin path can drop and reset keys, so it listens on loopback only");
+            o.Http.ReadAdminToken(out var tokenProblem);
+            if (tokenProblem is not null) failures.Add($"{ServiceOptions.SectionName}:{tokenProblem}");
         }
 
         if (!o.Tcp.Enabled && !o.Console.Enabled && !o.Simulator.Enabled && !o.Mqtt.Enabled)
