@@ -147,7 +147,7 @@ public sealed class ChannelLink
         Credit.Charge(1);
         Interlocked.Increment(ref _rejected);
         _hub.Metrics.RecordRejected(Kind);
-        _hub.Logger.LogWarning("{Channel}: rejected record: {Error}", Channel.Name, error);
+        _hub.Logger.LogWarning("{Channel}: rejected record: {Error}", Channel.Name, LoggedText.Of(error.ToString(), LoggedText.RecordMaxChars));
         Channel.OnError(error);
     }
 

@@ -77,7 +77,7 @@ public sealed class MqttIngress : IIngress, IRecordChannel
     /// <summary>The MQTT ingress reports its own parse errors on the error topic; nothing else rejects here.</summary>
     public void OnError(RecordError error)
     {
-        _logger.LogWarning("mqtt: rejected record: {Error}", error);
+        _logger.LogWarning("mqtt: rejected record: {Error}", LoggedText.Of(error.ToString(), LoggedText.RecordMaxChars));
         _link!.Release(1);
     }
 
@@ -119,7 +119,7 @@ public sealed class MqttIngress : IIngress, IRecordChannel
             }
             catch (Exception e)
             {
-                _logger.LogError(e, "mqtt: publishing the output of {Key} failed", batch.Keys[0]);
+                _logger.LogError(e, "mqtt: publishing the output of {Key} failed", LoggedText.Of(batch.Keys[0]));
             }
             finally
             {

@@ -34,6 +34,21 @@ internal sealed class ModelOptions
         DefaultValueFactory = _ => Pipeline.Models.HeadActivation.None,
     };
 
+    public Option<long> MaxModelBytes { get; } = new("--max-model-bytes")
+    {
+        Description = "Most bytes the model may take: its file, and an .npz archive's members once inflated (default 1 GiB)",
+        DefaultValueFactory = _ => ModelLoadOptions.DefaultMaxModelBytes,
+    };
+
+    public ModelOptions()
+    {
+        MaxModelBytes.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<long>() <= 0)
+                result.AddError($"--max-model-bytes must be a positive number of bytes, got {result.GetValueOrDefault<long>()}");
+        });
+    }
+
     public void AddTo(Command command)
     {
         command.Add(Model);
@@ -41,6 +56,7 @@ internal sealed class ModelOptions
         command.Add(CellClip);
         command.Add(ProjectionClip);
         command.Add(HeadActivation);
+        command.Add(MaxModelBytes);
     }
 
     public LstmModel Load(ParseResult parse)
@@ -52,6 +68,7 @@ internal sealed class ModelOptions
             CellClip = parse.GetValue(CellClip),
             ProjectionClip = parse.GetValue(ProjectionClip),
             HeadActivation = parse.GetValue(HeadActivation),
+            MaxModelBytes = parse.GetValue(MaxModelBytes),
         });
     }
 }

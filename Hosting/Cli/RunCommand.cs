@@ -32,6 +32,25 @@ internal static class RunCommand
         };
         backend.AcceptOnlyFromAmong([.. MatMulBackendFactory.Names]);
         var threads = new Option<int>("--threads") { Description = "Threads per matrix multiply", DefaultValueFactory = _ => 1 };
+        var maxLineBytes = new Option<int>("--max-line-bytes")
+        {
+            Description = "Longest accepted input line in bytes; a longer one is rejected and skipped",
+            DefaultValueFactory = _ => NdjsonBatchDecoder.DefaultMaxLineBytes,
+        };
+        var maxKeyBytes = new Option<int>("--max-key-bytes")
+        {
+            Description = "Longest accepted key in UTF-8 bytes; a record with a longer one is rejected",
+            DefaultValueFactory = _ => NdjsonRecordParser.DefaultMaxKeyBytes,
+        };
+        foreach (var limit in new[] { maxLineBytes, maxKeyBytes })
+        {
+            limit.Validators.Add(result =>
+            {
+                if (result.GetValueOrDefault<int>() <= 0)
+                    result.AddError($"{limit.Name} must be a positive number of bytes, got {result.GetValueOrDefault<int>()}");
+            });
+        }
+
         var command = new Command("run", "Stream NDJSON records through a model: {\"key\",\"seq\",\"x\",\"reset\",\"end\"} in, {\"key\",\"seq\",\"y\"} out");
         model.AddTo(command);
         command.Add(input);
@@ -41,6 +60,8 @@ internal static class RunCommand
         command.Add(asyncLayers);
         command.Add(backend);
         command.Add(threads);
+        command.Add(maxLineBytes);
+        command.Add(maxKeyBytes);
         command.SetAction(async (parse, cancellationToken) =>
         {
             // Starting the actor system takes about as long as loading the model and timing the backends: it
@@ -65,7 +86,8 @@ internal static class RunCommand
                 await using var outputStream = outputPath == "-" ? Console.OpenStandardOutput() : File.Create(outputPath);
                 var system = await starting.ConfigureAwait(false);
                 var errors = parse.InvocationConfiguration.Error;
-                var summary = await new NdjsonRunner(loaded.InputSize)
+                var limits = new NdjsonRunnerOptions { MaxLineBytes = parse.GetValue(maxLineBytes), MaxKeyBytes = parse.GetValue(maxKeyBytes) };
+                var summary = await new NdjsonRunner(loaded.InputSize, limits)
                     .RunAsync(inputStream, outputStream, errors, flow, system, cancellationToken).ConfigureAwait(false);
                 return summary.AnyRejected ? LinesRejected : 0;
             }

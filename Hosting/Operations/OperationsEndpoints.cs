@@ -15,6 +15,7 @@ namespace LstmStream.Hosting.Operations;
 /// <item><c>POST /admin/keys/drop?key=K</c> — discards K's state (its next step starts from zero as a new key)</item>
 /// <item><c>POST /admin/keys/reset?key=K</c> — zeroes K's state and keeps K live</item>
 /// </list>
+/// The admin paths take a bearer token when one is configured and refuse ambiguous queries (<see cref="AdminRequestFilter"/>).
 /// Both answer <c>{"key":K,"action":"drop"|"reset","live":true|false}</c> (false: K had no state). They are sent to
 /// the pipeline's <see cref="LstmStream.Actors.Sessions.SessionAdminActor"/>, which carries them through the stream,
 /// so they take effect between K's steps in arrival order.
@@ -24,13 +25,15 @@ public static class OperationsEndpoints
     /// <summary>How long an admin request waits for its turn in the stream before answering 504.</summary>
     public static readonly TimeSpan AdminTimeout = TimeSpan.FromSeconds(10);
 
-    public static void Map(IEndpointRouteBuilder app)
+    /// <param name="adminToken">The bearer token every <c>/admin/…</c> request must send, or null for none.</param>
+    public static void Map(IEndpointRouteBuilder app, string? adminToken)
     {
         app.MapGet("/health", (ServiceRuntime runtime) => runtime.IsHealthy
             ? Results.Json(new { status = "ok" })
             : Results.Json(new { status = "unavailable" }, statusCode: StatusCodes.Status503ServiceUnavailable));
 
-        app.MapGet("/admin/counts", (PipelineHub hub, ServiceMetrics metrics) =>
+        var admin = app.MapGroup("/admin").AddEndpointFilter(new AdminRequestFilter(adminToken));
+        admin.MapGet("/counts", (PipelineHub hub, ServiceMetrics metrics) =>
         {
             if (!hub.IsRunning) return Results.Json(new { error = "the pipeline is not running" }, statusCode: StatusCodes.Status503ServiceUnavailable);
             var sessions = hub.Handle.Sessions;
@@ -47,9 +50,9 @@ public static class OperationsEndpoints
             });
         });
 
-        app.MapPost("/admin/keys/drop", (string? key, ServiceRuntime runtime, CancellationToken aborted) =>
+        admin.MapPost("/keys/drop", (string? key, ServiceRuntime runtime, CancellationToken aborted) =>
             KeyCommandAsync(key, runtime, "drop", k => new SessionAdminProtocol.DropKey(k), aborted));
-        app.MapPost("/admin/keys/reset", (string? key, ServiceRuntime runtime, CancellationToken aborted) =>
+        admin.MapPost("/keys/reset", (string? key, ServiceRuntime runtime, CancellationToken aborted) =>
             KeyCommandAsync(key, runtime, "reset", k => new SessionAdminProtocol.ResetKey(k), aborted));
     }
 

@@ -23,8 +23,12 @@ public sealed class ModelSettings
     /// <summary>Weight archives only: activation after the dense head.</summary>
     public HeadActivation HeadActivation { get; set; } = HeadActivation.None;
 
+    /// <summary>Most bytes the model may take (file, and an .npz archive's inflated members): 1 GiB by default.</summary>
+    public long MaxBytes { get; set; } = ModelLoadOptions.DefaultMaxModelBytes;
+
     public ModelLoadOptions ToLoadOptions() => new()
     {
+        MaxModelBytes = MaxBytes,
         ForgetBias = ForgetBias,
         CellClip = CellClip,
         ProjectionClip = ProjectionClip,

@@ -36,6 +36,7 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         if (o.Model.CellClip is { } cc && !(cc > 0 && float.IsFinite(cc))) Fail("Model:CellClip", $"must be positive, got {cc}");
         if (o.Model.ProjectionClip is { } pc && !(pc > 0 && float.IsFinite(pc))) Fail("Model:ProjectionClip", $"must be positive, got {pc}");
         if (!Enum.IsDefined(o.Model.HeadActivation)) Fail("Model:HeadActivation", $"unknown activation {o.Model.HeadActivation}");
+        if (o.Model.MaxBytes <= 0) Fail("Model:MaxBytes", $"must be a positive number of bytes, got {o.Model.MaxBytes}");
 
         if (!MatMulBackendFactory.Names.Contains(o.Math.Backend?.Trim().ToLowerInvariant() ?? ""))
             Fail("Math:Backend", $"unknown backend '{o.Math.Backend}'; expected one of {string.Join(", ", MatMulBackendFactory.Names)}");
@@ -46,6 +47,8 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
             Fail("Batch:MaxDelayMilliseconds", $"must be within (0, 60000], got {o.Batch.MaxDelayMilliseconds}");
 
         if (o.Sessions.IdleTimeout < TimeSpan.Zero) Fail("Sessions:IdleTimeout", $"must not be negative (zero: never), got {o.Sessions.IdleTimeout}");
+        if (o.Sessions.EvictionLogInterval <= TimeSpan.Zero)
+            Fail("Sessions:EvictionLogInterval", $"must be positive, got {o.Sessions.EvictionLogInterval}");
         if (o.Sessions.MaxLiveKeys < 0) Fail("Sessions:MaxLiveKeys", $"must not be negative (zero: no bound), got {o.Sessions.MaxLiveKeys}");
         else if (o.Sessions.MaxLiveKeys > 0 && o.Sessions.MaxLiveKeys < o.Batch.MaxRows)
             Fail("Sessions:MaxLiveKeys", $"must be at least Batch:MaxRows ({o.Batch.MaxRows}): every key of a batch holds state at once, got {o.Sessions.MaxLiveKeys}");
@@ -92,7 +95,9 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         {
             if (!HostPort.TryParse(o.Http.Endpoint, out var http, out var reason)) Fail("Http:Endpoint", reason);
             else if (!IPAddress.IsLoopback(http.Address))
-                Fail("Http:Endpoint", $"'{o.Http.Endpoint}' is not a loopback address; the admin path has no authentication, so it listens on loopback only");
+                Fail("Http:Endpoint", $"'{o.Http.Endpoint}' is not a loopback address; the admin path can drop and reset keys, so it listens on loopback only");
+            o.Http.ReadAdminToken(out var tokenProblem);
+            if (tokenProblem is not null) failures.Add($"{ServiceOptions.SectionName}:{tokenProblem}");
         }
 
         if (!o.Tcp.Enabled && !o.Console.Enabled && !o.Simulator.Enabled && !o.Mqtt.Enabled)

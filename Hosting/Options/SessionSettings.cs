@@ -11,4 +11,10 @@ public sealed class SessionSettings
 
     /// <summary>Most keys holding state at once; beyond it the least recently used idle key is evicted. Zero: no bound.</summary>
     public int MaxLiveKeys { get; set; } = 1_000_000;
+
+    /// <summary>
+    /// Evictions are logged as one line per this interval (a count per reason and a few sample keys), never a line
+    /// per key; evicted keys are counted in the metrics at once.
+    /// </summary>
+    public TimeSpan EvictionLogInterval { get; set; } = TimeSpan.FromSeconds(60);
 }

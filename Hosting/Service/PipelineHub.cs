@@ -6,6 +6,7 @@ using Akka.Streams;
 using Akka.Streams.Dsl;
 using LstmStream.Hosting.Channels;
 using LstmStream.Hosting.Operations;
+using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
 using Microsoft.Extensions.Logging;
 
@@ -139,7 +140,7 @@ public sealed class PipelineHub
                 catch (Exception e)
                 {
                     Metrics.OutputDropped();
-                    Logger.LogError(e, "{Channel}: output of key {Key} could not be delivered", link.Channel.Name, batch.Keys[r]);
+                    Logger.LogError(e, "{Channel}: output of key {Key} could not be delivered", link.Channel.Name, LoggedText.Of(batch.Keys[r]));
                 }
             }
         }

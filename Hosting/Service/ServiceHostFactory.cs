@@ -99,7 +99,7 @@ public static class ServiceHostFactory
         if (options.Http.Enabled)
         {
             app.MapPrometheusScrapingEndpoint("/metrics");
-            OperationsEndpoints.Map(app);
+            OperationsEndpoints.Map(app, options.Http.ReadAdminToken(out _));
         }
 
         return app;

@@ -40,6 +40,7 @@ public sealed class ServiceRuntime : IHostedService
     private ActorMaterializer? _materializer;
     private volatile bool _stopping;
     private Timer? _statistics;
+    private EvictionLog? _evictions;
     private long _lastSteps;
     private long _lastStatisticsTicks;
 
@@ -107,7 +108,9 @@ public sealed class ServiceRuntime : IHostedService
                 _logger.LogInformation("Math backend {Backend} is unavailable, auto chose among the others: {Reason}", unavailable.Name, unavailable.Reason);
         }
 
-        var flow = LstmPipeline.Create(model, backends, PipelineSettings.Create(_options, OnKeyEvicted));
+        _evictions = new EvictionLog(_logger, TimeProvider.System, _options.Sessions.EvictionLogInterval, _options.Sessions.MaxLiveKeys,
+            _options.Sessions.IdleTimeout);
+        var flow = LstmPipeline.Create(model, backends, PipelineSettings.Create(_options, _evictions.Record));
         _materializer = ActorMaterializer.Create(_system, namePrefix: "lstmstream");
         _hub.Start(flow, model.InputSize, _materializer);
         SessionAdmin = _system.ActorOf(SessionAdminActor.Props(_hub.Handle.State), "session-admin");
@@ -163,6 +166,7 @@ public sealed class ServiceRuntime : IHostedService
         _stopping = true;
         if (_statistics is not null) await _statistics.DisposeAsync().ConfigureAwait(false);
         if (_materializer is null) return;
+        _evictions?.Flush();
         var started = Stopwatch.StartNew();
         _logger.LogInformation("Stopping: no new input; delivering the outputs of every accepted record (deadline {Deadline})", _options.Shutdown.Deadline);
         using var deadline = new CancellationTokenSource(_options.Shutdown.Deadline);
@@ -185,20 +189,8 @@ public sealed class ServiceRuntime : IHostedService
         finally
         {
             _materializer.Dispose();
+            _evictions?.Dispose();
         }
-    }
-
-    /// <summary>
-    /// An evicted key (its next step starts from zero state); counted in <see cref="SessionCounters"/>. Bound
-    /// evictions mean the live-key bound is too small for the traffic, so they are logged at Information;
-    /// idle ones are routine (Debug).
-    /// </summary>
-    private void OnKeyEvicted(string key, EvictionReason reason)
-    {
-        if (reason == EvictionReason.Bound)
-            _logger.LogInformation("Evicted key {Key}: the live-key bound {MaxLiveKeys} was reached (least recently used)", key, _options.Sessions.MaxLiveKeys);
-        else
-            _logger.LogDebug("Evicted key {Key}: idle for {IdleTimeout}", key, _options.Sessions.IdleTimeout);
     }
 
     private void OnPipelineStopped(Task completion)

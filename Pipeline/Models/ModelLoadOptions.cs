@@ -24,4 +24,24 @@ public sealed record ModelLoadOptions
 
     /// <summary>The activation after a dense head found in a weight archive (archives do not store it). Default none.</summary>
     public HeadActivation HeadActivation { get; init; } = HeadActivation.None;
+
+    /// <summary>The default <see cref="MaxModelBytes"/>: 1 GiB, a quarter of a billion float32 weights.</summary>
+    public const long DefaultMaxModelBytes = 1L << 30;
+
+    /// <summary>
+    /// Most bytes a model may take: the file's size, and for a compressed <c>.npz</c> archive also the size its
+    /// members inflate to together (checked against what each member's header promises before it is inflated).
+    /// A larger model is refused with an error naming the file and the limit, before memory is allocated for it.
+    /// </summary>
+    public long MaxModelBytes
+    {
+        get => _maxModelBytes;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value, nameof(MaxModelBytes));
+            _maxModelBytes = value;
+        }
+    }
+
+    private readonly long _maxModelBytes = DefaultMaxModelBytes;
 }

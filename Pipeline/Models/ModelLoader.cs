@@ -21,7 +21,8 @@ public static class ModelLoader
 
     /// <summary>Loads <paramref name="path"/> with the importer for its extension.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="ModelFormatException">The extension has no importer or the file is not a supported model.</exception>
+    /// <exception cref="ModelFormatException">The extension has no importer, the file is larger than
+    /// <see cref="ModelLoadOptions.MaxModelBytes"/> or it is not a supported model.</exception>
     public static LstmModel Load(string path, ModelLoadOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -36,6 +37,12 @@ public static class ModelLoader
                 : $"{path}: '{extension}' is not a supported model format (supported: {known})");
         }
 
-        return importer(path, options ?? ModelLoadOptions.Default);
+        options ??= ModelLoadOptions.Default;
+        var size = new FileInfo(path).Length;
+        if (size > options.MaxModelBytes)
+            throw new ModelFormatException(
+                $"{path}: the file has {size} bytes, more than the model size limit of {options.MaxModelBytes} bytes " +
+                "(ModelLoadOptions.MaxModelBytes; --max-model-bytes; LstmStream:Model:MaxBytes)");
+        return importer(path, options);
     }
 }

@@ -30,16 +30,27 @@ public sealed class NdjsonRecordParser
     /// <summary>How many distinct keys the intern cache holds before it starts over.</summary>
     public const int DefaultKeyCacheSize = 1 << 16;
 
+    /// <summary>The default longest key, in UTF-8 bytes: <see cref="MaxKeyBytes"/>.</summary>
+    public const int DefaultMaxKeyBytes = 256;
+
+    /// <summary>JSON escapes take at most 6 bytes per byte of UTF-8 text (<c>\u00XX</c>).</summary>
+    private const int MaxEscapedBytesPerByte = 6;
+
     private const int StackKeyChars = 256;
 
     private readonly Dictionary<string, string> _keys;
     private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _keyLookup;
     private readonly int _keyCacheSize;
 
-    public NdjsonRecordParser(int inputSize, int keyCacheSize = DefaultKeyCacheSize)
+    /// <param name="inputSize">The length every <c>x</c> must have.</param>
+    /// <param name="keyCacheSize">How many distinct keys stay interned.</param>
+    /// <param name="maxKeyBytes">The longest accepted key in UTF-8 bytes; a record with a longer one is rejected (field <c>key</c>).</param>
+    public NdjsonRecordParser(int inputSize, int keyCacheSize = DefaultKeyCacheSize, int maxKeyBytes = DefaultMaxKeyBytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputSize);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(keyCacheSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxKeyBytes);
+        MaxKeyBytes = maxKeyBytes;
         InputSize = inputSize;
         _keyCacheSize = keyCacheSize;
         _keys = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -48,6 +59,9 @@ public sealed class NdjsonRecordParser
 
     /// <summary>The length every <c>x</c> must have (the model's input size).</summary>
     public int InputSize { get; }
+
+    /// <summary>The longest accepted key, in UTF-8 bytes.</summary>
+    public int MaxKeyBytes { get; }
 
     /// <summary>
     /// Parses <paramref name="line"/> (without its line terminator) and, when it is a valid record, appends it
@@ -70,6 +84,12 @@ public sealed class NdjsonRecordParser
         if (key.IsEmpty)
         {
             error = IsBlank(record) ? null : new RecordError(tag, null, RecordFields.Key, "must not be empty");
+            return error is null ? LineOutcome.Blank : LineOutcome.Rejected;
+        }
+
+        if (TooLong(key) is { } tooLong)
+        {
+            error = IsBlank(record) ? null : new RecordError(tag, null, RecordFields.Key, tooLong);
             return error is null ? LineOutcome.Blank : LineOutcome.Rejected;
         }
 
@@ -126,7 +146,7 @@ public sealed class NdjsonRecordParser
     {
         if (!CompactRecordReader.TryRead(line, batch.Row(row), out var keyRange, out long seq, out var flags)) return false;
         var keyBytes = line[keyRange];
-        if (keyBytes.Length > StackKeyChars) return false;
+        if (keyBytes.Length > StackKeyChars || keyBytes.Length > MaxKeyBytes) return false;
         // The compact form's keys are printable ASCII: one char per byte.
         Span<char> chars = stackalloc char[keyBytes.Length];
         Ascii.ToUtf16(keyBytes, chars, out _);
@@ -221,6 +241,13 @@ public sealed class NdjsonRecordParser
             return;
         }
 
+        if (maxChars > (long)MaxKeyBytes * MaxEscapedBytesPerByte)
+        {
+            // Too long however it is escaped: not decoded at all.
+            record.Fail(RecordFields.Key, $"is longer than {MaxKeyBytes} bytes, the longest key accepted");
+            return;
+        }
+
         char[]? rented = null;
         Span<char> buffer = maxChars <= StackKeyChars
             ? stackalloc char[StackKeyChars]
@@ -244,6 +271,12 @@ public sealed class NdjsonRecordParser
                 return;
             }
 
+            if (TooLong(buffer[..length]) is { } tooLong)
+            {
+                record.Fail(RecordFields.Key, tooLong);
+                return;
+            }
+
             record.Key = Intern(buffer[..length]);
         }
         finally
@@ -264,6 +297,14 @@ public sealed class NdjsonRecordParser
 
         if (!reader.ValueTextEquals(record.Key))
             record.Fail(RecordFields.Key, $"is \"{Excerpt(reader.ValueSpan)}\" but the record's source gives the key '{record.Key}'");
+    }
+
+    /// <summary>Why <paramref name="key"/> is refused for its length, or null when it is short enough.</summary>
+    private string? TooLong(ReadOnlySpan<char> key)
+    {
+        if (key.Length * 3 <= MaxKeyBytes) return null; // at most 3 UTF-8 bytes per UTF-16 char
+        int bytes = Encoding.UTF8.GetByteCount(key);
+        return bytes <= MaxKeyBytes ? null : $"is {bytes} bytes long (UTF-8), more than the {MaxKeyBytes} bytes a key may have";
     }
 
     private string Intern(ReadOnlySpan<char> chars)

@@ -56,7 +56,7 @@ public sealed class NdjsonRunner
         cancellationToken.ThrowIfCancellationRequested();
 
         var reader = new NdjsonSourceStage(input, InputSize, _options.ChunkBytes, _options.MaxRowsPerBatch,
-            error => errors.WriteLine(NdjsonOutputFormatter.FormatError(error)), _options.MaxLineBytes, _options.KeyCacheSize);
+            error => errors.WriteLine(NdjsonOutputFormatter.FormatError(error)), _options.MaxLineBytes, _options.KeyCacheSize, _options.MaxKeyBytes);
         var writer = new NdjsonSinkStage(output, _options.FlushEachBatch);
 
         // Three islands: reading and parsing, the model, formatting and writing (each of the ends on the

@@ -12,6 +12,9 @@ public sealed record NdjsonRunnerOptions
     /// <summary>The longest accepted input line, in bytes; a longer one is rejected.</summary>
     public int MaxLineBytes { get; init; } = NdjsonBatchDecoder.DefaultMaxLineBytes;
 
+    /// <summary>The longest accepted key, in UTF-8 bytes; a record with a longer one is rejected.</summary>
+    public int MaxKeyBytes { get; init; } = NdjsonRecordParser.DefaultMaxKeyBytes;
+
     /// <summary>How many distinct keys the parser keeps interned.</summary>
     public int KeyCacheSize { get; init; } = NdjsonRecordParser.DefaultKeyCacheSize;
 
@@ -24,6 +27,7 @@ public sealed record NdjsonRunnerOptions
         if (ChunkBytes <= 0) throw new ArgumentOutOfRangeException(nameof(ChunkBytes), ChunkBytes, "must be positive");
         if (MaxRowsPerBatch <= 0) throw new ArgumentOutOfRangeException(nameof(MaxRowsPerBatch), MaxRowsPerBatch, "must be positive");
         if (MaxLineBytes <= 0) throw new ArgumentOutOfRangeException(nameof(MaxLineBytes), MaxLineBytes, "must be positive");
+        if (MaxKeyBytes <= 0) throw new ArgumentOutOfRangeException(nameof(MaxKeyBytes), MaxKeyBytes, "must be positive");
         if (KeyCacheSize <= 0) throw new ArgumentOutOfRangeException(nameof(KeyCacheSize), KeyCacheSize, "must be positive");
     }
 }

@@ -32,9 +32,11 @@ public sealed class NdjsonSourceStage : GraphStageWithMaterializedValue<SourceSh
     private readonly Action<RecordError> _onError;
     private readonly int _maxLineBytes;
     private readonly int _keyCacheSize;
+    private readonly int _maxKeyBytes;
 
     public NdjsonSourceStage(Stream input, int inputSize, int chunkBytes, int maxRows, Action<RecordError> onError,
-        int maxLineBytes = NdjsonBatchDecoder.DefaultMaxLineBytes, int keyCacheSize = NdjsonRecordParser.DefaultKeyCacheSize)
+        int maxLineBytes = NdjsonBatchDecoder.DefaultMaxLineBytes, int keyCacheSize = NdjsonRecordParser.DefaultKeyCacheSize,
+        int maxKeyBytes = NdjsonRecordParser.DefaultMaxKeyBytes)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputSize);
@@ -42,6 +44,7 @@ public sealed class NdjsonSourceStage : GraphStageWithMaterializedValue<SourceSh
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxLineBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(keyCacheSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxKeyBytes);
         ArgumentNullException.ThrowIfNull(onError);
         if (!input.CanRead) throw new ArgumentException("the input stream cannot be read", nameof(input));
         _input = input;
@@ -51,6 +54,7 @@ public sealed class NdjsonSourceStage : GraphStageWithMaterializedValue<SourceSh
         _onError = onError;
         _maxLineBytes = maxLineBytes;
         _keyCacheSize = keyCacheSize;
+        _maxKeyBytes = maxKeyBytes;
         Shape = new SourceShape<StepBatch>(Out);
     }
 
@@ -79,7 +83,7 @@ public sealed class NdjsonSourceStage : GraphStageWithMaterializedValue<SourceSh
         {
             _stage = stage;
             _summary = summary;
-            _decoder = new NdjsonBatchDecoder(new NdjsonRecordParser(stage._inputSize, stage._keyCacheSize), stage._maxRows,
+            _decoder = new NdjsonBatchDecoder(new NdjsonRecordParser(stage._inputSize, stage._keyCacheSize, stage._maxKeyBytes), stage._maxRows,
                 _ready.Enqueue, stage._onError, stage._maxLineBytes);
             _chunk = ArrayPool<byte>.Shared.Rent(stage._chunkBytes);
             SetHandler(stage.Out, this);

@@ -42,6 +42,40 @@ public sealed class ModelLoaderTests : IDisposable
         Assert.Contains(".npz", e.Message);
     }
 
+    [Theory]
+    [InlineData(".onnx")]
+    [InlineData(".safetensors")]
+    [InlineData(".npz")]
+    public void A_model_file_over_the_size_limit_is_refused_naming_file_and_limit(string extension)
+    {
+        var path = TempFile(extension, new byte[5000]);
+
+        var e = Assert.Throws<ModelFormatException>(() => ModelLoader.Load(path, new ModelLoadOptions { MaxModelBytes = 4096 }));
+
+        Assert.Equal($"{path}: the file has 5000 bytes, more than the model size limit of 4096 bytes " +
+                     "(ModelLoadOptions.MaxModelBytes; --max-model-bytes; LstmStream:Model:MaxBytes)", e.Message);
+    }
+
+    [Fact]
+    public void An_npz_archive_is_held_to_the_limit_once_inflated()
+    {
+        var path = TempFile(".npz", []);
+        NpzWriter.Write(path, [new NamedTensor("weight_ih_l0", [400, 1], new float[400]), new NamedTensor("weight_hh_l0", [400, 100], new float[40_000])],
+            compressed: true);
+        Assert.True(new FileInfo(path).Length < 4096);
+
+        var e = Assert.Throws<ModelFormatException>(() => ModelLoader.Load(path, new ModelLoadOptions { MaxModelBytes = 4096 }));
+
+        Assert.Contains("npz: the member inflates to", e.Message);
+        Assert.Contains("model size limit", e.Message);
+    }
+
+    [Fact]
+    public void The_model_size_limit_must_be_positive()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ModelLoadOptions { MaxModelBytes = 0 });
+    }
+
     [Fact]
     public void Extension_is_case_insensitive()
     {

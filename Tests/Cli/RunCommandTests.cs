@@ -57,6 +57,47 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_key_over_the_key_limit_is_rejected_and_the_other_lines_still_processed()
+    {
+        var input = _files.Write("keys.ndjson", string.Join("\n",
+            """{"key":"short","x":[0.1,0.2,0.3]}""",
+            """{"key":"much-too-long","x":[0.1,0.2,0.3]}""",
+            """{"key":"eight888","x":[0.1,0.2,0.3]}""") + "\n");
+        var outputPath = _files.PathOf("keys.out.ndjson");
+
+        var run = await CliRun.InvokeAsync("run", "--model", _modelPath, "--input", input, "--output", outputPath, "--backend", "managed",
+            "--max-key-bytes", "8");
+
+        Assert.Equal(1, run.ExitCode);
+        var error = JsonDocument.Parse(run.Error.Trim()).RootElement;
+        Assert.Equal(2, error.GetProperty("line").GetInt64());
+        Assert.Equal("key", error.GetProperty("field").GetString());
+        Assert.Contains("13 bytes long (UTF-8), more than the 8 bytes a key may have", error.GetProperty("error").GetString());
+        Assert.Equal(["short", "eight888"], OutputLines(outputPath).Select(o => o.GetProperty("key").GetString()));
+    }
+
+    [Theory]
+    [InlineData("--max-key-bytes", "0")]
+    [InlineData("--max-line-bytes", "-1")]
+    [InlineData("--max-model-bytes", "0")]
+    public async Task A_limit_that_is_not_positive_is_refused_naming_the_option(string option, string value)
+    {
+        var run = await CliRun.InvokeAsync("run", "--model", _modelPath, "--input", _files.Write("one.ndjson", "\n"), option, value);
+
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains($"{option} must be a positive number of bytes", run.Error);
+    }
+
+    [Fact]
+    public async Task A_model_over_the_model_size_limit_is_refused_with_the_limit_named()
+    {
+        var run = await CliRun.InvokeAsync("inspect", "--model", _modelPath, "--max-model-bytes", "100");
+
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("more than the model size limit of 100 bytes", run.Error);
+    }
+
+    [Fact]
     public async Task Reset_and_end_restart_a_key_from_zero_state()
     {
         var input = _files.Write("in.ndjson", string.Join("\n",

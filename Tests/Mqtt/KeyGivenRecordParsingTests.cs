@@ -36,6 +36,23 @@ public sealed class KeyGivenRecordParsingTests
     }
 
     [Fact]
+    public void A_given_key_longer_than_the_limit_is_rejected_with_its_length()
+    {
+        var batch = StepBatch.Rent(4, 3);
+        try
+        {
+            var key = new string('t', 300);
+            Assert.Equal(LineOutcome.Rejected, Parse("""{"x":[1,2,3]}""", key, 5, batch, out var error));
+            Assert.Equal(new RecordError(5, null, "key", "is 300 bytes long (UTF-8), more than the 256 bytes a key may have"), error);
+            Assert.Equal(0, batch.Count);
+        }
+        finally
+        {
+            batch.Release();
+        }
+    }
+
+    [Fact]
     public void The_given_key_is_interned_and_seq_is_optional()
     {
         var batch = StepBatch.Rent(4, 3);

@@ -11,9 +11,10 @@ public sealed class NdjsonRecordParserTests
     private static (LineOutcome Outcome, RecordError? Error, StepBatch Batch) ParseOne(string line, long lineNumber = 7)
         => ParseOne(Encoding.UTF8.GetBytes(line), lineNumber);
 
-    private static (LineOutcome Outcome, RecordError? Error, StepBatch Batch) ParseOne(byte[] line, long lineNumber = 7)
+    private static (LineOutcome Outcome, RecordError? Error, StepBatch Batch) ParseOne(byte[] line, long lineNumber = 7,
+        int maxKeyBytes = NdjsonRecordParser.DefaultMaxKeyBytes)
     {
-        var parser = new NdjsonRecordParser(InputSize);
+        var parser = new NdjsonRecordParser(InputSize, maxKeyBytes: maxKeyBytes);
         var batch = StepBatch.Rent(4, InputSize);
         var outcome = parser.Parse(line, lineNumber, batch, out var error);
         return (outcome, error, batch);
@@ -92,9 +93,61 @@ public sealed class NdjsonRecordParserTests
     {
         var key = string.Concat(Enumerable.Range(0, 300).Select(i => (char)('a' + i % 26))) + "\u00e9\\\"";
         var escaped = key.Replace("\\", "\\\\").Replace("\"", "\\\"");
-        var (outcome, _, batch) = ParseOne($$"""{"key":"{{escaped}}","x":[1,2,3]}""");
+        var (outcome, _, batch) = ParseOne(Encoding.UTF8.GetBytes($$"""{"key":"{{escaped}}","x":[1,2,3]}"""), maxKeyBytes: 1024);
         Assert.Equal(LineOutcome.Appended, outcome);
         Assert.Equal(key, batch.Keys[0]);
+    }
+
+    [Theory]
+    [InlineData(256, true)]
+    [InlineData(257, false)]
+    public void Keys_up_to_the_limit_are_taken_and_longer_ones_rejected_with_their_length(int length, bool accepted)
+    {
+        // Compact form (the fast path) and the general path (a space after the colon) give the same answer.
+        var key = new string('k', length);
+        foreach (var line in new[] { $$"""{"key":"{{key}}","x":[1,2,3]}""", $$"""{"key": "{{key}}", "x": [1, 2, 3]}""" })
+        {
+            var (outcome, error, batch) = ParseOne(line, lineNumber: 12);
+            if (accepted)
+            {
+                Assert.Equal(LineOutcome.Appended, outcome);
+                Assert.Equal(key, batch.Keys[0]);
+            }
+            else
+            {
+                Assert.Equal(LineOutcome.Rejected, outcome);
+                Assert.Equal(new RecordError(12, null, "key", "is 257 bytes long (UTF-8), more than the 256 bytes a key may have"), error);
+                Assert.Equal(0, batch.Count);
+            }
+        }
+    }
+
+    [Fact]
+    public void The_key_limit_counts_utf8_bytes_after_unescaping()
+    {
+        // 100 'é' are 200 UTF-8 bytes, written as 600 bytes of \u00e9 escapes: within a 200-byte limit, not a 199-byte one.
+        var escaped = string.Concat(Enumerable.Repeat("\\u00e9", 100));
+        var line = Encoding.UTF8.GetBytes($$"""{"key":"{{escaped}}","x":[1,2,3]}""");
+
+        Assert.Equal(LineOutcome.Appended, ParseOne(line, maxKeyBytes: 200).Outcome);
+        var (outcome, error, _) = ParseOne(line, maxKeyBytes: 199);
+        Assert.Equal(LineOutcome.Rejected, outcome);
+        Assert.Equal("is 200 bytes long (UTF-8), more than the 199 bytes a key may have", error!.Reason);
+    }
+
+    [Fact]
+    public void A_megabyte_key_is_rejected_without_being_decoded()
+    {
+        var line = Encoding.UTF8.GetBytes($$"""{"key":"{{new string('k', 1 << 20)}}","x":[1,2,3]}""");
+        ParseOne(line); // warm up: the first parse of a fresh parser allocates its caches
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var (outcome, error, _) = ParseOne(line);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(LineOutcome.Rejected, outcome);
+        Assert.Equal(("key", "is longer than 256 bytes, the longest key accepted"), (error!.Field, error.Reason));
+        Assert.True(allocated < 64 * 1024, $"rejecting the key allocated {allocated} bytes");
     }
 
     [Fact]

@@ -16,6 +16,7 @@ public sealed class ServiceSettingsTests
     [InlineData("--LstmStream:Model:Path=/no/such/model.onnx", "LstmStream:Model:Path", "does not exist")]
     [InlineData("--LstmStream:Shutdown:Deadline=-00:00:01", "LstmStream:Shutdown:Deadline", "must be within")]
     [InlineData("--LstmStream:Sessions:MaxLiveKeys=-5", "LstmStream:Sessions:MaxLiveKeys", "must not be negative")]
+    [InlineData("--LstmStream:Model:MaxBytes=0", "LstmStream:Model:MaxBytes", "must be a positive number of bytes")]
     public async Task An_invalid_setting_stops_the_start_with_a_message_naming_the_key(string setting, string key, string reason)
     {
         var error = new StringWriter();

@@ -40,14 +40,24 @@ public sealed class SessionLifecycleServiceTests
         using var http = new HttpClient { BaseAddress = service.HttpBase, Timeout = Timeout };
         using var client = await service.ConnectAsync();
 
-        var records = Enumerable.Range(0, 40).Select(i => NdjsonClient.Record($"flood-{i}", 0, 1, 2, 3, 4)).ToList();
+        // The first key holds a carriage return and a terminal escape (JSON-escaped on the wire).
+        var records = Enumerable.Range(0, 40)
+            .Select(i => NdjsonClient.Record(i == 0 ? "evil\\r\\u001b[2J" : $"flood-{i}", 0, 1, 2, 3, 4)).ToList();
         var replies = await NdjsonClient.ExchangeAsync(client, records, Timeout);
 
         Assert.Equal(40, replies.Count);
         var counts = JsonDocument.Parse(await http.GetStringAsync("admin/counts")).RootElement;
         Assert.Equal(8, counts.GetProperty("liveKeys").GetInt32());
         Assert.Equal(32, counts.GetProperty("keysEvicted").GetInt64());
-        Assert.Contains(service.Logs, l => l.Contains("live-key bound 8 was reached", StringComparison.Ordinal));
+
+        // Evictions are logged as one summary line (at the interval, or here at the drain), not a line per key,
+        // and the key's control characters arrive escaped.
+        Assert.Equal(0, await service.StopAsync());
+        var evicted = Assert.Single(service.Logs, l => l.Contains("Evicted", StringComparison.Ordinal));
+        Assert.EndsWith(
+            "Evicted 32 keys in the last 00:01:00: 32 at the live-key bound 8 (least recently used), 0 idle for 00:10:00; " +
+            "e.g. 'evil\\x0d\\x1b[2J', 'flood-1', 'flood-2'", evicted);
+        Assert.DoesNotContain(service.Logs, l => l.Contains('\r') || l.Contains('\u001b'));
     }
 
     [Fact]

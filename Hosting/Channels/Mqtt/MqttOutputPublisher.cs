@@ -177,7 +177,7 @@ public sealed class MqttOutputPublisher : IAsyncDisposable
         if (MqttTopics.IsValidKeyLevel(key)) return true;
         var skipped = Interlocked.Increment(ref _skipped);
         _logger.LogWarning("MQTT output of key '{Key}' (seq {Seq}) not published: the key cannot be a topic level ({Skipped} skipped so far)",
-            key, batch.Seq[row], skipped);
+            LoggedText.Of(key), batch.Seq[row], skipped);
         return false;
     }
 

@@ -154,7 +154,7 @@ public sealed class MqttRecordIngress : IAsyncDisposable
         {
             batch.Release();
             Interlocked.Increment(ref _rejected);
-            _logger.LogWarning("MQTT reading on {Topic} rejected: {Error}", topic, error);
+            _logger.LogWarning("MQTT reading on {Topic} rejected: {Error}", LoggedText.Of(topic), LoggedText.Of(error.ToString(), LoggedText.RecordMaxChars));
             await PublishErrorAsync(error, topic).ConfigureAwait(false);
             return;
         }

@@ -18,7 +18,7 @@ public static class ArchiveModelImporter
         var tensors = extension switch
         {
             ".safetensors" => SafetensorsReader.Read(path),
-            ".npz" => NpzReader.Read(path),
+            ".npz" => NpzReader.Read(path, (options ?? ModelLoadOptions.Default).MaxModelBytes),
             _ => throw new ModelFormatException($"{path}: '{extension}' is not a weight archive (.safetensors or .npz)"),
         };
         return Import(tensors, path, options);

@@ -21,34 +21,64 @@ public static class NpyReader
     /// <param name="source">The file (or archive member) that holds it, used in errors.</param>
     public static NamedTensor Read(ReadOnlySpan<byte> bytes, string name, string source)
     {
+        var (headerStart, headerLength) = ReadPreamble(bytes, name, source);
+        if ((long)headerStart + headerLength > bytes.Length)
+            throw Error(source, name, $"the {headerLength}-byte header runs past the end of the {bytes.Length}-byte array");
+        var (descr, fortranOrder, shape, type, bigEndian, needed) = ReadHeader(bytes, headerStart, headerLength, name, source);
+        var data = bytes[(headerStart + headerLength)..];
+        if (data.Length != needed)
+            throw Error(source, name, $"dtype '{descr}' shape {NamedTensor.FormatShape(shape)} needs {needed} data bytes but the array holds {data.Length}");
+
+        var values = new float[needed / ElementDecoder.SizeOf(type)];
+        ElementDecoder.Decode(data, type, bigEndian, values);
+        if (fortranOrder && shape.Length > 1) values = FortranToRowMajor(values, shape);
+        return new NamedTensor(name, shape, values);
+    }
+
+    /// <summary>Bytes a reader must have to learn a .npy array's size: the magic, version and header length.</summary>
+    internal const int PreambleBytes = 12;
+
+    /// <summary>
+    /// The whole size of a .npy array (preamble, header and data) as its header describes it, from its first bytes:
+    /// lets an archive reader check a member before inflating it. <paramref name="prefix"/> must hold the preamble
+    /// (<see cref="PreambleBytes"/>, or the whole array if shorter) and, when <paramref name="headerEnd"/> comes back
+    /// larger than it, is called again with that many bytes. Returns null until the header is complete.
+    /// </summary>
+    internal static long? DescribedSize(ReadOnlySpan<byte> prefix, string name, string source, out int headerEnd)
+    {
+        var (headerStart, headerLength) = ReadPreamble(prefix, name, source);
+        headerEnd = headerStart + headerLength;
+        if (prefix.Length < headerEnd) return null;
+        return headerEnd + ReadHeader(prefix, headerStart, headerLength, name, source).DataBytes;
+    }
+
+    private static (int HeaderStart, int HeaderLength) ReadPreamble(ReadOnlySpan<byte> bytes, string name, string source)
+    {
         if (bytes.Length < 10 || !bytes[..6].SequenceEqual(Magic))
             throw Error(source, name, "not a .npy array (the magic \\x93NUMPY is missing)");
         byte major = bytes[6];
-        int headerLength, headerStart;
         switch (major)
         {
             case 1:
-                headerLength = BinaryPrimitives.ReadUInt16LittleEndian(bytes[8..]);
-                headerStart = 10;
-                break;
+                return (10, BinaryPrimitives.ReadUInt16LittleEndian(bytes[8..]));
             case 2 or 3:
                 if (bytes.Length < 12) throw Error(source, name, "the file ends inside the header length");
                 uint length = BinaryPrimitives.ReadUInt32LittleEndian(bytes[8..]);
-                if (length > int.MaxValue) throw Error(source, name, $"header length {length} is too large");
-                headerLength = (int)length;
-                headerStart = 12;
-                break;
+                if (length > int.MaxValue - 12) throw Error(source, name, $"header length {length} is too large");
+                return (12, (int)length);
             default:
                 throw Error(source, name, $"format version {major}.{bytes[7]} is not supported (1.0, 2.0 and 3.0 are)");
         }
+    }
 
-        if ((long)headerStart + headerLength > bytes.Length)
-            throw Error(source, name, $"the {headerLength}-byte header runs past the end of the {bytes.Length}-byte array");
+    private static (string Descr, bool FortranOrder, int[] Shape, ElementType Type, bool BigEndian, long DataBytes) ReadHeader(
+        ReadOnlySpan<byte> bytes, int headerStart, int headerLength, string name, string source)
+    {
         var headerBytes = bytes.Slice(headerStart, headerLength);
         string header;
         try
         {
-            header = (major == 3 ? new UTF8Encoding(false, true) : Encoding.Latin1).GetString(headerBytes);
+            header = (bytes[6] == 3 ? new UTF8Encoding(false, true) : Encoding.Latin1).GetString(headerBytes);
         }
         catch (DecoderFallbackException e)
         {
@@ -68,15 +98,7 @@ public static class NpyReader
         }
 
         if (count > Array.MaxLength) throw Error(source, name, $"{count} elements exceed the largest supported array");
-        var data = bytes[(headerStart + headerLength)..];
-        long needed = count * ElementDecoder.SizeOf(type);
-        if (data.Length != needed)
-            throw Error(source, name, $"dtype '{descr}' shape {NamedTensor.FormatShape(shape)} needs {needed} data bytes but the array holds {data.Length}");
-
-        var values = new float[count];
-        ElementDecoder.Decode(data, type, bigEndian, values);
-        if (fortranOrder && shape.Length > 1) values = FortranToRowMajor(values, shape);
-        return new NamedTensor(name, shape, values);
+        return (descr, fortranOrder, shape, type, bigEndian, count * ElementDecoder.SizeOf(type));
     }
 
     /// <summary>Reorders column-major (Fortran) elements of <paramref name="shape"/> into row-major order.</summary>
