@@ -89,10 +89,10 @@ public sealed class ServiceRuntime : IHostedService
         }
 
         ModelMatMulBackends backends;
-        var backendName = MatMulBackendFactory.Normalize(_options.Math.Backend);
+        var backendName = MatMulBackendRegistry.Normalize(_options.Math.Backend);
         try
         {
-            backends = MatMulBackendFactory.CreateForModel(backendName, _options.Math.Threads, model);
+            backends = MatMulBackendRegistry.CreateForModel(backendName, _options.Math.Threads, model);
         }
         catch (MatMulBackendUnavailableException e)
         {

@@ -7,18 +7,18 @@ namespace LstmStream.Tests.NativeBackends;
 /// <summary>Argument handling of each native backend: zero rows, foreign packed matrices, wrong sizes, threads.</summary>
 public sealed class BackendContractTests
 {
-    [NativeBackendFact(MatMulBackendFactory.OpenBlas)]
-    public void OpenBlas_contract() => CheckContract(MatMulBackendFactory.OpenBlas);
+    [NativeBackendFact(MatMulBackendRegistry.OpenBlas)]
+    public void OpenBlas_contract() => CheckContract(MatMulBackendRegistry.OpenBlas);
 
-    [NativeBackendFact(MatMulBackendFactory.OneDnn)]
-    public void OneDnn_contract() => CheckContract(MatMulBackendFactory.OneDnn);
+    [NativeBackendFact(MatMulBackendRegistry.OneDnn)]
+    public void OneDnn_contract() => CheckContract(MatMulBackendRegistry.OneDnn);
 
-    [NativeBackendFact(MatMulBackendFactory.Mkl)]
-    public void Mkl_contract() => CheckContract(MatMulBackendFactory.Mkl);
+    [NativeBackendFact(MatMulBackendRegistry.Mkl)]
+    public void Mkl_contract() => CheckContract(MatMulBackendRegistry.Mkl);
 
     private static void CheckContract(string name)
     {
-        var backend = MatMulBackendFactory.Create(name, threads: 2);
+        var backend = MatMulBackendRegistry.Create(name, threads: 2);
         Assert.Equal(name, backend.Name);
         var packed = backend.Pack(new float[] { 1, 2, 3, 4, 5, 6 }, 2, 3);
 
@@ -32,7 +32,7 @@ public sealed class BackendContractTests
         Assert.Equal(new float[] { 141, 252, 363 }, c);
 
         var foreign = new ManagedMatMul().Pack(new float[6], 2, 3);
-        var fromOtherInstance = MatMulBackendFactory.Create(name).Pack(new float[6], 2, 3);
+        var fromOtherInstance = MatMulBackendRegistry.Create(name).Pack(new float[6], 2, 3);
         Assert.Contains("not by this", Assert.Throws<ArgumentException>(() => backend.Multiply([1, 1], 1, foreign, [], c)).Message);
         Assert.Contains("not by this", Assert.Throws<ArgumentException>(() => backend.Multiply([1, 1], 1, fromOtherInstance, [], c)).Message);
         Assert.Contains("fewer than 2 rows", Assert.Throws<ArgumentException>(() => backend.Multiply([1, 1, 1], 2, packed, [], new float[6])).Message);
@@ -55,7 +55,7 @@ public sealed class BackendContractTests
         }
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Throws<ArgumentOutOfRangeException>(() => MatMulBackendFactory.Create(name, threads: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MatMulBackendRegistry.Create(name, threads: 0));
     }
 
     [Fact]

@@ -8,13 +8,13 @@ namespace LstmStream.Tests.NativeBackends;
 /// <summary>Backend creation by configuration name, and the errors for names and libraries that do not work.</summary>
 public sealed class BackendFactoryTests
 {
-    public static TheoryData<string> NativeNames => new() { MatMulBackendFactory.OpenBlas, MatMulBackendFactory.OneDnn, MatMulBackendFactory.Mkl };
+    public static TheoryData<string> NativeNames => new() { MatMulBackendRegistry.OpenBlas, MatMulBackendRegistry.OneDnn, MatMulBackendRegistry.Mkl };
 
     [RequiredNativeBackendsFact]
     public void Every_required_native_backend_is_present()
     {
         var missing = NativeBackendRequirement.Required
-            .Select(MatMulBackendFactory.Probe)
+            .Select(MatMulBackendRegistry.Probe)
             .Where(p => !p.IsAvailable)
             .ToArray();
         Assert.True(missing.Length == 0,
@@ -25,29 +25,29 @@ public sealed class BackendFactoryTests
     [MemberData(nameof(NativeNames))]
     public void A_named_backend_is_created_or_its_error_names_the_library_and_package(string name)
     {
-        var probe = MatMulBackendFactory.Probe(name);
+        var probe = MatMulBackendRegistry.Probe(name);
         var spec = name switch
         {
-            MatMulBackendFactory.OpenBlas => NativeLibrarySpec.OpenBlas,
-            MatMulBackendFactory.OneDnn => NativeLibrarySpec.OneDnn,
+            MatMulBackendRegistry.OpenBlas => NativeLibrarySpec.OpenBlas,
+            MatMulBackendRegistry.OneDnn => NativeLibrarySpec.OneDnn,
             _ => NativeLibrarySpec.Mkl,
         };
         if (probe.IsAvailable)
         {
-            var backend = MatMulBackendFactory.Create(name.ToUpperInvariant(), threads: 2);
+            var backend = MatMulBackendRegistry.Create(name.ToUpperInvariant(), threads: 2);
             Assert.Equal(name, backend.Name);
             Assert.Contains(spec.FileNames, file => backend.ToString()!.Contains(file));
             return;
         }
 
-        var error = Assert.Throws<MatMulBackendUnavailableException>(() => MatMulBackendFactory.Create(name, threads: 1));
+        var error = Assert.Throws<MatMulBackendUnavailableException>(() => MatMulBackendRegistry.Create(name, threads: 1));
         Assert.Equal(name, error.Backend);
         Assert.StartsWith($"math backend '{name}' is not available", error.Message);
         foreach (var file in spec.FileNames) Assert.Contains(file, error.Message);
         Assert.Contains(spec.Package, error.Message);
 
         // The same stop for a whole model.
-        Assert.Throws<MatMulBackendUnavailableException>(() => MatMulBackendFactory.CreateForModel(name, 1, SmallModel(withHead: false)));
+        Assert.Throws<MatMulBackendUnavailableException>(() => MatMulBackendRegistry.CreateForModel(name, 1, SmallModel(withHead: false)));
     }
 
     [Fact]
@@ -78,15 +78,15 @@ public sealed class BackendFactoryTests
     [Fact]
     public void Unknown_names_and_auto_without_shapes_are_refused_clearly()
     {
-        var unknown = Assert.Throws<ArgumentException>(() => MatMulBackendFactory.Create("cublas"));
+        var unknown = Assert.Throws<ArgumentException>(() => MatMulBackendRegistry.Create("cublas"));
         Assert.Contains("unknown math backend 'cublas'", unknown.Message);
         Assert.Contains("auto, managed, mkl, openblas, onednn", unknown.Message);
-        var auto = Assert.Throws<ArgumentException>(() => MatMulBackendFactory.Create("auto"));
+        var auto = Assert.Throws<ArgumentException>(() => MatMulBackendRegistry.Create("auto"));
         Assert.Contains("tuned per matrix shape", auto.Message);
-        Assert.Equal("onednn", MatMulBackendFactory.Normalize(" OneDNN "));
-        Assert.True(MatMulBackendFactory.Probe("managed").IsAvailable);
-        Assert.Equal(MatMulBackendFactory.ConcreteNames, MatMulBackendFactory.ProbeAll().Select(p => p.Name));
-        Assert.Equal(MatMulBackendFactory.Managed, MatMulBackendFactory.CreateAvailable()[0].Name);
+        Assert.Equal("onednn", MatMulBackendRegistry.Normalize(" OneDNN "));
+        Assert.True(MatMulBackendRegistry.Probe("managed").IsAvailable);
+        Assert.Equal(MatMulBackendRegistry.ConcreteNames, MatMulBackendRegistry.ProbeAll().Select(p => p.Name));
+        Assert.Equal(MatMulBackendRegistry.Managed, MatMulBackendRegistry.CreateAvailable()[0].Name);
     }
 
     [Fact]
@@ -94,7 +94,7 @@ public sealed class BackendFactoryTests
     {
         // One instance, so the model has one pool of worker threads (idle pools would spin beside the busy one).
         var model = SmallModel(withHead: true);
-        var chosen = MatMulBackendFactory.CreateForModel("managed", 2, model);
+        var chosen = MatMulBackendRegistry.CreateForModel("managed", 2, model);
         Assert.Equal(2, chosen.Layers.Count);
         Assert.NotNull(chosen.Head);
         Assert.Same(chosen.Layers[0], chosen.Layers[1]);
@@ -109,7 +109,7 @@ public sealed class BackendFactoryTests
     {
         var model = SmallModel(withHead: true);
         var options = new MatMulAutotuneOptions { ModelBudget = TimeSpan.FromMilliseconds(150) };
-        var chosen = MatMulBackendFactory.CreateForModel("auto", 1, model, options);
+        var chosen = MatMulBackendRegistry.CreateForModel("auto", 1, model, options);
         Assert.Equal(3, chosen.Choices.Count);
         Assert.StartsWith("layer 0 [11x20]: ", chosen.Choices[0]);
         Assert.StartsWith("layer 1 [8x12]: ", chosen.Choices[1]);
@@ -124,7 +124,7 @@ public sealed class BackendFactoryTests
         const int batch = 9, time = 4;
         var inputs = ReferenceGemm.Random(random, batch * time * model.InputSize);
         var expected = new StackedLstm(model, new ManagedMatMul()).Run(inputs, batch, time).Outputs;
-        var backends = MatMulBackendFactory.CreateAvailable(2).Append(chosen.Layers[0]);
+        var backends = MatMulBackendRegistry.CreateAvailable(2).Append(chosen.Layers[0]);
         foreach (var backend in backends)
         {
             var actual = new StackedLstm(model, backend).Run(inputs, batch, time).Outputs;
@@ -153,7 +153,7 @@ public sealed class BackendFactoryTests
         var model = LstmStream.Pipeline.Models.RandomModel.Create(16, [128, 128], headOutputs: 1,
             LstmStream.Pipeline.Models.HeadActivation.Sigmoid, seed: 4);
 
-        var backends = MatMulBackendFactory.CreateForModel(MatMulBackendFactory.Auto, 2, model);
+        var backends = MatMulBackendRegistry.CreateForModel(MatMulBackendRegistry.Auto, 2, model);
 
         var names = backends.Layers.Append(backends.Head!).Cast<TunedMatMul>()
             .SelectMany(t => t.Plan.Backends.Select(b => b.Name)).Distinct().ToArray();

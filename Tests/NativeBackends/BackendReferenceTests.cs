@@ -16,32 +16,32 @@ public sealed class BackendReferenceTests
     [InlineData(1, true)]
     [InlineData(2, false)]
     [InlineData(2, true)]
-    public void Managed_matches_reference(int threads, bool withBias) => CheckBackend(MatMulBackendFactory.Managed, threads, withBias);
+    public void Managed_matches_reference(int threads, bool withBias) => CheckBackend(MatMulBackendRegistry.Managed, threads, withBias);
 
-    [NativeBackendTheory(MatMulBackendFactory.OpenBlas)]
+    [NativeBackendTheory(MatMulBackendRegistry.OpenBlas)]
     [InlineData(1, false)]
     [InlineData(1, true)]
     [InlineData(2, false)]
     [InlineData(2, true)]
-    public void OpenBlas_matches_reference(int threads, bool withBias) => CheckBackend(MatMulBackendFactory.OpenBlas, threads, withBias);
+    public void OpenBlas_matches_reference(int threads, bool withBias) => CheckBackend(MatMulBackendRegistry.OpenBlas, threads, withBias);
 
-    [NativeBackendTheory(MatMulBackendFactory.OneDnn)]
+    [NativeBackendTheory(MatMulBackendRegistry.OneDnn)]
     [InlineData(1, false)]
     [InlineData(1, true)]
     [InlineData(2, false)]
     [InlineData(2, true)]
-    public void OneDnn_matches_reference(int threads, bool withBias) => CheckBackend(MatMulBackendFactory.OneDnn, threads, withBias);
+    public void OneDnn_matches_reference(int threads, bool withBias) => CheckBackend(MatMulBackendRegistry.OneDnn, threads, withBias);
 
-    [NativeBackendTheory(MatMulBackendFactory.Mkl)]
+    [NativeBackendTheory(MatMulBackendRegistry.Mkl)]
     [InlineData(1, false)]
     [InlineData(1, true)]
     [InlineData(2, false)]
     [InlineData(2, true)]
-    public void Mkl_matches_reference(int threads, bool withBias) => CheckBackend(MatMulBackendFactory.Mkl, threads, withBias);
+    public void Mkl_matches_reference(int threads, bool withBias) => CheckBackend(MatMulBackendRegistry.Mkl, threads, withBias);
 
     private static void CheckBackend(string name, int threads, bool withBias)
     {
-        var backend = MatMulBackendFactory.Create(name, threads);
+        var backend = MatMulBackendRegistry.Create(name, threads);
         foreach (var gemm in GemmCaseSet.Get(withBias)) Check(backend, gemm);
     }
 

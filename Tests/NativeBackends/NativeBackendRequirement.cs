@@ -21,7 +21,7 @@ internal static class NativeBackendRequirement
     public static string? SkipReason(string backend)
     {
         if (IsRequired(backend)) return null;
-        var probe = MatMulBackendFactory.Probe(backend);
+        var probe = MatMulBackendRegistry.Probe(backend);
         return probe.IsAvailable ? null : $"{probe} (requiring it through {Variable} makes its absence fail the run)";
     }
 
@@ -29,9 +29,9 @@ internal static class NativeBackendRequirement
     {
         if (string.IsNullOrWhiteSpace(value) || value.Trim() == "0" || value.Trim().Equals("false", StringComparison.OrdinalIgnoreCase)) return [];
         if (value.Trim() == "1" || value.Trim().Equals("true", StringComparison.OrdinalIgnoreCase))
-            return [MatMulBackendFactory.OpenBlas, MatMulBackendFactory.OneDnn];
+            return [MatMulBackendRegistry.OpenBlas, MatMulBackendRegistry.OneDnn];
         return value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(MatMulBackendFactory.Normalize)
+            .Select(MatMulBackendRegistry.Normalize)
             .ToArray();
     }
 }

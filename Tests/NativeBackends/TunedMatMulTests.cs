@@ -11,7 +11,7 @@ public sealed class TunedMatMulTests
     public void Each_call_goes_to_the_planned_backend_and_gives_its_exact_result()
     {
         // Three distinct sub-backends: the available natives (any thread count) and managed instances to fill up.
-        var available = MatMulBackendFactory.CreateAvailable(2).ToList();
+        var available = MatMulBackendRegistry.CreateAvailable(2).ToList();
         while (available.Count < 3) available.Add(new ManagedMatMul());
         var recorders = available.Take(3).Select(b => new RecordingBackend(b)).ToArray();
         var plan = new MatMulDispatchPlan(
@@ -127,7 +127,7 @@ public sealed class TunedMatMulTests
     [Fact]
     public void Autotuning_the_real_backends_gives_a_complete_plan_whose_choices_compute_correctly()
     {
-        var candidates = MatMulBackendFactory.CreateAvailable(1);
+        var candidates = MatMulBackendRegistry.CreateAvailable(1);
         var tuned = new MatMulAutotuner(candidates, new MatMulAutotuneOptions { BatchSizes = [1, 8, 64] })
             .Tune(45, 96, TimeSpan.FromMilliseconds(200));
         Assert.Equal(int.MaxValue, tuned.Plan.Ranges[^1].MaxRows);
@@ -162,11 +162,11 @@ public sealed class TunedMatMulTests
     [Fact]
     public void One_pool_for_several_threads_stays_managed_unless_clearly_beaten()
     {
-        Assert.Equal("managed", MatMulBackendFactory.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 1.0, ["onednn"] = 0.95 }, 0.10));
-        Assert.Equal("onednn", MatMulBackendFactory.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 1.0, ["onednn"] = 0.85 }, 0.10));
-        Assert.Equal("onednn", MatMulBackendFactory.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 1.0, ["onednn"] = 0.95 }, 0));
-        Assert.Equal("managed", MatMulBackendFactory.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 0.7, ["openblas"] = 0.9 }, 0.10));
-        Assert.Equal("openblas", MatMulBackendFactory.ChoosePoolBackend(new Dictionary<string, double> { ["onednn"] = 0.7, ["openblas"] = 0.6 }, 0.10));
+        Assert.Equal("managed", AutoMatMulPolicy.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 1.0, ["onednn"] = 0.95 }, 0.10));
+        Assert.Equal("onednn", AutoMatMulPolicy.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 1.0, ["onednn"] = 0.85 }, 0.10));
+        Assert.Equal("onednn", AutoMatMulPolicy.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 1.0, ["onednn"] = 0.95 }, 0));
+        Assert.Equal("managed", AutoMatMulPolicy.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 0.7, ["openblas"] = 0.9 }, 0.10));
+        Assert.Equal("openblas", AutoMatMulPolicy.ChoosePoolBackend(new Dictionary<string, double> { ["onednn"] = 0.7, ["openblas"] = 0.6 }, 0.10));
     }
 
     [Fact]
@@ -180,10 +180,10 @@ public sealed class TunedMatMulTests
         }
 
         // The first look said onednn; re-timed, managed is as fast: managed stays.
-        Assert.Equal(("managed", 1.0, 0.97), MatMulBackendFactory.ConfirmPoolBackend("onednn", () => Time("managed", 1.0), () => Time("onednn", 0.97), 0.10));
+        Assert.Equal(("managed", 1.0, 0.97), AutoMatMulPolicy.ConfirmPoolBackend("onednn", () => Time("managed", 1.0), () => Time("onednn", 0.97), 0.10));
         Assert.Equal(["managed", "onednn"], order);
         // Confirmed: clearly faster again.
-        Assert.Equal(("openblas", 1.0, 0.5), MatMulBackendFactory.ConfirmPoolBackend("openblas", () => 1.0, () => 0.5, 0.10));
+        Assert.Equal(("openblas", 1.0, 0.5), AutoMatMulPolicy.ConfirmPoolBackend("openblas", () => 1.0, () => 0.5, 0.10));
     }
 
     [Fact]
@@ -223,7 +223,7 @@ public sealed class TunedMatMulTests
     public void Layer_tuning_on_the_real_backends_gives_a_plan_that_steps_like_the_managed_kernel()
     {
         var layer = Numerics.ReferenceLstmCell.RandomLayer(new Random(8), 12, 40, peepholes: true);
-        var candidates = MatMulBackendFactory.CreateAvailable(1);
+        var candidates = MatMulBackendRegistry.CreateAvailable(1);
         var tuned = new MatMulAutotuner(candidates, new MatMulAutotuneOptions { BatchSizes = [1, 8, 64] })
             .TuneLayer(layer, TimeSpan.FromMilliseconds(300));
         Assert.Equal(int.MaxValue, tuned.Plan.Ranges[^1].MaxRows);

@@ -21,11 +21,11 @@ public sealed class OnnxRuntimeDifferentialTests(ITestOutputHelper output)
     /// <summary>Every seed on the managed kernel; a third of them also on each native backend present here.</summary>
     public static TheoryData<int, string> Seeds()
     {
-        var native = MatMulBackendFactory.ProbeAll().Where(b => b.IsAvailable && b.Name != MatMulBackendFactory.Managed).Select(b => b.Name).ToArray();
+        var native = MatMulBackendRegistry.ProbeAll().Where(b => b.IsAvailable && b.Name != MatMulBackendRegistry.Managed).Select(b => b.Name).ToArray();
         var data = new TheoryData<int, string>();
         for (var seed = 1; seed <= 36; seed++)
         {
-            data.Add(seed, MatMulBackendFactory.Managed);
+            data.Add(seed, MatMulBackendRegistry.Managed);
             if (seed % 3 == 0) foreach (var backend in native) data.Add(seed, backend);
         }
 
@@ -52,7 +52,7 @@ public sealed class OnnxRuntimeDifferentialTests(ITestOutputHelper output)
                 model.Layers.Select(l => RandomLstmModels.Uniform(rng, batch * l.OutputSize, 1f)).ToArray());
         }
 
-        var ours = new StackedLstm(model, MatMulBackendFactory.Create(backend)).Run(x, batch, time, lengths, initial);
+        var ours = new StackedLstm(model, MatMulBackendRegistry.Create(backend)).Run(x, batch, time, lengths, initial);
 
         var bytes = OnnxModelWriter.ToBytes(model, new OnnxExportOptions { StateInputsOutputs = withState });
         using var session = new InferenceSession(bytes);
