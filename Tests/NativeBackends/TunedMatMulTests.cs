@@ -250,6 +250,41 @@ public sealed class TunedMatMulTests
     }
 
     /// <summary>Wraps a backend, renames it if asked, and records the row count of its last multiply.</summary>
+    [Fact]
+    public void A_tuned_backend_offers_each_row_count_the_capability_of_the_backend_its_plan_sends_it_to()
+    {
+        // Up to 16 rows on the managed kernel (fused step), more on a backend that only multiplies.
+        using var managed = new ManagedMatMul(1, 256);
+        var other = new RecordingBackend(new ManagedMatMul(1, 256), "other");
+        var tuned = new TunedMatMul(new MatMulDispatchPlan([new MatMulDispatchRange(16, managed), new MatMulDispatchRange(int.MaxValue, other)]));
+        Assert.Same(((IMatMulBackend)managed).CapabilityFor(16), tuned.CapabilityFor(16));
+        Assert.Same(MatMulCapability.MultiplyOnly, tuned.CapabilityFor(17));
+        Assert.Equal([((IMatMulBackend)managed).CapabilityFor(1), MatMulCapability.MultiplyOnly], tuned.Capabilities);
+
+        // A layer packed on it fuses exactly the row counts that go to the managed kernel, and its steps equal the
+        // managed kernel's on either side of the limit.
+        var layer = Numerics.ReferenceLstmCell.RandomLayer(new Random(9), 7, 24, peepholes: true);
+        var packed = new PackedLstmLayer(layer, tuned, 256);
+        Assert.True(packed.IsFusedFor(16));
+        Assert.False(packed.IsFusedFor(17));
+        var random = new Random(10);
+        foreach (var rows in new[] { 16, 17 })
+        {
+            var xh = Numerics.ReferenceLstmCell.RandomValues(random, rows * layer.ConcatSize);
+            var c0 = Numerics.ReferenceLstmCell.RandomValues(random, rows * layer.CellSize);
+            float[] Step(LstmLayerKernel kernel, out float[] c)
+            {
+                c = (float[])c0.Clone();
+                var h = new float[rows * layer.OutputSize];
+                kernel.Step(rows, xh, c, h);
+                return h;
+            }
+
+            Assert.Equal(Step(new LstmLayerKernel(layer, managed, 256), out var c1), Step(new LstmLayerKernel(packed), out var c2));
+            Assert.Equal(c1, c2);
+        }
+    }
+
     private sealed class RecordingBackend(IMatMulBackend inner, string? name = null) : IMatMulBackend
     {
         public string Name { get; } = name ?? inner.Name;
