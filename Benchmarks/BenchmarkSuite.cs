@@ -29,7 +29,7 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
         foreach (var threads in options.Threads)
         {
             var candidates = CeilingBackends(threads);
-            var chosen = MatMulBackendFactory.CreateForModel(MatMulBackendFactory.Auto, threads, model);
+            var chosen = MatMulBackendRegistry.CreateForModel(MatMulBackendRegistry.Auto, threads, model);
             progress.WriteLine($"[{workload.Name}, {threads} thread(s)] engine backends: {string.Join("; ", chosen.Choices)}");
             var chosenAll = chosen.Layers.Concat(chosen.Head is null ? [] : [chosen.Head]).ToList();
 
@@ -165,9 +165,9 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
     private static List<IMatMulBackend> CeilingBackends(int threads)
     {
         var list = new List<IMatMulBackend> { new ManagedMatMul(threads) };
-        foreach (var probe in MatMulBackendFactory.ProbeAll())
+        foreach (var probe in MatMulBackendRegistry.ProbeAll())
         {
-            if (probe.IsAvailable && probe.Name != MatMulBackendFactory.Managed) list.Add(MatMulBackendFactory.Create(probe.Name, threads));
+            if (probe.IsAvailable && probe.Name != MatMulBackendRegistry.Managed) list.Add(MatMulBackendRegistry.Create(probe.Name, threads));
         }
 
         return list;

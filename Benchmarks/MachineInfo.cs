@@ -25,7 +25,7 @@ internal sealed record MachineInfo
         Cores = Environment.ProcessorCount,
         DotNet = RuntimeInformation.FrameworkDescription,
         VectorBits = Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 128,
-        Backends = MatMulBackendFactory.ProbeAll().Where(p => p.IsAvailable).Select(p => p.Name).ToArray(),
+        Backends = MatMulBackendRegistry.ProbeAll().Where(p => p.IsAvailable).Select(p => p.Name).ToArray(),
         OnnxRuntime = OrtSessions.Version,
         Nice = NiceValue(),
         LoadAverageStart = LoadAverage(),

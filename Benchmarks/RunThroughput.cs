@@ -29,7 +29,7 @@ internal static class RunThroughput
         var path = NdjsonInputFile.Ensure(directory, prefix, model.InputSize, lines);
 
         // The run verb's batching (1024 rows, 5 ms); the engine's automatic backend choice, one thread.
-        var backends = MatMulBackendFactory.CreateForModel(MatMulBackendFactory.Auto, 1, model);
+        var backends = MatMulBackendRegistry.CreateForModel(MatMulBackendRegistry.Auto, 1, model);
         var all = backends.Layers.Concat(backends.Head is null ? [] : [backends.Head]).ToList();
         var options = new PipelineOptions { MaxBatchRows = 1024, MaxBatchDelay = TimeSpan.FromMilliseconds(5) };
         var runner = new NdjsonRunner(model.InputSize);

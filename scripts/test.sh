@@ -101,7 +101,7 @@ dotnet test LstmStream.sln -c Release "$@"
 # Every vector width the kernels have, checked on every machine: the numerics, golden and differential tests
 # once more with 512-bit vectors off (AVX2 path; the native libraries limited to AVX2 as well) and once with
 # only 128-bit vectors. VectorWidthTests fails if the runtime did not honour a knob.
-ISA_FILTER='FullyQualifiedName~LstmStream.Tests.Numerics|FullyQualifiedName~LstmStream.Tests.Golden|FullyQualifiedName~LstmStream.Tests.Onnx|FullyQualifiedName~LstmStream.Tests.NativeBackends'
+ISA_FILTER='FullyQualifiedName~LstmStream.Tests.Numerics|FullyQualifiedName~LstmStream.Tests.Golden|FullyQualifiedName~LstmStream.Tests.Models.Onnx'
 if grep -qw avx512f /proc/cpuinfo; then
     echo "scripts/test.sh: numerics, golden and differential tests with 512-bit vectors off"
     env DOTNET_EnableAVX512=0 DOTNET_EnableAVX512F=0 LSTMSTREAM_EXPECT_VECTOR_BITS=256 \

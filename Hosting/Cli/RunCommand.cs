@@ -28,9 +28,9 @@ internal static class RunCommand
         var backend = new Option<string>("--backend")
         {
             Description = "Matrix-multiply backend: auto (timed per layer shape at load), managed, mkl, openblas or onednn",
-            DefaultValueFactory = _ => MatMulBackendFactory.Auto,
+            DefaultValueFactory = _ => MatMulBackendRegistry.Auto,
         };
-        backend.AcceptOnlyFromAmong([.. MatMulBackendFactory.Names]);
+        backend.AcceptOnlyFromAmong([.. MatMulBackendRegistry.Names]);
         var threads = new Option<int>("--threads") { Description = "Threads per matrix multiply", DefaultValueFactory = _ => 1 };
         var maxLineBytes = new Option<int>("--max-line-bytes")
         {
@@ -77,7 +77,7 @@ internal static class RunCommand
                     AsyncLayers = parse.GetValue(asyncLayers),
                 };
                 options.Validate();
-                var backends = MatMulBackendFactory.CreateForModel(parse.GetValue(backend)!, parse.GetValue(threads), loaded);
+                var backends = MatMulBackendRegistry.CreateForModel(parse.GetValue(backend)!, parse.GetValue(threads), loaded);
                 var flow = LstmPipeline.Create(loaded, backends, options).MapMaterializedValue(_ => NotUsed.Instance);
 
                 var inputPath = parse.GetValue(input) ?? "-";

@@ -38,8 +38,8 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         if (!Enum.IsDefined(o.Model.HeadActivation)) Fail("Model:HeadActivation", $"unknown activation {o.Model.HeadActivation}");
         if (o.Model.MaxBytes <= 0) Fail("Model:MaxBytes", $"must be a positive number of bytes, got {o.Model.MaxBytes}");
 
-        if (!MatMulBackendFactory.Names.Contains(o.Math.Backend?.Trim().ToLowerInvariant() ?? ""))
-            Fail("Math:Backend", $"unknown backend '{o.Math.Backend}'; expected one of {string.Join(", ", MatMulBackendFactory.Names)}");
+        if (!MatMulBackendRegistry.Names.Contains(o.Math.Backend?.Trim().ToLowerInvariant() ?? ""))
+            Fail("Math:Backend", $"unknown backend '{o.Math.Backend}'; expected one of {string.Join(", ", MatMulBackendRegistry.Names)}");
         if (o.Math.Threads is < 1 or > 1024) Fail("Math:Threads", $"must be within 1..1024, got {o.Math.Threads}");
 
         if (o.Batch.MaxRows < 1) Fail("Batch:MaxRows", $"must be positive, got {o.Batch.MaxRows}");

@@ -90,21 +90,21 @@ public sealed class ServiceRuntime : IHostedService
         }
 
         ModelMatMulBackends backends;
-        var backendName = MatMulBackendFactory.Normalize(_options.Math.Backend);
+        var backendName = MatMulBackendRegistry.Normalize(_options.Math.Backend);
         try
         {
-            backends = MatMulBackendFactory.CreateForModel(backendName, _options.Math.Threads, model);
+            backends = MatMulBackendRegistry.CreateForModel(backendName, _options.Math.Threads, model);
         }
         catch (MatMulBackendUnavailableException e)
         {
             throw new ServiceStartException($"{ServiceOptions.SectionName}:Math:Backend: {e.Message}", e);
         }
 
-        if (backendName == MatMulBackendFactory.Auto)
+        if (backendName == MatMulBackendRegistry.Auto)
         {
             // auto chose among the backends that load; say why the others were left out (e.g. MKL installed but its
             // OpenMP runtime missing), so the service runs on the rest and the log says what it is missing.
-            foreach (var unavailable in MatMulBackendFactory.ProbeAll().Where(p => !p.IsAvailable))
+            foreach (var unavailable in MatMulBackendRegistry.ProbeAll().Where(p => !p.IsAvailable))
                 _logger.LogInformation("Math backend {Backend} is unavailable, auto chose among the others: {Reason}", unavailable.Name, unavailable.Reason);
         }
 

@@ -3,7 +3,10 @@ using LstmStream.Pipeline.Models;
 
 namespace LstmStream.Pipeline.Numerics;
 
-/// <summary>The dense head on a batch of rows: one matrix multiply, then the activation.</summary>
+/// <summary>
+/// The dense head on a batch of rows: one matrix multiply, then the activation. Immutable (the weights packed once,
+/// no scratch space): any number of threads may apply it at once when its backend's multiplies may run at once.
+/// </summary>
 public sealed class DenseHeadKernel
 {
     private readonly IMatMulBackend _backend;

@@ -18,4 +18,13 @@ public interface IMatMulBackend
     /// <paramref name="bias"/> is empty (no bias) or has N values added to every row.
     /// </summary>
     void Multiply(ReadOnlySpan<float> a, int m, IPackedMatrix b, ReadOnlySpan<float> bias, Span<float> c);
+
+    /// <summary>
+    /// What this backend offers a layer step of <paramref name="rows"/> rows beyond <see cref="Multiply"/>: threads,
+    /// vector width, whether the step may fuse multiply and cell update. Called per step: must not allocate.
+    /// </summary>
+    MatMulCapability CapabilityFor(int rows) => MatMulCapability.MultiplyOnly;
+
+    /// <summary>Every capability <see cref="CapabilityFor"/> returns for some row count, each once (a tuned backend: those of its plan's backends).</summary>
+    IReadOnlyList<MatMulCapability> Capabilities => [CapabilityFor(1)];
 }

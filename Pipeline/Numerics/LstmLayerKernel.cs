@@ -2,7 +2,6 @@ using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using LstmStream.Pipeline.Models;
-using LstmStream.Pipeline.Numerics.Selection;
 
 namespace LstmStream.Pipeline.Numerics;
 
@@ -10,15 +9,17 @@ namespace LstmStream.Pipeline.Numerics;
 /// One layer step for a batch of rows: the gates of every row from one matrix multiply, the activations and
 /// state update in one vectorized pass (<see cref="LstmCellUpdate"/>), then the projection when the layer has
 /// one. The semantics are those documented on <see cref="LstmLayer"/>.
-/// When the multiply goes to the managed kernel (the backend, or the plan of an <c>auto</c> backend for that
-/// row count) and the cell is at least a vector wide, the multiply and the update are fused tile by tile and
-/// split over the backend's threads (<see cref="FusedLayerStep"/>); otherwise the gates of the whole batch are
-/// computed first and updated after. Both give bitwise the same results.
-/// Holds the layer's packed weights and its scratch space (grown to the largest batch seen, never
-/// allocated per step), so an instance is used by one thread at a time.
+/// When the backend offers a fused step for that row count (<see cref="IMatMulBackend.CapabilityFor"/>: the managed
+/// kernel, directly or through the plan of an <c>auto</c> backend) and the cell is at least a vector wide, the
+/// multiply and the update are fused tile by tile and split over the backend's threads (<see cref="FusedLayerStep"/>);
+/// otherwise the gates of the whole batch are computed first and updated after. Both give bitwise the same results.
+/// The packed weights are a <see cref="PackedLstmLayer"/>, which any number of kernels may share; a kernel keeps the
+/// step's scratch space (grown to the largest batch seen, never allocated per step), so an instance is used by one
+/// thread at a time: one per stage materialization.
 /// </summary>
 public sealed unsafe class LstmLayerKernel
 {
+    private readonly PackedLstmLayer _weights;
     private readonly IMatMulBackend _backend;
     private readonly IPackedMatrix? _kernel;
     private readonly FusedLayerStep? _fused;
@@ -28,12 +29,6 @@ public sealed unsafe class LstmLayerKernel
     private readonly float[] _peepholeInput;
     private readonly float[] _peepholeForget;
     private readonly float[] _peepholeOutput;
-
-    /// <summary>
-    /// When the cell is narrower than a vector the update runs over the whole batch as one flat array:
-    /// the gates are first regrouped gate-major, and the peepholes are tiled to <see cref="_flatChunk"/>
-    /// = lcm(CellSize, lanes) values, the period after which the unit pattern repeats at a vector boundary.
-    /// </summary>
     private readonly bool _flat;
     private readonly int _flatChunk;
     private float[] _gates = [];
@@ -42,66 +37,42 @@ public sealed unsafe class LstmLayerKernel
     private float[] _gatheredC = [];
     private float[] _gatheredXh = [];
 
-    public LstmLayerKernel(LstmLayer layer, IMatMulBackend backend) : this(layer, backend, 0)
+    /// <summary>A kernel with weights of its own (packed here by <paramref name="backend"/>).</summary>
+    public LstmLayerKernel(LstmLayer layer, IMatMulBackend backend) : this(new PackedLstmLayer(layer, backend))
     {
     }
 
     /// <summary><paramref name="vectorBits"/>: 512, 256 or 128 to force the vector width of the cell update (tests), 0 for the widest accelerated one.</summary>
-    internal LstmLayerKernel(LstmLayer layer, IMatMulBackend backend, int vectorBits)
+    internal LstmLayerKernel(LstmLayer layer, IMatMulBackend backend, int vectorBits) : this(new PackedLstmLayer(layer, backend, vectorBits))
     {
-        ArgumentNullException.ThrowIfNull(layer);
-        ArgumentNullException.ThrowIfNull(backend);
-        Layer = layer;
-        _backend = backend;
-        if (layer.Projection is { } proj) _projection = backend.Pack(proj, layer.CellSize, layer.OutputSize);
-        if (vectorBits == 0) vectorBits = Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 128;
-        _lanes = vectorBits switch
-        {
-            512 => 16,
-            256 => 8,
-            128 => 4,
-            _ => throw new ArgumentOutOfRangeException(nameof(vectorBits), vectorBits, "vector width must be 512, 256 or 128 bits"),
-        };
-        _options = new CellOptions(layer.HasPeepholes, layer.GateClip, layer.CellClip, layer.InputForget);
+    }
 
-        int cells = layer.CellSize;
-        _flat = cells < _lanes;
-        _flatChunk = _flat ? cells * _lanes / Gcd(cells, _lanes) : 0;
-        _peepholeInput = Peephole(layer.PeepholeInput);
-        _peepholeForget = Peephole(layer.PeepholeForget);
-        _peepholeOutput = Peephole(layer.PeepholeOutput);
-
-        // The fused step needs the managed kernel at the update's vector width and a cell at least a vector wide.
-        var managed = ManagedBackends(backend).FirstOrDefault(m => m.Lanes == _lanes);
-        if (managed is not null && !_flat && layer.ConcatSize <= FusedLayerStep.MaxConcatSize)
-        {
-            _fused = new FusedLayerStep(new GateBlockPanels(layer, _lanes), layer.ConcatSize, _options, _peepholeInput, _peepholeForget, _peepholeOutput);
-        }
-
-        // The whole-batch multiply is needed unless every row count goes to the fused step.
-        if (_fused is null || backend is not ManagedMatMul)
-        {
-            _kernel = backend.Pack(layer.Kernel, layer.ConcatSize, layer.GateWidth);
-        }
+    /// <summary>A kernel stepping on shared packed weights, with scratch space of its own.</summary>
+    public LstmLayerKernel(PackedLstmLayer weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        _weights = weights;
+        Layer = weights.Layer;
+        _backend = weights.Backend;
+        _kernel = weights.Kernel;
+        _projection = weights.Projection;
+        _options = weights.Options;
+        _lanes = weights.Lanes;
+        _flat = weights.IsFlat;
+        _flatChunk = weights.FlatChunk;
+        _peepholeInput = weights.PeepholeInput;
+        _peepholeForget = weights.PeepholeForget;
+        _peepholeOutput = weights.PeepholeOutput;
+        // The fused step keeps the step's operands in fields for its parts: one per kernel, on the shared panels.
+        if (weights.FusedPanels is { } panels)
+            _fused = new FusedLayerStep(panels, Layer.ConcatSize, _options, _peepholeInput, _peepholeForget, _peepholeOutput);
     }
 
     /// <summary>Whether steps of <paramref name="rows"/> rows run fused (multiply and update tile by tile).</summary>
-    internal bool IsFusedFor(int rows) => FusedBackendFor(rows) is not null;
+    internal bool IsFusedFor(int rows) => _weights.IsFusedFor(rows);
 
     /// <summary>The managed backend that multiplies <paramref name="rows"/> rows when the fused step can use it.</summary>
-    private ManagedMatMul? FusedBackendFor(int rows)
-    {
-        if (_fused is null) return null;
-        var backend = _backend is TunedMatMul tuned ? tuned.Plan.Ranges[tuned.Plan.RangeIndexFor(rows)].Backend : _backend;
-        return backend is ManagedMatMul managed && managed.Lanes == _lanes ? managed : null;
-    }
-
-    private static IEnumerable<ManagedMatMul> ManagedBackends(IMatMulBackend backend) => backend switch
-    {
-        ManagedMatMul managed => [managed],
-        TunedMatMul tuned => tuned.Plan.Backends.OfType<ManagedMatMul>(),
-        _ => [],
-    };
+    private ManagedMatMul? FusedBackendFor(int rows) => _fused is null ? null : _weights.FusedBackendFor(rows);
 
     public LstmLayer Layer { get; }
 
@@ -286,18 +257,6 @@ public sealed unsafe class LstmLayerKernel
             }
         }
     }
-
-    /// <summary>The peephole laid out for the update: as is, or tiled to the flat chunk; empty when there is none.</summary>
-    private float[] Peephole(float[]? diagonal)
-    {
-        if (diagonal is null) return [0f];
-        if (!_flat) return diagonal;
-        var tiled = new float[_flatChunk];
-        for (var t = 0; t < tiled.Length; t++) tiled[t] = diagonal[t % diagonal.Length];
-        return tiled;
-    }
-
-    private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
 
     private static Span<float> Scratch(ref float[] buffer, int length)
     {

@@ -34,6 +34,8 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
     private readonly int _panelVectors;
     private readonly GemmWorkers? _workers;
     private readonly SplitJob? _job;
+    private readonly MatMulCapability _capability;
+    private readonly MatMulCapability[] _capabilities;
 
     /// <summary>Creates the backend; <paramref name="threads"/> is the most threads one multiply uses (1 = the caller only).</summary>
     public ManagedMatMul(int threads = 1) : this(threads, 0)
@@ -58,6 +60,8 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
         };
         VectorBits = vectorBits;
         Threads = threads;
+        _capability = new MatMulCapability(threads, vectorBits, this);
+        _capabilities = [_capability];
         if (threads > 1)
         {
             _workers = new GemmWorkers(threads - 1);
@@ -72,6 +76,11 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
 
     /// <summary>Most threads one multiply uses.</summary>
     public int Threads { get; }
+
+    /// <summary>For every row count: a layer step on this backend may fuse its multiply with the cell update, on <see cref="Threads"/> threads.</summary>
+    public MatMulCapability CapabilityFor(int rows) => _capability;
+
+    public IReadOnlyList<MatMulCapability> Capabilities => _capabilities;
 
     public IPackedMatrix Pack(ReadOnlySpan<float> b, int rows, int columns)
     {

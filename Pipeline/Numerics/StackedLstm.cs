@@ -1,5 +1,4 @@
 using LstmStream.Pipeline.Models;
-using LstmStream.Pipeline.Numerics.Selection;
 
 namespace LstmStream.Pipeline.Numerics;
 
@@ -28,7 +27,7 @@ public sealed class StackedLstm
     {
     }
 
-    /// <summary>Each layer and the head on the backend chosen for it (see <see cref="MatMulBackendFactory.CreateForModel"/>).</summary>
+    /// <summary>Each layer and the head on the backend chosen for it.</summary>
     public StackedLstm(LstmModel model, ModelMatMulBackends backends)
     {
         ArgumentNullException.ThrowIfNull(model);

@@ -7,14 +7,15 @@ namespace LstmStream.Pipeline.Streaming;
 
 /// <summary>
 /// The model's dense head over micro-batches: replaces each batch's data (top-layer h rows) with the head's
-/// output rows, one matrix multiply per batch. Stateless; control batches pass through.
+/// output rows, one matrix multiply per batch. Stateless (the kernel is immutable, shared by every materialization);
+/// control batches pass through.
 /// </summary>
 public sealed class DenseHeadStage : GraphStage<FlowShape<StepBatch, StepBatch>>
 {
     private readonly Inlet<StepBatch> _in = new("DenseHead.in");
     private readonly Outlet<StepBatch> _out = new("DenseHead.out");
 
-    /// <param name="kernel">This stage's own kernel.</param>
+    /// <param name="kernel">The head's packed weights on its backend.</param>
     public DenseHeadStage(DenseHeadKernel kernel)
     {
         ArgumentNullException.ThrowIfNull(kernel);

@@ -12,22 +12,24 @@ namespace LstmStream.Pipeline.Streaming;
 /// the arena by slot and writes the new state back there, and forwards h as the batch's data (a new pooled
 /// buffer). Control batches: an
 /// export copies this layer's rows of the named keys out, an import writes them in, a reset zeroes them.
+/// The stage holds only the layer's packed weights (shared by every materialization); each materialization's logic
+/// creates its own arena and its own <see cref="LstmLayerKernel"/> (scratch space, the fused step's operands).
 /// </summary>
 public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
 {
     private readonly Inlet<StepBatch> _in;
     private readonly Outlet<StepBatch> _out;
 
-    /// <param name="kernel">This stage's own kernel (it keeps scratch space: one per stage).</param>
+    /// <param name="weights">The layer's weights packed by its backend (immutable, shared by every materialization).</param>
     /// <param name="layerIndex">The layer's position in the model (state export/import and messages).</param>
     /// <param name="maxSlots">Most state slots the session stage hands out (<see cref="PipelineOptions.MaxLiveKeys"/>):
     /// the arena never grows past it. Null: unbounded.</param>
-    public LstmLayerStage(LstmLayerKernel kernel, int layerIndex, int? maxSlots = null)
+    public LstmLayerStage(PackedLstmLayer weights, int layerIndex, int? maxSlots = null)
     {
-        ArgumentNullException.ThrowIfNull(kernel);
+        ArgumentNullException.ThrowIfNull(weights);
         ArgumentOutOfRangeException.ThrowIfNegative(layerIndex);
         if (maxSlots is { } max) ArgumentOutOfRangeException.ThrowIfNegativeOrZero(max, nameof(maxSlots));
-        Kernel = kernel;
+        Weights = weights;
         LayerIndex = layerIndex;
         MaxSlots = maxSlots;
         _in = new Inlet<StepBatch>($"LstmLayer{layerIndex}.in");
@@ -35,7 +37,7 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
         Shape = new FlowShape<StepBatch, StepBatch>(_in, _out);
     }
 
-    public LstmLayerKernel Kernel { get; }
+    public PackedLstmLayer Weights { get; }
     public int LayerIndex { get; }
     public int? MaxSlots { get; }
 
@@ -48,12 +50,14 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
     private sealed class Logic : GraphStageLogic
     {
         private readonly LstmLayerStage _stage;
+        private readonly LstmLayerKernel _kernel;
         private readonly StateArena _arena;
 
         public Logic(LstmLayerStage stage) : base(stage.Shape)
         {
             _stage = stage;
-            var layer = stage.Kernel.Layer;
+            _kernel = new LstmLayerKernel(stage.Weights);
+            var layer = stage.Weights.Layer;
             _arena = new StateArena(layer.CellSize, layer.OutputSize, maxRows: stage.MaxSlots ?? int.MaxValue);
             SetHandler(stage._in, onPush: OnPush);
             SetHandler(stage._out, onPull: () => Pull(stage._in));
@@ -69,7 +73,7 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
 
         private void Step(StepBatch batch)
         {
-            var layer = _stage.Kernel.Layer;
+            var layer = _stage.Weights.Layer;
             int rows = batch.Count, inputs = layer.InputSize, outs = layer.OutputSize;
             if (rows == 0) return;
             if (batch.Width != inputs)
@@ -101,7 +105,7 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
 
             // The state is read and written in place in the arena, by slot (a key is in a batch at most once).
             var h = ArrayPool<float>.Shared.Rent(rows * outs);
-            _stage.Kernel.StepInPlace(rows, batch.Data.AsSpan(0, rows * inputs), _arena.AllH, _arena.AllC, slots.AsSpan(0, rows), h);
+            _kernel.StepInPlace(rows, batch.Data.AsSpan(0, rows * inputs), _arena.AllH, _arena.AllC, slots.AsSpan(0, rows), h);
 
             batch.ReplaceData(h, outs);
         }
@@ -110,7 +114,7 @@ public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
         {
             if (request.Error is not null) return;
             var k = _stage.LayerIndex;
-            var layer = _stage.Kernel.Layer;
+            var layer = _stage.Weights.Layer;
             var slots = request.Slots;
             if (request.Kind == StateRequestKind.Reset)
             {

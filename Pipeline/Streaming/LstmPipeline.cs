@@ -3,7 +3,6 @@ using Akka.Streams;
 using Akka.Streams.Dsl;
 using LstmStream.Pipeline.Models;
 using LstmStream.Pipeline.Numerics;
-using LstmStream.Pipeline.Numerics.Selection;
 
 namespace LstmStream.Pipeline.Streaming;
 
@@ -15,12 +14,20 @@ namespace LstmStream.Pipeline.Streaming;
 /// Input: <see cref="StepBatch"/> fragments of model-input rows (any size, keys may repeat). Output:
 /// micro-batches whose data rows are the model's outputs (head output, or top-layer h), each row with its
 /// key, seq, flags and tag; the egress releases them. Per-key order equals input order.
+/// <para>
+/// The flow is a blueprint: it holds only what is immutable (the model, each layer's weights packed once by its
+/// backend as a <see cref="PackedLstmLayer"/>, the head's <see cref="DenseHeadKernel"/>, the options). Every
+/// materialization creates its own mutable state in its stages' logic: key → slot map, state arenas, layer kernels
+/// with their scratch space, micro-batch buffers. So one blueprint may run any number of times, at once; the
+/// materializations share the backends, whose multiplies may run concurrently (a backend's worker threads serve
+/// one step at a time; a step that finds them busy runs on its own thread).
+/// </para>
 /// </summary>
 public static class LstmPipeline
 {
     /// <param name="model">The model to run.</param>
-    /// <param name="backendFactory">Creates the matrix-multiply backend; called once per stage (each stage
-    /// gets its own kernel instance, so stages on different threads share no scratch space).</param>
+    /// <param name="backendFactory">Creates the matrix-multiply backend of each layer and of the head; called once
+    /// per matrix, here (every materialization of the flow uses these backends).</param>
     /// <param name="options">Batching, threading and session lifecycle (idle timeout, live-key bound, clock).</param>
     public static Flow<StepBatch, StepBatch, LstmPipelineHandle> Create(
         LstmModel model, Func<IMatMulBackend> backendFactory, PipelineOptions? options = null)
@@ -36,7 +43,7 @@ public static class LstmPipeline
 
     /// <param name="model">The model to run.</param>
     /// <param name="backends">The backend of each layer and of the head (e.g. tuned per shape by
-    /// <see cref="MatMulBackendFactory.CreateForModel"/>).</param>
+    /// <see cref="MatMulBackendRegistry.CreateForModel"/>).</param>
     /// <param name="options">Batching and threading.</param>
     public static Flow<StepBatch, StepBatch, LstmPipelineHandle> Create(
         LstmModel model, ModelMatMulBackends backends, PipelineOptions? options = null)
@@ -45,14 +52,15 @@ public static class LstmPipeline
         ArgumentNullException.ThrowIfNull(backends);
         backends.EnsureFits(model);
         options ??= new PipelineOptions();
-        options.Validate();
+        // The session stage validates the options (naming the bad setting), before anything else reads them.
+        var sessions = new SessionSlotStage(options);
 
         var inner = Flow.FromGraph(new MicroBatcher(options.MaxBatchRows, options.MaxBatchDelay, model.InputSize))
-            .ViaMaterialized(new SessionSlotStage(options), Keep.Right);
+            .ViaMaterialized(sessions, Keep.Right);
         var buffer = Attributes.CreateInputBuffer(options.AsyncBufferBatches, options.AsyncBufferBatches);
         for (var k = 0; k < model.Layers.Count; k++)
         {
-            var layer = Flow.FromGraph(new LstmLayerStage(new LstmLayerKernel(model.Layers[k], backends.Layers[k]), k, options.MaxLiveKeys));
+            var layer = Flow.FromGraph(new LstmLayerStage(new PackedLstmLayer(model.Layers[k], backends.Layers[k]), k, options.MaxLiveKeys));
             var last = k == model.Layers.Count - 1;
             if (last && model.Head is { } head)
                 layer = layer.Via(new DenseHeadStage(new DenseHeadKernel(head, backends.Head!)));

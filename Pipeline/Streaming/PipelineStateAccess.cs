@@ -172,8 +172,6 @@ public sealed class PipelineStateAccess
 
     internal bool TryDequeue(out StateRequest request) => _queue.TryDequeue(out request!);
 
-    internal bool HasQueued => !_queue.IsEmpty;
-
     /// <summary>No more requests are taken; queued ones fail with <paramref name="reason"/>.</summary>
     internal void Close(Exception reason)
     {

@@ -27,10 +27,10 @@ internal sealed class SessionLifecycle
     private long _evictedBound;
     private long _batches;
 
+    /// <param name="options">The session settings, already validated (by <see cref="SessionSlotStage"/>).</param>
     public SessionLifecycle(PipelineOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
         _clock = options.TimeProvider;
         IdleTimeout = options.IdleTimeout;
         _idleTimestamps = options.IdleTimeout is { } idle ? ToTimestamps(idle, _clock.TimestampFrequency) : long.MaxValue;

@@ -32,22 +32,6 @@ public sealed class SlotTable
     /// <summary>The live slot used least recently, or -1 when no key is live.</summary>
     public int Oldest => _oldest;
 
-    /// <summary>
-    /// The slot of <paramref name="key"/>, created when the key is not live (<paramref name="created"/>),
-    /// stamped with <paramref name="tick"/> and <paramref name="timestamp"/> and made the most recently used.
-    /// Returns -1 without changing anything when the key's slot was already stamped with this
-    /// <paramref name="tick"/> (the key is twice in one batch).
-    /// </summary>
-    public int Acquire(string key, long tick, long timestamp, out bool created)
-    {
-        var slot = Find(key);
-        created = slot < 0;
-        if (created) return Add(key, tick, timestamp);
-        if (_lastSeen[slot] == tick) return -1;
-        Touch(slot, tick, timestamp);
-        return slot;
-    }
-
     /// <summary>Makes <paramref name="key"/> (not live) live in a free or new slot, as the most recently used.</summary>
     public int Add(string key, long tick, long timestamp)
     {
@@ -80,10 +64,10 @@ public sealed class SlotTable
     /// <summary>The key held in <paramref name="slot"/>, or null when the slot is free.</summary>
     public string? KeyAt(int slot) => _keys[slot];
 
-    /// <summary>The tick at which <paramref name="slot"/> was last acquired.</summary>
+    /// <summary>The tick at which <paramref name="slot"/> was last added or touched.</summary>
     public long LastSeen(int slot) => _lastSeen[slot];
 
-    /// <summary>The timestamp at which <paramref name="slot"/> was last acquired.</summary>
+    /// <summary>The timestamp at which <paramref name="slot"/> was last added or touched.</summary>
     public long LastUsed(int slot) => _lastUsed[slot];
 
     /// <summary>Frees <paramref name="slot"/>: its key is no longer live and the slot may be reused.</summary>

@@ -14,14 +14,14 @@ public sealed class GoldenRunTests(ITestOutputHelper output)
     /// </summary>
     public static TheoryData<string, string, int> Cases()
     {
-        var backends = MatMulBackendFactory.ProbeAll().Where(b => b.IsAvailable || NativeBackends.NativeBackendRequirement.IsRequired(b.Name))
-            .Select(b => b.Name).Append(MatMulBackendFactory.Auto).ToArray();
+        var backends = MatMulBackendRegistry.ProbeAll().Where(b => b.IsAvailable || Numerics.Native.NativeBackendRequirement.IsRequired(b.Name))
+            .Select(b => b.Name).Append(MatMulBackendRegistry.Auto).ToArray();
         var data = new TheoryData<string, string, int>();
         foreach (var name in GoldenCase.All())
         {
             foreach (var backend in backends) data.Add(name, backend, 1);
-            data.Add(name, MatMulBackendFactory.Managed, 2);
-            data.Add(name, MatMulBackendFactory.Auto, 2);
+            data.Add(name, MatMulBackendRegistry.Managed, 2);
+            data.Add(name, MatMulBackendRegistry.Auto, 2);
         }
 
         return data;

@@ -10,7 +10,7 @@ namespace LstmStream.Tests.Numerics;
 /// </summary>
 public class FusedLayerStepTests
 {
-    /// <summary>The managed kernel behind an interface the layer kernel does not recognize, so it takes the unfused path.</summary>
+    /// <summary>The managed kernel behind a backend that offers no fused step (the interface's default capability), so the layer takes the unfused path.</summary>
     private sealed class Opaque(IMatMulBackend inner) : IMatMulBackend
     {
         public string Name => "opaque " + inner.Name;

@@ -74,10 +74,13 @@ public sealed class NdjsonSinkStageTests : Akka.TestKit.Xunit2.TestKit
             .Run(_materializer);
 
         publisher.EnsureSubscription();
-        // Whatever the boundary buffers, the sink takes one batch and then waits in its write.
+        // Whatever the boundary buffers, the sink takes one batch and then waits in its write. The write holds the
+        // sink's island (the stage and its input boundary share one thread), so nothing there can ask for more
+        // until it returns: any demand beyond the first would have been asked for before the write, and be here.
         var demand = publisher.ExpectRequest();
         for (var i = 0; i < demand; i++) publisher.SendNext(Batch(i, 1));
-        publisher.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        await AwaitAssertAsync(() => Assert.Equal(1, output.Writes), TimeSpan.FromSeconds(10));
+        publisher.ExpectNoMsg(TimeSpan.Zero);
         Assert.Equal(1, output.Writes);
 
         output.Gate.Release(int.MaxValue / 2);

@@ -8,8 +8,8 @@ using Microsoft.Extensions.Time.Testing;
 namespace LstmStream.Tests.Streaming;
 
 /// <summary>
-/// The session stage's eviction rules on hand-made batches (exact batch boundaries), a fake clock, and the
-/// data structures under them: the slot table's least-recently-used list and the bounded state arena.
+/// The session stage's eviction rules on hand-made batches (exact batch boundaries) and a fake clock, and the
+/// bounded state arena under them.
 /// </summary>
 public sealed class SessionEvictionStageTests : Akka.TestKit.Xunit2.TestKit
 {
@@ -31,6 +31,19 @@ public sealed class SessionEvictionStageTests : Akka.TestKit.Xunit2.TestKit
             foreach (var key in keys) batch.Add(key, 0, StepFlags.None, 0);
             await Source.SendNextAsync(batch);
             return await Sink.RequestNextAsync(Timeout);
+        }
+
+        /// <summary>
+        /// The session figures read in stream order by a counts request: the stage has processed everything sent or
+        /// posted to it before (an idle check a fake clock's timer posted included). Reading them evicts no key
+        /// that is not idle yet.
+        /// </summary>
+        public async Task<SessionCounts> CountsAsync()
+        {
+            var request = StateRequest.CountsRequest();
+            await Source.SendNextAsync(StepBatch.ForControl(request));
+            Assert.Empty(await Sink.RequestNextAsync(Timeout));
+            return request.Counts;
         }
     }
 
@@ -116,69 +129,29 @@ public sealed class SessionEvictionStageTests : Akka.TestKit.Xunit2.TestKit
         clock.Advance(TimeSpan.FromMinutes(5));
         await run.StepAsync("b");
 
-        // No more data. Just before a's expiry nothing happens; after it (plus the check's slack) the timer
-        // frees "a" on its own, and "b" later.
+        // No more data. Just before a's expiry nothing is evicted (the counts request, read in stream order after
+        // anything the clock's timer posted, proves it); after it (plus the check's slack) the timer frees "a" on
+        // its own, and "b" later.
         clock.Advance(TimeSpan.FromMinutes(5) - TimeSpan.FromSeconds(1));
-        await Task.Delay(200);
-        Assert.Equal(2, run.Counters.LiveKeys);
+        var before = await run.CountsAsync();
+        Assert.Equal((2, 0L), (before.LiveKeys, before.EvictedIdle));
+        Assert.Empty(run.Evictions);
 
         clock.Advance(TimeSpan.FromSeconds(1) + SessionSlotStage.IdleCheckSlack(timeout));
-        await WaitUntil(() => run.Counters.EvictedIdle == 1, "the idle key was not evicted without data");
+        await AwaitAssertAsync(() => Assert.Equal(1, run.Counters.EvictedIdle), Timeout);
         Assert.Equal(1, run.Counters.LiveKeys);
         Assert.Equal([("a", EvictionReason.Idle)], run.Evictions);
 
         clock.Advance(TimeSpan.FromMinutes(5));
-        await WaitUntil(() => run.Counters.EvictedIdle == 2, "the second idle key was not evicted without data");
+        await AwaitAssertAsync(() => Assert.Equal(2, run.Counters.EvictedIdle), Timeout);
         Assert.Equal(0, run.Counters.LiveKeys);
         Assert.Equal([("a", EvictionReason.Idle), ("b", EvictionReason.Idle)], run.Evictions);
 
         // With no key live the timer rests; a new key arms it again.
         await run.StepAsync("c");
         clock.Advance(timeout + SessionSlotStage.IdleCheckSlack(timeout));
-        await WaitUntil(() => run.Counters.EvictedIdle == 3, "a key created after the table emptied was not evicted");
+        await AwaitAssertAsync(() => Assert.Equal(3, run.Counters.EvictedIdle), Timeout);
         await run.Source.SendCompleteAsync();
-    }
-
-    private static async Task WaitUntil(Func<bool> condition, string failure)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail(failure);
-            await Task.Delay(10);
-        }
-    }
-
-    [Fact]
-    public void The_slot_table_lists_live_slots_from_least_to_most_recently_used()
-    {
-        var table = new SlotTable();
-        Assert.Equal(-1, table.Oldest);
-        var a = table.Add("a", 1, 100);
-        var b = table.Add("b", 1, 100);
-        var c = table.Add("c", 2, 200);
-        Assert.Equal(a, table.Oldest);
-
-        table.Touch(a, 3, 300); // order: b, c, a
-        Assert.Equal(b, table.Oldest);
-        Assert.Equal(300, table.LastUsed(a));
-        table.Release(b); // order: c, a
-        Assert.Equal(c, table.Oldest);
-        table.Release(a); // the newest goes: c stays oldest
-        Assert.Equal(c, table.Oldest);
-        var d = table.Acquire("d", 4, 400, out var created); // the last freed slot is reused first
-        Assert.Equal(a, d);
-        Assert.True(created);
-        Assert.Equal(c, table.Oldest);
-        Assert.Equal(c, table.Acquire("c", 5, 500, out var again)); // order: d, c
-        Assert.False(again);
-        Assert.Equal(d, table.Oldest);
-        table.Release(d);
-        table.Release(c);
-        Assert.Equal(-1, table.Oldest);
-        Assert.Equal(0, table.Count);
-        Assert.Equal(3, table.HighWater);
-        Assert.Throws<InvalidOperationException>(() => table.Touch(b, 6, 600));
     }
 
     [Fact]

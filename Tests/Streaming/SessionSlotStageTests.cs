@@ -77,24 +77,4 @@ public sealed class SessionSlotStageTests : Akka.TestKit.Xunit2.TestKit
         Assert.Contains("'dup-key'", error.Message);
         Assert.Contains("twice", error.Message);
     }
-
-    [Fact]
-    public void The_slot_table_tracks_keys_last_use_and_free_slots()
-    {
-        var table = new SlotTable();
-        for (var i = 0; i < 100; i++) Assert.Equal(i, table.Acquire($"k{i}", 1, 10, out var created) is var s && created ? s : -2);
-        Assert.Equal(-1, table.Acquire("k5", 1, 10, out _)); // same tick: duplicate
-        Assert.Equal(5, table.Acquire("k5", 2, 20, out var again));
-        Assert.False(again);
-        Assert.Equal(2, table.LastSeen(5));
-        Assert.Equal("k5", table.KeyAt(5));
-
-        table.Release(5);
-        Assert.Null(table.KeyAt(5));
-        Assert.Equal(-1, table.Find("k5"));
-        Assert.Equal(99, table.Count);
-        Assert.Equal(5, table.Acquire("new", 3, 30, out var isNew));
-        Assert.True(isNew);
-        Assert.Equal(100, table.HighWater);
-    }
 }

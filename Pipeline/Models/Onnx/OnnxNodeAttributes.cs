@@ -33,8 +33,6 @@ internal sealed class OnnxNodeAttributes
     public static string Describe(NodeProto node) =>
         node.Name.Length > 0 ? $"node '{node.Name}' ({node.OpType})" : $"{node.OpType} node with outputs [{string.Join(", ", node.Output)}]";
 
-    public bool Has(string name) => _byName.ContainsKey(name);
-
     public long? Int(string name)
     {
         if (!_byName.TryGetValue(name, out var a)) return null;

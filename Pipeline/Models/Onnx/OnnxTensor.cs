@@ -66,104 +66,62 @@ internal sealed class OnnxTensor
         if (count > int.MaxValue) throw new ModelFormatException($"{where}: tensor '{name}' has {count} elements, more than supported");
         int n = (int)count;
         var type = (TensorProto.Types.DataType)tensor.DataType;
-        var raw = tensor.HasRawData ? tensor.RawData.Span : ReadOnlySpan<byte>.Empty;
-        bool useRaw = tensor.HasRawData;
-
         switch (type)
         {
             case TensorProto.Types.DataType.Float:
-            {
-                var values = new float[n];
-                if (useRaw)
-                {
-                    CheckRawLength(raw, n, 4, name, where);
-                    for (var i = 0; i < n; i++) values[i] = BinaryPrimitives.ReadSingleLittleEndian(raw.Slice(4 * i, 4));
-                }
-                else
-                {
-                    CheckCount(tensor.FloatData.Count, n, "float_data", name, where);
-                    tensor.FloatData.CopyTo(values, 0);
-                }
-
-                return new OnnxTensor(name, dims, values, null);
-            }
-
+                return new OnnxTensor(name, dims, Decode(tensor, n, 4, static b => BinaryPrimitives.ReadSingleLittleEndian(b),
+                    tensor.FloatData, static v => v, "float_data", where), null);
             case TensorProto.Types.DataType.Double:
-            {
-                var values = new float[n];
-                if (useRaw)
-                {
-                    CheckRawLength(raw, n, 8, name, where);
-                    for (var i = 0; i < n; i++) values[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(raw.Slice(8 * i, 8));
-                }
-                else
-                {
-                    CheckCount(tensor.DoubleData.Count, n, "double_data", name, where);
-                    for (var i = 0; i < n; i++) values[i] = (float)tensor.DoubleData[i];
-                }
-
-                return new OnnxTensor(name, dims, values, null);
-            }
-
+                return new OnnxTensor(name, dims, Decode(tensor, n, 8, static b => (float)BinaryPrimitives.ReadDoubleLittleEndian(b),
+                    tensor.DoubleData, static v => (float)v, "double_data", where), null);
             case TensorProto.Types.DataType.Int64:
-            {
-                var values = new long[n];
-                if (useRaw)
-                {
-                    CheckRawLength(raw, n, 8, name, where);
-                    for (var i = 0; i < n; i++) values[i] = BinaryPrimitives.ReadInt64LittleEndian(raw.Slice(8 * i, 8));
-                }
-                else
-                {
-                    CheckCount(tensor.Int64Data.Count, n, "int64_data", name, where);
-                    tensor.Int64Data.CopyTo(values, 0);
-                }
-
-                return new OnnxTensor(name, dims, null, values);
-            }
-
+                return new OnnxTensor(name, dims, null, Decode(tensor, n, 8, static b => BinaryPrimitives.ReadInt64LittleEndian(b),
+                    tensor.Int64Data, static v => v, "int64_data", where));
             case TensorProto.Types.DataType.Int32:
+                return Integers(4, static b => BinaryPrimitives.ReadInt32LittleEndian(b));
             case TensorProto.Types.DataType.Int16:
-            case TensorProto.Types.DataType.Int8:
+                return Integers(2, static b => BinaryPrimitives.ReadInt16LittleEndian(b));
             case TensorProto.Types.DataType.Uint16:
+                return Integers(2, static b => BinaryPrimitives.ReadUInt16LittleEndian(b));
+            case TensorProto.Types.DataType.Int8:
+                return Integers(1, static b => (sbyte)b[0]);
             case TensorProto.Types.DataType.Uint8:
             case TensorProto.Types.DataType.Bool:
-            {
-                var values = new long[n];
-                if (useRaw)
-                {
-                    int size = type switch
-                    {
-                        TensorProto.Types.DataType.Int32 => 4,
-                        TensorProto.Types.DataType.Int16 or TensorProto.Types.DataType.Uint16 => 2,
-                        _ => 1,
-                    };
-                    CheckRawLength(raw, n, size, name, where);
-                    for (var i = 0; i < n; i++)
-                    {
-                        values[i] = type switch
-                        {
-                            TensorProto.Types.DataType.Int32 => BinaryPrimitives.ReadInt32LittleEndian(raw.Slice(4 * i, 4)),
-                            TensorProto.Types.DataType.Int16 => BinaryPrimitives.ReadInt16LittleEndian(raw.Slice(2 * i, 2)),
-                            TensorProto.Types.DataType.Uint16 => BinaryPrimitives.ReadUInt16LittleEndian(raw.Slice(2 * i, 2)),
-                            TensorProto.Types.DataType.Int8 => (sbyte)raw[i],
-                            _ => raw[i],
-                        };
-                    }
-                }
-                else
-                {
-                    CheckCount(tensor.Int32Data.Count, n, "int32_data", name, where);
-                    for (var i = 0; i < n; i++) values[i] = tensor.Int32Data[i];
-                }
-
-                return new OnnxTensor(name, dims, null, values);
-            }
-
+                return Integers(1, static b => b[0]);
             default:
                 throw new ModelFormatException(
                     $"{where}: tensor '{name}' has element type {DescribeType(tensor.DataType)}; only float, double and integer tensors are supported");
         }
+
+        // The narrower integer types travel in int32_data when not raw.
+        OnnxTensor Integers(int size, RawElement<long> read) =>
+            new(name, dims, null, Decode(tensor, n, size, read, tensor.Int32Data, static v => v, "int32_data", where));
+    }
+
+    /// <summary>One element read from its little-endian bytes in raw_data.</summary>
+    private delegate T RawElement<T>(ReadOnlySpan<byte> bytes);
+
+    /// <summary>
+    /// The <paramref name="n"/> values of <paramref name="tensor"/>: from raw_data (<paramref name="size"/> bytes each)
+    /// when it has any, else from its typed field (<paramref name="fieldName"/>); the count checked either way.
+    /// </summary>
+    private static T[] Decode<T, TField>(TensorProto tensor, int n, int size, RawElement<T> readRaw,
+        IReadOnlyList<TField> field, Func<TField, T> convert, string fieldName, string where)
+    {
+        var values = new T[n];
+        if (tensor.HasRawData)
+        {
+            var raw = tensor.RawData.Span;
+            CheckRawLength(raw, n, size, tensor.Name, where);
+            for (var i = 0; i < n; i++) values[i] = readRaw(raw.Slice(size * i, size));
+        }
+        else
+        {
+            CheckCount(field.Count, n, fieldName, tensor.Name, where);
+            for (var i = 0; i < n; i++) values[i] = convert(field[i]);
+        }
+
+        return values;
     }
 
     /// <summary>A tensor built in code (Constant node scalars and lists).</summary>

@@ -16,6 +16,7 @@ public sealed class TunedMatMul : IMatMulBackend
         Plan = plan ?? throw new ArgumentNullException(nameof(plan));
         ShapeLabel = shapeLabel;
         Timings = timings ?? [];
+        Capabilities = plan.Backends.SelectMany(b => b.Capabilities).Distinct().ToArray();
     }
 
     public string Name => BackendName;
@@ -30,6 +31,11 @@ public sealed class TunedMatMul : IMatMulBackend
 
     /// <summary>For logs: e.g. <c>[288x1024]: rows&lt;=16 managed, rows&gt;16 onednn</c>.</summary>
     public string Description => ShapeLabel.Length == 0 ? Plan.ToString() : $"{ShapeLabel}: {Plan}";
+
+    /// <summary>That of the backend the plan sends <paramref name="rows"/> rows to.</summary>
+    public MatMulCapability CapabilityFor(int rows) => Plan.BackendFor(rows).CapabilityFor(rows);
+
+    public IReadOnlyList<MatMulCapability> Capabilities { get; }
 
     public IPackedMatrix Pack(ReadOnlySpan<float> b, int rows, int columns)
     {
