@@ -1,3 +1,4 @@
+using LstmStream.Pipeline.Models;
 using System.CommandLine;
 using LstmStream.Pipeline.Models.Onnx;
 

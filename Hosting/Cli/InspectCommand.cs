@@ -1,3 +1,4 @@
+using LstmStream.Pipeline.Models;
 using System.CommandLine;
 
 namespace LstmStream.Hosting.Cli;

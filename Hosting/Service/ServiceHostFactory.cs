@@ -1,3 +1,4 @@
+using LstmStream.Hosting.Channels.Mqtt;
 using Akka.Hosting;
 using LstmStream.Hosting.Channels;
 using LstmStream.Hosting.Operations;

@@ -4,7 +4,6 @@ using Akka.Actor;
 using Akka.Streams;
 using LstmStream.Actors.Sessions;
 using LstmStream.Hosting.Channels;
-using LstmStream.Hosting.Cli;
 using LstmStream.Hosting.Operations;
 using LstmStream.Hosting.Options;
 using LstmStream.Pipeline.Models;

@@ -1,4 +1,4 @@
-namespace LstmStream.Hosting.Channels.Mqtt;
+namespace LstmStream.Hosting.Options;
 
 /// <summary>
 /// Settings of the MQTT ingress and egress: the broker, the topic the readings come on (the key is one level of
@@ -10,7 +10,7 @@ namespace LstmStream.Hosting.Channels.Mqtt;
 /// <see cref="ClientId"/> on one broker then take each other's session, so give each its own.
 /// </para>
 /// </summary>
-public sealed record MqttOptions
+public sealed record MqttClientSettings
 {
     /// <summary>The broker's host name or address.</summary>
     public string Host { get; init; } = "127.0.0.1";

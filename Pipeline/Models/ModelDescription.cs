@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text;
-using LstmStream.Pipeline.Models;
 
-namespace LstmStream.Hosting.Cli;
+namespace LstmStream.Pipeline.Models;
 
 /// <summary>The human-readable summary of a model that <c>inspect</c> prints and the start-up log names.</summary>
 public static class ModelDescription

@@ -1,10 +1,11 @@
+using LstmStream.Tests.Service;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using LstmStream.Hosting.Cli;
 using LstmStream.Tests.Support;
 
-namespace LstmStream.Tests.Service;
+namespace LstmStream.Tests.Channels;
 
 [Collection(ServiceHostCollection.Name)]
 public sealed class TcpIngressTests

@@ -1,3 +1,4 @@
+using LstmStream.Hosting.Options;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -9,7 +10,7 @@ using LstmStream.Pipeline.Numerics;
 using LstmStream.Pipeline.Streaming;
 using LstmStream.Tests.Streaming;
 
-namespace LstmStream.Tests.Mqtt;
+namespace LstmStream.Tests.Channels.Mqtt;
 
 /// <summary>One output record as published: key, seq and y.</summary>
 internal sealed record PublishedOutput(string Key, long Seq, float[] Y);
@@ -20,7 +21,7 @@ internal sealed record PublishedOutput(string Key, long Seq, float[] Y);
 /// </summary>
 internal sealed class MqttChain : IAsyncDisposable
 {
-    private MqttChain(MqttOptions options, MqttRecordIngress ingress, MqttOutputPublisher publisher, Task<Done> completion)
+    private MqttChain(MqttClientSettings options, MqttRecordIngress ingress, MqttOutputPublisher publisher, Task<Done> completion)
     {
         Options = options;
         Ingress = ingress;
@@ -28,12 +29,12 @@ internal sealed class MqttChain : IAsyncDisposable
         Completion = completion;
     }
 
-    public MqttOptions Options { get; }
+    public MqttClientSettings Options { get; }
     public MqttRecordIngress Ingress { get; }
     public MqttOutputPublisher Publisher { get; }
     public Task<Done> Completion { get; }
 
-    public static MqttOptions OptionsFor(MosquittoBroker broker, string prefix) => new()
+    public static MqttClientSettings OptionsFor(MosquittoBroker broker, string prefix) => new()
     {
         Host = broker.Host,
         Port = broker.Port,
@@ -44,7 +45,7 @@ internal sealed class MqttChain : IAsyncDisposable
         ReconnectDelay = TimeSpan.FromMilliseconds(200),
     };
 
-    public static async Task<MqttChain> StartAsync(MqttOptions options, LstmModel model, IMaterializer materializer, ListLogger logger)
+    public static async Task<MqttChain> StartAsync(MqttClientSettings options, LstmModel model, IMaterializer materializer, ListLogger logger)
     {
         var ingress = new MqttRecordIngress(options, model.InputSize, logger);
         var publisher = new MqttOutputPublisher(options, logger);

@@ -3,7 +3,7 @@ using Akka.Streams.Dsl;
 using LstmStream.Hosting.Channels.Mqtt;
 using MQTTnet.Protocol;
 
-namespace LstmStream.Tests.Mqtt;
+namespace LstmStream.Tests.Channels.Mqtt;
 
 /// <summary>The ingress buffer is bounded: QoS 1 readings wait (backpressure), QoS 0 readings beyond it are dropped.</summary>
 public sealed class MqttIngressBufferTests : Akka.TestKit.Xunit2.TestKit, IClassFixture<MosquittoBroker>

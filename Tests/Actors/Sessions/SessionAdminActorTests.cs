@@ -7,7 +7,7 @@ using LstmStream.Pipeline.Numerics;
 using LstmStream.Pipeline.Streaming;
 using static LstmStream.Actors.Sessions.SessionAdminProtocol;
 
-namespace LstmStream.Tests.Actors;
+namespace LstmStream.Tests.Actors.Sessions;
 
 public sealed class SessionAdminActorTests : Akka.TestKit.Xunit2.TestKit
 {

@@ -1,3 +1,4 @@
+using LstmStream.Hosting.Options;
 using System.Text.Json;
 using Akka.Streams;
 using LstmStream.Hosting.Channels.Mqtt;
@@ -7,7 +8,7 @@ using LstmStream.Tests.Streaming;
 using Microsoft.Extensions.Logging;
 using MQTTnet.Protocol;
 
-namespace LstmStream.Tests.Mqtt;
+namespace LstmStream.Tests.Channels.Mqtt;
 
 /// <summary>Readings through a real mosquitto broker → ingress → pipeline → publisher → broker, checked per key.</summary>
 public sealed class MqttChannelTests : Akka.TestKit.Xunit2.TestKit, IClassFixture<MosquittoBroker>
@@ -120,7 +121,7 @@ public sealed class MqttChannelTests : Akka.TestKit.Xunit2.TestKit, IClassFixtur
     public async Task Defaults_subscribe_to_sensors_readings_and_publish_to_lstm_outputs()
     {
         var model = Model();
-        var options = new MqttOptions { Host = _broker.Host, Port = _broker.Port, ClientId = $"lstm-{NewPrefix()}" };
+        var options = new MqttClientSettings { Host = _broker.Host, Port = _broker.Port, ClientId = $"lstm-{NewPrefix()}" };
         var steps = StreamingTestData.InterleavedSteps(new Random(4), keys: 2, maxSteps: 3, width: model.InputSize)
             .Select(s => s with { Key = $"{options.ClientId}-{s.Key}" }).ToList();
         await using var chain = await MqttChain.StartAsync(options, model, _materializer, _logger);

@@ -4,7 +4,7 @@ using System.Text;
 using MQTTnet;
 using MQTTnet.Protocol;
 
-namespace LstmStream.Tests.Mqtt;
+namespace LstmStream.Tests.Channels.Mqtt;
 
 /// <summary>A plain MQTT client for the tests: publishes readings, collects what arrives on its subscriptions.</summary>
 internal sealed class MqttTestClient : IAsyncDisposable

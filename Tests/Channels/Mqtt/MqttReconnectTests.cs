@@ -2,7 +2,7 @@ using Akka.Streams;
 using LstmStream.Pipeline.Models;
 using LstmStream.Tests.Streaming;
 
-namespace LstmStream.Tests.Mqtt;
+namespace LstmStream.Tests.Channels.Mqtt;
 
 /// <summary>The channels survive a broker restart: they reconnect, subscribe again and go on where they were.</summary>
 public sealed class MqttReconnectTests : Akka.TestKit.Xunit2.TestKit

@@ -1,6 +1,6 @@
 using LstmStream.Hosting.Channels;
 
-namespace LstmStream.Tests.Service;
+namespace LstmStream.Tests.Channels;
 
 public sealed class InFlightCreditTests
 {

@@ -4,7 +4,7 @@ using LstmStream.Hosting.Channels.Mqtt;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
 
-namespace LstmStream.Tests.Mqtt;
+namespace LstmStream.Tests.Channels.Mqtt;
 
 /// <summary>MQTT payloads: records whose key comes from the topic (<see cref="NdjsonRecordParser.ParseWithKey"/>), and error payloads.</summary>
 public sealed class KeyGivenRecordParsingTests

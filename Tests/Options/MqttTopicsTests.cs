@@ -1,6 +1,6 @@
-using LstmStream.Hosting.Channels.Mqtt;
+using LstmStream.Hosting.Options;
 
-namespace LstmStream.Tests.Mqtt;
+namespace LstmStream.Tests.Options;
 
 public sealed class MqttTopicsTests
 {

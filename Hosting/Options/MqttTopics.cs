@@ -1,4 +1,4 @@
-namespace LstmStream.Hosting.Channels.Mqtt;
+namespace LstmStream.Hosting.Options;
 
 /// <summary>MQTT topic rules (levels split by <c>/</c>, wildcards <c>+</c> and <c>#</c>) as the options and channels need them.</summary>
 public static class MqttTopics

@@ -1,7 +1,8 @@
+using LstmStream.Tests.Service;
 using System.Net;
 using System.Text.Json;
 
-namespace LstmStream.Tests.Service;
+namespace LstmStream.Tests.Operations;
 
 [Collection(ServiceHostCollection.Name)]
 public sealed class OperationsEndpointTests

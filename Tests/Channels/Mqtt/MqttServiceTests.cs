@@ -1,9 +1,9 @@
+using LstmStream.Tests.Service;
 using System.Text.Json;
 using LstmStream.Pipeline.Models;
 using LstmStream.Pipeline.Numerics;
-using LstmStream.Tests.Mqtt;
 
-namespace LstmStream.Tests.Service;
+namespace LstmStream.Tests.Channels.Mqtt;
 
 /// <summary><c>serve</c> with the MQTT channel against a real mosquitto broker.</summary>
 [Collection(ServiceHostCollection.Name)]

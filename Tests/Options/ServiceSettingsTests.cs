@@ -1,9 +1,10 @@
+using LstmStream.Tests.Service;
 using LstmStream.Hosting.Cli;
 using LstmStream.Hosting.Options;
 using LstmStream.Hosting.Service;
 using Microsoft.Extensions.Configuration;
 
-namespace LstmStream.Tests.Service;
+namespace LstmStream.Tests.Options;
 
 public sealed class ServiceSettingsTests
 {

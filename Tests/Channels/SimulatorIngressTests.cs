@@ -1,6 +1,7 @@
+using LstmStream.Tests.Service;
 using LstmStream.Hosting.Channels;
 
-namespace LstmStream.Tests.Service;
+namespace LstmStream.Tests.Channels;
 
 [Collection(ServiceHostCollection.Name)]
 public sealed class SimulatorIngressTests

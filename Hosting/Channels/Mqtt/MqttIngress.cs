@@ -1,7 +1,7 @@
+using LstmStream.Hosting.Channels;
 using System.Threading.Channels;
 using Akka.Streams;
 using Akka.Streams.Dsl;
-using LstmStream.Hosting.Channels.Mqtt;
 using LstmStream.Hosting.Options;
 using LstmStream.Hosting.Service;
 using LstmStream.Pipeline.Records;
@@ -9,7 +9,7 @@ using LstmStream.Pipeline.Streaming;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace LstmStream.Hosting.Channels;
+namespace LstmStream.Hosting.Channels.Mqtt;
 
 /// <summary>
 /// <c>LstmStream:Mqtt</c>: readings from an MQTT broker into the shared pipeline, outputs published back.
