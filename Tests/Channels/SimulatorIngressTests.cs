@@ -13,20 +13,13 @@ public sealed class SimulatorIngressTests
             "--LstmStream:Simulator:Enabled=true", "--LstmStream:Simulator:RecordsPerSecond=2000",
             "--LstmStream:Simulator:Keys=8", "--LstmStream:Simulator:LogInterval=00:00:00.200",
             "--LstmStream:StatisticsInterval=00:00:00.200");
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        string? line = null;
-        while (DateTime.UtcNow < deadline &&
-               (line = service.Logs.FirstOrDefault(l => l.Contains("SIMULATED source:", StringComparison.Ordinal) && l.Contains(SimulatorIngress.KeyPrefix, StringComparison.Ordinal))) is null)
-        {
-            await Task.Delay(50);
-        }
-
-        Assert.NotNull(line);
+        var line = await service.WaitForLogAsync($"sample output {SimulatorIngress.KeyPrefix}", TimeSpan.FromSeconds(30));
+        Assert.Contains("SIMULATED source:", line, StringComparison.Ordinal);
         Assert.Contains(service.Logs, l => l.Contains("SIMULATED sensor source is ON", StringComparison.Ordinal));
         Assert.Contains(service.Runtime.StartupLine!, service.Logs.First(l => l.Contains("LstmStream serving", StringComparison.Ordinal)), StringComparison.Ordinal);
         Assert.Contains("SIMULATED", service.Runtime.StartupLine!, StringComparison.Ordinal);
         Assert.Equal(8, service.Hub.Handle.Sessions.LiveKeys);
-        Assert.Contains(service.Logs, l => l.Contains("statistics:", StringComparison.Ordinal) && l.Contains("8 live keys", StringComparison.Ordinal));
+        Assert.Contains("statistics:", await service.WaitForLogAsync("), 8 live keys", TimeSpan.FromSeconds(30)), StringComparison.Ordinal);
         Assert.Equal(0, await service.StopAsync());
     }
 }

@@ -159,17 +159,17 @@ public sealed class TcpIngressTests
         {
             while (!sampling.IsCancellationRequested)
             {
-                foreach (var link in service.Hub.Links) maxInUse = Math.Max(maxInUse, link.Credit.InUse);
+                foreach (var connection in service.Hub.Connections) maxInUse = Math.Max(maxInUse, connection.Credit.InUse);
                 await Task.Delay(5);
             }
         });
 
         // Wait until the slow connection is stuck: its accepted count stops moving.
-        var slowLink = await WaitForAsync(() => service.Hub.Links.FirstOrDefault(l => l.Accepted > 0));
+        var slowConnection = await WaitForAsync(() => service.Hub.Connections.FirstOrDefault(l => l.Accepted > 0));
         long last = -1;
-        while (slowLink.Accepted != last)
+        while (slowConnection.Accepted != last)
         {
-            last = slowLink.Accepted;
+            last = slowConnection.Accepted;
             await Task.Delay(300);
         }
 
@@ -185,7 +185,7 @@ public sealed class TcpIngressTests
         await sampling.CancelAsync();
         await sampler;
         Assert.False(slowSending.IsCompleted, "the slow client could send everything: its connection was read without bound");
-        Assert.True(slowLink.Accepted < slowRecords, $"accepted {slowLink.Accepted} of {slowRecords}");
+        Assert.True(slowConnection.Accepted < slowRecords, $"accepted {slowConnection.Accepted} of {slowRecords}");
         Assert.InRange(maxInUse, 1, limit);
 
         // The slow client goes away; the service goes on.

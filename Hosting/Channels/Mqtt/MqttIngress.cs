@@ -1,9 +1,9 @@
 using LstmStream.Hosting.Channels;
 using System.Threading.Channels;
+using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using LstmStream.Hosting.Options;
-using LstmStream.Hosting.Service;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
 using Microsoft.Extensions.Logging;
@@ -17,21 +17,24 @@ namespace LstmStream.Hosting.Channels.Mqtt;
 /// every accepted reading holds one unit of the channel's credit until its output has been published by
 /// <see cref="MqttOutputPublisher"/>, so a slow broker slows the subscription, not the other channels.
 /// </summary>
-public sealed class MqttIngress : IIngress, IRecordChannel
+public sealed class MqttIngress : IIngress, IChannelOutput
 {
     private readonly MqttChannelSettings _settings;
     private readonly ILoggerFactory _loggers;
+    private readonly ActorSystem _system;
     private readonly ILogger<MqttIngress> _logger;
     private readonly Channel<StepBatch> _outputs = Channel.CreateUnbounded<StepBatch>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _abort = new();
     private MqttRecordIngress? _ingress;
     private MqttOutputPublisher? _publisher;
-    private ChannelLink? _link;
+    private PipelineConnection? _connection;
     private Task _feed = Task.CompletedTask, _publish = Task.CompletedTask;
 
-    public MqttIngress(IOptions<ServiceOptions> options, ILoggerFactory loggers)
+    /// <param name="system">Runs the subscription's own stream (readings → submits).</param>
+    public MqttIngress(IOptions<ServiceOptions> options, ActorSystem system, ILoggerFactory loggers)
     {
         _settings = options.Value.Mqtt;
+        _system = system;
         _loggers = loggers;
         _logger = loggers.CreateLogger<MqttIngress>();
     }
@@ -40,24 +43,23 @@ public sealed class MqttIngress : IIngress, IRecordChannel
 
     public string Description => $"mqtt {_settings.Client.Host}:{_settings.Client.Port} {_settings.Client.TopicFilter} → {_settings.Client.OutputTopicTemplate}";
 
-    public Task StartAsync(PipelineHub hub, CancellationToken cancellationToken)
+    public Task StartAsync(IPipelineInbox inbox, CancellationToken cancellationToken)
     {
-        var materializer = hub.Materializer ?? throw new InvalidOperationException("the pipeline hub is not started");
-        _link = hub.Open(this, "mqtt", _settings.MaxInFlightRecords);
+        _connection = inbox.Connect(this, "mqtt", _settings.MaxInFlightRecords);
         _publisher = new MqttOutputPublisher(_settings.Client, _loggers.CreateLogger<MqttOutputPublisher>());
-        _ingress = new MqttRecordIngress(_settings.Client, hub.InputSize, _loggers.CreateLogger<MqttRecordIngress>());
+        _ingress = new MqttRecordIngress(_settings.Client, inbox.InputSize, _loggers.CreateLogger<MqttRecordIngress>());
         _publisher.Start();
         _ingress.Start();
-        var link = _link;
+        var connection = _connection;
         var abort = _abort.Token;
-        _publish = PublishAsync(link, _publisher, abort);
+        _publish = PublishAsync(connection, _publisher, abort);
         _feed = _ingress.Source
             .SelectAsync(1, async batch =>
             {
-                await link.SubmitAsync(batch, abort).ConfigureAwait(false);
+                await connection.SubmitAsync(batch, abort).ConfigureAwait(false);
                 return Akka.Done.Instance;
             })
-            .RunWith(Sink.Ignore<Akka.Done>(), materializer);
+            .RunWith(Sink.Ignore<Akka.Done>(), _system.Materializer());
         return Task.CompletedTask;
     }
 
@@ -70,7 +72,7 @@ public sealed class MqttIngress : IIngress, IRecordChannel
         if (!_outputs.Writer.TryWrite(copy))
         {
             copy.Release();
-            _link!.Release(1);
+            _connection!.Release(1);
         }
     }
 
@@ -78,35 +80,35 @@ public sealed class MqttIngress : IIngress, IRecordChannel
     public void OnError(RecordError error)
     {
         _logger.LogWarning("mqtt: rejected record: {Error}", error);
-        _link!.Release(1);
+        _connection!.Release(1);
     }
 
     public async Task StopAsync(CancellationToken deadline)
     {
-        if (_link is null) return;
+        if (_connection is null) return;
         await using var register = deadline.Register(() => _abort.Cancel()).ConfigureAwait(false);
         try
         {
             if (_ingress is not null) await _ingress.CompleteAsync().WaitAsync(deadline).ConfigureAwait(false);
             await _feed.WaitAsync(deadline).ConfigureAwait(false);
-            await _link.CompleteInputAsync().WaitAsync(deadline).ConfigureAwait(false);
+            await _connection.CompleteInputAsync().WaitAsync(deadline).ConfigureAwait(false);
             _outputs.Writer.TryComplete();
             await _publish.WaitAsync(deadline).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested)
         {
-            _logger.LogWarning("mqtt: shutdown deadline reached with {InFlight} readings still in flight", _link.Credit.InUse);
+            _logger.LogWarning("mqtt: shutdown deadline reached with {InFlight} readings still in flight", _connection.Credit.InUse);
         }
         finally
         {
             _outputs.Writer.TryComplete();
-            _link.Close();
+            _connection.Close();
             if (_ingress is not null) await _ingress.DisposeAsync().ConfigureAwait(false);
             if (_publisher is not null) await _publisher.DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    private async Task PublishAsync(ChannelLink link, MqttOutputPublisher publisher, CancellationToken abort)
+    private async Task PublishAsync(PipelineConnection connection, MqttOutputPublisher publisher, CancellationToken abort)
     {
         await foreach (var batch in _outputs.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
@@ -124,7 +126,7 @@ public sealed class MqttIngress : IIngress, IRecordChannel
             finally
             {
                 batch.Release();
-                link.Release(1);
+                connection.Release(1);
             }
         }
     }

@@ -1,3 +1,4 @@
+using LstmStream.Tests.Support;
 using LstmStream.Hosting.Options;
 using System.Globalization;
 using System.Text;

@@ -1,3 +1,4 @@
+using LstmStream.Tests.Support;
 using LstmStream.Hosting.Channels.Mqtt;
 using LstmStream.Hosting.Options;
 

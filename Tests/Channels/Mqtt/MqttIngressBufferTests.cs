@@ -1,3 +1,4 @@
+using LstmStream.Tests.Support;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using LstmStream.Hosting.Channels.Mqtt;

@@ -1,3 +1,4 @@
+using LstmStream.Tests.Support;
 using Akka.Streams;
 using LstmStream.Pipeline.Models;
 using LstmStream.Tests.Streaming;

@@ -67,11 +67,5 @@ public sealed class MqttServiceTests(MosquittoBroker broker) : IClassFixture<Mos
     }
 
     /// <summary>The service's subscription is made in the background; readings published before it would be lost.</summary>
-    private static async Task WaitForSubscriptionAsync(RunningService service)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!service.Logs.Any(l => l.Contains("subscribed", StringComparison.OrdinalIgnoreCase)) && DateTime.UtcNow < deadline)
-            await Task.Delay(50);
-        Assert.True(service.Logs.Any(l => l.Contains("subscribed", StringComparison.OrdinalIgnoreCase)), "the service never subscribed: " + string.Join("\n", service.Logs));
-    }
+    private static Task WaitForSubscriptionAsync(RunningService service) => service.WaitForLogAsync("subscribed", Timeout);
 }

@@ -7,21 +7,21 @@ namespace LstmStream.Hosting.Channels;
 /// The egress half of the channel contract: what one channel (a TCP connection, stdin/stdout, the simulator,
 /// an MQTT subscription) implements so that the shared pipeline can hand back the results of its records.
 /// <para>
-/// The ingress half is <see cref="ChannelLink"/>, which <see cref="Service.PipelineHub.Open"/> returns for the
+/// The ingress half is <see cref="PipelineConnection"/>, which <see cref="IPipelineInbox.Connect"/> returns for the
 /// channel: the channel parses its input into <see cref="StepBatch"/> fragments and submits them through the
-/// link; each accepted record comes back exactly once, through <see cref="OnOutput"/>, in input order per key.
-/// Records the channel rejects itself are reported with <see cref="ChannelLink.Reject"/>, which passes them
+/// connection; each accepted record comes back exactly once, through <see cref="OnOutput"/>, in input order per key.
+/// Records the channel rejects itself are reported with <see cref="PipelineConnection.Reject"/>, which passes them
 /// to <see cref="OnError"/>.
 /// </para>
 /// <para>
-/// Flow control: every accepted record and every reported error holds one unit of the link's in-flight
-/// credit until the channel calls <see cref="ChannelLink.Release"/> for it (once its output or error record
+/// Flow control: every accepted record and every reported error holds one unit of the connection's in-flight
+/// credit until the channel calls <see cref="PipelineConnection.Release"/> for it (once its output or error record
 /// has left the process: written to the socket, published, counted). A channel whose reader is slow therefore
-/// stops being given new input (its <see cref="ChannelLink.SubmitAsync"/> waits) while the others go on, and
-/// what waits for a slow reader is bounded by the link's credit.
+/// stops being given new input (its <see cref="PipelineConnection.SubmitAsync"/> waits) while the others go on, and
+/// what waits for a slow reader is bounded by the connection's credit.
 /// </para>
 /// </summary>
-public interface IRecordChannel
+public interface IChannelOutput
 {
     /// <summary>For logs: "tcp 127.0.0.1:53211", "stdin", "simulator".</summary>
     string Name { get; }
@@ -35,7 +35,7 @@ public interface IRecordChannel
     void OnOutput(StepBatch batch, int row);
 
     /// <summary>
-    /// A record of this channel that was rejected (reported through <see cref="ChannelLink.Reject"/>). Called on
+    /// A record of this channel that was rejected (reported through <see cref="PipelineConnection.Reject"/>). Called on
     /// the thread that reported it; must not block.
     /// </summary>
     void OnError(RecordError error);

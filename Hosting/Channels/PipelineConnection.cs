@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using LstmStream.Hosting.Service;
+using LstmStream.Hosting.Operations;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
 using Microsoft.Extensions.Logging;
@@ -8,18 +8,21 @@ namespace LstmStream.Hosting.Channels;
 
 /// <summary>
 /// The ingress half of the channel contract: one channel's connection to the shared pipeline, made by
-/// <see cref="PipelineHub.Open"/>. The channel submits parsed <see cref="StepBatch"/> fragments
+/// <see cref="IPipelineInbox.Connect"/>. The channel submits parsed <see cref="StepBatch"/> fragments
 /// (<see cref="SubmitAsync"/>), reports the records it rejected (<see cref="Reject"/>), gives credit back once
 /// outputs have left (<see cref="Release"/>), and at the end of its input waits for the outputs of everything
 /// it submitted (<see cref="CompleteInputAsync"/>) before it closes (<see cref="Close"/>).
 /// <para>
-/// The link owns the rows' tags: a tag is <c>(link id &lt;&lt; 32) | in-flight slot</c>, where the slot holds the
+/// The connection owns the rows' tags: a tag is <c>(connection id &lt;&lt; 32) | in-flight slot</c>, where the slot holds the
 /// record's ingress time (for the end-to-end latency); whatever tag a submitted row had is overwritten.
 /// </para>
 /// </summary>
-public sealed class ChannelLink
+public sealed class PipelineConnection
 {
-    private readonly PipelineHub _hub;
+    private readonly Func<StepBatch, CancellationToken, ValueTask> _enqueue;
+    private readonly Action<PipelineConnection> _onClosed;
+    private readonly ChannelMetrics _metrics;
+    private readonly ILogger _logger;
     private readonly object _slotGate = new();
     private readonly long[] _ingressTicks;
     private readonly int[] _freeSlots;
@@ -29,12 +32,26 @@ public sealed class ChannelLink
     private volatile bool _inputCompleted;
     private volatile bool _closed;
 
-    internal ChannelLink(PipelineHub hub, int id, IRecordChannel channel, string kind, int maxInFlight)
+    /// <param name="id">The connection's number, the high half of its rows' tags.</param>
+    /// <param name="output">Where the outputs and error records of the channel's records go.</param>
+    /// <param name="kind">The channel kind, a metric tag.</param>
+    /// <param name="maxInFlight">The credit limit.</param>
+    /// <param name="inputSize">The width of every submitted row.</param>
+    /// <param name="enqueue">Puts a tagged batch into the pipeline's inbox (waits while the inbox is full).</param>
+    /// <param name="closed">Told once, when the channel closes (the outbox forgets the connection).</param>
+    /// <param name="metrics">Records received and rejected, latency.</param>
+    /// <param name="logger">Where rejected records are logged.</param>
+    internal PipelineConnection(int id, IChannelOutput output, string kind, int maxInFlight, int inputSize,
+        Func<StepBatch, CancellationToken, ValueTask> enqueue, Action<PipelineConnection> closed, ChannelMetrics metrics, ILogger logger)
     {
-        _hub = hub;
         Id = id;
-        Channel = channel;
+        Output = output;
         Kind = kind;
+        InputSize = inputSize;
+        _enqueue = enqueue;
+        _onClosed = closed;
+        _metrics = metrics;
+        _logger = logger;
         Credit = new InFlightCredit(maxInFlight);
         _ingressTicks = new long[maxInFlight];
         _freeSlots = new int[maxInFlight];
@@ -43,15 +60,17 @@ public sealed class ChannelLink
     }
 
     public int Id { get; }
-    public IRecordChannel Channel { get; }
+
+    /// <summary>Where the outputs and error records of this channel's records go.</summary>
+    public IChannelOutput Output { get; }
 
     /// <summary>The model's input size: the width of every submitted row.</summary>
-    public int InputSize => _hub.InputSize;
+    public int InputSize { get; }
 
     /// <summary>The channel kind, a metric tag: tcp, console, simulator, mqtt.</summary>
     public string Kind { get; }
 
-    /// <summary>In-flight records (and error records) of this channel; see <see cref="IRecordChannel"/>.</summary>
+    /// <summary>In-flight records (and error records) of this channel; see <see cref="IChannelOutput"/>.</summary>
     public InFlightCredit Credit { get; }
 
     /// <summary>Most rows one <see cref="SubmitAsync"/> may carry (the credit limit).</summary>
@@ -60,7 +79,7 @@ public sealed class ChannelLink
     /// <summary>Records that entered the pipeline.</summary>
     public long Accepted => Interlocked.Read(ref _accepted);
 
-    /// <summary>Records whose output was handed to <see cref="IRecordChannel.OnOutput"/>.</summary>
+    /// <summary>Records whose output was handed to <see cref="IChannelOutput.OnOutput"/>.</summary>
     public long Delivered => Interlocked.Read(ref _delivered);
 
     /// <summary>Records the channel rejected.</summary>
@@ -91,11 +110,11 @@ public sealed class ChannelLink
         try
         {
             if (rows > MaxInFlight)
-                throw new ArgumentException($"batch of {rows} rows exceeds the link's {MaxInFlight} in-flight records", nameof(batch));
+                throw new ArgumentException($"batch of {rows} rows exceeds the connection's {MaxInFlight} in-flight records", nameof(batch));
             if (_inputCompleted || _closed)
-                throw new InvalidOperationException($"channel {Channel.Name} already completed its input");
-            if (batch.Width != _hub.InputSize)
-                throw new ArgumentException($"batch rows are {batch.Width} wide, the model's input size is {_hub.InputSize}", nameof(batch));
+                throw new InvalidOperationException($"channel {Output.Name} already completed its input");
+            if (batch.Width != InputSize)
+                throw new ArgumentException($"batch rows are {batch.Width} wide, the model's input size is {InputSize}", nameof(batch));
             await Credit.AcquireAsync(rows, cancellationToken).ConfigureAwait(false);
         }
         catch
@@ -108,7 +127,7 @@ public sealed class ChannelLink
         Interlocked.Add(ref _accepted, rows);
         try
         {
-            await _hub.EnqueueAsync(batch, cancellationToken).ConfigureAwait(false);
+            await _enqueue(batch, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -119,7 +138,7 @@ public sealed class ChannelLink
             throw;
         }
 
-        _hub.Metrics.RecordsReceived(Kind, rows);
+        _metrics.RecordsReceived(Kind, rows);
     }
 
     /// <summary>
@@ -138,7 +157,7 @@ public sealed class ChannelLink
     }
 
     /// <summary>
-    /// A record the channel could not accept: counted, logged, and passed to <see cref="IRecordChannel.OnError"/>,
+    /// A record the channel could not accept: counted, logged, and passed to <see cref="IChannelOutput.OnError"/>,
     /// holding one unit of credit until the channel <see cref="Release"/>s it.
     /// </summary>
     public void Reject(RecordError error)
@@ -146,9 +165,9 @@ public sealed class ChannelLink
         ArgumentNullException.ThrowIfNull(error);
         Credit.Charge(1);
         Interlocked.Increment(ref _rejected);
-        _hub.Metrics.RecordRejected(Kind);
-        _hub.Logger.LogWarning("{Channel}: rejected record: {Error}", Channel.Name, error);
-        Channel.OnError(error);
+        _metrics.RecordRejected(Kind);
+        _logger.LogWarning("{Channel}: rejected record: {Error}", Output.Name, error);
+        Output.OnError(error);
     }
 
     /// <summary>Gives back the credit of <paramref name="records"/> outputs or error records that have left the channel.</summary>
@@ -156,7 +175,7 @@ public sealed class ChannelLink
 
     /// <summary>
     /// The channel submits nothing more; completes once every accepted record's output has been handed to
-    /// <see cref="IRecordChannel.OnOutput"/> (or the pipeline stopped).
+    /// <see cref="IChannelOutput.OnOutput"/> (or the pipeline stopped).
     /// </summary>
     public Task CompleteInputAsync()
     {
@@ -169,11 +188,11 @@ public sealed class ChannelLink
     public void Close()
     {
         _closed = true;
-        _hub.Unregister(this);
+        _onClosed(this);
         _drained.TrySetResult();
     }
 
-    /// <summary>Called by the hub on the egress thread for each output row of this channel.</summary>
+    /// <summary>Called by the pipeline's outbox on the egress thread for each output row of this channel.</summary>
     internal void Deliver(StepBatch batch, int row, long nowTicks)
     {
         var slot = (int)(batch.Tags[row] & 0xFFFF_FFFF);
@@ -184,10 +203,10 @@ public sealed class ChannelLink
             _freeSlots[_freeCount++] = slot;
         }
 
-        _hub.Metrics.RecordLatency(Stopwatch.GetElapsedTime(ingress, nowTicks), Kind);
+        _metrics.RecordLatency(Stopwatch.GetElapsedTime(ingress, nowTicks), Kind);
         try
         {
-            Channel.OnOutput(batch, row);
+            Output.OnOutput(batch, row);
         }
         finally
         {

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace LstmStream.Tests.Channels.Mqtt;
+namespace LstmStream.Tests.Support;
 
 /// <summary>A logger that keeps every formatted line, for asserting what was logged.</summary>
 internal sealed class ListLogger : ILogger
