@@ -49,9 +49,6 @@ public sealed class NdjsonStreamChannel : IChannelOutput
     /// <summary>Longest accepted line, in bytes.</summary>
     public int MaxLineBytes { get; init; } = 1024 * 1024;
 
-    /// <summary>True once a write to the peer failed (it disconnected).</summary>
-    public bool PeerGone => _broken;
-
     public void OnOutput(StepBatch batch, int row)
     {
         lock (_gate)

@@ -42,9 +42,6 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
 
     public string Description => $"tcp {LocalEndpoint?.ToString() ?? _settings.Endpoint}";
 
-    /// <summary>Connections open now.</summary>
-    public int OpenConnections => _connections.Count;
-
     public Task StartAsync(IPipelineInbox inbox, CancellationToken cancellationToken)
     {
         var endpoint = HostPort.Parse(_settings.Endpoint);

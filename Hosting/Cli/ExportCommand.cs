@@ -1,5 +1,5 @@
-using LstmStream.Pipeline.Models;
 using System.CommandLine;
+using LstmStream.Pipeline.Models;
 using LstmStream.Pipeline.Models.Onnx;
 
 namespace LstmStream.Hosting.Cli;

@@ -1,7 +1,7 @@
-using LstmStream.Hosting.Channels.Mqtt;
 using Akka.Hosting;
 using LstmStream.Actors.Pipelines;
 using LstmStream.Hosting.Channels;
+using LstmStream.Hosting.Channels.Mqtt;
 using LstmStream.Hosting.Operations;
 using LstmStream.Hosting.Options;
 using Microsoft.AspNetCore.Builder;

@@ -61,14 +61,8 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
         _contentRoot = environment.ContentRootPath;
     }
 
-    /// <summary>The model being served (after start).</summary>
-    public ServedModel? Served { get; private set; }
-
     /// <summary>The start-up line (after start).</summary>
     public string? StartupLine { get; private set; }
-
-    /// <summary>The ingresses, started in this order.</summary>
-    public IReadOnlyList<IIngress> Ingresses => _ingresses;
 
     /// <summary>0, or 1 when the pipeline failed or the shutdown deadline cut off records in flight.</summary>
     public int ExitCode { get; private set; }
@@ -86,7 +80,6 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
             .ConfigureAwait(false);
         _hub.Attach(started.Handle, started.Completion);
         _started = true;
-        Served = served;
         _metrics.AttachPipeline(started.Handle.Sessions, served.BackendName, served.Backends.Choices, _hub);
         _ = _hub.Completion.ContinueWith(OnPipelineStopped, TaskScheduler.Default);
 

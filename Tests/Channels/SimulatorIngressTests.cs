@@ -1,5 +1,5 @@
-using LstmStream.Tests.Service;
 using LstmStream.Hosting.Channels;
+using LstmStream.Tests.Service;
 
 namespace LstmStream.Tests.Channels;
 

@@ -1,8 +1,8 @@
-using LstmStream.Tests.Service;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using LstmStream.Hosting.Cli;
+using LstmStream.Tests.Service;
 using LstmStream.Tests.Support;
 
 namespace LstmStream.Tests.Channels;

@@ -1,6 +1,6 @@
-using LstmStream.Tests.Service;
 using System.Net;
 using System.Text.Json;
+using LstmStream.Tests.Service;
 
 namespace LstmStream.Tests.Operations;
 

@@ -1,7 +1,7 @@
-using LstmStream.Tests.Service;
 using LstmStream.Hosting.Cli;
 using LstmStream.Hosting.Options;
 using LstmStream.Hosting.Service;
+using LstmStream.Tests.Service;
 using Microsoft.Extensions.Configuration;
 
 namespace LstmStream.Tests.Options;

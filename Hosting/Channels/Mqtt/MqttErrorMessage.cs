@@ -1,5 +1,5 @@
-using LstmStream.Hosting.Options;
 using System.Buffers;
+using LstmStream.Hosting.Options;
 using LstmStream.Pipeline.Records;
 
 namespace LstmStream.Hosting.Channels.Mqtt;

@@ -1,8 +1,8 @@
-using LstmStream.Hosting.Channels;
 using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using LstmStream.Hosting.Channels;
 using LstmStream.Hosting.Options;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;

@@ -1,7 +1,7 @@
-using LstmStream.Hosting.Options;
 using System.Buffers;
 using Akka;
 using Akka.Streams.Dsl;
+using LstmStream.Hosting.Options;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
 using Microsoft.Extensions.Logging;

@@ -1,8 +1,8 @@
-using LstmStream.Hosting.Options;
 using System.Buffers;
 using System.Threading.Channels;
 using Akka;
 using Akka.Streams.Dsl;
+using LstmStream.Hosting.Options;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
 using Microsoft.Extensions.Logging;

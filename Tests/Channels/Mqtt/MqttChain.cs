@@ -1,15 +1,15 @@
-using LstmStream.Tests.Support;
-using LstmStream.Hosting.Options;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Akka;
 using Akka.Streams;
 using LstmStream.Hosting.Channels.Mqtt;
+using LstmStream.Hosting.Options;
 using LstmStream.Pipeline.Models;
 using LstmStream.Pipeline.Numerics;
 using LstmStream.Pipeline.Streaming;
 using LstmStream.Tests.Streaming;
+using LstmStream.Tests.Support;
 
 namespace LstmStream.Tests.Channels.Mqtt;
 

@@ -1,6 +1,6 @@
-using LstmStream.Tests.Support;
 using LstmStream.Hosting.Channels.Mqtt;
 using LstmStream.Hosting.Options;
+using LstmStream.Tests.Support;
 
 namespace LstmStream.Tests.Channels.Mqtt;
 

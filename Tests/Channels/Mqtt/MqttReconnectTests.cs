@@ -1,7 +1,7 @@
-using LstmStream.Tests.Support;
 using Akka.Streams;
 using LstmStream.Pipeline.Models;
 using LstmStream.Tests.Streaming;
+using LstmStream.Tests.Support;
 
 namespace LstmStream.Tests.Channels.Mqtt;
 

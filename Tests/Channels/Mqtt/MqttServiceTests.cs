@@ -1,7 +1,7 @@
-using LstmStream.Tests.Service;
 using System.Text.Json;
 using LstmStream.Pipeline.Models;
 using LstmStream.Pipeline.Numerics;
+using LstmStream.Tests.Service;
 
 namespace LstmStream.Tests.Channels.Mqtt;
 
