@@ -1,5 +1,4 @@
 using LstmStream.Hosting.Options;
-using LstmStream.Hosting.Service;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -28,23 +27,23 @@ public sealed class ConsoleIngress : IIngress
 
     public string Description => "stdin/stdout";
 
-    public Task StartAsync(PipelineHub hub, CancellationToken cancellationToken)
+    public Task StartAsync(IPipelineInbox inbox, CancellationToken cancellationToken)
     {
-        _run = RunAsync(hub);
+        _run = RunAsync(inbox);
         return Task.CompletedTask;
     }
 
-    private async Task RunAsync(PipelineHub hub)
+    private async Task RunAsync(IPipelineInbox inbox)
     {
         await Task.Yield();
         var input = Console.OpenStandardInput();
         var output = Console.OpenStandardOutput();
         var channel = new NdjsonStreamChannel("stdin", input, output, _loggers.CreateLogger<NdjsonStreamChannel>());
-        var link = hub.Open(channel, "console", _settings.MaxInFlightRecords);
+        var connection = inbox.Connect(channel, "console", _settings.MaxInFlightRecords);
         try
         {
-            await channel.RunAsync(link, _stopReading.Token, _abort.Token).ConfigureAwait(false);
-            _logger.LogInformation("stdin: closed after {Accepted} records, {Rejected} rejected", link.Accepted, link.Rejected);
+            await channel.RunAsync(connection, _stopReading.Token, _abort.Token).ConfigureAwait(false);
+            _logger.LogInformation("stdin: closed after {Accepted} records, {Rejected} rejected", connection.Accepted, connection.Rejected);
         }
         catch (Exception e)
         {
@@ -52,7 +51,7 @@ public sealed class ConsoleIngress : IIngress
         }
         finally
         {
-            link.Close();
+            connection.Close();
         }
     }
 

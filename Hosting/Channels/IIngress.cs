@@ -1,4 +1,3 @@
-using LstmStream.Hosting.Service;
 
 namespace LstmStream.Hosting.Channels;
 
@@ -13,8 +12,8 @@ public interface IIngress
     /// <summary>For the start-up line, after start: "tcp 127.0.0.1:7878".</summary>
     string Description { get; }
 
-    /// <summary>Starts taking input; channels are opened on <paramref name="hub"/>.</summary>
-    Task StartAsync(PipelineHub hub, CancellationToken cancellationToken);
+    /// <summary>Starts taking input; each channel is connected to <paramref name="inbox"/>.</summary>
+    Task StartAsync(IPipelineInbox inbox, CancellationToken cancellationToken);
 
     /// <summary>
     /// Graceful stop: take no new input, let every record already accepted reach its output and deliver it,

@@ -20,7 +20,7 @@ namespace LstmStream.Hosting.Channels;
 /// given back, so nothing else waits for it.
 /// </para>
 /// </summary>
-public sealed class NdjsonStreamChannel : IRecordChannel
+public sealed class NdjsonStreamChannel : IChannelOutput
 {
     private readonly Stream _input;
     private readonly Stream _output;
@@ -49,9 +49,6 @@ public sealed class NdjsonStreamChannel : IRecordChannel
     /// <summary>Longest accepted line, in bytes.</summary>
     public int MaxLineBytes { get; init; } = 1024 * 1024;
 
-    /// <summary>True once a write to the peer failed (it disconnected).</summary>
-    public bool PeerGone => _broken;
-
     public void OnOutput(StepBatch batch, int row)
     {
         lock (_gate)
@@ -75,16 +72,16 @@ public sealed class NdjsonStreamChannel : IRecordChannel
     }
 
     /// <summary>
-    /// Runs the channel on <paramref name="link"/>: returns when the input has ended (or <paramref name="stopReading"/>
+    /// Runs the channel on <paramref name="connection"/>: returns when the input has ended (or <paramref name="stopReading"/>
     /// fired) and every output of an accepted record has been written, or when <paramref name="abort"/> fires.
     /// </summary>
-    public async Task RunAsync(ChannelLink link, CancellationToken stopReading, CancellationToken abort)
+    public async Task RunAsync(PipelineConnection connection, CancellationToken stopReading, CancellationToken abort)
     {
-        ArgumentNullException.ThrowIfNull(link);
-        var writer = WriteLoopAsync(link, abort);
+        ArgumentNullException.ThrowIfNull(connection);
+        var writer = WriteLoopAsync(connection, abort);
         try
         {
-            await ReadLoopAsync(link, stopReading, abort).ConfigureAwait(false);
+            await ReadLoopAsync(connection, stopReading, abort).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stopReading.IsCancellationRequested || abort.IsCancellationRequested)
         {
@@ -101,7 +98,7 @@ public sealed class NdjsonStreamChannel : IRecordChannel
 
         try
         {
-            await link.CompleteInputAsync().WaitAsync(abort).ConfigureAwait(false);
+            await connection.CompleteInputAsync().WaitAsync(abort).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -112,33 +109,33 @@ public sealed class NdjsonStreamChannel : IRecordChannel
         await writer.ConfigureAwait(false);
     }
 
-    private async Task ReadLoopAsync(ChannelLink link, CancellationToken stopReading, CancellationToken abort)
+    private async Task ReadLoopAsync(PipelineConnection connection, CancellationToken stopReading, CancellationToken abort)
     {
         var ready = new List<StepBatch>();
-        var parser = new NdjsonRecordParser(link.InputSize);
-        var maxRows = Math.Min(link.MaxInFlight, 256);
-        using var decoder = new NdjsonBatchDecoder(parser, maxRows, ready.Add, link.Reject, MaxLineBytes);
+        var parser = new NdjsonRecordParser(connection.InputSize);
+        var maxRows = Math.Min(connection.MaxInFlight, 256);
+        using var decoder = new NdjsonBatchDecoder(parser, maxRows, ready.Add, connection.Reject, MaxLineBytes);
         var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferBytes);
         Task<int>? pendingRead = null;
         try
         {
             while (true)
             {
-                await link.WaitForRoomAsync(stopReading).ConfigureAwait(false);
+                await connection.WaitForRoomAsync(stopReading).ConfigureAwait(false);
                 // A read that ignores the token (stdin) is abandoned at the stop, not waited for.
                 pendingRead = _input.ReadAsync(buffer.AsMemory(0, ReadBufferBytes), stopReading).AsTask();
                 var read = await pendingRead.WaitAsync(stopReading).ConfigureAwait(false);
                 if (read == 0)
                 {
                     decoder.Complete();
-                    await link.SubmitAllAsync(ready, abort).ConfigureAwait(false);
+                    await connection.SubmitAllAsync(ready, abort).ConfigureAwait(false);
                     return;
                 }
 
                 decoder.Decode(buffer.AsSpan(0, read));
                 decoder.Flush();
                 // Records already read are accepted even when the stop comes now: only the abort token cuts them.
-                await link.SubmitAllAsync(ready, abort).ConfigureAwait(false);
+                await connection.SubmitAllAsync(ready, abort).ConfigureAwait(false);
             }
         }
         finally
@@ -149,7 +146,7 @@ public sealed class NdjsonStreamChannel : IRecordChannel
         }
     }
 
-    private async Task WriteLoopAsync(ChannelLink link, CancellationToken abort)
+    private async Task WriteLoopAsync(PipelineConnection connection, CancellationToken abort)
     {
         try
         {
@@ -181,7 +178,7 @@ public sealed class NdjsonStreamChannel : IRecordChannel
                         }
                     }
 
-                    link.Release(records);
+                    connection.Release(records);
                 }
 
                 _writing.ResetWrittenCount();

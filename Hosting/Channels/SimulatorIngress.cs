@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using LstmStream.Hosting.Options;
-using LstmStream.Hosting.Service;
 using LstmStream.Hosting.Simulation;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
@@ -18,7 +17,7 @@ namespace LstmStream.Hosting.Channels;
 /// input and fed to the shared pipeline; their outputs are counted and one is sampled into a periodic log line
 /// marked SIMULATED, never written anywhere else.
 /// </summary>
-public sealed class SimulatorIngress : IIngress, IRecordChannel
+public sealed class SimulatorIngress : IIngress, IChannelOutput
 {
     public const string KeyPrefix = "sim-sensor-";
 
@@ -26,7 +25,7 @@ public sealed class SimulatorIngress : IIngress, IRecordChannel
     private readonly ILogger<SimulatorIngress> _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly object _sampleGate = new();
-    private ChannelLink? _link;
+    private PipelineConnection? _connection;
     private Task _run = Task.CompletedTask;
     private long _outputs, _errors;
     private volatile bool _wantSample = true;
@@ -46,10 +45,10 @@ public sealed class SimulatorIngress : IIngress, IRecordChannel
     /// <summary>Outputs received so far.</summary>
     public long Outputs => Interlocked.Read(ref _outputs);
 
-    public Task StartAsync(PipelineHub hub, CancellationToken cancellationToken)
+    public Task StartAsync(IPipelineInbox inbox, CancellationToken cancellationToken)
     {
-        _link = hub.Open(this, "simulator", _settings.MaxInFlightRecords);
-        _run = RunAsync(_link, hub.InputSize, _stop.Token);
+        _connection = inbox.Connect(this, "simulator", _settings.MaxInFlightRecords);
+        _run = RunAsync(_connection, inbox.InputSize, _stop.Token);
         return Task.CompletedTask;
     }
 
@@ -65,16 +64,16 @@ public sealed class SimulatorIngress : IIngress, IRecordChannel
             lock (_sampleGate) _sample = text.Append(']').ToString();
         }
 
-        _link!.Release(1);
+        _connection!.Release(1);
     }
 
     public void OnError(RecordError error)
     {
         Interlocked.Increment(ref _errors);
-        _link!.Release(1);
+        _connection!.Release(1);
     }
 
-    private async Task RunAsync(ChannelLink link, int features, CancellationToken stop)
+    private async Task RunAsync(PipelineConnection connection, int features, CancellationToken stop)
     {
         await Task.Yield();
         var simulator = new SensorSimulator(new SensorSimulatorSettings
@@ -87,8 +86,8 @@ public sealed class SimulatorIngress : IIngress, IRecordChannel
             KeyPrefix = KeyPrefix,
         });
         var ready = new List<StepBatch>();
-        var maxRows = Math.Min(link.MaxInFlight, 256);
-        using var decoder = new NdjsonBatchDecoder(new NdjsonRecordParser(features), maxRows, ready.Add, link.Reject);
+        var maxRows = Math.Min(connection.MaxInFlight, 256);
+        using var decoder = new NdjsonBatchDecoder(new NdjsonRecordParser(features), maxRows, ready.Add, connection.Reject);
         var text = new ArrayBufferWriter<byte>(1 << 16);
         var clock = Stopwatch.StartNew();
         var lastLog = TimeSpan.Zero;
@@ -107,7 +106,7 @@ public sealed class SimulatorIngress : IIngress, IRecordChannel
                     for (var i = 0; i < count; i++) simulator.WriteNext(text);
                     decoder.Decode(text.WrittenSpan);
                     decoder.Flush();
-                    await link.SubmitAllAsync(ready, stop).ConfigureAwait(false);
+                    await connection.SubmitAllAsync(ready, stop).ConfigureAwait(false);
                 }
 
                 if (clock.Elapsed - lastLog >= _settings.LogInterval)
@@ -144,19 +143,19 @@ public sealed class SimulatorIngress : IIngress, IRecordChannel
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         await _run.ConfigureAwait(false);
-        if (_link is null) return;
+        if (_connection is null) return;
         try
         {
-            await _link.CompleteInputAsync().WaitAsync(deadline).ConfigureAwait(false);
+            await _connection.CompleteInputAsync().WaitAsync(deadline).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
         }
         finally
         {
-            _link.Close();
+            _connection.Close();
         }
 
-        _logger.LogInformation("SIMULATED source stopped after {Accepted} records, {Outputs} outputs", _link.Accepted, Outputs);
+        _logger.LogInformation("SIMULATED source stopped after {Accepted} records, {Outputs} outputs", _connection.Accepted, Outputs);
     }
 }

@@ -3,7 +3,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using LstmStream.Hosting.Options;
-using LstmStream.Hosting.Service;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -43,10 +42,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
 
     public string Description => $"tcp {LocalEndpoint?.ToString() ?? _settings.Endpoint}";
 
-    /// <summary>Connections open now.</summary>
-    public int OpenConnections => _connections.Count;
-
-    public Task StartAsync(PipelineHub hub, CancellationToken cancellationToken)
+    public Task StartAsync(IPipelineInbox inbox, CancellationToken cancellationToken)
     {
         var endpoint = HostPort.Parse(_settings.Endpoint);
         var listener = new TcpListener(endpoint);
@@ -61,7 +57,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
 
         _listener = listener;
         LocalEndpoint = (IPEndPoint)listener.LocalEndpoint;
-        _acceptLoop = AcceptLoopAsync(hub);
+        _acceptLoop = AcceptLoopAsync(inbox);
         return Task.CompletedTask;
     }
 
@@ -82,7 +78,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         }
     }
 
-    private async Task AcceptLoopAsync(PipelineHub hub)
+    private async Task AcceptLoopAsync(IPipelineInbox inbox)
     {
         while (!_stopReading.IsCancellationRequested)
         {
@@ -103,13 +99,13 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
 
             var id = Interlocked.Increment(ref _nextConnection);
             // Registered before it runs, so that its own removal at the end always finds it.
-            var connection = new Task<Task>(() => ServeConnectionAsync(hub, socket, id));
+            var connection = new Task<Task>(() => ServeConnectionAsync(inbox, socket, id));
             _connections[id] = connection.Unwrap();
             connection.Start(TaskScheduler.Default);
         }
     }
 
-    private async Task ServeConnectionAsync(PipelineHub hub, Socket socket, int id)
+    private async Task ServeConnectionAsync(IPipelineInbox inbox, Socket socket, int id)
     {
         var name = $"tcp {socket.RemoteEndPoint}";
         socket.NoDelay = true;
@@ -120,13 +116,13 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
             ReadBufferBytes = _settings.ReadBufferBytes,
             MaxLineBytes = _settings.MaxLineBytes,
         };
-        ChannelLink? link = null;
+        PipelineConnection? connection = null;
         try
         {
-            link = hub.Open(channel, "tcp", _settings.MaxInFlightRecords);
+            connection = inbox.Connect(channel, "tcp", _settings.MaxInFlightRecords);
             _logger.LogInformation("{Channel}: connected", name);
-            await channel.RunAsync(link, _stopReading.Token, _abort.Token).ConfigureAwait(false);
-            _logger.LogInformation("{Channel}: closed after {Accepted} records, {Rejected} rejected", name, link.Accepted, link.Rejected);
+            await channel.RunAsync(connection, _stopReading.Token, _abort.Token).ConfigureAwait(false);
+            _logger.LogInformation("{Channel}: closed after {Accepted} records, {Rejected} rejected", name, connection.Accepted, connection.Rejected);
         }
         catch (Exception e)
         {
@@ -134,7 +130,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         }
         finally
         {
-            link?.Close();
+            connection?.Close();
             await CloseGracefullyAsync(socket, stream).ConfigureAwait(false);
             _connections.TryRemove(id, out _);
         }

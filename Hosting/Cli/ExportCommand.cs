@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LstmStream.Pipeline.Models;
 using LstmStream.Pipeline.Models.Onnx;
 
 namespace LstmStream.Hosting.Cli;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LstmStream.Pipeline.Models;
 
 namespace LstmStream.Hosting.Cli;
 

@@ -1,6 +1,8 @@
 using Akka.Actor;
+using Akka.Hosting;
+using LstmStream.Actors.Pipelines;
 using LstmStream.Actors.Sessions;
-using LstmStream.Hosting.Service;
+using LstmStream.Pipeline.Streaming;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -15,10 +17,10 @@ namespace LstmStream.Hosting.Operations;
 /// <item><c>POST /admin/keys/drop?key=K</c> — discards K's state (its next step starts from zero as a new key)</item>
 /// <item><c>POST /admin/keys/reset?key=K</c> — zeroes K's state and keeps K live</item>
 /// </list>
-/// The admin paths take a bearer token when one is configured and refuse ambiguous queries (<see cref="AdminRequestFilter"/>).
-/// Both answer <c>{"key":K,"action":"drop"|"reset","live":true|false}</c> (false: K had no state). They are sent to
-/// the pipeline's <see cref="LstmStream.Actors.Sessions.SessionAdminActor"/>, which carries them through the stream,
-/// so they take effect between K's steps in arrival order.
+/// Drop and reset answer <c>{"key":K,"action":"drop"|"reset","live":true|false}</c> (false: K had no state). Every
+/// admin request is sent to the <see cref="PipelineOwnerActor"/>, which hands it to the pipeline's sessions; they
+/// carry it through the stream, so it takes effect (and counts are taken) between the steps in arrival order.
+/// With a token configured they take a bearer token, and they refuse ambiguous queries (<see cref="AdminRequestFilter"/>).
 /// </summary>
 public static class OperationsEndpoints
 {
@@ -28,52 +30,50 @@ public static class OperationsEndpoints
     /// <param name="adminToken">The bearer token every <c>/admin/…</c> request must send, or null for none.</param>
     public static void Map(IEndpointRouteBuilder app, string? adminToken)
     {
-        app.MapGet("/health", (ServiceRuntime runtime) => runtime.IsHealthy
+        app.MapGet("/health", (IServiceHealth health) => health.IsHealthy
             ? Results.Json(new { status = "ok" })
             : Results.Json(new { status = "unavailable" }, statusCode: StatusCodes.Status503ServiceUnavailable));
 
         var admin = app.MapGroup("/admin").AddEndpointFilter(new AdminRequestFilter(adminToken));
-        admin.MapGet("/counts", (PipelineHub hub, ServiceMetrics metrics) =>
-        {
-            if (!hub.IsRunning) return Results.Json(new { error = "the pipeline is not running" }, statusCode: StatusCodes.Status503ServiceUnavailable);
-            var sessions = hub.Handle.Sessions;
-            var links = hub.Links;
-            return Results.Json(new
+        admin.MapGet("/counts", (IServiceHealth health, IRequiredActor<PipelineOwnerActor> owner, IChannelLoad channels, CancellationToken aborted) =>
+            AskAsync(health, owner, "counts", SessionAdminProtocol.GetCounts.Instance, (SessionCounts counts) => Results.Json(new
             {
-                liveKeys = sessions.LiveKeys,
-                keysCreated = sessions.KeysCreated,
-                keysEnded = sessions.KeysEnded,
-                keysEvicted = metrics.Evictions,
-                batches = sessions.Batches,
-                channels = links.Count,
-                recordsInFlight = links.Sum(l => (long)l.Credit.InUse),
-            });
-        });
+                liveKeys = counts.LiveKeys,
+                keysCreated = counts.KeysCreated,
+                keysEnded = counts.KeysEnded,
+                keysEvicted = counts.Evicted,
+                batches = counts.Batches,
+                channels = channels.Channels,
+                recordsInFlight = channels.RecordsInFlight,
+            }), aborted));
 
-        admin.MapPost("/keys/drop", (string? key, ServiceRuntime runtime, CancellationToken aborted) =>
-            KeyCommandAsync(key, runtime, "drop", k => new SessionAdminProtocol.DropKey(k), aborted));
-        admin.MapPost("/keys/reset", (string? key, ServiceRuntime runtime, CancellationToken aborted) =>
-            KeyCommandAsync(key, runtime, "reset", k => new SessionAdminProtocol.ResetKey(k), aborted));
+        admin.MapPost("/keys/drop", (string? key, IServiceHealth health, IRequiredActor<PipelineOwnerActor> owner, CancellationToken aborted) =>
+            KeyCommandAsync(key, health, owner, "drop", k => new SessionAdminProtocol.DropKey(k), aborted));
+        admin.MapPost("/keys/reset", (string? key, IServiceHealth health, IRequiredActor<PipelineOwnerActor> owner, CancellationToken aborted) =>
+            KeyCommandAsync(key, health, owner, "reset", k => new SessionAdminProtocol.ResetKey(k), aborted));
     }
 
-    private static async Task<IResult> KeyCommandAsync(string? key, ServiceRuntime runtime, string action, Func<string, object> command,
-        CancellationToken aborted)
+    private static Task<IResult> KeyCommandAsync(string? key, IServiceHealth health, IRequiredActor<PipelineOwnerActor> owner, string action,
+        Func<string, SessionAdminProtocol.IRequest> command, CancellationToken aborted)
     {
         if (string.IsNullOrEmpty(key))
-            return Results.Json(new { error = $"{action} needs ?key=KEY" }, statusCode: StatusCodes.Status400BadRequest);
-        if (runtime.SessionAdmin is not { } admin || !runtime.IsHealthy)
+            return Task.FromResult(Results.Json(new { error = $"{action} needs ?key=KEY" }, statusCode: StatusCodes.Status400BadRequest));
+        return AskAsync(health, owner, action, command(key),
+            (SessionAdminProtocol.KeyCommandResult result) => Results.Json(new { key, action, live = result.WasLive }), aborted);
+    }
+
+    /// <summary>Asks the owner; 503 when the service is not healthy or the pipeline refuses, 504 when the request waited too long.</summary>
+    private static async Task<IResult> AskAsync<TAnswer>(IServiceHealth health, IRequiredActor<PipelineOwnerActor> owner, string action,
+        SessionAdminProtocol.IRequest request, Func<TAnswer, IResult> answer, CancellationToken aborted)
+    {
+        if (!health.IsHealthy)
             return Results.Json(new { error = "the pipeline is not running" }, statusCode: StatusCodes.Status503ServiceUnavailable);
         try
         {
-            var result = await admin.Ask<SessionAdminProtocol.KeyCommandResult>(command(key), AdminTimeout, aborted).ConfigureAwait(false);
-            return Results.Json(new { key, action, live = result.WasLive });
+            var actor = await owner.GetAsync(aborted).ConfigureAwait(false);
+            return answer(await actor.Ask<TAnswer>(request, AdminTimeout, aborted).ConfigureAwait(false));
         }
-        catch (AskTimeoutException)
-        {
-            return Results.Json(new { error = $"the {action} request did not reach the pipeline within {AdminTimeout.TotalSeconds} s (backpressure)" },
-                statusCode: StatusCodes.Status504GatewayTimeout);
-        }
-        catch (TimeoutException)
+        catch (Exception e) when (e is AskTimeoutException or TimeoutException)
         {
             return Results.Json(new { error = $"the {action} request did not reach the pipeline within {AdminTimeout.TotalSeconds} s (backpressure)" },
                 statusCode: StatusCodes.Status504GatewayTimeout);

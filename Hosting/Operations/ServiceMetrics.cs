@@ -8,35 +8,25 @@ namespace LstmStream.Hosting.Operations;
 /// <list type="bullet">
 /// <item><c>lstmstream.steps</c> — steps processed (Prometheus <c>lstmstream_steps_total</c>; steps/s is its rate)</item>
 /// <item><c>lstmstream.batch.rows</c> — rows per micro-batch (histogram)</item>
-/// <item><c>lstmstream.record.latency</c> — seconds from a record's ingress to its output reaching its channel (histogram, tag <c>channel</c>)</item>
-/// <item><c>lstmstream.records.received</c> / <c>lstmstream.records.rejected</c> — records accepted / rejected per channel kind</item>
-/// <item><c>lstmstream.records.dropped</c> — outputs whose channel had gone</item>
 /// <item><c>lstmstream.keys.live</c>, <c>lstmstream.keys.created</c>, <c>lstmstream.keys.ended</c> — from the pipeline's <see cref="SessionCounters"/></item>
 /// <item><c>lstmstream.keys.evicted</c> — idle / live-key-bound evictions</item>
 /// <item><c>lstmstream.backend</c> — 1, tagged with the configured backend and each matrix's choice</item>
 /// <item><c>lstmstream.records.in_flight</c> — records between ingress and their channel's output, all channels</item>
 /// </list>
+/// The channels' instruments (records received, rejected, dropped, latency) are in <see cref="ChannelMetrics"/>.
 /// </summary>
 public sealed class ServiceMetrics : IDisposable
 {
     public const string MeterName = "LstmStream";
-
-    /// <summary>Latency buckets in seconds: 100 µs … 10 s.</summary>
-    private static readonly double[] LatencyBuckets =
-        [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
     private static readonly int[] BatchBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
 
     private readonly Meter _meter;
     private readonly Counter<long> _steps;
     private readonly Histogram<int> _batchRows;
-    private readonly Histogram<double> _latency;
-    private readonly Counter<long> _received;
-    private readonly Counter<long> _rejected;
-    private readonly Counter<long> _dropped;
     private volatile SessionCounters? _sessions;
     private volatile KeyValuePair<string, object?>[][] _backendTags = [];
-    private volatile Func<long>? _inFlight;
+    private volatile IChannelLoad? _channels;
 
     public ServiceMetrics(IMeterFactory meterFactory)
     {
@@ -44,27 +34,22 @@ public sealed class ServiceMetrics : IDisposable
         _steps = _meter.CreateCounter<long>("lstmstream.steps", "{step}", "Steps processed (one per record)");
         _batchRows = _meter.CreateHistogram<int>("lstmstream.batch.rows", "{row}", "Rows per micro-batch (per layer matrix multiply)",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = BatchBuckets });
-        _latency = _meter.CreateHistogram<double>("lstmstream.record.latency", "s", "Time from a record's ingress to its output reaching its channel",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
-        _received = _meter.CreateCounter<long>("lstmstream.records.received", "{record}", "Records accepted into the pipeline");
-        _rejected = _meter.CreateCounter<long>("lstmstream.records.rejected", "{record}", "Records rejected (bad input)");
-        _dropped = _meter.CreateCounter<long>("lstmstream.records.dropped", "{record}", "Outputs dropped because their channel had disconnected");
         _meter.CreateObservableGauge("lstmstream.keys.live", () => _sessions?.LiveKeys ?? 0, "{key}", "Keys holding state");
         _meter.CreateObservableCounter("lstmstream.keys.created", () => _sessions?.KeysCreated ?? 0, "{key}", "Keys whose state was created");
         _meter.CreateObservableCounter("lstmstream.keys.ended", () => _sessions?.KeysEnded ?? 0, "{key}", "Keys dropped by end or by the admin path");
         _meter.CreateObservableCounter("lstmstream.keys.evicted", () => Evictions, "{key}", "Keys evicted (idle timeout or live-key bound)");
         _meter.CreateObservableGauge("lstmstream.backend", ObserveBackend, null, "1 per matrix, tagged with the math backend in use");
-        _meter.CreateObservableGauge("lstmstream.records.in_flight", () => _inFlight?.Invoke() ?? 0, "{record}", "Records between ingress and output, all channels");
+        _meter.CreateObservableGauge("lstmstream.records.in_flight", () => _channels?.RecordsInFlight ?? 0, "{record}", "Records between ingress and output, all channels");
     }
 
     /// <summary>Evictions so far (idle timeout and live-key bound).</summary>
-    public long Evictions => _sessions?.Evicted ?? 0;
+    private long Evictions => _sessions?.Evicted ?? 0;
 
     /// <summary>Connects the observable instruments to the running pipeline.</summary>
-    public void AttachPipeline(SessionCounters sessions, string configuredBackend, IReadOnlyList<string> matrixChoices, Func<long> inFlight)
+    public void AttachPipeline(SessionCounters sessions, string configuredBackend, IReadOnlyList<string> matrixChoices, IChannelLoad channels)
     {
         _sessions = sessions;
-        _inFlight = inFlight;
+        _channels = channels;
         _backendTags = matrixChoices.Select(choice => new KeyValuePair<string, object?>[]
         {
             new("backend", configuredBackend),
@@ -77,17 +62,6 @@ public sealed class ServiceMetrics : IDisposable
         _steps.Add(rows);
         _batchRows.Record(rows);
     }
-
-    public void RecordLatency(TimeSpan latency, string channelKind) =>
-        _latency.Record(latency.TotalSeconds, new KeyValuePair<string, object?>("channel", channelKind));
-
-    public void RecordsReceived(string channelKind, int records) =>
-        _received.Add(records, new KeyValuePair<string, object?>("channel", channelKind));
-
-    public void RecordRejected(string channelKind) =>
-        _rejected.Add(1, new KeyValuePair<string, object?>("channel", channelKind));
-
-    public void OutputDropped() => _dropped.Add(1);
 
     private IEnumerable<Measurement<int>> ObserveBackend()
     {

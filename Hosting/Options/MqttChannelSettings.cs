@@ -1,4 +1,3 @@
-using LstmStream.Hosting.Channels.Mqtt;
 
 namespace LstmStream.Hosting.Options;
 
@@ -12,5 +11,5 @@ public sealed class MqttChannelSettings
     public int MaxInFlightRecords { get; set; } = 4096;
 
     /// <summary>Broker, topics and QoS (<c>LstmStream:Mqtt:Client:Host</c>, <c>…:TopicFilter</c>, …).</summary>
-    public MqttOptions Client { get; set; } = new();
+    public MqttClientSettings Client { get; set; } = new();
 }

@@ -13,27 +13,35 @@ using Microsoft.Extensions.Logging;
 namespace LstmStream.Hosting.Service;
 
 /// <summary>
-/// The one pipeline every channel shares:
+/// The inbox and the outbox of the one pipeline every channel shares:
 /// <code>
-/// channel links ─► inbox (bounded, arrival order) ─► LstmPipeline ─► egress router ─► each row's channel
+/// connections ─► inbox (bounded, arrival order) ─► LstmPipeline ─► outbox (egress router) ─► each row's channel
 /// </code>
 /// Steps of a key that arrive on different channels are processed in the order they entered the inbox.
-/// The egress never waits for a channel: each channel's in-flight credit bounds what it can have pending, so
-/// a slow channel only stops its own input.
+/// The outbox never waits for a channel: each channel's in-flight credit bounds what it can have pending, so
+/// a slow channel only stops its own input. The hub does not run the pipeline: it hands out the graph
+/// (<see cref="Graph"/>), which the pipeline's owner actor materializes, and is told the result
+/// (<see cref="Attach"/>).
 /// </summary>
-public sealed class PipelineHub
+public sealed class PipelineHub : IPipelineInbox, IChannelLoad
 {
-    private readonly ConcurrentDictionary<int, ChannelLink> _links = new();
+    private readonly ConcurrentDictionary<int, PipelineConnection> _connections = new();
     private readonly Channel<StepBatch> _inbox;
+    private readonly ChannelMetrics _channelMetrics;
+    private readonly ServiceMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly ILogger _connectionLogger;
     private int _nextId;
     private long _steps;
     private Task _completion = Task.CompletedTask;
     private LstmPipelineHandle? _handle;
 
-    public PipelineHub(ServiceMetrics metrics, ILogger<PipelineHub> logger, int inboxBatches = 16)
+    public PipelineHub(ServiceMetrics metrics, ChannelMetrics channelMetrics, ILoggerFactory loggers, int inboxBatches = 16)
     {
-        Metrics = metrics;
-        Logger = logger;
+        _metrics = metrics;
+        _channelMetrics = channelMetrics;
+        _logger = loggers.CreateLogger<PipelineHub>();
+        _connectionLogger = loggers.CreateLogger<PipelineConnection>();
         _inbox = Channel.CreateBounded<StepBatch>(new BoundedChannelOptions(inboxBatches)
         {
             SingleReader = true,
@@ -41,10 +49,7 @@ public sealed class PipelineHub
         });
     }
 
-    internal ServiceMetrics Metrics { get; }
-    internal ILogger Logger { get; }
-
-    /// <summary>The model's input size (every submitted row's width).</summary>
+    /// <summary>The model's input size (every submitted row's width); set by <see cref="Graph"/>.</summary>
     public int InputSize { get; private set; }
 
     /// <summary>State access and session counters of the running pipeline.</summary>
@@ -59,51 +64,61 @@ public sealed class PipelineHub
     /// <summary>Steps (records) that have come out of the pipeline.</summary>
     public long Steps => Interlocked.Read(ref _steps);
 
-    /// <summary>The materializer the pipeline runs on (after start), for channels that run streams of their own.</summary>
-    public IMaterializer? Materializer { get; private set; }
-
     /// <summary>The channels connected now.</summary>
-    public IReadOnlyCollection<ChannelLink> Links => (IReadOnlyCollection<ChannelLink>)_links.Values;
+    public IReadOnlyCollection<PipelineConnection> Connections => (IReadOnlyCollection<PipelineConnection>)_connections.Values;
 
-    /// <summary>Materializes <paramref name="pipeline"/> between the inbox and the egress router.</summary>
-    public void Start(Flow<StepBatch, StepBatch, LstmPipelineHandle> pipeline, int inputSize, IMaterializer materializer)
+    public int Channels => _connections.Count;
+
+    public long RecordsInFlight => _connections.Values.Sum(c => (long)c.Credit.InUse);
+
+    /// <summary>
+    /// The graph to materialize once: inbox → <paramref name="pipeline"/> → outbox. Its value is the pipeline's
+    /// handle and the task that completes when the outbox has taken the last batch.
+    /// </summary>
+    public IRunnableGraph<(LstmPipelineHandle Handle, Task Completion)> Graph(Flow<StepBatch, StepBatch, LstmPipelineHandle> pipeline, int inputSize)
     {
+        ArgumentNullException.ThrowIfNull(pipeline);
         if (_handle is not null) throw new InvalidOperationException("the pipeline hub is already started");
         InputSize = inputSize;
-        Materializer = materializer;
-        var (handle, done) = ChannelSource.FromReader(_inbox.Reader)
+        return ChannelSource.FromReader(_inbox.Reader)
             .ViaMaterialized(pipeline, Keep.Right)
-            .ToMaterialized(Sink.ForEach<StepBatch>(Route), Keep.Both)
-            .Run(materializer);
+            .ToMaterialized(Sink.ForEach<StepBatch>(Route), (handle, done) => (handle, (Task)done));
+    }
+
+    /// <summary>The graph of <see cref="Graph"/> runs: connections may submit from now on.</summary>
+    public void Attach(LstmPipelineHandle handle, Task completion)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        ArgumentNullException.ThrowIfNull(completion);
+        if (_handle is not null) throw new InvalidOperationException("the pipeline hub is already started");
         _handle = handle;
-        _completion = done.ContinueWith(t =>
+        _completion = completion.ContinueWith(t =>
         {
-            foreach (var link in _links.Values) link.PipelineStopped();
+            foreach (var connection in _connections.Values) connection.PipelineStopped();
             return t;
         }, TaskScheduler.Default).Unwrap();
     }
 
-    /// <summary>Connects <paramref name="channel"/>: its records may be submitted through the returned link.</summary>
-    public ChannelLink Open(IRecordChannel channel, string kind, int maxInFlight)
+    public PipelineConnection Connect(IChannelOutput output, string kind, int maxInFlight)
     {
-        ArgumentNullException.ThrowIfNull(channel);
+        ArgumentNullException.ThrowIfNull(output);
         ArgumentException.ThrowIfNullOrWhiteSpace(kind);
         var id = Interlocked.Increment(ref _nextId);
-        var link = new ChannelLink(this, id, channel, kind, maxInFlight);
-        _links[id] = link;
-        return link;
+        var connection = new PipelineConnection(id, output, kind, maxInFlight, InputSize, EnqueueAsync, Disconnect, _channelMetrics, _connectionLogger);
+        _connections[id] = connection;
+        return connection;
     }
 
-    /// <summary>Takes no more input; completes when every batch already taken has passed the egress.</summary>
+    /// <summary>Takes no more input; completes when every batch already taken has passed the outbox.</summary>
     public Task CompleteAsync()
     {
         _inbox.Writer.TryComplete();
         return _completion;
     }
 
-    internal void Unregister(ChannelLink link) => _links.TryRemove(link.Id, out _);
+    private void Disconnect(PipelineConnection connection) => _connections.TryRemove(connection.Id, out _);
 
-    internal ValueTask EnqueueAsync(StepBatch batch, CancellationToken cancellationToken)
+    private ValueTask EnqueueAsync(StepBatch batch, CancellationToken cancellationToken)
     {
         if (!IsRunning) throw new InvalidOperationException("the pipeline is not running");
         return _inbox.Writer.WriteAsync(batch, cancellationToken);
@@ -113,34 +128,34 @@ public sealed class PipelineHub
     {
         try
         {
-            Metrics.BatchProcessed(batch.Count);
+            _metrics.BatchProcessed(batch.Count);
             Interlocked.Add(ref _steps, batch.Count);
             var now = Stopwatch.GetTimestamp();
-            ChannelLink? link = null;
-            var linkId = -1;
+            PipelineConnection? connection = null;
+            var connectionId = -1;
             for (var r = 0; r < batch.Count; r++)
             {
                 var id = (int)(batch.Tags[r] >>> 32);
-                if (id != linkId)
+                if (id != connectionId)
                 {
-                    linkId = id;
-                    _links.TryGetValue(id, out link);
+                    connectionId = id;
+                    _connections.TryGetValue(id, out connection);
                 }
 
-                if (link is null)
+                if (connection is null)
                 {
-                    Metrics.OutputDropped();
+                    _channelMetrics.OutputDropped();
                     continue;
                 }
 
                 try
                 {
-                    link.Deliver(batch, r, now);
+                    connection.Deliver(batch, r, now);
                 }
                 catch (Exception e)
                 {
-                    Metrics.OutputDropped();
-                    Logger.LogError(e, "{Channel}: output of key {Key} could not be delivered", link.Channel.Name, LoggedText.Of(batch.Keys[r]));
+                    _channelMetrics.OutputDropped();
+                    _logger.LogError(e, "{Channel}: output of key {Key} could not be delivered", connection.Output.Name, LoggedText.Of(batch.Keys[r]));
                 }
             }
         }

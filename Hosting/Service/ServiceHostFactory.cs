@@ -1,5 +1,7 @@
 using Akka.Hosting;
+using LstmStream.Actors.Pipelines;
 using LstmStream.Hosting.Channels;
+using LstmStream.Hosting.Channels.Mqtt;
 using LstmStream.Hosting.Operations;
 using LstmStream.Hosting.Options;
 using Microsoft.AspNetCore.Builder;
@@ -7,6 +9,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
@@ -19,8 +22,8 @@ namespace LstmStream.Hosting.Service;
 /// <summary>
 /// Builds the <c>serve</c> host: settings (appsettings.json and appsettings.{Environment}.json beside the
 /// executable, environment variables, command-line overrides such as <c>--LstmStream:Tcp:Endpoint=…</c>) bound
-/// to <see cref="ServiceOptions"/> and validated, Akka.Hosting, the pipeline hub, the ingresses, metrics and the
-/// loopback HTTP endpoints. Logs go to stderr (stdout may carry records).
+/// to <see cref="ServiceOptions"/> and validated, Akka.Hosting with the pipeline's owner actor, the pipeline hub,
+/// the ingresses, metrics and the loopback HTTP endpoints. Logs go to stderr (stdout may carry records).
 /// </summary>
 public static class ServiceHostFactory
 {
@@ -52,21 +55,24 @@ public static class ServiceHostFactory
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.Shutdown.Deadline + TimeSpan.FromSeconds(5));
 
         // Akka.Hosting first: hosted services stop in reverse order, so the actor system outlives the drain.
-        builder.Services.AddAkka("lstmstream", (akka, _) =>
-        {
-            akka.ConfigureLoggers(loggers =>
+        builder.Services.AddAkka("lstmstream", (akka, _) => akka
+            .ConfigureLoggers(loggers =>
             {
                 loggers.LogLevel = Akka.Event.LogLevel.WarningLevel;
                 loggers.ClearLoggers();
                 loggers.AddLoggerFactory();
-            });
-            akka.AddHocon(
+            })
+            .AddHocon(
                 $"akka.coordinated-shutdown.phases.service-requests-done.timeout = {(int)Math.Ceiling(options.Shutdown.Deadline.TotalSeconds) + 1}s",
-                HoconAddMode.Prepend);
-        });
+                HoconAddMode.Prepend)
+            .WithActors((system, registry) =>
+                registry.Register<PipelineOwnerActor>(system.ActorOf(PipelineOwnerActor.Props(), "pipeline"))));
 
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ServiceMetrics>();
+        builder.Services.AddSingleton<ChannelMetrics>();
         builder.Services.AddSingleton<PipelineHub>();
+        builder.Services.AddSingleton<IChannelLoad>(sp => sp.GetRequiredService<PipelineHub>());
         // Ingresses, started in this order.
         if (options.Tcp.Enabled)
         {
@@ -78,6 +84,7 @@ public static class ServiceHostFactory
         if (options.Simulator.Enabled) builder.Services.AddSingleton<IIngress, SimulatorIngress>();
         if (options.Mqtt.Enabled) builder.Services.AddSingleton<IIngress, MqttIngress>();
         builder.Services.AddSingleton<ServiceRuntime>();
+        builder.Services.AddSingleton<IServiceHealth>(sp => sp.GetRequiredService<ServiceRuntime>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ServiceRuntime>());
 
         if (options.Http.Enabled)

@@ -1,73 +1,70 @@
 using System.Diagnostics;
 using Akka;
 using Akka.Actor;
-using Akka.Streams;
-using LstmStream.Actors.Sessions;
+using Akka.Hosting;
+using LstmStream.Actors.Pipelines;
 using LstmStream.Hosting.Channels;
-using LstmStream.Hosting.Cli;
 using LstmStream.Hosting.Operations;
 using LstmStream.Hosting.Options;
-using LstmStream.Pipeline.Models;
-using LstmStream.Pipeline.Numerics;
-using LstmStream.Pipeline.Numerics.Native;
 using LstmStream.Pipeline.Numerics.Selection;
 using LstmStream.Pipeline.Streaming;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using static LstmStream.Actors.Pipelines.PipelineOwnerProtocol;
 
 namespace LstmStream.Hosting.Service;
 
 /// <summary>
-/// The service's life: at start it loads the model, chooses the math backends, runs the shared
-/// <see cref="PipelineHub"/> on the Akka.Hosting actor system, starts every registered <see cref="IIngress"/> and
-/// logs one start-up line. At stop (SIGTERM / Ctrl-C through the host, or Akka's CoordinatedShutdown) it drains:
-/// ingresses stop accepting and deliver the outputs of every record they accepted, then the pipeline completes,
-/// all within <see cref="ShutdownSettings.Deadline"/>.
+/// The service's life. At start: load the model and its backends (<see cref="ServedModel"/>), have the
+/// <see cref="PipelineOwnerActor"/> (registered with Akka.Hosting) materialize the <see cref="PipelineHub"/>'s graph,
+/// start every registered <see cref="IIngress"/>, log one start-up line and start the <see cref="StatisticsLogger"/>.
+/// At stop (SIGTERM / Ctrl-C through the host, or Akka's CoordinatedShutdown) it drains: ingresses stop accepting
+/// and deliver the outputs of every record they accepted, then the pipeline completes, all within
+/// <see cref="ShutdownSettings.Deadline"/>.
 /// </summary>
-public sealed class ServiceRuntime : IHostedService
+public sealed class ServiceRuntime : IHostedService, IServiceHealth
 {
+    /// <summary>How long materializing the pipeline may take.</summary>
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+
     private readonly ServiceOptions _options;
     private readonly ActorSystem _system;
+    private readonly IRequiredActor<PipelineOwnerActor> _owner;
     private readonly PipelineHub _hub;
     private readonly IReadOnlyList<IIngress> _ingresses;
     private readonly ServiceMetrics _metrics;
     private readonly IHostApplicationLifetime _lifetime;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggers;
     private readonly ILogger<ServiceRuntime> _logger;
     private readonly string _contentRoot;
     private readonly object _drainGate = new();
     private Task? _drain;
-    private ActorMaterializer? _materializer;
+    private bool _started;
     private volatile bool _stopping;
-    private Timer? _statistics;
+    private StatisticsLogger? _statistics;
     private EvictionLog? _evictions;
-    private long _lastSteps;
-    private long _lastStatisticsTicks;
 
-    public ServiceRuntime(IOptions<ServiceOptions> options, ActorSystem system, PipelineHub hub, IEnumerable<IIngress> ingresses,
-        ServiceMetrics metrics, IHostApplicationLifetime lifetime, IHostEnvironment environment, ILogger<ServiceRuntime> logger)
+    public ServiceRuntime(IOptions<ServiceOptions> options, ActorSystem system, IRequiredActor<PipelineOwnerActor> owner, PipelineHub hub,
+        IEnumerable<IIngress> ingresses, ServiceMetrics metrics, IHostApplicationLifetime lifetime, IHostEnvironment environment,
+        TimeProvider time, ILoggerFactory loggers)
     {
         _options = options.Value;
         _system = system;
+        _owner = owner;
         _hub = hub;
         _ingresses = ingresses.ToArray();
         _metrics = metrics;
         _lifetime = lifetime;
-        _logger = logger;
+        _time = time;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<ServiceRuntime>();
         _contentRoot = environment.ContentRootPath;
     }
 
-    /// <summary>The running pipeline's <see cref="SessionAdminActor"/> (after start): where admin commands go.</summary>
-    public IActorRef? SessionAdmin { get; private set; }
-
-    /// <summary>The model being served (after start).</summary>
-    public LstmModel? Model { get; private set; }
-
     /// <summary>The start-up line (after start).</summary>
     public string? StartupLine { get; private set; }
-
-    /// <summary>The ingresses, started in this order.</summary>
-    public IReadOnlyList<IIngress> Ingresses => _ingresses;
 
     /// <summary>0, or 1 when the pipeline failed or the shutdown deadline cut off records in flight.</summary>
     public int ExitCode { get; private set; }
@@ -77,30 +74,9 @@ public sealed class ServiceRuntime : IHostedService
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var path = ModelFile.Resolve(_options.Model.Path, _contentRoot)
-                   ?? throw new ServiceStartException($"{ServiceOptions.SectionName}:Model:Path: model file '{_options.Model.Path}' does not exist");
-        LstmModel model;
-        try
-        {
-            model = ModelLoader.Load(path, _options.Model.ToLoadOptions());
-        }
-        catch (Exception e) when (e is ModelFormatException or IOException or InvalidDataException or ArgumentException or NotSupportedException)
-        {
-            throw new ServiceStartException($"{ServiceOptions.SectionName}:Model:Path: {e.Message}", e);
-        }
-
-        ModelMatMulBackends backends;
-        var backendName = MatMulBackendRegistry.Normalize(_options.Math.Backend);
-        try
-        {
-            backends = MatMulBackendRegistry.CreateForModel(backendName, _options.Math.Threads, model);
-        }
-        catch (MatMulBackendUnavailableException e)
-        {
-            throw new ServiceStartException($"{ServiceOptions.SectionName}:Math:Backend: {e.Message}", e);
-        }
-
-        if (backendName == MatMulBackendRegistry.Auto)
+        var served = ServedModel.Load(_options, _contentRoot);
+        var model = served.Model;
+        if (served.BackendName == MatMulBackendRegistry.Auto)
         {
             // auto chose among the backends that load; say why the others were left out (e.g. MKL installed but its
             // OpenMP runtime missing), so the service runs on the rest and the log says what it is missing.
@@ -110,12 +86,13 @@ public sealed class ServiceRuntime : IHostedService
 
         _evictions = new EvictionLog(_logger, TimeProvider.System, _options.Sessions.EvictionLogInterval, _options.Sessions.MaxLiveKeys,
             _options.Sessions.IdleTimeout);
-        var flow = LstmPipeline.Create(model, backends, PipelineSettings.Create(_options, _evictions.Record));
-        _materializer = ActorMaterializer.Create(_system, namePrefix: "lstmstream");
-        _hub.Start(flow, model.InputSize, _materializer);
-        SessionAdmin = _system.ActorOf(SessionAdminActor.Props(_hub.Handle.State), "session-admin");
-        Model = model;
-        _metrics.AttachPipeline(_hub.Handle.Sessions, backendName, backends.Choices, () => _hub.Links.Sum(l => (long)l.Credit.InUse));
+        var flow = LstmPipeline.Create(model, served.Backends, PipelineSettings.Create(_options, _evictions.Record));
+        var owner = await _owner.GetAsync(cancellationToken).ConfigureAwait(false);
+        var started = await owner.Ask<PipelineStarted>(new StartPipeline(_hub.Graph(flow, model.InputSize)), StartTimeout, cancellationToken)
+            .ConfigureAwait(false);
+        _hub.Attach(started.Handle, started.Completion);
+        _started = true;
+        _metrics.AttachPipeline(started.Handle.Sessions, served.BackendName, served.Backends.Choices, _hub);
         _ = _hub.Completion.ContinueWith(OnPipelineStopped, TaskScheduler.Default);
 
         CoordinatedShutdown.Get(_system).AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "lstmstream-drain",
@@ -129,28 +106,17 @@ public sealed class ServiceRuntime : IHostedService
 
         var http = _options.Http.Enabled ? $"http://{_options.Http.Endpoint} (/metrics, /health, /admin)" : "off";
         StartupLine =
-            $"LstmStream serving {model.Source}: {ModelDescription.OneLine(model)} ({model.Layers.Count} LSTM layers, {model.ParameterCount:N0} parameters); " +
-            $"backend {backendName}, {_options.Math.Threads} thread(s) [{string.Join("; ", backends.Choices)}]; " +
+            $"LstmStream serving {served.Description}; " +
+            $"backend {served.BackendName}, {_options.Math.Threads} thread(s) [{string.Join("; ", served.Backends.Choices)}]; " +
             $"batch ≤ {_options.Batch.MaxRows} rows / {_options.Batch.MaxDelayMilliseconds} ms; " +
             $"ingress {(_ingresses.Count == 0 ? "none" : string.Join(", ", _ingresses.Select(i => i.Description)))}; http {http}";
         _logger.LogInformation("{StartupLine}", StartupLine);
         if (_options.StatisticsInterval > TimeSpan.Zero)
         {
-            _lastStatisticsTicks = Stopwatch.GetTimestamp();
-            _statistics = new Timer(_ => LogStatistics(), null, _options.StatisticsInterval, _options.StatisticsInterval);
+            var sessions = started.Handle.Sessions;
+            _statistics = new StatisticsLogger(_options.StatisticsInterval, () => _hub.Steps, () => _hub.IsRunning ? sessions.LiveKeys : 0, _hub,
+                _time, _loggers.CreateLogger<StatisticsLogger>());
         }
-    }
-
-    private void LogStatistics()
-    {
-        var steps = _hub.Steps;
-        var now = Stopwatch.GetTimestamp();
-        var seconds = Stopwatch.GetElapsedTime(_lastStatisticsTicks, now).TotalSeconds;
-        var rate = seconds > 0 ? (steps - _lastSteps) / seconds : 0;
-        (_lastSteps, _lastStatisticsTicks) = (steps, now);
-        var links = _hub.Links;
-        _logger.LogInformation("statistics: {Steps} steps ({Rate:F0}/s), {LiveKeys} live keys, {Channels} channels, {InFlight} records in flight",
-            steps, rate, _hub.IsRunning ? _hub.Handle.Sessions.LiveKeys : 0, links.Count, links.Sum(l => (long)l.Credit.InUse));
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => DrainAsync();
@@ -165,7 +131,7 @@ public sealed class ServiceRuntime : IHostedService
     {
         _stopping = true;
         if (_statistics is not null) await _statistics.DisposeAsync().ConfigureAwait(false);
-        if (_materializer is null) return;
+        if (!_started) return;
         _evictions?.Flush();
         var started = Stopwatch.StartNew();
         _logger.LogInformation("Stopping: no new input; delivering the outputs of every accepted record (deadline {Deadline})", _options.Shutdown.Deadline);
@@ -188,7 +154,6 @@ public sealed class ServiceRuntime : IHostedService
         }
         finally
         {
-            _materializer.Dispose();
             _evictions?.Dispose();
         }
     }

@@ -1,6 +1,6 @@
 using LstmStream.Hosting.Operations;
 using LstmStream.Pipeline.Streaming;
-using LstmStream.Tests.Mqtt;
+using LstmStream.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 

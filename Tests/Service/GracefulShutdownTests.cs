@@ -42,18 +42,19 @@ public sealed class GracefulShutdownTests
         });
 
         // Wait until the connection is stuck: socket buffers full, credit held, nothing more accepted.
-        ChannelLink? link = null;
+        PipelineConnection? connection = null;
         var deadline = DateTime.UtcNow + Timeout;
         long last = -1;
-        while ((link = service.Hub.Links.FirstOrDefault()) is null || link.Accepted != last || link.Credit.InUse == 0)
+        while ((connection = service.Hub.Connections.FirstOrDefault()) is null || connection.Accepted != last || connection.Credit.InUse == 0)
         {
             Assert.True(DateTime.UtcNow < deadline, "the connection never got stuck");
-            last = link?.Accepted ?? -1;
+            last = connection?.Accepted ?? -1;
             await Task.Delay(300);
         }
 
         var stopping = service.StopAsync();
-        await Task.Delay(200);
+        // The drain has begun (its first log line), and it cannot end while this client reads nothing.
+        await service.WaitForLogAsync("Stopping: no new input", Timeout);
         Assert.False(stopping.IsCompleted, "the stop did not wait for the outputs of accepted steps");
 
         var outputs = await NdjsonClient.ReadAllLinesAsync(stream, Timeout);
@@ -61,8 +62,8 @@ public sealed class GracefulShutdownTests
         await sending;
 
         // Exactly the accepted steps were answered, each key's steps from seq 0 in order with no gap.
-        Assert.Equal(link.Accepted, outputs.Count);
-        Assert.Equal(link.Accepted, link.Delivered);
+        Assert.Equal(connection.Accepted, outputs.Count);
+        Assert.Equal(connection.Accepted, connection.Delivered);
         Assert.True(outputs.Count < sent, "the stop came after everything was sent; nothing was in flight");
         foreach (var (key, lines) in NdjsonClient.ByKey(outputs))
         {

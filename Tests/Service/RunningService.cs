@@ -20,13 +20,15 @@ internal sealed class RunningService : IAsyncDisposable
     private readonly Task<int> _run;
     private readonly CancellationTokenSource _stopSource;
 
-    private RunningService(Task<int> run, CancellationTokenSource stopSource, WebApplication app, StringWriter errors, ConcurrentQueue<string> logs)
+    private readonly LogCapture _logs;
+
+    private RunningService(Task<int> run, CancellationTokenSource stopSource, WebApplication app, StringWriter errors, LogCapture logs)
     {
         _run = run;
         _stopSource = stopSource;
         App = app;
         Errors = errors;
-        Logs = logs;
+        _logs = logs;
         var tcp = app.Services.GetService<TcpIngress>();
         TcpEndpoint = tcp?.LocalEndpoint;
         HttpBase = new Uri($"http://{app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Hosting.Options.ServiceOptions>>().Value.Http.Endpoint}/");
@@ -36,7 +38,8 @@ internal sealed class RunningService : IAsyncDisposable
 
     public WebApplication App { get; }
     public StringWriter Errors { get; }
-    public ConcurrentQueue<string> Logs { get; }
+    /// <summary>Every log line so far ("Information Category: message").</summary>
+    public IReadOnlyCollection<string> Logs => _logs.Lines;
     public IPEndPoint? TcpEndpoint { get; }
     public Uri HttpBase { get; }
     public PipelineHub Hub => App.Services.GetRequiredService<PipelineHub>();
@@ -55,7 +58,7 @@ internal sealed class RunningService : IAsyncDisposable
         };
         args.AddRange(settings);
         var errors = new StringWriter();
-        var logs = new ConcurrentQueue<string>();
+        var logs = new LogCapture();
         var started = new TaskCompletionSource<WebApplication>(TaskCreationOptions.RunContinuationsAsynchronously);
         var service = new CancellationTokenSource();
         var run = Task.Run(() => ServiceRunner.RunAsync([.. args], errors, service.Token,
@@ -66,6 +69,9 @@ internal sealed class RunningService : IAsyncDisposable
             throw new InvalidOperationException($"service did not start (exit {await run}): {errors}");
         return new RunningService(run, service, await started.Task, errors, logs);
     }
+
+    /// <summary>The first log line (past or to come) that contains <paramref name="fragment"/>; fails after <paramref name="timeout"/>.</summary>
+    public Task<string> WaitForLogAsync(string fragment, TimeSpan timeout) => _logs.WaitForAsync(fragment, timeout);
 
     /// <summary>Asks for a graceful stop (as SIGTERM does) and returns the exit code.</summary>
     public async Task<int> StopAsync()
@@ -98,7 +104,54 @@ internal sealed class RunningService : IAsyncDisposable
         _stopSource.Dispose();
     }
 
-    private sealed class CapturingLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider
+    /// <summary>The log lines, and a signal for each line a test waits for.</summary>
+    private sealed class LogCapture
+    {
+        private readonly object _gate = new();
+        private readonly ConcurrentQueue<string> _lines = new();
+        private readonly List<(string Fragment, TaskCompletionSource<string> Seen)> _waiters = [];
+
+        public IReadOnlyCollection<string> Lines => _lines;
+
+        public void Add(string line)
+        {
+            lock (_gate)
+            {
+                _lines.Enqueue(line);
+                foreach (var waiter in _waiters.Where(w => line.Contains(w.Fragment, StringComparison.Ordinal)).ToList())
+                {
+                    _waiters.Remove(waiter);
+                    waiter.Seen.TrySetResult(line);
+                }
+            }
+        }
+
+        public Task<string> WaitForAsync(string fragment, TimeSpan timeout)
+        {
+            var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_gate)
+            {
+                if (_lines.FirstOrDefault(l => l.Contains(fragment, StringComparison.Ordinal)) is { } line) return Task.FromResult(line);
+                _waiters.Add((fragment, seen));
+            }
+
+            return WaitAsync();
+
+            async Task<string> WaitAsync()
+            {
+                try
+                {
+                    return await seen.Task.WaitAsync(timeout);
+                }
+                catch (TimeoutException)
+                {
+                    throw new TimeoutException($"no log line with '{fragment}' within {timeout}:\n{string.Join("\n", _lines)}");
+                }
+            }
+        }
+    }
+
+    private sealed class CapturingLoggerProvider(LogCapture lines) : ILoggerProvider
     {
         public ILogger CreateLogger(string categoryName) => new Logger(lines, categoryName);
 
@@ -106,14 +159,14 @@ internal sealed class RunningService : IAsyncDisposable
         {
         }
 
-        private sealed class Logger(ConcurrentQueue<string> lines, string category) : ILogger
+        private sealed class Logger(LogCapture lines, string category) : ILogger
         {
             public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
             public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
 
             public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
             {
-                if (IsEnabled(logLevel)) lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)}");
+                if (IsEnabled(logLevel)) lines.Add($"{logLevel} {category}: {formatter(state, exception)}");
             }
         }
     }

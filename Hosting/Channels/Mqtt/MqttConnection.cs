@@ -1,3 +1,4 @@
+using LstmStream.Hosting.Options;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
 using MQTTnet.Formatter;
@@ -6,14 +7,14 @@ namespace LstmStream.Hosting.Channels.Mqtt;
 
 /// <summary>
 /// One MQTT client connection that keeps itself up: it connects in the background, retrying every
-/// <see cref="MqttOptions.ReconnectDelay"/> while the broker cannot be reached, runs the owner's
+/// <see cref="MqttClientSettings.ReconnectDelay"/> while the broker cannot be reached, runs the owner's
 /// <c>onConnected</c> step (subscribing, say) after every successful connect, and when the connection is lost
 /// (broker restart, network) reconnects the same way. Users wait for a live connection with
 /// <see cref="WaitConnectedAsync"/>. Disposing disconnects cleanly and stops retrying.
 /// </summary>
 public sealed class MqttConnection : IAsyncDisposable
 {
-    private readonly MqttOptions _options;
+    private readonly MqttClientSettings _options;
     private readonly MqttClientOptions _clientOptions;
     private readonly Func<IMqttClient, CancellationToken, Task>? _onConnected;
     private readonly ILogger _logger;
@@ -25,11 +26,11 @@ public sealed class MqttConnection : IAsyncDisposable
     private long _connects;
 
     /// <param name="options">Validated settings.</param>
-    /// <param name="clientIdSuffix">Appended to <see cref="MqttOptions.ClientId"/> (each connection needs its own id).</param>
+    /// <param name="clientIdSuffix">Appended to <see cref="MqttClientSettings.ClientId"/> (each connection needs its own id).</param>
     /// <param name="onConnected">Run after every connect, before <see cref="WaitConnectedAsync"/> callers go on; if
     /// it throws, the connection is dropped and tried again.</param>
     /// <param name="logger">Connection events (connected, lost, retrying).</param>
-    public MqttConnection(MqttOptions options, string clientIdSuffix, Func<IMqttClient, CancellationToken, Task>? onConnected, ILogger logger)
+    public MqttConnection(MqttClientSettings options, string clientIdSuffix, Func<IMqttClient, CancellationToken, Task>? onConnected, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);

@@ -1,10 +1,11 @@
 using System.Buffers;
+using LstmStream.Hosting.Options;
 using LstmStream.Pipeline.Records;
 
 namespace LstmStream.Hosting.Channels.Mqtt;
 
 /// <summary>
-/// The payload published to <see cref="MqttOptions.ErrorTopic"/> for a rejected reading: the error record of
+/// The payload published to <see cref="MqttClientSettings.ErrorTopic"/> for a rejected reading: the error record of
 /// the <c>run</c> verb with the topic the reading came on,
 /// <c>{"error":"…","line":N,"key":"k","field":"x","topic":"sensors/k/reading"}</c>, where <c>line</c> is
 /// the ingress's running record number and <c>key</c>/<c>field</c> appear only when known.

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Akka;
 using Akka.Streams.Dsl;
+using LstmStream.Hosting.Options;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
 using Microsoft.Extensions.Logging;
@@ -12,8 +13,8 @@ namespace LstmStream.Hosting.Channels.Mqtt;
 
 /// <summary>
 /// Publishes the pipeline's outputs to MQTT: row r of an output batch goes to
-/// <see cref="MqttOptions.OutputTopicTemplate"/> with <c>{key}</c> replaced by its key, as the <c>run</c> verb's
-/// output record <c>{"key":"k","seq":12,"y":[…]}</c> (no newline), at <see cref="MqttOptions.Qos"/>.
+/// <see cref="MqttClientSettings.OutputTopicTemplate"/> with <c>{key}</c> replaced by its key, as the <c>run</c> verb's
+/// output record <c>{"key":"k","seq":12,"y":[…]}</c> (no newline), at <see cref="MqttClientSettings.Qos"/>.
 /// <para>
 /// Calls are serialized in call order and each is awaited (QoS 1/2: until the broker acknowledged it) before the
 /// next starts, so the outputs of a key reach the broker in the order they are handed in; within one batch
@@ -35,7 +36,7 @@ public sealed class MqttOutputPublisher : IAsyncDisposable
 {
     private const int TopicCacheSize = 1 << 14;
 
-    private readonly MqttOptions _options;
+    private readonly MqttClientSettings _options;
     private readonly ILogger _logger;
     private readonly MqttConnection _connection;
     private readonly MqttQualityOfServiceLevel _qos;
@@ -47,7 +48,7 @@ public sealed class MqttOutputPublisher : IAsyncDisposable
 
     /// <param name="options">Broker, output topic and QoS (validated here).</param>
     /// <param name="logger">Skipped rows, refused publishes and connection events.</param>
-    public MqttOutputPublisher(MqttOptions options, ILogger logger)
+    public MqttOutputPublisher(MqttClientSettings options, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
@@ -78,7 +79,7 @@ public sealed class MqttOutputPublisher : IAsyncDisposable
     public Task WaitConnectedAsync(CancellationToken cancellationToken) => _connection.WaitConnectedAsync(cancellationToken);
 
     /// <summary>The topic an output of <paramref name="key"/> goes to.</summary>
-    public string OutputTopic(string key) => _options.OutputTopicTemplate.Replace(MqttOptions.KeyPlaceholder, key, StringComparison.Ordinal);
+    public string OutputTopic(string key) => _options.OutputTopicTemplate.Replace(MqttClientSettings.KeyPlaceholder, key, StringComparison.Ordinal);
 
     /// <summary>
     /// Publishes row <paramref name="row"/> of the output batch <paramref name="batch"/> (its vector is the

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Threading.Channels;
 using Akka;
 using Akka.Streams.Dsl;
+using LstmStream.Hosting.Options;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
 using Microsoft.Extensions.Logging;
@@ -12,18 +13,18 @@ namespace LstmStream.Hosting.Channels.Mqtt;
 
 /// <summary>
 /// Takes sensor readings from an MQTT broker into the pipeline: subscribes to
-/// <see cref="MqttOptions.TopicFilter"/>, takes each message's key from level
-/// <see cref="MqttOptions.EffectiveKeyLevel"/> of its topic and parses its payload
+/// <see cref="MqttClientSettings.TopicFilter"/>, takes each message's key from level
+/// <see cref="MqttClientSettings.EffectiveKeyLevel"/> of its topic and parses its payload
 /// <c>{"seq":12,"x":[…],"reset":true,"end":true}</c> (as a record of the <c>run</c> verb without its key) into a
 /// one-row <see cref="StepBatch"/> fragment whose tag is this ingress's running record number (1, 2, …; rejected
 /// messages take a number too). The fragments come out of <see cref="Source"/>, in arrival order.
 /// <para>
 /// A bad reading (payload not a valid record, key level missing or empty) is not passed on: its
-/// <see cref="RecordError"/> goes to <see cref="MqttOptions.ErrorTopic"/> (see <see cref="MqttErrorMessage"/>)
+/// <see cref="RecordError"/> goes to <see cref="MqttClientSettings.ErrorTopic"/> (see <see cref="MqttErrorMessage"/>)
 /// and to the log, and the following messages go on.
 /// </para>
 /// <para>
-/// Buffering and overload: at most <see cref="MqttOptions.IngressBuffer"/> parsed readings wait for the pipeline.
+/// Buffering and overload: at most <see cref="MqttClientSettings.IngressBuffer"/> parsed readings wait for the pipeline.
 /// When the buffer is full, a QoS 1/2 message waits for room before it is acknowledged (MQTTnet acknowledges
 /// when the handler returns, so nothing is acknowledged before it is buffered); meanwhile MQTTnet delivers no
 /// further message to this ingress and the broker, once its in-flight window for this client is used up
@@ -33,7 +34,7 @@ namespace LstmStream.Hosting.Channels.Mqtt;
 /// </para>
 /// <para>
 /// Delivery: QoS 1/2 readings are at least once. A reading buffered just as the connection broke cannot be
-/// acknowledged any more; a broker that kept the session (<see cref="MqttOptions.PersistentSession"/>) delivers it
+/// acknowledged any more; a broker that kept the session (<see cref="MqttClientSettings.PersistentSession"/>) delivers it
 /// again after the reconnect and it is processed twice. While the handler waits for buffer room, MQTTnet finishes
 /// a disconnect only once that room is there, so a stalled pipeline also delays the reconnect.
 /// </para>
@@ -45,7 +46,7 @@ namespace LstmStream.Hosting.Channels.Mqtt;
 /// </summary>
 public sealed class MqttRecordIngress : IAsyncDisposable
 {
-    private readonly MqttOptions _options;
+    private readonly MqttClientSettings _options;
     private readonly ILogger _logger;
     private readonly NdjsonRecordParser _parser;
     private readonly Channel<StepBatch> _buffer;
@@ -59,7 +60,7 @@ public sealed class MqttRecordIngress : IAsyncDisposable
     /// <param name="options">Broker, topics and buffering (validated here).</param>
     /// <param name="inputSize">The model's input size: every <c>x</c> must have this length.</param>
     /// <param name="logger">Rejected readings, drops and connection events.</param>
-    public MqttRecordIngress(MqttOptions options, int inputSize, ILogger logger)
+    public MqttRecordIngress(MqttClientSettings options, int inputSize, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);

@@ -1,0 +1,42 @@
+using LstmStream.Pipeline.Records;
+using LstmStream.Pipeline.Streaming;
+
+namespace LstmStream.Hosting.Channels;
+
+/// <summary>
+/// The egress half of the channel contract: what one channel (a TCP connection, stdin/stdout, the simulator,
+/// an MQTT subscription) implements so that the shared pipeline can hand back the results of its records.
+/// <para>
+/// The ingress half is <see cref="PipelineConnection"/>, which <see cref="IPipelineInbox.Connect"/> returns for the
+/// channel: the channel parses its input into <see cref="StepBatch"/> fragments and submits them through the
+/// connection; each accepted record comes back exactly once, through <see cref="OnOutput"/>, in input order per key.
+/// Records the channel rejects itself are reported with <see cref="PipelineConnection.Reject"/>, which passes them
+/// to <see cref="OnError"/>.
+/// </para>
+/// <para>
+/// Flow control: every accepted record and every reported error holds one unit of the connection's in-flight
+/// credit until the channel calls <see cref="PipelineConnection.Release"/> for it (once its output or error record
+/// has left the process: written to the socket, published, counted). A channel whose reader is slow therefore
+/// stops being given new input (its <see cref="PipelineConnection.SubmitAsync"/> waits) while the others go on, and
+/// what waits for a slow reader is bounded by the connection's credit.
+/// </para>
+/// </summary>
+public interface IChannelOutput
+{
+    /// <summary>For logs: "tcp 127.0.0.1:53211", "stdin", "simulator".</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// The output of one accepted record: row <paramref name="row"/> of <paramref name="batch"/> (key, seq,
+    /// flags, output vector). Called on the pipeline's egress thread, in pipeline order (input order per key);
+    /// must not block and must not keep the batch (it is released after the call): copy or format what is
+    /// needed.
+    /// </summary>
+    void OnOutput(StepBatch batch, int row);
+
+    /// <summary>
+    /// A record of this channel that was rejected (reported through <see cref="PipelineConnection.Reject"/>). Called on
+    /// the thread that reported it; must not block.
+    /// </summary>
+    void OnError(RecordError error);
+}

@@ -1,0 +1,133 @@
+using System.Threading.Channels;
+using Akka.Actor;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using LstmStream.Hosting.Channels;
+using LstmStream.Hosting.Options;
+using LstmStream.Pipeline.Records;
+using LstmStream.Pipeline.Streaming;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LstmStream.Hosting.Channels.Mqtt;
+
+/// <summary>
+/// <c>LstmStream:Mqtt</c>: readings from an MQTT broker into the shared pipeline, outputs published back.
+/// <see cref="MqttRecordIngress"/> subscribes and parses (bad payloads go to the error topic there);
+/// every accepted reading holds one unit of the channel's credit until its output has been published by
+/// <see cref="MqttOutputPublisher"/>, so a slow broker slows the subscription, not the other channels.
+/// </summary>
+public sealed class MqttIngress : IIngress, IChannelOutput
+{
+    private readonly MqttChannelSettings _settings;
+    private readonly ILoggerFactory _loggers;
+    private readonly ActorSystem _system;
+    private readonly ILogger<MqttIngress> _logger;
+    private readonly Channel<StepBatch> _outputs = Channel.CreateUnbounded<StepBatch>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _abort = new();
+    private MqttRecordIngress? _ingress;
+    private MqttOutputPublisher? _publisher;
+    private PipelineConnection? _connection;
+    private Task _feed = Task.CompletedTask, _publish = Task.CompletedTask;
+
+    /// <param name="system">Runs the subscription's own stream (readings → submits).</param>
+    public MqttIngress(IOptions<ServiceOptions> options, ActorSystem system, ILoggerFactory loggers)
+    {
+        _settings = options.Value.Mqtt;
+        _system = system;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<MqttIngress>();
+    }
+
+    public string Name => "mqtt";
+
+    public string Description => $"mqtt {_settings.Client.Host}:{_settings.Client.Port} {_settings.Client.TopicFilter} → {_settings.Client.OutputTopicTemplate}";
+
+    public Task StartAsync(IPipelineInbox inbox, CancellationToken cancellationToken)
+    {
+        _connection = inbox.Connect(this, "mqtt", _settings.MaxInFlightRecords);
+        _publisher = new MqttOutputPublisher(_settings.Client, _loggers.CreateLogger<MqttOutputPublisher>());
+        _ingress = new MqttRecordIngress(_settings.Client, inbox.InputSize, _loggers.CreateLogger<MqttRecordIngress>());
+        _publisher.Start();
+        _ingress.Start();
+        var connection = _connection;
+        var abort = _abort.Token;
+        _publish = PublishAsync(connection, _publisher, abort);
+        _feed = _ingress.Source
+            .SelectAsync(1, async batch =>
+            {
+                await connection.SubmitAsync(batch, abort).ConfigureAwait(false);
+                return Akka.Done.Instance;
+            })
+            .RunWith(Sink.Ignore<Akka.Done>(), _system.Materializer());
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Copies the output row into a one-row batch of its own and queues it for publishing.</summary>
+    public void OnOutput(StepBatch batch, int row)
+    {
+        var copy = StepBatch.Rent(1, batch.Width);
+        var r = copy.Add(batch.Keys[row], batch.Seq[row], batch.Flags[row], batch.Tags[row]);
+        batch.Row(row).CopyTo(copy.Row(r));
+        if (!_outputs.Writer.TryWrite(copy))
+        {
+            copy.Release();
+            _connection!.Release(1);
+        }
+    }
+
+    /// <summary>The MQTT ingress reports its own parse errors on the error topic; nothing else rejects here.</summary>
+    public void OnError(RecordError error)
+    {
+        _logger.LogWarning("mqtt: rejected record: {Error}", LoggedText.Of(error.ToString(), LoggedText.RecordMaxChars));
+        _connection!.Release(1);
+    }
+
+    public async Task StopAsync(CancellationToken deadline)
+    {
+        if (_connection is null) return;
+        await using var register = deadline.Register(() => _abort.Cancel()).ConfigureAwait(false);
+        try
+        {
+            if (_ingress is not null) await _ingress.CompleteAsync().WaitAsync(deadline).ConfigureAwait(false);
+            await _feed.WaitAsync(deadline).ConfigureAwait(false);
+            await _connection.CompleteInputAsync().WaitAsync(deadline).ConfigureAwait(false);
+            _outputs.Writer.TryComplete();
+            await _publish.WaitAsync(deadline).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            _logger.LogWarning("mqtt: shutdown deadline reached with {InFlight} readings still in flight", _connection.Credit.InUse);
+        }
+        finally
+        {
+            _outputs.Writer.TryComplete();
+            _connection.Close();
+            if (_ingress is not null) await _ingress.DisposeAsync().ConfigureAwait(false);
+            if (_publisher is not null) await _publisher.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task PublishAsync(PipelineConnection connection, MqttOutputPublisher publisher, CancellationToken abort)
+    {
+        await foreach (var batch in _outputs.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            try
+            {
+                if (!abort.IsCancellationRequested) await publisher.PublishAsync(batch, 0, abort).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (abort.IsCancellationRequested)
+            {
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "mqtt: publishing the output of {Key} failed", LoggedText.Of(batch.Keys[0]));
+            }
+            finally
+            {
+                batch.Release();
+                connection.Release(1);
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+using LstmStream.Hosting.Cli;
+using LstmStream.Hosting.Options;
+using LstmStream.Hosting.Service;
+using LstmStream.Tests.Service;
+using Microsoft.Extensions.Configuration;
+
+namespace LstmStream.Tests.Options;
+
+public sealed class ServiceSettingsTests
+{
+    [Theory]
+    [InlineData("--LstmStream:Batch:MaxRows=0", "LstmStream:Batch:MaxRows", "must be positive")]
+    [InlineData("--LstmStream:Batch:MaxRows=lots", "LstmStream:Batch:MaxRows", "convert")]
+    [InlineData("--LstmStream:Tcp:Endpoint=nowhere", "LstmStream:Tcp:Endpoint", "HOST:PORT")]
+    [InlineData("--LstmStream:Http:Endpoint=0.0.0.0:9464", "LstmStream:Http:Endpoint", "loopback")]
+    [InlineData("--LstmStream:Math:Backend=gpu", "LstmStream:Math:Backend", "unknown backend 'gpu'")]
+    [InlineData("--LstmStream:Model:Path=/no/such/model.onnx", "LstmStream:Model:Path", "does not exist")]
+    [InlineData("--LstmStream:Shutdown:Deadline=-00:00:01", "LstmStream:Shutdown:Deadline", "must be within")]
+    [InlineData("--LstmStream:Sessions:MaxLiveKeys=-5", "LstmStream:Sessions:MaxLiveKeys", "must not be negative")]
+    [InlineData("--LstmStream:Model:MaxBytes=0", "LstmStream:Model:MaxBytes", "must be a positive number of bytes")]
+    public async Task An_invalid_setting_stops_the_start_with_a_message_naming_the_key(string setting, string key, string reason)
+    {
+        var error = new StringWriter();
+        var code = await CliApplication.InvokeAsync(
+            ["serve", "--model", RunningService.DemoModel, "--no-simulator", "--tcp", "127.0.0.1:0",
+                "--metrics", $"127.0.0.1:{RunningService.FreePort()}", setting],
+            TextWriter.Null, error);
+
+        Assert.Equal(ServiceRunner.StartFailed, code);
+        var message = error.ToString();
+        Assert.Contains(key, message, StringComparison.Ordinal);
+        Assert.Contains(reason, message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_listener_port_in_use_stops_the_start_naming_the_endpoint_setting()
+    {
+        var busy = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        busy.Start();
+        try
+        {
+            var error = new StringWriter();
+            var code = await CliApplication.InvokeAsync(
+                ["serve", "--model", RunningService.DemoModel, "--no-simulator", "--tcp", busy.LocalEndpoint.ToString()!,
+                    "--metrics", $"127.0.0.1:{RunningService.FreePort()}"],
+                TextWriter.Null, error);
+            Assert.Equal(ServiceRunner.StartFailed, code);
+            Assert.Contains("LstmStream:Tcp:Endpoint", error.ToString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            busy.Stop();
+        }
+    }
+
+    [Fact]
+    public void The_shipped_settings_are_valid_and_enable_the_simulator_on_loopback()
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(Support.SharedData.RepositoryRoot, "appsettings.json"))
+            .Build();
+        var options = ServiceHostFactory.ReadAndCheck(configuration, Support.SharedData.RepositoryRoot);
+        Assert.True(options.Simulator.Enabled);
+        Assert.Equal("127.0.0.1:7878", options.Tcp.Endpoint);
+        Assert.Equal("127.0.0.1:9464", options.Http.Endpoint);
+    }
+
+    [Fact]
+    public void The_production_example_turns_the_simulator_off()
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(Support.SharedData.RepositoryRoot, "appsettings.json"))
+            .AddJsonFile(Path.Combine(Support.SharedData.RepositoryRoot, "examples", "appsettings.Production.json"))
+            .AddInMemoryCollection([new("LstmStream:Model:Path", RunningService.DemoModel)])
+            .Build();
+        var options = ServiceHostFactory.ReadAndCheck(configuration, Support.SharedData.RepositoryRoot);
+        Assert.False(options.Simulator.Enabled);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:7878", "127.0.0.1", 7878)]
+    [InlineData("[::1]:80", "::1", 80)]
+    [InlineData("localhost:0", "127.0.0.1", 0)]
+    public void Host_port_settings_parse(string text, string address, int port)
+    {
+        Assert.True(HostPort.TryParse(text, out var endpoint, out _));
+        Assert.Equal(address, endpoint.Address.ToString());
+        Assert.Equal(port, endpoint.Port);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("7878")]
+    [InlineData("example.com:7878")]
+    [InlineData("127.0.0.1:70000")]
+    public void Bad_host_port_settings_are_refused(string text) => Assert.False(HostPort.TryParse(text, out _, out _));
+}
