@@ -13,6 +13,8 @@ internal sealed class TestCertificates : IDisposable
 
     public TestCertificates(string caName = "LstmStream Test CA")
     {
+        // Readable by other users (a broker that drops root privileges reads the server files from here).
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(_folder, (UnixFileMode)0b111_101_101);
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={caName}", key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
@@ -34,6 +36,9 @@ internal sealed class TestCertificates : IDisposable
 
     /// <summary>A client certificate (client authentication) with common name <paramref name="name"/>.</summary>
     public X509Certificate2 Client(string name) => Issue(name, server: false).Certificate;
+
+    /// <summary>A client certificate with common name <paramref name="name"/>, with its PEM files.</summary>
+    public (X509Certificate2 Certificate, string CertificateFile, string KeyFile) ClientFiles(string name) => Issue(name, server: false);
 
     private (X509Certificate2 Certificate, string CertificateFile, string KeyFile) Issue(string name, bool server)
     {
@@ -57,6 +62,7 @@ internal sealed class TestCertificates : IDisposable
         var keyFile = Path.ChangeExtension(certificateFile, ".key");
         File.WriteAllText(certificateFile, withKey.ExportCertificatePem());
         File.WriteAllText(keyFile, key.ExportPkcs8PrivateKeyPem());
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(keyFile, (UnixFileMode)0b110_100_100);
         // A PKCS#12 round trip gives a certificate whose key SslStream can use as a client certificate on Linux.
         var usable = X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
         withKey.Dispose();
