@@ -18,9 +18,17 @@ public sealed class MosquittoBroker : IAsyncLifetime
     private readonly bool _allowAnonymous;
     private Process? _process;
 
-    /// <param name="listenerOptions">Extra configuration lines for the listener (TLS files, password_file, …).</param>
+    /// <summary>An anonymous plain-TCP broker (as a class fixture: xunit needs this constructor).</summary>
+    public MosquittoBroker()
+        : this("", allowAnonymous: true)
+    {
+    }
+
+    /// <summary>A broker whose listener takes extra configuration lines (TLS files, password_file, …).</summary>
     /// <param name="allowAnonymous">Whether clients without a user name are let in.</param>
-    public MosquittoBroker(string listenerOptions = "", bool allowAnonymous = true)
+    public static MosquittoBroker WithListener(string listenerOptions, bool allowAnonymous) => new(listenerOptions, allowAnonymous);
+
+    private MosquittoBroker(string listenerOptions, bool allowAnonymous)
     {
         _listenerOptions = listenerOptions;
         _allowAnonymous = allowAnonymous;

@@ -29,7 +29,7 @@ public sealed class MqttSecurityTests : Akka.TestKit.Xunit2.TestKit, IAsyncLifet
         var brokerPasswords = Path.Combine(Path.GetDirectoryName(_pki.AuthorityFile)!, "passwords");
         await RunAsync("mosquitto_passwd", "-c", "-b", brokerPasswords, User, Password);
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(brokerPasswords, (UnixFileMode)0b110_100_100);
-        _broker = new MosquittoBroker(
+        _broker = MosquittoBroker.WithListener(
             $"cafile {_pki.AuthorityFile}\ncertfile {server.CertificateFile}\nkeyfile {server.KeyFile}\nrequire_certificate true\n" +
             $"password_file {brokerPasswords}", allowAnonymous: false);
         await _broker.InitializeAsync();
