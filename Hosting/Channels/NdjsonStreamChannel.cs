@@ -49,6 +49,18 @@ public sealed class NdjsonStreamChannel : IChannelOutput
     /// <summary>Longest accepted line, in bytes.</summary>
     public int MaxLineBytes { get; init; } = 1024 * 1024;
 
+    /// <summary>Input already read from the stream before the channel started (after a handshake line): decoded first.</summary>
+    public ReadOnlyMemory<byte> AlreadyRead { get; init; }
+
+    /// <summary>The line number of the channel's first record line (2 after a handshake line), as errors name it.</summary>
+    public long FirstLineNumber { get; init; } = 1;
+
+    /// <summary>
+    /// Checks every parsed batch before it is submitted: may take rows out (compacting the batch, or releasing and
+    /// removing it when empty) and reject them with the given callback (e.g. keys the client may not write).
+    /// </summary>
+    public Action<List<StepBatch>, Action<RecordError>>? Authorize { get; init; }
+
     public void OnOutput(StepBatch batch, int row)
     {
         lock (_gate)
@@ -114,11 +126,19 @@ public sealed class NdjsonStreamChannel : IChannelOutput
         var ready = new List<StepBatch>();
         var parser = new NdjsonRecordParser(connection.InputSize);
         var maxRows = Math.Min(connection.MaxInFlight, 256);
-        using var decoder = new NdjsonBatchDecoder(parser, maxRows, ready.Add, connection.Reject, MaxLineBytes);
+        using var decoder = new NdjsonBatchDecoder(parser, maxRows, ready.Add, connection.Reject, MaxLineBytes) { FirstLineNumber = FirstLineNumber };
         var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferBytes);
         Task<int>? pendingRead = null;
         try
         {
+            if (!AlreadyRead.IsEmpty)
+            {
+                decoder.Decode(AlreadyRead.Span);
+                decoder.Flush();
+                Authorize?.Invoke(ready, connection.Reject);
+                await connection.SubmitAllAsync(ready, abort).ConfigureAwait(false);
+            }
+
             while (true)
             {
                 await connection.WaitForRoomAsync(stopReading).ConfigureAwait(false);
@@ -128,12 +148,14 @@ public sealed class NdjsonStreamChannel : IChannelOutput
                 if (read == 0)
                 {
                     decoder.Complete();
+                    Authorize?.Invoke(ready, connection.Reject);
                     await connection.SubmitAllAsync(ready, abort).ConfigureAwait(false);
                     return;
                 }
 
                 decoder.Decode(buffer.AsSpan(0, read));
                 decoder.Flush();
+                Authorize?.Invoke(ready, connection.Reject);
                 // Records already read are accepted even when the stop comes now: only the abort token cuts them.
                 await connection.SubmitAllAsync(ready, abort).ConfigureAwait(false);
             }

@@ -1,7 +1,13 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Text;
+using System.Text.Json;
+using LstmStream.Hosting.Channels.Tls;
+using LstmStream.Pipeline.Records;
 using LstmStream.Hosting.Options;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -26,10 +32,14 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     private Task _acceptLoop = Task.CompletedTask;
     private int _nextConnection;
     private int _disposed;
+    private readonly TcpClientDirectory _clients;
+    private ServerCertificate? _certificate;
+    private ClientCertificateCheck? _clientCheck;
 
     public TcpIngress(IOptions<ServiceOptions> options, ILoggerFactory loggers)
     {
         _settings = options.Value.Tcp;
+        _clients = new TcpClientDirectory(_settings.Clients);
         _loggers = loggers;
         _logger = loggers.CreateLogger<TcpIngress>();
     }
@@ -42,9 +52,26 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
 
     public string Description => $"tcp {LocalEndpoint?.ToString() ?? _settings.Endpoint}";
 
+    /// <summary>How long a client may take for the TLS handshake and its authentication line.</summary>
+    public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>The longest authentication line (<c>{"auth":"TOKEN"}</c>) read.</summary>
+    public const int MaxAuthLineBytes = 4096;
+
     public Task StartAsync(IPipelineInbox inbox, CancellationToken cancellationToken)
     {
         var endpoint = HostPort.Parse(_settings.Endpoint);
+        if (_settings.Tls.Enabled)
+        {
+            _certificate = new ServerCertificate(_settings.Tls, _logger);
+            if (!string.IsNullOrWhiteSpace(_settings.Tls.ClientCaFile)) _clientCheck = new ClientCertificateCheck(_settings.Tls.ClientCaFile);
+        }
+        else if (!IPAddress.IsLoopback(endpoint.Address))
+        {
+            _logger.LogWarning("TCP: listening on {Endpoint} WITHOUT TLS (Tcp:AllowPlaintext): anyone who reaches this port can read outputs and feed any key " +
+                               "its client list allows; set Tcp:Tls:CertificateFile", endpoint);
+        }
+
         var listener = new TcpListener(endpoint);
         try
         {
@@ -110,19 +137,35 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         var name = $"tcp {socket.RemoteEndPoint}";
         socket.NoDelay = true;
         if (_settings.SendBufferBytes > 0) socket.SendBufferSize = _settings.SendBufferBytes;
-        var stream = new NetworkStream(socket, ownsSocket: true);
-        var channel = new NdjsonStreamChannel(name, stream, stream, _loggers.CreateLogger<NdjsonStreamChannel>())
-        {
-            ReadBufferBytes = _settings.ReadBufferBytes,
-            MaxLineBytes = _settings.MaxLineBytes,
-        };
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
         PipelineConnection? connection = null;
         try
         {
+            var (secured, client, alreadyRead, refusal) = await SecureAndIdentifyAsync(stream, name).ConfigureAwait(false);
+            stream = secured;
+            if (refusal is not null)
+            {
+                _logger.LogWarning("{Channel}: refused: {Reason}", name, refusal);
+                await WriteRefusalAsync(stream, refusal).ConfigureAwait(false);
+                return;
+            }
+
+            if (client is not null) name = $"{name} ({client.Name})";
+            var channel = new NdjsonStreamChannel(name, stream, stream, _loggers.CreateLogger<NdjsonStreamChannel>())
+            {
+                ReadBufferBytes = _settings.ReadBufferBytes,
+                MaxLineBytes = _settings.MaxLineBytes,
+                AlreadyRead = alreadyRead,
+                FirstLineNumber = client is not null && _clientCheck is null ? 2 : 1,
+                Authorize = client is null ? null : (batches, reject) => TcpClientDirectory.Authorize(client, batches, reject),
+            };
             connection = inbox.Connect(channel, "tcp", _settings.MaxInFlightRecords);
             _logger.LogInformation("{Channel}: connected", name);
             await channel.RunAsync(connection, _stopReading.Token, _abort.Token).ConfigureAwait(false);
             _logger.LogInformation("{Channel}: closed after {Accepted} records, {Rejected} rejected", name, connection.Accepted, connection.Rejected);
+        }
+        catch (TlsHandshakeFailedException)
+        {
         }
         catch (Exception e)
         {
@@ -137,14 +180,131 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     }
 
     /// <summary>
+    /// The TLS handshake (when configured) and the client's identity (when clients are configured): from its
+    /// certificate under mutual TLS, else from a first line <c>{"auth":"TOKEN"}</c>. A refusal says why, for the log
+    /// and for the error record the client gets before the connection closes.
+    /// </summary>
+    private async Task<(Stream Stream, TcpClientSettings? Client, ReadOnlyMemory<byte> AlreadyRead, string? Refusal)> SecureAndIdentifyAsync(
+        Stream stream, string name)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopReading.Token);
+        deadline.CancelAfter(HandshakeTimeout);
+        string? certificateName = null;
+        if (_certificate is not null)
+        {
+            var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+            try
+            {
+                await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+                {
+                    ServerCertificate = _certificate.Current,
+                    ClientCertificateRequired = _clientCheck is not null,
+                    RemoteCertificateValidationCallback = _clientCheck is null ? null : _clientCheck.Validate,
+                    EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                }, deadline.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or SocketException)
+            {
+                _logger.LogWarning("{Channel}: TLS handshake failed: {Reason}", name, e is OperationCanceledException ? "timed out" : e.Message);
+                await ssl.DisposeAsync().ConfigureAwait(false);
+                throw new TlsHandshakeFailedException();
+            }
+
+            stream = ssl;
+            if (_clientCheck is not null && ssl.RemoteCertificate is { } presented) certificateName = ClientCertificateCheck.IdentityOf(presented);
+        }
+
+        if (!_clients.RequiresIdentity) return (stream, null, default, null);
+        if (certificateName is not null)
+        {
+            var byName = _clients.ByName(certificateName);
+            return byName is null
+                ? (stream, null, default, $"the client certificate's name '{LoggedText.Of(certificateName)}' is not among Tcp:Clients")
+                : (stream, byName, default, null);
+        }
+
+        var (token, rest, problem) = await ReadAuthLineAsync(stream, deadline.Token).ConfigureAwait(false);
+        if (problem is not null) return (stream, null, default, problem);
+        var byToken = _clients.ByToken(token);
+        return byToken is null ? (stream, null, default, "the token is not one of Tcp:Clients") : (stream, byToken, rest, null);
+    }
+
+    /// <summary>Reads the first line, <c>{"auth":"TOKEN"}</c>: the token's bytes and whatever was read after the line.</summary>
+    private static async Task<(byte[] Token, ReadOnlyMemory<byte> Remainder, string? Problem)> ReadAuthLineAsync(Stream stream, CancellationToken deadline)
+    {
+        var buffer = new byte[MaxAuthLineBytes];
+        int filled = 0, newline = -1;
+        try
+        {
+            while (newline < 0 && filled < buffer.Length)
+            {
+                int read = await stream.ReadAsync(buffer.AsMemory(filled), deadline).ConfigureAwait(false);
+                if (read == 0) return ([], default, "the connection ended before its authentication line {\"auth\":\"TOKEN\"}");
+                newline = Array.IndexOf(buffer, (byte)'\n', filled, read);
+                filled += read;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return ([], default, $"no authentication line within {HandshakeTimeout.TotalSeconds:F0} s");
+        }
+
+        if (newline < 0) return ([], default, $"the first line is longer than {MaxAuthLineBytes} bytes; it must be {{\"auth\":\"TOKEN\"}}");
+        var token = AuthToken(buffer.AsSpan(0, newline));
+        return token is null
+            ? ([], default, "the first line must be {\"auth\":\"TOKEN\"} (Tcp:Clients requires every connection to identify itself)")
+            : (token, buffer.AsMemory(newline + 1, filled - newline - 1), null);
+    }
+
+    private static byte[]? AuthToken(ReadOnlySpan<byte> line)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(line);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+            byte[]? token = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool isAuth = reader.ValueTextEquals("auth"u8);
+                if (!reader.Read()) return null;
+                if (isAuth && reader.TokenType == JsonTokenType.String) token = Encoding.UTF8.GetBytes(reader.GetString()!);
+                else reader.Skip();
+            }
+
+            return reader.TokenType == JsonTokenType.EndObject ? token : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task WriteRefusalAsync(Stream stream, string reason)
+    {
+        try
+        {
+            var line = NdjsonOutputFormatter.FormatError(new RecordError(1, null, "auth", reason)) + "\n";
+            await stream.WriteAsync(Encoding.UTF8.GetBytes(line)).ConfigureAwait(false);
+            await stream.FlushAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>The handshake failed (already logged): the connection closes.</summary>
+    private sealed class TlsHandshakeFailedException : Exception;
+
+    /// <summary>
     /// Sends FIN after the last output, then reads and discards what the peer still sends (until it closes, or
     /// for <see cref="LingerTime"/> at most) before closing: closing a socket with unread input makes the
     /// kernel send a reset, which can destroy outputs the peer has not read yet.
     /// </summary>
-    private async Task CloseGracefullyAsync(Socket socket, NetworkStream stream)
+    private async Task CloseGracefullyAsync(Socket socket, Stream stream)
     {
         try
         {
+            if (stream is SslStream { IsAuthenticated: true } ssl) await ssl.ShutdownAsync().ConfigureAwait(false);
             socket.Shutdown(SocketShutdown.Send);
             if (!_abort.IsCancellationRequested)
             {
@@ -176,6 +336,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _certificate?.Dispose();
         await _stopReading.CancelAsync().ConfigureAwait(false);
         _listener?.Stop();
         await _abort.CancelAsync().ConfigureAwait(false);

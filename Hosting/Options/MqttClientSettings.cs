@@ -57,6 +57,30 @@ public sealed record MqttClientSettings
     /// </summary>
     public int IngressBuffer { get; init; } = 1024;
 
+    /// <summary>Connect over TLS (the broker's certificate checked against <see cref="CaFile"/>, or the system's trust store).</summary>
+    public bool UseTls { get; init; }
+
+    /// <summary>PEM file of the CA(s) that issued the broker's certificate (TLS only); unset: the system's trust store.</summary>
+    public string? CaFile { get; init; }
+
+    /// <summary>PEM client certificate presented to the broker (TLS only), with <see cref="ClientKeyFile"/>.</summary>
+    public string? ClientCertificateFile { get; init; }
+
+    /// <summary>PEM private key of <see cref="ClientCertificateFile"/>.</summary>
+    public string? ClientKeyFile { get; init; }
+
+    /// <summary>MQTT user name (with <see cref="Password"/> or <see cref="PasswordFile"/>, e.g. mosquitto's <c>password_file</c>).</summary>
+    public string? Username { get; init; }
+
+    /// <summary>The password, from the environment (<c>LstmStream__Mqtt__Client__Password</c>); never logged.</summary>
+    public string? Password { get; init; }
+
+    /// <summary>A file holding the password (instead of <see cref="Password"/>).</summary>
+    public string? PasswordFile { get; init; }
+
+    /// <summary>The password from <see cref="Password"/> or <see cref="PasswordFile"/>, or null.</summary>
+    public string? ReadPassword(out string? problem) => SecretSetting.Read(Password, PasswordFile, "Mqtt:Client:Password", 1, out problem);
+
     /// <summary>The placeholder of <see cref="OutputTopicTemplate"/>.</summary>
     public const string KeyPlaceholder = "{key}";
 
@@ -73,6 +97,7 @@ public sealed record MqttClientSettings
         if (ReconnectDelay <= TimeSpan.Zero) throw Bad(nameof(ReconnectDelay), $"must be positive, got {ReconnectDelay}");
         if (KeepAlive <= TimeSpan.Zero) throw Bad(nameof(KeepAlive), $"must be positive, got {KeepAlive}");
         if (IngressBuffer <= 0) throw Bad(nameof(IngressBuffer), $"must be positive, got {IngressBuffer}");
+        ValidateSecurity();
 
         if (MqttTopics.FilterProblem(TopicFilter) is { } filterProblem) throw Bad(nameof(TopicFilter), filterProblem);
         var levels = TopicFilter.Split('/');
@@ -100,6 +125,27 @@ public sealed record MqttClientSettings
             throw Bad(nameof(OutputTopicTemplate), $"'{OutputTopicTemplate}' matches the {nameof(TopicFilter)} '{TopicFilter}': outputs would come back as readings");
         if (MqttTopics.Matches(TopicFilter, ErrorTopic))
             throw Bad(nameof(ErrorTopic), $"'{ErrorTopic}' matches the {nameof(TopicFilter)} '{TopicFilter}': errors would come back as readings");
+    }
+
+    private void ValidateSecurity()
+    {
+        if (!UseTls)
+        {
+            if (!string.IsNullOrWhiteSpace(CaFile)) throw Bad(nameof(CaFile), "needs UseTls=true");
+            if (!string.IsNullOrWhiteSpace(ClientCertificateFile)) throw Bad(nameof(ClientCertificateFile), "needs UseTls=true");
+        }
+
+        if (!string.IsNullOrWhiteSpace(ClientCertificateFile) && string.IsNullOrWhiteSpace(ClientKeyFile))
+            throw Bad(nameof(ClientKeyFile), "must name the private key of ClientCertificateFile");
+        foreach (var (setting, file) in new[] { (nameof(CaFile), CaFile), (nameof(ClientCertificateFile), ClientCertificateFile), (nameof(ClientKeyFile), ClientKeyFile) })
+        {
+            if (!string.IsNullOrWhiteSpace(file) && !File.Exists(file)) throw Bad(setting, $"'{file}' does not exist");
+        }
+
+        ReadPassword(out var problem);
+        if (problem is not null) throw new ArgumentException(problem.Replace("Mqtt:Client:", "Mqtt:", StringComparison.Ordinal), nameof(Password));
+        if ((!string.IsNullOrEmpty(Password) || !string.IsNullOrWhiteSpace(PasswordFile)) && string.IsNullOrWhiteSpace(Username))
+            throw Bad(nameof(Username), "must be set when a password is");
     }
 
     private static ArgumentException Bad(string setting, string reason) => new($"Mqtt:{setting} {reason}", setting);

@@ -55,7 +55,12 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
 
         if (o.Tcp.Enabled)
         {
-            if (!HostPort.TryParse(o.Tcp.Endpoint, out _, out var reason)) Fail("Tcp:Endpoint", reason);
+            if (!HostPort.TryParse(o.Tcp.Endpoint, out var tcpEndpoint, out var reason)) Fail("Tcp:Endpoint", reason);
+            else if (!IPAddress.IsLoopback(tcpEndpoint.Address) && !o.Tcp.Tls.Enabled && !o.Tcp.AllowPlaintext)
+                Fail("Tcp:Endpoint", $"'{o.Tcp.Endpoint}' is not a loopback address and Tcp:Tls is not configured: anyone who reaches the port " +
+                                     "could feed any key; set Tcp:Tls:CertificateFile (and KeyFile), or Tcp:AllowPlaintext=true on a network protected otherwise");
+            ValidateTls(o.Tcp, Fail);
+            ValidateClients(o.Tcp, Fail, problem => failures.Add($"{ServiceOptions.SectionName}:{problem}"));
             if (o.Tcp.MaxInFlightRecords < 1) Fail("Tcp:MaxInFlightRecords", $"must be positive, got {o.Tcp.MaxInFlightRecords}");
             if (o.Tcp.SendBufferBytes < 0) Fail("Tcp:SendBufferBytes", $"must not be negative (0: the OS default), got {o.Tcp.SendBufferBytes}");
             if (o.Tcp.ReadBufferBytes < 256) Fail("Tcp:ReadBufferBytes", $"must be at least 256, got {o.Tcp.ReadBufferBytes}");
@@ -107,5 +112,44 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         if (o.Shutdown.Deadline <= TimeSpan.Zero || o.Shutdown.Deadline > TimeSpan.FromHours(1))
             Fail("Shutdown:Deadline", $"must be within (0, 1 hour], got {o.Shutdown.Deadline}");
         return failures;
+    }
+
+    private static void ValidateTls(TcpSettings tcp, Action<string, string> fail)
+    {
+        var tls = tcp.Tls;
+        if (!tls.Enabled)
+        {
+            if (!string.IsNullOrWhiteSpace(tls.ClientCaFile))
+                fail("Tcp:Tls:ClientCaFile", "client certificates need TLS: set Tcp:Tls:CertificateFile too");
+            return;
+        }
+
+        if (!File.Exists(tls.CertificateFile)) fail("Tcp:Tls:CertificateFile", $"'{tls.CertificateFile}' does not exist");
+        var pkcs12 = System.IO.Path.GetExtension(tls.CertificateFile!).ToLowerInvariant() is ".pfx" or ".p12";
+        if (!pkcs12 && string.IsNullOrWhiteSpace(tls.KeyFile))
+            fail("Tcp:Tls:KeyFile", "a PEM certificate needs its private key file (or give a .pfx / .p12 CertificateFile)");
+        foreach (var (key, file) in new[] { ("Tcp:Tls:KeyFile", tls.KeyFile), ("Tcp:Tls:PfxPasswordFile", tls.PfxPasswordFile), ("Tcp:Tls:ClientCaFile", tls.ClientCaFile) })
+        {
+            if (!string.IsNullOrWhiteSpace(file) && !File.Exists(file)) fail(key, $"'{file}' does not exist");
+        }
+    }
+
+    private static void ValidateClients(TcpSettings tcp, Action<string, string> fail, Action<string> failSecret)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var tokens = new HashSet<string>(StringComparer.Ordinal);
+        bool mutualTls = tcp.Tls.Enabled && !string.IsNullOrWhiteSpace(tcp.Tls.ClientCaFile);
+        for (var i = 0; i < tcp.Clients.Count; i++)
+        {
+            var client = tcp.Clients[i];
+            var key = $"Tcp:Clients:{i}";
+            if (string.IsNullOrWhiteSpace(client.Name)) fail($"{key}:Name", "is empty; name the client (its certificate's CN under mutual TLS)");
+            else if (!names.Add(client.Name)) fail($"{key}:Name", $"'{client.Name}' is named twice");
+            if (client.KeyPrefixes.Count == 0) fail($"{key}:KeyPrefixes", "is empty; list the key prefixes this client may write (\"\" for every key)");
+            var token = SecretSetting.Read(client.Token, client.TokenFile, $"{key}:Token", TcpClientSettings.MinTokenLength, out var problem);
+            if (problem is not null) failSecret(problem);
+            else if (token is null && !mutualTls) fail($"{key}:Token", "is not set: without mutual TLS (Tcp:Tls:ClientCaFile) a client proves who it is with its token");
+            else if (token is not null && !tokens.Add(token)) fail($"{key}:Token", "is the token of another client too; give each client its own");
+        }
     }
 }

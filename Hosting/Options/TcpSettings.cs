@@ -25,4 +25,19 @@ public sealed class TcpSettings
 
     /// <summary>Longest accepted input line in bytes.</summary>
     public int MaxLineBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>TLS (and optionally mutual TLS) on the listener.</summary>
+    public TcpTlsSettings Tls { get; set; } = new();
+
+    /// <summary>
+    /// A listener on a non-loopback address without TLS is refused at start (anyone who reaches the port could feed
+    /// any key); true accepts it, with a warning in the log. Only for networks that are protected otherwise.
+    /// </summary>
+    public bool AllowPlaintext { get; set; }
+
+    /// <summary>
+    /// The clients allowed to connect and the keys each may write. Empty: any client may write any key (fine on
+    /// loopback). Non-empty: every connection must identify itself (client certificate or first-line token).
+    /// </summary>
+    public List<TcpClientSettings> Clients { get; set; } = [];
 }

@@ -48,6 +48,20 @@ public sealed class NdjsonBatchDecoder : IDisposable
     public int MaxRows { get; }
     public int MaxLineBytes { get; }
 
+    /// <summary>The number of the first line decoded (1 unless lines before it were read otherwise, e.g. a handshake line).</summary>
+    public long FirstLineNumber
+    {
+        get => _firstLine;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value);
+            _firstLine = value;
+            _lines = value - 1;
+        }
+    }
+
+    private readonly long _firstLine = 1;
+
     /// <summary>The counts so far.</summary>
     public NdjsonParseSummary Summary => new(_lines, _blank, _records, _rejected);
 

@@ -39,7 +39,7 @@ public sealed class MqttConnection : IAsyncDisposable
         _onConnected = onConnected;
         _logger = logger;
         ClientId = options.ClientId + clientIdSuffix;
-        _clientOptions = new MqttClientOptionsBuilder()
+        _clientOptions = MqttTransportSecurity.Apply(new MqttClientOptionsBuilder(), options)
             .WithTcpServer(options.Host, options.Port)
             .WithClientId(ClientId)
             .WithProtocolVersion(MqttProtocolVersion.V311)
@@ -87,14 +87,26 @@ public sealed class MqttConnection : IAsyncDisposable
             lock (_gate) lost = _lost = NewSignal();
             try
             {
-                await Client.ConnectAsync(_clientOptions, stop).ConfigureAwait(false);
+                var result = await Client.ConnectAsync(_clientOptions, stop).ConfigureAwait(false);
+                if (result.ResultCode != MqttClientConnectResultCode.Success)
+                    throw new InvalidOperationException($"the broker answered {result.ResultCode}{(string.IsNullOrEmpty(result.ReasonString) ? "" : $" ({result.ReasonString})")}");
                 if (_onConnected is not null) await _onConnected(Client, stop).ConfigureAwait(false);
             }
             catch (Exception e) when (!stop.IsCancellationRequested)
             {
                 if (failures++ % 30 == 0)
-                    _logger.LogWarning("MQTT {ClientId}: cannot connect to {Host}:{Port} ({Reason}); retrying every {Delay}",
-                        ClientId, _options.Host, _options.Port, e.GetBaseException().Message, _options.ReconnectDelay);
+                {
+                    var reason = Describe(e);
+                    if (reason.Contains(nameof(MqttClientConnectResultCode.BadUserNameOrPassword), StringComparison.Ordinal) ||
+                        reason.Contains(nameof(MqttClientConnectResultCode.NotAuthorized), StringComparison.Ordinal))
+                        _logger.LogError("MQTT {ClientId}: the broker {Host}:{Port} refused the credentials of user '{User}' ({Reason}); check " +
+                                         "Mqtt:Client:Username and Password / PasswordFile; retrying every {Delay}",
+                            ClientId, _options.Host, _options.Port, _options.Username ?? "(none)", reason, _options.ReconnectDelay);
+                    else
+                        _logger.LogWarning("MQTT {ClientId}: cannot connect to {Host}:{Port} ({Reason}); retrying every {Delay}",
+                            ClientId, _options.Host, _options.Port, reason, _options.ReconnectDelay);
+                }
+
                 await DropAsync().ConfigureAwait(false);
                 await DelayAsync(stop).ConfigureAwait(false);
                 continue;
@@ -134,6 +146,15 @@ public sealed class MqttConnection : IAsyncDisposable
             _logger.LogWarning("MQTT {ClientId}: connection to {Host}:{Port} lost; reconnecting", ClientId, _options.Host, _options.Port);
             await DelayAsync(stop).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The messages of an exception and its inner ones (MQTTnet puts the broker's result code in the outer one).</summary>
+    private static string Describe(Exception e)
+    {
+        var messages = new List<string>();
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+            if (!messages.Contains(inner.Message)) messages.Add(inner.Message);
+        return string.Join(": ", messages);
     }
 
     private Task OnDisconnected(MqttClientDisconnectedEventArgs e)

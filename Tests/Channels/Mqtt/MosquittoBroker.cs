@@ -14,7 +14,28 @@ public sealed class MosquittoBroker : IAsyncLifetime
     private static readonly string[] Candidates = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/local/bin/mosquitto"];
 
     private readonly string _directory = Path.Combine(Path.GetTempPath(), $"lstmstream-mosquitto-{Guid.NewGuid():N}");
+    private readonly string _listenerOptions;
+    private readonly bool _allowAnonymous;
     private Process? _process;
+
+    /// <summary>An anonymous plain-TCP broker (as a class fixture: xunit needs this constructor).</summary>
+    public MosquittoBroker()
+        : this("", allowAnonymous: true)
+    {
+    }
+
+    /// <summary>A broker whose listener takes extra configuration lines (TLS files, password_file, …).</summary>
+    /// <param name="allowAnonymous">Whether clients without a user name are let in.</param>
+    public static MosquittoBroker WithListener(string listenerOptions, bool allowAnonymous) => new(listenerOptions, allowAnonymous);
+
+    private MosquittoBroker(string listenerOptions, bool allowAnonymous)
+    {
+        _listenerOptions = listenerOptions;
+        _allowAnonymous = allowAnonymous;
+    }
+
+    /// <summary>The broker's own folder (for files its configuration names).</summary>
+    public string Folder => _directory;
 
     public string Host => "127.0.0.1";
     public int Port { get; private set; }
@@ -23,8 +44,11 @@ public sealed class MosquittoBroker : IAsyncLifetime
     {
         Port = FreePort();
         Directory.CreateDirectory(_directory);
+        // mosquitto started as root runs as the user 'mosquitto', which must read what the folder holds.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(_directory, (UnixFileMode)0b111_101_101);
         await File.WriteAllTextAsync(ConfigPath,
-            $"listener {Port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n");
+            $"listener {Port} 127.0.0.1\n{_listenerOptions}\nallow_anonymous {(_allowAnonymous ? "true" : "false")}\n" +
+            "persistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n");
         await StartAsync();
     }
 

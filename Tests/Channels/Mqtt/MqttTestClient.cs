@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text;
+using LstmStream.Hosting.Channels.Mqtt;
+using LstmStream.Hosting.Options;
 using MQTTnet;
 using MQTTnet.Protocol;
 
@@ -22,11 +24,16 @@ internal sealed class MqttTestClient : IAsyncDisposable
         };
     }
 
-    public static async Task<MqttTestClient> ConnectAsync(MosquittoBroker broker, params string[] subscriptions)
+    public static Task<MqttTestClient> ConnectAsync(MosquittoBroker broker, params string[] subscriptions) =>
+        ConnectAsync(broker, null, subscriptions);
+
+    /// <param name="security">TLS and credentials (as the service's settings give them), or null for a plain connection.</param>
+    public static async Task<MqttTestClient> ConnectAsync(MosquittoBroker broker, MqttClientSettings? security, params string[] subscriptions)
     {
         var client = new MqttClientFactory().CreateMqttClient();
         var test = new MqttTestClient(client);
-        var options = new MqttClientOptionsBuilder()
+        var builder = security is null ? new MqttClientOptionsBuilder() : MqttTransportSecurity.Apply(new MqttClientOptionsBuilder(), security);
+        var options = builder
             .WithTcpServer(broker.Host, broker.Port)
             .WithClientId($"test-{Guid.NewGuid():N}")
             .WithCleanSession()
