@@ -142,6 +142,7 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         long columns = (long)_panels.Blocks * _panels.BlockWidth;
         long work = rows * _k * columns;
         if (threads <= 1 || (work < ManagedMatMul.ParallelThreshold && _k * columns * sizeof(float) < SplitWeightBytes)) return false;
+        if (!backend.MaySplit(_k, 4 * _panels.Cells, rows)) return false;
         // At least two parts per thread, so a worker that wakes late or a busy core costs little.
         _rowParts = (rows + PartRows - 1) / PartRows;
         if (_rowParts < 2 * threads && rows >= MinRowsPerSmallPart * 2 * threads)
