@@ -69,7 +69,7 @@ public sealed class MatMulAutotuner
     private TunedMatMul Tune(int k, int n, TimeSpan budget, Func<Random, TimedCall[]> prepare)
     {
         var label = $"[{k}x{n}]";
-        if (_candidates is [var only] && only is not ManagedMatMul { Threads: > 1 }) return new TunedMatMul(MatMulDispatchPlan.Single(only), label);
+        if (_candidates is [var only] && (only is not ManagedMatMul { Threads: > 1 } || n <= NarrowColumnsKernel.MaxColumns)) return new TunedMatMul(MatMulDispatchPlan.Single(only), label);
 
         var started = _time.GetTimestamp();
         var count = _candidates.Length;
@@ -81,7 +81,8 @@ public sealed class MatMulAutotuner
         var withAlone = calls.ToList();
         for (var b = 0; b < count; b++)
         {
-            if (_candidates[b] is not ManagedMatMul { Threads: > 1 } managed) continue;
+            // (A narrow B, a small head, is multiplied as dot products on one thread anyway.)
+            if (_candidates[b] is not ManagedMatMul { Threads: > 1 } managed || n <= NarrowColumnsKernel.MaxColumns) continue;
             alone.Add((b, withAlone.Count));
             withAlone.Add(new AloneCall(calls[b], managed));
         }
