@@ -69,16 +69,8 @@ public class ManagedThreadSplitTests
         two.SetSplitFromRows(layer.ConcatSize, layer.GateWidth, 41);
         var xh = Enumerable.Range(0, rows * layer.ConcatSize).Select(_ => (float)rng.NextDouble() * 2 - 1).ToArray();
         var c0 = Enumerable.Range(0, rows * layer.CellSize).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
-        float[] Step(ManagedMatMul backend, out float[] c)
-        {
-            c = (float[])c0.Clone();
-            var h = new float[rows * layer.OutputSize];
-            new LstmLayerKernel(layer, backend).Step(rows, xh, c, h);
-            return h;
-        }
-
-        var hOne = Step(one, out var cOne);
-        var hTwo = Step(two, out var cTwo);
+        var (hOne, cOne) = ReferenceLstmCell.StepFromCopy(layer, one, rows, xh, c0);
+        var (hTwo, cTwo) = ReferenceLstmCell.StepFromCopy(layer, two, rows, xh, c0);
         Assert.Equal(hOne, hTwo);
         Assert.Equal(cOne, cTwo);
 
