@@ -142,6 +142,7 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         long columns = (long)_panels.Blocks * _panels.BlockWidth;
         long work = rows * _k * columns;
         if (threads <= 1 || (work < ManagedMatMul.ParallelThreshold && _k * columns * sizeof(float) < SplitWeightBytes)) return false;
+        if (!backend.MaySplit(_k, 4 * _panels.Cells, rows)) return false;
         // At least two parts per thread, so a worker that wakes late or a busy core costs little.
         _rowParts = (rows + PartRows - 1) / PartRows;
         if (_rowParts < 2 * threads && rows >= MinRowsPerSmallPart * 2 * threads)
@@ -223,8 +224,10 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
     {
         var panels = _panels;
         int lanes = panels.Lanes, width = panels.BlockWidth, cells = panels.Cells, k = _k, inputs = _inputs;
-        // 6 × 4 accumulators fill AVX-512's 32 registers; narrower vectors have 16, so half the rows.
-        int maxTileRows = lanes == 16 ? GemmMicroKernel.MaxRows : GemmMicroKernel.MaxRows / 2;
+        // A tile is 6 rows of a block's 4 gate vectors: 6 × 4 accumulators fill AVX-512's 32 registers in one
+        // micro-kernel call; AVX2 and SSE have 16 registers, so the tile is two calls of 6 × 2 (gates i, j, then f, o:
+        // 12 accumulators, 2 B vectors and the broadcast; a 3 × 4 tile would spill an accumulator every k).
+        int maxTileRows = GemmMicroKernel.MaxRows, callVecs = TileVectors(lanes);
         float* gates = stackalloc float[GemmMicroKernel.MaxRows * 4 * 16];
         // Row pointers of one chunk (unit 0), set once per chunk and used by every block's tiles.
         float** aRows = stackalloc float*[ChunkRows];
@@ -266,8 +269,11 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
                     for (var t = 0; t < tiles; t++)
                     {
                         int tileRows = baseRows + (t < extra ? 1 : 0);
-                        ManagedMatMul.Tile<TOps, TV, No>(tileRows, 4, aRows + row, panel, width, firstK, inPlace ? hRows + row : null, secondK,
-                            gates, width, bias + b * width, false, noMask);
+                        for (var v = 0; v < 4; v += callVecs)
+                        {
+                            ManagedMatMul.Tile<TOps, TV, No>(tileRows, callVecs, aRows + row, panel + v * lanes, width, firstK, inPlace ? hRows + row : null, secondK,
+                                gates + v * lanes, width, bias + b * width + v * lanes, false, noMask);
+                        }
 
                         LstmCellUpdate.RunBlockRows<TOps, TV>(_options, gates, width, tileRows, cRows + row, mRows + row, unit0, pi + peepAt, pf + peepAt, po + peepAt, units);
                         row += tileRows;
@@ -279,6 +285,12 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
             }
         }
     }
+
+    /// <summary>
+    /// Gate vectors per micro-kernel call for <paramref name="lanes"/>-float vectors: all 4 with AVX-512's 32 registers,
+    /// 2 (a half tile) with the 16 registers of AVX2 and SSE.
+    /// </summary>
+    internal static int TileVectors(int lanes) => lanes == 16 ? 4 : 2;
 
     /// <summary>In place: copies the new h of rows [from, to) from the output into their rows of the h table.</summary>
     private void WriteBackH(int from, int to)

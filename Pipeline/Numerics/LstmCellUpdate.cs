@@ -31,25 +31,30 @@ internal static unsafe class LstmCellUpdate
         if (full > 0)
         {
             // Software-pipelined by one vector: the output of vector u − lanes is computed next to the new c of
-            // vector u, two independent dependency chains that the core overlaps.
-            TV cNew = CellState<TOps, TV, No>(options, zi, zj, zf, c, pi, pf, default);
-            int u = lanes;
-            for (; u < full; u += lanes)
+            // vector u, two independent dependency chains that the core overlaps. One call site each of the new c and
+            // of the output, so the JIT inlines every vector operation (past its inlining budget it would call them).
+            TV cNew = default;
+            for (int u = 0; u <= full; u += lanes)
             {
-                TV next = CellState<TOps, TV, No>(options, zi + u, zj + u, zf + u, c + u, pi + u, pf + u, default);
-                Output<TOps, TV, No>(options, zo + (u - lanes), cNew, m + (u - lanes), po + (u - lanes), default);
+                TV next = u < full ? CellState<TOps, TV, No>(options, zi + u, zj + u, zf + u, c + u, pi + u, pf + u, default) : default;
+                if (u > 0) Output<TOps, TV, No>(options, zo + (u - lanes), cNew, m + (u - lanes), po + (u - lanes), default);
                 cNew = next;
             }
-
-            Output<TOps, TV, No>(options, zo + (u - lanes), cNew, m + (u - lanes), po + (u - lanes), default);
         }
 
-        if (full < count)
-        {
-            TV mask = TOps.TailMask(count - full);
-            TV cNew = CellState<TOps, TV, Yes>(options, zi + full, zj + full, zf + full, c + full, pi + full, pf + full, mask);
-            Output<TOps, TV, Yes>(options, zo + full, cNew, m + full, po + full, mask);
-        }
+        if (full < count) MaskedUnits<TOps, TV>(options, zi + full, zj + full, zf + full, zo + full, c + full, m + full, pi + full, pf + full, po + full, count - full);
+    }
+
+    /// <summary>The update of fewer than a vector of units (lanes past <paramref name="count"/> untouched).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void MaskedUnits<TOps, TV>(in CellOptions options, float* zi, float* zj, float* zf, float* zo,
+        float* c, float* m, float* pi, float* pf, float* po, int count)
+        where TOps : ISimdOps<TV>
+        where TV : struct
+    {
+        TV mask = TOps.TailMask(count);
+        TV cNew = CellState<TOps, TV, Yes>(options, zi, zj, zf, c, pi, pf, mask);
+        Output<TOps, TV, Yes>(options, zo, cNew, m, po, mask);
     }
 
     /// <summary>
@@ -68,27 +73,23 @@ internal static unsafe class LstmCellUpdate
         int lanes = TOps.Lanes;
         if (count < lanes)
         {
-            TV mask = TOps.TailMask(count);
             for (var r = 0; r < rows; r++)
             {
                 float* zr = z + (long)r * stride;
-                TV cNew = CellState<TOps, TV, Yes>(options, zr, zr + lanes, zr + 2 * lanes, c[r] + at, pi, pf, mask);
-                Output<TOps, TV, Yes>(options, zr + 3 * lanes, cNew, m[r] + at, po, mask);
+                MaskedUnits<TOps, TV>(options, zr, zr + lanes, zr + 2 * lanes, zr + 3 * lanes, c[r] + at, m[r] + at, pi, pf, po, count);
             }
 
             return;
         }
 
-        TV current = CellState<TOps, TV, No>(options, z, z + lanes, z + 2 * lanes, c[0] + at, pi, pf, default);
-        for (var r = 1; r < rows; r++)
+        TV current = default;
+        for (var r = 0; r <= rows; r++)
         {
             float* zr = z + (long)r * stride;
-            TV next = CellState<TOps, TV, No>(options, zr, zr + lanes, zr + 2 * lanes, c[r] + at, pi, pf, default);
-            Output<TOps, TV, No>(options, zr - stride + 3 * lanes, current, m[r - 1] + at, po, default);
+            TV next = r < rows ? CellState<TOps, TV, No>(options, zr, zr + lanes, zr + 2 * lanes, c[r] + at, pi, pf, default) : default;
+            if (r > 0) Output<TOps, TV, No>(options, zr - stride + 3 * lanes, current, m[r - 1] + at, po, default);
             current = next;
         }
-
-        Output<TOps, TV, No>(options, z + (long)(rows - 1) * stride + 3 * lanes, current, m[rows - 1] + at, po, default);
     }
 
     /// <summary>c = f ⊙ c_prev + i ⊙ g for one vector, stored in place and returned.</summary>

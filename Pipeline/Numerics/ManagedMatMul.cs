@@ -111,7 +111,7 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
                 // A narrow B (a head with few outputs): dot products, cheap enough for one thread.
                 NarrowColumnsKernel.Run(_lanes, pa, p, call.Bias, pc, m);
             }
-            else if (_workers is not null && (long)m * k * n >= ParallelThreshold && _workers.TryBegin())
+            else if (_workers is not null && (long)m * k * n >= ParallelThreshold && MaySplit(k, n, m) && _workers.TryBegin())
             {
                 _job!.Set(call, _workers.Threads);
                 _workers.RunAndEnd(_job, _workers.Threads);
@@ -124,6 +124,30 @@ public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
 
         p.KeepAlive();
     }
+
+    /// <summary>
+    /// Per B shape (K, N): the fewest rows for which splitting a multiply or a fused layer step over the threads paid
+    /// when the autotuner measured it at model load (split and on the calling thread alone, see
+    /// <see cref="Selection.MatMulAutotuner"/>); replaced whole on each change, so readers need no lock.
+    /// </summary>
+    private Dictionary<(int K, int N), int> _splitFromRows = [];
+
+    /// <summary>
+    /// Whether a multiply by B of shape <c>[k × n]</c> (or a fused layer step on that gate matrix) of <paramref name="rows"/>
+    /// rows may be split over the threads: always when nothing was measured for the shape (the size rules decide
+    /// then), else from the measured row count on; never while <see cref="SerialOnly"/>.
+    /// </summary>
+    internal bool MaySplit(int k, int n, int rows) =>
+        !SerialOnly && (!_splitFromRows.TryGetValue((k, n), out var from) || rows >= from);
+
+    /// <summary>Records that steps on B of shape <c>[k × n]</c> are split from <paramref name="rows"/> rows on (<c>int.MaxValue</c>: never).</summary>
+    internal void SetSplitFromRows(int k, int n, int rows) => _splitFromRows = new Dictionary<(int K, int N), int>(_splitFromRows) { [(k, n)] = rows };
+
+    /// <summary>The row count from which steps on B of shape <c>[k × n]</c> are split, when measured.</summary>
+    internal int? SplitFromRows(int k, int n) => _splitFromRows.TryGetValue((k, n), out var from) ? from : null;
+
+    /// <summary>While true, nothing is split (the autotuner times the calling thread alone); only set while tuning.</summary>
+    internal bool SerialOnly { get; set; }
 
     /// <summary>The worker threads' vector width in floats (the lanes B is packed for).</summary>
     internal int Lanes => _lanes;

@@ -1,4 +1,5 @@
 using LstmStream.Pipeline.Models;
+using LstmStream.Pipeline.Numerics;
 
 namespace LstmStream.Tests.Numerics;
 
@@ -82,6 +83,15 @@ internal static class ReferenceLstmCell
             cellClip, gateClip, inputForget,
             projectionSize > 0 ? Values(cellSize * projectionSize, 2f / MathF.Sqrt(cellSize)) : null,
             projectionSize, projectionClip);
+    }
+
+    /// <summary>One <see cref="LstmLayerKernel.Step(int, ReadOnlySpan{float}, Span{float}, Span{float})"/> of a new kernel on <paramref name="backend"/> from a copy of <paramref name="c0"/>: (h, c).</summary>
+    public static (float[] H, float[] C) StepFromCopy(LstmLayer layer, IMatMulBackend backend, int rows, float[] xh, float[] c0)
+    {
+        var c = (float[])c0.Clone();
+        var h = new float[rows * layer.OutputSize];
+        new LstmLayerKernel(layer, backend).Step(rows, xh, c, h);
+        return (h, c);
     }
 
     public static float[] RandomValues(Random rng, int count, float range = 1f)

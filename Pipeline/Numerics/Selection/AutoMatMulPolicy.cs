@@ -28,13 +28,16 @@ public static class AutoMatMulPolicy
         // Several threads per backend: time each backend alone, after the last one's pool has gone idle.
         if (threads > 1) options = options with { Interleave = false, SettleTime = options.SettleTime > TimeSpan.Zero ? options.SettleTime : PoolSettleTime };
         var candidates = MatMulBackendRegistry.CreateAvailable(threads);
-        var started = System.Diagnostics.Stopwatch.StartNew();
+        // One thread per backend: every call runs on this thread, so its CPU time is what counts (time preempted by
+        // other processes on a shared machine is not charged to whichever backend was running).
+        var clock = threads == 1 ? ThreadCpuTimeProvider.Create() : TimeProvider.System;
+        var started = clock.GetTimestamp();
         for (var i = 0; i < shapes.Count; i++)
         {
             // Each matrix gets an equal share of what is left, so time a small matrix does not use carries over.
-            var left = options.ModelBudget - started.Elapsed;
+            var left = options.ModelBudget - clock.GetElapsedTime(started);
             var share = left <= TimeSpan.Zero ? TimeSpan.FromTicks(1) : left / (shapes.Count - i);
-            var tuner = new MatMulAutotuner(candidates, options);
+            var tuner = new MatMulAutotuner(candidates, options, clock);
             var tuned = i < model.Layers.Count ? tuner.TuneLayer(model.Layers[i], share) : tuner.Tune(shapes[i].K, shapes[i].N, share);
             backends[i] = tuned;
             choices[i] = $"{shapes[i].Label} {tuned.Description}";

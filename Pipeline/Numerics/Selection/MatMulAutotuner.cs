@@ -69,15 +69,29 @@ public sealed class MatMulAutotuner
     private TunedMatMul Tune(int k, int n, TimeSpan budget, Func<Random, TimedCall[]> prepare)
     {
         var label = $"[{k}x{n}]";
-        if (_candidates.Length == 1) return new TunedMatMul(MatMulDispatchPlan.Single(_candidates[0]), label);
+        if (_candidates is [var only] && (only is not ManagedMatMul { Threads: > 1 } || n <= NarrowColumnsKernel.MaxColumns)) return new TunedMatMul(MatMulDispatchPlan.Single(only), label);
 
         var started = _time.GetTimestamp();
         var count = _candidates.Length;
         var calls = prepare(new Random(_options.Seed));
+        // A managed backend with several threads is timed twice at each row count: split over its threads as its size
+        // rules allow, and on the calling thread alone. Below the row count where splitting stops paying (waking and
+        // joining a worker costs more than it saves, or the machine's other cores are busy) it then keeps to one thread.
+        var alone = new List<(int Backend, int Call)>();
+        var withAlone = calls.ToList();
+        for (var b = 0; b < count; b++)
+        {
+            // (A narrow B, a small head, is multiplied as dot products on one thread anyway.)
+            if (_candidates[b] is not ManagedMatMul { Threads: > 1 } managed || n <= NarrowColumnsKernel.MaxColumns) continue;
+            alone.Add((b, withAlone.Count));
+            withAlone.Add(new AloneCall(calls[b], managed));
+        }
+
+        calls = withAlone.ToArray();
         List<double[]> perSize;
         if (_options.Interleave)
         {
-            perSize = MeasureSizes(calls, Enumerable.Range(0, count).ToArray(), started, budget);
+            perSize = MeasureSizes(calls, Enumerable.Range(0, calls.Length).ToArray(), started, budget);
         }
         else
         {
@@ -90,13 +104,25 @@ public sealed class MatMulAutotuner
                 if (_options.SettleTime > TimeSpan.Zero) Thread.Sleep(_options.SettleTime);
                 var left = budget - _time.GetElapsedTime(started);
                 var share = left <= TimeSpan.Zero ? TimeSpan.FromTicks(1) : left / (count - b);
-                var own = MeasureSizes(calls, [b], _time.GetTimestamp(), share);
-                if (b == 0) perSize = own.Select(_ => new double[count]).ToList();
+                int[] which = [b, .. alone.Where(a => a.Backend == b).Select(a => a.Call)];
+                var own = MeasureSizes(calls, which, _time.GetTimestamp(), share);
+                if (b == 0) perSize = own.Select(_ => new double[calls.Length]).ToList();
                 if (own.Count < perSize.Count) perSize.RemoveRange(own.Count, perSize.Count - own.Count);
-                for (var i = 0; i < perSize.Count; i++) perSize[i][b] = own[i][0];
+                for (var i = 0; i < perSize.Count; i++)
+                for (var w = 0; w < which.Length; w++) perSize[i][which[w]] = own[i][w];
             }
         }
 
+        foreach (var (b, call) in alone)
+        {
+            var from = SplitFromRows(_options.BatchSizes, perSize.Select(t => (t[b], t[call])).ToArray(), _options.PreferEarlierWithin);
+            ((ManagedMatMul)_candidates[b]).SetSplitFromRows(k, n, from);
+            // What the managed backend costs from now on: the faster way at each measured row count.
+            foreach (var seconds in perSize) seconds[b] = Math.Min(seconds[b], seconds[call]);
+            label += from == int.MaxValue ? "; managed on one thread" : $"; managed split over threads from {from} rows";
+        }
+
+        for (var i = 0; i < perSize.Count; i++) perSize[i] = perSize[i][..count];
         var sizes = _options.BatchSizes;
         var timings = new List<MatMulTiming>();
         var ranges = new List<MatMulDispatchRange>();
@@ -144,6 +170,24 @@ public sealed class MatMulAutotuner
         }
 
         return measured;
+    }
+
+    /// <summary>
+    /// The fewest rows from which splitting over threads pays: the split time beats the calling thread alone by more
+    /// than <paramref name="margin"/> at that measured row count (<paramref name="sizes"/>[i], times
+    /// <paramref name="seconds"/>[i]) and at every larger one measured, the limit lying at the geometric middle below it;
+    /// <c>int.MaxValue</c> when splitting does not pay at the largest row count measured.
+    /// </summary>
+    internal static int SplitFromRows(IReadOnlyList<int> sizes, IReadOnlyList<(double Split, double Alone)> seconds, double margin)
+    {
+        var from = int.MaxValue;
+        for (var i = seconds.Count - 1; i >= 0; i--)
+        {
+            if (seconds[i].Split >= seconds[i].Alone * (1 - margin)) break;
+            from = i == 0 ? 1 : (int)Math.Floor(Math.Sqrt((double)sizes[i - 1] * sizes[i])) + 1;
+        }
+
+        return from;
     }
 
     private int Winner(double[] seconds)
@@ -241,6 +285,25 @@ public sealed class MatMulAutotuner
         {
             if (buffer.Length >= length) return;
             buffer = fill is null ? new float[length] : RandomValues(fill, length);
+        }
+    }
+
+    /// <summary>The calls of a managed backend with its split over threads turned off (the calling thread alone).</summary>
+    private sealed class AloneCall(TimedCall inner, ManagedMatMul managed) : TimedCall
+    {
+        public override void Ensure(int rows) => inner.Ensure(rows);
+
+        public override void Run(int rows)
+        {
+            managed.SerialOnly = true;
+            try
+            {
+                inner.Run(rows);
+            }
+            finally
+            {
+                managed.SerialOnly = false;
+            }
         }
     }
 

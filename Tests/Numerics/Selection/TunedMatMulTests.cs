@@ -235,16 +235,8 @@ public sealed class TunedMatMulTests
         {
             var xh = Numerics.ReferenceLstmCell.RandomValues(random, rows * layer.ConcatSize);
             var c0 = Numerics.ReferenceLstmCell.RandomValues(random, rows * layer.CellSize);
-            float[] Step(IMatMulBackend backend, out float[] c)
-            {
-                c = (float[])c0.Clone();
-                var h = new float[rows * layer.OutputSize];
-                new LstmLayerKernel(layer, backend).Step(rows, xh, c, h);
-                return h;
-            }
-
-            var h1 = Step(tuned, out var c1);
-            var h2 = Step(new ManagedMatMul(), out var c2);
+            var (h1, c1) = Numerics.ReferenceLstmCell.StepFromCopy(layer, tuned, rows, xh, c0);
+            var (h2, c2) = Numerics.ReferenceLstmCell.StepFromCopy(layer, new ManagedMatMul(), rows, xh, c0);
             for (var i = 0; i < h1.Length; i++) Assert.Equal(h2[i], h1[i], 1e-5f);
             for (var i = 0; i < c1.Length; i++) Assert.Equal(c2[i], c1[i], 1e-5f);
         }
