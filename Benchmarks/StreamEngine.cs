@@ -54,9 +54,7 @@ internal sealed class StreamEngine
         private readonly StreamEngine _engine;
         private readonly LstmPipelineHandle _handle;
         private readonly Task _finished;
-        private readonly ManualResetEventSlim _reached = new(false);
-        private long _produced;
-        private long _target = long.MaxValue;
+        private readonly EmittedSteps _emitted = new();
         private bool _stop;
 
         public Running(StreamEngine engine)
@@ -66,45 +64,27 @@ internal sealed class StreamEngine
                 .ViaMaterialized(engine._flow, Keep.Right)
                 .ToMaterialized(Sink.ForEach<StepBatch>(batch =>
                 {
-                    var total = Interlocked.Add(ref _produced, batch.Count);
+                    var rows = batch.Count;
                     batch.Release();
-                    if (total >= Volatile.Read(ref _target))
-                    {
-                        Volatile.Write(ref _target, long.MaxValue);
-                        _reached.Set();
-                    }
+                    _emitted.Add(rows);
                 }), Keep.Both)
                 .Run(engine._materializer);
         }
 
         /// <summary>Steps output so far.</summary>
-        public long Produced => Interlocked.Read(ref _produced);
+        public long Produced => _emitted.Produced;
 
         /// <summary>Average rows per micro-batch so far (keys when every batch is one whole round).</summary>
-        public double RowsPerBatch => (double)Interlocked.Read(ref _produced) / Math.Max(1, _handle.Sessions.Batches);
+        public double RowsPerBatch => (double)_emitted.Produced / Math.Max(1, _handle.Sessions.Batches);
 
         /// <summary>Waits for <paramref name="rounds"/> more rounds of outputs and returns the steps they made.</summary>
-        public long Run(int rounds)
-        {
-            long expected = (long)rounds * _engine.Keys;
-            _reached.Reset();
-            var target = Interlocked.Read(ref _produced) + expected;
-            Volatile.Write(ref _target, target);
-            while (!_reached.Wait(TimeSpan.FromSeconds(30)))
-            {
-                if (_finished.IsCompleted) _finished.GetAwaiter().GetResult();
-                throw new TimeoutException($"the pipeline emitted {Interlocked.Read(ref _produced)} of {target} steps within 30 s");
-            }
-
-            if (_finished.IsFaulted) _finished.GetAwaiter().GetResult();
-            return expected;
-        }
+        public long Run(int rounds) => _emitted.WaitFor((long)rounds * _engine.Keys, _finished);
 
         public void Dispose()
         {
             Volatile.Write(ref _stop, true);
             _finished.GetAwaiter().GetResult();
-            _reached.Dispose();
+            _emitted.Dispose();
         }
     }
 

@@ -55,6 +55,14 @@ public sealed class LstmEngine : IDisposable
         return new LstmEngine(model, backends, backend, options.Pipeline);
     }
 
+    /// <summary>An engine on backends already chosen (the benchmarks time the typed flow on the fast path's backends).</summary>
+    internal static LstmEngine Create(LstmModel model, ModelMatMulBackends backends, PipelineOptions options)
+    {
+        backends.EnsureFits(model);
+        options.Validate();
+        return new LstmEngine(model, backends, "given", options);
+    }
+
     /// <summary>The model the engine runs.</summary>
     public LstmModel Model { get; }
 
