@@ -74,7 +74,10 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
 
                     // The typed API right after the fast path it wraps, same backends and inputs.
                     using (var typedRunning = typed.Start())
+                    {
                         Keep(Engines.Typed, backendLabel, Measure.Run(typedRunning.Run, settings, allThreads: true, () => typedRunning.Produced));
+                        progress.WriteLine($"[{label}] {Engines.Typed}: {typedRunning.RowsPerBatch:F1} rows per micro-batch");
+                    }
 
                     var (batched, spinning) = MeasureOrtBatched(workload, onnx, inputs, reference, threads, label, settings, check: pass == 0);
                     Keep(Engines.OrtBatched, OrtLabel(spinning, threads), batched);

@@ -40,6 +40,7 @@ internal sealed class TypedStreamEngine
     internal sealed class Running : IDisposable
     {
         private readonly TypedStreamEngine _engine;
+        private readonly LstmFlowHandle _handle;
         private readonly Task _finished;
         private readonly EmittedSteps _emitted = new();
         private bool _stop;
@@ -47,13 +48,17 @@ internal sealed class TypedStreamEngine
         public Running(TypedStreamEngine engine)
         {
             _engine = engine;
-            _finished = Source.From(engine.Steps(0, long.MaxValue / 2, () => Volatile.Read(ref _stop)))
-                .Via(engine._flow)
-                .RunWith(Sink.ForEach<LstmResult>(_ => _emitted.Add(1)), engine._materializer);
+            (_handle, _finished) = Source.From(engine.Steps(0, long.MaxValue / 2, () => Volatile.Read(ref _stop)))
+                .ViaMaterialized(engine._flow, Keep.Right)
+                .ToMaterialized(Sink.ForEach<LstmResult>(_ => _emitted.Add(1)), Keep.Both)
+                .Run(engine._materializer);
         }
 
         /// <summary>Steps output so far.</summary>
         public long Produced => _emitted.Produced;
+
+        /// <summary>Average rows per micro-batch so far.</summary>
+        public double RowsPerBatch => (double)_emitted.Produced / Math.Max(1, _handle.Sessions.Batches);
 
         /// <summary>Waits for <paramref name="rounds"/> more rounds of outputs and returns the steps they made.</summary>
         public long Run(int rounds) => _emitted.WaitFor((long)rounds * _engine.Keys, _finished);

@@ -1,3 +1,4 @@
+using Akka.Streams;
 using Akka.Streams.Dsl;
 using LstmStream.Pipeline.Streaming;
 
@@ -29,7 +30,12 @@ public static class LstmFlow
     public static Flow<LstmStep, LstmResult, LstmFlowHandle> Create(LstmEngine engine)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        return BidiFlow.FromGraph(new LstmStepCodec(engine))
-            .JoinMat(engine.CreatePipeline(), (steps, pipeline) => new LstmFlowHandle(pipeline.State, pipeline.Sessions, steps));
+        // The model runs in an island of its own: while it steps one micro-batch, the caller's island validates
+        // and copies the next steps into a fragment (one hand-over per fragment, not per step) and turns the
+        // previous batch's rows into results. One fragment waits at the boundary, so fragments grow while the
+        // model is busy; two output batches wait on the way back.
+        var pipeline = engine.CreatePipeline().AddAttributes(Attributes.CreateInputBuffer(1, 1)).Async();
+        return BidiFlow.FromGraph(new LstmStepCodec(engine).AddAttributes(Attributes.CreateInputBuffer(2, 2)))
+            .JoinMat(pipeline, (steps, handle) => new LstmFlowHandle(handle.State, handle.Sessions, steps));
     }
 }
