@@ -4,7 +4,7 @@ using LstmStream.Pipeline.Models;
 namespace LstmStream.Pipeline.Numerics;
 
 /// <summary>The dense head on a batch of rows: one matrix multiply, then the activation.</summary>
-public sealed class DenseHeadKernel
+internal sealed class DenseHeadKernel
 {
     private readonly IMatMulBackend _backend;
     private readonly IPackedMatrix _weights;

@@ -17,7 +17,7 @@ namespace LstmStream.Pipeline.Numerics;
 /// Holds the layer's packed weights and its scratch space (grown to the largest batch seen, never
 /// allocated per step), so an instance is used by one thread at a time.
 /// </summary>
-public sealed unsafe class LstmLayerKernel
+internal sealed unsafe class LstmLayerKernel
 {
     private readonly IMatMulBackend _backend;
     private readonly IPackedMatrix? _kernel;

@@ -36,6 +36,7 @@ public sealed class NdjsonRecordParser
     private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _keyLookup;
     private readonly int _keyCacheSize;
 
+    /// <summary>A parser for records of <paramref name="inputSize"/> inputs that interns up to <paramref name="keyCacheSize"/> keys.</summary>
     public NdjsonRecordParser(int inputSize, int keyCacheSize = DefaultKeyCacheSize)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputSize);

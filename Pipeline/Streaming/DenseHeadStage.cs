@@ -9,7 +9,7 @@ namespace LstmStream.Pipeline.Streaming;
 /// The model's dense head over micro-batches: replaces each batch's data (top-layer h rows) with the head's
 /// output rows, one matrix multiply per batch. Stateless; control batches pass through.
 /// </summary>
-public sealed class DenseHeadStage : GraphStage<FlowShape<StepBatch, StepBatch>>
+internal sealed class DenseHeadStage : GraphStage<FlowShape<StepBatch, StepBatch>>
 {
     private readonly Inlet<StepBatch> _in = new("DenseHead.in");
     private readonly Outlet<StepBatch> _out = new("DenseHead.out");

@@ -13,7 +13,7 @@ namespace LstmStream.Pipeline.Streaming;
 /// buffer). Control batches: an
 /// export copies this layer's rows of the named keys out, an import writes them in, a reset zeroes them.
 /// </summary>
-public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
+internal sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
 {
     private readonly Inlet<StepBatch> _in;
     private readonly Outlet<StepBatch> _out;

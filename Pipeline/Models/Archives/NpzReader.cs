@@ -6,7 +6,7 @@ namespace LstmStream.Pipeline.Models.Archives;
 /// Reads a NumPy <c>.npz</c> archive (<c>np.savez</c> or <c>np.savez_compressed</c>): a zip file whose
 /// members <c>NAME.npy</c> each hold one array, returned under NAME.
 /// </summary>
-public static class NpzReader
+internal static class NpzReader
 {
     public static IReadOnlyDictionary<string, NamedTensor> Read(string path)
     {

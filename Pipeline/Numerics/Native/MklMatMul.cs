@@ -11,7 +11,7 @@ namespace LstmStream.Pipeline.Numerics.Native;
 /// managers' MKL packages are. Not exercised on the development machine (MKL is not in Debian's main archive).
 /// </para>
 /// </summary>
-public sealed class MklMatMul : CblasMatMul
+internal sealed class MklMatMul : CblasMatMul
 {
     public const string BackendName = "mkl";
 

@@ -7,7 +7,7 @@ namespace LstmStream.Pipeline.Numerics.Native;
 /// process (its exports are called through function pointers). Loading never throws for a missing
 /// library or export: <see cref="TryLoad"/> returns the reason instead, naming every file tried.
 /// </summary>
-public sealed class NativeLibraryBinding
+internal sealed class NativeLibraryBinding
 {
     private NativeLibraryBinding(NativeLibrarySpec spec, string fileName, IntPtr handle)
     {
