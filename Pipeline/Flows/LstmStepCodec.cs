@@ -93,6 +93,8 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         private StepBatch? _batch;
         private int _row;
         private bool _running;
+        private bool _flushPosted;
+        private Action? _flush;
 
         public Logic(LstmStepCodec stage, LstmStepCounters counters) : base(stage.Shape)
         {
@@ -114,6 +116,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
             }
 
             _running = true;
+            _flush = GetAsyncCallback(Flush);
             Pull(_stage._fromPipeline);
             PullSteps();
         }
@@ -144,7 +147,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
                 var row = fragment.Add(step.Key, step.Seq.GetValueOrDefault(), flags, tag);
                 step.X.Span.CopyTo(fragment.Row(row));
                 _lastInFlight[step.Key] = tag;
-                if (IsAvailable(_stage._toPipeline)) PushFragment();
+                if (IsAvailable(_stage._toPipeline)) OfferFragment();
             }
 
             PullSteps();
@@ -180,20 +183,45 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
             _fragment = null;
         }
 
-        private void OnPipelinePull()
+        /// <summary>
+        /// The pipeline wants a fragment: a full one (or the last) goes at once; a partial one goes once the steps
+        /// arriving in this burst have joined it (a message to this stage's actor, handled after the events that
+        /// are already queued), so a fast upstream hands over fragments of many rows and a slow one loses no time.
+        /// </summary>
+        private void OfferFragment()
         {
-            if (_fragment is not null)
+            if (_fragment is null) return;
+            if (_fragment.IsFull || IsClosed(_stage._steps))
             {
                 PushFragment();
                 PullSteps();
             }
+            else if (!_flushPosted)
+            {
+                _flushPosted = true;
+                _flush!();
+            }
+        }
 
+        private void Flush()
+        {
+            _flushPosted = false;
+            if (_fragment is null || !IsAvailable(_stage._toPipeline)) return;
+            PushFragment();
+            PullSteps();
+            if (IsClosed(_stage._steps)) Complete(_stage._toPipeline);
+        }
+
+        private void OnPipelinePull()
+        {
+            OfferFragment();
             if (IsClosed(_stage._steps) && _fragment is null) Complete(_stage._toPipeline);
         }
 
         private void OnStepsFinished()
         {
             if (_fragment is null) Complete(_stage._toPipeline);
+            else if (IsAvailable(_stage._toPipeline)) OfferFragment();
             // Otherwise the last fragment goes when the pipeline asks for it (OnPipelinePull completes then).
         }
 
