@@ -94,32 +94,16 @@ internal sealed class StreamEngine
     /// </summary>
     public float[] RunCollectingLastRound(int rounds)
     {
-        int outs = Model.OutputSize;
-        var last = new float[Keys * outs];
-        var seen = new long[Keys];
-        var keyIndex = _keyNames.Select((k, i) => (k, i)).ToDictionary(p => p.k, p => p.i, StringComparer.Ordinal);
+        var outputs = new LastRoundOutputs(_keyNames, Model.OutputSize, rounds);
         Source.From(Fragments(0, rounds))
             .Via(_flow)
             .RunForeach(batch =>
             {
-                for (var r = 0; r < batch.Count; r++)
-                {
-                    var key = keyIndex[batch.Keys[r]];
-                    if (batch.Seq[r] != seen[key])
-                        throw new InvalidOperationException($"key '{batch.Keys[r]}' output seq {batch.Seq[r]} arrived where {seen[key]} was due");
-                    seen[key]++;
-                    if (batch.Seq[r] == rounds - 1) batch.Row(r).CopyTo(last.AsSpan(key * outs, outs));
-                }
-
+                for (var r = 0; r < batch.Count; r++) outputs.Add(batch.Keys[r], batch.Seq[r], batch.Row(r));
                 batch.Release();
             }, _materializer)
             .GetAwaiter().GetResult();
-        for (var k = 0; k < Keys; k++)
-        {
-            if (seen[k] != rounds) throw new InvalidOperationException($"key '{_keyNames[k]}' produced {seen[k]} outputs, {rounds} expected");
-        }
-
-        return last;
+        return outputs.Result();
     }
 
     /// <summary>Rounds <c>first .. first + rounds - 1</c> as fragments of whole rounds.</summary>

@@ -77,28 +77,16 @@ internal sealed class TypedStreamEngine
     /// </summary>
     public float[] RunCollectingLastRound(int rounds)
     {
-        int outs = Model.OutputSize;
-        var last = new float[Keys * outs];
-        var seen = new long[Keys];
-        var keyIndex = _keyNames.Select((k, i) => (k, i)).ToDictionary(p => p.k, p => p.i, StringComparer.Ordinal);
+        var outputs = new LastRoundOutputs(_keyNames, Model.OutputSize, rounds);
         Source.From(Steps(0, rounds))
             .Via(_flow)
             .RunForeach(result =>
             {
                 if (result is not LstmOutput output) throw new InvalidOperationException($"a benchmark step was rejected: {result}");
-                var key = keyIndex[output.Key];
-                if (output.Seq != seen[key])
-                    throw new InvalidOperationException($"key '{output.Key}' output seq {output.Seq} arrived where {seen[key]} was due");
-                seen[key]++;
-                if (output.Seq == rounds - 1) output.Y.CopyTo(last.AsSpan(key * outs, outs));
+                outputs.Add(output.Key, output.Seq!.Value, output.Y);
             }, _materializer)
             .GetAwaiter().GetResult();
-        for (var k = 0; k < Keys; k++)
-        {
-            if (seen[k] != rounds) throw new InvalidOperationException($"key '{_keyNames[k]}' produced {seen[k]} outputs, {rounds} expected");
-        }
-
-        return last;
+        return outputs.Result();
     }
 
     /// <summary>Rounds <c>first .. first + rounds - 1</c>, every key once per round, as typed steps.</summary>
