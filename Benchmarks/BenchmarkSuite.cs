@@ -45,6 +45,8 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                 CheckState($"{label}: {Engines.Core}", reference, core.Output, core.H, core.C);
                 var stream = new StreamEngine(model, chosenAll, inputs, materializer);
                 Check($"{label}: {Engines.Stream}", reference.Output, stream.RunCollectingLastRound(CheckRounds), model.OutputSize);
+                var typed = new TypedStreamEngine(model, chosen, inputs, materializer);
+                Check($"{label}: {Engines.Typed}", reference.Output, typed.RunCollectingLastRound(CheckRounds), model.OutputSize);
                 long round = CheckRounds;
 
                 // Every engine once per pass, in the same order; each row keeps its fastest pass.
@@ -75,13 +77,20 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                     running.Dispose();
                     progress.WriteLine($"[{label}] {Engines.Stream}: {running.RowsPerBatch:F1} rows per micro-batch, stopped in {stopping.Elapsed.TotalSeconds:F2} s");
 
+                    // The typed API right after the fast path it wraps, same backends and inputs.
+                    using (var typedRunning = typed.Start())
+                    {
+                        Keep(Engines.Typed, backendLabel, Measure.Run(typedRunning.Run, settings, allThreads: true, () => typedRunning.Produced));
+                        progress.WriteLine($"[{label}] {Engines.Typed}: {typedRunning.RowsPerBatch:F1} rows per micro-batch");
+                    }
+
                     var (batched, spinning) = MeasureOrtBatched(workload, onnx, inputs, reference, threads, label, settings, check: pass == 0);
                     Keep(Engines.OrtBatched, OrtLabel(spinning, threads), batched);
                     Keep(Engines.OrtPerKey, OrtLabel(spinning, threads), MeasureOrtPerKey(workload, onnx, inputs, reference, threads, spinning, label, settings, check: pass == 0));
                     progress.WriteLine($"[{label}] pass {pass + 1} of {options.Passes} done (load average {MachineInfo.LoadAverage()})");
                 }
 
-                foreach (var engine in new[] { Engines.Ceiling, Engines.Core, Engines.Stream, Engines.OrtBatched, Engines.OrtPerKey })
+                foreach (var engine in new[] { Engines.Ceiling, Engines.Core, Engines.Stream, Engines.Typed, Engines.OrtBatched, Engines.OrtPerKey })
                     Add(workload, keys, threads, engine, best[engine].Backend, best[engine].Measurement);
                 CeilingMatrices.AddRange(keptCeiling!.Matrices);
             }

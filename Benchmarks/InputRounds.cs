@@ -32,5 +32,8 @@ internal sealed class InputRounds
     public ReadOnlySpan<float> Round(long round) => _rounds[(int)(round % Count)];
 
     /// <summary>The input of <paramref name="key"/> at its step <paramref name="step"/>.</summary>
-    public ReadOnlySpan<float> Row(long step, int key) => _rounds[(int)(step % Count)].AsSpan(key * InputSize, InputSize);
+    public ReadOnlySpan<float> Row(long step, int key) => RowMemory(step, key).Span;
+
+    /// <summary><see cref="Row"/> as memory (what a typed step carries).</summary>
+    public ReadOnlyMemory<float> RowMemory(long step, int key) => _rounds[(int)(step % Count)].AsMemory(key * InputSize, InputSize);
 }

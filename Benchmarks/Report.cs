@@ -68,6 +68,13 @@ internal sealed class Report
             s.AppendLine();
         }
 
+        foreach (var typed in Rows.Where(r => r.Engine == Engines.Typed))
+        {
+            if (Find(typed, Engines.Stream) is not { } stream) continue;
+            s.AppendLine(CultureInfo.InvariantCulture,
+                $"typed API ({Engines.Typed} ÷ {Engines.Stream}, {typed.Workload}, {typed.Keys} keys, {typed.Threads} thread(s)): {typed.StepsPerSecond / stream.StepsPerSecond:P1} of the fast path's steps/s ({typed.StepsPerSecond:N0} vs {stream.StepsPerSecond:N0}).");
+        }
+
         foreach (var run in Runs)
         {
             s.AppendLine(CultureInfo.InvariantCulture,
@@ -104,9 +111,10 @@ internal sealed class Report
         Engines.Ceiling => 0,
         Engines.Core => 1,
         Engines.Stream => 2,
-        Engines.Run => 3,
-        Engines.OrtBatched => 4,
-        Engines.OrtPerKey => 5,
+        Engines.Typed => 3,
+        Engines.Run => 4,
+        Engines.OrtBatched => 5,
+        Engines.OrtPerKey => 6,
         _ => 6,
     };
 

@@ -54,9 +54,7 @@ internal sealed class StreamEngine
         private readonly StreamEngine _engine;
         private readonly LstmPipelineHandle _handle;
         private readonly Task _finished;
-        private readonly ManualResetEventSlim _reached = new(false);
-        private long _produced;
-        private long _target = long.MaxValue;
+        private readonly EmittedSteps _emitted = new();
         private bool _stop;
 
         public Running(StreamEngine engine)
@@ -66,45 +64,27 @@ internal sealed class StreamEngine
                 .ViaMaterialized(engine._flow, Keep.Right)
                 .ToMaterialized(Sink.ForEach<StepBatch>(batch =>
                 {
-                    var total = Interlocked.Add(ref _produced, batch.Count);
+                    var rows = batch.Count;
                     batch.Release();
-                    if (total >= Volatile.Read(ref _target))
-                    {
-                        Volatile.Write(ref _target, long.MaxValue);
-                        _reached.Set();
-                    }
+                    _emitted.Add(rows);
                 }), Keep.Both)
                 .Run(engine._materializer);
         }
 
         /// <summary>Steps output so far.</summary>
-        public long Produced => Interlocked.Read(ref _produced);
+        public long Produced => _emitted.Produced;
 
         /// <summary>Average rows per micro-batch so far (keys when every batch is one whole round).</summary>
-        public double RowsPerBatch => (double)Interlocked.Read(ref _produced) / Math.Max(1, _handle.Sessions.Batches);
+        public double RowsPerBatch => (double)_emitted.Produced / Math.Max(1, _handle.Sessions.Batches);
 
         /// <summary>Waits for <paramref name="rounds"/> more rounds of outputs and returns the steps they made.</summary>
-        public long Run(int rounds)
-        {
-            long expected = (long)rounds * _engine.Keys;
-            _reached.Reset();
-            var target = Interlocked.Read(ref _produced) + expected;
-            Volatile.Write(ref _target, target);
-            while (!_reached.Wait(TimeSpan.FromSeconds(30)))
-            {
-                if (_finished.IsCompleted) _finished.GetAwaiter().GetResult();
-                throw new TimeoutException($"the pipeline emitted {Interlocked.Read(ref _produced)} of {target} steps within 30 s");
-            }
-
-            if (_finished.IsFaulted) _finished.GetAwaiter().GetResult();
-            return expected;
-        }
+        public long Run(int rounds) => _emitted.WaitFor((long)rounds * _engine.Keys, _finished);
 
         public void Dispose()
         {
             Volatile.Write(ref _stop, true);
             _finished.GetAwaiter().GetResult();
-            _reached.Dispose();
+            _emitted.Dispose();
         }
     }
 
@@ -114,32 +94,16 @@ internal sealed class StreamEngine
     /// </summary>
     public float[] RunCollectingLastRound(int rounds)
     {
-        int outs = Model.OutputSize;
-        var last = new float[Keys * outs];
-        var seen = new long[Keys];
-        var keyIndex = _keyNames.Select((k, i) => (k, i)).ToDictionary(p => p.k, p => p.i, StringComparer.Ordinal);
+        var outputs = new LastRoundOutputs(_keyNames, Model.OutputSize, rounds);
         Source.From(Fragments(0, rounds))
             .Via(_flow)
             .RunForeach(batch =>
             {
-                for (var r = 0; r < batch.Count; r++)
-                {
-                    var key = keyIndex[batch.Keys[r]];
-                    if (batch.Seq[r] != seen[key])
-                        throw new InvalidOperationException($"key '{batch.Keys[r]}' output seq {batch.Seq[r]} arrived where {seen[key]} was due");
-                    seen[key]++;
-                    if (batch.Seq[r] == rounds - 1) batch.Row(r).CopyTo(last.AsSpan(key * outs, outs));
-                }
-
+                for (var r = 0; r < batch.Count; r++) outputs.Add(batch.Keys[r], batch.Seq[r], batch.Row(r));
                 batch.Release();
             }, _materializer)
             .GetAwaiter().GetResult();
-        for (var k = 0; k < Keys; k++)
-        {
-            if (seen[k] != rounds) throw new InvalidOperationException($"key '{_keyNames[k]}' produced {seen[k]} outputs, {rounds} expected");
-        }
-
-        return last;
+        return outputs.Result();
     }
 
     /// <summary>Rounds <c>first .. first + rounds - 1</c> as fragments of whole rounds.</summary>

@@ -6,6 +6,7 @@ namespace LstmStream.Pipeline.Models;
 /// </summary>
 public sealed class DenseHead
 {
+    /// <summary>Creates a head; throws an <see cref="ArgumentException"/> when a size is not positive or an array does not fit.</summary>
     public DenseHead(int inputSize, int outputSize, float[] weights, float[] bias, HeadActivation activation)
     {
         if (inputSize <= 0) throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, "input size must be positive");
@@ -23,10 +24,21 @@ public sealed class DenseHead
         Activation = activation;
     }
 
+    /// <summary>Values in: the top layer's h.</summary>
     public int InputSize { get; }
+
+    /// <summary>Values out.</summary>
     public int OutputSize { get; }
+
+    /// <summary>Row-major <c>[InputSize × OutputSize]</c>.</summary>
     public float[] Weights { get; }
+
+    /// <summary><c>[OutputSize]</c>.</summary>
     public float[] Bias { get; }
+
+    /// <summary>The activation after the affine map.</summary>
     public HeadActivation Activation { get; }
+
+    /// <summary>Weights and biases.</summary>
     public long ParameterCount => (long)Weights.Length + Bias.Length;
 }

@@ -33,6 +33,7 @@ namespace LstmStream.Pipeline.Models;
 /// </summary>
 public sealed class LstmLayer
 {
+    /// <summary>Creates a layer; throws an <see cref="ArgumentException"/> naming the array whose length does not fit the sizes.</summary>
     public LstmLayer(
         int inputSize,
         int cellSize,
@@ -103,11 +104,22 @@ public sealed class LstmLayer
     /// <summary>Columns of <see cref="Kernel"/>: the four gate blocks.</summary>
     public int GateWidth => 4 * CellSize;
 
+    /// <summary>Row-major <c>[ConcatSize × GateWidth]</c> weights, gate blocks i, j, f, o.</summary>
     public float[] Kernel { get; }
+
+    /// <summary><c>[GateWidth]</c> bias in the gate order of <see cref="Kernel"/> (forget bias folded in).</summary>
     public float[] Bias { get; }
+
+    /// <summary>Peephole weights of the input gate (<see cref="CellSize"/> values), or null.</summary>
     public float[]? PeepholeInput { get; }
+
+    /// <summary>Peephole weights of the forget gate (<see cref="CellSize"/> values), or null.</summary>
     public float[]? PeepholeForget { get; }
+
+    /// <summary>Peephole weights of the output gate (<see cref="CellSize"/> values), or null.</summary>
     public float[]? PeepholeOutput { get; }
+
+    /// <summary>True when the layer has peephole connections.</summary>
     public bool HasPeepholes => PeepholeInput is not null;
 
     /// <summary>TensorFlow <c>cell_clip</c>: the new cell state is clamped to ±this.</summary>
@@ -125,8 +137,10 @@ public sealed class LstmLayer
     /// <summary>TensorFlow <c>proj_clip</c>: the projected output is clamped to ±this.</summary>
     public float? ProjectionClip { get; }
 
+    /// <summary>True when the layer projects m to a smaller h (<see cref="Projection"/>).</summary>
     public bool HasProjection => Projection is not null;
 
+    /// <summary>Weights, biases, peepholes and projection values of the layer.</summary>
     public long ParameterCount =>
         (long)Kernel.Length + Bias.Length + (HasPeepholes ? 3L * CellSize : 0) + (Projection?.Length ?? 0);
 

@@ -9,6 +9,7 @@ namespace LstmStream.Pipeline.Models;
 /// </summary>
 public sealed class LstmModel
 {
+    /// <summary>Stacks <paramref name="layers"/> (each layer's input size must be the previous one's output size) under an optional <paramref name="head"/>; <paramref name="source"/> says where it came from.</summary>
     public LstmModel(IReadOnlyList<LstmLayer> layers, DenseHead? head = null, string source = "")
     {
         ArgumentNullException.ThrowIfNull(layers);
@@ -29,14 +30,22 @@ public sealed class LstmModel
         Identity = ComputeIdentity();
     }
 
+    /// <summary>The LSTM layers, bottom first.</summary>
     public IReadOnlyList<LstmLayer> Layers { get; }
+
+    /// <summary>The dense head on the top layer's output, or null.</summary>
     public DenseHead? Head { get; }
 
     /// <summary>Where the model came from (file name and format), for logs and <c>inspect</c>.</summary>
     public string Source { get; }
 
+    /// <summary>Values per input step (x).</summary>
     public int InputSize => Layers[0].InputSize;
+
+    /// <summary>Values per output (the head's outputs, or the top layer's h).</summary>
     public int OutputSize => Head?.OutputSize ?? Layers[^1].OutputSize;
+
+    /// <summary>Parameters of every layer and the head.</summary>
     public long ParameterCount => Layers.Sum(l => l.ParameterCount) + (Head?.ParameterCount ?? 0);
 
     /// <summary>

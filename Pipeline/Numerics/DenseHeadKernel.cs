@@ -7,7 +7,7 @@ namespace LstmStream.Pipeline.Numerics;
 /// The dense head on a batch of rows: one matrix multiply, then the activation. Immutable (the weights packed once,
 /// no scratch space): any number of threads may apply it at once when its backend's multiplies may run at once.
 /// </summary>
-public sealed class DenseHeadKernel
+internal sealed class DenseHeadKernel
 {
     private readonly IMatMulBackend _backend;
     private readonly IPackedMatrix _weights;

@@ -34,7 +34,7 @@ internal readonly struct No : IConstFlag { public static bool Value => false; }
 /// The register-blocked GEMM micro-kernel: a tile of rows of C × vectors of columns with at most 24
 /// accumulators in registers (6 rows × 4 vectors for large batches; up to 12 rows × 2 vectors so that
 /// a batch of up to 12 rows streams B only once), over a run of k, reading A by scalar broadcast and
-/// B from a K-major packed panel. <typeparamref name="TRows"/> and <typeparamref name="TVecs"/> are
+/// B from a K-major packed panel. <c>TRows</c> and <c>TVecs</c> are
 /// compile-time constants, so every shape compiles to straight-line FMA code. (This file is regular
 /// by construction: every accumulator line follows the same pattern.)
 /// </summary>

@@ -17,7 +17,7 @@ namespace LstmStream.Pipeline.Numerics;
 /// step's scratch space (grown to the largest batch seen, never allocated per step), so an instance is used by one
 /// thread at a time: one per stage materialization.
 /// </summary>
-public sealed unsafe class LstmLayerKernel
+internal sealed unsafe class LstmLayerKernel
 {
     private readonly PackedLstmLayer _weights;
     private readonly IMatMulBackend _backend;

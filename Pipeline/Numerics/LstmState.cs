@@ -5,7 +5,7 @@ namespace LstmStream.Pipeline.Numerics;
 /// <c>C[layer]</c> is <c>[batch × CellSize]</c> and <c>H[layer]</c> is <c>[batch × OutputSize]</c>, row-major.
 /// (TensorFlow's tuple of LSTMStateTuple(c, h), one per MultiRNNCell layer.)
 /// </summary>
-public sealed class LstmState
+internal sealed class LstmState
 {
     public LstmState(int batch, float[][] c, float[][] h)
     {

@@ -22,7 +22,7 @@ namespace LstmStream.Pipeline.Numerics;
 /// Thread safety: concurrent <see cref="Multiply"/> calls are safe (per-call state lives on the stack,
 /// the worker set is claimed by one call at a time).
 /// </summary>
-public sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
+internal sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
 {
     /// <summary>Multiply-adds below which a multiply is not split over threads (about 20 µs of work).</summary>
     internal const long ParallelThreshold = 1L << 21;

@@ -35,6 +35,7 @@ public sealed class MatMulCapability
     /// <summary>The managed backend that runs a fused step: its tiles, and its workers for the step's parts.</summary>
     internal ManagedMatMul? FusedStepBackend { get; }
 
+    /// <summary>What the capability offers, for logs: the fused step's vector width and threads, or "multiply only".</summary>
     public override string ToString() =>
         HasFusedStep ? $"fused step, {VectorBits}-bit vectors, {Threads} thread{(Threads == 1 ? "" : "s")}" : "multiply only";
 }

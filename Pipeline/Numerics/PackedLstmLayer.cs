@@ -10,7 +10,7 @@ namespace LstmStream.Pipeline.Numerics;
 /// Immutable: any number of <see cref="LstmLayerKernel"/>s step on one instance at once (each keeps its own scratch
 /// space), so a pipeline blueprint packs each layer once however often it is materialized.
 /// </summary>
-public sealed class PackedLstmLayer
+internal sealed class PackedLstmLayer
 {
     public PackedLstmLayer(LstmLayer layer, IMatMulBackend backend) : this(layer, backend, 0)
     {

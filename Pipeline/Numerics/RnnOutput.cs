@@ -5,4 +5,4 @@ namespace LstmStream.Pipeline.Numerics;
 /// <c>[batch × time × width]</c> (top layer h, or the head's output when the head was applied), zero past
 /// each row's length; <see cref="FinalState"/> is every layer's state at each row's last valid step.
 /// </summary>
-public sealed record RnnOutput(float[] Outputs, int Width, LstmState FinalState);
+internal sealed record RnnOutput(float[] Outputs, int Width, LstmState FinalState);

@@ -10,7 +10,7 @@ namespace LstmStream.Pipeline.Numerics;
 /// gathering of state. Working buffers are kept between runs; nothing is allocated per step.
 /// Not thread-safe.
 /// </summary>
-public sealed class StackedLstm
+internal sealed class StackedLstm
 {
     private readonly LstmLayerKernel[] _layers;
     private readonly DenseHeadKernel? _head;

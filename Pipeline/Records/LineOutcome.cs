@@ -1,6 +1,6 @@
 namespace LstmStream.Pipeline.Records;
 
-/// <summary>What <see cref="NdjsonRecordParser.Parse"/> did with one line.</summary>
+/// <summary>What <see cref="NdjsonRecordParser.Parse(ReadOnlySpan{byte}, long, Streaming.StepBatch, out RecordError?)"/> did with one line.</summary>
 public enum LineOutcome
 {
     /// <summary>The record was valid and appended as a new row.</summary>

@@ -30,6 +30,7 @@ public sealed class NdjsonBatchDecoder : IDisposable
     private StepBatch? _current;
     private long _lines, _blank, _records, _rejected;
 
+    /// <summary>Decodes with <paramref name="parser"/> into batches of at most <paramref name="maxRows"/> rows handed to <paramref name="onBatch"/>; rejected lines go to <paramref name="onError"/>, lines longer than <paramref name="maxLineBytes"/> are rejected.</summary>
     public NdjsonBatchDecoder(NdjsonRecordParser parser, int maxRows, Action<StepBatch> onBatch, Action<RecordError> onError,
         int maxLineBytes = DefaultMaxLineBytes)
     {
@@ -45,7 +46,10 @@ public sealed class NdjsonBatchDecoder : IDisposable
         MaxLineBytes = maxLineBytes;
     }
 
+    /// <summary>The most rows per emitted batch.</summary>
     public int MaxRows { get; }
+
+    /// <summary>The longest accepted line, in bytes.</summary>
     public int MaxLineBytes { get; }
 
     /// <summary>The number of the first line decoded (1 unless lines before it were read otherwise, e.g. a handshake line).</summary>
@@ -126,6 +130,7 @@ public sealed class NdjsonBatchDecoder : IDisposable
         _onBatch(batch);
     }
 
+    /// <summary>Releases the batch being filled and the carried partial line.</summary>
     public void Dispose()
     {
         _current?.Release();

@@ -42,6 +42,7 @@ public sealed class NdjsonRecordParser
     private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _keyLookup;
     private readonly int _keyCacheSize;
 
+    /// <summary>A parser for records of <paramref name="inputSize"/> inputs that interns up to <paramref name="keyCacheSize"/> keys.</summary>
     /// <param name="inputSize">The length every <c>x</c> must have.</param>
     /// <param name="keyCacheSize">How many distinct keys stay interned.</param>
     /// <param name="maxKeyBytes">The longest accepted key in UTF-8 bytes; a record with a longer one is rejected (field <c>key</c>).</param>

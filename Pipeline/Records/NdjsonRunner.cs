@@ -24,6 +24,7 @@ public sealed class NdjsonRunner
 {
     private readonly NdjsonRunnerOptions _options;
 
+    /// <summary>A runner for a model of <paramref name="inputSize"/> inputs.</summary>
     public NdjsonRunner(int inputSize, NdjsonRunnerOptions? options = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputSize);

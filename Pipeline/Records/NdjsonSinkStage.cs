@@ -18,7 +18,7 @@ namespace LstmStream.Pipeline.Records;
 /// failed or a write threw.
 /// </para>
 /// </summary>
-public sealed class NdjsonSinkStage : GraphStageWithMaterializedValue<SinkShape<StepBatch>, Task<long>>
+internal sealed class NdjsonSinkStage : GraphStageWithMaterializedValue<SinkShape<StepBatch>, Task<long>>
 {
     /// <summary>The first size of the text buffer; it grows to the largest batch's text and stays there.</summary>
     private const int InitialBufferBytes = 64 * 1024;

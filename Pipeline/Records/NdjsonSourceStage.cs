@@ -20,7 +20,7 @@ namespace LstmStream.Pipeline.Records;
 /// the <see cref="NdjsonParseSummary"/>, completed when the stage stops (failed when reading failed).
 /// </para>
 /// </summary>
-public sealed class NdjsonSourceStage : GraphStageWithMaterializedValue<SourceShape<StepBatch>, Task<NdjsonParseSummary>>
+internal sealed class NdjsonSourceStage : GraphStageWithMaterializedValue<SourceShape<StepBatch>, Task<NdjsonParseSummary>>
 {
     /// <summary>The materializer's dispatcher for blocking I/O, which the stage runs on.</summary>
     public const string BlockingIoDispatcher = "akka.stream.materializer.blocking-io-dispatcher";

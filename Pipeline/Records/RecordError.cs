@@ -7,6 +7,7 @@ namespace LstmStream.Pipeline.Records;
 /// </summary>
 public sealed record RecordError(long Line, string? Key, string? Field, string Reason)
 {
+    /// <summary><c>line N, key 'k', field 'f': reason</c>.</summary>
     public override string ToString()
     {
         var where = Field is null ? "" : $", field '{Field}'";

@@ -22,7 +22,7 @@ namespace LstmStream.Pipeline.Records;
 /// (<c>0.0001</c>, <c>123456790</c>), otherwise <c>d.dddE±xx</c>.
 /// </para>
 /// </summary>
-public static class ShortestFloatText
+internal static class ShortestFloatText
 {
     /// <summary>The longest text of a finite float: <c>-1.17549435E-38</c> is 15 bytes.</summary>
     public const int MaxBytes = 16;

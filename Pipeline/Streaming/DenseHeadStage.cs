@@ -10,7 +10,7 @@ namespace LstmStream.Pipeline.Streaming;
 /// output rows, one matrix multiply per batch. Stateless (the kernel is immutable, shared by every materialization);
 /// control batches pass through.
 /// </summary>
-public sealed class DenseHeadStage : GraphStage<FlowShape<StepBatch, StepBatch>>
+internal sealed class DenseHeadStage : GraphStage<FlowShape<StepBatch, StepBatch>>
 {
     private readonly Inlet<StepBatch> _in = new("DenseHead.in");
     private readonly Outlet<StepBatch> _out = new("DenseHead.out");

@@ -15,7 +15,7 @@ namespace LstmStream.Pipeline.Streaming;
 /// The stage holds only the layer's packed weights (shared by every materialization); each materialization's logic
 /// creates its own arena and its own <see cref="LstmLayerKernel"/> (scratch space, the fused step's operands).
 /// </summary>
-public sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
+internal sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch>>
 {
     private readonly Inlet<StepBatch> _in;
     private readonly Outlet<StepBatch> _out;

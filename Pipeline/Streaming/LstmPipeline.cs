@@ -43,7 +43,7 @@ public static class LstmPipeline
 
     /// <param name="model">The model to run.</param>
     /// <param name="backends">The backend of each layer and of the head (e.g. tuned per shape by
-    /// <see cref="MatMulBackendRegistry.CreateForModel"/>).</param>
+    /// <see cref="Numerics.Selection.MatMulBackendRegistry.CreateForModel"/>).</param>
     /// <param name="options">Batching and threading.</param>
     public static Flow<StepBatch, StepBatch, LstmPipelineHandle> Create(
         LstmModel model, ModelMatMulBackends backends, PipelineOptions? options = null)

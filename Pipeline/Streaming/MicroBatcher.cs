@@ -15,7 +15,7 @@ namespace LstmStream.Pipeline.Streaming;
 /// waiting for demand; while both are taken, it stops copying and does not pull.
 /// </para>
 /// </summary>
-public sealed class MicroBatcher : GraphStage<FlowShape<StepBatch, StepBatch>>
+internal sealed class MicroBatcher : GraphStage<FlowShape<StepBatch, StepBatch>>
 {
     private readonly Inlet<StepBatch> _in = new("MicroBatcher.in");
     private readonly Outlet<StepBatch> _out = new("MicroBatcher.out");

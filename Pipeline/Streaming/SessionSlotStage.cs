@@ -14,7 +14,7 @@ namespace LstmStream.Pipeline.Streaming;
 /// in one batch is an error (the batcher rules it out). Control batches get the slots of the keys they name.
 /// The materialized <see cref="SessionCounters"/> shows the figures.
 /// </summary>
-public sealed class SessionSlotStage : GraphStageWithMaterializedValue<FlowShape<StepBatch, StepBatch>, SessionCounters>
+internal sealed class SessionSlotStage : GraphStageWithMaterializedValue<FlowShape<StepBatch, StepBatch>, SessionCounters>
 {
     /// <summary>Longest single wait of the idle timer (a timer re-armed after it simply checks again).</summary>
     private static readonly TimeSpan MaxTimerWait = TimeSpan.FromHours(1);

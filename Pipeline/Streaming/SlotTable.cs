@@ -9,7 +9,7 @@ namespace LstmStream.Pipeline.Streaming;
 /// a least-recently-used bound find their victims in O(1) each, without scanning live keys.
 /// Used by one stage only: not thread-safe.
 /// </summary>
-public sealed class SlotTable
+internal sealed class SlotTable
 {
     private const int None = -1;
     private readonly Dictionary<string, int> _slotOf = new(StringComparer.Ordinal);

@@ -6,7 +6,7 @@ namespace LstmStream.Pipeline.Streaming;
 /// keeping existing rows, but never past <see cref="MaxRows"/> (the pipeline's live-key bound). Rows of free slots hold stale values; a new key's first step is flagged
 /// <see cref="StepFlags.Reset"/>, so they are never read.
 /// </summary>
-public sealed class StateArena
+internal sealed class StateArena
 {
     private float[] _c;
     private float[] _h;

@@ -10,7 +10,7 @@ namespace LstmStream.Pipeline.Streaming;
 /// control batches are completed and dropped, data batches go to the egress. It knows every request in
 /// flight, so a failing or stopping stream fails them instead of leaving them waiting.
 /// </summary>
-public sealed class StateControlStage : GraphStageWithMaterializedValue<BidiShape<StepBatch, StepBatch, StepBatch, StepBatch>, PipelineStateAccess>
+internal sealed class StateControlStage : GraphStageWithMaterializedValue<BidiShape<StepBatch, StepBatch, StepBatch, StepBatch>, PipelineStateAccess>
 {
     private readonly Models.LstmModel _model;
     private readonly Inlet<StepBatch> _ingress = new("StateControl.ingress");

@@ -60,16 +60,34 @@ public sealed class StepBatch
         return new StepBatch(capacity, width);
     }
 
+    /// <summary>Rows in the batch.</summary>
     public int Count { get; private set; }
+
+    /// <summary>The most rows the batch holds.</summary>
     public int Capacity { get; }
+
+    /// <summary>Floats per row.</summary>
     public int Width { get; private set; }
+
+    /// <summary>True when <see cref="Count"/> has reached <see cref="Capacity"/>.</summary>
     public bool IsFull => Count == Capacity;
 
+    /// <summary>Each row's key (pooled: valid for the first <see cref="Count"/> entries).</summary>
     public string[] Keys { get; private set; }
+
+    /// <summary>Each row's seq (meaningful with <see cref="StepFlags.HasSeq"/>).</summary>
     public long[] Seq { get; private set; }
+
+    /// <summary>Each row's flags.</summary>
     public StepFlags[] Flags { get; private set; }
+
+    /// <summary>Each row's opaque tag, carried untouched to the egress.</summary>
     public long[] Tags { get; private set; }
+
+    /// <summary>Each row's state slot (set by the session stage; -1 before).</summary>
     public int[] Slots { get; private set; }
+
+    /// <summary>The rows' vectors, row-major <c>[Count × Width]</c> (pooled: longer than that).</summary>
     public float[] Data { get; private set; }
 
     /// <summary>The vector of row <paramref name="row"/>.</summary>

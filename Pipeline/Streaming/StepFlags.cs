@@ -4,6 +4,7 @@ namespace LstmStream.Pipeline.Streaming;
 [Flags]
 public enum StepFlags : byte
 {
+    /// <summary>No flag.</summary>
     None = 0,
 
     /// <summary>Zero the key's state before this step.</summary>

@@ -6,7 +6,7 @@ namespace LstmStream.Pipeline.Models.Archives;
 /// TensorFlow 1 cell variables, plus an optional single dense head. Every tensor must be used;
 /// anything unrecognised or inconsistent is a <see cref="ModelFormatException"/> naming the tensor.
 /// </summary>
-public static class ArchiveModelImporter
+internal static class ArchiveModelImporter
 {
     private static readonly IArchiveLayout[] Layouts = [new PyTorchLstmLayout(), new KerasLstmLayout(), new Tf1LstmLayout()];
 

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace LstmStream.Pipeline.Models.Archives;
 
 /// <summary>Converts packed float16 / bfloat16 / float32 / float64 elements of either byte order to float32.</summary>
-public static class ElementDecoder
+internal static class ElementDecoder
 {
     /// <summary>Bytes per element of <paramref name="type"/>.</summary>
     public static int SizeOf(ElementType type) => type switch

@@ -1,7 +1,7 @@
 namespace LstmStream.Pipeline.Models.Archives;
 
 /// <summary>The floating-point element encodings the archive readers accept.</summary>
-public enum ElementType
+internal enum ElementType
 {
     Float16,
     BFloat16,

@@ -4,7 +4,7 @@ namespace LstmStream.Pipeline.Models.Archives;
 /// One tensor of a weight archive, converted to float32: <see cref="Values"/> holds the elements in
 /// row-major (C) order for <see cref="Shape"/> (empty shape = scalar, one value).
 /// </summary>
-public sealed record NamedTensor
+internal sealed record NamedTensor
 {
     public NamedTensor(string name, int[] shape, float[] values)
     {

@@ -11,7 +11,7 @@ namespace LstmStream.Pipeline.Models.Archives;
 /// Float dtypes f2, f4, f8 of either byte order are accepted; Fortran-ordered data is transposed to
 /// row-major.
 /// </summary>
-public static class NpyReader
+internal static class NpyReader
 {
     /// <summary>0x93 then "NUMPY" (a u8 string literal would encode U+0093 as two bytes).</summary>
     internal static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];

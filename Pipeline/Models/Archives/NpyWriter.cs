@@ -8,7 +8,7 @@ namespace LstmStream.Pipeline.Models.Archives;
 /// Writes one tensor as a NumPy <c>.npy</c> array, format 1.0 (2.0 when the header needs it), dtype
 /// <c>'&lt;f4'</c>, C order, header padded so the data starts on a 64-byte boundary.
 /// </summary>
-public static class NpyWriter
+internal static class NpyWriter
 {
     public static void Write(Stream stream, NamedTensor tensor)
     {

@@ -12,7 +12,7 @@ namespace LstmStream.Pipeline.Models.Archives;
 /// memory is bounded by the limit, whatever the archive claims.
 /// </para>
 /// </summary>
-public static class NpzReader
+internal static class NpzReader
 {
     public static IReadOnlyDictionary<string, NamedTensor> Read(string path, long maxBytes = ModelLoadOptions.DefaultMaxModelBytes)
     {

@@ -3,7 +3,7 @@ using System.IO.Compression;
 namespace LstmStream.Pipeline.Models.Archives;
 
 /// <summary>Writes tensors as a NumPy <c>.npz</c> archive (one <c>NAME.npy</c> member each), like <c>np.savez</c> or, compressed, <c>np.savez_compressed</c>.</summary>
-public static class NpzWriter
+internal static class NpzWriter
 {
     public static void Write(string path, IEnumerable<NamedTensor> tensors, bool compressed = false)
     {

@@ -12,7 +12,7 @@ namespace LstmStream.Pipeline.Models.Archives;
 /// then the data block that the offsets index. F32, F64, F16 and BF16 tensors are converted to float32.
 /// Offsets, sizes and overlaps are checked before any data is read.
 /// </summary>
-public static class SafetensorsReader
+internal static class SafetensorsReader
 {
     /// <summary>Upper bound on the JSON header, as in the reference implementation (100 MB).</summary>
     public const long MaxHeaderLength = 100_000_000;

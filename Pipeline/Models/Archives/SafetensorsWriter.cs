@@ -8,7 +8,7 @@ namespace LstmStream.Pipeline.Models.Archives;
 /// Writes tensors as a <c>.safetensors</c> file with float32 (<c>F32</c>) little-endian data, the header
 /// padded with spaces to an 8-byte boundary, tensors stored in the order given.
 /// </summary>
-public static class SafetensorsWriter
+internal static class SafetensorsWriter
 {
     public static void Write(string path, IEnumerable<NamedTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {

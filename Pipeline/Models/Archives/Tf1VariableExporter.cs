@@ -4,12 +4,12 @@ namespace LstmStream.Pipeline.Models.Archives;
 /// Writes a model's weights as TensorFlow 1 variables — <c>{scope}/multi_rnn_cell/cell_{k}/lstm_cell/kernel</c>,
 /// <c>bias</c>, peepholes <c>w_i_diag</c>/<c>w_f_diag</c>/<c>w_o_diag</c>, <c>projection/kernel</c>, and a head as
 /// <c>dense/kernel</c>, <c>dense/bias</c> — the layout <see cref="ArchiveModelImporter"/> reads back. The internal
-/// layout is TensorFlow 1's, so weights are copied; <paramref name="forgetBias"/> is taken out of the forget-gate
+/// layout is TensorFlow 1's, so weights are copied; the <c>forgetBias</c> argument is taken out of the forget-gate
 /// bias, as TensorFlow stores it. Settings the variables cannot carry (cell clip, projection clip, head activation)
 /// are returned as the <see cref="ModelLoadOptions"/> that load the same model again (bit-exact when
-/// <paramref name="forgetBias"/> is 0; otherwise the forget-gate bias may differ in the last bit).
+/// <c>forgetBias</c> is 0; otherwise the forget-gate bias may differ in the last bit).
 /// </summary>
-public static class Tf1VariableExporter
+internal static class Tf1VariableExporter
 {
     public static (IReadOnlyList<NamedTensor> Tensors, ModelLoadOptions Options) Export(LstmModel model, float forgetBias = 1.0f, string scope = "rnn")
     {

@@ -15,7 +15,7 @@ namespace LstmStream.Pipeline.Models.Onnx;
 /// which the engine supplies itself: zero at the start of every sequence); <c>sequence_lens</c> is ignored because the engine steps each sequence on its own.
 /// </para>
 /// </summary>
-public static class OnnxModelImporter
+internal static class OnnxModelImporter
 {
     /// <summary>Loads the ONNX model file at <paramref name="path"/>.</summary>
     public static LstmModel Load(string path)

@@ -15,23 +15,32 @@ namespace LstmStream.Pipeline.Models.Onnx;
 /// </summary>
 public static class OnnxModelWriter
 {
+    /// <summary>The ONNX opset the written graphs declare.</summary>
     public const int Opset = 14;
     private const long IrVersion = 8;
 
+    /// <summary>Name of the graph input X <c>[seq, batch, input]</c>.</summary>
     public const string InputName = "X";
+
+    /// <summary>Name of the optional graph input of per-sequence lengths.</summary>
     public const string SequenceLengthsName = "sequence_lens";
+
+    /// <summary>Name of the graph output Y.</summary>
     public const string OutputName = "Y";
 
     /// <summary>Name of the graph input carrying layer <paramref name="layer"/>'s initial h (with <see cref="OnnxExportOptions.StateInputsOutputs"/>).</summary>
     public static string InitialHName(int layer) => $"initial_h_{layer}";
 
+    /// <summary>Name of the graph input carrying layer <paramref name="layer"/>'s initial c (with <see cref="OnnxExportOptions.StateInputsOutputs"/>).</summary>
     public static string InitialCName(int layer) => $"initial_c_{layer}";
 
     /// <summary>Name of the graph output carrying layer <paramref name="layer"/>'s final h.</summary>
     public static string FinalHName(int layer) => $"Y_h_{layer}";
 
+    /// <summary>Name of the graph output carrying layer <paramref name="layer"/>'s final c.</summary>
     public static string FinalCName(int layer) => $"Y_c_{layer}";
 
+    /// <summary>Writes <paramref name="model"/> as an ONNX file at <paramref name="path"/>.</summary>
     public static void Write(LstmModel model, string path, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -40,6 +49,7 @@ public static class OnnxModelWriter
         proto.WriteTo(file);
     }
 
+    /// <summary>Writes <paramref name="model"/> as an ONNX graph to <paramref name="output"/>.</summary>
     public static void Write(LstmModel model, Stream output, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(output);

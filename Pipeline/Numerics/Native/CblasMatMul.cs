@@ -12,7 +12,7 @@ namespace LstmStream.Pipeline.Numerics.Native;
 /// count (slower or faster, never a different result shape).
 /// </para>
 /// </summary>
-public abstract unsafe class CblasMatMul : IMatMulBackend
+internal abstract unsafe class CblasMatMul : IMatMulBackend
 {
     private readonly CblasLibrary _library;
 

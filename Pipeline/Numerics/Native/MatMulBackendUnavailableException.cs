@@ -6,6 +6,7 @@ namespace LstmStream.Pipeline.Numerics.Native;
 /// </summary>
 public sealed class MatMulBackendUnavailableException : Exception
 {
+    /// <summary>Names the <paramref name="backend"/> and why it cannot be used.</summary>
     public MatMulBackendUnavailableException(string backend, string reason)
         : base($"math backend '{backend}' is not available: {reason}")
     {
@@ -13,7 +14,9 @@ public sealed class MatMulBackendUnavailableException : Exception
         Reason = reason;
     }
 
+    /// <summary>The backend asked for.</summary>
     public string Backend { get; }
 
+    /// <summary>Why it cannot be used (library files tried, the package that provides them).</summary>
     public string Reason { get; }
 }

@@ -14,7 +14,7 @@ namespace LstmStream.Pipeline.Numerics.Native;
 /// <c>MKL_Set_Num_Threads</c> (process-wide; see <see cref="CblasMatMul"/>) and MKL's OpenMP team does the split.
 /// </para>
 /// </summary>
-public sealed unsafe class MklMatMul : CblasMatMul, IDisposable
+internal sealed unsafe class MklMatMul : CblasMatMul, IDisposable
 {
     public const string BackendName = "mkl";
 

@@ -9,7 +9,7 @@ namespace LstmStream.Pipeline.Numerics.Native;
 /// missing export, and never ends the process: <see cref="TryLoad"/> returns the reason instead, naming every
 /// file tried.
 /// </summary>
-public sealed class NativeLibraryBinding
+internal sealed class NativeLibraryBinding
 {
     private NativeLibraryBinding(NativeLibrarySpec spec, string fileName, IntPtr handle)
     {

@@ -5,7 +5,7 @@ namespace LstmStream.Pipeline.Numerics.Native;
 /// (resolved by the system loader, so <c>LD_LIBRARY_PATH</c> and the ld.so cache apply) and the
 /// Debian package that provides it, for error messages.
 /// </summary>
-public sealed record NativeLibrarySpec(string DisplayName, IReadOnlyList<string> FileNames, string Package)
+internal sealed record NativeLibrarySpec(string DisplayName, IReadOnlyList<string> FileNames, string Package)
 {
     /// <summary>Debian's OpenBLAS with its own pthreads (<c>libopenblas0-pthread</c>).</summary>
     public static NativeLibrarySpec OpenBlas { get; } =

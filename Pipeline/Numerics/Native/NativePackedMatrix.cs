@@ -8,7 +8,7 @@ namespace LstmStream.Pipeline.Numerics.Native;
 /// native code without pinning per call. The memory belongs to the garbage collector (pinned object heap),
 /// so nothing needs disposing. Immutable after construction, so any number of threads may read it.
 /// </summary>
-public sealed unsafe class NativePackedMatrix : IPackedMatrix
+internal sealed unsafe class NativePackedMatrix : IPackedMatrix
 {
     private const int AlignmentBytes = 64;
     private const int AlignmentFloats = AlignmentBytes / sizeof(float);

@@ -19,7 +19,7 @@ namespace LstmStream.Pipeline.Numerics.Native;
 /// calls are safe.
 /// </para>
 /// </summary>
-public sealed unsafe class OneDnnMatMul : IMatMulBackend
+internal sealed unsafe class OneDnnMatMul : IMatMulBackend
 {
     public const string BackendName = "onednn";
 

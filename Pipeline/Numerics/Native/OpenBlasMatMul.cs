@@ -4,7 +4,7 @@ namespace LstmStream.Pipeline.Numerics.Native;
 /// GEMM through OpenBLAS's <c>cblas_sgemm</c> (Debian: <c>libopenblas.so.0</c> from libopenblas0-pthread).
 /// The thread count is set with <c>openblas_set_num_threads</c> (process-wide; see <see cref="CblasMatMul"/>).
 /// </summary>
-public sealed class OpenBlasMatMul : CblasMatMul
+internal sealed class OpenBlasMatMul : CblasMatMul
 {
     public const string BackendName = "openblas";
 

@@ -17,7 +17,7 @@ namespace LstmStream.Pipeline.Numerics.Selection;
 /// counts; above the largest measured one its winner is kept.
 /// <para>Not thread-safe: tune from one thread; it runs the candidates, which must not be in use meanwhile.</para>
 /// </summary>
-public sealed class MatMulAutotuner
+internal sealed class MatMulAutotuner
 {
     private readonly IMatMulBackend[] _candidates;
     private readonly MatMulAutotuneOptions _options;
@@ -55,7 +55,7 @@ public sealed class MatMulAutotuner
 
     /// <summary>
     /// Tunes for <paramref name="layer"/>'s gate multiply <c>[(in + out) × 4H]</c> within <paramref name="budget"/>,
-    /// timing whole layer steps (<see cref="LstmLayerKernel.Step"/>: multiply, cell update, projection) on its own
+    /// timing whole layer steps (<c>LstmLayerKernel.Step</c>: multiply, cell update, projection) on its own
     /// weights, so a backend is judged by what it costs the layer — the managed kernel fuses the update into its
     /// multiply, which timing the multiply alone would not see.
     /// </summary>

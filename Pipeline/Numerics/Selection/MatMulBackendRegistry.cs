@@ -13,10 +13,19 @@ namespace LstmStream.Pipeline.Numerics.Selection;
 /// </summary>
 public static class MatMulBackendRegistry
 {
+    /// <summary>Each matrix's fastest available backend, measured at model load.</summary>
     public const string Auto = TunedMatMul.BackendName;
+
+    /// <summary>The managed SIMD kernel (always available).</summary>
     public const string Managed = "managed";
+
+    /// <summary>Intel MKL (<c>libmkl_rt</c>), when installed.</summary>
     public const string Mkl = MklMatMul.BackendName;
+
+    /// <summary>OpenBLAS, when installed.</summary>
     public const string OpenBlas = OpenBlasMatMul.BackendName;
+
+    /// <summary>oneDNN (<c>libdnnl</c>), when installed.</summary>
     public const string OneDnn = OneDnnMatMul.BackendName;
 
     /// <summary>Every accepted configuration name.</summary>

@@ -4,7 +4,7 @@ namespace LstmStream.Pipeline.Numerics.Selection;
 /// Which backend multiplies a call of a given row count: ascending, non-overlapping ranges that together
 /// cover every row count (the last range is unbounded). Adjacent ranges with the same backend are merged.
 /// </summary>
-public sealed class MatMulDispatchPlan
+internal sealed class MatMulDispatchPlan
 {
     private readonly MatMulDispatchRange[] _ranges;
 

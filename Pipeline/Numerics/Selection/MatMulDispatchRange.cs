@@ -5,4 +5,4 @@ namespace LstmStream.Pipeline.Numerics.Selection;
 /// than the previous range's <see cref="MaxRows"/>) go to <see cref="Backend"/>. The last range has
 /// <see cref="MaxRows"/> = <see cref="int.MaxValue"/>.
 /// </summary>
-public sealed record MatMulDispatchRange(int MaxRows, IMatMulBackend Backend);
+internal sealed record MatMulDispatchRange(int MaxRows, IMatMulBackend Backend);

@@ -1,7 +1,7 @@
 namespace LstmStream.Pipeline.Numerics.Selection;
 
 /// <summary>One autotuner measurement: the time of one multiply of <see cref="Rows"/> rows (the fastest repetition).</summary>
-public sealed record MatMulTiming(string Backend, int Rows, int K, int N, double SecondsPerCall)
+internal sealed record MatMulTiming(string Backend, int Rows, int K, int N, double SecondsPerCall)
 {
     public double GigaflopsPerSecond => 2.0 * Rows * K * N / SecondsPerCall / 1e9;
 

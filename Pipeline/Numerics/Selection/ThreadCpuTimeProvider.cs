@@ -8,7 +8,7 @@ namespace LstmStream.Pipeline.Numerics.Selection;
 /// processes on a shared machine does not count, so a busy spell does not hand a layer to the wrong backend. Where
 /// the clock is not available (not Linux), <see cref="Create"/> gives the system's wall clock.
 /// </summary>
-public sealed class ThreadCpuTimeProvider : TimeProvider
+internal sealed class ThreadCpuTimeProvider : TimeProvider
 {
     private const int ClockThreadCpuTimeId = 3;
 

@@ -7,7 +7,7 @@ namespace LstmStream.Pipeline.Numerics.Selection;
 /// of a few ranges and allocates nothing.
 /// <para>Thread safety: that of the plan's backends (it keeps no state of its own).</para>
 /// </summary>
-public sealed class TunedMatMul : IMatMulBackend
+internal sealed class TunedMatMul : IMatMulBackend
 {
     public const string BackendName = "auto";
 

@@ -1,0 +1,101 @@
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using LstmStream.Pipeline.Numerics;
+using LstmStream.Pipeline.Flows;
+using LstmStream.Pipeline.Models;
+using LstmStream.Pipeline.Numerics.Selection;
+using LstmStream.Pipeline.Streaming;
+
+namespace LstmStream.Benchmarks;
+
+/// <summary>
+/// <c>lstmstream-typed</c>: the typed library API (<see cref="LstmFlow"/>) on the same model, backends, batching and
+/// inputs as <see cref="StreamEngine"/>: one <see cref="LstmStep"/> object per step made inside the stream (key,
+/// memory of the step's input, seq), one <see cref="LstmOutput"/> (with its own <c>float[]</c>) per result,
+/// counted by the sink. What it costs over the pooled-buffer fast path is the price of the typed API.
+/// </summary>
+internal sealed class TypedStreamEngine
+{
+    private readonly Flow<LstmStep, LstmResult, LstmFlowHandle> _flow;
+    private readonly IMaterializer _materializer;
+    private readonly InputRounds _inputs;
+    private readonly string[] _keyNames;
+
+    public TypedStreamEngine(LstmModel model, ModelMatMulBackends backends, InputRounds inputs, IMaterializer materializer)
+    {
+        Model = model;
+        _inputs = inputs;
+        _materializer = materializer;
+        _keyNames = Enumerable.Range(0, inputs.Keys).Select(StreamEngine.KeyName).ToArray();
+        _flow = LstmFlow.Create(LstmEngine.Create(model, backends, new PipelineOptions { MaxBatchRows = inputs.Keys }));
+    }
+
+    public LstmModel Model { get; }
+
+    public int Keys => _inputs.Keys;
+
+    /// <summary>Materializes the flow once for a measurement and lets it run freely until disposed (as <see cref="StreamEngine.Start"/>).</summary>
+    public Running Start() => new(this);
+
+    /// <summary>One materialized, free-running typed flow whose results are counted.</summary>
+    internal sealed class Running : IDisposable
+    {
+        private readonly TypedStreamEngine _engine;
+        private readonly LstmFlowHandle _handle;
+        private readonly Task _finished;
+        private readonly EmittedSteps _emitted = new();
+        private bool _stop;
+
+        public Running(TypedStreamEngine engine)
+        {
+            _engine = engine;
+            (_handle, _finished) = Source.From(engine.Steps(0, long.MaxValue / 2, () => Volatile.Read(ref _stop)))
+                .ViaMaterialized(engine._flow, Keep.Right)
+                .ToMaterialized(Sink.ForEach<LstmResult>(_ => _emitted.Add(1)), Keep.Both)
+                .Run(engine._materializer);
+        }
+
+        /// <summary>Steps output so far.</summary>
+        public long Produced => _emitted.Produced;
+
+        /// <summary>Average rows per micro-batch so far.</summary>
+        public double RowsPerBatch => (double)_emitted.Produced / Math.Max(1, _handle.Sessions.Batches);
+
+        /// <summary>Waits for <paramref name="rounds"/> more rounds of outputs and returns the steps they made.</summary>
+        public long Run(int rounds) => _emitted.WaitFor((long)rounds * _engine.Keys, _finished);
+
+        public void Dispose()
+        {
+            Volatile.Write(ref _stop, true);
+            _finished.GetAwaiter().GetResult();
+            _emitted.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="rounds"/> rounds and returns every output of the last round, <c>[keys × OutputSize]</c>
+    /// by key index (checks that each key's outputs come back in order and that none was rejected).
+    /// </summary>
+    public float[] RunCollectingLastRound(int rounds)
+    {
+        var outputs = new LastRoundOutputs(_keyNames, Model.OutputSize, rounds);
+        Source.From(Steps(0, rounds))
+            .Via(_flow)
+            .RunForeach(result =>
+            {
+                if (result is not LstmOutput output) throw new InvalidOperationException($"a benchmark step was rejected: {result}");
+                outputs.Add(output.Key, output.Seq!.Value, output.Y);
+            }, _materializer)
+            .GetAwaiter().GetResult();
+        return outputs.Result();
+    }
+
+    /// <summary>Rounds <c>first .. first + rounds - 1</c>, every key once per round, as typed steps.</summary>
+    private IEnumerable<LstmStep> Steps(long first, long rounds, Func<bool>? stop = null)
+    {
+        for (var round = first; round < first + rounds && stop?.Invoke() != true; round++)
+        {
+            for (var k = 0; k < Keys; k++) yield return new LstmStep(_keyNames[k], _inputs.RowMemory(round, k), round);
+        }
+    }
+}

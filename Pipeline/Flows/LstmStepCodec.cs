@@ -1,0 +1,302 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Akka.Streams;
+using Akka.Streams.Stage;
+using LstmStream.Pipeline.Records;
+using LstmStream.Pipeline.Streaming;
+
+namespace LstmStream.Pipeline.Flows;
+
+/// <summary>
+/// The typed ends of <see cref="LstmFlow"/>, joined around <see cref="LstmPipeline"/>:
+/// <code>
+/// LstmStep ─► validate, copy into fragments ─► StepBatch ─► (pipeline) ─► StepBatch ─► one LstmOutput per row ─► LstmResult
+///                  └─ invalid: LstmStepRejected ───────────────────────────────────────────────┘
+/// </code>
+/// A valid step is appended to the open fragment (rented, <c>MaxBatchRows</c> rows at most), whose tag is the
+/// step's position; the fragment goes to the pipeline as soon as the pipeline asks. An invalid step becomes an
+/// <see cref="LstmStepRejected"/> (what the command line writes for a bad line) and is emitted right after the
+/// output of the key's last step still in the pipeline, or at once when it has none in flight, so a key's results
+/// keep its steps' order. Output batches are read row by row and released after their last row.
+/// <para>
+/// Bounded: at most one open fragment, one output batch being emitted and <see cref="MaxWaitingRejections"/>
+/// rejections waiting; while any of these is full the stage stops pulling steps.
+/// </para>
+/// </summary>
+internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<LstmStep, StepBatch, StepBatch, LstmResult>, LstmStepCounters>
+{
+    /// <summary>Rejections held (waiting for demand or for an earlier output of their key) before steps stop being pulled.</summary>
+    internal const int MaxWaitingRejections = 256;
+
+    private readonly Inlet<LstmStep> _steps = new("LstmFlow.steps");
+    private readonly Outlet<StepBatch> _toPipeline = new("LstmFlow.toPipeline");
+    private readonly Inlet<StepBatch> _fromPipeline = new("LstmFlow.fromPipeline");
+    private readonly Outlet<LstmResult> _results = new("LstmFlow.results");
+    private readonly LstmEngine _engine;
+    private readonly int _inputSize;
+    private readonly int _fragmentRows;
+
+    public LstmStepCodec(LstmEngine engine)
+    {
+        _engine = engine;
+        _inputSize = engine.Model.InputSize;
+        _fragmentRows = engine.PipelineOptions.MaxBatchRows;
+        Shape = new BidiShape<LstmStep, StepBatch, StepBatch, LstmResult>(_steps, _toPipeline, _fromPipeline, _results);
+    }
+
+    public override BidiShape<LstmStep, StepBatch, StepBatch, LstmResult> Shape { get; }
+
+    protected override Attributes InitialAttributes => Attributes.CreateName("LstmFlow");
+
+    public override ILogicAndMaterializedValue<LstmStepCounters> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
+    {
+        var counters = new LstmStepCounters();
+        return new LogicAndMaterializedValue<LstmStepCounters>(new Logic(this, counters), counters);
+    }
+
+    /// <summary>
+    /// The reason <paramref name="step"/> cannot be run by a model of <paramref name="inputSize"/> inputs, with the
+    /// field at fault (the command line's wording), or null when it is valid.
+    /// </summary>
+    internal static (string Field, string Reason)? Check(LstmStep step, int inputSize)
+    {
+        if (step.Key is null) return (RecordFields.Key, "missing");
+        if (step.Key.Length == 0) return (RecordFields.Key, "must not be empty");
+        var x = step.X.Span;
+        if (x.Length != inputSize)
+            return (RecordFields.X, $"has {x.Length} value{(x.Length == 1 ? "" : "s")}, the model's input size is {inputSize}");
+        for (var i = 0; i < x.Length; i++)
+        {
+            if (!float.IsFinite(x[i]))
+                return (RecordFields.X, $"x[{i}] = {x[i].ToString(CultureInfo.InvariantCulture)} is not a finite 32-bit float");
+        }
+
+        return null;
+    }
+
+    private sealed class Logic : GraphStageLogic
+    {
+        private readonly LstmStepCodec _stage;
+        private readonly LstmStepCounters _counters;
+
+        // Each key with a step in the pipeline → the position (tag) of its last such step.
+        private readonly Dictionary<string, long> _lastInFlight = new(StringComparer.Ordinal);
+
+        // Rejections waiting for the output of the step (tag) before them of their key.
+        private readonly Dictionary<long, List<LstmStepRejected>> _afterTag = new();
+
+        // Rejections ready to be emitted, in order.
+        private readonly Queue<LstmStepRejected> _ready = new();
+        private int _waiting;
+        private long _position;
+        private StepBatch? _fragment;
+        private StepBatch? _batch;
+        private int _row;
+        private bool _running;
+        private bool _flushPosted;
+        private Action? _flush;
+
+        public Logic(LstmStepCodec stage, LstmStepCounters counters) : base(stage.Shape)
+        {
+            _stage = stage;
+            _counters = counters;
+            SetHandler(stage._steps, onPush: OnStep, onUpstreamFinish: OnStepsFinished, onUpstreamFailure: FailStage);
+            SetHandler(stage._toPipeline, onPull: OnPipelinePull);
+            SetHandler(stage._fromPipeline, onPush: OnBatch, onUpstreamFinish: OnPipelineFinished, onUpstreamFailure: FailStage);
+            SetHandler(stage._results, onPull: Emit);
+        }
+
+        public override void PreStart()
+        {
+            if (!_stage._engine.TryStartRun())
+            {
+                FailStage(new InvalidOperationException(
+                    "this LstmEngine already runs a materialized flow: an engine's flows run one at a time (create another engine for a second concurrent stream)"));
+                return;
+            }
+
+            _running = true;
+            _flush = GetAsyncCallback(Flush);
+            Pull(_stage._fromPipeline);
+            PullSteps();
+        }
+
+        public override void PostStop()
+        {
+            _fragment?.Release();
+            _batch?.Release();
+            _fragment = _batch = null;
+            if (_running) _stage._engine.EndRun();
+            _running = false;
+        }
+
+        private void OnStep()
+        {
+            var step = Grab(_stage._steps);
+            var tag = ++_position;
+            _counters.CountReceived();
+            if (Check(step, _stage._inputSize) is { } fault)
+            {
+                Reject(new LstmStepRejected(tag, step.Key, step.Seq, fault.Field, fault.Reason));
+            }
+            else
+            {
+                var fragment = _fragment ??= StepBatch.Rent(_stage._fragmentRows, _stage._inputSize);
+                var flags = (step.Reset ? StepFlags.Reset : StepFlags.None) | (step.End ? StepFlags.End : StepFlags.None)
+                            | (step.Seq.HasValue ? StepFlags.HasSeq : StepFlags.None);
+                var row = fragment.Add(step.Key, step.Seq.GetValueOrDefault(), flags, tag);
+                step.X.Span.CopyTo(fragment.Row(row));
+                _lastInFlight[step.Key] = tag;
+                if (IsAvailable(_stage._toPipeline)) OfferFragment();
+            }
+
+            PullSteps();
+        }
+
+        private void Reject(LstmStepRejected rejected)
+        {
+            _counters.CountRejected();
+            _waiting++;
+            if (rejected.Key is not null && _lastInFlight.TryGetValue(rejected.Key, out var before))
+            {
+                ref var list = ref CollectionsMarshal.GetValueRefOrAddDefault(_afterTag, before, out _);
+                (list ??= []).Add(rejected);
+            }
+            else
+            {
+                _ready.Enqueue(rejected);
+                Emit();
+            }
+        }
+
+        private void PullSteps()
+        {
+            var steps = _stage._steps;
+            if (HasBeenPulled(steps) || IsClosed(steps)) return;
+            if (_fragment is { IsFull: true } || _waiting >= MaxWaitingRejections) return;
+            Pull(steps);
+        }
+
+        private void PushFragment()
+        {
+            Push(_stage._toPipeline, _fragment!);
+            _fragment = null;
+        }
+
+        /// <summary>
+        /// The pipeline wants a fragment: a full one (or the last) goes at once; a partial one goes once the steps
+        /// arriving in this burst have joined it (a message to this stage's actor, handled after the events that
+        /// are already queued), so a fast upstream hands over fragments of many rows and a slow one loses no time.
+        /// </summary>
+        private void OfferFragment()
+        {
+            if (_fragment is null) return;
+            if (_fragment.IsFull || IsClosed(_stage._steps))
+            {
+                PushFragment();
+                PullSteps();
+            }
+            else if (!_flushPosted)
+            {
+                _flushPosted = true;
+                _flush!();
+            }
+        }
+
+        private void Flush()
+        {
+            _flushPosted = false;
+            if (_fragment is null || !IsAvailable(_stage._toPipeline)) return;
+            PushFragment();
+            PullSteps();
+            if (IsClosed(_stage._steps)) Complete(_stage._toPipeline);
+        }
+
+        private void OnPipelinePull()
+        {
+            OfferFragment();
+            if (IsClosed(_stage._steps) && _fragment is null) Complete(_stage._toPipeline);
+        }
+
+        private void OnStepsFinished()
+        {
+            if (_fragment is null) Complete(_stage._toPipeline);
+            else if (IsAvailable(_stage._toPipeline)) OfferFragment();
+            // Otherwise the last fragment goes when the pipeline asks for it (OnPipelinePull completes then).
+        }
+
+        private void OnBatch()
+        {
+            var batch = Grab(_stage._fromPipeline);
+            if (batch.Count == 0)
+            {
+                batch.Release();
+                Pull(_stage._fromPipeline);
+                return;
+            }
+
+            _batch = batch;
+            _row = 0;
+            Emit();
+        }
+
+        private void OnPipelineFinished()
+        {
+            // Every step's output is out: rejections still parked (none should be) follow in position order.
+            foreach (var rejected in _afterTag.Values.SelectMany(l => l).OrderBy(r => r.Position)) _ready.Enqueue(rejected);
+            _afterTag.Clear();
+            Emit();
+        }
+
+        /// <summary>Emits the next result when there is demand: waiting rejections first, then the output batch's next row.</summary>
+        private void Emit()
+        {
+            var results = _stage._results;
+            if (!IsAvailable(results)) return;
+            if (_ready.TryDequeue(out var rejected))
+            {
+                _waiting--;
+                Push(results, rejected);
+                PullSteps();
+            }
+            else if (_batch is { } batch)
+            {
+                Push(results, Output(batch, _row));
+                if (++_row == batch.Count)
+                {
+                    _batch = null;
+                    batch.Release();
+                    if (!IsClosed(_stage._fromPipeline)) Pull(_stage._fromPipeline);
+                }
+            }
+            else if (IsClosed(_stage._fromPipeline))
+            {
+                Complete(results);
+                return;
+            }
+            else
+            {
+                return;
+            }
+
+            if (_batch is null && _ready.Count == 0 && IsClosed(_stage._fromPipeline)) Complete(results);
+        }
+
+        /// <summary>Row <paramref name="row"/> as an output; rejections that waited for it become ready.</summary>
+        private LstmOutput Output(StepBatch batch, int row)
+        {
+            var key = batch.Keys[row];
+            var tag = batch.Tags[row];
+            var seq = (batch.Flags[row] & StepFlags.HasSeq) != 0 ? batch.Seq[row] : (long?)null;
+            var output = new LstmOutput(key, seq, batch.Row(row).ToArray());
+            _counters.CountOutput();
+            if (_lastInFlight.TryGetValue(key, out var last) && last == tag) _lastInFlight.Remove(key);
+            if (_afterTag.Remove(tag, out var waiting))
+            {
+                foreach (var r in waiting) _ready.Enqueue(r);
+            }
+
+            return output;
+        }
+    }
+}
