@@ -10,6 +10,9 @@ APT_PACKAGES=(
     libopenblas0-pthread   # the openblas matrix-multiply backend
     libdnnl2               # the onednn matrix-multiply backend
     mosquitto              # MQTT broker the Mqtt tests start on a loopback port
+    prometheus             # promtool and a Prometheus server for the examples/prometheus tests
+    systemd                # systemd-analyze verify for examples/systemd/lstmstream.service
+    librsvg2-bin           # rsvg-convert: the benchmark chart's SVG rendered to PNG in its test
 )
 
 missing=()

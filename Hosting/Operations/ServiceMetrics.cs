@@ -34,7 +34,7 @@ public sealed class ServiceMetrics : IDisposable
     private readonly Histogram<double> _latency;
     private readonly Counter<long> _received;
     private readonly Counter<long> _rejected;
-    private readonly Counter<long> _dropped;
+    private long _dropped;
     private volatile SessionCounters? _sessions;
     private volatile KeyValuePair<string, object?>[][] _backendTags = [];
     private volatile Func<long>? _inFlight;
@@ -50,7 +50,9 @@ public sealed class ServiceMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         _received = _meter.CreateCounter<long>("lstmstream.records.received", "{record}", "Records accepted into the pipeline");
         _rejected = _meter.CreateCounter<long>("lstmstream.records.rejected", "{record}", "Records rejected (bad input)");
-        _dropped = _meter.CreateCounter<long>("lstmstream.records.dropped", "{record}", "Outputs dropped because their channel had disconnected");
+        // Observed rather than added to, so that it is exported from zero on (rate() and alerts see the first drop).
+        _meter.CreateObservableCounter("lstmstream.records.dropped", () => Interlocked.Read(ref _dropped), "{record}",
+            "Outputs dropped because their channel had disconnected");
         _meter.CreateObservableGauge("lstmstream.keys.live", () => _sessions?.LiveKeys ?? 0, "{key}", "Keys holding state");
         _meter.CreateObservableCounter("lstmstream.keys.created", () => _sessions?.KeysCreated ?? 0, "{key}", "Keys whose state was created");
         _meter.CreateObservableCounter("lstmstream.keys.ended", () => _sessions?.KeysEnded ?? 0, "{key}", "Keys dropped by end or by the admin path");
@@ -58,8 +60,6 @@ public sealed class ServiceMetrics : IDisposable
         _meter.CreateObservableGauge("lstmstream.backend", ObserveBackend, null, "1 per matrix, tagged with the math backend in use");
         _meter.CreateObservableGauge("lstmstream.records.in_flight", () => _inFlight?.Invoke() ?? 0, "{record}", "Records between ingress and output, all channels");
         _meter.CreateObservableGauge("lstmstream.health", ObserveHealth, null, "1 for the status /health answers (ok, unavailable), 0 for the other");
-        // Exported from the start (a counter appears only once added to): rate() and alerts see the first drop.
-        _dropped.Add(0);
     }
 
     /// <summary>Evictions so far (idle timeout and live-key bound).</summary>
@@ -95,7 +95,7 @@ public sealed class ServiceMetrics : IDisposable
     public void RecordRejected(string channelKind) =>
         _rejected.Add(1, new KeyValuePair<string, object?>("channel", channelKind));
 
-    public void OutputDropped() => _dropped.Add(1);
+    public void OutputDropped() => Interlocked.Increment(ref _dropped);
 
     private IEnumerable<Measurement<int>> ObserveBackend()
     {
