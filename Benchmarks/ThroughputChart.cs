@@ -158,8 +158,8 @@ internal static class ThroughputChart
         var entries = BarEngines.Select(e => (e.Engine, e.Color, Line: false)).ToList();
         if (withCeiling) entries.Add(("GEMM ceiling", CeilingColor, true));
         const double swatch = 14, gap = 26, fontSize = 13;
-        // Measured with Arial's metrics; a quarter more leaves room for a wider fallback font.
-        var widths = entries.Select(e => swatch + 6 + 1.25 * context.MeasureText(e.Item1, Font, fontSize, FontWeights.Normal).Width).ToList();
+        // Measured with Arial's metrics; a third more leaves room for a wider fallback font.
+        var widths = entries.Select(e => swatch + 6 + 1.35 * context.MeasureText(e.Item1, Font, fontSize, FontWeights.Normal).Width).ToList();
         var x = (width - widths.Sum() - gap * (entries.Count - 1)) / 2;
         const double y = 42;
         for (var i = 0; i < entries.Count; i++)
@@ -182,13 +182,20 @@ internal static class ThroughputChart
     }
 
     /// <summary>1,000 → 1k, 2,500,000 → 2.5M.</summary>
-    internal static string Abbreviate(double value) => value switch
+    internal static string Abbreviate(double value)
     {
-        >= 1e9 => (value / 1e9).ToString("0.#", CultureInfo.InvariantCulture) + "G",
-        >= 1e6 => (value / 1e6).ToString("0.#", CultureInfo.InvariantCulture) + "M",
-        >= 1e3 => (value / 1e3).ToString("0.#", CultureInfo.InvariantCulture) + "k",
-        _ => value.ToString("0.#", CultureInfo.InvariantCulture),
-    };
+        // Log-axis ticks arrive as 999.99999…: rounded first, that is 1k.
+        var rounded = Math.Round(value, 3);
+        return rounded switch
+        {
+            >= 1e9 => Short(rounded / 1e9) + "G",
+            >= 1e6 => Short(rounded / 1e6) + "M",
+            >= 1e3 => Short(rounded / 1e3) + "k",
+            _ => Short(rounded),
+        };
+
+        static string Short(double x) => x.ToString("0.#", CultureInfo.InvariantCulture);
+    }
 
     /// <summary>Workloads in the order the run measured them.</summary>
     private static int WorkloadOrder(IReadOnlyList<ResultRow> rows, string workload)
