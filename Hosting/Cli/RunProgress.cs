@@ -79,6 +79,7 @@ internal sealed class RunProgress : IAsyncDisposable
             var rate = elapsed > TimeSpan.Zero ? lines / elapsed.TotalSeconds : 0;
             Show(Format("done: ", lines, rate, _liveKeys(), Rejected, elapsed));
             if (_inPlace) _error.Write('\n');
+            _lineShown = false;
             _error.Flush();
         }
     }
@@ -131,7 +132,18 @@ internal sealed class RunProgress : IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync() => _timer.DisposeAsync();
+    /// <summary>Stops reporting; a line left in place (the run failed or was cancelled) is ended, so what follows starts a line.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _timer.DisposeAsync().ConfigureAwait(false);
+        lock (_gate)
+        {
+            _finished = true;
+            if (!_lineShown) return;
+            _error.Write('\n');
+            _lineShown = false;
+        }
+    }
 
     /// <summary>The error-record writer: each <see cref="WriteLine(string)"/> is one rejected line.</summary>
     private sealed class ErrorWriter(RunProgress progress) : TextWriter

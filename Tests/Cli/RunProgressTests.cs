@@ -77,6 +77,19 @@ public sealed class RunProgressTests
     }
 
     [Fact]
+    public async Task A_run_that_fails_after_an_in_place_report_leaves_the_line_ended()
+    {
+        var progress = Start(inPlace: true);
+        _lines = 5;
+        _time.Advance(TimeSpan.FromSeconds(5));
+
+        await progress.DisposeAsync();
+        _time.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.Equal("\r\u001b[Krun: 5 lines read, 1 lines/s, 0 live keys, 0 rejected, 00:00:05.0 elapsed\n", _error.ToString());
+    }
+
+    [Fact]
     public void Quiet_means_no_progress_at_all()
     {
         Assert.Null(RunProgress.ForCommandLine(_error, quiet: true, intervalSeconds: 0.01, () => 0, () => 0));
