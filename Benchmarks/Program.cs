@@ -76,6 +76,9 @@ report.Relate();
 Console.Out.Write(report.Markdown());
 report.WriteJson(options.Out);
 progress.WriteLine($"wrote {Path.GetFullPath(options.Out)}");
+var chart = ThroughputChart.PathBeside(options.Out);
+ThroughputChart.Write(suite.Rows, $"LstmStream steps/s by key count{(options.Quick ? " (quick run)" : "")}, {DateTime.UtcNow:yyyy-MM-dd}", chart);
+progress.WriteLine($"wrote {Path.GetFullPath(chart)}");
 await system.Terminate();
 return suite.Failures.Count == 0 ? 0 : 1;
 

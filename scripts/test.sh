@@ -12,6 +12,9 @@ APT_PACKAGES=(
     libmkl-rt              # the mkl matrix-multiply backend (Debian's non-free component, enabled below)
     mosquitto              # MQTT broker the Mqtt tests start on a loopback port
     gcc                    # cc: builds the broken native library the backend-failure tests load
+    prometheus             # promtool and a Prometheus server for the examples/prometheus tests
+    systemd                # systemd-analyze verify for examples/systemd/lstmstream.service
+    librsvg2-bin           # rsvg-convert: the benchmark chart's SVG rendered to PNG in its test
 )
 
 # Where the deb822 entry enabling Debian's non-free component (for libmkl-rt) is written.

@@ -10,7 +10,7 @@ namespace LstmStream.Hosting.Cli;
 /// <summary>
 /// <c>lstmstream run --model FILE [--input FILE|-] [--output FILE|-]</c>: NDJSON records through the
 /// streaming pipeline, the batch path. Bad lines go to stderr as error records; the exit status is 1 when
-/// any line was rejected.
+/// any line was rejected. A progress line goes to stderr too (<see cref="RunProgress"/>; <c>--quiet</c> turns it off).
 /// </summary>
 internal static class RunCommand
 {
@@ -51,6 +51,16 @@ internal static class RunCommand
             });
         }
 
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress line on stderr" };
+        var progressInterval = new Option<double?>("--progress-interval")
+        {
+            Description = "Seconds between progress reports on stderr (default 0.5, updated in place, on a terminal; 5, one line each, otherwise)",
+        };
+        progressInterval.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double?>() is { } seconds && !(seconds > 0))
+                result.AddError($"--progress-interval must be a number of seconds above 0 (was {seconds})");
+        });
         var command = new Command("run", "Stream NDJSON records through a model: {\"key\",\"seq\",\"x\",\"reset\",\"end\"} in, {\"key\",\"seq\",\"y\"} out");
         model.AddTo(command);
         command.Add(input);
@@ -62,6 +72,8 @@ internal static class RunCommand
         command.Add(threads);
         command.Add(maxLineBytes);
         command.Add(maxKeyBytes);
+        command.Add(quiet);
+        command.Add(progressInterval);
         command.SetAction(async (parse, cancellationToken) =>
         {
             // Starting the actor system takes about as long as loading the model and timing the backends: it
@@ -78,17 +90,25 @@ internal static class RunCommand
                 };
                 options.Validate();
                 var backends = MatMulBackendRegistry.CreateForModel(parse.GetValue(backend)!, parse.GetValue(threads), loaded);
-                var flow = LstmPipeline.Create(loaded, backends, options).MapMaterializedValue(_ => NotUsed.Instance);
+                SessionCounters? sessions = null;
+                var flow = LstmPipeline.Create(loaded, backends, options).MapMaterializedValue(handle =>
+                {
+                    Volatile.Write(ref sessions, handle.Sessions);
+                    return NotUsed.Instance;
+                });
 
                 var inputPath = parse.GetValue(input) ?? "-";
                 var outputPath = parse.GetValue(output) ?? "-";
-                await using var inputStream = inputPath == "-" ? Console.OpenStandardInput() : File.OpenRead(inputPath);
+                await using var inputStream = new LineCountingStream(inputPath == "-" ? Console.OpenStandardInput() : File.OpenRead(inputPath));
                 await using var outputStream = outputPath == "-" ? Console.OpenStandardOutput() : File.Create(outputPath);
                 var system = await starting.ConfigureAwait(false);
-                var errors = parse.InvocationConfiguration.Error;
+                await using var progress = RunProgress.ForCommandLine(parse.InvocationConfiguration.Error, parse.GetValue(quiet),
+                    parse.GetValue(progressInterval), () => inputStream.Lines, () => Volatile.Read(ref sessions)?.LiveKeys ?? 0);
+                var errors = progress?.Errors ?? parse.InvocationConfiguration.Error;
                 var limits = new NdjsonRunnerOptions { MaxLineBytes = parse.GetValue(maxLineBytes), MaxKeyBytes = parse.GetValue(maxKeyBytes) };
                 var summary = await new NdjsonRunner(loaded.InputSize, limits)
                     .RunAsync(inputStream, outputStream, errors, flow, system, cancellationToken).ConfigureAwait(false);
+                progress?.Finish(summary.LinesRead);
                 return summary.AnyRejected ? LinesRejected : 0;
             }
             finally

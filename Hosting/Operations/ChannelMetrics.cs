@@ -20,7 +20,7 @@ public sealed class ChannelMetrics
     private readonly Histogram<double> _latency;
     private readonly Counter<long> _received;
     private readonly Counter<long> _rejected;
-    private readonly Counter<long> _dropped;
+    private long _dropped;
 
     public ChannelMetrics(IMeterFactory meterFactory)
     {
@@ -30,7 +30,9 @@ public sealed class ChannelMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         _received = meter.CreateCounter<long>("lstmstream.records.received", "{record}", "Records accepted into the pipeline");
         _rejected = meter.CreateCounter<long>("lstmstream.records.rejected", "{record}", "Records rejected (bad input)");
-        _dropped = meter.CreateCounter<long>("lstmstream.records.dropped", "{record}", "Outputs dropped because their channel had disconnected");
+        // Observed rather than added to, so that it is exported from zero on (rate() and alerts see the first drop).
+        meter.CreateObservableCounter("lstmstream.records.dropped", () => Interlocked.Read(ref _dropped), "{record}",
+            "Outputs dropped because their channel had disconnected");
     }
 
     public void RecordLatency(TimeSpan latency, string channelKind) =>
@@ -42,5 +44,5 @@ public sealed class ChannelMetrics
     public void RecordRejected(string channelKind) =>
         _rejected.Add(1, new KeyValuePair<string, object?>("channel", channelKind));
 
-    public void OutputDropped() => _dropped.Add(1);
+    public void OutputDropped() => Interlocked.Increment(ref _dropped);
 }

@@ -12,6 +12,7 @@ namespace LstmStream.Hosting.Operations;
 /// <item><c>lstmstream.keys.evicted</c> — idle / live-key-bound evictions</item>
 /// <item><c>lstmstream.backend</c> — 1, tagged with the configured backend and each matrix's choice</item>
 /// <item><c>lstmstream.records.in_flight</c> — records between ingress and their channel's output, all channels</item>
+/// <item><c>lstmstream.health</c> — what <c>/health</c> answers: 1 for the current status (tag <c>status</c>: ok, unavailable), 0 for the other</item>
 /// </list>
 /// The channels' instruments (records received, rejected, dropped, latency) are in <see cref="ChannelMetrics"/>.
 /// </summary>
@@ -27,6 +28,7 @@ public sealed class ServiceMetrics : IDisposable
     private volatile SessionCounters? _sessions;
     private volatile KeyValuePair<string, object?>[][] _backendTags = [];
     private volatile IChannelLoad? _channels;
+    private volatile Func<bool>? _healthy;
 
     public ServiceMetrics(IMeterFactory meterFactory)
     {
@@ -40,6 +42,7 @@ public sealed class ServiceMetrics : IDisposable
         _meter.CreateObservableCounter("lstmstream.keys.evicted", () => Evictions, "{key}", "Keys evicted (idle timeout or live-key bound)");
         _meter.CreateObservableGauge("lstmstream.backend", ObserveBackend, null, "1 per matrix, tagged with the math backend in use");
         _meter.CreateObservableGauge("lstmstream.records.in_flight", () => _channels?.RecordsInFlight ?? 0, "{record}", "Records between ingress and output, all channels");
+        _meter.CreateObservableGauge("lstmstream.health", ObserveHealth, null, "1 for the status /health answers (ok, unavailable), 0 for the other");
     }
 
     /// <summary>Evictions so far (idle timeout and live-key bound).</summary>
@@ -57,6 +60,9 @@ public sealed class ServiceMetrics : IDisposable
         }).ToArray();
     }
 
+    /// <summary>Connects <c>lstmstream.health</c> to what <c>/health</c> answers.</summary>
+    public void AttachHealth(Func<bool> isHealthy) => _healthy = isHealthy;
+
     public void BatchProcessed(int rows)
     {
         _steps.Add(rows);
@@ -66,6 +72,13 @@ public sealed class ServiceMetrics : IDisposable
     private IEnumerable<Measurement<int>> ObserveBackend()
     {
         foreach (var tags in _backendTags) yield return new Measurement<int>(1, tags);
+    }
+
+    private IEnumerable<Measurement<int>> ObserveHealth()
+    {
+        var healthy = _healthy?.Invoke() ?? false;
+        yield return new Measurement<int>(healthy ? 1 : 0, new KeyValuePair<string, object?>("status", "ok"));
+        yield return new Measurement<int>(healthy ? 0 : 1, new KeyValuePair<string, object?>("status", "unavailable"));
     }
 
     public void Dispose() => _meter.Dispose();

@@ -23,7 +23,7 @@ namespace LstmStream.Hosting.Service;
 /// Builds the <c>serve</c> host: settings (appsettings.json and appsettings.{Environment}.json beside the
 /// executable, environment variables, command-line overrides such as <c>--LstmStream:Tcp:Endpoint=…</c>) bound
 /// to <see cref="ServiceOptions"/> and validated, Akka.Hosting with the pipeline's owner actor, the pipeline hub,
-/// the ingresses, metrics and the loopback HTTP endpoints. Logs go to stderr (stdout may carry records).
+/// the ingresses, metrics, the loopback HTTP endpoints and systemd integration. Logs go to stderr (stdout may carry records).
 /// </summary>
 public static class ServiceHostFactory
 {
@@ -46,6 +46,10 @@ public static class ServiceHostFactory
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         customize?.Invoke(builder);
+        // Under systemd (Type=notify): READY=1 once every hosted service has started (pipeline up, ports bound),
+        // STOPPING=1 when the drain begins, SIGTERM handled by the systemd lifetime, and log lines in the
+        // journal's format (<priority>category[event] message). Elsewhere it changes nothing.
+        builder.Services.AddSystemd();
 
         var options = ReadAndCheck(builder.Configuration, builder.Environment.ContentRootPath);
 
@@ -103,6 +107,8 @@ public static class ServiceHostFactory
         }
 
         var app = builder.Build();
+        var runtime = app.Services.GetRequiredService<ServiceRuntime>();
+        app.Services.GetRequiredService<ServiceMetrics>().AttachHealth(() => runtime.IsHealthy);
         if (options.Http.Enabled)
         {
             app.MapPrometheusScrapingEndpoint("/metrics");

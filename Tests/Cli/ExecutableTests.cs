@@ -11,7 +11,7 @@ public sealed class ExecutableTests
         var root = SharedData.RepositoryRoot;
         var input = await File.ReadAllTextAsync(Path.Combine(root, "samples", "demo.ndjson"));
 
-        var (exit, stdout, stderr) = await RunAsync(input, "run", "--model", Path.Combine(root, "models", "demo.onnx"));
+        var (exit, stdout, stderr) = await RunAsync(input, "run", "--model", Path.Combine(root, "models", "demo.onnx"), "--quiet");
 
         Assert.True(exit == 0, $"exit {exit}: {stderr}");
         Assert.Equal("", stderr);

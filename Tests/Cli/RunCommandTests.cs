@@ -35,7 +35,7 @@ public sealed class RunCommandTests : IDisposable
             """{"key":"a","seq":3,"x":[0.4,0.5,0.6],"end":true}""") + "\n");
         var outputPath = _files.PathOf("out.ndjson");
 
-        var run = await CliRun.InvokeAsync("run", "--model", _modelPath, "--input", input, "--output", outputPath, "--backend", "managed");
+        var run = await CliRun.InvokeAsync("run", "--model", _modelPath, "--input", input, "--output", outputPath, "--backend", "managed", "--quiet");
 
         Assert.Equal(1, run.ExitCode);
         var errors = run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
@@ -108,7 +108,7 @@ public sealed class RunCommandTests : IDisposable
             """{"key":"k","seq":4,"x":[0.3,-0.2,0.9],"reset":true}"""));
         var outputPath = _files.PathOf("out.ndjson");
 
-        var run = await CliRun.InvokeAsync("run", "--model", _modelPath, "--input", input, "--output", outputPath, "--backend", "managed");
+        var run = await CliRun.InvokeAsync("run", "--model", _modelPath, "--input", input, "--output", outputPath, "--backend", "managed", "--quiet");
 
         Assert.Equal(0, run.ExitCode);
         Assert.Equal("", run.Error);

@@ -38,7 +38,7 @@ public sealed class GoldenRunTests(ITestOutputHelper output)
             var stdout = new StringWriter();
             var stderr = new StringWriter();
             var exit = await CliApplication.InvokeAsync(
-                ["run", "--model", golden.Model, "--input", golden.Input, "--output", actualPath, "--backend", backend, "--threads", $"{threads}"], stdout, stderr);
+                ["run", "--model", golden.Model, "--input", golden.Input, "--output", actualPath, "--backend", backend, "--threads", $"{threads}", "--quiet"], stdout, stderr);
             Assert.True(exit == 0, $"run exited {exit}: {stderr}");
             Assert.Equal("", stderr.ToString());
 
