@@ -66,16 +66,47 @@ public sealed class ServiceSettingsTests
     }
 
     [Fact]
-    public void The_production_example_turns_the_simulator_off()
+    public void The_production_example_turns_the_simulator_off_and_secures_every_channel()
     {
-        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+        using var pki = new LstmStream.Tests.Channels.Tls.TestCertificates();
+        var (server, certificateFile, keyFile) = pki.Server();
+        server.Dispose();
+        var folder = Path.GetDirectoryName(pki.AuthorityFile)!;
+        var secrets = Path.Combine(folder, "secret");
+        File.WriteAllText(secrets, "a-production-secret-0123456789\n");
+        var files = new Dictionary<string, string?>
+        {
+            ["LstmStream:Model:Path"] = RunningService.DemoModel,
+            ["LstmStream:Tcp:Tls:CertificateFile"] = certificateFile,
+            ["LstmStream:Tcp:Tls:KeyFile"] = keyFile,
+            ["LstmStream:Tcp:Tls:ClientCaFile"] = pki.AuthorityFile,
+            ["LstmStream:Mqtt:Client:CaFile"] = pki.AuthorityFile,
+            ["LstmStream:Mqtt:Client:PasswordFile"] = secrets,
+            ["LstmStream:Http:AdminTokenFile"] = secrets,
+        };
+
+        var options = ServiceHostFactory.ReadAndCheck(Production(files), Support.SharedData.RepositoryRoot);
+
+        Assert.False(options.Simulator.Enabled);
+        Assert.Equal("0.0.0.0:7878", options.Tcp.Endpoint);
+        Assert.True(options.Tcp.Tls.Enabled);
+        Assert.False(options.Tcp.AllowPlaintext);
+        Assert.All(options.Tcp.Clients, c => Assert.NotEmpty(c.KeyPrefixes));
+        Assert.True(options.Mqtt.Client.UseTls);
+        Assert.NotNull(options.Http.ReadAdminToken(out _));
+
+        // Without its certificate files the example refuses to start rather than listen in plain text.
+        files.Remove("LstmStream:Tcp:Tls:CertificateFile");
+        var e = Assert.ThrowsAny<Exception>(() => ServiceHostFactory.ReadAndCheck(Production(files), Support.SharedData.RepositoryRoot));
+        Assert.Contains("LstmStream:Tcp:Tls:CertificateFile: '/etc/lstmstream/tls/server.pem' does not exist", e.Message);
+    }
+
+    private static Microsoft.Extensions.Configuration.IConfiguration Production(Dictionary<string, string?> overrides) =>
+        new Microsoft.Extensions.Configuration.ConfigurationBuilder()
             .AddJsonFile(Path.Combine(Support.SharedData.RepositoryRoot, "appsettings.json"))
             .AddJsonFile(Path.Combine(Support.SharedData.RepositoryRoot, "examples", "appsettings.Production.json"))
-            .AddInMemoryCollection([new("LstmStream:Model:Path", RunningService.DemoModel)])
+            .AddInMemoryCollection(overrides)
             .Build();
-        var options = ServiceHostFactory.ReadAndCheck(configuration, Support.SharedData.RepositoryRoot);
-        Assert.False(options.Simulator.Enabled);
-    }
 
     [Theory]
     [InlineData("127.0.0.1:7878", "127.0.0.1", 7878)]
