@@ -8,6 +8,7 @@ using System.Text;
 using System.Text.Json;
 using LstmStream.Hosting.Channels.Tls;
 using LstmStream.Pipeline.Records;
+using LstmStream.Hosting.Operations;
 using LstmStream.Hosting.Options;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -33,11 +34,13 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     private int _nextConnection;
     private int _disposed;
     private readonly TcpClientDirectory _clients;
+    private readonly ChannelMetrics _metrics;
     private ServerCertificate? _certificate;
     private ClientCertificateCheck? _clientCheck;
 
-    public TcpIngress(IOptions<ServiceOptions> options, ILoggerFactory loggers)
+    public TcpIngress(IOptions<ServiceOptions> options, ILoggerFactory loggers, ChannelMetrics metrics)
     {
+        _metrics = metrics;
         _settings = options.Value.Tcp;
         _clients = new TcpClientDirectory(_settings.Clients);
         _loggers = loggers;
@@ -121,6 +124,12 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
             catch (SocketException e)
             {
                 _logger.LogWarning("TCP: accept failed: {Reason}", e.Message);
+                continue;
+            }
+
+            if (_connections.Count >= _settings.MaxConnections)
+            {
+                _ = RefuseAsync(socket);
                 continue;
             }
 
@@ -279,11 +288,11 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         }
     }
 
-    private static async Task WriteRefusalAsync(Stream stream, string reason)
+    private static async Task WriteRefusalAsync(Stream stream, string reason, string field = "auth")
     {
         try
         {
-            var line = NdjsonOutputFormatter.FormatError(new RecordError(1, null, "auth", reason)) + "\n";
+            var line = NdjsonOutputFormatter.FormatError(new RecordError(1, null, field, reason)) + "\n";
             await stream.WriteAsync(Encoding.UTF8.GetBytes(line)).ConfigureAwait(false);
             await stream.FlushAsync().ConfigureAwait(false);
         }
@@ -291,6 +300,35 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         {
         }
     }
+
+    /// <summary>
+    /// A connection beyond <see cref="TcpSettings.MaxConnections"/>: one error record (in plain text, before any TLS
+    /// handshake) and closed at once; counted, and logged at most once a minute.
+    /// </summary>
+    private async Task RefuseAsync(Socket socket)
+    {
+        _metrics.ConnectionRefused();
+        var now = Environment.TickCount64;
+        if (now - Interlocked.Read(ref _lastRefusalLog) >= 60_000)
+        {
+            Interlocked.Exchange(ref _lastRefusalLog, now);
+            _logger.LogWarning("TCP: {Connections} connections are open, the limit (Tcp:MaxConnections); new ones are refused until some close",
+                _settings.MaxConnections);
+        }
+
+        await using var stream = new NetworkStream(socket, ownsSocket: true);
+        await WriteRefusalAsync(stream, $"the service has {_settings.MaxConnections} connections open, its limit (Tcp:MaxConnections); try again later", "connection")
+            .ConfigureAwait(false);
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+    }
+
+    private long _lastRefusalLog = -60_000;
 
     /// <summary>The handshake failed (already logged): the connection closes.</summary>
     private sealed class TlsHandshakeFailedException : Exception;

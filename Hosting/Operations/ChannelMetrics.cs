@@ -9,6 +9,7 @@ namespace LstmStream.Hosting.Operations;
 /// <item><c>lstmstream.record.latency</c> — seconds from a record's ingress to its output reaching its channel (histogram)</item>
 /// <item><c>lstmstream.records.received</c> / <c>lstmstream.records.rejected</c> — records accepted / rejected</item>
 /// <item><c>lstmstream.records.dropped</c> — outputs whose channel had gone</item>
+/// <item><c>lstmstream.tcp.connections.refused</c> — TCP connections closed at once because <c>Tcp:MaxConnections</c> were open</item>
 /// </list>
 /// </summary>
 public sealed class ChannelMetrics
@@ -21,6 +22,7 @@ public sealed class ChannelMetrics
     private readonly Counter<long> _received;
     private readonly Counter<long> _rejected;
     private long _dropped;
+    private long _connectionsRefused;
 
     public ChannelMetrics(IMeterFactory meterFactory)
     {
@@ -33,6 +35,8 @@ public sealed class ChannelMetrics
         // Observed rather than added to, so that it is exported from zero on (rate() and alerts see the first drop).
         meter.CreateObservableCounter("lstmstream.records.dropped", () => Interlocked.Read(ref _dropped), "{record}",
             "Outputs dropped because their channel had disconnected");
+        meter.CreateObservableCounter("lstmstream.tcp.connections.refused", () => Interlocked.Read(ref _connectionsRefused), "{connection}",
+            "TCP connections refused because Tcp:MaxConnections were open");
     }
 
     public void RecordLatency(TimeSpan latency, string channelKind) =>
@@ -45,4 +49,7 @@ public sealed class ChannelMetrics
         _rejected.Add(1, new KeyValuePair<string, object?>("channel", channelKind));
 
     public void OutputDropped() => Interlocked.Increment(ref _dropped);
+
+    /// <summary>A TCP connection was refused at the connection limit.</summary>
+    public void ConnectionRefused() => Interlocked.Increment(ref _connectionsRefused);
 }

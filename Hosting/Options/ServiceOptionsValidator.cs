@@ -62,6 +62,7 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
             ValidateTls(o.Tcp, Fail);
             ValidateClients(o.Tcp, Fail, problem => failures.Add($"{ServiceOptions.SectionName}:{problem}"));
             if (o.Tcp.MaxInFlightRecords < 1) Fail("Tcp:MaxInFlightRecords", $"must be positive, got {o.Tcp.MaxInFlightRecords}");
+            if (o.Tcp.MaxConnections < 1) Fail("Tcp:MaxConnections", $"must be positive, got {o.Tcp.MaxConnections}");
             if (o.Tcp.SendBufferBytes < 0) Fail("Tcp:SendBufferBytes", $"must not be negative (0: the OS default), got {o.Tcp.SendBufferBytes}");
             if (o.Tcp.ReadBufferBytes < 256) Fail("Tcp:ReadBufferBytes", $"must be at least 256, got {o.Tcp.ReadBufferBytes}");
             if (o.Tcp.MaxLineBytes < 64) Fail("Tcp:MaxLineBytes", $"must be at least 64, got {o.Tcp.MaxLineBytes}");

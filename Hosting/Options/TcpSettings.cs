@@ -23,6 +23,12 @@ public sealed class TcpSettings
     /// <summary>Bytes read from a socket at a time.</summary>
     public int ReadBufferBytes { get; set; } = 16 * 1024;
 
+    /// <summary>
+    /// Most connections open at once; one more is answered with an error record and closed at once (counted in
+    /// <c>lstmstream_tcp_connections_refused_total</c>), so idle or abandoned connections cannot pile up.
+    /// </summary>
+    public int MaxConnections { get; set; } = 1024;
+
     /// <summary>Longest accepted input line in bytes.</summary>
     public int MaxLineBytes { get; set; } = 1024 * 1024;
 
