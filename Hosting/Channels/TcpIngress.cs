@@ -50,6 +50,13 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     /// <summary>How long a closing connection waits for its peer to stop sending (see <see cref="CloseGracefullyAsync"/>).</summary>
     public static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// The most input a closing connection reads and discards (see <see cref="CloseGracefullyAsync"/>): a peer that
+    /// goes on sending past it, e.g. during the shutdown drain, is no longer read (its sends stall) and is closed when
+    /// <see cref="LingerTime"/> is up, instead of being read all that time (gigabytes on loopback).
+    /// </summary>
+    public const int MaxLingerBytes = 1 << 20;
+
     /// <summary>The bound address (the real port when the setting asked for port 0).</summary>
     public IPEndPoint? LocalEndpoint { get; private set; }
 
@@ -335,7 +342,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
 
     /// <summary>
     /// Sends FIN after the last output, then reads and discards what the peer still sends (until it closes, or
-    /// for <see cref="LingerTime"/> at most) before closing: closing a socket with unread input makes the
+    /// for <see cref="LingerTime"/> and <see cref="MaxLingerBytes"/> at most) before closing: closing a socket with unread input makes the
     /// kernel send a reset, which can destroy outputs the peer has not read yet.
     /// </summary>
     private async Task CloseGracefullyAsync(Socket socket, Stream stream)
@@ -351,9 +358,13 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
                 var discard = ArrayPool<byte>.Shared.Rent(16 * 1024);
                 try
                 {
-                    while (await stream.ReadAsync(discard, linger.Token).ConfigureAwait(false) > 0)
-                    {
-                    }
+                    long discarded = 0;
+                    int read;
+                    while (discarded <= MaxLingerBytes && (read = await stream.ReadAsync(discard, linger.Token).ConfigureAwait(false)) > 0)
+                        discarded += read;
+                    // A peer still sending is no longer read: its sends stall once the socket buffers are full, while
+                    // it can still read the outputs already sent; the socket closes when the linger time is up.
+                    if (discarded > MaxLingerBytes) await Task.Delay(Timeout.Infinite, linger.Token).ConfigureAwait(false);
                 }
                 finally
                 {
