@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
+using LstmStream.Hosting.Channels.Tls;
 using LstmStream.Hosting.Options;
 using MQTTnet;
 
@@ -23,10 +24,7 @@ public static class MqttTransportSecurity
         if (!string.IsNullOrWhiteSpace(settings.CaFile)) authorities.ImportFromPemFile(settings.CaFile);
         var clientCertificates = new X509Certificate2Collection();
         if (!string.IsNullOrWhiteSpace(settings.ClientCertificateFile))
-        {
-            using var pem = X509Certificate2.CreateFromPemFile(settings.ClientCertificateFile, settings.ClientKeyFile);
-            clientCertificates.Add(X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null));
-        }
+            clientCertificates.Add(CertificateFiles.LoadPem(settings.ClientCertificateFile, settings.ClientKeyFile!));
 
         return builder.WithTlsOptions(tls =>
         {
@@ -39,15 +37,8 @@ public static class MqttTransportSecurity
     }
 
     /// <summary>The broker's certificate names the host and chains to one of <paramref name="authorities"/>.</summary>
-    private static bool ChainsTo(X509Certificate2Collection authorities, X509Certificate? certificate, SslPolicyErrors errors)
-    {
-        if (certificate is null || (errors & (SslPolicyErrors.RemoteCertificateNotAvailable | SslPolicyErrors.RemoteCertificateNameMismatch)) != 0)
-            return false;
-        using var presented = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(presented);
-    }
+    private static bool ChainsTo(X509Certificate2Collection authorities, X509Certificate? certificate, SslPolicyErrors errors) =>
+        certificate is not null &&
+        (errors & (SslPolicyErrors.RemoteCertificateNotAvailable | SslPolicyErrors.RemoteCertificateNameMismatch)) == 0 &&
+        CertificateFiles.ChainsTo(authorities, certificate, purpose: null);
 }

@@ -19,32 +19,9 @@ public sealed class ClientCertificateCheck
     }
 
     /// <summary>For <see cref="SslServerAuthenticationOptions.RemoteCertificateValidationCallback"/>.</summary>
-    public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
-    {
-        if (certificate is null) return false;
-        var presented = certificate as X509Certificate2;
-        bool loaded = presented is null;
-        presented ??= X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-        try
-        {
-            return Chains(presented, chain);
-        }
-        finally
-        {
-            if (loaded) presented.Dispose();
-        }
-    }
-
-    private bool Chains(X509Certificate2 presented, X509Chain? chain)
-    {
-        using var custom = new X509Chain();
-        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        custom.ChainPolicy.CustomTrustStore.AddRange(_authorities);
-        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        custom.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")); // client authentication
-        if (chain is not null) custom.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
-        return custom.Build(presented);
-    }
+    public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
+        certificate is not null &&
+        CertificateFiles.ChainsTo(_authorities, certificate, CertificateFiles.ClientAuthentication, chain?.ChainPolicy.ExtraStore);
 
     /// <summary>The identity a client certificate proves: its subject common name.</summary>
     public static string IdentityOf(X509Certificate certificate)

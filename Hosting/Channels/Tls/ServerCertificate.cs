@@ -95,10 +95,7 @@ public sealed class ServerCertificate : IDisposable
 
         if (string.IsNullOrWhiteSpace(settings.KeyFile))
             throw new ArgumentException("a PEM certificate needs Tcp:Tls:KeyFile (its private key)");
-        using var pem = X509Certificate2.CreateFromPemFile(file, settings.KeyFile);
-        // A certificate made from PEM keeps its key in memory only; SslStream on Linux is happy with that, but a
-        // PKCS#12 round trip gives a certificate whose key every TLS backend accepts.
-        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        return CertificateFiles.LoadPem(file, settings.KeyFile);
     }
 
     public void Dispose() => _current.Dispose();

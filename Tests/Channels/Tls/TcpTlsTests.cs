@@ -4,6 +4,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
+using LstmStream.Hosting.Channels.Tls;
 using LstmStream.Tests.Service;
 
 namespace LstmStream.Tests.Channels.Tls;
@@ -42,7 +43,7 @@ public sealed class TcpTlsTests : IDisposable
         using var plain = await service.ConnectAsync();
         var answer = await NdjsonClient.ExchangeAsync(plain, [NdjsonClient.Record("plain-1", 0, 1, 2, 3, 4)], Timeout);
         Assert.Empty(answer);
-        await AssertLoggedAsync(service, "TLS handshake failed");
+        await service.WaitForLogAsync("TLS handshake failed", Timeout);
         Assert.Equal(1, await LiveKeysAsync(service));
     }
 
@@ -174,26 +175,12 @@ public sealed class TcpTlsTests : IDisposable
         }
     }
 
-    private bool ChainsToTestCa(X509Certificate? certificate)
-    {
-        if (certificate is null) return false;
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(_pki.Authority);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
-    }
+    private bool ChainsToTestCa(X509Certificate? certificate) =>
+        certificate is not null && CertificateFiles.ChainsTo([_pki.Authority], certificate, purpose: null);
 
     private static async Task<int> LiveKeysAsync(RunningService service)
     {
         using var http = new HttpClient { BaseAddress = service.HttpBase, Timeout = Timeout };
         return JsonDocument.Parse(await http.GetStringAsync("admin/counts")).RootElement.GetProperty("liveKeys").GetInt32();
-    }
-
-    private static async Task AssertLoggedAsync(RunningService service, string text)
-    {
-        using var deadline = new CancellationTokenSource(Timeout);
-        while (!service.Logs.Any(l => l.Contains(text, StringComparison.Ordinal)))
-            await Task.Delay(20, deadline.Token);
     }
 }
