@@ -6,10 +6,15 @@ namespace LstmStream.Pipeline.Streaming;
 /// One key's recurrent state as plain arrays, read out of a running pipeline or to be put back into one:
 /// per layer k, <c>C[k]</c> has the layer's <see cref="LstmLayer.CellSize"/> values and <c>H[k]</c> its
 /// <see cref="LstmLayer.OutputSize"/> values. <see cref="ModelIdentity"/> is the <see cref="LstmModel.Identity"/>
-/// of the model that produced it; state is only ever put back into the same model.
+/// of the model that produced it; state is only ever put back into the same model. <see cref="LastSeq"/> is the
+/// <c>seq</c> of the last step applied to this state (null: no step with a <c>seq</c> yet), so a stored state
+/// also tells which records it already covers.
 /// </summary>
 public sealed record KeyState(string ModelIdentity, string Key, float[][] C, float[][] H)
 {
+    /// <summary>The <c>seq</c> of the last step applied to this state; null when none carried one.</summary>
+    public long? LastSeq { get; init; }
+
     /// <summary>
     /// Throws an <see cref="ArgumentException"/> naming the key, the layer and the field when this state
     /// does not belong to <paramref name="model"/> (other identity, layer count or row sizes).
