@@ -24,6 +24,7 @@ namespace LstmStream.Hosting.Channels;
 public sealed class TcpIngress : IIngress, IAsyncDisposable
 {
     private readonly TcpSettings _settings;
+    private readonly LimitsSettings _limits;
     private readonly ILogger<TcpIngress> _logger;
     private readonly ILoggerFactory _loggers;
     private readonly ConcurrentDictionary<int, Task> _connections = new();
@@ -35,13 +36,16 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     private int _disposed;
     private readonly TcpClientDirectory _clients;
     private readonly ChannelMetrics _metrics;
+    private readonly TimeProvider _time;
     private ServerCertificate? _certificate;
     private ClientCertificateCheck? _clientCheck;
 
-    public TcpIngress(IOptions<ServiceOptions> options, ILoggerFactory loggers, ChannelMetrics metrics)
+    public TcpIngress(IOptions<ServiceOptions> options, ILoggerFactory loggers, ChannelMetrics metrics, TimeProvider time)
     {
         _metrics = metrics;
+        _time = time;
         _settings = options.Value.Tcp;
+        _limits = options.Value.Limits;
         _clients = new TcpClientDirectory(_settings.Clients);
         _loggers = loggers;
         _logger = loggers.CreateLogger<TcpIngress>();
@@ -73,7 +77,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         var endpoint = HostPort.Parse(_settings.Endpoint);
         if (_settings.Tls.Enabled)
         {
-            _certificate = new ServerCertificate(_settings.Tls, _logger);
+            _certificate = new ServerCertificate(_settings.Tls, _logger, _time);
             if (!string.IsNullOrWhiteSpace(_settings.Tls.ClientCaFile)) _clientCheck = new ClientCertificateCheck(_settings.Tls.ClientCaFile);
         }
         else if (!IPAddress.IsLoopback(endpoint.Address))
@@ -162,6 +166,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
             if (refusal is not null)
             {
                 _logger.LogWarning("{Channel}: refused: {Reason}", name, refusal);
+                _metrics.ConnectionRefused("auth");
                 await WriteRefusalAsync(stream, refusal).ConfigureAwait(false);
                 return;
             }
@@ -170,18 +175,23 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
             var channel = new NdjsonStreamChannel(name, stream, stream, _loggers.CreateLogger<NdjsonStreamChannel>())
             {
                 ReadBufferBytes = _settings.ReadBufferBytes,
-                MaxLineBytes = _settings.MaxLineBytes,
+                MaxLineBytes = _limits.MaxLineBytes,
+                MaxKeyBytes = _limits.MaxKeyBytes,
                 AlreadyRead = alreadyRead,
                 FirstLineNumber = client is not null && _clientCheck is null ? 2 : 1,
                 Authorize = client is null ? null : (batches, reject) => TcpClientDirectory.Authorize(client, batches, reject),
+                IdleTimeout = _settings.IdleTimeout,
+                Time = _time,
             };
             connection = inbox.Connect(channel, "tcp", _settings.MaxInFlightRecords);
             _logger.LogInformation("{Channel}: connected", name);
             await channel.RunAsync(connection, _stopReading.Token, _abort.Token).ConfigureAwait(false);
+            if (channel.IdledOut) _metrics.ConnectionIdleClosed();
             _logger.LogInformation("{Channel}: closed after {Accepted} records, {Rejected} rejected", name, connection.Accepted, connection.Rejected);
         }
         catch (TlsHandshakeFailedException)
         {
+            _metrics.ConnectionRefused("tls");
         }
         catch (Exception e)
         {
@@ -314,7 +324,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     /// </summary>
     private async Task RefuseAsync(Socket socket)
     {
-        _metrics.ConnectionRefused();
+        _metrics.ConnectionRefused("limit");
         var now = Environment.TickCount64;
         if (now - Interlocked.Read(ref _lastRefusalLog) >= 60_000)
         {
@@ -372,8 +382,10 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
                 }
             }
         }
-        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException
+                                       or NotSupportedException or InvalidOperationException)
         {
+            // Closing is best effort: a peer that has gone, or a TLS stream whose cancelled read has not ended yet.
         }
         finally
         {

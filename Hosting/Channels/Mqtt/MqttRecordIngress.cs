@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text;
 using System.Threading.Channels;
 using Akka;
 using Akka.Streams.Dsl;
@@ -54,20 +55,24 @@ public sealed class MqttRecordIngress : IAsyncDisposable
     private readonly CancellationTokenSource _accepting = new();
     private readonly int _keyLevel;
     private readonly MqttQualityOfServiceLevel _qos;
+    private readonly int _maxPayloadBytes;
     private long _records, _accepted, _rejected, _dropped;
     private int _completed;
 
     /// <param name="options">Broker, topics and buffering (validated here).</param>
     /// <param name="inputSize">The model's input size: every <c>x</c> must have this length.</param>
     /// <param name="logger">Rejected readings, drops and connection events.</param>
-    public MqttRecordIngress(MqttClientSettings options, int inputSize, ILogger logger)
+    /// <param name="limits">The longest payload and key (defaults: those of every channel, 1 MiB and 256 bytes).</param>
+    public MqttRecordIngress(MqttClientSettings options, int inputSize, ILogger logger, LimitsSettings? limits = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
         options.Validate();
         _options = options;
         _logger = logger;
-        _parser = new NdjsonRecordParser(inputSize);
+        limits ??= new LimitsSettings();
+        _parser = new NdjsonRecordParser(inputSize, maxKeyBytes: limits.MaxKeyBytes);
+        _maxPayloadBytes = limits.MaxLineBytes;
         _keyLevel = options.EffectiveKeyLevel;
         _qos = (MqttQualityOfServiceLevel)options.Qos;
         _buffer = Channel.CreateBounded<StepBatch>(new BoundedChannelOptions(options.IngressBuffer)
@@ -145,6 +150,12 @@ public sealed class MqttRecordIngress : IAsyncDisposable
         if (!MqttTopics.TryGetLevel(topic, _keyLevel, out var key))
         {
             error = new RecordError(tag, null, "topic", $"topic '{topic}' has no level {_keyLevel} to take the key from");
+        }
+        else if (message.Payload.Length > _maxPayloadBytes)
+        {
+            var shownKey = Encoding.UTF8.GetByteCount(key) <= _parser.MaxKeyBytes ? new string(key) : null;
+            error = new RecordError(tag, shownKey, null,
+                $"payload is {message.Payload.Length} bytes, more than the {_maxPayloadBytes} bytes a record may have (Limits:MaxLineBytes)");
         }
         else if (Parse(message.Payload, key, tag, batch, out error) == LineOutcome.Blank)
         {
