@@ -59,6 +59,17 @@ public sealed class ServiceSettingsTests
     }
 
     [Fact]
+    public void A_public_endpoint_without_TLS_is_accepted_only_with_AllowPlaintext()
+    {
+        var validator = new ServiceOptionsValidator(Support.SharedData.RepositoryRoot);
+        var options = new ServiceOptions { Model = { Path = RunningService.DemoModel }, Tcp = { Endpoint = "0.0.0.0:7878" } };
+
+        Assert.Contains(validator.Check(options), f => f.StartsWith("LstmStream:Tcp:Endpoint: '0.0.0.0:7878' is not a loopback address and Tcp:Tls is not configured", StringComparison.Ordinal));
+        options.Tcp.AllowPlaintext = true;
+        Assert.Empty(validator.Check(options));
+    }
+
+    [Fact]
     public void The_shipped_settings_are_valid_and_enable_the_simulator_on_loopback()
     {
         var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
