@@ -37,6 +37,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     private readonly TcpClientDirectory _clients;
     private readonly ChannelMetrics _metrics;
     private readonly TimeProvider _time;
+    private readonly LogBudget _refusalLog;
     private ServerCertificate? _certificate;
     private ClientCertificateCheck? _clientCheck;
 
@@ -44,6 +45,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     {
         _metrics = metrics;
         _time = time;
+        _refusalLog = new LogBudget(time);
         _settings = options.Value.Tcp;
         _limits = options.Value.Limits;
         _clients = new TcpClientDirectory(_settings.Clients);
@@ -165,7 +167,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
             stream = secured;
             if (refusal is not null)
             {
-                _logger.LogWarning("{Channel}: refused: {Reason}", name, refusal);
+                LogRefusal(name, refusal);
                 _metrics.ConnectionRefused("auth");
                 await WriteRefusalAsync(stream, refusal).ConfigureAwait(false);
                 return;
@@ -231,7 +233,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
             }
             catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or SocketException)
             {
-                _logger.LogWarning("{Channel}: TLS handshake failed: {Reason}", name, e is OperationCanceledException ? "timed out" : e.Message);
+                LogRefusal(name, $"TLS handshake failed: {(e is OperationCanceledException ? "timed out" : e.Message)}");
                 await ssl.DisposeAsync().ConfigureAwait(false);
                 throw new TlsHandshakeFailedException();
             }
@@ -346,6 +348,16 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     }
 
     private long _lastRefusalLog = -60_000;
+
+    /// <summary>A refused connection (handshake or identity), logged within the refusal log budget.</summary>
+    private void LogRefusal(string channel, string reason)
+    {
+        if (!_refusalLog.TryWrite(out var heldBack)) return;
+        if (heldBack == 0) _logger.LogWarning("{Channel}: refused: {Reason}", channel, reason);
+        else
+            _logger.LogWarning("{Channel}: refused: {Reason} ({HeldBack} refusals before it were not logged, at most {Lines} lines a minute)",
+                channel, reason, heldBack, _refusalLog.LinesPerInterval);
+    }
 
     /// <summary>The handshake failed (already logged): the connection closes.</summary>
     private sealed class TlsHandshakeFailedException : Exception;

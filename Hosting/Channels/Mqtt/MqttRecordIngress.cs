@@ -3,6 +3,7 @@ using System.Text;
 using System.Threading.Channels;
 using Akka;
 using Akka.Streams.Dsl;
+using LstmStream.Hosting.Operations;
 using LstmStream.Hosting.Options;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
@@ -56,6 +57,7 @@ public sealed class MqttRecordIngress : IAsyncDisposable
     private readonly int _keyLevel;
     private readonly MqttQualityOfServiceLevel _qos;
     private readonly int _maxPayloadBytes;
+    private readonly LogBudget _rejectionLog = new();
     private long _records, _accepted, _rejected, _dropped;
     private int _completed;
 
@@ -166,7 +168,14 @@ public sealed class MqttRecordIngress : IAsyncDisposable
         {
             batch.Release();
             Interlocked.Increment(ref _rejected);
-            _logger.LogWarning("MQTT reading on {Topic} rejected: {Error}", LoggedText.Of(topic), LoggedText.Of(error.ToString(), LoggedText.RecordMaxChars));
+            if (_rejectionLog.TryWrite(out var heldBack))
+            {
+                if (heldBack == 0) _logger.LogWarning("MQTT reading on {Topic} rejected: {Error}", LoggedText.Of(topic), LoggedText.Of(error.ToString(), LoggedText.RecordMaxChars));
+                else
+                    _logger.LogWarning("MQTT reading on {Topic} rejected: {Error} ({HeldBack} rejected readings before it were not logged, at most {Lines} lines a minute)",
+                        LoggedText.Of(topic), LoggedText.Of(error.ToString(), LoggedText.RecordMaxChars), heldBack, _rejectionLog.LinesPerInterval);
+            }
+
             await PublishErrorAsync(error, topic).ConfigureAwait(false);
             return;
         }
@@ -183,7 +192,7 @@ public sealed class MqttRecordIngress : IAsyncDisposable
             var dropped = Interlocked.Increment(ref _dropped);
             if (dropped == 1 || dropped % 1000 == 0)
                 _logger.LogWarning("MQTT ingress buffer full ({Capacity} readings): QoS 0 reading on {Topic} dropped ({Dropped} so far)",
-                    _options.IngressBuffer, topic, dropped);
+                    _options.IngressBuffer, LoggedText.Of(topic), dropped);
             return;
         }
 
