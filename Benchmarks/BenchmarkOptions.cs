@@ -2,7 +2,7 @@ namespace LstmStream.Benchmarks;
 
 /// <summary>
 /// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--out FILE] [--no-run]
-/// [--no-memory] [--temp PREFIX]</c>.
+/// [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX]</c>.
 /// </summary>
 internal sealed record BenchmarkOptions
 {
@@ -17,6 +17,17 @@ internal sealed record BenchmarkOptions
     public string Out { get; init; } = "bench-results.json";
     public bool RunThroughput { get; init; } = true;
     public bool Memory { get; init; } = true;
+
+    /// <summary>The TCP rows: <c>serve</c>'s TCP channel plaintext and with TLS (sensor workload).</summary>
+    public bool TcpThroughput { get; init; } = true;
+
+    /// <summary>Only the TCP rows (no suite, run or memory rows).</summary>
+    public bool TcpOnly { get; init; }
+
+    /// <summary>Records sent per repetition of the TCP rows.</summary>
+    public long TcpRecords => Quick ? 100_000 : 300_000;
+
+    public int TcpRepetitions => Quick ? 3 : 5;
 
     /// <summary>Prefix of the NDJSON input files written for the run rows.</summary>
     public string TempPrefix { get; init; } = "/tmp/bench-ndjson-";
@@ -39,7 +50,7 @@ internal sealed record BenchmarkOptions
 
     public const string Usage =
         "usage: dotnet run --project Benchmarks -c Release -- [--quick] [--workload seed|sensor|wide]... " +
-        "[--keys 1,64,1024,4096] [--threads 1,2] [--out bench-results.json] [--no-run] [--no-memory] [--temp /tmp/bench-ndjson-]";
+        "[--keys 1,64,1024,4096] [--threads 1,2] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-]";
 
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -67,6 +78,8 @@ internal sealed record BenchmarkOptions
                 case "--out": options = options with { Out = Value() }; break;
                 case "--no-run": options = options with { RunThroughput = false }; break;
                 case "--no-memory": options = options with { Memory = false }; break;
+                case "--no-tcp": options = options with { TcpThroughput = false }; break;
+                case "--tcp-only": options = options with { TcpOnly = true }; break;
                 case "--temp": options = options with { TempPrefix = Value() }; break;
                 default: throw new ArgumentException($"unknown argument '{arg}'");
             }

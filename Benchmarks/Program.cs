@@ -30,15 +30,15 @@ using var materializer = ActorMaterializer.Create(system);
 
 var suite = new BenchmarkSuite(options, materializer, progress);
 var workloads = options.Workloads.Select(Workload.ByName).ToList();
-ProcessWarmUp.Run(workloads[0], materializer, TimeSpan.FromSeconds(options.Quick ? 1 : 2));
-foreach (var workload in workloads)
+if (!options.TcpOnly) ProcessWarmUp.Run(workloads[0], materializer, TimeSpan.FromSeconds(options.Quick ? 1 : 2));
+foreach (var workload in options.TcpOnly ? [] : workloads)
 {
     progress.WriteLine($"workload {workload.Name}: {workload.Describe()}, {workload.FlopsPerStep:N0} flop per step");
     suite.Run(workload);
 }
 
 var runs = new List<RunThroughput.Result>();
-if (options.RunThroughput)
+if (options.RunThroughput && !options.TcpOnly)
 {
     foreach (var workload in workloads.Where(w => w.Name is "seed" or "sensor"))
     {
@@ -61,8 +61,37 @@ if (options.RunThroughput)
     }
 }
 
+var tcp = new List<TcpThroughput.Result>();
+if ((options.TcpThroughput || options.TcpOnly) && workloads.FirstOrDefault(w => w.Name == "sensor") is { } tcpWorkload)
+{
+    progress.WriteLine($"tcp throughput: {tcpWorkload.Name}, {options.TcpRecords:N0} records per repetition, plaintext and TLS");
+    var t = await TcpThroughput.MeasureAsync(tcpWorkload, options.TcpRecords, options.TcpRepetitions, options.TempPrefix, progress);
+    tcp.Add(t);
+    foreach (var (engine, recordsPerSecond, allocated, backend) in new[]
+             {
+                 (Engines.Tcp, t.PlainRecordsPerSecond, t.PlainAllocatedBytesPerRecord, "serve over loopback TCP"),
+                 (Engines.TcpTls, t.TlsRecordsPerSecond, t.TlsAllocatedBytesPerRecord, $"serve over loopback TCP, {t.TlsCipher}"),
+             })
+    {
+        suite.Rows.Add(new ResultRow
+        {
+            Workload = t.Workload,
+            Keys = t.Keys,
+            Engine = engine,
+            Backend = backend,
+            Threads = 1,
+            StepsPerSecond = recordsPerSecond,
+            Gflops = recordsPerSecond * tcpWorkload.FlopsPerStep / 1e9,
+            AllocatedBytesPerStep = allocated,
+            StepsTimed = t.Records * t.PlainSamples.Count,
+        });
+    }
+
+    progress.WriteLine($"tcp throughput: plaintext {t.PlainRecordsPerSecond:N0}, TLS {t.TlsRecordsPerSecond:N0} records/s ({t.TlsShare:P1})");
+}
+
 var memory = new List<MemoryPerKey.Result>();
-if (options.Memory && workloads.FirstOrDefault(w => w.Name == "sensor") is { } sensor)
+if (options.Memory && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name == "sensor") is { } sensor)
 {
     progress.WriteLine($"memory per live key: {sensor.Name}, {options.MemoryKeys:N0} keys");
     var m = MemoryPerKey.Measure(sensor, options.MemoryKeys, materializer);
@@ -71,7 +100,7 @@ if (options.Memory && workloads.FirstOrDefault(w => w.Name == "sensor") is { } s
 }
 
 machine.LoadAverageEnd = MachineInfo.LoadAverage();
-var report = new Report { Machine = machine, Options = options, Rows = suite.Rows, Runs = runs, Memory = memory, Failures = suite.Failures, CeilingMatrices = suite.CeilingMatrices };
+var report = new Report { Machine = machine, Options = options, Rows = suite.Rows, Runs = runs, Memory = memory, Failures = suite.Failures, CeilingMatrices = suite.CeilingMatrices, Tcp = tcp };
 report.Relate();
 Console.Out.Write(report.Markdown());
 report.WriteJson(options.Out);

@@ -15,6 +15,7 @@ internal sealed class Report
     public required List<MemoryPerKey.Result> Memory { get; init; }
     public required List<string> Failures { get; init; }
     public required List<CeilingMatrix> CeilingMatrices { get; init; }
+    public List<TcpThroughput.Result> Tcp { get; init; } = [];
 
     /// <summary>Fills % of ceiling and the ratios to the ONNX Runtime rows of the same workload, keys and threads.</summary>
     public void Relate()
@@ -81,6 +82,12 @@ internal sealed class Report
                 $"run (NDJSON through NdjsonRunner, {run.Lines:N0} lines, {run.Keys} keys round robin, output discarded): {run.Workload} {run.LinesPerSecond:N0} lines/s, {run.AllocatedBytesPerLine:F0} B/line allocated (also in the table as {Engines.Run}).");
         }
 
+        foreach (var t in Tcp)
+        {
+            s.AppendLine(CultureInfo.InvariantCulture,
+                $"tcp (serve's TCP channel over loopback, one connection, {t.Records:N0} records of {t.Keys} keys round robin per repetition, median of {t.PlainSamples.Count}): {t.Workload} plaintext {t.PlainRecordsPerSecond:N0} records/s, TLS ({t.TlsCipher}) {t.TlsRecordsPerSecond:N0} records/s: TLS at {t.TlsShare:P1} of plaintext (target ≥ 90 %; also in the table as {Engines.Tcp} and {Engines.TcpTls}).");
+        }
+
         foreach (var m in Memory)
         {
             var verdict = m.BytesPerKey <= m.TargetBytes ? "within" : "ABOVE";
@@ -101,7 +108,8 @@ internal sealed class Report
         var document = new Document(Machine, new Settings(Options.Quick, Options.Measure.WarmUp.TotalMilliseconds, Options.Measure.Repetition.TotalMilliseconds, Options.Measure.Repetitions),
             Rows, Runs.Select(r => new RunEntry(r.Workload, r.Lines, r.Keys, r.Backend, r.LinesPerSecond, r.AllocatedBytesPerLine, r.Samples)).ToList(),
             Memory.Select(m => new MemoryEntry(m.Workload, m.LiveKeys, m.BytesPerKey, m.RawStateBytes, m.TargetBytes, m.BytesPerKey <= m.TargetBytes)).ToList(),
-            Failures, CeilingMatrices);
+            Failures, CeilingMatrices,
+            Tcp.Select(t => new TcpEntry(t.Workload, t.Records, t.Keys, t.PlainRecordsPerSecond, t.TlsRecordsPerSecond, t.TlsShare, t.TlsCipher, t.PlainSamples, t.TlsSamples)).ToList());
         var json = JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         File.WriteAllText(path, json + "\n");
     }
@@ -113,9 +121,11 @@ internal sealed class Report
         Engines.Stream => 2,
         Engines.Typed => 3,
         Engines.Run => 4,
-        Engines.OrtBatched => 5,
-        Engines.OrtPerKey => 6,
-        _ => 6,
+        Engines.Tcp => 5,
+        Engines.TcpTls => 6,
+        Engines.OrtBatched => 7,
+        Engines.OrtPerKey => 8,
+        _ => 8,
     };
 
     private static string Format(double? value, string format) =>
@@ -128,7 +138,19 @@ internal sealed class Report
         [property: JsonPropertyName("run_throughput")] List<RunEntry> RunThroughput,
         [property: JsonPropertyName("memory_per_key")] List<MemoryEntry> MemoryPerKey,
         [property: JsonPropertyName("validation_failures")] List<string> ValidationFailures,
-        [property: JsonPropertyName("ceiling_matrices")] List<CeilingMatrix> CeilingMatrices);
+        [property: JsonPropertyName("ceiling_matrices")] List<CeilingMatrix> CeilingMatrices,
+        [property: JsonPropertyName("tcp_throughput")] List<TcpEntry> TcpThroughput);
+
+    private sealed record TcpEntry(
+        [property: JsonPropertyName("workload")] string Workload,
+        [property: JsonPropertyName("records")] long Records,
+        [property: JsonPropertyName("keys")] int Keys,
+        [property: JsonPropertyName("plaintext_records_per_s")] double Plaintext,
+        [property: JsonPropertyName("tls_records_per_s")] double Tls,
+        [property: JsonPropertyName("tls_share_of_plaintext")] double TlsShare,
+        [property: JsonPropertyName("tls_cipher")] string TlsCipher,
+        [property: JsonPropertyName("samples_plaintext_records_per_s")] IReadOnlyList<double> PlainSamples,
+        [property: JsonPropertyName("samples_tls_records_per_s")] IReadOnlyList<double> TlsSamples);
 
     private sealed record Settings(
         [property: JsonPropertyName("quick")] bool Quick,

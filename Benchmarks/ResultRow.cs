@@ -27,6 +27,8 @@ internal static class Engines
     public const string Stream = "lstmstream-stream";
     public const string Typed = "lstmstream-typed";
     public const string Run = "lstmstream-run";
+    public const string Tcp = "lstmstream-tcp";
+    public const string TcpTls = "lstmstream-tcp-tls";
     public const string OrtBatched = "onnxruntime-batched";
     public const string OrtPerKey = "onnxruntime-per-key";
 }

@@ -12,6 +12,7 @@ namespace LstmStream.Hosting.Channels;
 public sealed class ConsoleIngress : IIngress
 {
     private readonly ConsoleChannelSettings _settings;
+    private readonly LimitsSettings _limits;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger<ConsoleIngress> _logger;
     private readonly CancellationTokenSource _stopReading = new();
@@ -21,6 +22,7 @@ public sealed class ConsoleIngress : IIngress
     public ConsoleIngress(IOptions<ServiceOptions> options, ILoggerFactory loggers)
     {
         _settings = options.Value.Console;
+        _limits = options.Value.Limits;
         _loggers = loggers;
         _logger = loggers.CreateLogger<ConsoleIngress>();
     }
@@ -38,7 +40,11 @@ public sealed class ConsoleIngress : IIngress
         await Task.Yield();
         var input = Console.OpenStandardInput();
         var output = Console.OpenStandardOutput();
-        var channel = new NdjsonStreamChannel("stdin", input, output, _loggers.CreateLogger<NdjsonStreamChannel>());
+        var channel = new NdjsonStreamChannel("stdin", input, output, _loggers.CreateLogger<NdjsonStreamChannel>())
+        {
+            MaxLineBytes = _limits.MaxLineBytes,
+            MaxKeyBytes = _limits.MaxKeyBytes,
+        };
         var connection = inbox.Connect(channel, "console", _settings.MaxInFlightRecords);
         try
         {

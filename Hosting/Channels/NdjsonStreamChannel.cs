@@ -19,6 +19,11 @@ namespace LstmStream.Hosting.Channels;
 /// A peer that has gone (write fails) loses the outputs still to come; they are discarded and their credit is
 /// given back, so nothing else waits for it.
 /// </para>
+/// <para>
+/// With an <see cref="IdleTimeout"/>, a peer that has sent nothing for that long while nothing of it is pending
+/// (no record in flight, no output written in that time) stops being read: it gets one error record
+/// (<c>"field":"connection"</c>) and the channel ends as at the end of its input (<see cref="IdledOut"/>).
+/// </para>
 /// </summary>
 public sealed class NdjsonStreamChannel : IChannelOutput
 {
@@ -30,6 +35,7 @@ public sealed class NdjsonStreamChannel : IChannelOutput
     private ArrayBufferWriter<byte> _pending = new(4096);
     private ArrayBufferWriter<byte> _writing = new(4096);
     private int _pendingRecords;
+    private long _lastActivity;
     private bool _outputComplete;
     private volatile bool _broken;
 
@@ -47,7 +53,10 @@ public sealed class NdjsonStreamChannel : IChannelOutput
     public int ReadBufferBytes { get; init; } = 16 * 1024;
 
     /// <summary>Longest accepted line, in bytes.</summary>
-    public int MaxLineBytes { get; init; } = 1024 * 1024;
+    public int MaxLineBytes { get; init; } = NdjsonBatchDecoder.DefaultMaxLineBytes;
+
+    /// <summary>Longest accepted key, in UTF-8 bytes.</summary>
+    public int MaxKeyBytes { get; init; } = NdjsonRecordParser.DefaultMaxKeyBytes;
 
     /// <summary>Input already read from the stream before the channel started (after a handshake line): decoded first.</summary>
     public ReadOnlyMemory<byte> AlreadyRead { get; init; }
@@ -60,6 +69,15 @@ public sealed class NdjsonStreamChannel : IChannelOutput
     /// removing it when empty) and reject them with the given callback (e.g. keys the client may not write).
     /// </summary>
     public Action<List<StepBatch>, Action<RecordError>>? Authorize { get; init; }
+
+    /// <summary>How long a peer may send nothing while nothing of it is pending before it is closed; zero: never.</summary>
+    public TimeSpan IdleTimeout { get; init; }
+
+    /// <summary>The clock of <see cref="IdleTimeout"/>.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>True once the channel stopped reading because of <see cref="IdleTimeout"/>.</summary>
+    public bool IdledOut { get; private set; }
 
     public void OnOutput(StepBatch batch, int row)
     {
@@ -90,12 +108,15 @@ public sealed class NdjsonStreamChannel : IChannelOutput
     public async Task RunAsync(PipelineConnection connection, CancellationToken stopReading, CancellationToken abort)
     {
         ArgumentNullException.ThrowIfNull(connection);
+        Volatile.Write(ref _lastActivity, Time.GetTimestamp());
         var writer = WriteLoopAsync(connection, abort);
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(stopReading);
+        using var idleCheck = IdleTimeout > TimeSpan.Zero ? StartIdleCheck(connection, reading) : null;
         try
         {
-            await ReadLoopAsync(connection, stopReading, abort).ConfigureAwait(false);
+            await ReadLoopAsync(connection, reading.Token, abort).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (stopReading.IsCancellationRequested || abort.IsCancellationRequested)
+        catch (OperationCanceledException) when (reading.IsCancellationRequested || abort.IsCancellationRequested)
         {
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
@@ -121,10 +142,46 @@ public sealed class NdjsonStreamChannel : IChannelOutput
         await writer.ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// A timer that checks, when the peer has been quiet for <see cref="IdleTimeout"/>, whether it still is and nothing
+    /// of it is pending; then it stops the reading. Reads and writes only note the time, so they cost no timer change.
+    /// </summary>
+    private ITimer StartIdleCheck(PipelineConnection connection, CancellationTokenSource reading)
+    {
+        ITimer? timer = null;
+        timer = Time.CreateTimer(_ =>
+        {
+            var quiet = Time.GetElapsedTime(Volatile.Read(ref _lastActivity));
+            if (connection.Credit.InUse > 0) timer!.Change(IdleTimeout, Timeout.InfiniteTimeSpan);
+            else if (quiet < IdleTimeout) timer!.Change(IdleTimeout - quiet, Timeout.InfiniteTimeSpan);
+            else
+            {
+                IdledOut = true;
+                try
+                {
+                    reading.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The channel ended meanwhile.
+                }
+            }
+        }, null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        timer.Change(IdleTimeout, Timeout.InfiniteTimeSpan);
+        return timer;
+    }
+
+    /// <summary>An error record for the peer that holds no credit (it answers no record of its own).</summary>
+    private void Notify(RecordError error)
+    {
+        lock (_gate) NdjsonOutputFormatter.WriteError(error, _pending);
+        _wake.Writer.TryWrite(true);
+    }
+
     private async Task ReadLoopAsync(PipelineConnection connection, CancellationToken stopReading, CancellationToken abort)
     {
         var ready = new List<StepBatch>();
-        var parser = new NdjsonRecordParser(connection.InputSize);
+        var parser = new NdjsonRecordParser(connection.InputSize, maxKeyBytes: MaxKeyBytes);
         var maxRows = Math.Min(connection.MaxInFlight, 256);
         using var decoder = new NdjsonBatchDecoder(parser, maxRows, ready.Add, connection.Reject, MaxLineBytes) { FirstLineNumber = FirstLineNumber };
         var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferBytes);
@@ -145,6 +202,7 @@ public sealed class NdjsonStreamChannel : IChannelOutput
                 // A read that ignores the token (stdin) is abandoned at the stop, not waited for.
                 pendingRead = _input.ReadAsync(buffer.AsMemory(0, ReadBufferBytes), stopReading).AsTask();
                 var read = await pendingRead.WaitAsync(stopReading).ConfigureAwait(false);
+                Volatile.Write(ref _lastActivity, Time.GetTimestamp());
                 if (read == 0)
                 {
                     decoder.Complete();
@@ -159,6 +217,14 @@ public sealed class NdjsonStreamChannel : IChannelOutput
                 // Records already read are accepted even when the stop comes now: only the abort token cuts them.
                 await connection.SubmitAllAsync(ready, abort).ConfigureAwait(false);
             }
+        }
+        catch (OperationCanceledException) when (IdledOut)
+        {
+            // The read was cancelled with the token (sockets honour it): let it end before the connection is closed.
+            if (pendingRead is not null) await Task.WhenAny(pendingRead, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false);
+            _logger.LogInformation("{Channel}: nothing received for {Timeout} and nothing pending: closed (idle timeout)", Name, IdleTimeout);
+            Notify(new RecordError(decoder.Summary.Lines + 1, null, "connection",
+                $"nothing received for {IdleTimeout.TotalSeconds:0.###} s and nothing pending: the connection is closed (idle timeout)"));
         }
         finally
         {
@@ -184,7 +250,7 @@ public sealed class NdjsonStreamChannel : IChannelOutput
                     last = _outputComplete;
                 }
 
-                if (records > 0)
+                if (_writing.WrittenCount > 0)
                 {
                     if (!_broken)
                     {
@@ -192,6 +258,7 @@ public sealed class NdjsonStreamChannel : IChannelOutput
                         {
                             await _output.WriteAsync(_writing.WrittenMemory, abort).ConfigureAwait(false);
                             await _output.FlushAsync(abort).ConfigureAwait(false);
+                            Volatile.Write(ref _lastActivity, Time.GetTimestamp());
                         }
                         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
                         {
@@ -200,7 +267,7 @@ public sealed class NdjsonStreamChannel : IChannelOutput
                         }
                     }
 
-                    connection.Release(records);
+                    if (records > 0) connection.Release(records);
                 }
 
                 _writing.ResetWrittenCount();

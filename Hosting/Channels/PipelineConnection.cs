@@ -23,6 +23,7 @@ public sealed class PipelineConnection
     private readonly Action<PipelineConnection> _onClosed;
     private readonly ChannelMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly LogBudget _rejectionLog;
     private readonly object _slotGate = new();
     private readonly long[] _ingressTicks;
     private readonly int[] _freeSlots;
@@ -40,10 +41,13 @@ public sealed class PipelineConnection
     /// <param name="enqueue">Puts a tagged batch into the pipeline's inbox (waits while the inbox is full).</param>
     /// <param name="closed">Told once, when the channel closes (the outbox forgets the connection).</param>
     /// <param name="metrics">Records received and rejected, latency.</param>
-    /// <param name="logger">Where rejected records are logged.</param>
+    /// <param name="logger">Where rejected records are logged (at most <see cref="LogBudget.DefaultLinesPerInterval"/> a minute).</param>
+    /// <param name="time">The clock of that log budget.</param>
     internal PipelineConnection(int id, IChannelOutput output, string kind, int maxInFlight, int inputSize,
-        Func<StepBatch, CancellationToken, ValueTask> enqueue, Action<PipelineConnection> closed, ChannelMetrics metrics, ILogger logger)
+        Func<StepBatch, CancellationToken, ValueTask> enqueue, Action<PipelineConnection> closed, ChannelMetrics metrics, ILogger logger,
+        TimeProvider? time = null)
     {
+        _rejectionLog = new LogBudget(time);
         Id = id;
         Output = output;
         Kind = kind;
@@ -157,8 +161,9 @@ public sealed class PipelineConnection
     }
 
     /// <summary>
-    /// A record the channel could not accept: counted, logged, and passed to <see cref="IChannelOutput.OnError"/>,
-    /// holding one unit of credit until the channel <see cref="Release"/>s it.
+    /// A record the channel could not accept: counted, logged (escaped and cut; at most <see cref="LogBudget.DefaultLinesPerInterval"/>
+    /// lines a minute per connection, the next line saying how many were held back), and passed to
+    /// <see cref="IChannelOutput.OnError"/>, holding one unit of credit until the channel <see cref="Release"/>s it.
     /// </summary>
     public void Reject(RecordError error)
     {
@@ -166,7 +171,14 @@ public sealed class PipelineConnection
         Credit.Charge(1);
         Interlocked.Increment(ref _rejected);
         _metrics.RecordRejected(Kind);
-        _logger.LogWarning("{Channel}: rejected record: {Error}", Output.Name, LoggedText.Of(error.ToString(), LoggedText.RecordMaxChars));
+        if (_rejectionLog.TryWrite(out var heldBack))
+        {
+            if (heldBack == 0) _logger.LogWarning("{Channel}: rejected record: {Error}", Output.Name, LoggedText.Of(error.ToString(), LoggedText.RecordMaxChars));
+            else
+                _logger.LogWarning("{Channel}: rejected record: {Error} ({HeldBack} rejected records before it were not logged, at most {Lines} lines a minute)",
+                    Output.Name, LoggedText.Of(error.ToString(), LoggedText.RecordMaxChars), heldBack, _rejectionLog.LinesPerInterval);
+        }
+
         Output.OnError(error);
     }
 

@@ -22,6 +22,7 @@ public sealed class SimulatorIngress : IIngress, IChannelOutput
     public const string KeyPrefix = "sim-sensor-";
 
     private readonly SimulatorChannelSettings _settings;
+    private readonly LimitsSettings _limits;
     private readonly ILogger<SimulatorIngress> _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly object _sampleGate = new();
@@ -34,6 +35,7 @@ public sealed class SimulatorIngress : IIngress, IChannelOutput
     public SimulatorIngress(IOptions<ServiceOptions> options, ILogger<SimulatorIngress> logger)
     {
         _settings = options.Value.Simulator;
+        _limits = options.Value.Limits;
         _logger = logger;
     }
 
@@ -87,7 +89,8 @@ public sealed class SimulatorIngress : IIngress, IChannelOutput
         });
         var ready = new List<StepBatch>();
         var maxRows = Math.Min(connection.MaxInFlight, 256);
-        using var decoder = new NdjsonBatchDecoder(new NdjsonRecordParser(features), maxRows, ready.Add, connection.Reject);
+        using var decoder = new NdjsonBatchDecoder(new NdjsonRecordParser(features, maxKeyBytes: _limits.MaxKeyBytes), maxRows, ready.Add, connection.Reject,
+            _limits.MaxLineBytes);
         var text = new ArrayBufferWriter<byte>(1 << 16);
         var clock = Stopwatch.StartNew();
         var lastLog = TimeSpan.Zero;

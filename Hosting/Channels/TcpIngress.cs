@@ -24,6 +24,7 @@ namespace LstmStream.Hosting.Channels;
 public sealed class TcpIngress : IIngress, IAsyncDisposable
 {
     private readonly TcpSettings _settings;
+    private readonly LimitsSettings _limits;
     private readonly ILogger<TcpIngress> _logger;
     private readonly ILoggerFactory _loggers;
     private readonly ConcurrentDictionary<int, Task> _connections = new();
@@ -35,13 +36,18 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     private int _disposed;
     private readonly TcpClientDirectory _clients;
     private readonly ChannelMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly LogBudget _refusalLog;
     private ServerCertificate? _certificate;
     private ClientCertificateCheck? _clientCheck;
 
-    public TcpIngress(IOptions<ServiceOptions> options, ILoggerFactory loggers, ChannelMetrics metrics)
+    public TcpIngress(IOptions<ServiceOptions> options, ILoggerFactory loggers, ChannelMetrics metrics, TimeProvider time)
     {
         _metrics = metrics;
+        _time = time;
+        _refusalLog = new LogBudget(time);
         _settings = options.Value.Tcp;
+        _limits = options.Value.Limits;
         _clients = new TcpClientDirectory(_settings.Clients);
         _loggers = loggers;
         _logger = loggers.CreateLogger<TcpIngress>();
@@ -73,7 +79,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         var endpoint = HostPort.Parse(_settings.Endpoint);
         if (_settings.Tls.Enabled)
         {
-            _certificate = new ServerCertificate(_settings.Tls, _logger);
+            _certificate = new ServerCertificate(_settings.Tls, _logger, _time);
             if (!string.IsNullOrWhiteSpace(_settings.Tls.ClientCaFile)) _clientCheck = new ClientCertificateCheck(_settings.Tls.ClientCaFile);
         }
         else if (!IPAddress.IsLoopback(endpoint.Address))
@@ -161,7 +167,8 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
             stream = secured;
             if (refusal is not null)
             {
-                _logger.LogWarning("{Channel}: refused: {Reason}", name, refusal);
+                LogRefusal(name, refusal);
+                _metrics.ConnectionRefused("auth");
                 await WriteRefusalAsync(stream, refusal).ConfigureAwait(false);
                 return;
             }
@@ -170,18 +177,23 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
             var channel = new NdjsonStreamChannel(name, stream, stream, _loggers.CreateLogger<NdjsonStreamChannel>())
             {
                 ReadBufferBytes = _settings.ReadBufferBytes,
-                MaxLineBytes = _settings.MaxLineBytes,
+                MaxLineBytes = _limits.MaxLineBytes,
+                MaxKeyBytes = _limits.MaxKeyBytes,
                 AlreadyRead = alreadyRead,
                 FirstLineNumber = client is not null && _clientCheck is null ? 2 : 1,
                 Authorize = client is null ? null : (batches, reject) => TcpClientDirectory.Authorize(client, batches, reject),
+                IdleTimeout = _settings.IdleTimeout,
+                Time = _time,
             };
             connection = inbox.Connect(channel, "tcp", _settings.MaxInFlightRecords);
             _logger.LogInformation("{Channel}: connected", name);
             await channel.RunAsync(connection, _stopReading.Token, _abort.Token).ConfigureAwait(false);
+            if (channel.IdledOut) _metrics.ConnectionIdleClosed();
             _logger.LogInformation("{Channel}: closed after {Accepted} records, {Rejected} rejected", name, connection.Accepted, connection.Rejected);
         }
         catch (TlsHandshakeFailedException)
         {
+            _metrics.ConnectionRefused("tls");
         }
         catch (Exception e)
         {
@@ -221,7 +233,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
             }
             catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or SocketException)
             {
-                _logger.LogWarning("{Channel}: TLS handshake failed: {Reason}", name, e is OperationCanceledException ? "timed out" : e.Message);
+                LogRefusal(name, $"TLS handshake failed: {(e is OperationCanceledException ? "timed out" : e.Message)}");
                 await ssl.DisposeAsync().ConfigureAwait(false);
                 throw new TlsHandshakeFailedException();
             }
@@ -314,7 +326,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     /// </summary>
     private async Task RefuseAsync(Socket socket)
     {
-        _metrics.ConnectionRefused();
+        _metrics.ConnectionRefused("limit");
         var now = Environment.TickCount64;
         if (now - Interlocked.Read(ref _lastRefusalLog) >= 60_000)
         {
@@ -336,6 +348,16 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     }
 
     private long _lastRefusalLog = -60_000;
+
+    /// <summary>A refused connection (handshake or identity), logged within the refusal log budget.</summary>
+    private void LogRefusal(string channel, string reason)
+    {
+        if (!_refusalLog.TryWrite(out var heldBack)) return;
+        if (heldBack == 0) _logger.LogWarning("{Channel}: refused: {Reason}", channel, reason);
+        else
+            _logger.LogWarning("{Channel}: refused: {Reason} ({HeldBack} refusals before it were not logged, at most {Lines} lines a minute)",
+                channel, reason, heldBack, _refusalLog.LinesPerInterval);
+    }
 
     /// <summary>The handshake failed (already logged): the connection closes.</summary>
     private sealed class TlsHandshakeFailedException : Exception;
@@ -372,8 +394,10 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
                 }
             }
         }
-        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException
+                                       or NotSupportedException or InvalidOperationException)
         {
+            // Closing is best effort: a peer that has gone, or a TLS stream whose cancelled read has not ended yet.
         }
         finally
         {

@@ -9,7 +9,9 @@ namespace LstmStream.Hosting.Operations;
 /// <item><c>lstmstream.record.latency</c> — seconds from a record's ingress to its output reaching its channel (histogram)</item>
 /// <item><c>lstmstream.records.received</c> / <c>lstmstream.records.rejected</c> — records accepted / rejected</item>
 /// <item><c>lstmstream.records.dropped</c> — outputs whose channel had gone</item>
-/// <item><c>lstmstream.tcp.connections.refused</c> — TCP connections closed at once because <c>Tcp:MaxConnections</c> were open</item>
+/// <item><c>lstmstream.tcp.connections.refused</c> — TCP connections refused, tagged <c>reason</c>: <c>limit</c> (<c>Tcp:MaxConnections</c>
+/// were open), <c>tls</c> (the TLS handshake failed or timed out), <c>auth</c> (no or an unknown identity)</item>
+/// <item><c>lstmstream.tcp.connections.idle_closed</c> — TCP connections closed by <c>Tcp:IdleTimeout</c></item>
 /// </list>
 /// </summary>
 public sealed class ChannelMetrics
@@ -22,7 +24,11 @@ public sealed class ChannelMetrics
     private readonly Counter<long> _received;
     private readonly Counter<long> _rejected;
     private long _dropped;
-    private long _connectionsRefused;
+    private readonly long[] _connectionsRefused = new long[RefusalReasons.Length];
+    private long _idleClosed;
+
+    /// <summary>The values of the <c>reason</c> tag of <c>lstmstream.tcp.connections.refused</c>.</summary>
+    private static readonly string[] RefusalReasons = ["limit", "tls", "auth"];
 
     public ChannelMetrics(IMeterFactory meterFactory)
     {
@@ -35,8 +41,10 @@ public sealed class ChannelMetrics
         // Observed rather than added to, so that it is exported from zero on (rate() and alerts see the first drop).
         meter.CreateObservableCounter("lstmstream.records.dropped", () => Interlocked.Read(ref _dropped), "{record}",
             "Outputs dropped because their channel had disconnected");
-        meter.CreateObservableCounter("lstmstream.tcp.connections.refused", () => Interlocked.Read(ref _connectionsRefused), "{connection}",
-            "TCP connections refused because Tcp:MaxConnections were open");
+        meter.CreateObservableCounter("lstmstream.tcp.connections.refused", ObserveRefusals, "{connection}",
+            "TCP connections refused: limit (Tcp:MaxConnections were open), tls (handshake failed), auth (no or an unknown identity)");
+        meter.CreateObservableCounter("lstmstream.tcp.connections.idle_closed", () => Interlocked.Read(ref _idleClosed), "{connection}",
+            "TCP connections closed after Tcp:IdleTimeout without input or pending output");
     }
 
     public void RecordLatency(TimeSpan latency, string channelKind) =>
@@ -50,6 +58,20 @@ public sealed class ChannelMetrics
 
     public void OutputDropped() => Interlocked.Increment(ref _dropped);
 
-    /// <summary>A TCP connection was refused at the connection limit.</summary>
-    public void ConnectionRefused() => Interlocked.Increment(ref _connectionsRefused);
+    /// <summary>A TCP connection was refused; <paramref name="reason"/> is <c>limit</c>, <c>tls</c> or <c>auth</c>.</summary>
+    public void ConnectionRefused(string reason)
+    {
+        var index = Array.IndexOf(RefusalReasons, reason);
+        if (index < 0) throw new ArgumentOutOfRangeException(nameof(reason), reason, $"expected one of {string.Join(", ", RefusalReasons)}");
+        Interlocked.Increment(ref _connectionsRefused[index]);
+    }
+
+    /// <summary>A TCP connection was closed by its idle timeout.</summary>
+    public void ConnectionIdleClosed() => Interlocked.Increment(ref _idleClosed);
+
+    private IEnumerable<Measurement<long>> ObserveRefusals()
+    {
+        for (var i = 0; i < RefusalReasons.Length; i++)
+            yield return new Measurement<long>(Interlocked.Read(ref _connectionsRefused[i]), new KeyValuePair<string, object?>("reason", RefusalReasons[i]));
+    }
 }

@@ -14,6 +14,7 @@ public sealed class ServiceOptions
     public MathSettings Math { get; set; } = new();
     public BatchSettings Batch { get; set; } = new();
     public SessionSettings Sessions { get; set; } = new();
+    public LimitsSettings Limits { get; set; } = new();
     public TcpSettings Tcp { get; set; } = new();
     public ConsoleChannelSettings Console { get; set; } = new();
     public SimulatorChannelSettings Simulator { get; set; } = new();

@@ -53,6 +53,12 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         else if (o.Sessions.MaxLiveKeys > 0 && o.Sessions.MaxLiveKeys < o.Batch.MaxRows)
             Fail("Sessions:MaxLiveKeys", $"must be at least Batch:MaxRows ({o.Batch.MaxRows}): every key of a batch holds state at once, got {o.Sessions.MaxLiveKeys}");
 
+        if (o.Limits.MaxLineBytes < LimitsSettings.MinLineBytes)
+            Fail("Limits:MaxLineBytes", $"must be at least {LimitsSettings.MinLineBytes} bytes, got {o.Limits.MaxLineBytes}");
+        if (o.Limits.MaxKeyBytes < 1) Fail("Limits:MaxKeyBytes", $"must be positive, got {o.Limits.MaxKeyBytes}");
+        else if (o.Limits.MaxKeyBytes > o.Limits.MaxLineBytes)
+            Fail("Limits:MaxKeyBytes", $"must not exceed Limits:MaxLineBytes ({o.Limits.MaxLineBytes}): a key is part of a line, got {o.Limits.MaxKeyBytes}");
+
         if (o.Tcp.Enabled)
         {
             if (!HostPort.TryParse(o.Tcp.Endpoint, out var tcpEndpoint, out var reason)) Fail("Tcp:Endpoint", reason);
@@ -62,10 +68,10 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
             ValidateTls(o.Tcp, Fail);
             ValidateClients(o.Tcp, Fail, problem => failures.Add($"{ServiceOptions.SectionName}:{problem}"));
             if (o.Tcp.MaxInFlightRecords < 1) Fail("Tcp:MaxInFlightRecords", $"must be positive, got {o.Tcp.MaxInFlightRecords}");
+            if (o.Tcp.IdleTimeout < TimeSpan.Zero) Fail("Tcp:IdleTimeout", $"must not be negative (zero: never), got {o.Tcp.IdleTimeout}");
             if (o.Tcp.MaxConnections < 1) Fail("Tcp:MaxConnections", $"must be positive, got {o.Tcp.MaxConnections}");
             if (o.Tcp.SendBufferBytes < 0) Fail("Tcp:SendBufferBytes", $"must not be negative (0: the OS default), got {o.Tcp.SendBufferBytes}");
             if (o.Tcp.ReadBufferBytes < 256) Fail("Tcp:ReadBufferBytes", $"must be at least 256, got {o.Tcp.ReadBufferBytes}");
-            if (o.Tcp.MaxLineBytes < 64) Fail("Tcp:MaxLineBytes", $"must be at least 64, got {o.Tcp.MaxLineBytes}");
         }
 
         if (o.Console.Enabled && o.Console.MaxInFlightRecords < 1)

@@ -29,8 +29,12 @@ public sealed class TcpSettings
     /// </summary>
     public int MaxConnections { get; set; } = 1024;
 
-    /// <summary>Longest accepted input line in bytes.</summary>
-    public int MaxLineBytes { get; set; } = 1024 * 1024;
+    /// <summary>
+    /// A connection that has sent nothing for this long while nothing of it is pending (no record in flight, no output
+    /// written meanwhile) gets one error record and is closed (counted in <c>lstmstream_tcp_connections_idle_closed_total</c>);
+    /// zero: never.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>TLS (and optionally mutual TLS) on the listener.</summary>
     public TcpTlsSettings Tls { get; set; } = new();

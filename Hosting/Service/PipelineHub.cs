@@ -25,6 +25,7 @@ namespace LstmStream.Hosting.Service;
 /// </summary>
 public sealed class PipelineHub : IPipelineInbox, IChannelLoad
 {
+    private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<int, PipelineConnection> _connections = new();
     private readonly Channel<StepBatch> _inbox;
     private readonly ChannelMetrics _channelMetrics;
@@ -36,8 +37,9 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
     private Task _completion = Task.CompletedTask;
     private LstmPipelineHandle? _handle;
 
-    public PipelineHub(ServiceMetrics metrics, ChannelMetrics channelMetrics, ILoggerFactory loggers, int inboxBatches = 16)
+    public PipelineHub(ServiceMetrics metrics, ChannelMetrics channelMetrics, ILoggerFactory loggers, TimeProvider time, int inboxBatches = 16)
     {
+        _time = time;
         _metrics = metrics;
         _channelMetrics = channelMetrics;
         _logger = loggers.CreateLogger<PipelineHub>();
@@ -104,7 +106,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
         ArgumentNullException.ThrowIfNull(output);
         ArgumentException.ThrowIfNullOrWhiteSpace(kind);
         var id = Interlocked.Increment(ref _nextId);
-        var connection = new PipelineConnection(id, output, kind, maxInFlight, InputSize, EnqueueAsync, Disconnect, _channelMetrics, _connectionLogger);
+        var connection = new PipelineConnection(id, output, kind, maxInFlight, InputSize, EnqueueAsync, Disconnect, _channelMetrics, _connectionLogger, _time);
         _connections[id] = connection;
         return connection;
     }

@@ -133,6 +133,9 @@ public static class ServiceHostFactory
         }
 
         var failures = new ServiceOptionsValidator(contentRoot).Check(options);
+        // A setting of an earlier version that would otherwise be ignored without a word.
+        if (configuration[$"{ServiceOptions.SectionName}:Tcp:MaxLineBytes"] is not null)
+            failures.Add($"{ServiceOptions.SectionName}:Tcp:MaxLineBytes: is replaced by {ServiceOptions.SectionName}:Limits:MaxLineBytes, one limit for every channel");
         if (failures.Count > 0) throw new OptionsValidationException(ServiceOptions.SectionName, typeof(ServiceOptions), failures);
         return options;
     }

@@ -18,8 +18,11 @@ namespace LstmStream.Pipeline.Records;
 /// </summary>
 public sealed class NdjsonBatchDecoder : IDisposable
 {
-    /// <summary>The default longest accepted line, in bytes (without its terminator).</summary>
-    public const int DefaultMaxLineBytes = 16 * 1024 * 1024;
+    /// <summary>
+    /// The default longest accepted line, in bytes (without its terminator): 1 MiB, the one default of every channel
+    /// (<c>run</c>'s <c>--max-line-bytes</c>, <c>serve</c>'s <c>Limits:MaxLineBytes</c> for TCP, stdin and MQTT payloads).
+    /// </summary>
+    public const int DefaultMaxLineBytes = 1024 * 1024;
 
     private readonly NdjsonRecordParser _parser;
     private readonly Action<StepBatch> _onBatch;

@@ -8,6 +8,7 @@ using LstmStream.Pipeline.Streaming;
 using LstmStream.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LstmStream.Tests.Channels;
 
@@ -88,6 +89,31 @@ public sealed class PipelineConnectionTests : IDisposable
         Assert.Contains(_logger.Lines, l => l.Level == LogLevel.Warning && l.Message.Contains("test-channel: rejected record: line 3, key 'k', field 'x'", StringComparison.Ordinal));
         _connection.Release(1);
         Assert.Equal(0, _connection.Credit.InUse);
+    }
+
+    [Fact]
+    public void A_flood_of_rejected_records_writes_a_bounded_escaped_log_and_counts_every_one()
+    {
+        var time = new FakeTimeProvider();
+        var logger = new ListLogger();
+        var connection = new PipelineConnection(Id + 1, _output, "tcp", maxInFlight: 4, Width, (_, _) => ValueTask.CompletedTask, _ => { },
+            new ChannelMetrics(_services.GetRequiredService<IMeterFactory>()), logger, time);
+
+        for (var i = 1; i <= 1000; i++)
+        {
+            connection.Reject(new RecordError(i, "evil\r\u001b[2J", "x", "expected 2 numbers, got 1"));
+            connection.Release(1);
+        }
+
+        Assert.Equal(1000, connection.Rejected);
+        Assert.Equal(1000, _measurements.Count(m => m.Instrument == "lstmstream.records.rejected"));
+        Assert.Equal(LogBudget.DefaultLinesPerInterval, logger.Lines.Count);
+        Assert.All(logger.Lines, l => Assert.Contains("key 'evil\\x0d\\x1b[2J'", l.Message, StringComparison.Ordinal));
+        Assert.DoesNotContain(logger.Lines, l => l.Message.Contains('\r') || l.Message.Contains('\u001b'));
+
+        time.Advance(LogBudget.DefaultInterval);
+        connection.Reject(new RecordError(1001, "k", "x", "expected 2 numbers, got 1"));
+        Assert.Contains($"({1000 - LogBudget.DefaultLinesPerInterval} rejected records before it were not logged, at most 10 lines a minute)", logger.Lines[^1].Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -31,7 +31,8 @@ public sealed class TcpConnectionLimitTests
 
         using var http = new HttpClient { BaseAddress = service.HttpBase, Timeout = Timeout };
         var metrics = await http.GetStringAsync("metrics");
-        Assert.Matches("lstmstream_tcp_connections_refused_total(\\{[^}]*\\})? 1(\\s|$)", metrics);
+        Assert.Matches("lstmstream_tcp_connections_refused_total\\{[^}]*reason=\"limit\"[^}]*\\} 1(\\s|$)", metrics);
+        Assert.Matches("lstmstream_tcp_connections_refused_total\\{[^}]*reason=\"tls\"[^}]*\\} 0(\\s|$)", metrics);
     }
 
     [Fact]

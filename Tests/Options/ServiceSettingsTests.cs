@@ -18,6 +18,11 @@ public sealed class ServiceSettingsTests
     [InlineData("--LstmStream:Shutdown:Deadline=-00:00:01", "LstmStream:Shutdown:Deadline", "must be within")]
     [InlineData("--LstmStream:Sessions:MaxLiveKeys=-5", "LstmStream:Sessions:MaxLiveKeys", "must not be negative")]
     [InlineData("--LstmStream:Model:MaxBytes=0", "LstmStream:Model:MaxBytes", "must be a positive number of bytes")]
+    [InlineData("--LstmStream:Limits:MaxLineBytes=10", "LstmStream:Limits:MaxLineBytes", "must be at least 64 bytes, got 10")]
+    [InlineData("--LstmStream:Limits:MaxKeyBytes=0", "LstmStream:Limits:MaxKeyBytes", "must be positive, got 0")]
+    [InlineData("--LstmStream:Limits:MaxKeyBytes=2000000", "LstmStream:Limits:MaxKeyBytes", "must not exceed Limits:MaxLineBytes (1048576)")]
+    [InlineData("--LstmStream:Tcp:MaxLineBytes=4096", "LstmStream:Tcp:MaxLineBytes", "is replaced by LstmStream:Limits:MaxLineBytes")]
+    [InlineData("--LstmStream:Tcp:IdleTimeout=-00:00:01", "LstmStream:Tcp:IdleTimeout", "must not be negative (zero: never)")]
     public async Task An_invalid_setting_stops_the_start_with_a_message_naming_the_key(string setting, string key, string reason)
     {
         var error = new StringWriter();
@@ -51,6 +56,17 @@ public sealed class ServiceSettingsTests
         {
             busy.Stop();
         }
+    }
+
+    [Fact]
+    public void A_public_endpoint_without_TLS_is_accepted_only_with_AllowPlaintext()
+    {
+        var validator = new ServiceOptionsValidator(Support.SharedData.RepositoryRoot);
+        var options = new ServiceOptions { Model = { Path = RunningService.DemoModel }, Tcp = { Endpoint = "0.0.0.0:7878" } };
+
+        Assert.Contains(validator.Check(options), f => f.StartsWith("LstmStream:Tcp:Endpoint: '0.0.0.0:7878' is not a loopback address and Tcp:Tls is not configured", StringComparison.Ordinal));
+        options.Tcp.AllowPlaintext = true;
+        Assert.Empty(validator.Check(options));
     }
 
     [Fact]

@@ -11,7 +11,7 @@ public sealed class SessionLifecycleServiceTests
     [Fact]
     public async Task Idle_keys_are_evicted_and_restart_from_zero_state()
     {
-        await using var service = await RunningService.StartAsync("--LstmStream:Sessions:IdleTimeout=00:00:00.300");
+        await using var service = await RunningService.StartAsync("--LstmStream:Sessions:IdleTimeout=00:00:02");
         using var http = new HttpClient { BaseAddress = service.HttpBase, Timeout = Timeout };
         var first = await ExchangeAsync(service, NdjsonClient.Record("idle", 0, 1, 2, 3, 4));
         var second = await ExchangeAsync(service, NdjsonClient.Record("idle", 1, 1, 2, 3, 4));

@@ -20,6 +20,7 @@ namespace LstmStream.Hosting.Channels.Mqtt;
 public sealed class MqttIngress : IIngress, IChannelOutput
 {
     private readonly MqttChannelSettings _settings;
+    private readonly LimitsSettings _limits;
     private readonly ILoggerFactory _loggers;
     private readonly ActorSystem _system;
     private readonly ILogger<MqttIngress> _logger;
@@ -34,6 +35,7 @@ public sealed class MqttIngress : IIngress, IChannelOutput
     public MqttIngress(IOptions<ServiceOptions> options, ActorSystem system, ILoggerFactory loggers)
     {
         _settings = options.Value.Mqtt;
+        _limits = options.Value.Limits;
         _system = system;
         _loggers = loggers;
         _logger = loggers.CreateLogger<MqttIngress>();
@@ -47,7 +49,7 @@ public sealed class MqttIngress : IIngress, IChannelOutput
     {
         _connection = inbox.Connect(this, "mqtt", _settings.MaxInFlightRecords);
         _publisher = new MqttOutputPublisher(_settings.Client, _loggers.CreateLogger<MqttOutputPublisher>());
-        _ingress = new MqttRecordIngress(_settings.Client, inbox.InputSize, _loggers.CreateLogger<MqttRecordIngress>());
+        _ingress = new MqttRecordIngress(_settings.Client, inbox.InputSize, _loggers.CreateLogger<MqttRecordIngress>(), _limits);
         _publisher.Start();
         _ingress.Start();
         var connection = _connection;

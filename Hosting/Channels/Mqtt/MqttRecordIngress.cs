@@ -1,7 +1,9 @@
 using System.Buffers;
+using System.Text;
 using System.Threading.Channels;
 using Akka;
 using Akka.Streams.Dsl;
+using LstmStream.Hosting.Operations;
 using LstmStream.Hosting.Options;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
@@ -54,20 +56,25 @@ public sealed class MqttRecordIngress : IAsyncDisposable
     private readonly CancellationTokenSource _accepting = new();
     private readonly int _keyLevel;
     private readonly MqttQualityOfServiceLevel _qos;
+    private readonly int _maxPayloadBytes;
+    private readonly LogBudget _rejectionLog = new();
     private long _records, _accepted, _rejected, _dropped;
     private int _completed;
 
     /// <param name="options">Broker, topics and buffering (validated here).</param>
     /// <param name="inputSize">The model's input size: every <c>x</c> must have this length.</param>
     /// <param name="logger">Rejected readings, drops and connection events.</param>
-    public MqttRecordIngress(MqttClientSettings options, int inputSize, ILogger logger)
+    /// <param name="limits">The longest payload and key (defaults: those of every channel, 1 MiB and 256 bytes).</param>
+    public MqttRecordIngress(MqttClientSettings options, int inputSize, ILogger logger, LimitsSettings? limits = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
         options.Validate();
         _options = options;
         _logger = logger;
-        _parser = new NdjsonRecordParser(inputSize);
+        limits ??= new LimitsSettings();
+        _parser = new NdjsonRecordParser(inputSize, maxKeyBytes: limits.MaxKeyBytes);
+        _maxPayloadBytes = limits.MaxLineBytes;
         _keyLevel = options.EffectiveKeyLevel;
         _qos = (MqttQualityOfServiceLevel)options.Qos;
         _buffer = Channel.CreateBounded<StepBatch>(new BoundedChannelOptions(options.IngressBuffer)
@@ -146,6 +153,12 @@ public sealed class MqttRecordIngress : IAsyncDisposable
         {
             error = new RecordError(tag, null, "topic", $"topic '{topic}' has no level {_keyLevel} to take the key from");
         }
+        else if (message.Payload.Length > _maxPayloadBytes)
+        {
+            var shownKey = Encoding.UTF8.GetByteCount(key) <= _parser.MaxKeyBytes ? new string(key) : null;
+            error = new RecordError(tag, shownKey, null,
+                $"payload is {message.Payload.Length} bytes, more than the {_maxPayloadBytes} bytes a record may have (Limits:MaxLineBytes)");
+        }
         else if (Parse(message.Payload, key, tag, batch, out error) == LineOutcome.Blank)
         {
             error = new RecordError(tag, new string(key), null, "empty payload; expected {\"seq\":…,\"x\":[…]}");
@@ -155,7 +168,14 @@ public sealed class MqttRecordIngress : IAsyncDisposable
         {
             batch.Release();
             Interlocked.Increment(ref _rejected);
-            _logger.LogWarning("MQTT reading on {Topic} rejected: {Error}", LoggedText.Of(topic), LoggedText.Of(error.ToString(), LoggedText.RecordMaxChars));
+            if (_rejectionLog.TryWrite(out var heldBack))
+            {
+                if (heldBack == 0) _logger.LogWarning("MQTT reading on {Topic} rejected: {Error}", LoggedText.Of(topic), LoggedText.Of(error.ToString(), LoggedText.RecordMaxChars));
+                else
+                    _logger.LogWarning("MQTT reading on {Topic} rejected: {Error} ({HeldBack} rejected readings before it were not logged, at most {Lines} lines a minute)",
+                        LoggedText.Of(topic), LoggedText.Of(error.ToString(), LoggedText.RecordMaxChars), heldBack, _rejectionLog.LinesPerInterval);
+            }
+
             await PublishErrorAsync(error, topic).ConfigureAwait(false);
             return;
         }
@@ -172,7 +192,7 @@ public sealed class MqttRecordIngress : IAsyncDisposable
             var dropped = Interlocked.Increment(ref _dropped);
             if (dropped == 1 || dropped % 1000 == 0)
                 _logger.LogWarning("MQTT ingress buffer full ({Capacity} readings): QoS 0 reading on {Topic} dropped ({Dropped} so far)",
-                    _options.IngressBuffer, topic, dropped);
+                    _options.IngressBuffer, LoggedText.Of(topic), dropped);
             return;
         }
 

@@ -46,9 +46,10 @@ internal sealed class MqttChain : IAsyncDisposable
         ReconnectDelay = TimeSpan.FromMilliseconds(200),
     };
 
-    public static async Task<MqttChain> StartAsync(MqttClientSettings options, LstmModel model, IMaterializer materializer, ListLogger logger)
+    public static async Task<MqttChain> StartAsync(MqttClientSettings options, LstmModel model, IMaterializer materializer, ListLogger logger,
+        LimitsSettings? limits = null)
     {
-        var ingress = new MqttRecordIngress(options, model.InputSize, logger);
+        var ingress = new MqttRecordIngress(options, model.InputSize, logger, limits);
         var publisher = new MqttOutputPublisher(options, logger);
         ingress.Start();
         publisher.Start();

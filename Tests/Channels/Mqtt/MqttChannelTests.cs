@@ -119,6 +119,43 @@ public sealed class MqttChannelTests : Akka.TestKit.Xunit2.TestKit, IClassFixtur
     }
 
     [Fact]
+    public async Task A_payload_or_key_over_the_limits_is_answered_on_the_error_topic_naming_topic_key_and_limit()
+    {
+        var model = Model();
+        var prefix = NewPrefix();
+        var options = MqttChain.OptionsFor(_broker, prefix);
+        await using var chain = await MqttChain.StartAsync(options, model, _materializer, _logger, new LimitsSettings { MaxLineBytes = 100, MaxKeyBytes = 8 });
+        await using var client = await MqttTestClient.ConnectAsync(_broker, $"{prefix}/lstm/+/output", options.ErrorTopic);
+        var good = new TestStep("eight-by", 0, [1, 2, 3], StepFlags.HasSeq, 0);
+        var oversized = $"{{\"seq\":1,\"x\":[1,2,3],\"pad\":\"{new string('p', 200)}\"}}";
+
+        await client.PublishAsync(chain.ReadingTopic("big"), oversized);
+        await client.PublishAsync(chain.ReadingTopic("nine-byte"), MqttChain.Reading(good));
+        await client.PublishAsync(chain.ReadingTopic(good.Key), MqttChain.Reading(good));
+
+        var errors = await client.WaitForAsync(2, t => t == options.ErrorTopic, Wait);
+        var outputs = await client.WaitForAsync(1, t => t != options.ErrorTopic, Wait);
+        MqttChain.AssertMatchesReference(model, [good], outputs.Select(m => MqttChain.ParseOutput(m.Payload)).ToList());
+        using (var json = JsonDocument.Parse(errors[0].Payload))
+        {
+            var error = json.RootElement;
+            Assert.Equal($"payload is {oversized.Length} bytes, more than the 100 bytes a record may have (Limits:MaxLineBytes)", error.GetProperty("error").GetString());
+            Assert.Equal("big", error.GetProperty("key").GetString());
+            Assert.Equal(chain.ReadingTopic("big"), error.GetProperty("topic").GetString());
+        }
+
+        using (var json = JsonDocument.Parse(errors[1].Payload))
+        {
+            var error = json.RootElement;
+            Assert.Equal("key", error.GetProperty("field").GetString());
+            Assert.Contains("more than the 8 bytes a key may have", error.GetProperty("error").GetString(), StringComparison.Ordinal);
+            Assert.Equal(chain.ReadingTopic("nine-byte"), error.GetProperty("topic").GetString());
+        }
+
+        Assert.Equal(2, chain.Ingress.Rejected);
+    }
+
+    [Fact]
     public async Task Defaults_subscribe_to_sensors_readings_and_publish_to_lstm_outputs()
     {
         var model = Model();

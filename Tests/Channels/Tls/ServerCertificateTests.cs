@@ -37,6 +37,28 @@ public sealed class ServerCertificateTests : IDisposable
     }
 
     [Fact]
+    public void A_password_protected_pfx_file_is_served_and_a_wrong_password_stops_the_start()
+    {
+        var (certificate, certificateFile, _) = _pki.Server("pfx");
+        var pfx = Path.ChangeExtension(certificateFile, ".pfx");
+        var passwordFile = Path.ChangeExtension(certificateFile, ".password");
+        File.WriteAllBytes(pfx, certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12, "pfx-password-0123"));
+        File.WriteAllText(passwordFile, "pfx-password-0123\n");
+        var settings = new TcpTlsSettings { CertificateFile = pfx, PfxPasswordFile = passwordFile };
+
+        using (var served = new ServerCertificate(settings, new ListLogger()))
+        {
+            Assert.Equal(certificate.Thumbprint, served.Current.Thumbprint);
+            Assert.True(served.Current.HasPrivateKey);
+        }
+
+        File.WriteAllText(passwordFile, "not-the-password\n");
+        var e = Assert.Throws<LstmStream.Hosting.Options.ServiceStartException>(() => new ServerCertificate(settings, new ListLogger()));
+        Assert.StartsWith($"LstmStream:Tcp:Tls:CertificateFile: cannot load '{pfx}'", e.Message);
+        Assert.DoesNotContain("not-the-password", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_certificate_that_cannot_be_loaded_stops_the_start_naming_the_setting()
     {
         var (_, certificateFile, _) = _pki.Server();

@@ -45,6 +45,27 @@ public sealed class TcpTlsTests : IDisposable
         Assert.Empty(answer);
         await service.WaitForLogAsync("TLS handshake failed", Timeout);
         Assert.Equal(1, await LiveKeysAsync(service));
+        Assert.Matches("lstmstream_tcp_connections_refused_total\\{[^}]*reason=\"tls\"[^}]*\\} 1(\\s|$)", await MetricsAsync(service));
+    }
+
+    [Fact]
+    public async Task A_renewed_certificate_is_served_to_the_next_connection_without_a_restart()
+    {
+        await using var service = await RunningService.StartAsync(TlsSettings());
+        Assert.Equal(_server.Certificate.Thumbprint, await ServedThumbprintAsync(service));
+
+        var (renewed, renewedCertificate, renewedKey) = _pki.Server();
+        using (renewed)
+        {
+            File.Copy(renewedCertificate, _server.CertificateFile, overwrite: true);
+            File.Copy(renewedKey, _server.KeyFile, overwrite: true);
+            File.SetLastWriteTimeUtc(_server.CertificateFile, DateTime.UtcNow.AddMinutes(1));
+
+            // The files are looked at no more than once a second: connect until the renewed one is served.
+            using var deadline = new CancellationTokenSource(Timeout);
+            while (await ServedThumbprintAsync(service) != renewed.Thumbprint) await Task.Delay(100, deadline.Token);
+            await service.WaitForLogAsync("certificate reloaded", Timeout);
+        }
     }
 
     [Fact]
@@ -128,6 +149,7 @@ public sealed class TcpTlsTests : IDisposable
 
         Assert.Equal(1, await LiveKeysAsync(service));
         Assert.DoesNotContain(service.Logs, l => l.Contains(token, StringComparison.Ordinal));
+        Assert.Matches("lstmstream_tcp_connections_refused_total\\{[^}]*reason=\"auth\"[^}]*\\} 2(\\s|$)", await MetricsAsync(service));
     }
 
     [Theory]
@@ -177,6 +199,25 @@ public sealed class TcpTlsTests : IDisposable
 
     private bool ChainsToTestCa(X509Certificate? certificate) =>
         certificate is not null && CertificateFiles.ChainsTo([_pki.Authority], certificate, purpose: null);
+
+    /// <summary>The thumbprint of the certificate the service presents to a new connection.</summary>
+    private async Task<string> ServedThumbprintAsync(RunningService service)
+    {
+        using var client = await service.ConnectAsync();
+        await using var ssl = new SslStream(client.GetStream(), leaveInnerStreamOpen: false);
+        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            RemoteCertificateValidationCallback = (_, certificate, _, _) => ChainsToTestCa(certificate),
+        });
+        return ssl.RemoteCertificate!.GetCertHashString();
+    }
+
+    private static async Task<string> MetricsAsync(RunningService service)
+    {
+        using var http = new HttpClient { BaseAddress = service.HttpBase, Timeout = Timeout };
+        return await http.GetStringAsync("metrics");
+    }
 
     private static async Task<int> LiveKeysAsync(RunningService service)
     {
