@@ -185,17 +185,20 @@ internal sealed class SessionSlotStage : GraphStageWithMaterializedValue<FlowSha
                     continue;
                 }
 
+                if (_sessions.HasTransfer)
+                {
+                    // Changes made while no item went out (idle eviction by the timer): an item of their own.
+                    Emit(StepBatch.ForControl(StateRequest.TransferOnly()));
+                    continue;
+                }
+
                 break;
             }
 
             StartLoads();
             if (_inputDone)
             {
-                if (_held is null && _sessions.Waiting is not { Rows: > 0 } && _outbox.Count == 0)
-                {
-                    if (_sessions.HasTransfer) EmitTransfer();
-                    else CompleteStage();
-                }
+                if (_held is null && _sessions.Waiting is not { Rows: > 0 } && _outbox.Count == 0) CompleteStage();
             }
             else if (_outbox.Count == 0 && _held is null && IsAvailable(_stage._out) && !HasBeenPulled(_stage._in)
                      && (_sessions.Waiting is null || _sessions.Waiting.FreeRows >= _maxRows))
@@ -204,13 +207,6 @@ internal sealed class SessionSlotStage : GraphStageWithMaterializedValue<FlowSha
             }
 
             Publish();
-        }
-
-        /// <summary>Sends changes made while no data flows (idle eviction, end of input) as an item of their own.</summary>
-        private void EmitTransfer()
-        {
-            Emit(StepBatch.ForControl(StateRequest.TransferOnly()));
-            if (IsAvailable(_stage._out)) Push(_stage._out, _outbox.Dequeue());
         }
 
         private void StartLoads()
@@ -296,7 +292,6 @@ internal sealed class SessionSlotStage : GraphStageWithMaterializedValue<FlowSha
         {
             _idleTimerArmed = false;
             _sessions.EvictIdle();
-            if (_sessions.HasTransfer && _outbox.Count == 0 && !_inputDone) EmitTransfer();
             Progress();
         }
 

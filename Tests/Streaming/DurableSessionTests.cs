@@ -4,6 +4,7 @@ using Akka.Streams.TestKit;
 using LstmStream.Pipeline.Models;
 using LstmStream.Pipeline.Numerics;
 using LstmStream.Pipeline.Streaming;
+using Microsoft.Extensions.Time.Testing;
 using static LstmStream.Tests.Streaming.StreamingTestData;
 
 namespace LstmStream.Tests.Streaming;
@@ -389,5 +390,49 @@ public sealed class DurableSessionTests : Akka.TestKit.Xunit2.TestKit
         foreach (var key in replay.Select(s => s.Key).Distinct())
             Assert.Equal(replay.Where(s => s.Key == key).Select(s => s.Tag), outputs.Where(o => o.Key == key).Select(o => o.Tag));
         await after.CompleteAsync();
+    }
+
+    [Fact]
+    public async Task A_key_evicted_idle_while_no_data_flows_goes_to_the_store_and_comes_back_bitwise()
+    {
+        var model = SeedModel(14, head: null);
+        var width = model.InputSize;
+        var store = new RecordingSessionStore();
+        var clock = new FakeTimeProvider();
+        var run = Start(model, Options(store) with { IdleTimeout = TimeSpan.FromSeconds(1), TimeProvider = clock });
+        var steps = Enumerable.Range(0, 3).Select(i => Step("i", i, i, width, i)).ToList();
+        var outputs = await run.SendAndCollectAsync([Fragment(steps.Take(2), width)], 2);
+
+        clock.Advance(TimeSpan.FromSeconds(3));
+        await AwaitConditionAsync(() => Task.FromResult(store.Stored.ContainsKey("i")), Wait);
+        Assert.Equal(1, store.Stored["i"].LastSeq);
+        Assert.Equal(0, run.Handle.Sessions.LiveKeys);
+        outputs.AddRange(await run.SendAndCollectAsync([Fragment(steps.Skip(2), width)], 1));
+
+        AssertMatchesReference(steps, outputs, Reference(model, steps));
+        var counts = run.Handle.Sessions.Snapshot();
+        Assert.Equal((1L, 1L, 1L), (counts.EvictedIdle, counts.EvictedToStore, counts.Restored));
+        await run.CompleteAsync();
+    }
+
+    [Fact]
+    public async Task Eviction_with_discard_deletes_the_stored_state_and_the_key_starts_from_zero()
+    {
+        var model = SeedModel(15, head: null);
+        var width = model.InputSize;
+        var store = new RecordingSessionStore();
+        var run = Start(model, Options(store, maxLiveKeys: 2, maxRows: 2) with { EvictTo = SessionEviction.Discard });
+        await run.SendAndCollectAsync([Fragment([Step("a", 0, 0, width, 1)], width)], 1);
+        await run.Handle.State.CheckpointAsync(KeyBuckets.BucketOf("a", store.BucketCount)).WaitAsync(Wait);
+        Assert.True(store.Stored.ContainsKey("a"));
+
+        await run.SendAndCollectAsync([Fragment([Step("b", 0, 1, width, 2), Step("c", 0, 2, width, 3)], width)], 2);
+        var again = new[] { Step("a", 5, 3, width, 4) };
+        var outputs = await run.SendAndCollectAsync([Fragment(again, width)], 1);
+
+        Assert.False(store.Stored.ContainsKey("a"));
+        AssertMatchesReference(again, outputs, Reference(model, again));
+        Assert.Equal(0, run.Handle.Sessions.EvictedToStore);
+        await run.CompleteAsync();
     }
 }
