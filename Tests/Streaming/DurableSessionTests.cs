@@ -1,8 +1,5 @@
 using Akka.Streams;
-using Akka.Streams.Dsl;
-using Akka.Streams.TestKit;
 using LstmStream.Pipeline.Models;
-using LstmStream.Pipeline.Numerics;
 using LstmStream.Pipeline.Streaming;
 using Microsoft.Extensions.Time.Testing;
 using static LstmStream.Tests.Streaming.StreamingTestData;
@@ -20,44 +17,7 @@ public sealed class DurableSessionTests : Akka.TestKit.Xunit2.TestKit
 
     public DurableSessionTests() => _materializer = Sys.Materializer();
 
-    private sealed record Running(TestPublisher.Probe<StepBatch> Source, LstmPipelineHandle Handle, TestSubscriber.Probe<StepBatch> Sink)
-    {
-        private int _batches;
-
-        public async Task<List<TestOutput>> SendAndCollectAsync(IEnumerable<StepBatch> fragments, int rows)
-        {
-            var sending = Task.Run(async () =>
-            {
-                foreach (var f in fragments) await Source.SendNextAsync(f);
-            });
-            var outputs = await CollectAsync(rows);
-            await sending.WaitAsync(Wait);
-            return outputs;
-        }
-
-        public async Task<List<TestOutput>> CollectAsync(int rows)
-        {
-            var outputs = new List<TestOutput>();
-            while (outputs.Count < rows) outputs.AddRange(Drain(await Sink.RequestNextAsync(Wait), _batches++));
-            return outputs;
-        }
-
-        public async Task CompleteAsync()
-        {
-            await Source.SendCompleteAsync();
-            await Sink.RequestAsync(1);
-            await Sink.ExpectCompleteAsync();
-        }
-    }
-
-    private Running Start(LstmModel model, PipelineOptions options)
-    {
-        var ((source, handle), sink) = this.SourceProbe<StepBatch>()
-            .ViaMaterialized(LstmPipeline.Create(model, () => new ManagedMatMul(), options), Keep.Both)
-            .ToMaterialized(this.SinkProbe<StepBatch>(), Keep.Both)
-            .Run(_materializer);
-        return new Running(source, handle, sink);
-    }
+    private RunningPipeline Start(LstmModel model, PipelineOptions options) => RunningPipeline.Start(this, _materializer, model, options);
 
     private static PipelineOptions Options(RecordingSessionStore? store, bool asyncLayers = false, int? maxLiveKeys = null, int maxRows = 8) => new()
     {
