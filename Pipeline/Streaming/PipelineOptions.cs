@@ -62,7 +62,8 @@ public sealed record PipelineOptions
 
     /// <summary>
     /// Most records that wait for their keys' stored state to load (with <see cref="SessionStore"/>); when this
-    /// many wait, the pipeline stops taking input until loads complete. At least <see cref="MaxBatchRows"/>.
+    /// many wait, the pipeline stops taking input until loads complete. At least <see cref="MaxBatchRows"/> when a
+    /// store is set (the rows are allocated on the first wait; without a store nothing is).
     /// </summary>
     public int RestoreBufferRows { get; init; } = 8192;
 
@@ -106,7 +107,7 @@ public sealed record PipelineOptions
             throw new ArgumentException($"{nameof(EvictTo)} = {nameof(SessionEviction.Store)} needs a {nameof(SessionStore)}");
         if (SessionStore is { BucketCount: <= 0 } store)
             throw new ArgumentException($"{nameof(SessionStore)}.{nameof(ISessionStore.BucketCount)} must be positive, got {store.BucketCount}");
-        if (RestoreBufferRows < MaxBatchRows)
+        if (SessionStore is not null && RestoreBufferRows < MaxBatchRows)
             throw new ArgumentException($"{nameof(RestoreBufferRows)} ({RestoreBufferRows}) must be at least {nameof(MaxBatchRows)} ({MaxBatchRows})");
         if (TimeProvider is null)
             throw new ArgumentException($"{nameof(TimeProvider)} must be set (the default is the system clock)");
