@@ -395,4 +395,19 @@ public sealed class DurableSessionTests : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(0, run.Handle.Sessions.EvictedToStore);
         await run.CompleteAsync();
     }
+
+    [Fact]
+    public void Session_options_that_do_not_fit_together_are_refused_naming_the_setting()
+    {
+        var store = new RecordingSessionStore();
+        var noStore = Assert.Throws<ArgumentException>(() => new PipelineOptions { EvictTo = SessionEviction.Store }.Validate());
+        Assert.Contains(nameof(PipelineOptions.EvictTo), noStore.Message);
+        var small = Assert.Throws<ArgumentException>(() => new PipelineOptions { MaxBatchRows = 64, RestoreBufferRows = 32, SessionStore = store }.Validate());
+        Assert.Contains(nameof(PipelineOptions.RestoreBufferRows), small.Message);
+        new PipelineOptions { MaxBatchRows = 64, RestoreBufferRows = 32 }.Validate(); // no store: the buffer is never used
+        Assert.Equal(SessionEviction.Store, new PipelineOptions { SessionStore = store }.Eviction);
+        Assert.Equal(SessionEviction.Discard, new PipelineOptions().Eviction);
+        Assert.Throws<ArgumentException>(() => LstmPipeline.Create(SeedModel(16), () => new LstmStream.Pipeline.Numerics.ManagedMatMul(),
+            new PipelineOptions { SessionStore = new RecordingSessionStore(bucketCount: 0) }));
+    }
 }
