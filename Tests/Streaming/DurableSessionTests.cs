@@ -410,4 +410,52 @@ public sealed class DurableSessionTests : Akka.TestKit.Xunit2.TestKit
         Assert.Throws<ArgumentException>(() => LstmPipeline.Create(SeedModel(16), () => new LstmStream.Pipeline.Numerics.ManagedMatMul(),
             new PipelineOptions { SessionStore = new RecordingSessionStore(bucketCount: 0) }));
     }
+
+    [Fact]
+    public async Task A_reset_step_of_a_stored_key_is_checked_against_its_stored_seq_then_zeroes_the_state()
+    {
+        var model = SeedModel(17, head: null);
+        var width = model.InputSize;
+        var store = new RecordingSessionStore();
+        var earlier = Start(model, Options(null));
+        await earlier.SendAndCollectAsync([Fragment([Step("r", 3, 0, width, 1)], width)], 1);
+        store.Stored["r"] = (await earlier.Handle.State.ExportAsync("r").WaitAsync(Wait))!;
+        await earlier.CompleteAsync();
+
+        var run = Start(model, Options(store));
+        var steps = new[]
+        {
+            Step("r", 3, 1, width, 2, StepFlags.HasSeq | StepFlags.Reset), // a replay: not applied, no reset
+            Step("r", 4, 2, width, 3, StepFlags.HasSeq | StepFlags.Reset),
+            Step("r", 5, 3, width, 4),
+        };
+        var outputs = await run.SendAndCollectAsync(steps.Select(s => Fragment([s], width)), steps.Length);
+
+        Assert.Equal(new[] { true, false, false }, outputs.Select(o => (o.Flags & StepFlags.Duplicate) != 0));
+        var applied = steps.Skip(1).ToList();
+        AssertMatchesReference(applied, outputs.Skip(1).ToList(), Reference(model, applied));
+        await run.CompleteAsync();
+    }
+
+    [Fact]
+    public async Task A_state_request_naming_a_key_that_waits_for_its_stored_state_comes_after_the_keys_records()
+    {
+        var model = SeedModel(18, head: null);
+        var width = model.InputSize;
+        var store = new RecordingSessionStore();
+        store.Hold("w");
+        var run = Start(model, Options(store));
+        await run.Source.SendNextAsync(Fragment([Step("w", 1, 0, width, 1)], width));
+        await AwaitConditionAsync(() => Task.FromResult(run.Handle.Sessions.RestoreWaitingRows == 1), Wait);
+
+        var export = run.Handle.State.ExportAsync("w");
+        store.Release("w");
+        var outputs = await run.CollectAsync(1);
+        var state = await export.WaitAsync(Wait);
+
+        Assert.Equal("w", outputs[0].Key);
+        Assert.NotNull(state);
+        Assert.Equal(1, state.LastSeq);
+        await run.CompleteAsync();
+    }
 }
