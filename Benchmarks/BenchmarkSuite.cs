@@ -45,6 +45,9 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                 CheckState($"{label}: {Engines.Core}", reference, core.Output, core.H, core.C);
                 var stream = new StreamEngine(model, chosenAll, inputs, materializer);
                 Check($"{label}: {Engines.Stream}", reference.Output, stream.RunCollectingLastRound(CheckRounds), model.OutputSize);
+                // The price of durable sessions' bookkeeping: the same stream with a store that holds nothing (sensor model).
+                var stored = workload.Name == "sensor" ? new StreamEngine(model, chosenAll, inputs, materializer, new NoOpSessionStore()) : null;
+                if (stored is not null) Check($"{label}: {Engines.StreamStore}", reference.Output, stored.RunCollectingLastRound(CheckRounds), model.OutputSize);
                 var typed = new TypedStreamEngine(model, chosen, inputs, materializer);
                 Check($"{label}: {Engines.Typed}", reference.Output, typed.RunCollectingLastRound(CheckRounds), model.OutputSize);
                 long round = CheckRounds;
@@ -76,6 +79,11 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                     var stopping = System.Diagnostics.Stopwatch.StartNew();
                     running.Dispose();
                     progress.WriteLine($"[{label}] {Engines.Stream}: {running.RowsPerBatch:F1} rows per micro-batch, stopped in {stopping.Elapsed.TotalSeconds:F2} s");
+                    if (stored is not null)
+                    {
+                        using var storing = stored.Start();
+                        Keep(Engines.StreamStore, backendLabel, Measure.Run(storing.Run, settings, allThreads: true, () => storing.Produced));
+                    }
 
                     // The typed API right after the fast path it wraps, same backends and inputs.
                     using (var typedRunning = typed.Start())
@@ -90,8 +98,8 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                     progress.WriteLine($"[{label}] pass {pass + 1} of {options.Passes} done (load average {MachineInfo.LoadAverage()})");
                 }
 
-                foreach (var engine in new[] { Engines.Ceiling, Engines.Core, Engines.Stream, Engines.Typed, Engines.OrtBatched, Engines.OrtPerKey })
-                    Add(workload, keys, threads, engine, best[engine].Backend, best[engine].Measurement);
+                foreach (var engine in new[] { Engines.Ceiling, Engines.Core, Engines.Stream, Engines.StreamStore, Engines.Typed, Engines.OrtBatched, Engines.OrtPerKey })
+                    if (best.ContainsKey(engine)) Add(workload, keys, threads, engine, best[engine].Backend, best[engine].Measurement);
                 CeilingMatrices.AddRange(keptCeiling!.Matrices);
             }
 

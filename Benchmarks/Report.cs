@@ -76,6 +76,13 @@ internal sealed class Report
                 $"typed API ({Engines.Typed} ÷ {Engines.Stream}, {typed.Workload}, {typed.Keys} keys, {typed.Threads} thread(s)): {typed.StepsPerSecond / stream.StepsPerSecond:P1} of the fast path's steps/s ({typed.StepsPerSecond:N0} vs {stream.StepsPerSecond:N0}).");
         }
 
+        foreach (var stored in Rows.Where(r => r.Engine == Engines.StreamStore))
+        {
+            if (Find(stored, Engines.Stream) is not { } stream) continue;
+            s.AppendLine(CultureInfo.InvariantCulture,
+                $"session store bookkeeping ({Engines.StreamStore} ÷ {Engines.Stream}, {stored.Workload}, {stored.Keys} keys, {stored.Threads} thread(s)): {stored.StepsPerSecond / stream.StepsPerSecond:P1} of the steps/s without a store ({stored.StepsPerSecond:N0} vs {stream.StepsPerSecond:N0}).");
+        }
+
         foreach (var run in Runs)
         {
             s.AppendLine(CultureInfo.InvariantCulture,
@@ -119,6 +126,7 @@ internal sealed class Report
         Engines.Ceiling => 0,
         Engines.Core => 1,
         Engines.Stream => 2,
+        Engines.StreamStore => 2,
         Engines.Typed => 3,
         Engines.Run => 4,
         Engines.Tcp => 5,

@@ -25,6 +25,7 @@ internal static class Engines
     public const string Ceiling = "ceiling";
     public const string Core = "lstmstream-core";
     public const string Stream = "lstmstream-stream";
+    public const string StreamStore = "lstmstream-stream-store";
     public const string Typed = "lstmstream-typed";
     public const string Run = "lstmstream-run";
     public const string Tcp = "lstmstream-tcp";

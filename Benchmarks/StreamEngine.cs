@@ -23,7 +23,9 @@ internal sealed class StreamEngine
     private readonly string[] _keyNames;
 
     /// <param name="backends">The per-matrix backends the engine chose (layers in order, then the head).</param>
-    public StreamEngine(LstmModel model, IReadOnlyList<IMatMulBackend> backends, InputRounds inputs, IMaterializer materializer)
+    /// <param name="store">A session store for the pipeline (<see cref="PipelineOptions.SessionStore"/>); null: none.</param>
+    public StreamEngine(LstmModel model, IReadOnlyList<IMatMulBackend> backends, InputRounds inputs, IMaterializer materializer,
+        ISessionStore? store = null)
     {
         Model = model;
         _inputs = inputs;
@@ -31,7 +33,7 @@ internal sealed class StreamEngine
         _keyNames = Enumerable.Range(0, inputs.Keys).Select(KeyName).ToArray();
         var next = 0;
         // LstmPipeline asks the factory once per stage, layers first, then the head.
-        _flow = LstmPipeline.Create(model, () => backends[next++], new PipelineOptions { MaxBatchRows = inputs.Keys });
+        _flow = LstmPipeline.Create(model, () => backends[next++], new PipelineOptions { MaxBatchRows = inputs.Keys, SessionStore = store, RestoreBufferRows = Math.Max(8192, inputs.Keys) });
         if (next != backends.Count) throw new InvalidOperationException($"the pipeline took {next} backends, {backends.Count} were chosen");
     }
 

@@ -2,11 +2,13 @@ namespace LstmStream.Pipeline.Flows;
 
 /// <summary>
 /// What <see cref="LstmFlow"/> emits for each <see cref="LstmStep"/>, exactly once: an <see cref="LstmOutput"/>
-/// when the step was run, an <see cref="LstmStepRejected"/> when it was invalid. Match on the type:
+/// when the step was run, an <see cref="LstmDuplicate"/> when its <c>seq</c> was not above its key's last applied
+/// one (not applied), an <see cref="LstmStepRejected"/> when it was invalid. Match on the type:
 /// <code>
 /// switch (result)
 /// {
 ///     case LstmOutput output: …; break;
+///     case LstmDuplicate duplicate: …; break;
 ///     case LstmStepRejected rejected: …; break;
 /// }
 /// </code>

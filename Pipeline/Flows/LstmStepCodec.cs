@@ -10,7 +10,7 @@ namespace LstmStream.Pipeline.Flows;
 /// <summary>
 /// The typed ends of <see cref="LstmFlow"/>, joined around <see cref="LstmPipeline"/>:
 /// <code>
-/// LstmStep ─► validate, copy into fragments ─► StepBatch ─► (pipeline) ─► StepBatch ─► one LstmOutput per row ─► LstmResult
+/// LstmStep ─► validate, copy into fragments ─► StepBatch ─► (pipeline) ─► StepBatch ─► one LstmOutput (or LstmDuplicate) per row ─► LstmResult
 ///                  └─ invalid: LstmStepRejected ───────────────────────────────────────────────┘
 /// </code>
 /// A valid step is appended to the open fragment (rented, <c>MaxBatchRows</c> rows at most), whose tag is the
@@ -282,14 +282,25 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
             if (_batch is null && _ready.Count == 0 && IsClosed(_stage._fromPipeline)) Complete(results);
         }
 
-        /// <summary>Row <paramref name="row"/> as an output; rejections that waited for it become ready.</summary>
-        private LstmOutput Output(StepBatch batch, int row)
+        /// <summary>Row <paramref name="row"/> as an output (or a duplicate); rejections that waited for it become ready.</summary>
+        private LstmResult Output(StepBatch batch, int row)
         {
             var key = batch.Keys[row];
             var tag = batch.Tags[row];
-            var seq = (batch.Flags[row] & StepFlags.HasSeq) != 0 ? batch.Seq[row] : (long?)null;
-            var output = new LstmOutput(key, seq, batch.Row(row).ToArray());
-            _counters.CountOutput();
+            var flags = batch.Flags[row];
+            var seq = (flags & StepFlags.HasSeq) != 0 ? batch.Seq[row] : (long?)null;
+            LstmResult output;
+            if ((flags & StepFlags.Duplicate) != 0)
+            {
+                output = new LstmDuplicate(key, batch.Seq[row]);
+                _counters.CountDuplicate();
+            }
+            else
+            {
+                output = new LstmOutput(key, seq, batch.Row(row).ToArray());
+                _counters.CountOutput();
+            }
+
             if (_lastInFlight.TryGetValue(key, out var last) && last == tag) _lastInFlight.Remove(key);
             if (_afterTag.Remove(tag, out var waiting))
             {

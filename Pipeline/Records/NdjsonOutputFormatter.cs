@@ -7,7 +7,9 @@ namespace LstmStream.Pipeline.Records;
 
 /// <summary>
 /// Writes output records as UTF-8 NDJSON, one line per row: <c>{"key":"sensor-7","seq":12,"y":[…]}</c>
-/// (<c>seq</c> only when the input carried one, <see cref="StepFlags.HasSeq"/>), and rejected lines as
+/// (<c>seq</c> only when the input carried one, <see cref="StepFlags.HasSeq"/>); a record that was a duplicate
+/// (<see cref="StepFlags.Duplicate"/>: its <c>seq</c> was not above its key's last applied one, so it was not
+/// applied) as <c>{"key":"sensor-7","seq":12,"duplicate":true}</c>, without <c>y</c>; rejected lines as
 /// <c>{"error":"…","line":12,"key":"k","field":"x"}</c> (<c>key</c> and <c>field</c> only when known).
 /// <para>
 /// Floats are printed in their shortest round-trip form (parsing the text gives back the same float, bit for
@@ -53,6 +55,13 @@ public static class NdjsonOutputFormatter
             n = Append(dest, n, ",\"seq\":"u8);
             batch.Seq[row].TryFormat(dest[n..], out int written, default, CultureInfo.InvariantCulture);
             n += written;
+        }
+
+        if ((batch.Flags[row] & StepFlags.Duplicate) != 0)
+        {
+            n = Append(dest, n, ",\"duplicate\":true}\n"u8);
+            output.Advance(n);
+            return;
         }
 
         n = Append(dest, n, ",\"y\":["u8);

@@ -10,8 +10,10 @@ namespace LstmStream.Pipeline.Streaming;
 /// zeroes the state of <see cref="StepFlags.Reset"/> rows, steps the whole batch with one
 /// <see cref="LstmLayerKernel.StepInPlace"/> (one matrix multiply) that reads each row's h_prev and c_prev from
 /// the arena by slot and writes the new state back there, and forwards h as the batch's data (a new pooled
-/// buffer). Control batches: an
-/// export copies this layer's rows of the named keys out, an import writes them in, a reset zeroes them.
+/// buffer). A <see cref="StepFlags.Duplicate"/> row is stepped with the others but its key's rows are put back
+/// afterwards (no state change). Control batches: an export or checkpoint copies this layer's rows of the named
+/// keys out, an import writes them in, a reset zeroes them. A <see cref="SessionTransfer"/> riding on any item is
+/// handled first: evicted keys' rows copied out, restored keys' rows written in.
 /// The stage holds only the layer's packed weights (shared by every materialization); each materialization's logic
 /// creates its own arena and its own <see cref="LstmLayerKernel"/> (scratch space, the fused step's operands).
 /// </summary>
@@ -52,6 +54,7 @@ internal sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch
         private readonly LstmLayerStage _stage;
         private readonly LstmLayerKernel _kernel;
         private readonly StateArena _arena;
+        private float[] _kept = [];
 
         public Logic(LstmLayerStage stage) : base(stage.Shape)
         {
@@ -66,6 +69,7 @@ internal sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch
         private void OnPush()
         {
             var batch = Grab(_stage._in);
+            if (batch.Transfer is { } transfer) Move(transfer);
             if (batch.Control is { } request) Control(request);
             else Step(batch);
             Push(_stage._out, batch);
@@ -85,6 +89,7 @@ internal sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch
 
             var slots = batch.Slots;
             var flags = batch.Flags;
+            var duplicates = 0;
             for (var r = 0; r < rows; r++)
             {
                 var slot = slots[r];
@@ -101,13 +106,63 @@ internal sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch
                     _arena.H(slot).Clear();
                     _arena.C(slot).Clear();
                 }
+
+                if ((flags[r] & StepFlags.Duplicate) != 0) Keep(slot, duplicates++);
             }
 
             // The state is read and written in place in the arena, by slot (a key is in a batch at most once).
             var h = ArrayPool<float>.Shared.Rent(rows * outs);
             _kernel.StepInPlace(rows, batch.Data.AsSpan(0, rows * inputs), _arena.AllH, _arena.AllC, slots.AsSpan(0, rows), h);
+            if (duplicates > 0) PutBack(batch, duplicates);
 
             batch.ReplaceData(h, outs);
+        }
+
+        /// <summary>
+        /// A duplicate row is stepped with the batch (one multiply for all rows) but must leave its key's state as it
+        /// was: its c and h rows are kept here before the step and put back after it.
+        /// </summary>
+        private void Keep(int slot, int index)
+        {
+            int cell = _arena.CellSize, outs = _arena.OutputSize, size = cell + outs;
+            if (_kept.Length < (index + 1) * size) Array.Resize(ref _kept, Math.Max((index + 1) * size, _kept.Length * 2));
+            _arena.C(slot).CopyTo(_kept.AsSpan(index * size, cell));
+            _arena.H(slot).CopyTo(_kept.AsSpan(index * size + cell, outs));
+        }
+
+        private void PutBack(StepBatch batch, int duplicates)
+        {
+            int cell = _arena.CellSize, outs = _arena.OutputSize, size = cell + outs, index = 0;
+            for (var r = 0; r < batch.Count && index < duplicates; r++)
+            {
+                if ((batch.Flags[r] & StepFlags.Duplicate) == 0) continue;
+                var slot = batch.Slots[r];
+                _kept.AsSpan(index * size, cell).CopyTo(_arena.C(slot));
+                _kept.AsSpan(index * size + cell, outs).CopyTo(_arena.H(slot));
+                index++;
+            }
+        }
+
+        /// <summary>
+        /// Keys' state moving with this item: the evicted keys' rows are copied out (before their slots are used
+        /// again), then the restored keys' rows are written in (before they are stepped).
+        /// </summary>
+        private void Move(SessionTransfer transfer)
+        {
+            var k = _stage.LayerIndex;
+            foreach (var (slot, state) in transfer.Evicted)
+            {
+                if (slot >= _arena.Rows) _arena.EnsureRows(slot + 1);
+                state.C[k] = _arena.C(slot).ToArray();
+                state.H[k] = _arena.H(slot).ToArray();
+            }
+
+            foreach (var (slot, state) in transfer.Restored)
+            {
+                if (slot >= _arena.Rows) _arena.EnsureRows(slot + 1);
+                state.C[k].CopyTo(_arena.C(slot));
+                state.H[k].CopyTo(_arena.H(slot));
+            }
         }
 
         private void Control(StateRequest request)
@@ -129,7 +184,7 @@ internal sealed class LstmLayerStage : GraphStage<FlowShape<StepBatch, StepBatch
                 return;
             }
 
-            if (request.Kind == StateRequestKind.Export)
+            if (request.Exports)
             {
                 for (var i = 0; i < slots.Length; i++)
                 {

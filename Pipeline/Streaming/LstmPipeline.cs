@@ -53,7 +53,7 @@ public static class LstmPipeline
         backends.EnsureFits(model);
         options ??= new PipelineOptions();
         // The session stage validates the options (naming the bad setting), before anything else reads them.
-        var sessions = new SessionSlotStage(options);
+        var sessions = new SessionSlotStage(options, model);
 
         var inner = Flow.FromGraph(new MicroBatcher(options.MaxBatchRows, options.MaxBatchDelay, model.InputSize))
             .ViaMaterialized(sessions, Keep.Right);
@@ -67,7 +67,7 @@ public static class LstmPipeline
             inner = inner.Via(options.AsyncLayers ? layer.AddAttributes(buffer).Async() : layer);
         }
 
-        var pipeline = BidiFlow.FromGraph(new StateControlStage(model))
+        var pipeline = BidiFlow.FromGraph(new StateControlStage(model, options.SessionStore))
             .JoinMat(inner, (state, sessions) => new LstmPipelineHandle(state, sessions));
         // With asynchronous layers every boundary buffers batches: keep that small (also where the results
         // come back into the control stage's island), so memory and latency stay bounded.

@@ -45,6 +45,50 @@ public sealed record PipelineOptions
     /// </summary>
     public Action<string, EvictionReason>? OnKeyEvicted { get; init; }
 
+    /// <summary>
+    /// Where keys' state lives beyond the pipeline's memory (durable sessions). Set: a key that is not live is
+    /// loaded from the store before its first step (its records wait, in order, while other keys flow), evicted
+    /// keys are handed to it (<see cref="EvictTo"/>), ended and dropped keys are deleted from it, and
+    /// <see cref="PipelineStateAccess.CheckpointAsync"/> exports the keys stepped since their bucket's last
+    /// checkpoint to it. Null (the default): keys live in memory only, as without this option, at no cost.
+    /// </summary>
+    public ISessionStore? SessionStore { get; init; }
+
+    /// <summary>
+    /// What eviction does with a key's state when <see cref="SessionStore"/> is set; null: <see cref="SessionEviction.Store"/>
+    /// with a store, <see cref="SessionEviction.Discard"/> without one.
+    /// </summary>
+    public SessionEviction? EvictTo { get; init; }
+
+    /// <summary>
+    /// Most records that wait for their keys' stored state to load (with <see cref="SessionStore"/>); when this
+    /// many wait, the pipeline stops taking input until loads complete. At least <see cref="MaxBatchRows"/> when a
+    /// store is set (the rows are allocated on the first wait; without a store nothing is).
+    /// </summary>
+    public int RestoreBufferRows { get; init; } = 8192;
+
+    /// <summary>
+    /// Told of each stored state that is not used because another model produced it (the key, the stored state's
+    /// model identity); the key starts from zero state and <see cref="SessionCounters.RestoresRefused"/> counts it.
+    /// Called on the session stage's thread: cheap, must not block or throw.
+    /// </summary>
+    public Action<string, string>? OnStoredStateRefused { get; init; }
+
+    /// <summary>
+    /// Told of each completed load of keys' stored state (keys asked, states found, time from the request to its
+    /// answer), for a latency histogram. Called on the session stage's thread: cheap, must not block or throw.
+    /// </summary>
+    public Action<int, int, TimeSpan>? OnRestoreLoaded { get; init; }
+
+    /// <summary>
+    /// Told of each failed load (keys asked, the error, the wait before the retry); the keys' records keep waiting
+    /// and <see cref="SessionCounters.RestoreFailures"/> counts it. Called on the session stage's thread.
+    /// </summary>
+    public Action<int, Exception, TimeSpan>? OnRestoreFailed { get; init; }
+
+    /// <summary>What eviction does with state under these options (<see cref="EvictTo"/> or its default).</summary>
+    public SessionEviction Eviction => EvictTo ?? (SessionStore is null ? SessionEviction.Discard : SessionEviction.Store);
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the setting when an option is out of range.</summary>
     public void Validate()
     {
@@ -59,6 +103,12 @@ public sealed record PipelineOptions
         if (MaxLiveKeys is { } max && max < MaxBatchRows)
             throw new ArgumentException(
                 $"{nameof(MaxLiveKeys)} ({max}) must be at least {nameof(MaxBatchRows)} ({MaxBatchRows}): every key of a batch holds state at once");
+        if (EvictTo == SessionEviction.Store && SessionStore is null)
+            throw new ArgumentException($"{nameof(EvictTo)} = {nameof(SessionEviction.Store)} needs a {nameof(SessionStore)}");
+        if (SessionStore is { BucketCount: <= 0 } store)
+            throw new ArgumentException($"{nameof(SessionStore)}.{nameof(ISessionStore.BucketCount)} must be positive, got {store.BucketCount}");
+        if (SessionStore is not null && RestoreBufferRows < MaxBatchRows)
+            throw new ArgumentException($"{nameof(RestoreBufferRows)} ({RestoreBufferRows}) must be at least {nameof(MaxBatchRows)} ({MaxBatchRows})");
         if (TimeProvider is null)
             throw new ArgumentException($"{nameof(TimeProvider)} must be set (the default is the system clock)");
     }

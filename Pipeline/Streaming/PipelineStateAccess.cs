@@ -31,10 +31,15 @@ public sealed class PipelineStateAccess
 {
     private readonly ConcurrentQueue<StateRequest> _queue = new();
     private readonly LstmModel _model;
+    private readonly ISessionStore? _store;
     private volatile Action? _wake;
     private volatile Exception? _closed;
 
-    internal PipelineStateAccess(LstmModel model) => _model = model;
+    internal PipelineStateAccess(LstmModel model, ISessionStore? store = null)
+    {
+        _model = model;
+        _store = store;
+    }
 
     /// <summary>The <see cref="LstmModel.Identity"/> of the model this pipeline runs.</summary>
     public string ModelIdentity => _model.Identity;
@@ -61,7 +66,10 @@ public sealed class PipelineStateAccess
         return request.FoundStates();
     }
 
-    /// <summary>Puts <paramref name="state"/> back; the key's next step continues from it.</summary>
+    /// <summary>
+    /// Puts <paramref name="state"/> back; the key's next step continues from it, and its <see cref="KeyState.LastSeq"/>
+    /// becomes the key's last applied <c>seq</c>.
+    /// </summary>
     public Task ImportAsync(KeyState state)
     {
         ArgumentNullException.ThrowIfNull(state);
@@ -148,6 +156,43 @@ public sealed class PipelineStateAccess
         await Submit(request).ConfigureAwait(false);
         return request.Counts;
     }
+
+    /// <summary>
+    /// The buckets (<see cref="KeyBuckets.BucketOf"/> with the store's <see cref="ISessionStore.BucketCount"/>) that
+    /// hold keys whose state changed (stepped, imported, reset) since their bucket's last checkpoint, in ascending
+    /// order, as of this point of the stream. Fails with an <see cref="InvalidOperationException"/> when the
+    /// pipeline has no <see cref="PipelineOptions.SessionStore"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<int>> DirtyBucketsAsync()
+    {
+        RequireStore();
+        var request = StateRequest.DirtyBucketsRequest();
+        await Submit(request).ConfigureAwait(false);
+        return request.Buckets;
+    }
+
+    /// <summary>
+    /// A checkpoint of one bucket, ordered with the data: the keys of <paramref name="bucket"/> whose state changed
+    /// since the bucket's previous checkpoint are copied out of the layers (only those rows; nothing else stops) and
+    /// handed to the store as one <see cref="ISessionStore.Accept"/> with <see cref="SessionChanges.CheckpointBucket"/>
+    /// = <paramref name="bucket"/>, after every eviction or end that came before in the stream; their changed mark is
+    /// cleared. Completes after that call with the number of keys exported. Take the buckets one by one
+    /// (<see cref="DirtyBucketsAsync"/>), so no second copy of all state is ever held.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The bucket is outside the store's bucket count.</exception>
+    /// <exception cref="InvalidOperationException">The pipeline has no session store.</exception>
+    public async Task<int> CheckpointAsync(int bucket)
+    {
+        var store = RequireStore();
+        if ((uint)bucket >= (uint)store.BucketCount)
+            throw new ArgumentOutOfRangeException(nameof(bucket), bucket, $"the session store has {store.BucketCount} buckets (0 to {store.BucketCount - 1})");
+        var request = StateRequest.Checkpoint(bucket);
+        await Submit(request).ConfigureAwait(false);
+        return request.States.Length;
+    }
+
+    private ISessionStore RequireStore() =>
+        _store ?? throw new InvalidOperationException($"this pipeline has no session store ({nameof(PipelineOptions)}.{nameof(PipelineOptions.SessionStore)} is not set)");
 
     private Task Submit(StateRequest request)
     {

@@ -20,4 +20,28 @@ public readonly record struct SessionCounts(
 {
     /// <summary>Keys evicted for any reason.</summary>
     public long Evicted => EvictedIdle + EvictedBound;
+
+    /// <summary>Records whose <c>seq</c> was not above their key's last applied one: not applied, answered as duplicates.</summary>
+    public long Duplicates { get; init; }
+
+    /// <summary>Records whose <c>seq</c> jumped past their key's last applied one plus one (stepped).</summary>
+    public long Gaps { get; init; }
+
+    /// <summary>Evicted keys whose state was handed to the session store (included in <see cref="Evicted"/>).</summary>
+    public long EvictedToStore { get; init; }
+
+    /// <summary>Keys whose stored state was loaded and applied before their first step.</summary>
+    public long Restored { get; init; }
+
+    /// <summary>Stored states not applied because another model produced them (the key started from zero).</summary>
+    public long RestoresRefused { get; init; }
+
+    /// <summary>Loads of stored state answered (one load covers the waiting keys of a batch).</summary>
+    public long RestoreLoads { get; init; }
+
+    /// <summary>Loads of stored state that failed (each retried).</summary>
+    public long RestoreFailures { get; init; }
+
+    /// <summary>Records waiting for their key's stored state right now.</summary>
+    public int RestoreWaitingRows { get; init; }
 }

@@ -4,7 +4,7 @@ namespace LstmStream.Pipeline.Streaming;
 /// The key → slot map of one pipeline: a slot is a row index into every layer's <see cref="StateArena"/>.
 /// Freed slots go onto a free list and are reused, so the arenas grow only to the peak number of live
 /// keys. Each live slot remembers its key, the tick (batch number) at which it was last used, which rules
-/// out a key twice in one batch, and the timestamp of that use. Live slots are kept on an intrusive doubly
+/// out a key twice in one batch, the timestamp of that use and the <c>seq</c> of the last step applied to it. Live slots are kept on an intrusive doubly
 /// linked list in order of last use (least recently used first, <see cref="Oldest"/>), so idle eviction and
 /// a least-recently-used bound find their victims in O(1) each, without scanning live keys.
 /// Used by one stage only: not thread-safe.
@@ -16,6 +16,8 @@ internal sealed class SlotTable
     private string?[] _keys = new string?[16];
     private long[] _lastSeen = new long[16];
     private long[] _lastUsed = new long[16];
+    private long[] _lastSeq = new long[16];
+    private bool[] _hasLastSeq = new bool[16];
     private int[] _older = new int[16];
     private int[] _newer = new int[16];
     private int[] _free = new int[16];
@@ -43,6 +45,7 @@ internal sealed class SlotTable
         _keys[slot] = key;
         _lastSeen[slot] = tick;
         _lastUsed[slot] = timestamp;
+        _hasLastSeq[slot] = false;
         Append(slot);
         return slot;
     }
@@ -70,6 +73,23 @@ internal sealed class SlotTable
     /// <summary>The timestamp at which <paramref name="slot"/> was last added or touched.</summary>
     public long LastUsed(int slot) => _lastUsed[slot];
 
+    /// <summary>The <c>seq</c> of the last step applied to <paramref name="slot"/>'s state; false when none carried one.</summary>
+    public bool TryGetLastSeq(int slot, out long seq)
+    {
+        seq = _lastSeq[slot];
+        return _hasLastSeq[slot];
+    }
+
+    /// <summary>The last applied <c>seq</c> of <paramref name="slot"/>, or null when no step carried one.</summary>
+    public long? LastSeq(int slot) => _hasLastSeq[slot] ? _lastSeq[slot] : null;
+
+    /// <summary>Records <paramref name="seq"/> (null: none) as the last applied <c>seq</c> of <paramref name="slot"/>.</summary>
+    public void SetLastSeq(int slot, long? seq)
+    {
+        _hasLastSeq[slot] = seq.HasValue;
+        _lastSeq[slot] = seq.GetValueOrDefault();
+    }
+
     /// <summary>Frees <paramref name="slot"/>: its key is no longer live and the slot may be reused.</summary>
     public void Release(int slot)
     {
@@ -91,6 +111,8 @@ internal sealed class SlotTable
             Array.Resize(ref _keys, size);
             Array.Resize(ref _lastSeen, size);
             Array.Resize(ref _lastUsed, size);
+            Array.Resize(ref _lastSeq, size);
+            Array.Resize(ref _hasLastSeq, size);
             Array.Resize(ref _older, size);
             Array.Resize(ref _newer, size);
         }

@@ -8,19 +8,23 @@ namespace LstmStream.Pipeline.Streaming;
 /// → layers → head): data from the ingress passes on unchanged and state requests from its materialized
 /// <see cref="PipelineStateAccess"/> are put between the data items as control batches; on the way back
 /// control batches are completed and dropped, data batches go to the egress. It knows every request in
-/// flight, so a failing or stopping stream fails them instead of leaving them waiting.
+/// flight, so a failing or stopping stream fails them instead of leaving them waiting. With a session store it is
+/// where changes reach the store, in stream order: a <see cref="SessionTransfer"/> riding on any item (evicted
+/// keys' states, deleted keys) and a checkpoint's export of a bucket's changed keys.
 /// </summary>
 internal sealed class StateControlStage : GraphStageWithMaterializedValue<BidiShape<StepBatch, StepBatch, StepBatch, StepBatch>, PipelineStateAccess>
 {
     private readonly Models.LstmModel _model;
+    private readonly ISessionStore? _store;
     private readonly Inlet<StepBatch> _ingress = new("StateControl.ingress");
     private readonly Outlet<StepBatch> _toPipeline = new("StateControl.toPipeline");
     private readonly Inlet<StepBatch> _fromPipeline = new("StateControl.fromPipeline");
     private readonly Outlet<StepBatch> _egress = new("StateControl.egress");
 
-    public StateControlStage(Models.LstmModel model)
+    public StateControlStage(Models.LstmModel model, ISessionStore? store = null)
     {
         _model = model;
+        _store = store;
         Shape = new BidiShape<StepBatch, StepBatch, StepBatch, StepBatch>(_ingress, _toPipeline, _fromPipeline, _egress);
     }
 
@@ -30,7 +34,7 @@ internal sealed class StateControlStage : GraphStageWithMaterializedValue<BidiSh
 
     public override ILogicAndMaterializedValue<PipelineStateAccess> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
     {
-        var access = new PipelineStateAccess(_model);
+        var access = new PipelineStateAccess(_model, _store);
         return new LogicAndMaterializedValue<PipelineStateAccess>(new Logic(this, access), access);
     }
 
@@ -127,12 +131,33 @@ internal sealed class StateControlStage : GraphStageWithMaterializedValue<BidiSh
         private void OnResultPush()
         {
             var batch = Grab(_stage._fromPipeline);
+            if (batch.Transfer is { } transfer)
+            {
+                batch.Transfer = null;
+                if (transfer.HasChanges) _stage._store!.Accept(transfer.Changes());
+                transfer.MarkAccepted();
+            }
+
             if (batch.Control is { } request)
             {
-                if (!_inFlight.TryDequeue(out var expected) || !ReferenceEquals(expected, request))
-                    throw new InvalidOperationException("a state request came out of the pipeline out of order");
                 batch.Release();
-                request.Finish();
+                if (request.Kind != StateRequestKind.Transfer)
+                {
+                    if (!_inFlight.TryDequeue(out var expected) || !ReferenceEquals(expected, request))
+                        throw new InvalidOperationException("a state request came out of the pipeline out of order");
+                    if (request.Kind == StateRequestKind.Checkpoint && request.Error is null)
+                        _stage._store!.Accept(new SessionChanges(request.States, [], request.Bucket));
+                    request.Finish();
+                }
+
+                Pull(_stage._fromPipeline);
+                return;
+            }
+
+            if (batch.Count == 0)
+            {
+                // Every row of the batch waits for its key's stored state; only its transfer had to come through.
+                batch.Release();
                 Pull(_stage._fromPipeline);
                 return;
             }

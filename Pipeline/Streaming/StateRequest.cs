@@ -48,6 +48,23 @@ internal sealed class StateRequest
     /// <summary>Reads the session figures in stream order.</summary>
     public static StateRequest CountsRequest() => new(StateRequestKind.Counts, [], [], remove: false);
 
+    /// <summary>Exports the changed keys of <paramref name="bucket"/> to the session store (the session stage names them).</summary>
+    public static StateRequest Checkpoint(int bucket) => new(StateRequestKind.Checkpoint, [], [], remove: false) { Bucket = bucket };
+
+    /// <summary>Names the buckets with changed keys.</summary>
+    public static StateRequest DirtyBucketsRequest() => new(StateRequestKind.DirtyBuckets, [], [], remove: false);
+
+    /// <summary>The session stage's own carrier of a transfer (no keys, never answered).</summary>
+    public static StateRequest TransferOnly() => new(StateRequestKind.Transfer, [], [], remove: false);
+
+    /// <summary>Checkpoint: the session stage names the keys to export, with their slots and states to fill.</summary>
+    public void SetExport(string[] keys, int[] slots, KeyState[] states)
+    {
+        Keys = keys;
+        Slots = slots;
+        States = states;
+    }
+
     private static string[] KeysOf(KeyState[] states)
     {
         var keys = new string[states.Length];
@@ -56,16 +73,25 @@ internal sealed class StateRequest
     }
 
     public StateRequestKind Kind { get; }
-    public string[] Keys { get; }
+    public string[] Keys { get; private set; }
 
-    /// <summary>Export: the states being filled; import: the states to write; otherwise empty.</summary>
-    public KeyState[] States { get; }
+    /// <summary>Export and checkpoint: the states being filled; import: the states to write; otherwise empty.</summary>
+    public KeyState[] States { get; private set; }
+
+    /// <summary>True for the kinds whose states the layers fill (export, checkpoint).</summary>
+    public bool Exports => Kind is StateRequestKind.Export or StateRequestKind.Checkpoint;
+
+    /// <summary>Checkpoint: the bucket exported.</summary>
+    public int Bucket { get; private init; }
+
+    /// <summary>Dirty buckets: the buckets with changed keys, set by the session stage.</summary>
+    public List<int> Buckets { get; } = [];
 
     /// <summary>Export and drop: the keys are dropped (their slots freed) after being read, as by <c>end</c>.</summary>
     public bool Remove { get; }
 
     /// <summary>Each key's slot, set by the session stage; -1 when the key is not live.</summary>
-    public int[] Slots { get; }
+    public int[] Slots { get; private set; }
 
     /// <summary>Counts request: the figures, set by the session stage.</summary>
     public SessionCounts Counts { get; set; }

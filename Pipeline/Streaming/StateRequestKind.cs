@@ -17,4 +17,19 @@ internal enum StateRequestKind
 
     /// <summary>Read the session figures (<see cref="StateRequest.Counts"/>).</summary>
     Counts,
+
+    /// <summary>
+    /// Export the keys of <see cref="StateRequest.Bucket"/> whose state changed since the bucket's last checkpoint
+    /// (the session stage names them) and hand them to the session store at the pipeline's end.
+    /// </summary>
+    Checkpoint,
+
+    /// <summary>Name the buckets with keys whose state changed since their last checkpoint (<see cref="StateRequest.Buckets"/>).</summary>
+    DirtyBuckets,
+
+    /// <summary>
+    /// The session stage's own item carrying only a <see cref="SessionTransfer"/> (keys evicted while no data
+    /// flowed); never submitted through <see cref="PipelineStateAccess"/>.
+    /// </summary>
+    Transfer,
 }

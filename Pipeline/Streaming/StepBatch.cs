@@ -49,6 +49,12 @@ public sealed class StepBatch
     /// <summary>The state request of a control batch; null for a data batch.</summary>
     internal StateRequest? Control { get; private set; }
 
+    /// <summary>
+    /// Keys' state moving between the arenas and the session store with this item (durable sessions), set by the
+    /// session stage and handled by the layers before the item's own rows or request; null when nothing moves.
+    /// </summary>
+    internal SessionTransfer? Transfer { get; set; }
+
     /// <summary>True for a control batch (no rows; carries a state request between the pipeline's stages).</summary>
     public bool IsControl => Control is not null;
 
@@ -116,6 +122,25 @@ public sealed class StepBatch
         Keys[--Count] = null!;
     }
 
+    /// <summary>Copies row <paramref name="from"/> (metadata and vector) over row <paramref name="to"/> (to &lt; from).</summary>
+    internal void MoveRow(int from, int to)
+    {
+        Keys[to] = Keys[from];
+        Seq[to] = Seq[from];
+        Flags[to] = Flags[from];
+        Tags[to] = Tags[from];
+        Slots[to] = Slots[from];
+        Data.AsSpan(from * Width, Width).CopyTo(Data.AsSpan(to * Width, Width));
+    }
+
+    /// <summary>Keeps the first <paramref name="count"/> rows only (rows moved elsewhere by the session stage).</summary>
+    internal void Truncate(int count)
+    {
+        if ((uint)count > (uint)Count) throw new ArgumentOutOfRangeException(nameof(count), $"the batch has {Count} rows, not {count}");
+        Array.Clear(Keys, count, Count - count);
+        Count = count;
+    }
+
     /// <summary>
     /// Gives the batch a new data buffer of <paramref name="width"/> floats per row (rented by the caller
     /// from <see cref="ArrayPool{T}.Shared"/>) and returns the old buffer to the pool.
@@ -132,6 +157,7 @@ public sealed class StepBatch
     public void Release()
     {
         if (Data is null) return;
+        Transfer = null;
         if (Control is not null)
         {
             Control = null;

@@ -15,4 +15,10 @@ public enum StepFlags : byte
 
     /// <summary>The record carried a <c>seq</c> (echoed on output).</summary>
     HasSeq = 4,
+
+    /// <summary>
+    /// Set by the session stage: the row's <c>seq</c> is not above the key's last applied one, so the step is a
+    /// duplicate (a replay) and is not applied to the key's state; its output is a duplicate record instead of <c>y</c>.
+    /// </summary>
+    Duplicate = 8,
 }

@@ -221,6 +221,26 @@ public sealed class LstmFlowTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task A_replayed_step_is_answered_with_an_LstmDuplicate_and_not_applied()
+    {
+        var model = SeedModel(7);
+        using var engine = Engine(model);
+        var x = Enumerable.Range(0, 4).Select(i => RandomArray(new Random(i), model.InputSize, 1f)).ToArray();
+        var steps = new[]
+        {
+            new LstmStep("k", x[0], Seq: 1), new LstmStep("k", x[1], Seq: 2), new LstmStep("k", x[2], Seq: 2), new LstmStep("k", x[3], Seq: 3),
+        };
+
+        var results = await RunAsync(engine, steps);
+
+        Assert.Equal(new[] { typeof(LstmOutput), typeof(LstmOutput), typeof(LstmDuplicate), typeof(LstmOutput) }, results.Select(r => r.GetType()));
+        var duplicate = Assert.IsType<LstmDuplicate>(results[2]);
+        Assert.Equal(("k", 2L), (duplicate.Key, duplicate.Seq));
+        var applied = new[] { steps[0], steps[1], steps[3] };
+        AssertOutputsMatchReference(model, applied, results.OfType<LstmOutput>().ToList(), _ => true);
+    }
+
+    [Fact]
     public async Task A_second_concurrent_materialization_of_one_engine_fails_and_the_first_goes_on()
     {
         var model = SeedModel(2);

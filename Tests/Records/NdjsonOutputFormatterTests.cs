@@ -196,4 +196,19 @@ public sealed class NdjsonOutputFormatterTests
         NdjsonOutputFormatter.WriteError(new RecordError(1, null, "key", "missing"), buffer);
         Assert.Equal("{\"error\":\"missing\",\"line\":1,\"field\":\"key\"}\n", Encoding.UTF8.GetString(buffer.WrittenSpan));
     }
+
+    [Fact]
+    public void A_duplicate_row_is_written_as_a_duplicate_record_without_y()
+    {
+        var batch = StepBatch.Rent(2, 2);
+        batch.Row(batch.Add("sensor-\"7", 12, StepFlags.HasSeq | StepFlags.Duplicate, 0)).Fill(1.5f);
+        batch.Row(batch.Add("sensor-8", 13, StepFlags.HasSeq, 1)).Fill(2f);
+        var text = new ArrayBufferWriter<byte>();
+
+        NdjsonOutputFormatter.WriteBatch(batch, text);
+        batch.Release();
+
+        Assert.Equal("{\"key\":\"sensor-\\\"7\",\"seq\":12,\"duplicate\":true}\n{\"key\":\"sensor-8\",\"seq\":13,\"y\":[2,2]}\n",
+            Encoding.UTF8.GetString(text.WrittenSpan));
+    }
 }

@@ -1,6 +1,4 @@
 using Akka.Streams;
-using Akka.Streams.Dsl;
-using Akka.Streams.TestKit;
 using LstmStream.Pipeline.Models;
 using LstmStream.Pipeline.Numerics;
 using LstmStream.Pipeline.Streaming;
@@ -14,34 +12,8 @@ public sealed class StateTransferTests : Akka.TestKit.Xunit2.TestKit
 
     public StateTransferTests() => _materializer = Sys.Materializer();
 
-    private sealed record Running(
-        TestPublisher.Probe<StepBatch> Source, LstmPipelineHandle Handle, TestSubscriber.Probe<StepBatch> Sink)
-    {
-        private int _batches;
-
-        /// <summary>Sends the fragments and collects outputs until <paramref name="rows"/> rows have come out.</summary>
-        public async Task<List<TestOutput>> SendAndCollectAsync(IEnumerable<StepBatch> fragments, int rows)
-        {
-            var sending = Task.Run(async () =>
-            {
-                foreach (var f in fragments) await Source.SendNextAsync(f);
-            });
-            var outputs = new List<TestOutput>();
-            while (outputs.Count < rows) outputs.AddRange(Drain(await Sink.RequestNextAsync(TimeSpan.FromSeconds(20)), _batches++));
-            await sending.WaitAsync(TimeSpan.FromSeconds(20));
-            return outputs;
-        }
-    }
-
-    private Running Start(LstmModel model, bool asyncLayers)
-    {
-        var ((source, handle), sink) = this.SourceProbe<StepBatch>()
-            .ViaMaterialized(LstmPipeline.Create(model, () => new ManagedMatMul(),
-                new PipelineOptions { MaxBatchRows = 32, AsyncLayers = asyncLayers, MaxBatchDelay = TimeSpan.FromMilliseconds(5) }), Keep.Both)
-            .ToMaterialized(this.SinkProbe<StepBatch>(), Keep.Both)
-            .Run(_materializer);
-        return new Running(source, handle, sink);
-    }
+    private RunningPipeline Start(LstmModel model, bool asyncLayers) => RunningPipeline.Start(this, _materializer, model,
+        new PipelineOptions { MaxBatchRows = 32, AsyncLayers = asyncLayers, MaxBatchDelay = TimeSpan.FromMilliseconds(5) });
 
     [Theory]
     [InlineData(false)]
