@@ -26,6 +26,8 @@ namespace LstmStream.Hosting.Service;
 public sealed class PipelineHub : IPipelineInbox, IChannelLoad
 {
     private readonly ConcurrentDictionary<int, PipelineConnection> _connections = new();
+    private readonly List<PipelineConnection> _routedTo = [];
+    private long _routedBatches;
     private readonly Channel<StepBatch> _inbox;
     private readonly ChannelMetrics _channelMetrics;
     private readonly ServiceMetrics _metrics;
@@ -131,6 +133,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
             _metrics.BatchProcessed(batch.Count);
             Interlocked.Add(ref _steps, batch.Count);
             var now = Stopwatch.GetTimestamp();
+            var batchNumber = _routedBatches++;
             PipelineConnection? connection = null;
             var connectionId = -1;
             for (var r = 0; r < batch.Count; r++)
@@ -140,6 +143,11 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
                 {
                     connectionId = id;
                     _connections.TryGetValue(id, out connection);
+                    if (connection is not null && connection.RoutedBatch != batchNumber)
+                    {
+                        connection.RoutedBatch = batchNumber;
+                        _routedTo.Add(connection);
+                    }
                 }
 
                 if (connection is null)
@@ -158,9 +166,23 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
                     _logger.LogError(e, "{Channel}: output of key {Key} could not be delivered", connection.Output.Name, LoggedText.Of(batch.Keys[r]));
                 }
             }
+
+            // Each channel sends what this batch gave it at once: one socket write per batch, not one per record.
+            foreach (var routed in _routedTo)
+            {
+                try
+                {
+                    routed.EndOfBatch();
+                }
+                catch (Exception e)
+                {
+                    _logger.LogError(e, "{Channel}: outputs could not be sent", routed.Output.Name);
+                }
+            }
         }
         finally
         {
+            _routedTo.Clear();
             batch.Release();
         }
     }
