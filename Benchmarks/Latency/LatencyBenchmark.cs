@@ -60,7 +60,7 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
                 if (workload == sensor) sensorPeak = peak;
                 foreach (var share in ShareOfPeak)
                 {
-                    report.Rows.Add(Measure("tcp", workload.Name, lines, Connections, $"{share:P0} of peak", share * peak, RateWarmUp, RateMeasured,
+                    report.Rows.Add(Measure("tcp", workload.Name, lines, Connections, $"{share * 100:F0}% of peak", share * peak, RateWarmUp, RateMeasured,
                         s => OpenLoopTcpLoad.Run(server.Tcp, lines, Connections, s), server));
                 }
 

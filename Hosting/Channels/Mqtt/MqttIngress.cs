@@ -28,6 +28,7 @@ public sealed class MqttIngress : IIngress, IChannelOutput
     private MqttRecordIngress? _ingress;
     private MqttOutputPublisher? _publisher;
     private PipelineConnection? _connection;
+    private StepBatch? _collecting;
     private Task _feed = Task.CompletedTask, _publish = Task.CompletedTask;
 
     /// <param name="system">Runs the subscription's own stream (readings → submits).</param>
@@ -63,16 +64,27 @@ public sealed class MqttIngress : IIngress, IChannelOutput
         return Task.CompletedTask;
     }
 
-    /// <summary>Copies the output row into a one-row batch of its own and queues it for publishing.</summary>
+    /// <summary>
+    /// Copies the output row into the batch collected for this routed batch (egress thread only); it is queued for
+    /// publishing at <see cref="OnOutputsDelivered"/>.
+    /// </summary>
     public void OnOutput(StepBatch batch, int row)
     {
-        var copy = StepBatch.Rent(1, batch.Width);
-        var r = copy.Add(batch.Keys[row], batch.Seq[row], batch.Flags[row], batch.Tags[row]);
-        batch.Row(row).CopyTo(copy.Row(r));
-        if (!_outputs.Writer.TryWrite(copy))
+        // A routed batch holds each key at most once, so the collected rows can be published concurrently.
+        var collecting = _collecting ??= StepBatch.Rent(batch.Count, batch.Width);
+        var r = collecting.Add(batch.Keys[row], batch.Seq[row], batch.Flags[row], batch.Tags[row]);
+        batch.Row(row).CopyTo(collecting.Row(r));
+    }
+
+    /// <summary>The routed batch's outputs for MQTT are complete: they are published together (one broker round trip).</summary>
+    public void OnOutputsDelivered()
+    {
+        if (_collecting is not { } collected) return;
+        _collecting = null;
+        if (!_outputs.Writer.TryWrite(collected))
         {
-            copy.Release();
-            _connection!.Release(1);
+            _connection!.Release(collected.Count);
+            collected.Release();
         }
     }
 
@@ -114,19 +126,19 @@ public sealed class MqttIngress : IIngress, IChannelOutput
         {
             try
             {
-                if (!abort.IsCancellationRequested) await publisher.PublishAsync(batch, 0, abort).ConfigureAwait(false);
+                if (!abort.IsCancellationRequested) await publisher.PublishBatchAsync(batch, abort).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (abort.IsCancellationRequested)
             {
             }
             catch (Exception e)
             {
-                _logger.LogError(e, "mqtt: publishing the output of {Key} failed", LoggedText.Of(batch.Keys[0]));
+                _logger.LogError(e, "mqtt: publishing the outputs of {Records} records (first key {Key}) failed", batch.Count, LoggedText.Of(batch.Keys[0]));
             }
             finally
             {
+                connection.Release(batch.Count);
                 batch.Release();
-                connection.Release(1);
             }
         }
     }
