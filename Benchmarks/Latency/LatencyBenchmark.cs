@@ -142,8 +142,9 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
             MeasuredSeconds = measured.TotalSeconds, Client = result.Latency, SendLag = result.SendLag, Server = serverLatency,
             Records = result.Expected, Outputs = result.Received, Errors = result.Errors,
         };
-        progress.WriteLine($"latency: {transport}, {workload}, {load}: {row.Client}; server p50 {serverLatency?.P50:F0} p99 {serverLatency?.P99:F0} µs; " +
-                           $"{row.Outputs:N0} of {row.Records:N0} outputs; load average {MachineInfo.LoadAverage()}");
+        var serverText = serverLatency is null ? "" : $"server p50 {serverLatency.P50:F0} µs, p99 {serverLatency.P99:F0} µs; ";
+        progress.WriteLine($"latency: {transport}, {workload}, {load}: {row.Client}; {serverText}{row.Outputs:N0} of {row.Records:N0} outputs; " +
+                           $"send lag p99 {row.SendLag.P99:F0} µs; load average {MachineInfo.LoadAverage()}");
         return row;
     }
 
