@@ -156,8 +156,9 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
         var all = chosen.Layers.Concat(chosen.Head is null ? [] : [chosen.Head]).ToList();
         var engine = new StreamEngine(sensor.Model, all, new InputRounds(keys, sensor.Model.InputSize), materializer);
         ProcessWarmUp.Run(sensor, materializer, TimeSpan.FromSeconds(options.Quick ? 1 : 2));
+        // A busy spell of the shared machine only ever slows a pass down: the fastest of three counts.
         var best = double.MaxValue;
-        for (var pass = 0; pass < 2; pass++)
+        for (var pass = 0; pass < 3; pass++)
         {
             using var running = engine.Start();
             best = Math.Min(best, Benchmarks.Measure.Run(running.Run, options.Measure, allThreads: true, () => running.Produced).SecondsPerStep);

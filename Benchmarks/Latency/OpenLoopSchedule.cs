@@ -35,9 +35,19 @@ internal sealed class OpenLoopSchedule
     /// <summary>When record <paramref name="i"/> is due (a <see cref="Stopwatch"/> timestamp).</summary>
     public long DueAt(long i) => Start + (long)(i * _ticksPerRecord);
 
-    /// <summary>Waits until <paramref name="due"/>: sleeps while more than 2 ms away, then yields the CPU until then.</summary>
+    /// <summary>
+    /// Sleeps until <paramref name="due"/> without spinning: on Linux an absolute <c>clock_nanosleep</c> on the
+    /// monotonic clock <see cref="Stopwatch"/> reads (wakes within tens of microseconds, the CPU stays free for the
+    /// server); elsewhere millisecond sleeps, then yielding until then.
+    /// </summary>
     public static void WaitUntil(long due)
     {
+        if (PreciseSleep.IsAvailable)
+        {
+            PreciseSleep.Until(due);
+            return;
+        }
+
         while (true)
         {
             var remaining = due - Stopwatch.GetTimestamp();

@@ -122,8 +122,12 @@ public sealed class MqttIngress : IIngress, IChannelOutput
 
     private async Task PublishAsync(PipelineConnection connection, MqttOutputPublisher publisher, CancellationToken abort)
     {
-        await foreach (var batch in _outputs.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        while (await _outputs.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
+            // Everything queued while the last publish waited for the broker goes out together, up to the first
+            // repeated key (its output waits for the next round, so each key's outputs stay in order).
+            var batch = TakeDistinctKeys(keys);
             try
             {
                 if (!abort.IsCancellationRequested) await publisher.PublishBatchAsync(batch, abort).ConfigureAwait(false);
@@ -141,5 +145,48 @@ public sealed class MqttIngress : IIngress, IChannelOutput
                 batch.Release();
             }
         }
+    }
+
+    /// <summary>The queued output batches merged while their keys are distinct (at least the first, at most 4096 rows).</summary>
+    private StepBatch TakeDistinctKeys(HashSet<string> keys)
+    {
+        _outputs.Reader.TryRead(out var first);
+        keys.Clear();
+        for (var r = 0; r < first!.Count; r++) keys.Add(first.Keys[r]);
+        List<StepBatch>? merged = null;
+        var rows = first.Count;
+        while (_outputs.Reader.TryPeek(out var next) && rows + next.Count <= 4096 && AllNew(next, keys))
+        {
+            _outputs.Reader.TryRead(out _);
+            for (var r = 0; r < next.Count; r++) keys.Add(next.Keys[r]);
+            (merged ??= [first]).Add(next);
+            rows += next.Count;
+        }
+
+        keys.Clear();
+        if (merged is null) return first;
+        var all = StepBatch.Rent(rows, first.Width);
+        foreach (var part in merged)
+        {
+            for (var r = 0; r < part.Count; r++)
+            {
+                var at = all.Add(part.Keys[r], part.Seq[r], part.Flags[r], part.Tags[r]);
+                part.Row(r).CopyTo(all.Row(at));
+            }
+
+            part.Release();
+        }
+
+        return all;
+    }
+
+    private static bool AllNew(StepBatch batch, HashSet<string> keys)
+    {
+        for (var r = 0; r < batch.Count; r++)
+        {
+            if (keys.Contains(batch.Keys[r])) return false;
+        }
+
+        return true;
     }
 }
