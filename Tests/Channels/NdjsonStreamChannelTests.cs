@@ -72,7 +72,7 @@ public sealed class NdjsonStreamChannelTests : IDisposable
     }
 
     /// <summary>An input that has nothing to read until <see cref="End"/>.</summary>
-    private sealed class HeldInput : Stream
+    private sealed class HeldInput : Records.ReadOnlyTestStream
     {
         private readonly TaskCompletionSource<int> _end = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -82,15 +82,6 @@ public sealed class NdjsonStreamChannelTests : IDisposable
             new(_end.Task.WaitAsync(cancellationToken));
 
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>Keeps every write as one string.</summary>
