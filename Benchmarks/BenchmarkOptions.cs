@@ -2,7 +2,7 @@ namespace LstmStream.Benchmarks;
 
 /// <summary>
 /// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--out FILE] [--no-run]
-/// [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX]</c>.
+/// [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--latency [--serve PATH]]</c>.
 /// </summary>
 internal sealed record BenchmarkOptions
 {
@@ -29,6 +29,12 @@ internal sealed record BenchmarkOptions
 
     public int TcpRepetitions => Quick ? 3 : 5;
 
+    /// <summary>Run only the latency benchmark (serve as a process, open-loop load over TCP and MQTT).</summary>
+    public bool Latency { get; init; }
+
+    /// <summary>The serve executable the latency benchmark starts; null: build the Hosting project and use its output.</summary>
+    public string? ServeExecutable { get; init; }
+
     /// <summary>Prefix of the NDJSON input files written for the run rows.</summary>
     public string TempPrefix { get; init; } = "/tmp/bench-ndjson-";
 
@@ -50,7 +56,8 @@ internal sealed record BenchmarkOptions
 
     public const string Usage =
         "usage: dotnet run --project Benchmarks -c Release -- [--quick] [--workload seed|sensor|wide]... " +
-        "[--keys 1,64,1024,4096] [--threads 1,2] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-]";
+        "[--keys 1,64,1024,4096] [--threads 1,2] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
+        "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream]]";
 
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -81,6 +88,12 @@ internal sealed record BenchmarkOptions
                 case "--no-tcp": options = options with { TcpThroughput = false }; break;
                 case "--tcp-only": options = options with { TcpOnly = true }; break;
                 case "--temp": options = options with { TempPrefix = Value() }; break;
+                case "--latency": options = options with { Latency = true }; break;
+                case "--serve":
+                    var serve = Value();
+                    if (!File.Exists(serve)) throw new ArgumentException($"--serve: '{serve}' does not exist");
+                    options = options with { ServeExecutable = Path.GetFullPath(serve) };
+                    break;
                 default: throw new ArgumentException($"unknown argument '{arg}'");
             }
         }

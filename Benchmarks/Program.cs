@@ -28,6 +28,16 @@ progress.WriteLine(machine);
 using var system = ActorSystem.Create("lstmstream-bench", ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING"));
 using var materializer = ActorMaterializer.Create(system);
 
+if (options.Latency)
+{
+    var latency = new LstmStream.Benchmarks.Latency.LatencyBenchmark(options, materializer, progress).Run(machine);
+    Console.Out.Write(latency.Markdown());
+    latency.WriteJson(options.Out);
+    progress.WriteLine($"wrote {Path.GetFullPath(options.Out)} (section {LstmStream.Benchmarks.Latency.LatencyReport.JsonKey})");
+    await system.Terminate();
+    return 0;
+}
+
 var suite = new BenchmarkSuite(options, materializer, progress);
 var workloads = options.Workloads.Select(Workload.ByName).ToList();
 if (!options.TcpOnly) ProcessWarmUp.Run(workloads[0], materializer, TimeSpan.FromSeconds(options.Quick ? 1 : 2));

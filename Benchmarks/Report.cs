@@ -118,6 +118,14 @@ internal sealed class Report
             Failures, CeilingMatrices,
             Tcp.Select(t => new TcpEntry(t.Workload, t.Records, t.Keys, t.PlainRecordsPerSecond, t.TlsRecordsPerSecond, t.TlsShare, t.TlsCipher, t.PlainSamples, t.TlsSamples)).ToList());
         var json = JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        // A latency section written by an earlier --latency run stays (it names its own machine and time).
+        if (Latency.LatencyReport.ReadObject(path)?[Latency.LatencyReport.JsonKey] is { } latency)
+        {
+            var merged = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+            merged[Latency.LatencyReport.JsonKey] = latency.DeepClone();
+            json = merged.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        }
+
         File.WriteAllText(path, json + "\n");
     }
 

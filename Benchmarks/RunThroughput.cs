@@ -28,10 +28,10 @@ internal static class RunThroughput
         var warmPath = NdjsonInputFile.Ensure(directory, prefix, model.InputSize, Math.Min(lines, 100_000));
         var path = NdjsonInputFile.Ensure(directory, prefix, model.InputSize, lines);
 
-        // The run verb's batching (1024 rows, 5 ms); the engine's automatic backend choice, one thread.
+        // The run verb's batching (1024 rows, on demand); the engine's automatic backend choice, one thread.
         var backends = MatMulBackendRegistry.CreateForModel(MatMulBackendRegistry.Auto, 1, model);
         var all = backends.Layers.Concat(backends.Head is null ? [] : [backends.Head]).ToList();
-        var options = new PipelineOptions { MaxBatchRows = 1024, MaxBatchDelay = TimeSpan.FromMilliseconds(5) };
+        var options = new PipelineOptions { MaxBatchRows = 1024 };
         var runner = new NdjsonRunner(model.InputSize);
 
         long Once(string file)

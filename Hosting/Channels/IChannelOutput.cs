@@ -35,6 +35,16 @@ public interface IChannelOutput
     void OnOutput(StepBatch batch, int row);
 
     /// <summary>
+    /// Every output of this channel in the batch the outbox is routing has been handed over (<see cref="OnOutput"/>
+    /// was called for each): the moment to send what was collected, once per batch rather than once per record.
+    /// Called on the pipeline's egress thread, after the batch's last <see cref="OnOutput"/> for this channel; must
+    /// not block. By default nothing (a channel that sends in <see cref="OnOutput"/> needs nothing here).
+    /// </summary>
+    void OnOutputsDelivered()
+    {
+    }
+
+    /// <summary>
     /// A record of this channel that was rejected (reported through <see cref="PipelineConnection.Reject"/>). Called on
     /// the thread that reported it; must not block.
     /// </summary>

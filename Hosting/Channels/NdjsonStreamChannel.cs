@@ -10,8 +10,9 @@ namespace LstmStream.Hosting.Channels;
 /// <summary>
 /// A channel over a pair of byte streams carrying NDJSON (a TCP connection, stdin/stdout): input lines are
 /// parsed with <see cref="NdjsonBatchDecoder"/> and submitted; outputs and error records are formatted with
-/// <see cref="NdjsonOutputFormatter"/> and written by one writer loop, which gives their credit back once
-/// written. Before each read the reader waits for free credit, so a peer that does not read its outputs stops
+/// <see cref="NdjsonOutputFormatter"/> as the outbox hands them over and written by one writer loop, woken once per
+/// routed batch (<see cref="OnOutputsDelivered"/>): what is ready goes out in one write, with no timer and (on TCP)
+/// no Nagle delay; the loop gives the credit back once written. Before each read the reader waits for free credit, so a peer that does not read its outputs stops
 /// being read (TCP backpressure) while others go on.
 /// <para>
 /// Lifecycle (<see cref="RunAsync"/>): read until end of input or the stop token; records already read are
@@ -86,9 +87,10 @@ public sealed class NdjsonStreamChannel : IChannelOutput
             NdjsonOutputFormatter.WriteRow(batch, row, _pending);
             _pendingRecords++;
         }
-
-        _wake.Writer.TryWrite(true);
     }
+
+    /// <summary>The outbox has formatted this batch's outputs for the channel: the write loop sends them in one write.</summary>
+    public void OnOutputsDelivered() => _wake.Writer.TryWrite(true);
 
     public void OnError(RecordError error)
     {

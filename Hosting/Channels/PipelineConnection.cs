@@ -227,6 +227,12 @@ public sealed class PipelineConnection
         }
     }
 
+    /// <summary>The outbox's number of the last batch that delivered to this connection (egress thread only).</summary>
+    internal long RoutedBatch { get; set; } = -1;
+
+    /// <summary>Called by the outbox once per batch, after its last <see cref="Deliver"/> to this connection.</summary>
+    internal void EndOfBatch() => Output.OnOutputsDelivered();
+
     /// <summary>The pipeline stopped: nothing more will be delivered.</summary>
     internal void PipelineStopped() => _drained.TrySetResult();
 

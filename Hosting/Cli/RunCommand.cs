@@ -23,7 +23,7 @@ internal static class RunCommand
         var input = new Option<string>("--input", "-i") { Description = "NDJSON input file, or - for stdin", DefaultValueFactory = _ => "-" };
         var output = new Option<string>("--output", "-o") { Description = "NDJSON output file, or - for stdout", DefaultValueFactory = _ => "-" };
         var batchRows = new Option<int>("--batch-rows") { Description = "Most rows (keys) stepped in one matrix multiply", DefaultValueFactory = _ => 1024 };
-        var batchDelay = new Option<double>("--batch-delay-ms") { Description = "Longest wait for a micro-batch to fill, in milliseconds", DefaultValueFactory = _ => 5 };
+        var batchDelay = new Option<double>("--batch-delay-ms") { Description = "Longest wait for a micro-batch to fill while the model is idle, in milliseconds (0: none, batches form on demand)", DefaultValueFactory = _ => 0 };
         var asyncLayers = new Option<bool>("--async-layers") { Description = "Run each layer on its own thread (pipelining across cores)" };
         var backend = new Option<string>("--backend")
         {

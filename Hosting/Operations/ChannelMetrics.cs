@@ -16,9 +16,9 @@ namespace LstmStream.Hosting.Operations;
 /// </summary>
 public sealed class ChannelMetrics
 {
-    /// <summary>Latency buckets in seconds: 100 µs … 10 s.</summary>
+    /// <summary>Latency buckets in seconds: 25 µs … 10 s.</summary>
     private static readonly double[] LatencyBuckets =
-        [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+        [0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
     private readonly Histogram<double> _latency;
     private readonly Counter<long> _received;

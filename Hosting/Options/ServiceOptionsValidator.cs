@@ -43,8 +43,8 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         if (o.Math.Threads is < 1 or > 1024) Fail("Math:Threads", $"must be within 1..1024, got {o.Math.Threads}");
 
         if (o.Batch.MaxRows < 1) Fail("Batch:MaxRows", $"must be positive, got {o.Batch.MaxRows}");
-        if (!(o.Batch.MaxDelayMilliseconds > 0) || o.Batch.MaxDelayMilliseconds > 60_000)
-            Fail("Batch:MaxDelayMilliseconds", $"must be within (0, 60000], got {o.Batch.MaxDelayMilliseconds}");
+        if (!(o.Batch.MaxDelayMilliseconds >= 0) || o.Batch.MaxDelayMilliseconds > 60_000)
+            Fail("Batch:MaxDelayMilliseconds", $"must be within [0, 60000] (0: no wait, batches form on demand), got {o.Batch.MaxDelayMilliseconds}");
 
         if (o.Sessions.IdleTimeout < TimeSpan.Zero) Fail("Sessions:IdleTimeout", $"must not be negative (zero: never), got {o.Sessions.IdleTimeout}");
         if (o.Sessions.EvictionLogInterval <= TimeSpan.Zero)

@@ -27,6 +27,8 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
 {
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<int, PipelineConnection> _connections = new();
+    private readonly List<PipelineConnection> _routedTo = [];
+    private long _routedBatches;
     private readonly Channel<StepBatch> _inbox;
     private readonly ChannelMetrics _channelMetrics;
     private readonly ServiceMetrics _metrics;
@@ -133,6 +135,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
             _metrics.BatchProcessed(batch.Count);
             Interlocked.Add(ref _steps, batch.Count);
             var now = Stopwatch.GetTimestamp();
+            var batchNumber = _routedBatches++;
             PipelineConnection? connection = null;
             var connectionId = -1;
             for (var r = 0; r < batch.Count; r++)
@@ -142,6 +145,11 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
                 {
                     connectionId = id;
                     _connections.TryGetValue(id, out connection);
+                    if (connection is not null && connection.RoutedBatch != batchNumber)
+                    {
+                        connection.RoutedBatch = batchNumber;
+                        _routedTo.Add(connection);
+                    }
                 }
 
                 if (connection is null)
@@ -160,9 +168,23 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
                     _logger.LogError(e, "{Channel}: output of key {Key} could not be delivered", connection.Output.Name, LoggedText.Of(batch.Keys[r]));
                 }
             }
+
+            // Each channel sends what this batch gave it at once: one socket write per batch, not one per record.
+            foreach (var routed in _routedTo)
+            {
+                try
+                {
+                    routed.EndOfBatch();
+                }
+                catch (Exception e)
+                {
+                    _logger.LogError(e, "{Channel}: outputs could not be sent", routed.Output.Name);
+                }
+            }
         }
         finally
         {
+            _routedTo.Clear();
             batch.Release();
         }
     }

@@ -108,7 +108,7 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
         StartupLine =
             $"LstmStream serving {served.Description}; " +
             $"backend {served.BackendName}, {_options.Math.Threads} thread(s) [{string.Join("; ", served.Backends.Choices)}]; " +
-            $"batch ≤ {_options.Batch.MaxRows} rows / {_options.Batch.MaxDelayMilliseconds} ms; " +
+            $"batch ≤ {_options.Batch.MaxRows} rows, {(_options.Batch.MaxDelayMilliseconds > 0 ? $"lingering ≤ {_options.Batch.MaxDelayMilliseconds} ms" : "on demand")}; " +
             $"ingress {(_ingresses.Count == 0 ? "none" : string.Join(", ", _ingresses.Select(i => i.Description)))}; http {http}";
         _logger.LogInformation("{StartupLine}", StartupLine);
         if (_options.StatisticsInterval > TimeSpan.Zero)

@@ -6,10 +6,19 @@ namespace LstmStream.Pipeline.Streaming;
 /// <summary>
 /// Re-packs incoming <see cref="StepBatch"/> fragments (any size, keys may repeat: parsed chunks of lines,
 /// single records from a socket) into micro-batches of at most <see cref="MaxRows"/> rows in which every
-/// key appears at most once. Rows keep their order. A batch is emitted when it is full, when a row's key is
-/// already in it (the batch goes first, the row opens the next one: per-key order is preserved), at the
-/// latest <see cref="MaxDelay"/> after its first row arrived, and at upstream completion. Fragments are
-/// released once copied. Control batches pass through in order (the open batch is emitted before them).
+/// key appears at most once. Rows keep their order. A batch is closed when it is full, when a row's key is
+/// already in it (the batch goes first, the row opens the next one: per-key order is preserved), and at
+/// upstream completion. Fragments are released once copied. Control batches pass through in order (the open
+/// batch is emitted before them).
+/// <para>
+/// Batching is driven by demand: with <see cref="MaxDelay"/> zero (the default) a batch is whatever has arrived
+/// when the next stage can take one. When the next stage pulls, the batcher first lets the input already queued
+/// for it arrive (one round trip through its own mailbox, no timer) and then emits the open batch, however small:
+/// a lone record on an idle pipeline goes straight through, while a busy pipeline (the next stage still stepping
+/// the previous batch) fills batches up to <see cref="MaxRows"/>. A positive <see cref="MaxDelay"/> makes a
+/// partial batch linger for more rows even when the next stage could take it, at most that long after its first
+/// row (on Akka's scheduler, whose tick is 10 ms by default).
+/// </para>
 /// <para>
 /// Memory is bounded: besides the fragment being copied it holds at most one open batch and one batch
 /// waiting for demand; while both are taken, it stops copying and does not pull.
@@ -21,13 +30,14 @@ internal sealed class MicroBatcher : GraphStage<FlowShape<StepBatch, StepBatch>>
     private readonly Outlet<StepBatch> _out = new("MicroBatcher.out");
 
     /// <param name="maxRows">Most rows per emitted batch.</param>
-    /// <param name="maxDelay">Longest time a batch stays open after its first row (positive).</param>
+    /// <param name="maxDelay">How long a partial batch may wait for more rows while the next stage could take it,
+    /// counted from its first row; zero: not at all (demand-driven).</param>
     /// <param name="rowWidth">Floats per row; every data fragment must have this width.</param>
     public MicroBatcher(int maxRows, TimeSpan maxDelay, int rowWidth)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rowWidth);
-        if (maxDelay <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(maxDelay), maxDelay, "the batch delay must be positive");
+        if (maxDelay < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(maxDelay), maxDelay, "the batch delay must not be negative");
         MaxRows = maxRows;
         MaxDelay = maxDelay;
         RowWidth = rowWidth;
@@ -55,6 +65,8 @@ internal sealed class MicroBatcher : GraphStage<FlowShape<StepBatch, StepBatch>>
         private StepBatch? _pending;
         private bool _deadlinePassed;
         private bool _upstreamDone;
+        private bool _flushRequested;
+        private Action? _flush;
 
         public Logic(MicroBatcher stage) : base(stage.Shape)
         {
@@ -62,6 +74,21 @@ internal sealed class MicroBatcher : GraphStage<FlowShape<StepBatch, StepBatch>>
             _openKeys = new HashSet<string>(stage.MaxRows, StringComparer.Ordinal);
             SetHandler(stage._in, onPush: OnPush, onUpstreamFinish: OnUpstreamFinish);
             SetHandler(stage._out, onPull: Drain);
+        }
+
+        private bool Lingers => _stage.MaxDelay > TimeSpan.Zero;
+
+        public override void PreStart() => _flush = GetAsyncCallback(OnFlush);
+
+        /// <summary>
+        /// Back from the round trip through the mailbox: what was queued for the batcher when the next stage pulled
+        /// has been copied, so the open batch goes out now (if the next stage still wants it).
+        /// </summary>
+        private void OnFlush()
+        {
+            _flushRequested = false;
+            if (_pending is null && _open is not null && IsAvailable(_stage._out)) CloseOpen();
+            Drain();
         }
 
         private void OnPush()
@@ -109,6 +136,14 @@ internal sealed class MicroBatcher : GraphStage<FlowShape<StepBatch, StepBatch>>
                 }
 
                 break;
+            }
+
+            // Demand-driven: the next stage could take the open batch. Emit it once the input already on its way
+            // here has been copied (see OnFlush).
+            if (!Lingers && !_flushRequested && _pending is null && _open is not null && IsAvailable(_stage._out))
+            {
+                _flushRequested = true;
+                _flush!();
             }
 
             if (_fragment is not null) return;
@@ -173,7 +208,7 @@ internal sealed class MicroBatcher : GraphStage<FlowShape<StepBatch, StepBatch>>
         private void Open()
         {
             _open = StepBatch.Rent(_stage.MaxRows, _stage.RowWidth);
-            ScheduleOnce(FlushTimer, _stage.MaxDelay);
+            if (Lingers) ScheduleOnce(FlushTimer, _stage.MaxDelay);
         }
 
         /// <summary>Moves the open batch (if any) to the pending slot, which must be free.</summary>
@@ -181,7 +216,7 @@ internal sealed class MicroBatcher : GraphStage<FlowShape<StepBatch, StepBatch>>
         {
             _deadlinePassed = false;
             if (_open is null) return;
-            CancelTimer(FlushTimer);
+            if (Lingers) CancelTimer(FlushTimer);
             _pending = _open;
             _open = null;
             _openKeys.Clear();

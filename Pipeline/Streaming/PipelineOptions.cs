@@ -6,8 +6,13 @@ public sealed record PipelineOptions
     /// <summary>Most rows (distinct keys) per micro-batch, i.e. per layer matrix multiply.</summary>
     public int MaxBatchRows { get; init; } = 256;
 
-    /// <summary>Longest time a step waits in an open micro-batch before the batch is emitted anyway.</summary>
-    public TimeSpan MaxBatchDelay { get; init; } = TimeSpan.FromMilliseconds(2);
+    /// <summary>
+    /// Zero (the default): demand-driven batching, a micro-batch is whatever has arrived when the first layer can
+    /// take the next one, so a lone record is stepped at once and a busy pipeline fills batches up to
+    /// <see cref="MaxBatchRows"/>. Positive: a partial batch also waits for more rows, at most this long after its
+    /// first row, even when the layers are idle (fewer, fuller batches at the price of latency).
+    /// </summary>
+    public TimeSpan MaxBatchDelay { get; init; } = TimeSpan.Zero;
 
     /// <summary>
     /// An asynchronous boundary between layers, so layers run on different threads (pipelining). Off: the
@@ -94,8 +99,8 @@ public sealed record PipelineOptions
     {
         if (MaxBatchRows <= 0)
             throw new ArgumentException($"{nameof(MaxBatchRows)} must be positive, got {MaxBatchRows}");
-        if (MaxBatchDelay <= TimeSpan.Zero)
-            throw new ArgumentException($"{nameof(MaxBatchDelay)} must be positive, got {MaxBatchDelay}");
+        if (MaxBatchDelay < TimeSpan.Zero)
+            throw new ArgumentException($"{nameof(MaxBatchDelay)} must not be negative (zero: demand-driven), got {MaxBatchDelay}");
         if (AsyncBufferBatches <= 0 || (AsyncBufferBatches & (AsyncBufferBatches - 1)) != 0)
             throw new ArgumentException($"{nameof(AsyncBufferBatches)} must be a positive power of two, got {AsyncBufferBatches}");
         if (IdleTimeout is { } idle && idle <= TimeSpan.Zero)

@@ -29,6 +29,7 @@ public sealed class MqttIngress : IIngress, IChannelOutput
     private MqttRecordIngress? _ingress;
     private MqttOutputPublisher? _publisher;
     private PipelineConnection? _connection;
+    private StepBatch? _collecting;
     private Task _feed = Task.CompletedTask, _publish = Task.CompletedTask;
 
     /// <param name="system">Runs the subscription's own stream (readings → submits).</param>
@@ -65,16 +66,27 @@ public sealed class MqttIngress : IIngress, IChannelOutput
         return Task.CompletedTask;
     }
 
-    /// <summary>Copies the output row into a one-row batch of its own and queues it for publishing.</summary>
+    /// <summary>
+    /// Copies the output row into the batch collected for this routed batch (egress thread only); it is queued for
+    /// publishing at <see cref="OnOutputsDelivered"/>.
+    /// </summary>
     public void OnOutput(StepBatch batch, int row)
     {
-        var copy = StepBatch.Rent(1, batch.Width);
-        var r = copy.Add(batch.Keys[row], batch.Seq[row], batch.Flags[row], batch.Tags[row]);
-        batch.Row(row).CopyTo(copy.Row(r));
-        if (!_outputs.Writer.TryWrite(copy))
+        // A routed batch holds each key at most once, so the collected rows can be published concurrently.
+        var collecting = _collecting ??= StepBatch.Rent(batch.Count, batch.Width);
+        var r = collecting.Add(batch.Keys[row], batch.Seq[row], batch.Flags[row], batch.Tags[row]);
+        batch.Row(row).CopyTo(collecting.Row(r));
+    }
+
+    /// <summary>The routed batch's outputs for MQTT are complete: they are published together (one broker round trip).</summary>
+    public void OnOutputsDelivered()
+    {
+        if (_collecting is not { } collected) return;
+        _collecting = null;
+        if (!_outputs.Writer.TryWrite(collected))
         {
-            copy.Release();
-            _connection!.Release(1);
+            _connection!.Release(collected.Count);
+            collected.Release();
         }
     }
 
@@ -112,24 +124,71 @@ public sealed class MqttIngress : IIngress, IChannelOutput
 
     private async Task PublishAsync(PipelineConnection connection, MqttOutputPublisher publisher, CancellationToken abort)
     {
-        await foreach (var batch in _outputs.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        while (await _outputs.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
+            // Everything queued while the last publish waited for the broker goes out together, up to the first
+            // repeated key (its output waits for the next round, so each key's outputs stay in order).
+            var batch = TakeDistinctKeys(keys);
             try
             {
-                if (!abort.IsCancellationRequested) await publisher.PublishAsync(batch, 0, abort).ConfigureAwait(false);
+                if (!abort.IsCancellationRequested) await publisher.PublishBatchAsync(batch, abort).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (abort.IsCancellationRequested)
             {
             }
             catch (Exception e)
             {
-                _logger.LogError(e, "mqtt: publishing the output of {Key} failed", LoggedText.Of(batch.Keys[0]));
+                _logger.LogError(e, "mqtt: publishing the outputs of {Records} records (first key {Key}) failed", batch.Count, LoggedText.Of(batch.Keys[0]));
             }
             finally
             {
+                connection.Release(batch.Count);
                 batch.Release();
-                connection.Release(1);
             }
         }
+    }
+
+    /// <summary>The queued output batches merged while their keys are distinct (at least the first, at most 4096 rows).</summary>
+    private StepBatch TakeDistinctKeys(HashSet<string> keys)
+    {
+        _outputs.Reader.TryRead(out var first);
+        keys.Clear();
+        for (var r = 0; r < first!.Count; r++) keys.Add(first.Keys[r]);
+        List<StepBatch>? merged = null;
+        var rows = first.Count;
+        while (_outputs.Reader.TryPeek(out var next) && rows + next.Count <= 4096 && AllNew(next, keys))
+        {
+            _outputs.Reader.TryRead(out _);
+            for (var r = 0; r < next.Count; r++) keys.Add(next.Keys[r]);
+            (merged ??= [first]).Add(next);
+            rows += next.Count;
+        }
+
+        keys.Clear();
+        if (merged is null) return first;
+        var all = StepBatch.Rent(rows, first.Width);
+        foreach (var part in merged)
+        {
+            for (var r = 0; r < part.Count; r++)
+            {
+                var at = all.Add(part.Keys[r], part.Seq[r], part.Flags[r], part.Tags[r]);
+                part.Row(r).CopyTo(all.Row(at));
+            }
+
+            part.Release();
+        }
+
+        return all;
+    }
+
+    private static bool AllNew(StepBatch batch, HashSet<string> keys)
+    {
+        for (var r = 0; r < batch.Count; r++)
+        {
+            if (keys.Contains(batch.Keys[r])) return false;
+        }
+
+        return true;
     }
 }

@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using Akka.Streams;
+using LstmStream.Pipeline.Models.Onnx;
+using LstmStream.Pipeline.Numerics.Selection;
+
+namespace LstmStream.Benchmarks.Latency;
+
+/// <summary>
+/// <c>--latency</c>: latency under live load through <c>serve</c> run as its own process (the Hosting project's
+/// build, default settings), measured open-loop (<see cref="OpenLoopSchedule"/>) over NDJSON/TCP and MQTT, with the
+/// machine's floor (an echo server's round trip) and the in-process throughput rows of the same run beside it.
+/// </summary>
+internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer materializer, TextWriter progress)
+{
+    private const int Connections = 4;
+    private const double LoneKeyRate = 100;
+    private static readonly double[] ShareOfPeak = [0.1, 0.5, 0.9];
+
+    private TimeSpan PeakWarmUp => TimeSpan.FromSeconds(options.Quick ? 2 : 3);
+    private TimeSpan PeakMeasured => TimeSpan.FromSeconds(options.Quick ? 3 : 5);
+    private TimeSpan RateWarmUp => TimeSpan.FromSeconds(options.Quick ? 1 : 2);
+    private TimeSpan RateMeasured => TimeSpan.FromSeconds(options.Quick ? 4 : 8);
+    private TimeSpan LoneMeasured => TimeSpan.FromSeconds(options.Quick ? 5 : 20);
+
+    public LatencyReport Run(MachineInfo machine)
+    {
+        var report = new LatencyReport { Machine = machine };
+        var serve = options.ServeExecutable ?? BuildHosting();
+        progress.WriteLine($"latency: serve is {serve}");
+        var folder = Directory.CreateTempSubdirectory("lstmstream-latency-").FullName;
+        try
+        {
+            var sensor = Workload.Sensor();
+            var seed = Workload.Seed();
+            var (stream, run) = InProcessRows(sensor);
+            report.Notes.Add($"in-process rows of this run (sensor, 1024 keys, 1 thread): lstmstream-stream {stream:N0} steps/s, lstmstream-run {run:N0} lines/s");
+
+            using (var echo = new EchoServer())
+            {
+                var lines = new RecordLines(1, sensor.Model.InputSize);
+                report.Rows.Add(Measure("tcp echo (floor)", "sensor", lines, 1, "lone key", LoneKeyRate, RateWarmUp, LoneMeasured,
+                    s => OpenLoopTcpLoad.Run(echo.Endpoint, lines, 1, s), null));
+            }
+
+            double? sensorPeak = null;
+            foreach (var (workload, keys) in new[] { (sensor, 1024), (seed, 64) })
+            {
+                var model = Path.Combine(folder, $"{workload.Name}.onnx");
+                OnnxModelWriter.Write(workload.Model, model);
+                using var server = ServeProcess.Start(serve, model);
+                var lines = new RecordLines(keys, workload.Model.InputSize);
+                progress.WriteLine($"latency: {workload.Name}, {keys} keys over {Connections} TCP connections: peak ...");
+                var peak = OpenLoopTcpLoad.Peak(server.Tcp, lines, Connections, PeakWarmUp, PeakMeasured);
+                progress.WriteLine($"latency: {workload.Name} peak through serve {peak:N0} outputs/s");
+                report.Peaks.Add(new PeakRow
+                {
+                    Transport = "tcp", Workload = workload.Name, Keys = keys, Connections = Connections, OutputsPerSecond = peak,
+                    StreamStepsPerSecond = workload == sensor ? stream : null, RunLinesPerSecond = workload == sensor ? run : null,
+                });
+                if (workload == sensor) sensorPeak = peak;
+                foreach (var share in ShareOfPeak)
+                {
+                    report.Rows.Add(Measure("tcp", workload.Name, lines, Connections, $"{share * 100:F0}% of peak", share * peak, RateWarmUp, RateMeasured,
+                        s => OpenLoopTcpLoad.Run(server.Tcp, lines, Connections, s), server));
+                }
+
+                var lone = new RecordLines(1, workload.Model.InputSize);
+                report.Rows.Add(Measure("tcp", workload.Name, lone, 1, "lone key", LoneKeyRate, RateWarmUp, LoneMeasured,
+                    s => OpenLoopTcpLoad.Run(server.Tcp, lone, 1, s), server));
+            }
+
+            // The floor under load: the echo server at the sensor's 50 % rate, same connections.
+            using (var echo = new EchoServer())
+            {
+                var lines = new RecordLines(1024, sensor.Model.InputSize);
+                report.Rows.Add(Measure("tcp echo (floor)", "sensor", lines, Connections, "50% of peak", 0.5 * sensorPeak!.Value, RateWarmUp, RateMeasured,
+                    s => OpenLoopTcpLoad.Run(echo.Endpoint, lines, Connections, s), null));
+            }
+
+            MeasureMqtt(report, serve, Path.Combine(folder, "sensor.onnx"), sensor);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+
+        report.CheckTargets();
+        return report;
+    }
+
+    private void MeasureMqtt(LatencyReport report, string serve, string model, Workload sensor)
+    {
+        if (MosquittoProcess.Executable() is null)
+        {
+            report.Notes.Add("MQTT not measured: mosquitto is not installed (apt-get install mosquitto)");
+            progress.WriteLine("latency: MQTT skipped, mosquitto is not installed");
+            return;
+        }
+
+        using var broker = MosquittoProcess.Start();
+        using var server = ServeProcess.Start(serve, model, "--LstmStream:Mqtt:Enabled=true", $"--LstmStream:Mqtt:Client:Host={broker.Host}",
+            $"--LstmStream:Mqtt:Client:Port={broker.Port}", $"--LstmStream:Mqtt:Client:ClientId=lstmstream-bench-{Environment.ProcessId}");
+        var load = OpenLoopMqttLoad.ConnectAsync(broker.Host, broker.Port).GetAwaiter().GetResult();
+        try
+        {
+            var lines = new RecordLines(1024, sensor.Model.InputSize);
+            load.WaitUntilServedAsync(lines, TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+            progress.WriteLine("latency: sensor, 1024 keys over MQTT: peak ...");
+            var peak = load.Peak(lines, PeakWarmUp, PeakMeasured);
+            progress.WriteLine($"latency: sensor peak through mosquitto and serve {peak:N0} outputs/s");
+            report.Peaks.Add(new PeakRow { Transport = "mqtt", Workload = sensor.Name, Keys = 1024, Connections = 1, OutputsPerSecond = peak });
+            report.Rows.Add(Measure("mqtt", sensor.Name, lines, 1, "50% of peak", 0.5 * peak, RateWarmUp, RateMeasured, s => load.Run(lines, s), server));
+            var lone = new RecordLines(1, sensor.Model.InputSize);
+            report.Rows.Add(Measure("mqtt", sensor.Name, lone, 1, "lone key", LoneKeyRate, RateWarmUp, LoneMeasured, s => load.Run(lone, s), server));
+        }
+        finally
+        {
+            load.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private LatencyRow Measure(string transport, string workload, RecordLines lines, int connections, string load, double rate,
+        TimeSpan warmUp, TimeSpan measured, Func<OpenLoopSchedule, OpenLoopTcpLoad.Result> run, ServeProcess? server)
+    {
+        progress.WriteLine($"latency: {transport}, {workload}, {lines.Keys} keys, {load}: {rate:N0} records/s for {(warmUp + measured).TotalSeconds:F0} s ...");
+        var channel = transport == "mqtt" ? "mqtt" : "tcp";
+        // The server's histogram over the measured records only: scraped once the warm-up records are answered.
+        var schedule = new OpenLoopSchedule(rate, warmUp, measured);
+        PrometheusLatency? before = null;
+        var scraper = server is null ? null : new Thread(() =>
+        {
+            OpenLoopSchedule.WaitUntil(schedule.DueAt(schedule.WarmUpRecords));
+            before = server.ScrapeLatency(channel);
+        }) { IsBackground = true };
+        scraper?.Start();
+        var result = run(schedule);
+        scraper?.Join();
+        var serverLatency = server is null ? null : server.ScrapeLatency(channel).Minus(before!).Summary();
+        var row = new LatencyRow
+        {
+            Transport = transport, Workload = workload, Keys = lines.Keys, Connections = connections, Load = load, OfferedPerSecond = rate,
+            MeasuredSeconds = measured.TotalSeconds, Client = result.Latency, SendLag = result.SendLag, Server = serverLatency,
+            Records = result.Expected, Outputs = result.Received, Errors = result.Errors,
+        };
+        var serverText = serverLatency is null ? "" : $"server p50 {serverLatency.P50:F0} µs, p99 {serverLatency.P99:F0} µs; ";
+        progress.WriteLine($"latency: {transport}, {workload}, {load}: {row.Client}; {serverText}{row.Outputs:N0} of {row.Records:N0} outputs; " +
+                           $"send lag p99 {row.SendLag.P99:F0} µs; load average {MachineInfo.LoadAverage()}");
+        return row;
+    }
+
+    /// <summary>The lstmstream-stream and lstmstream-run rows of the sensor model at 1024 keys, 1 thread, measured now.</summary>
+    private (double Stream, double Run) InProcessRows(Workload sensor)
+    {
+        const int keys = 1024;
+        var chosen = MatMulBackendRegistry.CreateForModel(MatMulBackendRegistry.Auto, 1, sensor.Model);
+        var all = chosen.Layers.Concat(chosen.Head is null ? [] : [chosen.Head]).ToList();
+        var engine = new StreamEngine(sensor.Model, all, new InputRounds(keys, sensor.Model.InputSize), materializer);
+        ProcessWarmUp.Run(sensor, materializer, TimeSpan.FromSeconds(options.Quick ? 1 : 2));
+        // A busy spell of the shared machine only ever slows a pass down: the fastest of three counts.
+        var best = double.MaxValue;
+        for (var pass = 0; pass < 3; pass++)
+        {
+            using var running = engine.Start();
+            best = Math.Min(best, Benchmarks.Measure.Run(running.Run, options.Measure, allThreads: true, () => running.Produced).SecondsPerStep);
+        }
+
+        var stream = 1 / best;
+        progress.WriteLine($"latency: lstmstream-stream (sensor, {keys} keys, 1 thread) {stream:N0} steps/s");
+        var run = RunThroughput.Measure(sensor, options.Quick ? 100_000 : 300_000, 1, options.TempPrefix, materializer).LinesPerSecond;
+        progress.WriteLine($"latency: lstmstream-run (sensor) {run:N0} lines/s");
+        return (stream, run);
+    }
+
+    /// <summary>Builds the Hosting project (Release) and returns its executable, so the measured serve is this tree's.</summary>
+    private string BuildHosting()
+    {
+        var root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "LstmStream.sln")))
+            root = Path.GetDirectoryName(root.TrimEnd('/')) ?? throw new InvalidOperationException("the repository root (LstmStream.sln) was not found above the benchmark; pass --serve PATH");
+        var project = Path.Combine(root, "Hosting", "LstmStream.Hosting.csproj");
+        progress.WriteLine($"latency: building {project} (Release) ...");
+        var start = new ProcessStartInfo("dotnet", ["build", project, "-c", "Release", "-nologo", "-v", "q"]) { RedirectStandardOutput = true, UseShellExecute = false };
+        using var build = Process.Start(start)!;
+        var output = build.StandardOutput.ReadToEnd();
+        build.WaitForExit();
+        if (build.ExitCode != 0) throw new InvalidOperationException($"building the Hosting project failed:\n{output}");
+        var executable = Path.Combine(root, "Hosting", "bin", "Release", "net10.0", "lstmstream");
+        return File.Exists(executable) ? executable : executable + ".dll";
+    }
+}
