@@ -119,7 +119,8 @@ public sealed class BucketActor : ReceivePersistentActor
     {
         _checkpoint = written.SequenceNr;
         var saved = new BucketSaved(_bucket, true, _savingSnapshot!.States.Count, SessionStateSerializer.SizeOf(_savingSnapshot));
-        DeleteSnapshots(new SnapshotSelectionCriteria(written.SequenceNr - 1));
+        // A maximum of 0 means "every snapshot" to some stores: there is nothing older than the first one anyway.
+        if (written.SequenceNr > 1) DeleteSnapshots(new SnapshotSelectionCriteria(written.SequenceNr - 1));
         foreach (var asker in _waitingForThisSave) asker.Tell(saved);
         NextSave();
     }
