@@ -18,6 +18,15 @@ public sealed class ServiceSettingsTests
     [InlineData("--LstmStream:Shutdown:Deadline=-00:00:01", "LstmStream:Shutdown:Deadline", "must be within")]
     [InlineData("--LstmStream:Sessions:MaxLiveKeys=-5", "LstmStream:Sessions:MaxLiveKeys", "must not be negative")]
     [InlineData("--LstmStream:Model:MaxBytes=0", "LstmStream:Model:MaxBytes", "must be a positive number of bytes")]
+    [InlineData("--LstmStream:Sessions:Store=", "LstmStream:Sessions:Store", "is empty")]
+    [InlineData("--LstmStream:Sessions:Store=/tmp", "LstmStream:Sessions:Store", "is a folder")]
+    [InlineData("--LstmStream:Sessions:Store=Host=db;Port=notaport", "LstmStream:Sessions:Store", "not a valid PostgreSQL connection string")]
+    [InlineData("--LstmStream:Sessions:Buckets=0", "LstmStream:Sessions:Buckets", "must be within 1..65536")]
+    [InlineData("--LstmStream:Sessions:EvictTo=disk", "LstmStream:Sessions:EvictTo", "must be 'store' or 'discard'")]
+    [InlineData("--LstmStream:Sessions:EvictTo=store", "LstmStream:Sessions:EvictTo", "Sessions:Store is 'none'")]
+    [InlineData("--LstmStream:Sessions:Checkpoint:Interval=00:00:00", "LstmStream:Sessions:Checkpoint:Interval", "must be positive")]
+    [InlineData("--LstmStream:Sessions:Checkpoint:MaxRetryDelay=00:00:00.5", "LstmStream:Sessions:Checkpoint:MaxRetryDelay", "at least 1 second")]
+    [InlineData("--LstmStream:Sessions:StoreTimeout=00:00:00", "LstmStream:Sessions:StoreTimeout", "must be positive")]
     public async Task An_invalid_setting_stops_the_start_with_a_message_naming_the_key(string setting, string key, string reason)
     {
         var error = new StringWriter();
