@@ -18,6 +18,14 @@ internal sealed record BenchmarkOptions
     public bool RunThroughput { get; init; } = true;
     public bool Memory { get; init; } = true;
 
+    /// <summary>Measure the durable-session store (SQLite always, PostgreSQL when <see cref="StorePostgres"/> is set).</summary>
+    public bool Store { get; init; } = true;
+
+    /// <summary>A PostgreSQL connection string for the store measurement (an empty database); null: SQLite only.</summary>
+    public string? StorePostgres { get; init; }
+
+    public int StoreKeys => Quick ? 20_000 : 100_000;
+
     /// <summary>Prefix of the NDJSON input files written for the run rows.</summary>
     public string TempPrefix { get; init; } = "/tmp/bench-ndjson-";
 
@@ -39,7 +47,7 @@ internal sealed record BenchmarkOptions
 
     public const string Usage =
         "usage: dotnet run --project Benchmarks -c Release -- [--quick] [--workload seed|sensor|wide]... " +
-        "[--keys 1,64,1024,4096] [--threads 1,2] [--out bench-results.json] [--no-run] [--no-memory] [--temp /tmp/bench-ndjson-]";
+        "[--keys 1,64,1024,4096] [--threads 1,2] [--out bench-results.json] [--no-run] [--no-memory] [--temp /tmp/bench-ndjson-] [--no-store] [--store-postgres CONNECTION-STRING]";
 
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -68,6 +76,8 @@ internal sealed record BenchmarkOptions
                 case "--no-run": options = options with { RunThroughput = false }; break;
                 case "--no-memory": options = options with { Memory = false }; break;
                 case "--temp": options = options with { TempPrefix = Value() }; break;
+                case "--no-store": options = options with { Store = false }; break;
+                case "--store-postgres": options = options with { StorePostgres = Value() }; break;
                 default: throw new ArgumentException($"unknown argument '{arg}'");
             }
         }
