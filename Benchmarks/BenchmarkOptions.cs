@@ -35,6 +35,14 @@ internal sealed record BenchmarkOptions
     /// <summary>The serve executable the latency benchmark starts; null: build the Hosting project and use its output.</summary>
     public string? ServeExecutable { get; init; }
 
+    /// <summary>Measure the durable-session store (SQLite always, PostgreSQL when <see cref="StorePostgres"/> is set).</summary>
+    public bool Store { get; init; } = true;
+
+    /// <summary>A PostgreSQL connection string for the store measurement (an empty database); null: SQLite only.</summary>
+    public string? StorePostgres { get; init; }
+
+    public int StoreKeys => Quick ? 20_000 : 100_000;
+
     /// <summary>Prefix of the NDJSON input files written for the run rows.</summary>
     public string TempPrefix { get; init; } = "/tmp/bench-ndjson-";
 
@@ -57,7 +65,7 @@ internal sealed record BenchmarkOptions
     public const string Usage =
         "usage: dotnet run --project Benchmarks -c Release -- [--quick] [--workload seed|sensor|wide]... " +
         "[--keys 1,64,1024,4096] [--threads 1,2] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
-        "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream]]";
+        "[--no-store] [--store-postgres CONNECTION-STRING] [--latency [--serve Hosting/bin/Release/net10.0/lstmstream]]";
 
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -94,6 +102,8 @@ internal sealed record BenchmarkOptions
                     if (!File.Exists(serve)) throw new ArgumentException($"--serve: '{serve}' does not exist");
                     options = options with { ServeExecutable = Path.GetFullPath(serve) };
                     break;
+                case "--no-store": options = options with { Store = false }; break;
+                case "--store-postgres": options = options with { StorePostgres = Value() }; break;
                 default: throw new ArgumentException($"unknown argument '{arg}'");
             }
         }

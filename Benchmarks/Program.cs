@@ -109,8 +109,26 @@ if (options.Memory && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name =
     progress.WriteLine($"memory per live key: {m.BytesPerKey:F0} B (raw {m.RawStateBytes} B)");
 }
 
+var stores = new List<SessionStoreSpeed.Result>();
+if (options.Store && workloads.FirstOrDefault(w => w.Name == "sensor") is { } stored)
+{
+    var sqlite = $"{options.TempPrefix}sessions-{Environment.ProcessId}.db";
+    var locations = new List<LstmStream.Actors.Persistence.SessionStoreLocation> { LstmStream.Actors.Persistence.SessionStoreLocation.Parse(sqlite, Directory.GetCurrentDirectory()) };
+    if (options.StorePostgres is { } postgres) locations.Add(LstmStream.Actors.Persistence.SessionStoreLocation.Parse(postgres, Directory.GetCurrentDirectory()));
+    foreach (var location in locations)
+    {
+        progress.WriteLine($"session store: {location.Description}, {options.StoreKeys:N0} keys");
+        var result = SessionStoreSpeed.Measure(stored, location, options.StoreKeys);
+        stores.Add(result);
+        progress.WriteLine($"session store: {result.Store} checkpoint {result.CheckpointKeysPerSecond:N0} keys/s, {result.CheckpointMegabytesPerSecond:F0} MB/s");
+    }
+
+    Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    foreach (var file in new[] { sqlite, sqlite + "-wal", sqlite + "-shm" }) File.Delete(file);
+}
+
 machine.LoadAverageEnd = MachineInfo.LoadAverage();
-var report = new Report { Machine = machine, Options = options, Rows = suite.Rows, Runs = runs, Memory = memory, Failures = suite.Failures, CeilingMatrices = suite.CeilingMatrices, Tcp = tcp };
+var report = new Report { Machine = machine, Options = options, Rows = suite.Rows, Runs = runs, Memory = memory, Stores = stores, Failures = suite.Failures, CeilingMatrices = suite.CeilingMatrices, Tcp = tcp };
 report.Relate();
 Console.Out.Write(report.Markdown());
 report.WriteJson(options.Out);

@@ -13,6 +13,7 @@ internal sealed class Report
     public required List<ResultRow> Rows { get; init; }
     public required List<RunThroughput.Result> Runs { get; init; }
     public required List<MemoryPerKey.Result> Memory { get; init; }
+    public required List<SessionStoreSpeed.Result> Stores { get; init; }
     public required List<string> Failures { get; init; }
     public required List<CeilingMatrix> CeilingMatrices { get; init; }
     public List<TcpThroughput.Result> Tcp { get; init; } = [];
@@ -103,6 +104,12 @@ internal sealed class Report
                 $"memory per live key ({m.Workload}, {m.LiveKeys:N0} live keys): {m.BytesPerKey:F0} B/key; raw state {m.RawStateBytes} B; target 1.3 × raw + 100 = {m.TargetBytes:F0} B: {verdict} target ({m.BytesPerKey / m.RawStateBytes:F3} × raw){note}.");
         }
 
+        foreach (var store in Stores)
+        {
+            s.AppendLine(CultureInfo.InvariantCulture,
+                $"session store ({store.Store}, {store.Workload} state, {store.Keys:N0} keys in 256 buckets, {store.Bytes / 1e6:F0} MB): checkpoint bucket by bucket {store.CheckpointKeysPerSecond:N0} keys/s, {store.CheckpointMegabytesPerSecond:F0} MB/s (every bucket's write at once: {store.ConcurrentCheckpointKeysPerSecond:N0} keys/s); restore of one key after a restart {store.RestoreOneKeyMilliseconds:F1} ms; bulk restore {store.BulkRestoreKeysPerSecond:N0} keys/s.");
+        }
+
         s.AppendLine(Failures.Count == 0
             ? $"validation: every engine agreed with the reference (StackedLstm) within {Agreement.Tolerance:G} after 3 rounds from zero state."
             : $"VALIDATION FAILED ({Failures.Count}): {string.Join(" | ", Failures)}");
@@ -115,7 +122,7 @@ internal sealed class Report
         var document = new Document(Machine, new Settings(Options.Quick, Options.Measure.WarmUp.TotalMilliseconds, Options.Measure.Repetition.TotalMilliseconds, Options.Measure.Repetitions),
             Rows, Runs.Select(r => new RunEntry(r.Workload, r.Lines, r.Keys, r.Backend, r.LinesPerSecond, r.AllocatedBytesPerLine, r.Samples)).ToList(),
             Memory.Select(m => new MemoryEntry(m.Workload, m.LiveKeys, m.BytesPerKey, m.RawStateBytes, m.TargetBytes, m.BytesPerKey <= m.TargetBytes)).ToList(),
-            Failures, CeilingMatrices,
+            Stores, Failures, CeilingMatrices,
             Tcp.Select(t => new TcpEntry(t.Workload, t.Records, t.Keys, t.PlainRecordsPerSecond, t.TlsRecordsPerSecond, t.TlsShare, t.TlsCipher, t.PlainSamples, t.TlsSamples)).ToList());
         var json = JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         // A latency section written by an earlier --latency run stays (it names its own machine and time).
@@ -153,6 +160,7 @@ internal sealed class Report
         [property: JsonPropertyName("rows")] List<ResultRow> Rows,
         [property: JsonPropertyName("run_throughput")] List<RunEntry> RunThroughput,
         [property: JsonPropertyName("memory_per_key")] List<MemoryEntry> MemoryPerKey,
+        [property: JsonPropertyName("session_store")] List<SessionStoreSpeed.Result> SessionStore,
         [property: JsonPropertyName("validation_failures")] List<string> ValidationFailures,
         [property: JsonPropertyName("ceiling_matrices")] List<CeilingMatrix> CeilingMatrices,
         [property: JsonPropertyName("tcp_throughput")] List<TcpEntry> TcpThroughput);

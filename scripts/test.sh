@@ -15,6 +15,7 @@ APT_PACKAGES=(
     prometheus             # promtool and a Prometheus server for the examples/prometheus tests
     systemd                # systemd-analyze verify for examples/systemd/lstmstream.service
     librsvg2-bin           # rsvg-convert: the benchmark chart's SVG rendered to PNG in its test
+    postgresql             # PostgreSQL 15 (initdb, pg_ctl): the durable-session store tests start a private server
 )
 
 # Where the deb822 entry enabling Debian's non-free component (for libmkl-rt) is written.

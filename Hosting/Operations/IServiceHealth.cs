@@ -5,4 +5,7 @@ public interface IServiceHealth
 {
     /// <summary>Started, not stopping, pipeline running.</summary>
     bool IsHealthy { get; }
+
+    /// <summary>Serving, but the session store is behind: the last checkpoint could not be written (it is retried).</summary>
+    bool IsDegraded { get; }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using LstmStream.Actors.Persistence;
 using LstmStream.Pipeline.Streaming;
 
 namespace LstmStream.Hosting.Operations;
@@ -12,6 +13,10 @@ namespace LstmStream.Hosting.Operations;
 /// <item><c>lstmstream.keys.evicted</c> — idle / live-key-bound evictions</item>
 /// <item><c>lstmstream.backend</c> — 1, tagged with the configured backend and each matrix's choice</item>
 /// <item><c>lstmstream.records.in_flight</c> — records between ingress and their channel's output, all channels</item>
+/// <item><c>lstmstream.sessions.checkpoints</c>, <c>lstmstream.sessions.checkpoint.failures</c>, <c>lstmstream.sessions.checkpoint.duration</c> (histogram, s),
+/// <c>lstmstream.sessions.checkpoint.keys</c>, <c>lstmstream.sessions.store.bytes_written</c>, <c>lstmstream.sessions.restores</c> (load requests),
+/// <c>lstmstream.sessions.restore.latency</c> (histogram, s), <c>lstmstream.sessions.store.errors</c>, <c>lstmstream.sessions.store.degraded</c>
+/// — the durable-session store (<see cref="SessionStoreFigures"/>), when one is configured</item>
 /// <item><c>lstmstream.health</c> — what <c>/health</c> answers: 1 for the current status (tag <c>status</c>: ok, unavailable), 0 for the other</item>
 /// </list>
 /// The channels' instruments (records received, rejected, dropped, latency) are in <see cref="ChannelMetrics"/>.
@@ -29,6 +34,9 @@ public sealed class ServiceMetrics : IDisposable
     private volatile KeyValuePair<string, object?>[][] _backendTags = [];
     private volatile IChannelLoad? _channels;
     private volatile Func<bool>? _healthy;
+    private volatile SessionStoreFigures? _store;
+    private readonly Histogram<double> _checkpointDuration;
+    private readonly Histogram<double> _restoreLatency;
 
     public ServiceMetrics(IMeterFactory meterFactory)
     {
@@ -42,6 +50,17 @@ public sealed class ServiceMetrics : IDisposable
         _meter.CreateObservableCounter("lstmstream.keys.evicted", () => Evictions, "{key}", "Keys evicted (idle timeout or live-key bound)");
         _meter.CreateObservableGauge("lstmstream.backend", ObserveBackend, null, "1 per matrix, tagged with the math backend in use");
         _meter.CreateObservableGauge("lstmstream.records.in_flight", () => _channels?.RecordsInFlight ?? 0, "{record}", "Records between ingress and output, all channels");
+        _checkpointDuration = _meter.CreateHistogram<double>("lstmstream.sessions.checkpoint.duration", "s", "Duration of each checkpoint of durable sessions");
+        _restoreLatency = _meter.CreateHistogram<double>("lstmstream.sessions.restore.latency", "s", "Latency of each load of stored sessions");
+        _meter.CreateObservableCounter("lstmstream.sessions.checkpoints", () => _store?.Checkpoints ?? 0, "{checkpoint}", "Checkpoints that wrote every bucket");
+        _meter.CreateObservableCounter("lstmstream.sessions.checkpoint.failures", () => _store?.CheckpointFailures ?? 0, "{checkpoint}",
+            "Checkpoints of which a bucket could not be written (retried)");
+        _meter.CreateObservableCounter("lstmstream.sessions.checkpoint.keys", () => _store?.KeysCheckpointed ?? 0, "{key}", "Keys written by checkpoints");
+        _meter.CreateObservableCounter("lstmstream.sessions.store.bytes_written", () => _store?.BytesWritten ?? 0, "By", "Bytes of bucket snapshots written");
+        _meter.CreateObservableCounter("lstmstream.sessions.restores", () => _store?.Loads ?? 0, "{request}", "Loads of stored sessions (keys not live)");
+        _meter.CreateObservableCounter("lstmstream.sessions.store.errors", () => _store?.StoreErrors ?? 0, "{error}", "Failed loads and bucket writes");
+        _meter.CreateObservableGauge("lstmstream.sessions.store.degraded", () => _store is { IsDegraded: true } ? 1 : 0, null,
+            "1 while the last checkpoint failed (serving goes on, the store is behind)");
         _meter.CreateObservableGauge("lstmstream.health", ObserveHealth, null, "1 for the status /health answers (ok, unavailable), 0 for the other");
     }
 
@@ -58,6 +77,14 @@ public sealed class ServiceMetrics : IDisposable
             new("backend", configuredBackend),
             new("matrix", choice),
         }).ToArray();
+    }
+
+    /// <summary>Connects the durable-session instruments to the store's figures.</summary>
+    public void AttachStore(SessionStoreFigures figures)
+    {
+        _store = figures;
+        figures.CheckpointRecorded = (duration, _) => _checkpointDuration.Record(duration.TotalSeconds);
+        figures.LoadRecorded = (latency, _) => _restoreLatency.Record(latency.TotalSeconds);
     }
 
     /// <summary>Connects <c>lstmstream.health</c> to what <c>/health</c> answers.</summary>

@@ -1,4 +1,5 @@
 using System.Net;
+using LstmStream.Actors.Persistence;
 using LstmStream.Pipeline.Models;
 using LstmStream.Pipeline.Numerics.Selection;
 using Microsoft.Extensions.Options;
@@ -58,6 +59,7 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         if (o.Limits.MaxKeyBytes < 1) Fail("Limits:MaxKeyBytes", $"must be positive, got {o.Limits.MaxKeyBytes}");
         else if (o.Limits.MaxKeyBytes > o.Limits.MaxLineBytes)
             Fail("Limits:MaxKeyBytes", $"must not exceed Limits:MaxLineBytes ({o.Limits.MaxLineBytes}): a key is part of a line, got {o.Limits.MaxKeyBytes}");
+        ValidateStore(o.Sessions, Fail);
 
         if (o.Tcp.Enabled)
         {
@@ -119,6 +121,32 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         if (o.Shutdown.Deadline <= TimeSpan.Zero || o.Shutdown.Deadline > TimeSpan.FromHours(1))
             Fail("Shutdown:Deadline", $"must be within (0, 1 hour], got {o.Shutdown.Deadline}");
         return failures;
+    }
+
+    private static void ValidateStore(SessionSettings sessions, Action<string, string> fail)
+    {
+        var location = SessionStoreLocation.None;
+        try
+        {
+            location = sessions.StoreLocation();
+        }
+        catch (ArgumentException e)
+        {
+            fail("Sessions:Store", e.Message);
+        }
+
+        if (sessions.Buckets is < 1 or > 65_536) fail("Sessions:Buckets", $"must be within 1..65536, got {sessions.Buckets}");
+        if (sessions.EvictTo is { } evictTo && !evictTo.Trim().Equals("store", StringComparison.OrdinalIgnoreCase) &&
+            !evictTo.Trim().Equals("discard", StringComparison.OrdinalIgnoreCase))
+            fail("Sessions:EvictTo", $"must be 'store' or 'discard', got '{evictTo}'");
+        else if (location.Kind == SessionStoreKind.None && sessions.EvictsToStore(location))
+            fail("Sessions:EvictTo", "is 'store' but Sessions:Store is 'none'; configure a store or evict to 'discard'");
+        if (sessions.Checkpoint.Interval <= TimeSpan.Zero) fail("Sessions:Checkpoint:Interval", $"must be positive, got {sessions.Checkpoint.Interval}");
+        if (sessions.Checkpoint.MaxRetryDelay < TimeSpan.FromSeconds(1))
+            fail("Sessions:Checkpoint:MaxRetryDelay", $"must be at least 1 second, got {sessions.Checkpoint.MaxRetryDelay}");
+        if (sessions.StoreTimeout <= TimeSpan.Zero) fail("Sessions:StoreTimeout", $"must be positive, got {sessions.StoreTimeout}");
+        if (sessions.BucketIdleTimeout < TimeSpan.Zero)
+            fail("Sessions:BucketIdleTimeout", $"must not be negative (zero: buckets stay in memory), got {sessions.BucketIdleTimeout}");
     }
 
     private static void ValidateTls(TcpSettings tcp, Action<string, string> fail)

@@ -1,4 +1,5 @@
 using Akka.Hosting;
+using LstmStream.Actors.Persistence;
 using LstmStream.Actors.Pipelines;
 using LstmStream.Hosting.Channels;
 using LstmStream.Hosting.Channels.Mqtt;
@@ -58,6 +59,7 @@ public static class ServiceHostFactory
         // The drain has its own deadline; the host waits a little longer so that Akka can terminate after it.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.Shutdown.Deadline + TimeSpan.FromSeconds(5));
 
+        var store = options.Sessions.StoreLocation();
         // Akka.Hosting first: hosted services stop in reverse order, so the actor system outlives the drain.
         builder.Services.AddAkka("lstmstream", (akka, _) => akka
             .ConfigureLoggers(loggers =>
@@ -69,8 +71,14 @@ public static class ServiceHostFactory
             .AddHocon(
                 $"akka.coordinated-shutdown.phases.service-requests-done.timeout = {(int)Math.Ceiling(options.Shutdown.Deadline.TotalSeconds) + 1}s",
                 HoconAddMode.Prepend)
+            .AddHocon(store.Kind == SessionStoreKind.None ? Akka.Configuration.Config.Empty : SessionStoreConfig.For(store), HoconAddMode.Prepend)
             .WithActors((system, registry) =>
-                registry.Register<PipelineOwnerActor>(system.ActorOf(PipelineOwnerActor.Props(), "pipeline"))));
+            {
+                registry.Register<PipelineOwnerActor>(system.ActorOf(PipelineOwnerActor.Props(), "pipeline"));
+                // Durable sessions: the store's buckets, started on demand (LstmStream:Sessions:Store).
+                if (store.Kind != SessionStoreKind.None)
+                    registry.Register<BucketRegionActor>(system.ActorOf(BucketRegionActor.Props(options.Sessions.BucketIdleTimeout), "sessions-store"));
+            }));
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ServiceMetrics>();
@@ -87,6 +95,8 @@ public static class ServiceHostFactory
         if (options.Console.Enabled) builder.Services.AddSingleton<IIngress, ConsoleIngress>();
         if (options.Simulator.Enabled) builder.Services.AddSingleton<IIngress, SimulatorIngress>();
         if (options.Mqtt.Enabled) builder.Services.AddSingleton<IIngress, MqttIngress>();
+        builder.Services.AddSingleton<SessionStoreService>();
+        builder.Services.AddSingleton<ISessionStoreAccess>(sp => sp.GetRequiredService<SessionStoreService>());
         builder.Services.AddSingleton<ServiceRuntime>();
         builder.Services.AddSingleton<IServiceHealth>(sp => sp.GetRequiredService<ServiceRuntime>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ServiceRuntime>());

@@ -32,6 +32,7 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
     private readonly ActorSystem _system;
     private readonly IRequiredActor<PipelineOwnerActor> _owner;
     private readonly PipelineHub _hub;
+    private readonly SessionStoreService _sessionStore;
     private readonly IReadOnlyList<IIngress> _ingresses;
     private readonly ServiceMetrics _metrics;
     private readonly IHostApplicationLifetime _lifetime;
@@ -47,13 +48,14 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
     private EvictionLog? _evictions;
 
     public ServiceRuntime(IOptions<ServiceOptions> options, ActorSystem system, IRequiredActor<PipelineOwnerActor> owner, PipelineHub hub,
-        IEnumerable<IIngress> ingresses, ServiceMetrics metrics, IHostApplicationLifetime lifetime, IHostEnvironment environment,
+        SessionStoreService sessionStore, IEnumerable<IIngress> ingresses, ServiceMetrics metrics, IHostApplicationLifetime lifetime, IHostEnvironment environment,
         TimeProvider time, ILoggerFactory loggers)
     {
         _options = options.Value;
         _system = system;
         _owner = owner;
         _hub = hub;
+        _sessionStore = sessionStore;
         _ingresses = ingresses.ToArray();
         _metrics = metrics;
         _lifetime = lifetime;
@@ -72,6 +74,9 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
     /// <summary>Started, not stopping, pipeline running.</summary>
     public bool IsHealthy => !_stopping && _hub.IsRunning;
 
+    /// <summary>Serving, but the session store could not be written by the last checkpoint (retrying).</summary>
+    public bool IsDegraded => _sessionStore.IsDegraded;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var served = ServedModel.Load(_options, _contentRoot);
@@ -84,6 +89,8 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
                 _logger.LogInformation("Math backend {Backend} is unavailable, auto chose among the others: {Reason}", unavailable.Name, unavailable.Reason);
         }
 
+        var store = await _sessionStore.OpenAsync(cancellationToken).ConfigureAwait(false);
+        if (store is not null) _metrics.AttachStore(store.Figures);
         _evictions = new EvictionLog(_logger, TimeProvider.System, _options.Sessions.EvictionLogInterval, _options.Sessions.MaxLiveKeys,
             _options.Sessions.IdleTimeout);
         var flow = LstmPipeline.Create(model, served.Backends, PipelineSettings.Create(_options, _evictions.Record));
@@ -92,6 +99,7 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
             .ConfigureAwait(false);
         _hub.Attach(started.Handle, started.Completion);
         _started = true;
+        _sessionStore.StartCheckpoints(started.Handle.State);
         _metrics.AttachPipeline(started.Handle.Sessions, served.BackendName, served.Backends.Choices, _hub);
         _ = _hub.Completion.ContinueWith(OnPipelineStopped, TaskScheduler.Default);
 
@@ -109,7 +117,8 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
             $"LstmStream serving {served.Description}; " +
             $"backend {served.BackendName}, {_options.Math.Threads} thread(s) [{string.Join("; ", served.Backends.Choices)}]; " +
             $"batch ≤ {_options.Batch.MaxRows} rows, {(_options.Batch.MaxDelayMilliseconds > 0 ? $"lingering ≤ {_options.Batch.MaxDelayMilliseconds} ms" : "on demand")}; " +
-            $"ingress {(_ingresses.Count == 0 ? "none" : string.Join(", ", _ingresses.Select(i => i.Description)))}; http {http}";
+            $"ingress {(_ingresses.Count == 0 ? "none" : string.Join(", ", _ingresses.Select(i => i.Description)))}; http {http}; " +
+            $"sessions {_sessionStore.Location.Description}";
         _logger.LogInformation("{StartupLine}", StartupLine);
         if (_options.StatisticsInterval > TimeSpan.Zero)
         {
@@ -139,6 +148,8 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
         try
         {
             await Task.WhenAll(_ingresses.Select(i => i.StopAsync(deadline.Token))).ConfigureAwait(false);
+            // Every accepted record has been stepped: store every key stepped since the last checkpoint before the pipeline ends.
+            if (!await _sessionStore.FinalCheckpointAsync(deadline.Token).ConfigureAwait(false)) ExitCode = 1;
             await _hub.CompleteAsync().WaitAsync(deadline.Token).ConfigureAwait(false);
             _logger.LogInformation("Stopped in {Elapsed:F0} ms: every accepted record's output was delivered", started.Elapsed.TotalMilliseconds);
         }

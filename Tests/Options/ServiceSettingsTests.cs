@@ -23,6 +23,15 @@ public sealed class ServiceSettingsTests
     [InlineData("--LstmStream:Limits:MaxKeyBytes=2000000", "LstmStream:Limits:MaxKeyBytes", "must not exceed Limits:MaxLineBytes (1048576)")]
     [InlineData("--LstmStream:Tcp:MaxLineBytes=4096", "LstmStream:Tcp:MaxLineBytes", "is replaced by LstmStream:Limits:MaxLineBytes")]
     [InlineData("--LstmStream:Tcp:IdleTimeout=-00:00:01", "LstmStream:Tcp:IdleTimeout", "must not be negative (zero: never)")]
+    [InlineData("--LstmStream:Sessions:Store=", "LstmStream:Sessions:Store", "is empty")]
+    [InlineData("--LstmStream:Sessions:Store=/tmp", "LstmStream:Sessions:Store", "is a folder")]
+    [InlineData("--LstmStream:Sessions:Store=Host=db;Port=notaport", "LstmStream:Sessions:Store", "not a valid PostgreSQL connection string")]
+    [InlineData("--LstmStream:Sessions:Buckets=0", "LstmStream:Sessions:Buckets", "must be within 1..65536")]
+    [InlineData("--LstmStream:Sessions:EvictTo=disk", "LstmStream:Sessions:EvictTo", "must be 'store' or 'discard'")]
+    [InlineData("--LstmStream:Sessions:EvictTo=store", "LstmStream:Sessions:EvictTo", "Sessions:Store is 'none'")]
+    [InlineData("--LstmStream:Sessions:Checkpoint:Interval=00:00:00", "LstmStream:Sessions:Checkpoint:Interval", "must be positive")]
+    [InlineData("--LstmStream:Sessions:Checkpoint:MaxRetryDelay=00:00:00.5", "LstmStream:Sessions:Checkpoint:MaxRetryDelay", "at least 1 second")]
+    [InlineData("--LstmStream:Sessions:StoreTimeout=00:00:00", "LstmStream:Sessions:StoreTimeout", "must be positive")]
     public async Task An_invalid_setting_stops_the_start_with_a_message_naming_the_key(string setting, string key, string reason)
     {
         var error = new StringWriter();

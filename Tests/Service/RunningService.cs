@@ -45,7 +45,10 @@ internal sealed class RunningService : IAsyncDisposable
     public PipelineHub Hub => App.Services.GetRequiredService<PipelineHub>();
     public ServiceRuntime Runtime => App.Services.GetRequiredService<ServiceRuntime>();
 
-    public static async Task<RunningService> StartAsync(params string[] settings)
+    public static Task<RunningService> StartAsync(params string[] settings) => StartAsync(null, settings);
+
+    /// <param name="configure">Applied to the host builder after the test's logger (e.g. services a test stands in for).</param>
+    public static async Task<RunningService> StartAsync(Action<WebApplicationBuilder>? configure, params string[] settings)
     {
         var args = new List<string>
         {
@@ -62,7 +65,11 @@ internal sealed class RunningService : IAsyncDisposable
         var started = new TaskCompletionSource<WebApplication>(TaskCreationOptions.RunContinuationsAsynchronously);
         var service = new CancellationTokenSource();
         var run = Task.Run(() => ServiceRunner.RunAsync([.. args], errors, service.Token,
-            builder => builder.Logging.AddProvider(new CapturingLoggerProvider(logs)),
+            builder =>
+            {
+                builder.Logging.AddProvider(new CapturingLoggerProvider(logs));
+                configure?.Invoke(builder);
+            },
             app => started.TrySetResult(app)));
         var first = await Task.WhenAny(run, started.Task).WaitAsync(TimeSpan.FromSeconds(60));
         if (first == run)

@@ -1,0 +1,146 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using LstmStream.Pipeline.Streaming;
+using static LstmStream.Actors.Persistence.BucketProtocol;
+
+namespace LstmStream.Actors.Persistence;
+
+/// <summary>
+/// Owns the durable state of one bucket of keys (<see cref="KeyBuckets.BucketOf"/>): every stored key's
+/// <see cref="KeyState"/>, kept as one snapshot (<see cref="BucketSnapshot"/>) per checkpoint. Started on demand by
+/// the <see cref="BucketRegionActor"/>, it recovers the bucket's latest snapshot, answers loads, keeps the changes it is
+/// told (<see cref="ApplyChanges"/>) and writes a new snapshot when asked (<see cref="SaveBucket"/>); once a snapshot is
+/// written the older ones are deleted. Idle for <c>idleAfter</c> with nothing unsaved, it asks its region to stop it,
+/// so memory holds only the buckets in use.
+/// <para>
+/// Snapshots only, no events: a failed write (disk full, database down) is answered to the asker and the changes stay
+/// here for the next attempt (a failed event write would stop the actor and lose them). The snapshot's sequence number
+/// is the bucket's checkpoint number, counted here and recovered from the latest snapshot.
+/// </para>
+/// </summary>
+public sealed class BucketActor : ReceivePersistentActor
+{
+    private readonly int _bucket;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private Dictionary<string, KeyState> _stored = new(StringComparer.Ordinal);
+    private long _checkpoint;
+    private bool _dirty;
+    private long _saving = -1;
+    private BucketSnapshot? _savingSnapshot;
+    private List<IActorRef> _waitingForThisSave = [];
+    private List<IActorRef> _waitingForNextSave = [];
+
+    public BucketActor(int bucket, TimeSpan idleAfter)
+    {
+        _bucket = bucket;
+        PersistenceId = PersistenceIdOf(bucket);
+
+        Recover<SnapshotOffer>(offer =>
+        {
+            _checkpoint = offer.Metadata.SequenceNr;
+            var snapshot = (BucketSnapshot)offer.Snapshot;
+            _stored = new Dictionary<string, KeyState>(snapshot.States.Count, StringComparer.Ordinal);
+            foreach (var state in snapshot.States) _stored[state.Key] = state;
+        });
+        Recover<RecoveryCompleted>(_ =>
+        {
+            if (idleAfter > TimeSpan.Zero) SetReceiveTimeout(idleAfter);
+            Context.Parent.Tell(new BucketReady(_bucket));
+        });
+
+        Command<LoadKeys>(m =>
+        {
+            var found = new List<KeyState>(m.Keys.Count);
+            foreach (var key in m.Keys)
+            {
+                if (_stored.TryGetValue(key, out var state)) found.Add(state);
+            }
+
+            Sender.Tell(new LoadedKeys(_bucket, found));
+        });
+        Command<ApplyChanges>(m =>
+        {
+            foreach (var state in m.Save) _stored[state.Key] = state;
+            foreach (var key in m.Delete) _stored.Remove(key);
+            if (m.Save.Count > 0 || m.Delete.Count > 0) _dirty = true;
+        });
+        Command<GetStoredKey>(m => Sender.Tell(new StoredKey(m.Key, _stored.GetValueOrDefault(m.Key))));
+        Command<SaveBucket>(_ =>
+        {
+            if (_saving >= 0) _waitingForNextSave.Add(Sender);
+            else StartSave([Sender]);
+        });
+        Command<SaveSnapshotSuccess>(m => m.Metadata.SequenceNr == _saving, m => SaveCompleted(m.Metadata));
+        Command<SaveSnapshotFailure>(m => m.Metadata.SequenceNr == _saving, m => SaveFailed(m.Cause));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(m =>
+            _log.Warning("Bucket {0}: older snapshots could not be deleted (they are deleted with the next checkpoint): {1}", _bucket, m.Cause.Message));
+        Command<ReceiveTimeout>(_ =>
+        {
+            if (!_dirty && _saving < 0) Context.Parent.Tell(new BucketIdle(_bucket));
+        });
+        Command<StopIfIdle>(_ =>
+        {
+            if (_dirty || _saving >= 0) Context.Parent.Tell(new BucketBusy(_bucket));
+            else Context.Stop(Self);
+        });
+    }
+
+    public override string PersistenceId { get; }
+
+    /// <summary>The persistence id of <paramref name="bucket"/>'s snapshots.</summary>
+    public static string PersistenceIdOf(int bucket) => $"lstmstream-bucket-{bucket}";
+
+    public static Props Props(int bucket, TimeSpan idleAfter) => Akka.Actor.Props.Create(() => new BucketActor(bucket, idleAfter));
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        Context.Parent.Tell(new BucketRecoveryFailed(_bucket, reason));
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    private void StartSave(List<IActorRef> waiting)
+    {
+        if (!_dirty)
+        {
+            foreach (var asker in waiting) asker.Tell(new BucketSaved(_bucket, false, _stored.Count, 0));
+            return;
+        }
+
+        _waitingForThisSave = waiting;
+        _dirty = false;
+        _saving = _checkpoint + 1;
+        _savingSnapshot = new BucketSnapshot(_stored.Values.ToArray());
+        SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(PersistenceId, _saving, DateTime.UtcNow), _savingSnapshot), Self);
+    }
+
+    private void SaveCompleted(SnapshotMetadata written)
+    {
+        _checkpoint = written.SequenceNr;
+        var saved = new BucketSaved(_bucket, true, _savingSnapshot!.States.Count, SessionStateSerializer.SizeOf(_savingSnapshot));
+        // A maximum of 0 means "every snapshot" to some stores: there is nothing older than the first one anyway.
+        if (written.SequenceNr > 1) DeleteSnapshots(new SnapshotSelectionCriteria(written.SequenceNr - 1));
+        foreach (var asker in _waitingForThisSave) asker.Tell(saved);
+        NextSave();
+    }
+
+    private void SaveFailed(Exception cause)
+    {
+        _dirty = true;
+        var failure = new Status.Failure(new SessionStoreException($"bucket {_bucket}: the snapshot could not be written: {cause.Message}", cause));
+        foreach (var asker in _waitingForThisSave) asker.Tell(failure);
+        NextSave();
+    }
+
+    private void NextSave()
+    {
+        _saving = -1;
+        _savingSnapshot = null;
+        _waitingForThisSave = [];
+        if (_waitingForNextSave.Count == 0) return;
+        var waiting = _waitingForNextSave;
+        _waitingForNextSave = [];
+        StartSave(waiting);
+    }
+}

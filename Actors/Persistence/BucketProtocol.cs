@@ -1,0 +1,67 @@
+using LstmStream.Pipeline.Streaming;
+
+namespace LstmStream.Actors.Persistence;
+
+/// <summary>
+/// The messages of the session store: sent to the <see cref="BucketRegionActor"/>, which hands each to the
+/// <see cref="BucketActor"/> of its bucket (started on demand). A failed request is answered with
+/// <see cref="Akka.Actor.Status.Failure"/>.
+/// </summary>
+public static class BucketProtocol
+{
+    /// <summary>A message for one bucket's actor.</summary>
+    public interface IBucketMessage
+    {
+        int Bucket { get; }
+    }
+
+    /// <summary>The stored states of those of <paramref name="Keys"/> that have one. Answer: <see cref="LoadedKeys"/>.</summary>
+    public sealed record LoadKeys(int Bucket, IReadOnlyList<string> Keys) : IBucketMessage;
+
+    public sealed record LoadedKeys(int Bucket, IReadOnlyList<KeyState> States);
+
+    /// <summary>
+    /// States to store and keys to delete; kept by the bucket's actor until its next <see cref="SaveBucket"/>. Not
+    /// answered. Later changes of a key supersede earlier ones.
+    /// </summary>
+    public sealed record ApplyChanges(int Bucket, IReadOnlyList<KeyState> Save, IReadOnlyList<string> Delete) : IBucketMessage;
+
+    /// <summary>
+    /// Write the bucket's snapshot if anything changed since the last one (older snapshots are deleted once it is
+    /// written). Answer: <see cref="BucketSaved"/> once written, <see cref="Akka.Actor.Status.Failure"/> when the store
+    /// refused it (the changes stay with the bucket for the next attempt).
+    /// </summary>
+    public sealed record SaveBucket(int Bucket) : IBucketMessage;
+
+    /// <param name="Written">False when nothing had changed since the last snapshot (nothing was written).</param>
+    /// <param name="Keys">Keys in the written snapshot.</param>
+    /// <param name="Bytes">Bytes of the written snapshot.</param>
+    public sealed record BucketSaved(int Bucket, bool Written, int Keys, long Bytes);
+
+    /// <summary>The stored state of <paramref name="Key"/> (unsaved changes included). Answer: <see cref="StoredKey"/>.</summary>
+    public sealed record GetStoredKey(int Bucket, string Key) : IBucketMessage;
+
+    /// <param name="State">Null when the bucket holds no state of the key.</param>
+    public sealed record StoredKey(string Key, KeyState? State);
+
+    /// <summary>
+    /// Check the bucket count the store was created with, recording <paramref name="BucketCount"/> on first use.
+    /// Answer: <see cref="BucketCountConfirmed"/>, or a <see cref="Akka.Actor.Status.Failure"/> with a
+    /// <see cref="SessionStoreException"/> naming both counts when they differ.
+    /// </summary>
+    public sealed record CheckBucketCount(int BucketCount);
+
+    /// <param name="Recorded">True when this start recorded the count (a new store).</param>
+    public sealed record BucketCountConfirmed(int BucketCount, bool Recorded);
+
+    // Between the region and its bucket actors.
+    internal sealed record BucketReady(int Bucket);
+
+    internal sealed record BucketRecoveryFailed(int Bucket, Exception Reason);
+
+    internal sealed record BucketIdle(int Bucket);
+
+    internal sealed record StopIfIdle(int Bucket) : IBucketMessage;
+
+    internal sealed record BucketBusy(int Bucket);
+}

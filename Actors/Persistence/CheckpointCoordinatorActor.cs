@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+
+namespace LstmStream.Actors.Persistence;
+
+/// <summary>
+/// Takes the checkpoints of durable sessions: every <c>interval</c>, and when asked (<see cref="CheckpointNow"/>: the
+/// admin path, graceful shutdown). A checkpoint asks the pipeline which buckets hold keys stepped since their last
+/// checkpoint, adds the buckets the store was told evictions and deletes for, and then, bucket by bucket, has the
+/// pipeline export that bucket's changed keys to the store and waits until the bucket's snapshot is written, so at most
+/// one bucket's copy is in flight and the stream is held only while those rows are copied out.
+/// <para>
+/// A bucket that cannot be written (disk full, database down) does not stop the others nor the service: it is logged,
+/// counted, kept for the next checkpoint, and the next one runs after a backoff (1 s, doubling up to
+/// <c>maxRetryDelay</c>) instead of the interval; <see cref="SessionStoreFigures.IsDegraded"/> holds until a checkpoint
+/// writes everything again. Checkpoints never overlap: a request waits for the one running.
+/// </para>
+/// </summary>
+public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
+{
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
+
+    private readonly ICheckpointSource _source;
+    private readonly PersistentSessionStore _store;
+    private readonly TimeSpan _interval;
+    private readonly TimeSpan _maxRetryDelay;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly SortedSet<int> _retry = [];
+    private TimeSpan _retryDelay = FirstRetryDelay;
+
+    /// <param name="interval">Time between checkpoints; zero: only when asked.</param>
+    public CheckpointCoordinatorActor(ICheckpointSource source, PersistentSessionStore store, TimeSpan interval, TimeSpan maxRetryDelay)
+    {
+        _source = source;
+        _store = store;
+        _interval = interval;
+        _maxRetryDelay = maxRetryDelay;
+        ReceiveAsync<CheckpointNow>(async _ =>
+        {
+            var asker = Sender;
+            var result = await RunAsync().ConfigureAwait(true);
+            asker.Tell(result.Failure is null ? result.Completed : new Status.Failure(result.Failure));
+        });
+        ReceiveAsync<Tick>(async _ => await RunAsync().ConfigureAwait(true));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(ICheckpointSource source, PersistentSessionStore store, TimeSpan interval, TimeSpan maxRetryDelay) =>
+        Akka.Actor.Props.Create(() => new CheckpointCoordinatorActor(source, store, interval, maxRetryDelay));
+
+    protected override void PreStart() => Schedule(_interval);
+
+    private async Task<(CheckpointCompleted Completed, SessionStoreException? Failure)> RunAsync()
+    {
+        var started = Stopwatch.GetTimestamp();
+        int keys = 0, written = 0;
+        long bytes = 0;
+        var failed = new List<(int Bucket, Exception Reason)>();
+        IReadOnlyList<int> dirty;
+        try
+        {
+            dirty = await _source.DirtyBucketsAsync().ConfigureAwait(true);
+        }
+        catch (Exception e)
+        {
+            // The pipeline stopped or failed: nothing more can be read from it.
+            var failure = new SessionStoreException($"the checkpoint could not read the pipeline: {e.Message}", e);
+            Finish(started, 0, succeeded: false);
+            return (new CheckpointCompleted(0, 0, 0, TimeSpan.Zero), failure);
+        }
+
+        var exported = new HashSet<int>(dirty);
+        var buckets = new SortedSet<int>(dirty);
+        buckets.UnionWith(_store.TakePendingBuckets());
+        buckets.UnionWith(_retry);
+        _retry.Clear();
+        foreach (var bucket in buckets)
+        {
+            try
+            {
+                if (exported.Contains(bucket)) keys += await _source.CheckpointAsync(bucket).ConfigureAwait(true);
+                var saved = await _store.SaveBucketAsync(bucket, CancellationToken.None).ConfigureAwait(true);
+                if (!saved.Written) continue;
+                written++;
+                bytes += saved.Bytes;
+            }
+            catch (Exception e)
+            {
+                _retry.Add(bucket);
+                failed.Add((bucket, e.GetBaseException()));
+            }
+        }
+
+        var duration = Finish(started, keys, failed.Count == 0);
+        var completed = new CheckpointCompleted(keys, written, bytes, duration);
+        if (failed.Count == 0) return (completed, null);
+        var first = failed[0];
+        var message = $"{failed.Count} of {buckets.Count} bucket(s) could not be written (bucket {first.Bucket}: {first.Reason.Message}); " +
+                      $"they are kept and retried in {_retryDelay.TotalSeconds:0.#} s";
+        _log.Warning("Checkpoint: {0}; serving goes on", message);
+        return (completed, new SessionStoreException(message, first.Reason));
+    }
+
+    private TimeSpan Finish(long started, int keys, bool succeeded)
+    {
+        var duration = Stopwatch.GetElapsedTime(started);
+        var wasDegraded = _store.Figures.IsDegraded;
+        _store.Figures.Checkpoint(duration, keys, succeeded);
+        if (succeeded)
+        {
+            if (wasDegraded) _log.Info("Checkpoint: the session store is written again (every bucket kept since the failure is stored now)");
+            _retryDelay = FirstRetryDelay;
+            Schedule(_interval);
+        }
+        else
+        {
+            Schedule(_retryDelay);
+            _retryDelay = TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, Math.Max(_maxRetryDelay.Ticks, FirstRetryDelay.Ticks)));
+        }
+
+        return duration;
+    }
+
+    private void Schedule(TimeSpan delay)
+    {
+        if (delay > TimeSpan.Zero) Timers.StartSingleTimer(nameof(Tick), Tick.Instance, delay);
+    }
+
+    /// <summary>Take a checkpoint now (after the one running). Answer: <see cref="CheckpointCompleted"/>, or a failure naming the buckets not written.</summary>
+    public sealed record CheckpointNow
+    {
+        public static CheckpointNow Instance { get; } = new();
+    }
+
+    /// <param name="Keys">Keys exported from the pipeline.</param>
+    /// <param name="Buckets">Bucket snapshots written.</param>
+    /// <param name="Bytes">Their size.</param>
+    public sealed record CheckpointCompleted(int Keys, int Buckets, long Bytes, TimeSpan Duration);
+
+    private sealed record Tick
+    {
+        public static Tick Instance { get; } = new();
+    }
+}

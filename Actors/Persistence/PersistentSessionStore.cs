@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using Akka.Actor;
+using LstmStream.Pipeline.Streaming;
+using static LstmStream.Actors.Persistence.BucketProtocol;
+
+namespace LstmStream.Actors.Persistence;
+
+/// <summary>
+/// The pipeline's <see cref="ISessionStore"/> over Akka.Persistence: keys are kept per bucket
+/// (<see cref="KeyBuckets.BucketOf"/>) by <see cref="BucketActor"/>s behind a <see cref="BucketRegionActor"/>.
+/// <see cref="LoadAsync"/> asks the keys' buckets; <see cref="Accept"/> tells them the changes without waiting (they
+/// stay with the bucket until its next save) and remembers the buckets to save; <see cref="SaveBucketAsync"/> writes
+/// one bucket's snapshot (the checkpoint coordinator calls it bucket by bucket).
+/// </summary>
+public sealed class PersistentSessionStore : ISessionStore
+{
+    private readonly IActorRef _region;
+    private readonly TimeSpan _timeout;
+    private readonly SessionStoreFigures _figures;
+    private readonly int[] _pending;
+
+    private PersistentSessionStore(IActorRef region, int bucketCount, TimeSpan timeout, SessionStoreFigures figures)
+    {
+        _region = region;
+        BucketCount = bucketCount;
+        _timeout = timeout;
+        _figures = figures;
+        _pending = new int[bucketCount];
+    }
+
+    public int BucketCount { get; }
+
+    /// <summary>The store's figures (loads, checkpoints, errors, health).</summary>
+    public SessionStoreFigures Figures => _figures;
+
+    /// <summary>
+    /// Opens the store behind <paramref name="region"/>: checks (on first use records) its bucket count. Throws a
+    /// <see cref="SessionStoreException"/> when the store was created with another count or cannot be read.
+    /// </summary>
+    /// <param name="timeout">How long one request to the store may take before it counts as failed.</param>
+    public static async Task<PersistentSessionStore> OpenAsync(IActorRef region, int bucketCount, TimeSpan timeout, SessionStoreFigures figures,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(region);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bucketCount);
+        ArgumentNullException.ThrowIfNull(figures);
+        try
+        {
+            await region.Ask<BucketCountConfirmed>(new CheckBucketCount(bucketCount), timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException e)
+        {
+            throw new SessionStoreException($"the session store did not answer within {timeout.TotalSeconds:0.#} s", e);
+        }
+
+        return new PersistentSessionStore(region, bucketCount, timeout, figures);
+    }
+
+    public async Task<IReadOnlyList<KeyState>> LoadAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        if (keys.Count == 0) return [];
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var asks = new List<Task<LoadedKeys>>();
+            foreach (var (bucket, bucketKeys) in GroupByBucket(keys, k => k))
+                asks.Add(_region.Ask<LoadedKeys>(new LoadKeys(bucket, bucketKeys), _timeout, cancellationToken));
+            var loaded = await Task.WhenAll(asks).ConfigureAwait(false);
+            var states = loaded.Length == 1 ? loaded[0].States : loaded.SelectMany(l => l.States).ToArray();
+            _figures.Load(Stopwatch.GetElapsedTime(started), states.Count);
+            return states;
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            _figures.LoadFailed();
+            throw;
+        }
+    }
+
+    public void Accept(SessionChanges changes)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        var saves = GroupByBucket(changes.Save, s => s.Key);
+        var deletes = GroupByBucket(changes.Delete, k => k);
+        foreach (var bucket in saves.Keys.Union(deletes.Keys))
+        {
+            _region.Tell(new ApplyChanges(bucket, saves.GetValueOrDefault(bucket) ?? [], deletes.GetValueOrDefault(bucket) ?? []));
+            Volatile.Write(ref _pending[bucket], 1);
+        }
+    }
+
+    /// <summary>The buckets told changes since the last call (each once, ascending); they need a save.</summary>
+    public IReadOnlyList<int> TakePendingBuckets()
+    {
+        var taken = new List<int>();
+        for (var bucket = 0; bucket < _pending.Length; bucket++)
+        {
+            if (Volatile.Read(ref _pending[bucket]) != 0 && Interlocked.Exchange(ref _pending[bucket], 0) != 0) taken.Add(bucket);
+        }
+
+        return taken;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="bucket"/>'s snapshot when it changed (every change told before this call is in it).
+    /// Throws a <see cref="SessionStoreException"/> when it could not be written; the changes stay for the next attempt.
+    /// </summary>
+    public async Task<BucketSaved> SaveBucketAsync(int bucket, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bucket);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(bucket, BucketCount);
+        try
+        {
+            var saved = await _region.Ask<BucketSaved>(new SaveBucket(bucket), _timeout, cancellationToken).ConfigureAwait(false);
+            if (saved.Written) _figures.BucketWritten(saved.Bytes);
+            return saved;
+        }
+        catch (AskTimeoutException e)
+        {
+            throw new SessionStoreException($"bucket {bucket}: the store did not confirm the write within {_timeout.TotalSeconds:0.#} s", e);
+        }
+    }
+
+    /// <summary>The stored state of <paramref name="key"/> (changes not yet written included), or null.</summary>
+    public async Task<KeyState?> GetStoredAsync(string key, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var bucket = KeyBuckets.BucketOf(key, BucketCount);
+        var stored = await _region.Ask<StoredKey>(new GetStoredKey(bucket, key), _timeout, cancellationToken).ConfigureAwait(false);
+        return stored.State;
+    }
+
+    private Dictionary<int, List<TItem>> GroupByBucket<TItem>(IReadOnlyList<TItem> items, Func<TItem, string> keyOf)
+    {
+        var groups = new Dictionary<int, List<TItem>>();
+        foreach (var item in items)
+        {
+            var bucket = KeyBuckets.BucketOf(keyOf(item), BucketCount);
+            if (!groups.TryGetValue(bucket, out var group)) groups[bucket] = group = [];
+            group.Add(item);
+        }
+
+        return groups;
+    }
+}

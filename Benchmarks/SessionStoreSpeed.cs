@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using Akka.Actor;
+using LstmStream.Actors.Persistence;
+using LstmStream.Pipeline.Streaming;
+
+namespace LstmStream.Benchmarks;
+
+/// <summary>
+/// Durable-session store speed, per store (SQLite file, PostgreSQL when a connection string is given): a checkpoint of
+/// <c>keys</c> keys of the workload's state shape in 256 buckets, written bucket by bucket as the checkpoint coordinator
+/// does, with the bucket actors running (keys/s, MB/s of snapshot bytes); after a restart of the actor system, the latency of restoring one key (its
+/// bucket read cold) and the keys/s of restoring every key in batches of 256 (every bucket read).
+/// </summary>
+internal static class SessionStoreSpeed
+{
+    /// <param name="ConcurrentCheckpointKeysPerSecond">The same checkpoint with every bucket's write started at once (what overlapping writes would gain).</param>
+    public sealed record Result(string Store, string Workload, int Keys, long Bytes, double CheckpointKeysPerSecond, double CheckpointMegabytesPerSecond,
+        double ConcurrentCheckpointKeysPerSecond, double RestoreOneKeyMilliseconds, double BulkRestoreKeysPerSecond);
+
+    private const int Buckets = 256;
+    private const int RestoreBatch = 256;
+
+    public static Result Measure(Workload workload, SessionStoreLocation location, int keys)
+    {
+        var model = workload.Model;
+        var states = new KeyState[keys];
+        var random = new Random(7);
+        for (var k = 0; k < keys; k++)
+        {
+            var c = model.Layers.Select(l => Row(l.CellSize)).ToArray();
+            var h = model.Layers.Select(l => Row(l.OutputSize)).ToArray();
+            states[k] = new KeyState(model.Identity, $"sensor-{k}", c, h) { LastSeq = k };
+        }
+
+        float[] Row(int n)
+        {
+            var row = new float[n];
+            for (var i = 0; i < n; i++) row[i] = (float)(random.NextDouble() * 2 - 1);
+            return row;
+        }
+
+        // Two checkpoints of every key: the first starts the 256 bucket actors (each reads its bucket), the second, timed,
+        // is a running service's checkpoint (buckets in memory; each write replaces the bucket's previous snapshot).
+        var (system, store) = Open(location);
+        Checkpoint(store, states);
+        var watch = Stopwatch.StartNew();
+        var bytes = Checkpoint(store, states);
+        var checkpoint = watch.Elapsed.TotalSeconds;
+        watch.Restart();
+        Checkpoint(store, states, concurrent: true);
+        var concurrent = watch.Elapsed.TotalSeconds;
+        system.Terminate().Wait();
+
+        (system, store) = Open(location);
+        watch.Restart();
+        var one = store.LoadAsync([states[0].Key], CancellationToken.None).GetAwaiter().GetResult();
+        var restoreOne = watch.Elapsed.TotalMilliseconds;
+        if (one.Count != 1) throw new InvalidOperationException("the restored key was not found");
+        system.Terminate().Wait();
+
+        (system, store) = Open(location);
+        watch.Restart();
+        var restored = 0;
+        for (var k = 0; k < keys; k += RestoreBatch)
+            restored += store.LoadAsync(states[k..Math.Min(keys, k + RestoreBatch)].Select(s => s.Key).ToArray(), CancellationToken.None).GetAwaiter().GetResult().Count;
+        var bulk = watch.Elapsed.TotalSeconds;
+        system.Terminate().Wait();
+        if (restored != keys) throw new InvalidOperationException($"restored {restored} of {keys} keys");
+        return new Result(location.Kind.ToString(), workload.Name, keys, bytes, keys / checkpoint, bytes / 1e6 / checkpoint, keys / concurrent, restoreOne, keys / bulk);
+    }
+
+    private static long Checkpoint(PersistentSessionStore store, KeyState[] states, bool concurrent = false)
+    {
+        for (var k = 0; k < states.Length; k += RestoreBatch) store.Accept(new SessionChanges(states[k..Math.Min(states.Length, k + RestoreBatch)], [], null));
+        if (concurrent)
+        {
+            var writes = store.TakePendingBuckets().Select(bucket => store.SaveBucketAsync(bucket, CancellationToken.None)).ToArray();
+            return Task.WhenAll(writes).GetAwaiter().GetResult().Sum(w => w.Bytes);
+        }
+
+        long bytes = 0;
+        foreach (var bucket in store.TakePendingBuckets()) bytes += store.SaveBucketAsync(bucket, CancellationToken.None).GetAwaiter().GetResult().Bytes;
+        return bytes;
+    }
+
+    private static (ActorSystem System, PersistentSessionStore Store) Open(SessionStoreLocation location)
+    {
+        location.PrepareAsync(CancellationToken.None).GetAwaiter().GetResult();
+        var system = ActorSystem.Create("bench-store", SessionStoreConfig.For(location).WithFallback("akka.loglevel = WARNING"));
+        var region = system.ActorOf(BucketRegionActor.Props(TimeSpan.FromMinutes(10)), "sessions-store");
+        var store = PersistentSessionStore.OpenAsync(region, Buckets, TimeSpan.FromMinutes(2), new SessionStoreFigures(), CancellationToken.None).GetAwaiter().GetResult();
+        return (system, store);
+    }
+}

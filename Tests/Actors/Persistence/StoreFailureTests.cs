@@ -1,0 +1,178 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Persistence;
+using Akka.Persistence.TestKit;
+using LstmStream.Actors.Persistence;
+using LstmStream.Pipeline.Streaming;
+
+namespace LstmStream.Tests.Actors.Persistence;
+
+/// <summary>The store's failure paths, on Akka.Persistence.TestKit's journal and snapshot store (told to fail).</summary>
+public sealed class StoreFailureTests : Akka.TestKit.Xunit2.TestKit
+{
+    private static readonly Config TestStores = ConfigurationFactory.ParseString("""
+        akka.persistence {
+          journal {
+            plugin = "akka.persistence.journal.test"
+            auto-start-journals = ["akka.persistence.journal.test"]
+            test {
+              class = "Akka.Persistence.TestKit.TestJournal, Akka.Persistence.TestKit"
+              plugin-dispatcher = "akka.actor.default-dispatcher"
+            }
+          }
+          snapshot-store {
+            plugin = "akka.persistence.snapshot-store.test"
+            auto-start-snapshot-stores = ["akka.persistence.snapshot-store.test"]
+            test {
+              class = "Akka.Persistence.TestKit.TestSnapshotStore, Akka.Persistence.TestKit"
+              plugin-dispatcher = "akka.actor.default-dispatcher"
+            }
+          }
+        }
+        """);
+
+    private readonly ITestSnapshotStore _snapshots;
+
+    public StoreFailureTests() : base(TestStores) =>
+        _snapshots = TestSnapshotStore.FromRef(Akka.Persistence.Persistence.Instance.Apply(Sys).SnapshotStoreFor(null));
+
+    [Fact]
+    public async Task A_failed_save_is_reported_and_its_changes_are_written_by_the_next_save()
+    {
+        var store = await StoredSessions.OpenAsync(Sys, 4);
+        var state = StoredSessions.State("k", 1, 11);
+        var bucket = KeyBuckets.BucketOf("k", 4);
+        await _snapshots.OnSave.Fail();
+        store.Accept(new SessionChanges([state], [], null));
+
+        var error = await Assert.ThrowsAsync<SessionStoreException>(() => store.SaveBucketAsync(bucket, CancellationToken.None));
+        Assert.Contains($"bucket {bucket}", error.Message, StringComparison.Ordinal);
+
+        await _snapshots.OnSave.Pass();
+        await AssertWrittenAndReadAfterARestartAsync(store, bucket, state);
+    }
+
+    [Fact]
+    public async Task A_bucket_that_cannot_be_recovered_fails_its_requests_and_keeps_its_changes_for_the_next_attempt()
+    {
+        var store = await StoredSessions.OpenAsync(Sys, 4);
+        var bucket = KeyBuckets.BucketOf("k", 4);
+        await _snapshots.OnLoad.Fail();
+
+        var load = await Assert.ThrowsAsync<SessionStoreException>(() => store.LoadAsync(["k"], CancellationToken.None));
+        Assert.Contains($"bucket {bucket} could not be read", load.Message, StringComparison.Ordinal);
+        Assert.Equal(1, store.Figures.LoadFailures);
+
+        var state = StoredSessions.State("k", 2, 22);
+        store.Accept(new SessionChanges([state], [], null));
+        await Assert.ThrowsAsync<SessionStoreException>(() => store.SaveBucketAsync(bucket, CancellationToken.None));
+
+        await _snapshots.OnLoad.Pass();
+        await AssertWrittenAndReadAfterARestartAsync(store, bucket, state);
+    }
+
+    [Fact]
+    public async Task A_store_that_cannot_be_read_at_start_is_reported()
+    {
+        await _snapshots.OnLoad.Fail();
+        var error = await Assert.ThrowsAsync<SessionStoreException>(() => StoredSessions.OpenAsync(Sys, 4));
+        Assert.Contains("could not be read", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_checkpoint_exports_the_dirty_buckets_one_by_one_and_writes_them_with_the_evicted_ones()
+    {
+        var store = await StoredSessions.OpenAsync(Sys, 8);
+        var source = new FakeCheckpointSource(store);
+        var coordinator = Sys.ActorOf(CheckpointCoordinatorActor.Props(source, store, TimeSpan.Zero, TimeSpan.FromSeconds(5)));
+        var stepped = Enumerable.Range(0, 12).Select(i => StoredSessions.State($"key-{i}", i, i)).ToArray();
+        foreach (var state in stepped) source.Step(state);
+        var evicted = StoredSessions.State("evicted", 99, 5);
+        store.Accept(new SessionChanges([evicted], [], null));
+        var dirty = await source.DirtyBucketsAsync();
+
+        var done = await coordinator.Ask<CheckpointCoordinatorActor.CheckpointCompleted>(CheckpointCoordinatorActor.CheckpointNow.Instance, StoredSessions.Timeout);
+
+        Assert.Equal(stepped.Length, done.Keys);
+        Assert.Equal(dirty, source.Exported);
+        var buckets = stepped.Append(evicted).Select(s => KeyBuckets.BucketOf(s.Key, 8)).Distinct().Count();
+        Assert.Equal(buckets, done.Buckets);
+        Assert.True(done.Bytes > 0);
+        Assert.Equal(1, store.Figures.Checkpoints);
+        Assert.Equal(stepped.Length, store.Figures.KeysCheckpointed);
+        Assert.False(store.Figures.IsDegraded);
+
+        var again = await OpenAgainAsync(8);
+        var loaded = (await again.LoadAsync(stepped.Append(evicted).Select(s => s.Key).ToArray(), CancellationToken.None)).ToDictionary(s => s.Key);
+        foreach (var state in stepped.Append(evicted)) StoredSessions.AssertBitwiseEqual(state, loaded[state.Key]);
+
+        // Nothing changed since: the next checkpoint writes nothing.
+        var idle = await coordinator.Ask<CheckpointCoordinatorActor.CheckpointCompleted>(CheckpointCoordinatorActor.CheckpointNow.Instance, StoredSessions.Timeout);
+        Assert.Equal(0, idle.Buckets);
+        Assert.Equal(0, idle.Keys);
+    }
+
+    [Fact]
+    public async Task A_failing_store_degrades_until_a_checkpoint_writes_everything_kept_meanwhile()
+    {
+        var store = await StoredSessions.OpenAsync(Sys, 8);
+        var source = new FakeCheckpointSource(store);
+        var coordinator = Sys.ActorOf(CheckpointCoordinatorActor.Props(source, store, TimeSpan.Zero, TimeSpan.FromSeconds(5)));
+        var first = StoredSessions.State("first", 1, 1);
+        source.Step(first);
+        await _snapshots.OnSave.Fail();
+
+        var failure = await Assert.ThrowsAsync<SessionStoreException>(() =>
+            coordinator.Ask<CheckpointCoordinatorActor.CheckpointCompleted>(CheckpointCoordinatorActor.CheckpointNow.Instance, StoredSessions.Timeout));
+        Assert.Contains("could not be written", failure.Message, StringComparison.Ordinal);
+        Assert.True(store.Figures.IsDegraded);
+        Assert.Equal(1, store.Figures.CheckpointFailures);
+        Assert.Empty(await source.DirtyBucketsAsync());
+
+        // Stepped while the store is down, then the store comes back: the next checkpoint writes both.
+        var second = StoredSessions.State("second", 2, 2);
+        source.Step(second);
+        await _snapshots.OnSave.Pass();
+        var done = await coordinator.Ask<CheckpointCoordinatorActor.CheckpointCompleted>(CheckpointCoordinatorActor.CheckpointNow.Instance, StoredSessions.Timeout);
+        Assert.False(store.Figures.IsDegraded);
+        Assert.Equal(1, done.Keys);
+        var again = await OpenAgainAsync(8);
+        var loaded = (await again.LoadAsync(["first", "second"], CancellationToken.None)).ToDictionary(s => s.Key);
+        StoredSessions.AssertBitwiseEqual(first, loaded["first"]);
+        StoredSessions.AssertBitwiseEqual(second, loaded["second"]);
+    }
+
+    [Fact]
+    public async Task Checkpoints_run_every_interval_and_a_failure_is_retried_without_being_asked()
+    {
+        var store = await StoredSessions.OpenAsync(Sys, 8);
+        var source = new FakeCheckpointSource(store);
+        await _snapshots.OnSave.Fail();
+        Sys.ActorOf(CheckpointCoordinatorActor.Props(source, store, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2)));
+        var state = StoredSessions.State("timed", 3, 3);
+        source.Step(state);
+
+        await AwaitConditionAsync(() => Task.FromResult(store.Figures.IsDegraded), StoredSessions.Timeout);
+        await _snapshots.OnSave.Pass();
+        await AwaitConditionAsync(() => Task.FromResult(!store.Figures.IsDegraded && store.Figures.Checkpoints > 0), StoredSessions.Timeout);
+        var again = await OpenAgainAsync(8);
+        StoredSessions.AssertBitwiseEqual(state, Assert.Single(await again.LoadAsync(["timed"], CancellationToken.None)));
+    }
+
+    /// <summary>The bucket of the one key <paramref name="state"/> is written now, and a new region (a restart) reads it back.</summary>
+    private async Task AssertWrittenAndReadAfterARestartAsync(PersistentSessionStore store, int bucket, KeyState state)
+    {
+        var saved = await store.SaveBucketAsync(bucket, CancellationToken.None);
+        Assert.True(saved.Written);
+        Assert.Equal(1, saved.Keys);
+        var again = await OpenAgainAsync(store.BucketCount);
+        StoredSessions.AssertBitwiseEqual(state, Assert.Single(await again.LoadAsync([state.Key], CancellationToken.None)));
+    }
+
+    /// <summary>A second region on the same (test) store: what a restarted service would read.</summary>
+    private Task<PersistentSessionStore> OpenAgainAsync(int buckets)
+    {
+        var region = Sys.ActorOf(BucketRegionActor.Props(TimeSpan.FromMinutes(5)), $"sessions-store-{Guid.NewGuid():N}");
+        return PersistentSessionStore.OpenAsync(region, buckets, StoredSessions.Timeout, new SessionStoreFigures(), CancellationToken.None);
+    }
+}
