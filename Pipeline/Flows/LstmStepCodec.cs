@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Akka.Streams;
 using Akka.Streams.Stage;
@@ -10,27 +11,35 @@ namespace LstmStream.Pipeline.Flows;
 /// <summary>
 /// The typed ends of <see cref="LstmFlow"/>, joined around <see cref="LstmPipeline"/>:
 /// <code>
-/// LstmStep ─► validate, copy into fragments ─► StepBatch ─► (pipeline) ─► StepBatch ─► one LstmOutput per row ─► LstmResult
-///                  └─ invalid: LstmStepRejected ───────────────────────────────────────────────┘
+/// LstmStep ─► validate, copy into fragments ─► StepBatch ─► (pipeline) ─► StepBatch lists ─► one LstmOutput per row ─► LstmResult
+///                  └─ invalid: LstmStepRejected ───────────────────────────────────────────────────┘
 /// </code>
-/// A valid step is appended to the open fragment (rented, <c>MaxBatchRows</c> rows at most), whose tag is the
-/// step's position; the fragment goes to the pipeline as soon as the pipeline asks. An invalid step becomes an
-/// <see cref="LstmStepRejected"/> (what the command line writes for a bad line) and is emitted right after the
-/// output of the key's last step still in the pipeline, or at once when it has none in flight, so a key's results
-/// keep its steps' order. Output batches are read row by row and released after their last row.
+/// A valid step is copied into the open fragment (rented, <see cref="FragmentRows"/> rows or <c>MaxBatchRows</c>
+/// if larger; the pipeline's batcher cuts it into micro-batches), tagged by <see cref="InFlightSteps"/>; the fragment
+/// goes to the pipeline as soon as the pipeline asks. The output micro-batches come back gathered into lists
+/// (<see cref="OutputBatchGatherer"/>: one hand-over for many), are read row by row and released after their last
+/// row. An invalid step becomes an <see cref="LstmStepRejected"/> (what the command line writes for a bad line) and
+/// is emitted right after the output of the key's last step still in the pipeline, or at once when it has none in
+/// flight, so a key's results keep its steps' order. Per valid step: no hashing and no allocation but its result.
 /// <para>
-/// Bounded: at most one open fragment, one output batch being emitted and <see cref="MaxWaitingRejections"/>
-/// rejections waiting; while any of these is full the stage stops pulling steps.
+/// Bounded: at most one open fragment, one list of output batches being emitted and
+/// <see cref="MaxWaitingRejections"/> rejections waiting; while any of these is full the stage stops pulling steps.
 /// </para>
 /// </summary>
-internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<LstmStep, StepBatch, StepBatch, LstmResult>, LstmStepCounters>
+internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<LstmStep, StepBatch, List<StepBatch>, LstmResult>, LstmStepCounters>
 {
-    /// <summary>Rejections held (waiting for demand or for an earlier output of their key) before steps stop being pulled.</summary>
+    /// <summary>Rejections held (waiting for demand or for earlier steps' outputs) before steps stop being pulled.</summary>
     internal const int MaxWaitingRejections = 256;
+
+    /// <summary>
+    /// Rows of a fragment when <c>MaxBatchRows</c> is smaller: fragments are handed to the model's island one at a
+    /// time, so a fragment of many rows spreads the hand-over's cost over them (the batcher makes the micro-batches).
+    /// </summary>
+    internal const int FragmentRows = 1024;
 
     private readonly Inlet<LstmStep> _steps = new("LstmFlow.steps");
     private readonly Outlet<StepBatch> _toPipeline = new("LstmFlow.toPipeline");
-    private readonly Inlet<StepBatch> _fromPipeline = new("LstmFlow.fromPipeline");
+    private readonly Inlet<List<StepBatch>> _fromPipeline = new("LstmFlow.fromPipeline");
     private readonly Outlet<LstmResult> _results = new("LstmFlow.results");
     private readonly LstmEngine _engine;
     private readonly int _inputSize;
@@ -40,11 +49,11 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
     {
         _engine = engine;
         _inputSize = engine.Model.InputSize;
-        _fragmentRows = engine.PipelineOptions.MaxBatchRows;
-        Shape = new BidiShape<LstmStep, StepBatch, StepBatch, LstmResult>(_steps, _toPipeline, _fromPipeline, _results);
+        _fragmentRows = Math.Max(engine.PipelineOptions.MaxBatchRows, FragmentRows);
+        Shape = new BidiShape<LstmStep, StepBatch, List<StepBatch>, LstmResult>(_steps, _toPipeline, _fromPipeline, _results);
     }
 
-    public override BidiShape<LstmStep, StepBatch, StepBatch, LstmResult> Shape { get; }
+    public override BidiShape<LstmStep, StepBatch, List<StepBatch>, LstmResult> Shape { get; }
 
     protected override Attributes InitialAttributes => Attributes.CreateName("LstmFlow");
 
@@ -65,6 +74,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         var x = step.X.Span;
         if (x.Length != inputSize)
             return (RecordFields.X, $"has {x.Length} value{(x.Length == 1 ? "" : "s")}, the model's input size is {inputSize}");
+        if (TensorPrimitives.IsFiniteAll(x)) return null;
         for (var i = 0; i < x.Length; i++)
         {
             if (!float.IsFinite(x[i]))
@@ -78,9 +88,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
     {
         private readonly LstmStepCodec _stage;
         private readonly LstmStepCounters _counters;
-
-        // Each key with a step in the pipeline → the position (tag) of its last such step.
-        private readonly Dictionary<string, long> _lastInFlight = new(StringComparer.Ordinal);
+        private readonly InFlightSteps _inFlight;
 
         // Rejections waiting for the output of the step (tag) before them of their key.
         private readonly Dictionary<long, List<LstmStepRejected>> _afterTag = new();
@@ -90,7 +98,8 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         private int _waiting;
         private long _position;
         private StepBatch? _fragment;
-        private StepBatch? _batch;
+        private List<StepBatch>? _batches;
+        private int _batchIndex;
         private int _row;
         private bool _running;
         private bool _flushPosted;
@@ -100,9 +109,10 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         {
             _stage = stage;
             _counters = counters;
+            _inFlight = new InFlightSteps(stage._fragmentRows);
             SetHandler(stage._steps, onPush: OnStep, onUpstreamFinish: OnStepsFinished, onUpstreamFailure: FailStage);
             SetHandler(stage._toPipeline, onPull: OnPipelinePull);
-            SetHandler(stage._fromPipeline, onPush: OnBatch, onUpstreamFinish: OnPipelineFinished, onUpstreamFailure: FailStage);
+            SetHandler(stage._fromPipeline, onPush: OnBatches, onUpstreamFinish: OnPipelineFinished, onUpstreamFailure: FailStage);
             SetHandler(stage._results, onPull: Emit);
         }
 
@@ -124,8 +134,13 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         public override void PostStop()
         {
             _fragment?.Release();
-            _batch?.Release();
-            _fragment = _batch = null;
+            if (_batches is { } batches)
+            {
+                for (var i = _batchIndex; i < batches.Count; i++) batches[i].Release();
+            }
+
+            _fragment = null;
+            _batches = null;
             if (_running) _stage._engine.EndRun();
             _running = false;
         }
@@ -133,20 +148,25 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         private void OnStep()
         {
             var step = Grab(_stage._steps);
-            var tag = ++_position;
+            var position = ++_position;
             _counters.CountReceived();
             if (Check(step, _stage._inputSize) is { } fault)
             {
-                Reject(new LstmStepRejected(tag, step.Key, step.Seq, fault.Field, fault.Reason));
+                Reject(new LstmStepRejected(position, step.Key, step.Seq, fault.Field, fault.Reason));
             }
             else
             {
-                var fragment = _fragment ??= StepBatch.Rent(_stage._fragmentRows, _stage._inputSize);
+                if (_fragment is null)
+                {
+                    _fragment = StepBatch.Rent(_stage._fragmentRows, _stage._inputSize);
+                    _inFlight.StartFragment();
+                }
+
+                var fragment = _fragment;
                 var flags = (step.Reset ? StepFlags.Reset : StepFlags.None) | (step.End ? StepFlags.End : StepFlags.None)
                             | (step.Seq.HasValue ? StepFlags.HasSeq : StepFlags.None);
-                var row = fragment.Add(step.Key, step.Seq.GetValueOrDefault(), flags, tag);
+                var row = fragment.Add(step.Key, step.Seq.GetValueOrDefault(), flags, _inFlight.Add(step.Key));
                 step.X.Span.CopyTo(fragment.Row(row));
-                _lastInFlight[step.Key] = tag;
                 if (IsAvailable(_stage._toPipeline)) OfferFragment();
             }
 
@@ -157,7 +177,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         {
             _counters.CountRejected();
             _waiting++;
-            if (rejected.Key is not null && _lastInFlight.TryGetValue(rejected.Key, out var before))
+            if (rejected.Key is { } key && _inFlight.LastOf(key) is { } before)
             {
                 ref var list = ref CollectionsMarshal.GetValueRefOrAddDefault(_afterTag, before, out _);
                 (list ??= []).Add(rejected);
@@ -225,19 +245,23 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
             // Otherwise the last fragment goes when the pipeline asks for it (OnPipelinePull completes then).
         }
 
-        private void OnBatch()
+        private void OnBatches()
         {
-            var batch = Grab(_stage._fromPipeline);
-            if (batch.Count == 0)
-            {
-                batch.Release();
-                Pull(_stage._fromPipeline);
-                return;
-            }
-
-            _batch = batch;
+            _batches = Grab(_stage._fromPipeline);
+            _batchIndex = 0;
             _row = 0;
+            SkipEmptyBatches();
             Emit();
+        }
+
+        /// <summary>Releases the current list's empty batches; when none is left, asks the pipeline for more.</summary>
+        private void SkipEmptyBatches()
+        {
+            var batches = _batches!;
+            while (_batchIndex < batches.Count && batches[_batchIndex].Count == 0) batches[_batchIndex++].Release();
+            if (_batchIndex < batches.Count) return;
+            _batches = null;
+            if (!IsClosed(_stage._fromPipeline)) Pull(_stage._fromPipeline);
         }
 
         private void OnPipelineFinished()
@@ -248,7 +272,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
             Emit();
         }
 
-        /// <summary>Emits the next result when there is demand: waiting rejections first, then the output batch's next row.</summary>
+        /// <summary>Emits the next result when there is demand: waiting rejections first, then the next output row.</summary>
         private void Emit()
         {
             var results = _stage._results;
@@ -259,14 +283,16 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
                 Push(results, rejected);
                 PullSteps();
             }
-            else if (_batch is { } batch)
+            else if (_batches is { } batches)
             {
+                var batch = batches[_batchIndex];
                 Push(results, Output(batch, _row));
                 if (++_row == batch.Count)
                 {
-                    _batch = null;
                     batch.Release();
-                    if (!IsClosed(_stage._fromPipeline)) Pull(_stage._fromPipeline);
+                    _batchIndex++;
+                    _row = 0;
+                    SkipEmptyBatches();
                 }
             }
             else if (IsClosed(_stage._fromPipeline))
@@ -279,19 +305,18 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
                 return;
             }
 
-            if (_batch is null && _ready.Count == 0 && IsClosed(_stage._fromPipeline)) Complete(results);
+            if (_batches is null && _ready.Count == 0 && IsClosed(_stage._fromPipeline)) Complete(results);
         }
 
         /// <summary>Row <paramref name="row"/> as an output; rejections that waited for it become ready.</summary>
         private LstmOutput Output(StepBatch batch, int row)
         {
-            var key = batch.Keys[row];
             var tag = batch.Tags[row];
             var seq = (batch.Flags[row] & StepFlags.HasSeq) != 0 ? batch.Seq[row] : (long?)null;
-            var output = new LstmOutput(key, seq, batch.Row(row).ToArray());
+            var output = new LstmOutput(batch.Keys[row], seq, batch.Row(row).ToArray());
             _counters.CountOutput();
-            if (_lastInFlight.TryGetValue(key, out var last) && last == tag) _lastInFlight.Remove(key);
-            if (_afterTag.Remove(tag, out var waiting))
+            _inFlight.Complete(tag);
+            if (_afterTag.Count != 0 && _afterTag.Remove(tag, out var waiting))
             {
                 foreach (var r in waiting) _ready.Enqueue(r);
             }
