@@ -33,11 +33,11 @@ public static class LstmFlow
         // The model runs in an island of its own: while it steps one micro-batch, the caller's island validates
         // and copies the next steps into a fragment (one hand-over per fragment, not per step) and turns earlier
         // outputs into results. One fragment waits at the boundary, so fragments grow while the model is busy; on
-        // the way back, the output micro-batches of a burst are gathered into one list (one hand-over for many).
+        // the way back, the output micro-batches of a burst are copied into one batch (one hand-over for many).
         var options = engine.PipelineOptions;
         var maxRows = Math.Max(options.MaxBatchRows, LstmStepCodec.FragmentRows);
         var pipeline = engine.CreatePipeline()
-            .Via(new OutputBatchGatherer(maxRows))
+            .Via(new OutputBatchGatherer(maxRows, engine.Model.OutputSize))
             .AddAttributes(Attributes.CreateInputBuffer(1, 1))
             .Async();
         return BidiFlow.FromGraph(new LstmStepCodec(engine).AddAttributes(Attributes.CreateInputBuffer(2, 2)))

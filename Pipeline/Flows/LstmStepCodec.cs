@@ -11,22 +11,22 @@ namespace LstmStream.Pipeline.Flows;
 /// <summary>
 /// The typed ends of <see cref="LstmFlow"/>, joined around <see cref="LstmPipeline"/>:
 /// <code>
-/// LstmStep ─► validate, copy into fragments ─► StepBatch ─► (pipeline) ─► StepBatch lists ─► one LstmOutput per row ─► LstmResult
-///                  └─ invalid: LstmStepRejected ───────────────────────────────────────────────────┘
+/// LstmStep ─► validate, copy into fragments ─► StepBatch ─► (pipeline) ─► StepBatch ─► one LstmOutput per row ─► LstmResult
+///                  └─ invalid: LstmStepRejected ──────────────────────────────────────────────┘
 /// </code>
 /// A valid step is copied into the open fragment (rented, <see cref="FragmentRows"/> rows or <c>MaxBatchRows</c>
 /// if larger; the pipeline's batcher cuts it into micro-batches), tagged by <see cref="InFlightSteps"/>; the fragment
-/// goes to the pipeline as soon as the pipeline asks. The output micro-batches come back gathered into lists
-/// (<see cref="OutputBatchGatherer"/>: one hand-over for many), are read row by row and released after their last
+/// goes to the pipeline as soon as the pipeline asks. The output micro-batches come back gathered into larger
+/// batches (<see cref="OutputBatchGatherer"/>: one hand-over for many), read row by row and released after their last
 /// row. An invalid step becomes an <see cref="LstmStepRejected"/> (what the command line writes for a bad line) and
 /// is emitted right after the output of the key's last step still in the pipeline, or at once when it has none in
 /// flight, so a key's results keep its steps' order. Per valid step: no hashing and no allocation but its result.
 /// <para>
-/// Bounded: at most one open fragment, one list of output batches being emitted and
+/// Bounded: at most one open fragment, one output batch being emitted and
 /// <see cref="MaxWaitingRejections"/> rejections waiting; while any of these is full the stage stops pulling steps.
 /// </para>
 /// </summary>
-internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<LstmStep, StepBatch, List<StepBatch>, LstmResult>, LstmStepCounters>
+internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<LstmStep, StepBatch, StepBatch, LstmResult>, LstmStepCounters>
 {
     /// <summary>Rejections held (waiting for demand or for earlier steps' outputs) before steps stop being pulled.</summary>
     internal const int MaxWaitingRejections = 256;
@@ -39,7 +39,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
 
     private readonly Inlet<LstmStep> _steps = new("LstmFlow.steps");
     private readonly Outlet<StepBatch> _toPipeline = new("LstmFlow.toPipeline");
-    private readonly Inlet<List<StepBatch>> _fromPipeline = new("LstmFlow.fromPipeline");
+    private readonly Inlet<StepBatch> _fromPipeline = new("LstmFlow.fromPipeline");
     private readonly Outlet<LstmResult> _results = new("LstmFlow.results");
     private readonly LstmEngine _engine;
     private readonly int _inputSize;
@@ -50,10 +50,10 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         _engine = engine;
         _inputSize = engine.Model.InputSize;
         _fragmentRows = Math.Max(engine.PipelineOptions.MaxBatchRows, FragmentRows);
-        Shape = new BidiShape<LstmStep, StepBatch, List<StepBatch>, LstmResult>(_steps, _toPipeline, _fromPipeline, _results);
+        Shape = new BidiShape<LstmStep, StepBatch, StepBatch, LstmResult>(_steps, _toPipeline, _fromPipeline, _results);
     }
 
-    public override BidiShape<LstmStep, StepBatch, List<StepBatch>, LstmResult> Shape { get; }
+    public override BidiShape<LstmStep, StepBatch, StepBatch, LstmResult> Shape { get; }
 
     protected override Attributes InitialAttributes => Attributes.CreateName("LstmFlow");
 
@@ -98,8 +98,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         private int _waiting;
         private long _position;
         private StepBatch? _fragment;
-        private List<StepBatch>? _batches;
-        private int _batchIndex;
+        private StepBatch? _batch;
         private int _row;
         private bool _running;
         private bool _flushPosted;
@@ -112,7 +111,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
             _inFlight = new InFlightSteps(stage._fragmentRows);
             SetHandler(stage._steps, onPush: OnStep, onUpstreamFinish: OnStepsFinished, onUpstreamFailure: FailStage);
             SetHandler(stage._toPipeline, onPull: OnPipelinePull);
-            SetHandler(stage._fromPipeline, onPush: OnBatches, onUpstreamFinish: OnPipelineFinished, onUpstreamFailure: FailStage);
+            SetHandler(stage._fromPipeline, onPush: OnBatch, onUpstreamFinish: OnPipelineFinished, onUpstreamFailure: FailStage);
             SetHandler(stage._results, onPull: Emit);
         }
 
@@ -134,13 +133,8 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         public override void PostStop()
         {
             _fragment?.Release();
-            if (_batches is { } batches)
-            {
-                for (var i = _batchIndex; i < batches.Count; i++) batches[i].Release();
-            }
-
-            _fragment = null;
-            _batches = null;
+            _batch?.Release();
+            _fragment = _batch = null;
             if (_running) _stage._engine.EndRun();
             _running = false;
         }
@@ -245,23 +239,19 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
             // Otherwise the last fragment goes when the pipeline asks for it (OnPipelinePull completes then).
         }
 
-        private void OnBatches()
+        private void OnBatch()
         {
-            _batches = Grab(_stage._fromPipeline);
-            _batchIndex = 0;
-            _row = 0;
-            SkipEmptyBatches();
-            Emit();
-        }
+            var batch = Grab(_stage._fromPipeline);
+            if (batch.Count == 0)
+            {
+                batch.Release();
+                Pull(_stage._fromPipeline);
+                return;
+            }
 
-        /// <summary>Releases the current list's empty batches; when none is left, asks the pipeline for more.</summary>
-        private void SkipEmptyBatches()
-        {
-            var batches = _batches!;
-            while (_batchIndex < batches.Count && batches[_batchIndex].Count == 0) batches[_batchIndex++].Release();
-            if (_batchIndex < batches.Count) return;
-            _batches = null;
-            if (!IsClosed(_stage._fromPipeline)) Pull(_stage._fromPipeline);
+            _batch = batch;
+            _row = 0;
+            Emit();
         }
 
         private void OnPipelineFinished()
@@ -283,16 +273,14 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
                 Push(results, rejected);
                 PullSteps();
             }
-            else if (_batches is { } batches)
+            else if (_batch is { } batch)
             {
-                var batch = batches[_batchIndex];
                 Push(results, Output(batch, _row));
                 if (++_row == batch.Count)
                 {
+                    _batch = null;
                     batch.Release();
-                    _batchIndex++;
-                    _row = 0;
-                    SkipEmptyBatches();
+                    if (!IsClosed(_stage._fromPipeline)) Pull(_stage._fromPipeline);
                 }
             }
             else if (IsClosed(_stage._fromPipeline))
@@ -305,7 +293,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
                 return;
             }
 
-            if (_batches is null && _ready.Count == 0 && IsClosed(_stage._fromPipeline)) Complete(results);
+            if (_batch is null && _ready.Count == 0 && IsClosed(_stage._fromPipeline)) Complete(results);
         }
 
         /// <summary>Row <paramref name="row"/> as an output; rejections that waited for it become ready.</summary>

@@ -5,26 +5,31 @@ using LstmStream.Pipeline.Streaming;
 namespace LstmStream.Pipeline.Flows;
 
 /// <summary>
-/// The model island's end of <see cref="LstmFlow"/>: gathers the pipeline's output micro-batches into lists, so
-/// the hop to the caller's island (a message between actors) carries many micro-batches, not one each. A list
-/// goes when its island has run the events already queued (a burst of micro-batches from one fragment: a message to
-/// this stage's actor, handled after them) and the caller's island asks, or at once when it holds
-/// <see cref="_maxRows"/> rows (then the stage stops pulling until it is taken).
+/// The model island's end of <see cref="LstmFlow"/>: copies the pipeline's output micro-batches into one larger
+/// batch, so that the hop to the caller's island (a message between actors) carries many micro-batches' rows, not
+/// one micro-batch each, and the micro-batches go back to the pool on the thread that rents them (a pooled array
+/// returned on another thread is often dropped and allocated anew). The gathered batch goes when its island has run
+/// the events already queued (a burst of micro-batches from one fragment: a message to this stage's actor, handled
+/// after them) and the caller's island asks, or as soon as the next micro-batch does not fit; while that one waits,
+/// the stage does not pull.
 /// </summary>
-internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, List<StepBatch>>>
+internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, StepBatch>>
 {
     private readonly Inlet<StepBatch> _in = new("LstmFlow.outputs");
-    private readonly Outlet<List<StepBatch>> _out = new("LstmFlow.gatheredOutputs");
-    private readonly int _maxRows;
+    private readonly Outlet<StepBatch> _out = new("LstmFlow.gatheredOutputs");
+    private readonly int _rows;
+    private readonly int _width;
 
-    /// <param name="maxRows">Rows a list holds before the stage stops pulling micro-batches.</param>
-    public OutputBatchGatherer(int maxRows)
+    /// <param name="rows">Rows of a gathered batch (at least the pipeline's <c>MaxBatchRows</c>).</param>
+    /// <param name="width">Floats per output row (the model's output size).</param>
+    public OutputBatchGatherer(int rows, int width)
     {
-        _maxRows = maxRows;
-        Shape = new FlowShape<StepBatch, List<StepBatch>>(_in, _out);
+        _rows = rows;
+        _width = width;
+        Shape = new FlowShape<StepBatch, StepBatch>(_in, _out);
     }
 
-    public override FlowShape<StepBatch, List<StepBatch>> Shape { get; }
+    public override FlowShape<StepBatch, StepBatch> Shape { get; }
 
     protected override Attributes InitialAttributes => Attributes.CreateName("LstmFlow.gather");
 
@@ -33,8 +38,8 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, List
     private sealed class Logic : GraphStageLogic
     {
         private readonly OutputBatchGatherer _stage;
-        private List<StepBatch>? _list;
-        private int _rows;
+        private StepBatch? _gathered;
+        private StepBatch? _waiting;
         private bool _burstEnded;
         private bool _endPosted;
         private Action? _endBurst;
@@ -42,7 +47,7 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, List
         public Logic(OutputBatchGatherer stage) : base(stage.Shape)
         {
             _stage = stage;
-            SetHandler(stage._in, onPush: OnBatch, onUpstreamFinish: OnFinish);
+            SetHandler(stage._in, onPush: OnBatch, onUpstreamFinish: TryPush);
             SetHandler(stage._out, onPull: TryPush);
         }
 
@@ -54,19 +59,14 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, List
 
         public override void PostStop()
         {
-            if (_list is { } list)
-            {
-                foreach (var batch in list) batch.Release();
-            }
-
-            _list = null;
+            _gathered?.Release();
+            _waiting?.Release();
+            _gathered = _waiting = null;
         }
 
         private void OnBatch()
         {
             var batch = Grab(_stage._in);
-            (_list ??= []).Add(batch);
-            _rows += batch.Count;
             _burstEnded = false;
             if (!_endPosted)
             {
@@ -74,8 +74,26 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, List
                 _endBurst!();
             }
 
-            if (_rows >= _stage._maxRows) TryPush();
-            if (_rows < _stage._maxRows && !HasBeenPulled(_stage._in)) Pull(_stage._in);
+            if (_gathered is { } gathered && gathered.Count + batch.Count > gathered.Capacity)
+            {
+                _waiting = batch;
+                TryPush();
+                return;
+            }
+
+            Gather(batch);
+            Pull(_stage._in);
+        }
+
+        private void Gather(StepBatch batch)
+        {
+            if (batch.Count > 0)
+            {
+                var gathered = _gathered ??= StepBatch.Rent(Math.Max(_stage._rows, batch.Count), _stage._width);
+                gathered.AddRows(batch);
+            }
+
+            batch.Release();
         }
 
         private void EndBurst()
@@ -85,21 +103,29 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, List
             TryPush();
         }
 
+        /// <summary>Hands the gathered batch over when the caller's island asks and it should go (burst ended, full, or the end).</summary>
         private void TryPush()
         {
-            if (_list is null || !IsAvailable(_stage._out)) return;
-            if (!_burstEnded && _rows < _stage._maxRows && !IsClosed(_stage._in)) return;
-            Push(_stage._out, _list);
-            _list = null;
-            _rows = 0;
-            if (IsClosed(_stage._in)) CompleteStage();
-            else if (!HasBeenPulled(_stage._in)) Pull(_stage._in);
-        }
+            var done = IsClosed(_stage._in);
+            if (_gathered is null)
+            {
+                if (done) CompleteStage();
+                return;
+            }
 
-        private void OnFinish()
-        {
-            if (_list is null) CompleteStage();
-            else TryPush();
+            if (!IsAvailable(_stage._out) || !(_burstEnded || _waiting is not null || done)) return;
+            Push(_stage._out, _gathered);
+            _gathered = null;
+            if (_waiting is { } waiting)
+            {
+                _waiting = null;
+                Gather(waiting);
+                if (!done) Pull(_stage._in);
+            }
+            else if (done)
+            {
+                CompleteStage();
+            }
         }
     }
 }
