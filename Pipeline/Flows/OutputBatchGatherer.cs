@@ -6,12 +6,11 @@ namespace LstmStream.Pipeline.Flows;
 
 /// <summary>
 /// The model island's end of <see cref="LstmFlow"/>: copies the pipeline's output micro-batches into one larger
-/// batch, so that the hop to the caller's island (a message between actors) carries many micro-batches' rows, not
-/// one micro-batch each, and the micro-batches go back to the pool on the thread that rents them (a pooled array
-/// returned on another thread is often dropped and allocated anew). The gathered batch goes when its island has run
-/// the events already queued (a burst of micro-batches from one fragment: a message to this stage's actor, handled
-/// after them) and the caller's island asks, or as soon as the next micro-batch does not fit; while that one waits,
-/// the stage does not pull.
+/// batch while the caller's island is busy, so that the hop to it (a message between actors) carries all the rows
+/// that finished meanwhile, not one micro-batch each, and the micro-batches go back to the pool on the thread that
+/// rents them (a pooled array returned on another thread is often dropped and allocated anew). A gathered batch goes
+/// as soon as the caller's island asks (no added latency); when the next micro-batch does not fit, it waits and the
+/// stage stops pulling.
 /// </summary>
 internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, StepBatch>>
 {
@@ -40,9 +39,6 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, Step
         private readonly OutputBatchGatherer _stage;
         private StepBatch? _gathered;
         private StepBatch? _waiting;
-        private bool _burstEnded;
-        private bool _endPosted;
-        private Action? _endBurst;
 
         public Logic(OutputBatchGatherer stage) : base(stage.Shape)
         {
@@ -51,11 +47,7 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, Step
             SetHandler(stage._out, onPull: TryPush);
         }
 
-        public override void PreStart()
-        {
-            _endBurst = GetAsyncCallback(EndBurst);
-            Pull(_stage._in);
-        }
+        public override void PreStart() => Pull(_stage._in);
 
         public override void PostStop()
         {
@@ -67,13 +59,6 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, Step
         private void OnBatch()
         {
             var batch = Grab(_stage._in);
-            _burstEnded = false;
-            if (!_endPosted)
-            {
-                _endPosted = true;
-                _endBurst!();
-            }
-
             if (_gathered is { } gathered && gathered.Count + batch.Count > gathered.Capacity)
             {
                 _waiting = batch;
@@ -83,6 +68,7 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, Step
 
             Gather(batch);
             Pull(_stage._in);
+            TryPush();
         }
 
         private void Gather(StepBatch batch)
@@ -96,14 +82,7 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, Step
             batch.Release();
         }
 
-        private void EndBurst()
-        {
-            _endPosted = false;
-            _burstEnded = true;
-            TryPush();
-        }
-
-        /// <summary>Hands the gathered batch over when the caller's island asks and it should go (burst ended, full, or the end).</summary>
+        /// <summary>Hands the gathered batch over when the caller's island asks for one.</summary>
         private void TryPush()
         {
             var done = IsClosed(_stage._in);
@@ -113,7 +92,7 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, Step
                 return;
             }
 
-            if (!IsAvailable(_stage._out) || !(_burstEnded || _waiting is not null || done)) return;
+            if (!IsAvailable(_stage._out)) return;
             Push(_stage._out, _gathered);
             _gathered = null;
             if (_waiting is { } waiting)

@@ -166,6 +166,34 @@ public sealed class LstmFlowTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task With_one_row_micro_batches_each_fragment_spans_many_batches_and_every_keys_results_keep_their_order()
+    {
+        // Fragments hold up to 1024 steps whatever MaxBatchRows is; here each becomes hundreds of one-row
+        // micro-batches, gathered again on the way back, with rejections waiting for their key's last step.
+        var rng = new Random(9);
+        var model = SeedModel(6);
+        var steps = new List<LstmStep>();
+        for (var i = 0; i < 5000; i++)
+        {
+            var bad = rng.NextDouble() < 0.05;
+            steps.Add(new LstmStep($"k{rng.Next(3)}", RandomArray(rng, bad ? model.InputSize + 1 : model.InputSize, 1), i));
+        }
+
+        using var engine = Engine(model, new PipelineOptions { MaxBatchRows = 1 });
+        var results = await RunAsync(engine, steps);
+
+        Assert.Equal(steps.Count, results.Count);
+        foreach (var key in results.GroupBy(r => r.Key))
+        {
+            var seqs = key.Select(r => r.Seq!.Value).ToList();
+            Assert.Equal(seqs.Order(), seqs);
+        }
+
+        Assert.Equal(steps.Count(s => s.X.Length != model.InputSize), results.OfType<LstmStepRejected>().Count());
+        AssertOutputsMatchReference(model, steps, results, s => s.X.Length == model.InputSize);
+    }
+
+    [Fact]
     public async Task Rejections_can_be_diverted_to_a_sink_of_their_own()
     {
         var model = SeedModel(2);
