@@ -35,7 +35,7 @@ public static class LstmFlow
         // outputs into results. One fragment waits at the boundary, so fragments grow while the model is busy; on
         // the way back, the output micro-batches of a burst are copied into one batch (one hand-over for many).
         var options = engine.PipelineOptions;
-        var maxRows = Math.Max(options.MaxBatchRows, LstmStepCodec.FragmentRows);
+        var maxRows = LstmStepCodec.FragmentRowsFor(options.MaxBatchRows);
         var pipeline = engine.CreatePipeline()
             .Via(new OutputBatchGatherer(maxRows, engine.Model.OutputSize))
             .AddAttributes(Attributes.CreateInputBuffer(1, 1))

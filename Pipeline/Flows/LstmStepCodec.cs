@@ -14,8 +14,8 @@ namespace LstmStream.Pipeline.Flows;
 /// LstmStep ─► validate, copy into fragments ─► StepBatch ─► (pipeline) ─► StepBatch ─► one LstmOutput per row ─► LstmResult
 ///                  └─ invalid: LstmStepRejected ──────────────────────────────────────────────┘
 /// </code>
-/// A valid step is copied into the open fragment (rented, <see cref="FragmentRows"/> rows or <c>MaxBatchRows</c>
-/// if larger; the pipeline's batcher cuts it into micro-batches), tagged by <see cref="InFlightSteps"/>; the fragment
+/// A valid step is copied into the open fragment (rented, <see cref="FragmentRowsFor"/> rows: a few micro-batches;
+/// the pipeline's batcher cuts it into micro-batches), tagged by <see cref="InFlightSteps"/>; the fragment
 /// goes to the pipeline as soon as the pipeline asks. The output micro-batches come back gathered into larger
 /// batches (<see cref="OutputBatchGatherer"/>: one hand-over for many), read row by row and released after their last
 /// row. An invalid step becomes an <see cref="LstmStepRejected"/> (what the command line writes for a bad line) and
@@ -32,9 +32,14 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
     internal const int MaxWaitingRejections = 256;
 
     /// <summary>
-    /// Rows of a fragment when <c>MaxBatchRows</c> is smaller: fragments are handed to the model's island one at a
-    /// time, so a fragment of many rows spreads the hand-over's cost over them (the batcher makes the micro-batches).
+    /// Micro-batches a fragment holds at most (<c>MaxBatchRows</c> rows each, at most <see cref="FragmentRows"/> rows
+    /// in all, at least one micro-batch): fragments are handed to the model's island one at a time, so a fragment of
+    /// several micro-batches spreads the hand-over's cost over them; more would make the model's island run so long
+    /// on one fragment that the outputs' hand-overs wait for its end (bursts of a whole fragment's outputs).
     /// </summary>
+    internal const int MicroBatchesPerFragment = 4;
+
+    /// <summary>Most rows of a fragment when <c>MaxBatchRows</c> is smaller.</summary>
     internal const int FragmentRows = 1024;
 
     private readonly Inlet<LstmStep> _steps = new("LstmFlow.steps");
@@ -49,11 +54,15 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
     {
         _engine = engine;
         _inputSize = engine.Model.InputSize;
-        _fragmentRows = Math.Max(engine.PipelineOptions.MaxBatchRows, FragmentRows);
+        _fragmentRows = FragmentRowsFor(engine.PipelineOptions.MaxBatchRows);
         Shape = new BidiShape<LstmStep, StepBatch, StepBatch, LstmResult>(_steps, _toPipeline, _fromPipeline, _results);
     }
 
     public override BidiShape<LstmStep, StepBatch, StepBatch, LstmResult> Shape { get; }
+
+    /// <summary>Rows of a fragment for micro-batches of <paramref name="maxBatchRows"/> rows.</summary>
+    internal static int FragmentRowsFor(int maxBatchRows) =>
+        Math.Max(maxBatchRows, (int)Math.Min(FragmentRows, (long)maxBatchRows * MicroBatchesPerFragment));
 
     protected override Attributes InitialAttributes => Attributes.CreateName("LstmFlow");
 

@@ -182,8 +182,8 @@ public sealed class LstmFlowTests : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task With_one_row_micro_batches_each_fragment_spans_many_batches_and_every_keys_results_keep_their_order()
     {
-        // Fragments hold up to 1024 steps whatever MaxBatchRows is; here each becomes hundreds of one-row
-        // micro-batches, gathered again on the way back, with rejections waiting for their key's last step.
+        // A fragment holds several micro-batches; here each becomes one-row micro-batches, gathered again on the
+        // way back, with rejections waiting for their key's last step.
         var rng = new Random(9);
         var model = SeedModel(6);
         var steps = StepsWithBadWidths(rng, model, 5000, keys: 3, badRate: 0.05, badDelta: 1);
