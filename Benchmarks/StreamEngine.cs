@@ -45,50 +45,21 @@ internal sealed class StreamEngine
 
     /// <summary>
     /// Materializes the pipeline once for a measurement and lets it run freely on rounds generated inside the
-    /// stream (no thread hand-off per fragment) until disposed (the source then ends); <see cref="Running.Run"/> waits until the given number of
-    /// further steps has come out. Materialization and the stream's start are not timed.
+    /// stream (no thread hand-off per fragment) until disposed, every output batch counted and released.
     /// </summary>
-    public Running Start() => new(this);
-
-    /// <summary>One materialized, free-running pipeline whose outputs are counted and released.</summary>
-    internal sealed class Running : IDisposable
+    public RunningStream Start() => new(Keys, (stop, emitted) =>
     {
-        private readonly StreamEngine _engine;
-        private readonly LstmPipelineHandle _handle;
-        private readonly Task _finished;
-        private readonly EmittedSteps _emitted = new();
-        private bool _stop;
-
-        public Running(StreamEngine engine)
-        {
-            _engine = engine;
-            (_handle, _finished) = Source.From(engine.Fragments(0, long.MaxValue / 2, () => Volatile.Read(ref _stop)))
-                .ViaMaterialized(engine._flow, Keep.Right)
-                .ToMaterialized(Sink.ForEach<StepBatch>(batch =>
-                {
-                    var rows = batch.Count;
-                    batch.Release();
-                    _emitted.Add(rows);
-                }), Keep.Both)
-                .Run(engine._materializer);
-        }
-
-        /// <summary>Steps output so far.</summary>
-        public long Produced => _emitted.Produced;
-
-        /// <summary>Average rows per micro-batch so far (keys when every batch is one whole round).</summary>
-        public double RowsPerBatch => (double)_emitted.Produced / Math.Max(1, _handle.Sessions.Batches);
-
-        /// <summary>Waits for <paramref name="rounds"/> more rounds of outputs and returns the steps they made.</summary>
-        public long Run(int rounds) => _emitted.WaitFor((long)rounds * _engine.Keys, _finished);
-
-        public void Dispose()
-        {
-            Volatile.Write(ref _stop, true);
-            _finished.GetAwaiter().GetResult();
-            _emitted.Dispose();
-        }
-    }
+        var (handle, finished) = Source.From(Fragments(0, long.MaxValue / 2, stop))
+            .ViaMaterialized(_flow, Keep.Right)
+            .ToMaterialized(Sink.ForEach<StepBatch>(batch =>
+            {
+                var rows = batch.Count;
+                batch.Release();
+                emitted.Add(rows);
+            }), Keep.Both)
+            .Run(_materializer);
+        return (handle.Sessions, finished);
+    });
 
     /// <summary>
     /// Runs <paramref name="rounds"/> rounds and returns every output of the last round, <c>[keys × OutputSize]</c>

@@ -34,43 +34,15 @@ internal sealed class TypedStreamEngine
 
     public int Keys => _inputs.Keys;
 
-    /// <summary>Materializes the flow once for a measurement and lets it run freely until disposed (as <see cref="StreamEngine.Start"/>).</summary>
-    public Running Start() => new(this);
-
-    /// <summary>One materialized, free-running typed flow whose results are counted.</summary>
-    internal sealed class Running : IDisposable
+    /// <summary>Materializes the flow once for a measurement and lets it run freely until disposed, every result counted.</summary>
+    public RunningStream Start() => new(Keys, (stop, emitted) =>
     {
-        private readonly TypedStreamEngine _engine;
-        private readonly LstmFlowHandle _handle;
-        private readonly Task _finished;
-        private readonly EmittedSteps _emitted = new();
-        private bool _stop;
-
-        public Running(TypedStreamEngine engine)
-        {
-            _engine = engine;
-            (_handle, _finished) = Source.From(engine.Steps(0, long.MaxValue / 2, () => Volatile.Read(ref _stop)))
-                .ViaMaterialized(engine._flow, Keep.Right)
-                .ToMaterialized(Sink.ForEach<LstmResult>(_ => _emitted.Add(1)), Keep.Both)
-                .Run(engine._materializer);
-        }
-
-        /// <summary>Steps output so far.</summary>
-        public long Produced => _emitted.Produced;
-
-        /// <summary>Average rows per micro-batch so far.</summary>
-        public double RowsPerBatch => (double)_emitted.Produced / Math.Max(1, _handle.Sessions.Batches);
-
-        /// <summary>Waits for <paramref name="rounds"/> more rounds of outputs and returns the steps they made.</summary>
-        public long Run(int rounds) => _emitted.WaitFor((long)rounds * _engine.Keys, _finished);
-
-        public void Dispose()
-        {
-            Volatile.Write(ref _stop, true);
-            _finished.GetAwaiter().GetResult();
-            _emitted.Dispose();
-        }
-    }
+        var (handle, finished) = Source.From(Steps(0, long.MaxValue / 2, stop))
+            .ViaMaterialized(_flow, Keep.Right)
+            .ToMaterialized(Sink.ForEach<LstmResult>(_ => emitted.Add(1)), Keep.Both)
+            .Run(_materializer);
+        return (handle.Sessions, finished);
+    });
 
     /// <summary>
     /// Runs <paramref name="rounds"/> rounds and returns every output of the last round, <c>[keys × OutputSize]</c>

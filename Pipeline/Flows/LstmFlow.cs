@@ -31,10 +31,15 @@ public static class LstmFlow
     {
         ArgumentNullException.ThrowIfNull(engine);
         // The model runs in an island of its own: while it steps one micro-batch, the caller's island validates
-        // and copies the next steps into a fragment (one hand-over per fragment, not per step) and turns the
-        // previous batch's rows into results. One fragment waits at the boundary, so fragments grow while the
-        // model is busy; two output batches wait on the way back.
-        var pipeline = engine.CreatePipeline().AddAttributes(Attributes.CreateInputBuffer(1, 1)).Async();
+        // and copies the next steps into a fragment (one hand-over per fragment, not per step) and turns earlier
+        // outputs into results. One fragment waits at the boundary, so fragments grow while the model is busy; on
+        // the way back, the output micro-batches of a burst are copied into one batch (one hand-over for many).
+        var options = engine.PipelineOptions;
+        var maxRows = LstmStepCodec.FragmentRowsFor(options.MaxBatchRows);
+        var pipeline = engine.CreatePipeline()
+            .Via(new OutputBatchGatherer(maxRows, engine.Model.OutputSize))
+            .AddAttributes(Attributes.CreateInputBuffer(1, 1))
+            .Async();
         return BidiFlow.FromGraph(new LstmStepCodec(engine).AddAttributes(Attributes.CreateInputBuffer(2, 2)))
             .JoinMat(pipeline, (steps, handle) => new LstmFlowHandle(handle.State, handle.Sessions, steps));
     }

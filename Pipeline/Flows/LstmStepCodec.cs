@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Akka.Streams;
 using Akka.Streams.Stage;
@@ -13,20 +14,33 @@ namespace LstmStream.Pipeline.Flows;
 /// LstmStep ─► validate, copy into fragments ─► StepBatch ─► (pipeline) ─► StepBatch ─► one LstmOutput (or LstmDuplicate) per row ─► LstmResult
 ///                  └─ invalid: LstmStepRejected ───────────────────────────────────────────────┘
 /// </code>
-/// A valid step is appended to the open fragment (rented, <c>MaxBatchRows</c> rows at most), whose tag is the
-/// step's position; the fragment goes to the pipeline as soon as the pipeline asks. An invalid step becomes an
-/// <see cref="LstmStepRejected"/> (what the command line writes for a bad line) and is emitted right after the
-/// output of the key's last step still in the pipeline, or at once when it has none in flight, so a key's results
-/// keep its steps' order. Output batches are read row by row and released after their last row.
+/// A valid step is copied into the open fragment (rented, <see cref="FragmentRowsFor"/> rows: a few micro-batches;
+/// the pipeline's batcher cuts it into micro-batches), tagged by <see cref="InFlightSteps"/>; the fragment
+/// goes to the pipeline as soon as the pipeline asks. The output micro-batches come back gathered into larger
+/// batches (<see cref="OutputBatchGatherer"/>: one hand-over for many), read row by row and released after their last
+/// row. An invalid step becomes an <see cref="LstmStepRejected"/> (what the command line writes for a bad line) and
+/// is emitted right after the output of the key's last step still in the pipeline, or at once when it has none in
+/// flight, so a key's results keep its steps' order. Per valid step: no hashing and no allocation but its result.
 /// <para>
-/// Bounded: at most one open fragment, one output batch being emitted and <see cref="MaxWaitingRejections"/>
-/// rejections waiting; while any of these is full the stage stops pulling steps.
+/// Bounded: at most one open fragment, one output batch being emitted and
+/// <see cref="MaxWaitingRejections"/> rejections waiting; while any of these is full the stage stops pulling steps.
 /// </para>
 /// </summary>
 internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<LstmStep, StepBatch, StepBatch, LstmResult>, LstmStepCounters>
 {
-    /// <summary>Rejections held (waiting for demand or for an earlier output of their key) before steps stop being pulled.</summary>
+    /// <summary>Rejections held (waiting for demand or for earlier steps' outputs) before steps stop being pulled.</summary>
     internal const int MaxWaitingRejections = 256;
+
+    /// <summary>
+    /// Micro-batches a fragment holds at most (<c>MaxBatchRows</c> rows each, at most <see cref="FragmentRows"/> rows
+    /// in all, at least one micro-batch): fragments are handed to the model's island one at a time, so a fragment of
+    /// several micro-batches spreads the hand-over's cost over them; more would make the model's island run so long
+    /// on one fragment that the outputs' hand-overs wait for its end (bursts of a whole fragment's outputs).
+    /// </summary>
+    internal const int MicroBatchesPerFragment = 4;
+
+    /// <summary>Most rows of a fragment when <c>MaxBatchRows</c> is smaller.</summary>
+    internal const int FragmentRows = 1024;
 
     private readonly Inlet<LstmStep> _steps = new("LstmFlow.steps");
     private readonly Outlet<StepBatch> _toPipeline = new("LstmFlow.toPipeline");
@@ -40,11 +54,15 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
     {
         _engine = engine;
         _inputSize = engine.Model.InputSize;
-        _fragmentRows = engine.PipelineOptions.MaxBatchRows;
+        _fragmentRows = FragmentRowsFor(engine.PipelineOptions.MaxBatchRows);
         Shape = new BidiShape<LstmStep, StepBatch, StepBatch, LstmResult>(_steps, _toPipeline, _fromPipeline, _results);
     }
 
     public override BidiShape<LstmStep, StepBatch, StepBatch, LstmResult> Shape { get; }
+
+    /// <summary>Rows of a fragment for micro-batches of <paramref name="maxBatchRows"/> rows.</summary>
+    internal static int FragmentRowsFor(int maxBatchRows) =>
+        Math.Max(maxBatchRows, (int)Math.Min(FragmentRows, (long)maxBatchRows * MicroBatchesPerFragment));
 
     protected override Attributes InitialAttributes => Attributes.CreateName("LstmFlow");
 
@@ -65,6 +83,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         var x = step.X.Span;
         if (x.Length != inputSize)
             return (RecordFields.X, $"has {x.Length} value{(x.Length == 1 ? "" : "s")}, the model's input size is {inputSize}");
+        if (TensorPrimitives.IsFiniteAll(x)) return null;
         for (var i = 0; i < x.Length; i++)
         {
             if (!float.IsFinite(x[i]))
@@ -78,9 +97,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
     {
         private readonly LstmStepCodec _stage;
         private readonly LstmStepCounters _counters;
-
-        // Each key with a step in the pipeline → the position (tag) of its last such step.
-        private readonly Dictionary<string, long> _lastInFlight = new(StringComparer.Ordinal);
+        private readonly InFlightSteps _inFlight;
 
         // Rejections waiting for the output of the step (tag) before them of their key.
         private readonly Dictionary<long, List<LstmStepRejected>> _afterTag = new();
@@ -100,6 +117,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         {
             _stage = stage;
             _counters = counters;
+            _inFlight = new InFlightSteps(stage._fragmentRows);
             SetHandler(stage._steps, onPush: OnStep, onUpstreamFinish: OnStepsFinished, onUpstreamFailure: FailStage);
             SetHandler(stage._toPipeline, onPull: OnPipelinePull);
             SetHandler(stage._fromPipeline, onPush: OnBatch, onUpstreamFinish: OnPipelineFinished, onUpstreamFailure: FailStage);
@@ -133,20 +151,25 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         private void OnStep()
         {
             var step = Grab(_stage._steps);
-            var tag = ++_position;
+            var position = ++_position;
             _counters.CountReceived();
             if (Check(step, _stage._inputSize) is { } fault)
             {
-                Reject(new LstmStepRejected(tag, step.Key, step.Seq, fault.Field, fault.Reason));
+                Reject(new LstmStepRejected(position, step.Key, step.Seq, fault.Field, fault.Reason));
             }
             else
             {
-                var fragment = _fragment ??= StepBatch.Rent(_stage._fragmentRows, _stage._inputSize);
+                if (_fragment is null)
+                {
+                    _fragment = StepBatch.Rent(_stage._fragmentRows, _stage._inputSize);
+                    _inFlight.StartFragment();
+                }
+
+                var fragment = _fragment;
                 var flags = (step.Reset ? StepFlags.Reset : StepFlags.None) | (step.End ? StepFlags.End : StepFlags.None)
                             | (step.Seq.HasValue ? StepFlags.HasSeq : StepFlags.None);
-                var row = fragment.Add(step.Key, step.Seq.GetValueOrDefault(), flags, tag);
+                var row = fragment.Add(step.Key, step.Seq.GetValueOrDefault(), flags, _inFlight.Add(step.Key));
                 step.X.Span.CopyTo(fragment.Row(row));
-                _lastInFlight[step.Key] = tag;
                 if (IsAvailable(_stage._toPipeline)) OfferFragment();
             }
 
@@ -157,7 +180,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         {
             _counters.CountRejected();
             _waiting++;
-            if (rejected.Key is not null && _lastInFlight.TryGetValue(rejected.Key, out var before))
+            if (rejected.Key is { } key && _inFlight.LastOf(key) is { } before)
             {
                 ref var list = ref CollectionsMarshal.GetValueRefOrAddDefault(_afterTag, before, out _);
                 (list ??= []).Add(rejected);
@@ -248,7 +271,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
             Emit();
         }
 
-        /// <summary>Emits the next result when there is demand: waiting rejections first, then the output batch's next row.</summary>
+        /// <summary>Emits the next result when there is demand: waiting rejections first, then the next output row.</summary>
         private void Emit()
         {
             var results = _stage._results;
@@ -285,8 +308,8 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         /// <summary>Row <paramref name="row"/> as an output (or a duplicate); rejections that waited for it become ready.</summary>
         private LstmResult Output(StepBatch batch, int row)
         {
-            var key = batch.Keys[row];
             var tag = batch.Tags[row];
+            var key = batch.Keys[row];
             var flags = batch.Flags[row];
             var seq = (flags & StepFlags.HasSeq) != 0 ? batch.Seq[row] : (long?)null;
             LstmResult output;
@@ -301,8 +324,8 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
                 _counters.CountOutput();
             }
 
-            if (_lastInFlight.TryGetValue(key, out var last) && last == tag) _lastInFlight.Remove(key);
-            if (_afterTag.Remove(tag, out var waiting))
+            _inFlight.Complete(tag);
+            if (_afterTag.Count != 0 && _afterTag.Remove(tag, out var waiting))
             {
                 foreach (var r in waiting) _ready.Enqueue(r);
             }

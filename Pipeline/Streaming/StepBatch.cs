@@ -115,6 +115,24 @@ public sealed class StepBatch
         return r;
     }
 
+    /// <summary>
+    /// Appends copies of every row of <paramref name="source"/> (key, seq, flags, tag, slot and vector), which must
+    /// have this batch's width and fit in its free rows; <paramref name="source"/> is left as it was.
+    /// </summary>
+    internal void AddRows(StepBatch source)
+    {
+        if (source.Width != Width) throw new ArgumentException($"rows of width {source.Width} do not fit a batch of width {Width}", nameof(source));
+        var n = source.Count;
+        if (Count + n > Capacity) throw new InvalidOperationException($"{n} rows do not fit: {Count} of {Capacity} rows are taken");
+        Array.Copy(source.Keys, 0, Keys, Count, n);
+        Array.Copy(source.Seq, 0, Seq, Count, n);
+        Array.Copy(source.Flags, 0, Flags, Count, n);
+        Array.Copy(source.Tags, 0, Tags, Count, n);
+        Array.Copy(source.Slots, 0, Slots, Count, n);
+        source.Rows.CopyTo(Data.AsSpan(Count * Width, n * Width));
+        Count += n;
+    }
+
     /// <summary>Drops the last row (a row whose vector turned out to be invalid while being filled).</summary>
     public void RemoveLast()
     {

@@ -53,6 +53,29 @@ public sealed class LstmFlowTests : Akka.TestKit.Xunit2.TestKit
         }
     }
 
+    /// <summary><paramref name="count"/> steps (seq = index) of keys k0 … k{keys - 1}, a share <paramref name="badRate"/> of them with x one value too long or short.</summary>
+    private static List<LstmStep> StepsWithBadWidths(Random rng, LstmModel model, int count, int keys, double badRate, int badDelta)
+    {
+        var steps = new List<LstmStep>();
+        for (var i = 0; i < count; i++)
+        {
+            var bad = rng.NextDouble() < badRate;
+            steps.Add(new LstmStep($"k{rng.Next(keys)}", RandomArray(rng, bad ? model.InputSize + badDelta : model.InputSize, 1), i));
+        }
+
+        return steps;
+    }
+
+    /// <summary>Each key's results (outputs and rejections) come in its steps' seq order.</summary>
+    private static void AssertEachKeysResultsInStepOrder(IReadOnlyList<LstmResult> results)
+    {
+        foreach (var key in results.GroupBy(r => r.Key))
+        {
+            var seqs = key.Select(r => r.Seq!.Value).ToList();
+            Assert.Equal(seqs.Order(), seqs);
+        }
+    }
+
     [Fact]
     public async Task Outputs_equal_the_per_key_reference_in_each_keys_step_order()
     {
@@ -138,12 +161,7 @@ public sealed class LstmFlowTests : Akka.TestKit.Xunit2.TestKit
     {
         var rng = new Random(8);
         var model = SeedModel(5);
-        var steps = new List<LstmStep>();
-        for (var i = 0; i < 4000; i++)
-        {
-            var bad = rng.NextDouble() < 0.15;
-            steps.Add(new LstmStep($"k{rng.Next(50)}", RandomArray(rng, bad ? model.InputSize - 1 : model.InputSize, 1), i));
-        }
+        var steps = StepsWithBadWidths(rng, model, 4000, keys: 50, badRate: 0.15, badDelta: -1);
 
         using var engine = Engine(model, new PipelineOptions { MaxBatchRows = 16, AsyncLayers = true });
         var (handle, done) = Source.From(steps).ViaMaterialized(LstmFlow.Create(engine), Keep.Right)
@@ -151,17 +169,32 @@ public sealed class LstmFlowTests : Akka.TestKit.Xunit2.TestKit
         var results = (await done.WaitAsync(TimeSpan.FromSeconds(60))).ToList();
 
         Assert.Equal(steps.Count, results.Count);
-        foreach (var key in results.GroupBy(r => r.Key))
-        {
-            var seqs = key.Select(r => r.Seq!.Value).ToList();
-            Assert.Equal(seqs.Order(), seqs);
-        }
+        AssertEachKeysResultsInStepOrder(results);
 
         Assert.All(results.OfType<LstmStepRejected>(), r => Assert.Equal(r.Seq + 1, r.Position));
         var rejectedCount = steps.Count(s => s.X.Length != model.InputSize);
         Assert.Equal((steps.Count, rejectedCount, steps.Count - rejectedCount),
             (handle.Steps.Received, handle.Steps.Rejected, handle.Steps.Outputs));
         Assert.Equal(rejectedCount, results.OfType<LstmStepRejected>().Count());
+        AssertOutputsMatchReference(model, steps, results, s => s.X.Length == model.InputSize);
+    }
+
+    [Fact]
+    public async Task With_one_row_micro_batches_each_fragment_spans_many_batches_and_every_keys_results_keep_their_order()
+    {
+        // A fragment holds several micro-batches; here each becomes one-row micro-batches, gathered again on the
+        // way back, with rejections waiting for their key's last step.
+        var rng = new Random(9);
+        var model = SeedModel(6);
+        var steps = StepsWithBadWidths(rng, model, 5000, keys: 3, badRate: 0.05, badDelta: 1);
+
+        using var engine = Engine(model, new PipelineOptions { MaxBatchRows = 1 });
+        var results = await RunAsync(engine, steps);
+
+        Assert.Equal(steps.Count, results.Count);
+        AssertEachKeysResultsInStepOrder(results);
+
+        Assert.Equal(steps.Count(s => s.X.Length != model.InputSize), results.OfType<LstmStepRejected>().Count());
         AssertOutputsMatchReference(model, steps, results, s => s.X.Length == model.InputSize);
     }
 

@@ -1,0 +1,110 @@
+using Akka.Streams;
+using Akka.Streams.Stage;
+using LstmStream.Pipeline.Streaming;
+
+namespace LstmStream.Pipeline.Flows;
+
+/// <summary>
+/// The model island's end of <see cref="LstmFlow"/>: copies the pipeline's output micro-batches into one larger
+/// batch while the caller's island is busy, so that the hop to it (a message between actors) carries all the rows
+/// that finished meanwhile, not one micro-batch each, and the micro-batches go back to the pool on the thread that
+/// rents them (a pooled array returned on another thread is often dropped and allocated anew). A gathered batch goes
+/// as soon as the caller's island asks (no added latency); when the next micro-batch does not fit, it waits and the
+/// stage stops pulling.
+/// </summary>
+internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, StepBatch>>
+{
+    private readonly Inlet<StepBatch> _in = new("LstmFlow.outputs");
+    private readonly Outlet<StepBatch> _out = new("LstmFlow.gatheredOutputs");
+    private readonly int _rows;
+    private readonly int _width;
+
+    /// <param name="rows">Rows of a gathered batch (at least the pipeline's <c>MaxBatchRows</c>).</param>
+    /// <param name="width">Floats per output row (the model's output size).</param>
+    public OutputBatchGatherer(int rows, int width)
+    {
+        _rows = rows;
+        _width = width;
+        Shape = new FlowShape<StepBatch, StepBatch>(_in, _out);
+    }
+
+    public override FlowShape<StepBatch, StepBatch> Shape { get; }
+
+    protected override Attributes InitialAttributes => Attributes.CreateName("LstmFlow.gather");
+
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
+
+    private sealed class Logic : GraphStageLogic
+    {
+        private readonly OutputBatchGatherer _stage;
+        private StepBatch? _gathered;
+        private StepBatch? _waiting;
+
+        public Logic(OutputBatchGatherer stage) : base(stage.Shape)
+        {
+            _stage = stage;
+            SetHandler(stage._in, onPush: OnBatch, onUpstreamFinish: TryPush);
+            SetHandler(stage._out, onPull: TryPush);
+        }
+
+        public override void PreStart() => Pull(_stage._in);
+
+        public override void PostStop()
+        {
+            _gathered?.Release();
+            _waiting?.Release();
+            _gathered = _waiting = null;
+        }
+
+        private void OnBatch()
+        {
+            var batch = Grab(_stage._in);
+            if (_gathered is { } gathered && gathered.Count + batch.Count > gathered.Capacity)
+            {
+                _waiting = batch;
+                TryPush();
+                return;
+            }
+
+            Gather(batch);
+            Pull(_stage._in);
+            TryPush();
+        }
+
+        private void Gather(StepBatch batch)
+        {
+            if (batch.Count > 0)
+            {
+                var gathered = _gathered ??= StepBatch.Rent(Math.Max(_stage._rows, batch.Count), _stage._width);
+                gathered.AddRows(batch);
+            }
+
+            batch.Release();
+        }
+
+        /// <summary>Hands the gathered batch over when the caller's island asks for one.</summary>
+        private void TryPush()
+        {
+            var done = IsClosed(_stage._in);
+            if (_gathered is null)
+            {
+                if (done) CompleteStage();
+                return;
+            }
+
+            if (!IsAvailable(_stage._out)) return;
+            Push(_stage._out, _gathered);
+            _gathered = null;
+            if (_waiting is { } waiting)
+            {
+                _waiting = null;
+                Gather(waiting);
+                if (!done) Pull(_stage._in);
+            }
+            else if (done)
+            {
+                CompleteStage();
+            }
+        }
+    }
+}
