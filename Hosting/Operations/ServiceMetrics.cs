@@ -15,7 +15,8 @@ namespace LstmStream.Hosting.Operations;
 /// <item><c>lstmstream.records.in_flight</c> — records between ingress and their channel's output, all channels</item>
 /// <item><c>lstmstream.sessions.checkpoints</c>, <c>lstmstream.sessions.checkpoint.failures</c>, <c>lstmstream.sessions.checkpoint.duration</c> (histogram, s),
 /// <c>lstmstream.sessions.checkpoint.keys</c>, <c>lstmstream.sessions.store.bytes_written</c>, <c>lstmstream.sessions.restores</c> (load requests),
-/// <c>lstmstream.sessions.restore.latency</c> (histogram, s), <c>lstmstream.sessions.store.errors</c>, <c>lstmstream.sessions.store.degraded</c>
+/// <c>lstmstream.sessions.restore.latency</c> (histogram, s), <c>lstmstream.sessions.store.errors</c>, <c>lstmstream.sessions.store.degraded</c>,
+/// <c>lstmstream.sessions.duplicates</c>, <c>.gaps</c>, <c>.evicted_to_store</c>, <c>.restored</c>, <c>.restores_refused</c>, <c>.restore.waiting_records</c> (the pipeline's)
 /// — the durable-session store (<see cref="SessionStoreFigures"/>), when one is configured</item>
 /// <item><c>lstmstream.health</c> — what <c>/health</c> answers: 1 for the current status (tag <c>status</c>: ok, unavailable), 0 for the other</item>
 /// </list>
@@ -61,6 +62,18 @@ public sealed class ServiceMetrics : IDisposable
         _meter.CreateObservableCounter("lstmstream.sessions.store.errors", () => _store?.StoreErrors ?? 0, "{error}", "Failed loads and bucket writes");
         _meter.CreateObservableGauge("lstmstream.sessions.store.degraded", () => _store is { IsDegraded: true } ? 1 : 0, null,
             "1 while the last checkpoint failed (serving goes on, the store is behind)");
+        _meter.CreateObservableCounter("lstmstream.sessions.duplicates", () => _sessions?.Duplicates ?? 0, "{record}",
+            "Records whose seq was not above their key's last applied seq: answered as duplicates, not applied");
+        _meter.CreateObservableCounter("lstmstream.sessions.gaps", () => _sessions?.Gaps ?? 0, "{record}",
+            "Records whose seq jumped ahead of their key's last applied seq + 1 (stepped)");
+        _meter.CreateObservableCounter("lstmstream.sessions.evicted_to_store", () => _sessions?.EvictedToStore ?? 0, "{key}",
+            "Keys evicted (idle or bound) whose state was handed to the session store");
+        _meter.CreateObservableCounter("lstmstream.sessions.restored", () => _sessions?.Restored ?? 0, "{key}",
+            "Keys whose stored state was loaded before their first step here");
+        _meter.CreateObservableCounter("lstmstream.sessions.restores_refused", () => _sessions?.RestoresRefused ?? 0, "{key}",
+            "Stored states not used because another model produced them (the key started from zero)");
+        _meter.CreateObservableGauge("lstmstream.sessions.restore.waiting_records", () => _sessions?.RestoreWaitingRows ?? 0, "{record}",
+            "Records waiting for their key's stored state to load");
         _meter.CreateObservableGauge("lstmstream.health", ObserveHealth, null, "1 for the status /health answers (ok, unavailable), 0 for the other");
     }
 

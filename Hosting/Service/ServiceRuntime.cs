@@ -7,6 +7,7 @@ using LstmStream.Hosting.Channels;
 using LstmStream.Hosting.Operations;
 using LstmStream.Hosting.Options;
 using LstmStream.Pipeline.Numerics.Selection;
+using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -39,6 +40,7 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger<ServiceRuntime> _logger;
+    private readonly LogBudget _refusedStateLog = new();
     private readonly string _contentRoot;
     private readonly object _drainGate = new();
     private Task? _drain;
@@ -93,7 +95,7 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
         if (store is not null) _metrics.AttachStore(store.Figures);
         _evictions = new EvictionLog(_logger, TimeProvider.System, _options.Sessions.EvictionLogInterval, _options.Sessions.MaxLiveKeys,
             _options.Sessions.IdleTimeout);
-        var flow = LstmPipeline.Create(model, served.Backends, PipelineSettings.Create(_options, _evictions.Record));
+        var flow = LstmPipeline.Create(model, served.Backends, PipelineSettings.Create(_options, _evictions.Record, store, OnStoredStateRefused));
         var owner = await _owner.GetAsync(cancellationToken).ConfigureAwait(false);
         var started = await owner.Ask<PipelineStarted>(new StartPipeline(_hub.Graph(flow, model.InputSize)), StartTimeout, cancellationToken)
             .ConfigureAwait(false);
@@ -167,6 +169,17 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
         {
             _evictions?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// A stored state of another model was not used (the key starts from zero; counted in the pipeline's figures). On the
+    /// session stage's thread: logged within a budget, key and identity escaped, never a line per key in a flood.
+    /// </summary>
+    private void OnStoredStateRefused(string key, string storedModel)
+    {
+        if (!_refusedStateLog.TryWrite(out var heldBack)) return;
+        _logger.LogWarning("Stored state of key {Key} was written by model {StoredModel}, not the served one: the key starts from zero state ({HeldBack} more not logged)",
+            LoggedText.Of(key), LoggedText.Of(storedModel), heldBack);
     }
 
     private void OnPipelineStopped(Task completion)

@@ -20,12 +20,12 @@ public sealed class SessionStoreService : ISessionStoreAccess
     private readonly SessionSettings _settings;
     private readonly ActorSystem _system;
     private readonly ActorRegistry _registry;
-    private readonly Func<PipelineStateAccess, ICheckpointSource>? _checkpointSource;
+    private readonly Func<PipelineStateAccess, ICheckpointSource> _checkpointSource;
     private readonly ILogger<SessionStoreService> _logger;
     private PersistentSessionStore? _store;
     private IActorRef? _coordinator;
 
-    /// <param name="checkpointSource">Reads checkpoints out of the running pipeline (an adapter over its state access).</param>
+    /// <param name="checkpointSource">Reads checkpoints out of the running pipeline; null: <see cref="PipelineCheckpointSource"/> over its state access (tests pass a fake).</param>
     public SessionStoreService(IOptions<ServiceOptions> options, ActorSystem system, ActorRegistry registry, ILogger<SessionStoreService> logger,
         Func<PipelineStateAccess, ICheckpointSource>? checkpointSource = null)
     {
@@ -33,7 +33,7 @@ public sealed class SessionStoreService : ISessionStoreAccess
         _system = system;
         _registry = registry;
         _logger = logger;
-        _checkpointSource = checkpointSource;
+        _checkpointSource = checkpointSource ?? (state => new PipelineCheckpointSource(state));
         Location = _settings.StoreLocation();
     }
 
@@ -78,9 +78,6 @@ public sealed class SessionStoreService : ISessionStoreAccess
     public void StartCheckpoints(PipelineStateAccess state)
     {
         if (_store is null) return;
-        if (_checkpointSource is null)
-            throw new ServiceStartException(
-                $"{ServiceOptions.SectionName}:Sessions:Store: durable sessions need the pipeline's checkpoint source, and none is registered in this build");
         _coordinator = _system.ActorOf(
             CheckpointCoordinatorActor.Props(_checkpointSource(state), _store, _settings.Checkpoint.Interval, _settings.Checkpoint.MaxRetryDelay), "checkpoints");
     }
