@@ -31,14 +31,18 @@ internal interface ISimdOps<TV> where TV : struct
     /// </summary>
     static abstract TV Clamp(TV x, TV lo, TV hi);
     /// <summary>
-    /// x · 2ⁿ for integral-valued float n, exact while the result is a normal float. With AVX-512 any n works
-    /// (overflow gives ±∞, underflow a subnormal or 0); elsewhere n must lie in [−127, 127] (n = −127 gives 0).
+    /// x · 2ⁿ for integral-valued float n in [−126, 127], given also as <paramref name="shifted"/> = n + 1.5·2²³ + 127
+    /// (<see cref="VectorActivations.ExponentShift"/>; its low mantissa bits are n + 127, the biased exponent of 2ⁿ),
+    /// exact while the result is a normal float. AVX-512 scales by n in one instruction; elsewhere the exponent
+    /// bits are shifted out of <paramref name="shifted"/> (<see cref="Pow2"/>) and multiplied in.
     /// </summary>
-    static abstract TV ScaleByPow2(TV x, TV n);
+    static abstract TV ScaleByPow2(TV x, TV n, TV shifted);
+    /// <summary>2ⁿ from <paramref name="shifted"/> = n + 1.5·2²³ + 127, for integral n in [−126, 127]: its bits shifted left by 23.</summary>
+    static abstract TV Pow2(TV shifted);
     /// <summary>
-    /// An estimate of 1/d with relative error below 2⁻¹⁴, for a Newton step to refine, for finite nonzero d: the
-    /// 14-bit estimate of AVX-512, the 12-bit one of AVX refined by one Newton step, or 1/d where the hardware has no
-    /// estimate. A result below the smallest normal float may be flushed to 0.
+    /// An estimate of 1/d with relative error below 1.5·2⁻¹², for a Newton step to refine, for finite nonzero d: the
+    /// 14-bit estimate of AVX-512, the 12-bit one of SSE and AVX (the step then leaves at most 1.4e-7), or 1/d where
+    /// the hardware has no estimate. A result below the smallest normal float may be flushed to 0.
     /// </summary>
     static abstract TV ReciprocalEstimate(TV d);
 
@@ -74,10 +78,10 @@ internal readonly struct Simd512 : ISimdOps<Vector512<float>>
         // vminps/vmaxps return their second operand when either is NaN.
         Avx512F.IsSupported ? Avx512F.Max(lo, Avx512F.Min(hi, x)) : Vector512.Max(lo, Vector512.Min(hi, x));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> ScaleByPow2(Vector512<float> x, Vector512<float> n) =>
-        Avx512F.IsSupported
-            ? Avx512F.Scale(x, n)
-            : x * Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n) + Vector512.Create(127), 23).AsSingle();
+    public static Vector512<float> ScaleByPow2(Vector512<float> x, Vector512<float> n, Vector512<float> shifted) =>
+        Avx512F.IsSupported ? Avx512F.Scale(x, n) : x * Pow2(shifted);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Pow2(Vector512<float> shifted) => Vector512.ShiftLeft(shifted.AsInt32(), 23).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ReciprocalEstimate(Vector512<float> d) =>
         Avx512F.IsSupported ? Avx512F.Reciprocal14(d) : Vector512.Create(1f) / d;
@@ -136,17 +140,15 @@ internal readonly struct Simd256 : ISimdOps<Vector256<float>>
         // (v)minps/(v)maxps return their second operand when either is NaN.
         Avx.IsSupported ? Avx.Max(lo, Avx.Min(hi, x)) : Vector256.Max(lo, Vector256.Min(hi, x));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> ScaleByPow2(Vector256<float> x, Vector256<float> n) =>
-        Avx512F.VL.IsSupported
-            ? Avx512F.VL.Scale(x, n)
-            : x * Vector256.ShiftLeft(Vector256.ConvertToInt32Native(n) + Vector256.Create(127), 23).AsSingle();
+    public static Vector256<float> ScaleByPow2(Vector256<float> x, Vector256<float> n, Vector256<float> shifted) =>
+        Avx512F.VL.IsSupported ? Avx512F.VL.Scale(x, n) : x * Pow2(shifted);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Pow2(Vector256<float> shifted) => Vector256.ShiftLeft(shifted.AsInt32(), 23).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ReciprocalEstimate(Vector256<float> d)
     {
         if (Avx512F.VL.IsSupported) return Avx512F.VL.Reciprocal14(d);
-        if (!Avx.IsSupported) return Vector256.Create(1f) / d;
-        Vector256<float> y = Avx.Reciprocal(d);
-        return Fma(Fnma(d, y, Vector256.Create(1f)), y, y);
+        return Avx.IsSupported ? Avx.Reciprocal(d) : Vector256.Create(1f) / d;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -203,17 +205,15 @@ internal readonly struct Simd128 : ISimdOps<Vector128<float>>
         // (v)minps/(v)maxps return their second operand when either is NaN.
         Sse.IsSupported ? Sse.Max(lo, Sse.Min(hi, x)) : Vector128.Max(lo, Vector128.Min(hi, x));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> ScaleByPow2(Vector128<float> x, Vector128<float> n) =>
-        Avx512F.VL.IsSupported
-            ? Avx512F.VL.Scale(x, n)
-            : x * Vector128.ShiftLeft(Vector128.ConvertToInt32Native(n) + Vector128.Create(127), 23).AsSingle();
+    public static Vector128<float> ScaleByPow2(Vector128<float> x, Vector128<float> n, Vector128<float> shifted) =>
+        Avx512F.VL.IsSupported ? Avx512F.VL.Scale(x, n) : x * Pow2(shifted);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Pow2(Vector128<float> shifted) => Vector128.ShiftLeft(shifted.AsInt32(), 23).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> ReciprocalEstimate(Vector128<float> d)
     {
         if (Avx512F.VL.IsSupported) return Avx512F.VL.Reciprocal14(d);
-        if (!Sse.IsSupported) return Vector128.Create(1f) / d;
-        Vector128<float> y = Sse.Reciprocal(d);
-        return Fma(Fnma(d, y, Vector128.Create(1f)), y, y);
+        return Sse.IsSupported ? Sse.Reciprocal(d) : Vector128.Create(1f) / d;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
