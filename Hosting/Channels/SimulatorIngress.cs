@@ -23,6 +23,7 @@ public sealed class SimulatorIngress : IIngress, IChannelOutput
 
     private readonly SimulatorChannelSettings _settings;
     private readonly LimitsSettings _limits;
+    private readonly TimeProvider _time;
     private readonly ILogger<SimulatorIngress> _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly object _sampleGate = new();
@@ -32,10 +33,11 @@ public sealed class SimulatorIngress : IIngress, IChannelOutput
     private volatile bool _wantSample = true;
     private string? _sample;
 
-    public SimulatorIngress(IOptions<ServiceOptions> options, ILogger<SimulatorIngress> logger)
+    public SimulatorIngress(IOptions<ServiceOptions> options, ILogger<SimulatorIngress> logger, TimeProvider? time = null)
     {
         _settings = options.Value.Simulator;
         _limits = options.Value.Limits;
+        _time = time ?? TimeProvider.System;
         _logger = logger;
     }
 
@@ -86,6 +88,9 @@ public sealed class SimulatorIngress : IIngress, IChannelOutput
             SpikeProbability = _settings.SpikeProbability,
             Seed = _settings.Seed,
             KeyPrefix = KeyPrefix,
+            // Each run's readings continue above the last run's (microseconds since the Unix epoch, far above any count a
+            // run sends per key), so a restart against the durable session store is not answered with duplicates.
+            FirstSeq = _time.GetUtcNow().ToUnixTimeMilliseconds() * 1000,
         });
         var ready = new List<StepBatch>();
         var maxRows = Math.Min(connection.MaxInFlight, 256);

@@ -26,8 +26,15 @@ public sealed record SensorSimulatorSettings
 
     public string KeyPrefix { get; init; } = "sensor-";
 
+    /// <summary>
+    /// The <c>seq</c> of every sensor's first reading (the waveform does not depend on it). A source that restarts
+    /// against a durable session store starts above what it sent before, or its readings are duplicates.
+    /// </summary>
+    public long FirstSeq { get; init; }
+
     public void Validate()
     {
+        if (FirstSeq < 0) throw new ArgumentOutOfRangeException(nameof(FirstSeq), FirstSeq, "first seq must not be negative");
         if (Keys <= 0) throw new ArgumentOutOfRangeException(nameof(Keys), Keys, "keys must be positive");
         if (Features <= 0) throw new ArgumentOutOfRangeException(nameof(Features), Features, "features must be positive");
         if (Count < 0) throw new ArgumentOutOfRangeException(nameof(Count), Count, "count must be zero (unbounded) or positive");
@@ -39,7 +46,7 @@ public sealed record SensorSimulatorSettings
 /// <summary>
 /// Synthetic sensor readings as NDJSON records: each sensor has its own phase, period and amplitude per
 /// feature; a reading is a sine plus Gaussian noise plus an occasional spike. Sensors send in round
-/// robin, each with its own <c>seq</c> counting from 0.
+/// robin, each with its own <c>seq</c> counting from <see cref="SensorSimulatorSettings.FirstSeq"/>.
 /// </summary>
 public sealed class SensorSimulator
 {
@@ -74,14 +81,15 @@ public sealed class SensorSimulator
     public void WriteNext(IBufferWriter<byte> output)
     {
         var key = (int)(Produced % _settings.Keys);
-        var seq = _seq[key]++;
+        var step = _seq[key]++;
+        var seq = _settings.FirstSeq + step;
         Produced++;
         var sb = new StringBuilder(32 + 16 * _settings.Features);
         sb.Append("{\"key\":\"").Append(_settings.KeyPrefix).Append(key).Append("\",\"seq\":").Append(seq).Append(",\"x\":[");
         for (var f = 0; f < _settings.Features; f++)
         {
             var i = key * _settings.Features + f;
-            var value = _amplitude[i] * Math.Sin(_phase[i] + 2 * Math.PI * seq / _period[i]) + 0.05 * Gaussian();
+            var value = _amplitude[i] * Math.Sin(_phase[i] + 2 * Math.PI * step / _period[i]) + 0.05 * Gaussian();
             if (_random.NextDouble() < _settings.SpikeProbability) value += (_random.Next(2) == 0 ? -1 : 1) * (3 + 2 * _random.NextDouble());
             if (f > 0) sb.Append(',');
             sb.Append(((float)value).ToString("R", System.Globalization.CultureInfo.InvariantCulture));
