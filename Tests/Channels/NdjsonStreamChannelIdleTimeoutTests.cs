@@ -74,6 +74,7 @@ public sealed class NdjsonStreamChannelIdleTimeoutTests : IDisposable
         Assert.False(_channel.IdledOut);
 
         _connection.Deliver(batch, 0, Stopwatch.GetTimestamp());
+        _connection.EndOfBatch(); // as the outbox does after a routed batch's last row: the write loop wakes
         await WaitUntilAsync(() => _connection.Credit.InUse == 0); // written, its credit given back
         _time.Advance(IdleTimeout - TimeSpan.FromSeconds(1));
         Assert.False(_channel.IdledOut);
