@@ -34,6 +34,12 @@ public static class SessionStoreConfig
                   connection-string = {{connection}}
                   provider-name = {{provider}}
                   auto-initialize = true
+                  # The checkpoint coordinator retries with its own backoff (1 s doubling to Checkpoint:MaxRetryDelay);
+                  # the plugin's default breaker (open for 60 s after 5 failures) would keep the store refusing for a
+                  # minute after the database is back, so it only sheds load for a few seconds here.
+                  circuit-breaker {
+                    reset-timeout = 5s
+                  }
                 }
               }
             }
