@@ -123,15 +123,9 @@ public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
         using var results = session.Run(runOptions, new Dictionary<string, OrtValue> { ["X"] = xv, ["h0"] = hv, ["c0"] = cv }, ["Y"]);
         var ort = results[0].GetTensorDataAsSpan<float>().ToArray();
 
-        var x = new float[timeMajorX.Length];
-        for (var b = 0; b < batch; b++)
-        for (var t = 0; t < seq; t++)
-            timeMajorX.AsSpan((t * batch + b) * input, input).CopyTo(x.AsSpan((b * seq + t) * input, input));
+        var x = SwapSeqAndBatch(timeMajorX, seq, batch, input);
         var ours = new StackedLstm(model, new ManagedMatMul()).Run(x, batch, seq).Outputs;
-        var oursTimeMajor = new float[ours.Length];
-        for (var b = 0; b < batch; b++)
-        for (var t = 0; t < seq; t++)
-            ours.AsSpan((b * seq + t) * hidden, hidden).CopyTo(oursTimeMajor.AsSpan((t * batch + b) * hidden, hidden));
+        var oursTimeMajor = SwapSeqAndBatch(ours, batch, seq, hidden);
         Compare(oursTimeMajor, ort, "pytorch state inputs Y");
     }
 
@@ -172,15 +166,9 @@ public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
 
         var timeMajorX = RandomLstmModels.Uniform(rng, seq * batch * input, 1.5f);
         var ort = RunOnnxRuntime(g.Bytes(), ("X", timeMajorX, [seq, batch, input]));
-        var x = new float[timeMajorX.Length];
-        for (var b = 0; b < batch; b++)
-        for (var t = 0; t < seq; t++)
-            timeMajorX.AsSpan((t * batch + b) * input, input).CopyTo(x.AsSpan((b * seq + t) * input, input));
+        var x = SwapSeqAndBatch(timeMajorX, seq, batch, input);
         var ours = new StackedLstm(model, new ManagedMatMul()).Run(x, batch, seq).Outputs;
-        var oursTimeMajor = new float[ours.Length];
-        for (var b = 0; b < batch; b++)
-        for (var t = 0; t < seq; t++)
-            ours.AsSpan((b * seq + t) * k, k).CopyTo(oursTimeMajor.AsSpan((t * batch + b) * k, k));
+        var oursTimeMajor = SwapSeqAndBatch(ours, batch, seq, k);
         Compare(oursTimeMajor, ort, "pytorch unfolded weights Y");
     }
 
@@ -203,16 +191,10 @@ public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
         Assert.Equal(HeadActivation.Softmax, model.Head!.Activation);
 
         var timeMajorX = RandomLstmModels.Uniform(rng, seq * batch * input, 1.5f);
-        var x = new float[timeMajorX.Length];
-        for (var b = 0; b < batch; b++)
-        for (var t = 0; t < seq; t++)
-            timeMajorX.AsSpan((t * batch + b) * input, input).CopyTo(x.AsSpan((b * seq + t) * input, input));
+        var x = SwapSeqAndBatch(timeMajorX, seq, batch, input);
         var ort = RunOnnxRuntime(g.Bytes(), ("X", timeMajorX, [seq, batch, input]));
         var ours = new StackedLstm(model, new ManagedMatMul()).Run(x, batch, seq).Outputs;
-        var oursTimeMajor = new float[ours.Length];
-        for (var b = 0; b < batch; b++)
-        for (var t = 0; t < seq; t++)
-            ours.AsSpan((b * seq + t) * k, k).CopyTo(oursTimeMajor.AsSpan((t * batch + b) * k, k));
+        var oursTimeMajor = SwapSeqAndBatch(ours, batch, seq, k);
         Compare(oursTimeMajor, ort, "opset 7 Y");
     }
 
@@ -244,16 +226,10 @@ public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
         // ONNX Runtime refuses layout 1, so it runs the time-major twin.
         const int batch = 2, seq = 5;
         var x = RandomLstmModels.Uniform(rng, batch * seq * input, 1.5f);
-        var timeMajorX = new float[x.Length];
-        for (var b = 0; b < batch; b++)
-        for (var t = 0; t < seq; t++)
-            x.AsSpan((b * seq + t) * input, input).CopyTo(timeMajorX.AsSpan((t * batch + b) * input, input));
+        var timeMajorX = SwapSeqAndBatch(x, batch, seq, input);
         var ort = RunOnnxRuntime(Build(0).Bytes(), ("X", timeMajorX, [seq, batch, input]));
         var ours = new StackedLstm(batchwise, new ManagedMatMul()).Run(x, batch, seq);
-        var oursTimeMajor = new float[ours.Outputs.Length];
-        for (var b = 0; b < batch; b++)
-        for (var t = 0; t < seq; t++)
-            ours.Outputs.AsSpan((b * seq + t) * h1, h1).CopyTo(oursTimeMajor.AsSpan((t * batch + b) * h1, h1));
+        var oursTimeMajor = SwapSeqAndBatch(ours.Outputs, batch, seq, h1);
         Compare(oursTimeMajor, ort, "layout 1 chain");
     }
 
@@ -298,6 +274,16 @@ public sealed class ExporterStyleGraphTests(ITestOutputHelper output)
 
         output.WriteLine($"{what}: {tolerance.Compared} values, max abs error {tolerance.MaxAbsError:E3}");
         tolerance.AssertPassed(what);
+    }
+
+    /// <summary>[outer × inner × width] rows as [inner × outer × width] (time-major ↔ batch-major).</summary>
+    private static float[] SwapSeqAndBatch(float[] values, int outer, int inner, int width)
+    {
+        var swapped = new float[values.Length];
+        for (var o = 0; o < outer; o++)
+        for (var i = 0; i < inner; i++)
+            values.AsSpan((o * inner + i) * width, width).CopyTo(swapped.AsSpan((i * outer + o) * width, width));
+        return swapped;
     }
 
     private static float[] RunOnnxRuntime(byte[] model, (string Name, float[] Values, long[] Shape) input)
