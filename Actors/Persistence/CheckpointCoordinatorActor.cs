@@ -25,14 +25,18 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     private readonly PersistentSessionStore _store;
     private readonly TimeSpan _interval;
     private readonly TimeSpan _maxRetryDelay;
+    private readonly CheckpointRounds _rounds;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly SortedSet<int> _retry = [];
     private TimeSpan _retryDelay = FirstRetryDelay;
 
     /// <param name="interval">Time between checkpoints; zero: only when asked.</param>
-    public CheckpointCoordinatorActor(ICheckpointSource source, PersistentSessionStore store, TimeSpan interval, TimeSpan maxRetryDelay)
+    /// <param name="rounds">Numbers the checkpoints and reports the written ones to the sources (acknowledgement, commit records); null: a private one.</param>
+    public CheckpointCoordinatorActor(ICheckpointSource source, PersistentSessionStore store, TimeSpan interval, TimeSpan maxRetryDelay,
+        CheckpointRounds? rounds = null)
     {
         _source = source;
+        _rounds = rounds ?? new CheckpointRounds(active: true);
         _store = store;
         _interval = interval;
         _maxRetryDelay = maxRetryDelay;
@@ -47,14 +51,16 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ICheckpointSource source, PersistentSessionStore store, TimeSpan interval, TimeSpan maxRetryDelay) =>
-        Akka.Actor.Props.Create(() => new CheckpointCoordinatorActor(source, store, interval, maxRetryDelay));
+    public static Props Props(ICheckpointSource source, PersistentSessionStore store, TimeSpan interval, TimeSpan maxRetryDelay,
+        CheckpointRounds? rounds = null) =>
+        Akka.Actor.Props.Create(() => new CheckpointCoordinatorActor(source, store, interval, maxRetryDelay, rounds));
 
     protected override void PreStart() => Schedule(_interval);
 
     private async Task<(CheckpointCompleted Completed, SessionStoreException? Failure)> RunAsync()
     {
         var started = Stopwatch.GetTimestamp();
+        var round = _rounds.Begin();
         int keys = 0, written = 0;
         long bytes = 0;
         var failed = new List<(int Bucket, Exception Reason)>();
@@ -95,7 +101,12 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 
         var duration = Finish(started, keys, failed.Count == 0);
         var completed = new CheckpointCompleted(keys, written, bytes, duration);
-        if (failed.Count == 0) return (completed, null);
+        if (failed.Count == 0)
+        {
+            _rounds.Complete(round);
+            return (completed, null);
+        }
+
         var first = failed[0];
         var message = $"{failed.Count} of {buckets.Count} bucket(s) could not be written (bucket {first.Bucket}: {first.Reason.Message}); " +
                       $"they are kept and retried in {_retryDelay.TotalSeconds:0.#} s";

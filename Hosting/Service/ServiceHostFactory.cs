@@ -95,6 +95,8 @@ public static class ServiceHostFactory
         if (options.Console.Enabled) builder.Services.AddSingleton<IIngress, ConsoleIngress>();
         if (options.Simulator.Enabled) builder.Services.AddSingleton<IIngress, SimulatorIngress>();
         if (options.Mqtt.Enabled) builder.Services.AddSingleton<IIngress, MqttIngress>();
+        // Checkpoint numbering: MQTT acknowledges and TCP commits only what a written checkpoint covers.
+        builder.Services.AddSingleton(new CheckpointRounds(active: store.Kind != SessionStoreKind.None));
         builder.Services.AddSingleton<SessionStoreService>();
         builder.Services.AddSingleton<ISessionStoreAccess>(sp => sp.GetRequiredService<SessionStoreService>());
         builder.Services.AddSingleton<ServiceRuntime>();

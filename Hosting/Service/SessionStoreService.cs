@@ -26,9 +26,10 @@ public sealed class SessionStoreService : ISessionStoreAccess
     private IActorRef? _coordinator;
 
     /// <param name="checkpointSource">Reads checkpoints out of the running pipeline; null: <see cref="PipelineCheckpointSource"/> over its state access (tests pass a fake).</param>
-    public SessionStoreService(IOptions<ServiceOptions> options, ActorSystem system, ActorRegistry registry, ILogger<SessionStoreService> logger,
-        Func<PipelineStateAccess, ICheckpointSource>? checkpointSource = null)
+    public SessionStoreService(IOptions<ServiceOptions> options, ActorSystem system, ActorRegistry registry, CheckpointRounds rounds,
+        ILogger<SessionStoreService> logger, Func<PipelineStateAccess, ICheckpointSource>? checkpointSource = null)
     {
+        Rounds = rounds;
         _settings = options.Value.Sessions;
         _system = system;
         _registry = registry;
@@ -40,6 +41,9 @@ public sealed class SessionStoreService : ISessionStoreAccess
     public SessionStoreLocation Location { get; }
 
     public bool Enabled => Location.Kind != SessionStoreKind.None;
+
+    /// <summary>The checkpoints' numbering, which the sources follow to acknowledge and commit what is stored.</summary>
+    public CheckpointRounds Rounds { get; }
 
     /// <summary>The open store (after <see cref="OpenAsync"/>), or null.</summary>
     public PersistentSessionStore? Store => _store;
@@ -79,7 +83,8 @@ public sealed class SessionStoreService : ISessionStoreAccess
     {
         if (_store is null) return;
         _coordinator = _system.ActorOf(
-            CheckpointCoordinatorActor.Props(_checkpointSource(state), _store, _settings.Checkpoint.Interval, _settings.Checkpoint.MaxRetryDelay), "checkpoints");
+            CheckpointCoordinatorActor.Props(_checkpointSource(state), _store, _settings.Checkpoint.Interval, _settings.Checkpoint.MaxRetryDelay, Rounds),
+            "checkpoints");
     }
 
     /// <summary>Takes a checkpoint now (after the one running). Throws when no store is configured or a bucket could not be written.</summary>

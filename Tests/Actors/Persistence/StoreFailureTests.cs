@@ -117,7 +117,10 @@ public sealed class StoreFailureTests : Akka.TestKit.Xunit2.TestKit
     {
         var store = await StoredSessions.OpenAsync(Sys, 8);
         var source = new FakeCheckpointSource(store);
-        var coordinator = Sys.ActorOf(CheckpointCoordinatorActor.Props(source, store, TimeSpan.Zero, TimeSpan.FromSeconds(5)));
+        var rounds = new CheckpointRounds(active: true);
+        var committed = new List<long>();
+        rounds.Committed += round => { lock (committed) committed.Add(round); };
+        var coordinator = Sys.ActorOf(CheckpointCoordinatorActor.Props(source, store, TimeSpan.Zero, TimeSpan.FromSeconds(5), rounds));
         var first = StoredSessions.State("first", 1, 1);
         source.Step(first);
         await _snapshots.OnSave.Fail();
@@ -128,6 +131,10 @@ public sealed class StoreFailureTests : Akka.TestKit.Xunit2.TestKit
         Assert.True(store.Figures.IsDegraded);
         Assert.Equal(1, store.Figures.CheckpointFailures);
         Assert.Empty(await source.DirtyBucketsAsync());
+        // The failed round began but is not reported as written: nothing may be acknowledged or committed for it.
+        Assert.Equal(1, rounds.Begun);
+        Assert.Equal(0, rounds.LastCommitted);
+        lock (committed) Assert.Empty(committed);
 
         // Stepped while the store is down, then the store comes back: the next checkpoint writes both.
         var second = StoredSessions.State("second", 2, 2);
@@ -136,6 +143,8 @@ public sealed class StoreFailureTests : Akka.TestKit.Xunit2.TestKit
         var done = await coordinator.Ask<CheckpointCoordinatorActor.CheckpointCompleted>(CheckpointCoordinatorActor.CheckpointNow.Instance, StoredSessions.Timeout);
         Assert.False(store.Figures.IsDegraded);
         Assert.Equal(1, done.Keys);
+        Assert.Equal(2, rounds.LastCommitted);
+        lock (committed) Assert.Equal([2L], committed);
         var again = await OpenAgainAsync(8);
         var loaded = (await again.LoadAsync(["first", "second"], CancellationToken.None)).ToDictionary(s => s.Key);
         StoredSessions.AssertBitwiseEqual(first, loaded["first"]);
