@@ -31,8 +31,9 @@ internal sealed class DenseHeadKernel
         switch (Head.Activation)
         {
             case HeadActivation.None: break;
-            case HeadActivation.Sigmoid: TensorPrimitives.Sigmoid(all, all); break;
-            case HeadActivation.Tanh: TensorPrimitives.Tanh(all, all); break;
+            // Ours, not TensorPrimitives': the same bits for a row whatever the batch's row count (see SpanActivations).
+            case HeadActivation.Sigmoid: SpanActivations.Sigmoid(all); break;
+            case HeadActivation.Tanh: SpanActivations.Tanh(all); break;
             case HeadActivation.Relu: TensorPrimitives.Max(all, 0f, all); break;
             case HeadActivation.Softmax:
                 for (var r = 0; r < rows; r++) TensorPrimitives.SoftMax(y.Slice(r * n, n), y.Slice(r * n, n));
