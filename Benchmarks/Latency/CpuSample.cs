@@ -65,4 +65,12 @@ internal readonly record struct CpuSample(long Timestamp, TimeSpan Generator, Ti
 internal sealed record CpuUse(
     [property: JsonPropertyName("generator_cores")] double GeneratorCores,
     [property: JsonPropertyName("serve_cores")] double? ServeCores,
-    [property: JsonPropertyName("machine_busy_cores")] double MachineBusyCores);
+    [property: JsonPropertyName("machine_busy_cores")] double MachineBusyCores)
+{
+    /// <summary>
+    /// Processor time per record at <paramref name="recordsPerSecond"/>, in microseconds: the generator's and serve's.
+    /// What a record costs each side tells whether the rate fits the cores they got, whatever else runs on the machine.
+    /// </summary>
+    public (double Generator, double? Serve) MicrosecondsPerRecord(double recordsPerSecond) =>
+        (GeneratorCores / recordsPerSecond * 1e6, ServeCores / recordsPerSecond * 1e6);
+}
