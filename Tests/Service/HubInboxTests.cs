@@ -1,3 +1,4 @@
+using Akka;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Akka.Streams.TestKit;
@@ -18,24 +19,22 @@ public sealed class HubInboxTests : Akka.TestKit.Xunit2.TestKit
 
     private static StepBatch Batch(long tag) => Fragment([new TestStep($"k{tag}", tag, [tag, -tag], StepFlags.HasSeq, tag)], Width);
 
-    private TestSubscriber.Probe<long> Read(HubInbox inbox) =>
+    /// <summary>The inbox's batches as their tags (each batch released once read).</summary>
+    private static Source<long, NotUsed> Tags(HubInbox inbox) =>
         Source.FromGraph(new HubInboxSource(inbox)).Select(b =>
         {
             var tag = b.Tags[0];
             b.Release();
             return tag;
-        }).RunWith(this.SinkProbe<long>(), _materializer);
+        });
+
+    private TestSubscriber.Probe<long> Read(HubInbox inbox) => Tags(inbox).RunWith(this.SinkProbe<long>(), _materializer);
 
     [Fact]
     public async Task Batches_come_out_in_the_order_they_were_written_and_the_source_completes_after_the_last()
     {
         var inbox = new HubInbox(4);
-        var read = Source.FromGraph(new HubInboxSource(inbox)).Select(b =>
-        {
-            var tag = b.Tags[0];
-            b.Release();
-            return tag;
-        }).RunWith(Sink.Seq<long>(), _materializer);
+        var read = Tags(inbox).RunWith(Sink.Seq<long>(), _materializer);
 
         var writers = Enumerable.Range(0, 3).Select(w => Task.Run(async () =>
         {
