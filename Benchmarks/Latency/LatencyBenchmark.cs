@@ -50,11 +50,12 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
                 using var server = ServeProcess.Start(serve, model);
                 var lines = new RecordLines(keys, workload.Model.InputSize);
                 progress.WriteLine($"latency: {workload.Name}, {keys} keys over {Connections} TCP connections: peak ...");
-                var peak = OpenLoopTcpLoad.Peak(server.Tcp, lines, Connections, PeakWarmUp, PeakMeasured);
-                progress.WriteLine($"latency: {workload.Name} peak through serve {peak:N0} outputs/s");
+                var (peak, peakCpu) = OpenLoopTcpLoad.Peak(server.Tcp, lines, Connections, PeakWarmUp, PeakMeasured, server.Process);
+                progress.WriteLine($"latency: {workload.Name} peak through serve {peak:N0} outputs/s; cores generator {peakCpu.GeneratorCores:F2}, " +
+                                   $"serve {peakCpu.ServeCores:F2}, machine {peakCpu.MachineBusyCores:F2}");
                 report.Peaks.Add(new PeakRow
                 {
-                    Transport = "tcp", Workload = workload.Name, Keys = keys, Connections = Connections, OutputsPerSecond = peak,
+                    Transport = "tcp", Workload = workload.Name, Keys = keys, Connections = Connections, OutputsPerSecond = peak, Cpu = peakCpu,
                     StreamStepsPerSecond = workload == sensor ? stream : null, RunLinesPerSecond = workload == sensor ? run : null,
                 });
                 if (workload == sensor) sensorPeak = peak;
@@ -124,28 +125,39 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
     {
         progress.WriteLine($"latency: {transport}, {workload}, {lines.Keys} keys, {load}: {rate:N0} records/s for {(warmUp + measured).TotalSeconds:F0} s ...");
         var channel = transport == "mqtt" ? "mqtt" : "tcp";
-        // The server's histogram over the measured records only: scraped once the warm-up records are answered.
+        // The server's histogram, its batch sizes and the processor time over the measured records only: sampled once
+        // the first measured record is due (the warm-up records are answered by then, or their wait counts).
         var schedule = new OpenLoopSchedule(rate, warmUp, measured);
-        PrometheusLatency? before = null;
-        var scraper = server is null ? null : new Thread(() =>
+        Sampled? before = null;
+        var sampler = new Thread(() =>
         {
             OpenLoopSchedule.WaitUntil(schedule.DueAt(schedule.WarmUpRecords));
-            before = server.ScrapeLatency(channel);
+            before = Sampled.Take(server);
         }) { IsBackground = true };
-        scraper?.Start();
+        sampler.Start();
         var result = run(schedule);
-        scraper?.Join();
-        var serverLatency = server is null ? null : server.ScrapeLatency(channel).Minus(before!).Summary();
+        sampler.Join();
+        var after = Sampled.Take(server);
+        var serverLatency = server is null ? null : PrometheusLatency.Parse(after.Metrics!, channel).Minus(PrometheusLatency.Parse(before!.Metrics!, channel)).Summary();
         var row = new LatencyRow
         {
             Transport = transport, Workload = workload, Keys = lines.Keys, Connections = connections, Load = load, OfferedPerSecond = rate,
             MeasuredSeconds = measured.TotalSeconds, Client = result.Latency, SendLag = result.SendLag, Server = serverLatency,
+            Cpu = after.Cpu.Since(before!.Cpu),
+            MeanBatchRows = server is null ? null : PrometheusBatchRows.Parse(after.Metrics!).MeanSince(PrometheusBatchRows.Parse(before.Metrics!)),
             Records = result.Expected, Outputs = result.Received, Errors = result.Errors,
         };
         var serverText = serverLatency is null ? "" : $"server p50 {serverLatency.P50:F0} µs, p99 {serverLatency.P99:F0} µs; ";
         progress.WriteLine($"latency: {transport}, {workload}, {load}: {row.Client}; {serverText}{row.Outputs:N0} of {row.Records:N0} outputs; " +
-                           $"send lag p99 {row.SendLag.P99:F0} µs; load average {MachineInfo.LoadAverage()}");
+                           $"send lag p99 {row.SendLag.P99:F0} µs; cores generator {row.Cpu.GeneratorCores:F2}, serve {row.Cpu.ServeCores:F2}, " +
+                           $"machine {row.Cpu.MachineBusyCores:F2}; mean batch {row.MeanBatchRows:F1} rows; load average {MachineInfo.LoadAverage()}");
         return row;
+    }
+
+    /// <summary>Processor time and (with a server) its metrics text at one instant.</summary>
+    private sealed record Sampled(CpuSample Cpu, string? Metrics)
+    {
+        public static Sampled Take(ServeProcess? server) => new(CpuSample.Take(server?.Process), server?.Scrape());
     }
 
     /// <summary>The lstmstream-stream and lstmstream-run rows of the sensor model at 1024 keys, 1 thread, measured now.</summary>

@@ -52,21 +52,22 @@ internal sealed class LatencyReport
     {
         var md = new StringBuilder();
         md.AppendLine($"Latency: {Machine}, load average at the end {MachineInfo.LoadAverage()}").AppendLine();
-        md.AppendLine("| transport | model | keys | connections | load | offered records/s | p50 µs | p99 µs | p99.9 µs | max µs | server p50 / p99 / p99.9 µs | outputs |");
-        md.AppendLine("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| transport | model | keys | connections | load | offered records/s | p50 µs | p99 µs | p99.9 µs | max µs | server p50 / p99 / p99.9 µs | " +
+                      "generator late p99 µs | mean batch rows | cores: generator / serve / machine | CPU µs per record: generator / serve | outputs |");
+        md.AppendLine("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in Rows)
         {
             var server = r.Server is { } s ? $"{Us(s.P50)} / {Us(s.P99)} / {Us(s.P999)}" : "—";
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.Transport} | {r.Workload} | {r.Keys} | {r.Connections} | {r.Load} | {r.OfferedPerSecond:N0} | {Us(r.Client.P50)} | {Us(r.Client.P99)} | {Us(r.Client.P999)} | {Us(r.Client.Max)} | {server} | {r.Outputs:N0} of {r.Records:N0} |");
+                $"| {r.Transport} | {r.Workload} | {r.Keys} | {r.Connections} | {r.Load} | {r.OfferedPerSecond:N0} | {Us(r.Client.P50)} | {Us(r.Client.P99)} | {Us(r.Client.P999)} | {Us(r.Client.Max)} | {server} | {Us(r.SendLag.P99)} | {BatchRows(r.MeanBatchRows)} | {Cores(r.Cpu)} | {PerRecord(r.Cpu, r.OfferedPerSecond)} | {r.Outputs:N0} of {r.Records:N0} |");
         }
 
-        md.AppendLine().AppendLine("| transport | model | keys | peak outputs/s through serve | lstmstream-stream steps/s (same run) | share | lstmstream-run lines/s (same run) |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|");
+        md.AppendLine().AppendLine("| transport | model | keys | peak outputs/s through serve | cores: generator / serve / machine | CPU µs per record: generator / serve | lstmstream-stream steps/s (same run) | share | lstmstream-run lines/s (same run) |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var p in Peaks)
         {
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {p.Transport} | {p.Workload} | {p.Keys} | {p.OutputsPerSecond:N0} | {Maybe(p.StreamStepsPerSecond)} | {(p.ShareOfStream is { } x ? x.ToString("P0", CultureInfo.InvariantCulture) : "—")} | {Maybe(p.RunLinesPerSecond)} |");
+                $"| {p.Transport} | {p.Workload} | {p.Keys} | {p.OutputsPerSecond:N0} | {Cores(p.Cpu)} | {PerRecord(p.Cpu, p.OutputsPerSecond)} | {Maybe(p.StreamStepsPerSecond)} | {(p.ShareOfStream is { } x ? x.ToString("P0", CultureInfo.InvariantCulture) : "—")} | {Maybe(p.RunLinesPerSecond)} |");
         }
 
         md.AppendLine();
@@ -100,6 +101,19 @@ internal sealed class LatencyReport
 
     private static string Us(double microseconds) =>
         double.IsNaN(microseconds) ? "—" : microseconds < 10 ? microseconds.ToString("F1", CultureInfo.InvariantCulture) : microseconds.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string BatchRows(double? rows) => rows is { } r ? r.ToString("F1", CultureInfo.InvariantCulture) : "—";
+
+    private static string Cores(CpuUse? cpu) => cpu is null
+        ? "—"
+        : string.Create(CultureInfo.InvariantCulture, $"{cpu.GeneratorCores:F2} / {(cpu.ServeCores is { } s ? s.ToString("F2", CultureInfo.InvariantCulture) : "—")} / {cpu.MachineBusyCores:F2}");
+
+    private static string PerRecord(CpuUse? cpu, double recordsPerSecond)
+    {
+        if (cpu is null || !(recordsPerSecond > 0)) return "—";
+        var (generator, serve) = cpu.MicrosecondsPerRecord(recordsPerSecond);
+        return string.Create(CultureInfo.InvariantCulture, $"{generator:F1} / {(serve is { } s ? s.ToString("F1", CultureInfo.InvariantCulture) : "—")}");
+    }
 
     private static string Maybe(double? value) => value is { } v ? v.ToString("N0", CultureInfo.InvariantCulture) : "—";
 }

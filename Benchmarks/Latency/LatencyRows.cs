@@ -18,6 +18,10 @@ internal sealed record LatencyRow
     [JsonPropertyName("send_lag")] public required LatencySummary SendLag { get; init; }
     /// <summary>The service's lstmstream_record_latency_seconds over the measured phase (null for the echo floor).</summary>
     [JsonPropertyName("server")] public ServerLatency? Server { get; init; }
+    /// <summary>Cores used over the measured phase by the load generator, serve and the whole (shared) machine.</summary>
+    [JsonPropertyName("cpu")] public CpuUse? Cpu { get; init; }
+    /// <summary>Mean rows per micro-batch serve stepped over the measured phase (null for the echo floor).</summary>
+    [JsonPropertyName("mean_batch_rows")] public double? MeanBatchRows { get; init; }
     [JsonPropertyName("records")] public required long Records { get; init; }
     [JsonPropertyName("outputs")] public required long Outputs { get; init; }
     [JsonPropertyName("errors")] public required long Errors { get; init; }
@@ -31,6 +35,8 @@ internal sealed record PeakRow
     [JsonPropertyName("keys")] public required int Keys { get; init; }
     [JsonPropertyName("connections")] public required int Connections { get; init; }
     [JsonPropertyName("outputs_per_second")] public required double OutputsPerSecond { get; init; }
+    /// <summary>Cores used while the peak was measured (generator, serve, machine); null where not measured.</summary>
+    [JsonPropertyName("cpu")] public CpuUse? Cpu { get; init; }
     /// <summary>The lstmstream-stream row (whole pipeline in process, 1 thread) measured in the same run, if any.</summary>
     [JsonPropertyName("stream_steps_per_second")] public double? StreamStepsPerSecond { get; init; }
     /// <summary>The lstmstream-run row (NDJSON file through the run verb's path) measured in the same run, if any.</summary>

@@ -38,8 +38,12 @@ internal static class OpenLoopTcpLoad
         return new Result(LatencySummary.From(latency), LatencySummary.From(lag), schedule.Records, links.Sum(l => l.Received), links.Sum(l => l.Errors));
     }
 
-    /// <summary>Outputs per second while every connection sends as fast as the server takes records.</summary>
-    public static double Peak(IPEndPoint endpoint, RecordLines lines, int connections, TimeSpan warmUp, TimeSpan measured)
+    /// <summary>
+    /// Outputs per second while every connection sends as fast as the server takes records, and the cores the
+    /// generator, <paramref name="serve"/> and the machine used meanwhile.
+    /// </summary>
+    public static (double OutputsPerSecond, CpuUse Cpu) Peak(IPEndPoint endpoint, RecordLines lines, int connections, TimeSpan warmUp, TimeSpan measured,
+        Process? serve)
     {
         CheckConnections(lines, connections);
         long outputs = 0;
@@ -85,13 +89,13 @@ internal static class OpenLoopTcpLoad
         }
 
         Thread.Sleep(warmUp);
-        var (c0, t0) = (Interlocked.Read(ref outputs), Stopwatch.GetTimestamp());
+        var (c0, t0, cpu0) = (Interlocked.Read(ref outputs), Stopwatch.GetTimestamp(), CpuSample.Take(serve));
         Thread.Sleep(measured);
-        var (c1, t1) = (Interlocked.Read(ref outputs), Stopwatch.GetTimestamp());
+        var (c1, t1, cpu1) = (Interlocked.Read(ref outputs), Stopwatch.GetTimestamp(), CpuSample.Take(serve));
         Volatile.Write(ref stop, true);
         foreach (var thread in threads) thread.Join(ReceiveTimeout);
         foreach (var socket in sockets) socket.Dispose();
-        return (c1 - c0) / Stopwatch.GetElapsedTime(t0, t1).TotalSeconds;
+        return ((c1 - c0) / Stopwatch.GetElapsedTime(t0, t1).TotalSeconds, cpu1.Since(cpu0));
     }
 
     private static void CheckConnections(RecordLines lines, int connections)

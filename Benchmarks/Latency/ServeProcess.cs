@@ -93,9 +93,14 @@ internal sealed class ServeProcess : IDisposable
         }
     }
 
+    /// <summary>The process, for its processor time.</summary>
+    public Process Process => _process;
+
+    /// <summary>The Prometheus text of <c>/metrics</c> now.</summary>
+    public string Scrape() => _http.GetStringAsync(Metrics).GetAwaiter().GetResult();
+
     /// <summary>The server's record latency histogram of <paramref name="channel"/> now.</summary>
-    public PrometheusLatency ScrapeLatency(string channel) =>
-        PrometheusLatency.Parse(_http.GetStringAsync(Metrics).GetAwaiter().GetResult(), channel);
+    public PrometheusLatency ScrapeLatency(string channel) => PrometheusLatency.Parse(Scrape(), channel);
 
     private void Append(string? line)
     {

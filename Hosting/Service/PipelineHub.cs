@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Threading.Channels;
 using Akka;
 using Akka.Streams;
 using Akka.Streams.Dsl;
@@ -29,7 +28,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
     private readonly ConcurrentDictionary<int, PipelineConnection> _connections = new();
     private readonly List<PipelineConnection> _routedTo = [];
     private long _routedBatches;
-    private readonly Channel<StepBatch> _inbox;
+    private readonly HubInbox _inbox;
     private readonly ChannelMetrics _channelMetrics;
     private readonly ServiceMetrics _metrics;
     private readonly ILogger _logger;
@@ -46,11 +45,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
         _channelMetrics = channelMetrics;
         _logger = loggers.CreateLogger<PipelineHub>();
         _connectionLogger = loggers.CreateLogger<PipelineConnection>();
-        _inbox = Channel.CreateBounded<StepBatch>(new BoundedChannelOptions(inboxBatches)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        _inbox = new HubInbox(inboxBatches);
     }
 
     /// <summary>The model's input size (every submitted row's width); set by <see cref="Graph"/>.</summary>
@@ -84,7 +79,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
         ArgumentNullException.ThrowIfNull(pipeline);
         if (_handle is not null) throw new InvalidOperationException("the pipeline hub is already started");
         InputSize = inputSize;
-        return ChannelSource.FromReader(_inbox.Reader)
+        return Source.FromGraph(new HubInboxSource(_inbox))
             .ViaMaterialized(pipeline, Keep.Right)
             .ToMaterialized(Sink.ForEach<StepBatch>(Route), (handle, done) => (handle, (Task)done));
     }
@@ -116,7 +111,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
     /// <summary>Takes no more input; completes when every batch already taken has passed the outbox.</summary>
     public Task CompleteAsync()
     {
-        _inbox.Writer.TryComplete();
+        _inbox.Complete();
         return _completion;
     }
 
@@ -125,7 +120,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
     private ValueTask EnqueueAsync(StepBatch batch, CancellationToken cancellationToken)
     {
         if (!IsRunning) throw new InvalidOperationException("the pipeline is not running");
-        return _inbox.Writer.WriteAsync(batch, cancellationToken);
+        return _inbox.WriteAsync(batch, cancellationToken);
     }
 
     private void Route(StepBatch batch)

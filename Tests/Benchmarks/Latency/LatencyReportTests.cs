@@ -14,7 +14,7 @@ public sealed class LatencyReportTests : IDisposable
     {
         Transport = "tcp", Workload = "sensor", Keys = 1024, Connections = 4, Load = load, OfferedPerSecond = 1000, MeasuredSeconds = 8,
         Client = new LatencySummary(8000, 50, p99, p999, p999 + 1), SendLag = new LatencySummary(8000, 1, 2, 3, 4),
-        Server = new ServerLatency(8000, 40, 90, 200), Records = 10_000, Outputs = 10_000, Errors = 0,
+        Server = new ServerLatency(8000, 40, 90, 200), Cpu = new CpuUse(0.75, 1.1, 1.98), MeanBatchRows = 12.5, Records = 10_000, Outputs = 10_000, Errors = 0,
     };
 
     [Fact]
@@ -38,6 +38,10 @@ public sealed class LatencyReportTests : IDisposable
         Assert.Equal(3, latency["rows"]!.AsArray().Count);
         Assert.Equal(1200, (double)latency["rows"]![1]!["client"]!["p99_us"]!);
         Assert.Equal(0.95, (double)latency["peaks"]![0]!["share_of_stream"]!, 6);
+        Assert.Equal(0.75, (double)latency["rows"]![1]!["cpu"]!["generator_cores"]!, 6);
+        Assert.Equal(12.5, (double)latency["rows"]![1]!["mean_batch_rows"]!, 6);
         Assert.Contains("| tcp | sensor | 1024 | 4 | 50% of peak |", report.Markdown());
+        // 0.75 cores at 1000 records/s: 750 µs of the generator's processor time per record, 1100 µs of serve's.
+        Assert.Contains("| 2.0 | 12.5 | 0.75 / 1.10 / 1.98 | 750.0 / 1100.0 |", report.Markdown());
     }
 }
