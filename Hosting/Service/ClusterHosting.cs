@@ -70,6 +70,8 @@ internal static class ClusterHosting
             {
                 var hub = services.GetRequiredService<PipelineHub>();
                 registry.Register<RoutedOutputsActor>(system.ActorOf(RoutedOutputsActor.Props(hub.DeliverRouted), "routed-outputs"));
+                registry.Register<NodeStatusActor>(system.ActorOf(NodeStatusActor.Props(() => hub.IsRunning ? hub.Handle.Sessions.LiveKeys : 0),
+                    NodeStatusActor.Name));
             });
         if (cluster.SeedNodes.Count == 0)
         {

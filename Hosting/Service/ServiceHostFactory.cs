@@ -138,7 +138,7 @@ public static class ServiceHostFactory
         if (options.Http.Enabled)
         {
             app.MapPrometheusScrapingEndpoint("/metrics");
-            OperationsEndpoints.Map(app, options.Http.ReadAdminToken(out _));
+            OperationsEndpoints.Map(app, options.Http.ReadAdminToken(out _), options.Cluster.Shards, options.Sessions.Buckets);
         }
 
         return app;
