@@ -39,7 +39,12 @@ internal static class ClusterHosting
                 SplitBrainResolver = SplitBrainOf(cluster.SplitBrain),
             })
             .AddHocon(
-                $"akka.cluster.sharding.handoff-timeout = {((long)Math.Ceiling(cluster.HandOffTimeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture)}ms",
+                $"akka.cluster.sharding.handoff-timeout = {((long)Math.Ceiling(cluster.HandOffTimeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture)}ms\n" +
+                // No rebalancing between running nodes: a shard moved while its keys are live in the old owner's pipeline would
+                // be restored from an older checkpoint. Shards move when their node leaves (after its final checkpoint) and
+                // are placed on the node with the fewest when first used.
+                "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = 0\n" +
+                "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-threshold = 2147483647",
                 HoconAddMode.Prepend)
             .WithShardRegion<BucketShards>(BucketShards.TypeName, (_, _) => entityId =>
                 {

@@ -44,14 +44,7 @@ public sealed class ClusterServiceTests : IClassFixture<PostgreSqlServer>, IDisp
     public async Task Three_nodes_fed_interleaved_keys_through_all_three_give_the_single_node_outputs_in_input_order_per_key()
     {
         const int keys = 24;
-        var store = await _postgres.CreateDatabaseAsync();
-        var ports = new[] { ClusterNode.FreePort(), ClusterNode.FreePort(), ClusterNode.FreePort() };
-        var seeds = ports.Select((port, i) => $"--LstmStream:Cluster:SeedNodes:{i}=akka.tcp://lstmstream@127.0.0.1:{port}").ToArray();
-        var nodes = ports.Select(port => Start(port, [
-            "--LstmStream:Cluster:Enabled=true", $"--LstmStream:Sessions:Store={store}", "--LstmStream:Cluster:Shards=12", .. seeds,
-        ])).ToArray();
-        foreach (var node in nodes) await node.WaitUntilServingAsync(Timeout);
-        foreach (var node in nodes) await node.WaitForMembersUpAsync(3, Timeout);
+        var nodes = await StartThreeNodesAsync();
 
         // The reference: one node without cluster mode, every record in order on one connection.
         var expected = await SingleNodeOutputsAsync(Records(keys, 1, 8));
@@ -80,6 +73,49 @@ public sealed class ClusterServiceTests : IClassFixture<PostgreSqlServer>, IDisp
 
         Assert.Equal(owned.Count, owned.Distinct().Count());
         foreach (var node in nodes) Assert.Equal(0, await node.StopAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task A_node_that_leaves_gracefully_hands_its_keys_over_with_their_state()
+    {
+        const int keys = 24;
+        var nodes = await StartThreeNodesAsync();
+        var expected = await SingleNodeOutputsAsync(Records(keys, 1, 8));
+
+        // Seq 1..4 of every key through all three nodes; the third then leaves (SIGTERM: its final checkpoint, then its
+        // shards are handed off), and seq 5..8 go through the two left, alternating.
+        var first = Records(keys, 1, 4);
+        var before = await Task.WhenAll(Enumerable.Range(0, 3).Select(n => nodes[n].ExchangeAsync(first.Where(r => KeyNumber(r) % 3 == n).ToList(), Timeout)));
+        var leaving = (await nodes[2].ClusterAsync()).GetProperty("members").EnumerateArray().Single(m => m.GetProperty("self").GetBoolean());
+        Assert.NotEmpty(leaving.GetProperty("shards").EnumerateArray());
+        Assert.Equal(0, await nodes[2].StopAsync(Timeout));
+        Assert.Contains("Final checkpoint", nodes[2].Log, StringComparison.Ordinal);
+        await nodes[0].WaitForMembersUpAsync(2, Timeout);
+
+        var after = new List<string>();
+        for (var seq = 5; seq <= 8; seq++) after.AddRange(await nodes[seq % 2].ExchangeAsync(Records(keys, seq, seq), Timeout));
+
+        // Every key continues from its state: nothing lost, nothing applied twice, no output twice.
+        var outputs = NdjsonClient.ByKey(before.SelectMany(o => o).Concat(after));
+        Assert.Equal(keys, outputs.Count);
+        foreach (var (key, lines) in expected) Assert.Equal(lines, outputs[key]);
+        // The two left see each other only.
+        foreach (var node in nodes[..2]) Assert.Equal(2, (await node.ClusterAsync()).GetProperty("members").GetArrayLength());
+        foreach (var node in nodes[..2]) Assert.Equal(0, await node.StopAsync(Timeout));
+    }
+
+    /// <summary>Three cluster nodes on a new database of the private PostgreSQL, each seeing all three up.</summary>
+    private async Task<ClusterNode[]> StartThreeNodesAsync()
+    {
+        var store = await _postgres.CreateDatabaseAsync();
+        var ports = new[] { ClusterNode.FreePort(), ClusterNode.FreePort(), ClusterNode.FreePort() };
+        var seeds = ports.Select((port, i) => $"--LstmStream:Cluster:SeedNodes:{i}=akka.tcp://lstmstream@127.0.0.1:{port}").ToArray();
+        var nodes = ports.Select(port => Start(port, [
+            "--LstmStream:Cluster:Enabled=true", $"--LstmStream:Sessions:Store={store}", "--LstmStream:Cluster:Shards=12", .. seeds,
+        ])).ToArray();
+        foreach (var node in nodes) await node.WaitUntilServingAsync(Timeout);
+        foreach (var node in nodes) await node.WaitForMembersUpAsync(3, Timeout);
+        return nodes;
     }
 
     /// <summary>Seq <paramref name="from"/>..<paramref name="to"/> of keys <c>sensor-0</c>.., keys interleaved.</summary>
