@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
+using LstmStream.Actors.Cluster;
 using LstmStream.Pipeline.Streaming;
 using static LstmStream.Actors.Persistence.BucketProtocol;
 
@@ -13,6 +14,11 @@ namespace LstmStream.Actors.Persistence;
 /// told (<see cref="ApplyChanges"/>) and writes a new snapshot when asked (<see cref="SaveBucket"/>); once a snapshot is
 /// written the older ones are deleted. Idle for <c>idleAfter</c> with nothing unsaved, it asks its region to stop it,
 /// so memory holds only the buckets in use.
+/// <para>
+/// In cluster mode the bucket is a sharded entity (<see cref="BucketShards"/>) living on the node that owns it: it also
+/// hands the <see cref="RoutedRecords"/> of its keys to that node's pipeline (<c>feed</c>), stays while its shard stays
+/// (no idle stop) and, when its shard moves (<see cref="HandOffBucket"/>), writes what is unsaved and stops.
+/// </para>
 /// <para>
 /// Snapshots only, no events: a failed write (disk full, database down) is answered to the asker and the changes stay
 /// here for the next attempt (a failed event write would stop the actor and lose them). The snapshot's sequence number
@@ -30,9 +36,13 @@ public sealed class BucketActor : ReceivePersistentActor
     private BucketSnapshot? _savingSnapshot;
     private List<IActorRef> _waitingForThisSave = [];
     private List<IActorRef> _waitingForNextSave = [];
+    private readonly bool _sharded;
+    private bool _handingOff;
 
-    public BucketActor(int bucket, TimeSpan idleAfter)
+    /// <param name="feed">Cluster mode: hands routed records to this node's pipeline; null for the single-node store.</param>
+    public BucketActor(int bucket, TimeSpan idleAfter, Action<RoutedRecords>? feed = null)
     {
+        _sharded = feed is not null;
         _bucket = bucket;
         PersistenceId = PersistenceIdOf(bucket);
 
@@ -45,6 +55,7 @@ public sealed class BucketActor : ReceivePersistentActor
         });
         Recover<RecoveryCompleted>(_ =>
         {
+            if (_sharded) return;
             if (idleAfter > TimeSpan.Zero) SetReceiveTimeout(idleAfter);
             Context.Parent.Tell(new BucketReady(_bucket));
         });
@@ -80,6 +91,13 @@ public sealed class BucketActor : ReceivePersistentActor
         {
             if (!_dirty && _saving < 0) Context.Parent.Tell(new BucketIdle(_bucket));
         });
+        if (feed is not null) Command<RoutedRecords>(feed);
+        Command<HandOffBucket>(_ =>
+        {
+            _handingOff = true;
+            if (_dirty && _saving < 0) StartSave([]);
+            else if (_saving < 0) Context.Stop(Self);
+        });
         Command<StopIfIdle>(_ =>
         {
             if (_dirty || _saving >= 0) Context.Parent.Tell(new BucketBusy(_bucket));
@@ -92,11 +110,15 @@ public sealed class BucketActor : ReceivePersistentActor
     /// <summary>The persistence id of <paramref name="bucket"/>'s snapshots.</summary>
     public static string PersistenceIdOf(int bucket) => $"lstmstream-bucket-{bucket}";
 
-    public static Props Props(int bucket, TimeSpan idleAfter) => Akka.Actor.Props.Create(() => new BucketActor(bucket, idleAfter));
+    public static Props Props(int bucket, TimeSpan idleAfter) => Akka.Actor.Props.Create(() => new BucketActor(bucket, idleAfter, null));
+
+    /// <summary>The bucket as a sharded entity (cluster mode): routed records go to <paramref name="feed"/>.</summary>
+    public static Props ShardedProps(int bucket, Action<RoutedRecords> feed) =>
+        Akka.Actor.Props.Create(() => new BucketActor(bucket, TimeSpan.Zero, feed));
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
-        Context.Parent.Tell(new BucketRecoveryFailed(_bucket, reason));
+        if (!_sharded) Context.Parent.Tell(new BucketRecoveryFailed(_bucket, reason));
         base.OnRecoveryFailure(reason, message);
     }
 
@@ -138,7 +160,14 @@ public sealed class BucketActor : ReceivePersistentActor
         _saving = -1;
         _savingSnapshot = null;
         _waitingForThisSave = [];
-        if (_waitingForNextSave.Count == 0) return;
+        if (_waitingForNextSave.Count == 0)
+        {
+            // Handing off: stop once what was unsaved is written (a failed write is tried again until the shard's hand-off times out).
+            if (_handingOff && _dirty) StartSave([]);
+            else if (_handingOff) Context.Stop(Self);
+            return;
+        }
+
         var waiting = _waitingForNextSave;
         _waitingForNextSave = [];
         StartSave(waiting);

@@ -54,6 +54,15 @@ public static class BucketProtocol
     /// <param name="Recorded">True when this start recorded the count (a new store).</param>
     public sealed record BucketCountConfirmed(int BucketCount, bool Recorded);
 
+    /// <summary>
+    /// Cluster mode: the bucket's shard moves to another node; the bucket writes what is unsaved and stops (the shard
+    /// region's hand-off stop message).
+    /// </summary>
+    public sealed record HandOffBucket
+    {
+        public static HandOffBucket Instance { get; } = new();
+    }
+
     // Between the region and its bucket actors.
     internal sealed record BucketReady(int Bucket);
 

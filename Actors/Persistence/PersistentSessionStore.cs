@@ -37,16 +37,18 @@ public sealed class PersistentSessionStore : ISessionStore
     /// Opens the store behind <paramref name="region"/>: checks (on first use records) its bucket count. Throws a
     /// <see cref="SessionStoreException"/> when the store was created with another count or cannot be read.
     /// </summary>
+    /// <param name="region">Where the buckets' messages go: the <see cref="BucketRegionActor"/>, or in cluster mode the buckets' shard region.</param>
     /// <param name="timeout">How long one request to the store may take before it counts as failed.</param>
+    /// <param name="countRegion">The <see cref="BucketRegionActor"/> that checks the bucket count when <paramref name="region"/> is a shard region.</param>
     public static async Task<PersistentSessionStore> OpenAsync(IActorRef region, int bucketCount, TimeSpan timeout, SessionStoreFigures figures,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, IActorRef? countRegion = null)
     {
         ArgumentNullException.ThrowIfNull(region);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bucketCount);
         ArgumentNullException.ThrowIfNull(figures);
         try
         {
-            await region.Ask<BucketCountConfirmed>(new CheckBucketCount(bucketCount), timeout, cancellationToken).ConfigureAwait(false);
+            await (countRegion ?? region).Ask<BucketCountConfirmed>(new CheckBucketCount(bucketCount), timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (AskTimeoutException e)
         {

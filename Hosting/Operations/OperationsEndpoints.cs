@@ -19,6 +19,7 @@ namespace LstmStream.Hosting.Operations;
 /// <item><c>GET /admin/keys/{key}</c> — the key's state (<see cref="KeyStateDocument"/>: live, or else stored), 404 when it has none</item>
 /// <item><c>PUT /admin/keys/{key}</c> — puts a <see cref="KeyStateDocument"/> into the pipeline (same model only)</item>
 /// <item><c>POST /admin/checkpoint</c> — takes a checkpoint of durable sessions, answers once it is written</item>
+/// <item><c>GET /admin/cluster</c> — cluster mode: members and their status, shards and buckets per member, live keys per member (<see cref="ClusterStatus"/>)</item>
 /// <item><c>GET /admin/counts</c> — live keys, keys created / ended, evictions, batches, channels, records in flight</item>
 /// <item><c>POST /admin/keys/drop?key=K</c> — discards K's state (its next step starts from zero as a new key)</item>
 /// <item><c>POST /admin/keys/reset?key=K</c> — zeroes K's state and keeps K live</item>
@@ -34,7 +35,9 @@ public static class OperationsEndpoints
     public static readonly TimeSpan AdminTimeout = TimeSpan.FromSeconds(10);
 
     /// <param name="adminToken">The bearer token every <c>/admin/…</c> request must send, or null for none.</param>
-    public static void Map(IEndpointRouteBuilder app, string? adminToken)
+    /// <param name="shards">Cluster mode: <c>LstmStream:Cluster:Shards</c>.</param>
+    /// <param name="buckets"><c>LstmStream:Sessions:Buckets</c>.</param>
+    public static void Map(IEndpointRouteBuilder app, string? adminToken, int shards = 1, int buckets = 1)
     {
         app.MapGet("/health", (IServiceHealth health) => !health.IsHealthy
             ? Results.Json(new { status = "unavailable" }, statusCode: StatusCodes.Status503ServiceUnavailable)
@@ -54,6 +57,9 @@ public static class OperationsEndpoints
                 channels = channels.Channels,
                 recordsInFlight = channels.RecordsInFlight,
             }), aborted));
+
+        admin.MapGet("/cluster", (ActorSystem system, ActorRegistry registry, CancellationToken aborted) =>
+            ClusterStatus.GetAsync(system, registry, shards, buckets, aborted));
 
         admin.MapGet("/keys/{key}", async (string key, IServiceHealth health, IRequiredActor<PipelineOwnerActor> owner, ISessionStoreAccess store,
             CancellationToken aborted) =>

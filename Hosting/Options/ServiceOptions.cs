@@ -19,6 +19,9 @@ public sealed class ServiceOptions
     public ConsoleChannelSettings Console { get; set; } = new();
     public SimulatorChannelSettings Simulator { get; set; } = new();
     public MqttChannelSettings Mqtt { get; set; } = new();
+    /// <summary><c>LstmStream:Cluster</c>: several nodes sharing the keys (off by default).</summary>
+    public ClusterSettings Cluster { get; set; } = new();
+
     public HttpSettings Http { get; set; } = new();
     public ShutdownSettings Shutdown { get; set; } = new();
 

@@ -60,6 +60,7 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         else if (o.Limits.MaxKeyBytes > o.Limits.MaxLineBytes)
             Fail("Limits:MaxKeyBytes", $"must not exceed Limits:MaxLineBytes ({o.Limits.MaxLineBytes}): a key is part of a line, got {o.Limits.MaxKeyBytes}");
         ValidateStore(o.Sessions, Fail);
+        ValidateCluster(o.Cluster, o.Sessions, Fail);
 
         if (o.Tcp.Enabled)
         {
@@ -147,6 +148,51 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         if (sessions.StoreTimeout <= TimeSpan.Zero) fail("Sessions:StoreTimeout", $"must be positive, got {sessions.StoreTimeout}");
         if (sessions.BucketIdleTimeout < TimeSpan.Zero)
             fail("Sessions:BucketIdleTimeout", $"must not be negative (zero: buckets stay in memory), got {sessions.BucketIdleTimeout}");
+    }
+
+    private static void ValidateCluster(ClusterSettings cluster, SessionSettings sessions, Action<string, string> fail)
+    {
+        if (!cluster.Enabled) return;
+        if (string.IsNullOrWhiteSpace(cluster.Hostname)) fail("Cluster:Hostname", "must name the address other nodes reach this one at, got nothing");
+        if (cluster.Port is < 0 or > 65_535) fail("Cluster:Port", $"must be within 0..65535 (0: any free port), got {cluster.Port}");
+        var seedPrefix = $"akka.tcp://{ClusterSettings.SystemName}@";
+        for (var i = 0; i < cluster.SeedNodes.Count; i++)
+        {
+            var seed = cluster.SeedNodes[i];
+            if (seed is null || !seed.StartsWith(seedPrefix, StringComparison.Ordinal) ||
+                !HasHostAndPort(seed[seedPrefix.Length..]))
+                fail($"Cluster:SeedNodes:{i}", $"must be {seedPrefix}host:port, got '{seed}'");
+        }
+
+        if (cluster.SeedNodes.Count > 0 && cluster.Port == 0)
+            fail("Cluster:Port", "is 0 (any free port) but Cluster:SeedNodes are given: the other nodes must know this node's port; name it");
+        if (cluster.Shards < 1 || cluster.Shards > sessions.Buckets)
+            fail("Cluster:Shards", $"must be within 1..Sessions:Buckets ({sessions.Buckets}): a shard holds whole buckets, got {cluster.Shards}");
+        if (!ClusterSettings.SplitBrainStrategies.Contains(cluster.SplitBrain?.Trim() ?? "", StringComparer.OrdinalIgnoreCase))
+            fail("Cluster:SplitBrain", $"must be keep-majority, keep-oldest or off, got '{cluster.SplitBrain}'");
+        if (cluster.HandOffTimeout <= TimeSpan.Zero) fail("Cluster:HandOffTimeout", $"must be positive, got {cluster.HandOffTimeout}");
+        SessionStoreLocation location;
+        try
+        {
+            location = sessions.StoreLocation();
+        }
+        catch (ArgumentException)
+        {
+            return; // named under Sessions:Store already
+        }
+
+        if (location.Kind == SessionStoreKind.None)
+            fail("Cluster:Enabled", "needs a session store (Sessions:Store): a bucket's keys move between nodes through it; name a SQLite file for one node, a PostgreSQL database for several");
+        else if (location.Kind == SessionStoreKind.Sqlite && cluster.SeedNodes.Count > 0)
+            fail("Cluster:SeedNodes", "name other nodes but Sessions:Store is a SQLite file, which only this process can reach: nodes of a cluster share one PostgreSQL store");
+    }
+
+    /// <summary>host:port, the host a name or an address.</summary>
+    private static bool HasHostAndPort(string text)
+    {
+        var colon = text.LastIndexOf(':');
+        return colon > 0 && int.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) &&
+               port is > 0 and <= 65_535 && Uri.CheckHostName(text[..colon]) != UriHostNameType.Unknown;
     }
 
     private static void ValidateTls(TcpSettings tcp, Action<string, string> fail)

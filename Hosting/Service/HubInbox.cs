@@ -63,6 +63,29 @@ internal sealed class HubInbox
     }
 
     /// <summary>
+    /// Puts <paramref name="batch"/> into the inbox if there is room now and the inbox is not completed; never waits.
+    /// False: the batch was not taken.
+    /// </summary>
+    public bool TryWrite(StepBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (_completed || !_room.Wait(0)) return false;
+        lock (_completionGate)
+        {
+            if (_completed)
+            {
+                _room.Release();
+                return false;
+            }
+
+            _queue.Enqueue(batch);
+        }
+
+        Interlocked.Exchange(ref _parkedReader, null)?.Invoke();
+        return true;
+    }
+
+    /// <summary>
     /// Takes no more batches; those already taken are still read. Writers waiting for room are refused, a parked
     /// reader is woken.
     /// </summary>

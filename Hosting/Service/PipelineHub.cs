@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Akka;
+using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using LstmStream.Actors.Cluster;
 using LstmStream.Hosting.Channels;
 using LstmStream.Hosting.Operations;
 using LstmStream.Pipeline.Records;
@@ -21,6 +23,13 @@ namespace LstmStream.Hosting.Service;
 /// a slow channel only stops its own input. The hub does not run the pipeline: it hands out the graph
 /// (<see cref="Graph"/>), which the pipeline's owner actor materializes, and is told the result
 /// (<see cref="Attach"/>).
+/// <para>
+/// Cluster mode (<see cref="AttachRouting"/>): every accepted batch is split by bucket and sent to the bucket's owner
+/// through the shard region as one <see cref="RoutedRecords"/> per bucket; the inbox takes the records routed here by the
+/// bucket entities of this node (<see cref="SubmitRouted"/>), the outbox sends each row's output back to the node that
+/// accepted it (<see cref="RoutedOutputs"/>), and that node's <see cref="RoutedOutputsActor"/> hands them to
+/// <see cref="DeliverRouted"/>, which gives every row to its connection as the outbox does on one node.
+/// </para>
 /// </summary>
 public sealed class PipelineHub : IPipelineInbox, IChannelLoad
 {
@@ -37,15 +46,27 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
     private long _steps;
     private Task _completion = Task.CompletedTask;
     private LstmPipelineHandle? _handle;
+    private readonly RoutedRows _routedRows = new();
+    private IActorRef? _shardRegion;
+    private IActorRef? _replyTo;
+    private int _bucketCount;
 
-    public PipelineHub(ServiceMetrics metrics, ChannelMetrics channelMetrics, ILoggerFactory loggers, TimeProvider time, int inboxBatches = 16)
+    /// <param name="inboxBatches">Most batches waiting in the inbox (a connection submitting more waits).</param>
+    /// <param name="routed">
+    /// Cluster mode: the inbox is fed by the bucket entities (which cannot wait) and is not bounded here; what waits in it
+    /// is bounded by the accepting connections' in-flight credit.
+    /// </param>
+    public PipelineHub(ServiceMetrics metrics, ChannelMetrics channelMetrics, ILoggerFactory loggers, TimeProvider time, int inboxBatches = 16,
+        bool routed = false)
     {
         _time = time;
         _metrics = metrics;
         _channelMetrics = channelMetrics;
         _logger = loggers.CreateLogger<PipelineHub>();
         _connectionLogger = loggers.CreateLogger<PipelineConnection>();
-        _inbox = new HubInbox(inboxBatches);
+        // Cluster mode: routed records come from bucket entities, which must not wait: no bound (the senders' own
+        // inboxes and in-flight credit bound what is routed here).
+        _inbox = new HubInbox(routed ? int.MaxValue : inboxBatches);
     }
 
     /// <summary>The model's input size (every submitted row's width); set by <see cref="Graph"/>.</summary>
@@ -98,6 +119,58 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
         }, TaskScheduler.Default).Unwrap();
     }
 
+    /// <summary>
+    /// Cluster mode, before any channel connects: accepted records go to their bucket's owner through
+    /// <paramref name="shardRegion"/> (buckets of <see cref="KeyBuckets.BucketOf"/> over <paramref name="bucketCount"/>) and
+    /// their outputs come back to <paramref name="replyTo"/> (this node's <see cref="RoutedOutputsActor"/>).
+    /// </summary>
+    public void AttachRouting(IActorRef shardRegion, IActorRef replyTo, int bucketCount)
+    {
+        ArgumentNullException.ThrowIfNull(shardRegion);
+        ArgumentNullException.ThrowIfNull(replyTo);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bucketCount);
+        _shardRegion = shardRegion;
+        _replyTo = replyTo;
+        _bucketCount = bucketCount;
+    }
+
+    /// <summary>Rows routed here from some node's channels whose output has not gone back yet.</summary>
+    public int RoutedRowsInFlight => _routedRows.InFlight;
+
+    /// <summary>
+    /// Cluster mode, called by a bucket entity of this node (in the order it received them): <paramref name="records"/>
+    /// enter this node's pipeline; their outputs go back to <see cref="RoutedRecords.ReplyTo"/>.
+    /// </summary>
+    public void SubmitRouted(RoutedRecords records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        if (records.Count == 0) return;
+        if (records.Width != InputSize && InputSize != 0)
+            throw new ArgumentException($"routed rows are {records.Width} wide, the model's input size is {InputSize}", nameof(records));
+        var batch = StepBatch.Rent(records.Count, records.Width);
+        for (var r = 0; r < records.Count; r++) batch.Add(records.Keys[r], records.Seq[r], records.Flags[r], 0);
+        records.Data.AsSpan(0, records.Count * records.Width).CopyTo(batch.Data);
+        _routedRows.Admit(records.ReplyTo, records.Tags, batch.Tags.AsSpan(0, records.Count));
+        if (!_inbox.TryWrite(batch))
+        {
+            // The pipeline has completed (the node is stopping): the records are not stepped here.
+            foreach (var tag in batch.Tags.AsSpan(0, batch.Count)) _routedRows.Take(tag);
+            batch.Release();
+            throw new InvalidOperationException("the pipeline is not taking input (stopping)");
+        }
+    }
+
+    /// <summary>Cluster mode, called by this node's <see cref="RoutedOutputsActor"/>: outputs of records this node's channels accepted.</summary>
+    public void DeliverRouted(RoutedOutputs outputs)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        if (outputs.Count == 0) return;
+        var batch = StepBatch.Rent(outputs.Count, Math.Max(1, outputs.Width));
+        for (var r = 0; r < outputs.Count; r++) batch.Add(outputs.Keys[r], outputs.Seq[r], outputs.Flags[r], outputs.Tags[r]);
+        outputs.Data.AsSpan(0, outputs.Count * outputs.Width).CopyTo(batch.Data);
+        DeliverToConnections(batch);
+    }
+
     public PipelineConnection Connect(IChannelOutput output, string kind, int maxInFlight)
     {
         ArgumentNullException.ThrowIfNull(output);
@@ -120,15 +193,108 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
     private ValueTask EnqueueAsync(StepBatch batch, CancellationToken cancellationToken)
     {
         if (!IsRunning) throw new InvalidOperationException("the pipeline is not running");
-        return _inbox.WriteAsync(batch, cancellationToken);
+        if (_shardRegion is null) return _inbox.WriteAsync(batch, cancellationToken);
+        SendToOwners(batch);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Cluster mode: one <see cref="RoutedRecords"/> per bucket of the batch, rows in batch order.</summary>
+    private void SendToOwners(StepBatch batch)
+    {
+        var rowsByBucket = new Dictionary<int, List<int>>();
+        try
+        {
+            for (var r = 0; r < batch.Count; r++)
+            {
+                var bucket = KeyBuckets.BucketOf(batch.Keys[r], _bucketCount);
+                if (!rowsByBucket.TryGetValue(bucket, out var rows)) rowsByBucket[bucket] = rows = [];
+                rows.Add(r);
+            }
+
+            var width = batch.Width;
+            foreach (var (bucket, rows) in rowsByBucket)
+            {
+                var n = rows.Count;
+                var keys = new string[n];
+                var seq = new long[n];
+                var flags = new StepFlags[n];
+                var tags = new long[n];
+                var data = new float[n * width];
+                for (var i = 0; i < n; i++)
+                {
+                    var r = rows[i];
+                    keys[i] = batch.Keys[r];
+                    seq[i] = batch.Seq[r];
+                    flags[i] = batch.Flags[r];
+                    tags[i] = batch.Tags[r];
+                    batch.Row(r).CopyTo(data.AsSpan(i * width, width));
+                }
+
+                _shardRegion!.Tell(new RoutedRecords(bucket, _replyTo!, width, keys, seq, flags, tags, data), ActorRefs.NoSender);
+            }
+        }
+        finally
+        {
+            batch.Release();
+        }
     }
 
     private void Route(StepBatch batch)
     {
+        _metrics.BatchProcessed(batch.Count);
+        Interlocked.Add(ref _steps, batch.Count);
+        if (_shardRegion is null) DeliverToConnections(batch);
+        else SendBackToOrigins(batch);
+    }
+
+    /// <summary>Cluster mode, on the outbox: each row's output goes back to the node that accepted it, one message per node and batch.</summary>
+    private void SendBackToOrigins(StepBatch batch)
+    {
         try
         {
-            _metrics.BatchProcessed(batch.Count);
-            Interlocked.Add(ref _steps, batch.Count);
+            var originOf = new int[batch.Count];
+            var perOrigin = new Dictionary<int, int>();
+            for (var r = 0; r < batch.Count; r++)
+            {
+                var (origin, tag) = _routedRows.Take(batch.Tags[r]);
+                originOf[r] = origin;
+                batch.Tags[r] = tag;
+                perOrigin[origin] = perOrigin.GetValueOrDefault(origin) + 1;
+            }
+
+            var width = batch.Width;
+            foreach (var (origin, n) in perOrigin)
+            {
+                var keys = new string[n];
+                var seq = new long[n];
+                var flags = new StepFlags[n];
+                var tags = new long[n];
+                var data = new float[n * width];
+                var i = 0;
+                for (var r = 0; r < batch.Count; r++)
+                {
+                    if (originOf[r] != origin) continue;
+                    keys[i] = batch.Keys[r];
+                    seq[i] = batch.Seq[r];
+                    flags[i] = batch.Flags[r];
+                    tags[i] = batch.Tags[r];
+                    batch.Row(r).CopyTo(data.AsSpan(i * width, width));
+                    i++;
+                }
+
+                _routedRows.Origin(origin).Tell(new RoutedOutputs(width, keys, seq, flags, tags, data), ActorRefs.NoSender);
+            }
+        }
+        finally
+        {
+            batch.Release();
+        }
+    }
+
+    private void DeliverToConnections(StepBatch batch)
+    {
+        try
+        {
             var now = Stopwatch.GetTimestamp();
             var batchNumber = _routedBatches++;
             PipelineConnection? connection = null;

@@ -61,7 +61,9 @@ public static class ServiceHostFactory
 
         var store = options.Sessions.StoreLocation();
         // Akka.Hosting first: hosted services stop in reverse order, so the actor system outlives the drain.
-        builder.Services.AddAkka("lstmstream", (akka, _) => akka
+        builder.Services.AddAkka(ClusterSettings.SystemName, (akka, services) =>
+        {
+            akka
             .ConfigureLoggers(loggers =>
             {
                 loggers.LogLevel = Akka.Event.LogLevel.WarningLevel;
@@ -78,12 +80,24 @@ public static class ServiceHostFactory
                 // Durable sessions: the store's buckets, started on demand (LstmStream:Sessions:Store).
                 if (store.Kind != SessionStoreKind.None)
                     registry.Register<BucketRegionActor>(system.ActorOf(BucketRegionActor.Props(options.Sessions.BucketIdleTimeout), "sessions-store"));
-            }));
+            });
+            // Cluster mode: the buckets become sharded entities and records travel to their bucket's owner.
+            if (options.Cluster.Enabled) akka.WithLstmStreamCluster(options, services);
+        });
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ServiceMetrics>();
         builder.Services.AddSingleton<ChannelMetrics>();
-        builder.Services.AddSingleton<PipelineHub>();
+        if (options.Cluster.Enabled)
+        {
+            builder.Services.AddSingleton(sp => new PipelineHub(sp.GetRequiredService<ServiceMetrics>(), sp.GetRequiredService<ChannelMetrics>(),
+                sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), routed: true));
+        }
+        else
+        {
+            builder.Services.AddSingleton<PipelineHub>();
+        }
+
         builder.Services.AddSingleton<IChannelLoad>(sp => sp.GetRequiredService<PipelineHub>());
         // Ingresses, started in this order.
         if (options.Tcp.Enabled)
@@ -124,7 +138,7 @@ public static class ServiceHostFactory
         if (options.Http.Enabled)
         {
             app.MapPrometheusScrapingEndpoint("/metrics");
-            OperationsEndpoints.Map(app, options.Http.ReadAdminToken(out _));
+            OperationsEndpoints.Map(app, options.Http.ReadAdminToken(out _), options.Cluster.Shards, options.Sessions.Buckets);
         }
 
         return app;

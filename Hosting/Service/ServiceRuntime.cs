@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka;
 using Akka.Actor;
 using Akka.Hosting;
+using LstmStream.Actors.Cluster;
 using LstmStream.Actors.Pipelines;
 using LstmStream.Hosting.Channels;
 using LstmStream.Hosting.Operations;
@@ -100,6 +101,14 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
         var started = await owner.Ask<PipelineStarted>(new StartPipeline(_hub.Graph(flow, model.InputSize)), StartTimeout, cancellationToken)
             .ConfigureAwait(false);
         _hub.Attach(started.Handle, started.Completion);
+        if (_options.Cluster.Enabled)
+        {
+            // Cluster mode: every accepted record goes to its bucket's owner (maybe this node) through the shard region.
+            var registry = ActorRegistry.For(_system);
+            _hub.AttachRouting(await registry.GetAsync<BucketShards>(cancellationToken).ConfigureAwait(false),
+                await registry.GetAsync<RoutedOutputsActor>(cancellationToken).ConfigureAwait(false), _options.Sessions.Buckets);
+        }
+
         _started = true;
         _sessionStore.StartCheckpoints(started.Handle.State);
         _metrics.AttachPipeline(started.Handle.Sessions, served.BackendName, served.Backends.Choices, _hub);
@@ -120,7 +129,8 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
             $"backend {served.BackendName}, {_options.Math.Threads} thread(s) [{string.Join("; ", served.Backends.Choices)}]; " +
             $"batch ≤ {_options.Batch.MaxRows} rows, {(_options.Batch.MaxDelayMilliseconds > 0 ? $"lingering ≤ {_options.Batch.MaxDelayMilliseconds} ms" : "on demand")}; " +
             $"ingress {(_ingresses.Count == 0 ? "none" : string.Join(", ", _ingresses.Select(i => i.Description)))}; http {http}; " +
-            $"sessions {_sessionStore.Location.Description}";
+            $"sessions {_sessionStore.Location.Description}; " +
+            $"cluster {(_options.Cluster.Enabled ? $"{Akka.Cluster.Cluster.Get(_system).SelfAddress}, {_options.Cluster.Shards} shards" : "off")}";
         _logger.LogInformation("{StartupLine}", StartupLine);
         if (_options.StatisticsInterval > TimeSpan.Zero)
         {

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Hosting;
+using LstmStream.Actors.Cluster;
 using LstmStream.Actors.Persistence;
 using LstmStream.Hosting.Operations;
 using LstmStream.Hosting.Options;
@@ -18,6 +19,7 @@ namespace LstmStream.Hosting.Service;
 public sealed class SessionStoreService : ISessionStoreAccess
 {
     private readonly SessionSettings _settings;
+    private readonly bool _clustered;
     private readonly ActorSystem _system;
     private readonly ActorRegistry _registry;
     private readonly Func<PipelineStateAccess, ICheckpointSource> _checkpointSource;
@@ -31,6 +33,7 @@ public sealed class SessionStoreService : ISessionStoreAccess
     {
         Rounds = rounds;
         _settings = options.Value.Sessions;
+        _clustered = options.Value.Cluster.Enabled;
         _system = system;
         _registry = registry;
         _logger = logger;
@@ -65,7 +68,10 @@ public sealed class SessionStoreService : ISessionStoreAccess
         {
             await Location.PrepareAsync(cancellationToken).ConfigureAwait(false);
             var region = await _registry.GetAsync<BucketRegionActor>(cancellationToken).ConfigureAwait(false);
-            _store = await PersistentSessionStore.OpenAsync(region, _settings.Buckets, _settings.StoreTimeout, new SessionStoreFigures(), cancellationToken)
+            // Cluster mode: the buckets are sharded entities, each on the node that owns it; the local region checks the count.
+            var buckets = _clustered ? await _registry.GetAsync<BucketShards>(cancellationToken).ConfigureAwait(false) : region;
+            _store = await PersistentSessionStore.OpenAsync(buckets, _settings.Buckets, _settings.StoreTimeout, new SessionStoreFigures(), cancellationToken,
+                    countRegion: region)
                 .ConfigureAwait(false);
         }
         catch (Exception e) when (e is SessionStoreException or IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)

@@ -1,5 +1,3 @@
-using System.Runtime.Intrinsics;
-using LstmStream.Pipeline.Models;
 using LstmStream.Pipeline.Numerics;
 
 namespace LstmStream.Tests.Numerics;
@@ -64,30 +62,6 @@ public sealed class SpanActivationsTests
     {
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => SpanActivations.Sigmoid(new float[3], 64));
         Assert.Contains("512, 256 or 128", error.Message, StringComparison.Ordinal);
-    }
-
-    [Theory]
-    [InlineData(HeadActivation.Sigmoid, 1)]
-    [InlineData(HeadActivation.Sigmoid, 3)]
-    [InlineData(HeadActivation.Tanh, 1)]
-    [InlineData(HeadActivation.Tanh, 5)]
-    public void A_dense_heads_output_for_a_row_does_not_depend_on_how_many_rows_share_its_batch(HeadActivation activation, int outputs)
-    {
-        var rng = new Random(9);
-        const int inputs = 32, rows = 21;
-        var head = new DenseHead(inputs, outputs, ReferenceLstmCell.RandomValues(rng, inputs * outputs), ReferenceLstmCell.RandomValues(rng, outputs),
-            activation);
-        using var backend = new ManagedMatMul(1, Vector256.IsHardwareAccelerated ? 256 : 128);
-        var kernel = new DenseHeadKernel(head, backend);
-        var h = ReferenceLstmCell.RandomValues(rng, rows * inputs);
-        var all = new float[rows * outputs];
-        kernel.Apply(rows, h, all);
-        for (var count = 1; count <= rows; count++)
-        {
-            var y = new float[count * outputs];
-            kernel.Apply(count, h.AsSpan(0, count * inputs), y);
-            Assert.Equal(all[..(count * outputs)], y);
-        }
     }
 
     private static void Activate(Span<float> values, bool tanh, int bits)

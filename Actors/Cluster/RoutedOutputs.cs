@@ -1,0 +1,13 @@
+using LstmStream.Pipeline.Streaming;
+
+namespace LstmStream.Actors.Cluster;
+
+/// <summary>
+/// Outputs of <see cref="RoutedRecords"/> on their way back from the node that stepped them to the node whose
+/// connections accepted them: row <c>r</c> is <c>Keys[r]</c>, <c>Seq[r]</c>, <c>Flags[r]</c>, the accepting connection's
+/// <c>Tags[r]</c> and the <paramref name="Width"/> output floats <c>Data[r × Width ..]</c>, in the order they were stepped.
+/// </summary>
+public sealed record RoutedOutputs(int Width, string[] Keys, long[] Seq, StepFlags[] Flags, long[] Tags, float[] Data)
+{
+    public int Count => Keys.Length;
+}

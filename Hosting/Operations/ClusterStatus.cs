@@ -1,0 +1,69 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Hosting;
+using LstmStream.Actors.Cluster;
+using Microsoft.AspNetCore.Http;
+
+namespace LstmStream.Hosting.Operations;
+
+/// <summary>
+/// <c>GET /admin/cluster</c>: the cluster as this node sees it: every member (address, status, roles, whether this node
+/// is it, whether it is unreachable), each member's shards and the buckets in them (bucket <c>b</c> is in shard
+/// <c>b mod shards</c>) and its live keys (asked of its <see cref="NodeStatusActor"/>; null when it did not answer in time).
+/// 404 when cluster mode is off.
+/// </summary>
+internal static class ClusterStatus
+{
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
+
+    public static async Task<IResult> GetAsync(ActorSystem system, ActorRegistry registry, int shards, int buckets, CancellationToken aborted)
+    {
+        if (!registry.TryGet<BucketShards>(out var region))
+            return Results.Json(new { error = "cluster mode is off (LstmStream:Cluster:Enabled)" }, statusCode: StatusCodes.Status404NotFound);
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        var state = cluster.State;
+        var stats = await region.Ask<ClusterShardingStats>(new GetClusterShardingStats(AskTimeout), AskTimeout + TimeSpan.FromSeconds(1), aborted)
+            .ConfigureAwait(false);
+        var members = new List<object>();
+        foreach (var member in state.Members.OrderBy(m => m.Address.ToString(), StringComparer.Ordinal))
+        {
+            var nodeShards = stats.Regions.TryGetValue(member.Address, out var regionStats)
+                ? regionStats.Stats.Keys.Select(int.Parse).Order().ToArray()
+                : [];
+            members.Add(new
+            {
+                address = member.Address.ToString(),
+                status = member.Status.ToString(),
+                self = member.Address.Equals(cluster.SelfAddress),
+                unreachable = state.Unreachable.Contains(member),
+                roles = member.Roles.Order(StringComparer.Ordinal).ToArray(),
+                shards = nodeShards,
+                buckets = nodeShards.SelectMany(s => Enumerable.Range(0, buckets).Where(b => b % shards == s)).Order().ToArray(),
+                liveKeys = await LiveKeysAsync(system, member.Address, aborted).ConfigureAwait(false),
+            });
+        }
+
+        return Results.Json(new
+        {
+            self = cluster.SelfAddress.ToString(),
+            leader = state.Leader?.ToString(),
+            shards,
+            buckets,
+            members,
+        });
+    }
+
+    private static async Task<long?> LiveKeysAsync(ActorSystem system, Address node, CancellationToken aborted)
+    {
+        try
+        {
+            var status = await system.ActorSelection(new RootActorPath(node) / "user" / NodeStatusActor.Name)
+                .Ask<NodeStatusActor.NodeStatus>(NodeStatusActor.GetNodeStatus.Instance, AskTimeout, aborted).ConfigureAwait(false);
+            return status.LiveKeys;
+        }
+        catch (AskTimeoutException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,100 @@
+using System.Globalization;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Hosting.SBR;
+using Akka.Cluster.Sharding;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+using LstmStream.Actors.Cluster;
+using LstmStream.Actors.Persistence;
+using LstmStream.Hosting.Options;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace LstmStream.Hosting.Service;
+
+/// <summary>
+/// Cluster mode (<c>LstmStream:Cluster:Enabled</c>) in the one <c>AddAkka</c> call: remoting on the configured address,
+/// Akka.Cluster with the seed nodes (none: the node joins itself, a cluster of one) and the split-brain resolver, the
+/// session store's buckets as sharded entities (<see cref="BucketShards"/>: state in distributed data, remember-entities
+/// off, <see cref="BucketProtocol.HandOffBucket"/> as the hand-off stop message) fed into this node's
+/// <see cref="PipelineHub"/>, and the node's <see cref="RoutedOutputsActor"/>.
+/// </summary>
+internal static class ClusterHosting
+{
+    /// <summary>The largest message between nodes (a bucket's routed records or a node's outputs of one batch).</summary>
+    private const int MaxFrameBytes = 16 * 1024 * 1024;
+
+    public static AkkaConfigurationBuilder WithLstmStreamCluster(this AkkaConfigurationBuilder akka, ServiceOptions options, IServiceProvider services)
+    {
+        var cluster = options.Cluster;
+        akka.WithRemoting(remote =>
+            {
+                remote.HostName = cluster.Hostname;
+                remote.Port = cluster.Port;
+                remote.MaxFrameSize = MaxFrameBytes;
+            })
+            .WithClustering(new ClusterOptions
+            {
+                SeedNodes = cluster.SeedNodes.ToArray(),
+                SplitBrainResolver = SplitBrainOf(cluster.SplitBrain),
+            })
+            .AddHocon(
+                $"akka.cluster.sharding.handoff-timeout = {((long)Math.Ceiling(cluster.HandOffTimeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture)}ms\n" +
+                // No rebalancing between running nodes: a shard moved while its keys are live in the old owner's pipeline would
+                // be restored from an older checkpoint. Shards move when their node leaves (after its final checkpoint) and
+                // are placed on the node with the fewest when first used.
+                "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = 0\n" +
+                "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-threshold = 2147483647",
+                HoconAddMode.Prepend)
+            .WithShardRegion<BucketShards>(BucketShards.TypeName, (_, _) => entityId =>
+                {
+                    var hub = services.GetRequiredService<PipelineHub>();
+                    var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ClusterHosting));
+                    var bucket = int.Parse(entityId, CultureInfo.InvariantCulture);
+                    return BucketActor.ShardedProps(bucket, records =>
+                    {
+                        try
+                        {
+                            hub.SubmitRouted(records);
+                        }
+                        catch (InvalidOperationException e)
+                        {
+                            logger.LogError("Bucket {Bucket}: {Count} routed record(s) not stepped: {Reason}", bucket, records.Count, e.Message);
+                        }
+                    });
+                },
+                new BucketMessageExtractor(cluster.Shards),
+                new ShardOptions
+                {
+                    StateStoreMode = StateStoreMode.DData,
+                    RememberEntities = false,
+                    HandOffStopMessage = BucketProtocol.HandOffBucket.Instance,
+                    ShouldPassivateIdleEntities = false,
+                })
+            .WithActors((system, registry) =>
+            {
+                var hub = services.GetRequiredService<PipelineHub>();
+                registry.Register<RoutedOutputsActor>(system.ActorOf(RoutedOutputsActor.Props(hub.DeliverRouted), "routed-outputs"));
+                registry.Register<NodeStatusActor>(system.ActorOf(NodeStatusActor.Props(() => hub.IsRunning ? hub.Handle.Sessions.LiveKeys : 0),
+                    NodeStatusActor.Name));
+            });
+        if (cluster.SeedNodes.Count == 0)
+        {
+            // No seed nodes: a cluster of one, formed by joining itself.
+            akka.AddStartup((system, _) =>
+            {
+                var self = Akka.Cluster.Cluster.Get(system);
+                self.Join(self.SelfAddress);
+            });
+        }
+
+        return akka;
+    }
+
+    private static SplitBrainResolverOption? SplitBrainOf(string strategy) => strategy.Trim().ToLowerInvariant() switch
+    {
+        "off" => null,
+        "keep-oldest" => new KeepOldestOption(),
+        _ => new KeepMajorityOption(),
+    };
+}

@@ -1,0 +1,88 @@
+using Akka.Actor;
+
+namespace LstmStream.Hosting.Service;
+
+/// <summary>
+/// On the node that owns a bucket (cluster mode): the rows routed here from the channels of some node, by the tag they
+/// carry through this node's pipeline. A routed row's tag has 0 in its high half (no connection has id 0) and its slot
+/// here in the low half; the slot remembers where the output goes back to (the accepting node's
+/// <c>RoutedOutputsActor</c>) and the tag the accepting connection gave the row. Slots are taken by the bucket entities
+/// (<see cref="Admit"/>) and given back by the outbox (<see cref="Take"/>); a small lock guards them, as a connection's.
+/// </summary>
+internal sealed class RoutedRows
+{
+    private readonly object _gate = new();
+    private readonly Dictionary<IActorRef, int> _originIndex = [];
+    private readonly List<IActorRef> _origins = [];
+    private long[] _tags = new long[1024];
+    private int[] _originOf = new int[1024];
+    private int[] _free = new int[1024];
+    private int _freeCount;
+    private int _used;
+
+    /// <summary>Rows admitted whose output has not been taken yet.</summary>
+    public int InFlight
+    {
+        get
+        {
+            lock (_gate) return _used - _freeCount;
+        }
+    }
+
+    /// <summary>The reply address of origin <paramref name="index"/>.</summary>
+    public IActorRef Origin(int index)
+    {
+        lock (_gate) return _origins[index];
+    }
+
+    /// <summary>Takes a slot per row for rows coming from <paramref name="origin"/> and writes each row's routed tag over its original one.</summary>
+    public void Admit(IActorRef origin, ReadOnlySpan<long> originalTags, Span<long> routedTags)
+    {
+        lock (_gate)
+        {
+            if (!_originIndex.TryGetValue(origin, out var index))
+            {
+                index = _origins.Count;
+                _origins.Add(origin);
+                _originIndex[origin] = index;
+            }
+
+            for (var r = 0; r < originalTags.Length; r++)
+            {
+                int slot;
+                if (_freeCount > 0) slot = _free[--_freeCount];
+                else
+                {
+                    if (_used == _tags.Length) Grow();
+                    slot = _used++;
+                }
+
+                _tags[slot] = originalTags[r];
+                _originOf[slot] = index;
+                routedTags[r] = (uint)slot;
+            }
+        }
+    }
+
+    /// <summary>Gives back the slot of a routed row's tag: the origin's index and the row's original tag.</summary>
+    public (int Origin, long Tag) Take(long routedTag)
+    {
+        var slot = (int)(routedTag & 0xFFFF_FFFF);
+        lock (_gate)
+        {
+            _free[_freeCount++] = slot;
+            return (_originOf[slot], _tags[slot]);
+        }
+    }
+
+    /// <summary>True when <paramref name="tag"/> is a routed row's (high half 0).</summary>
+    public static bool IsRouted(long tag) => tag >>> 32 == 0;
+
+    private void Grow()
+    {
+        var size = _tags.Length * 2;
+        Array.Resize(ref _tags, size);
+        Array.Resize(ref _originOf, size);
+        Array.Resize(ref _free, size);
+    }
+}
