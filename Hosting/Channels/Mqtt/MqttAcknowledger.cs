@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using LstmStream.Actors.Persistence;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
+using MQTTnet.Protocol;
 
 namespace LstmStream.Hosting.Channels.Mqtt;
 
@@ -11,7 +12,8 @@ namespace LstmStream.Hosting.Channels.Mqtt;
 /// hold. The MQTT handler registers each reading (<see cref="Expect"/>, <see cref="Settle"/>) with automatic
 /// acknowledgement off; the channel reports deliveries and publishing; <see cref="CheckpointRounds.Committed"/> and
 /// publishing wake one loop that acknowledges (<see cref="MqttApplicationMessageReceivedEventArgs.AcknowledgeAsync"/>) what
-/// <see cref="AcknowledgementLedger{T}"/> lets go, one after the other in arrival order (mosquitto looks each
+/// <see cref="AcknowledgementLedger{T}"/> lets go (a QoS 0 reading is kept in its turn too, and its acknowledgement sends
+/// nothing), one after the other in arrival order (mosquitto looks each
 /// acknowledgement up in its in-flight list: in order, that is cheap). A checkpoint that fails reports nothing, so nothing
 /// more is acknowledged while the store is down; the broker stops sending once Receive Maximum readings are unacknowledged.
 /// <para>
@@ -135,7 +137,7 @@ public sealed class MqttAcknowledger
             try
             {
                 await reading.Message.AcknowledgeAsync(_abandon.Token).ConfigureAwait(false);
-                Interlocked.Increment(ref _acknowledged);
+                if (reading.Message.ApplicationMessage.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce) Interlocked.Increment(ref _acknowledged);
             }
             catch (Exception e)
             {

@@ -203,6 +203,9 @@ public sealed class MqttRecordIngress : IAsyncDisposable
             return;
         }
 
+        // Registered before it is buffered: its output may come back before this handler goes on. A QoS 0 reading is
+        // registered too (its acknowledgement sends nothing), so each output of its key is matched with its own reading.
+        var position = _acknowledger?.Expect(batch.Keys[0], e, session) ?? -1;
         if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
         {
             if (_buffer.Writer.TryWrite(batch))
@@ -211,6 +214,7 @@ public sealed class MqttRecordIngress : IAsyncDisposable
                 return;
             }
 
+            _acknowledger?.Withdraw(position);
             batch.Release();
             var dropped = Interlocked.Increment(ref _dropped);
             if (dropped == 1 || dropped % 1000 == 0)
@@ -219,8 +223,6 @@ public sealed class MqttRecordIngress : IAsyncDisposable
             return;
         }
 
-        // Registered before it is buffered: its output may come back before this handler goes on.
-        var position = _acknowledger?.Expect(batch.Keys[0], e, session) ?? -1;
         try
         {
             await _buffer.Writer.WriteAsync(batch, _accepting.Token).ConfigureAwait(false);

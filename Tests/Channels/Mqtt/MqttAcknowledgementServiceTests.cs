@@ -1,5 +1,6 @@
 using LstmStream.Tests.Service;
 using LstmStream.Tests.Support;
+using MQTTnet.Protocol;
 using static LstmStream.Tests.Channels.Mqtt.MqttReplayData;
 
 namespace LstmStream.Tests.Channels.Mqtt;
@@ -40,10 +41,13 @@ public sealed class MqttAcknowledgementServiceTests : IClassFixture<ReplayBroker
         {
             using var http = new HttpClient { BaseAddress = service.HttpBase, Timeout = ReplayTimeout };
             await PublishAsync(client, _prefix, keys, 1, 4);
-            await client.WaitForAsync(keys * 4, topic => topic.EndsWith("/output", StringComparison.Ordinal), ReplayTimeout);
+            // A QoS 0 reading among them keeps its place too (nothing to acknowledge, but its output is its own).
+            await client.PublishAsync(ReadingTopic(_prefix, 0), Payload(0, 5), MqttQualityOfServiceLevel.AtMostOnce);
+            await client.PublishAsync(ReadingTopic(_prefix, 0), Payload(0, 6));
+            await WaitForOutputsAsync(client, keys * 4 + 2);
 
             Assert.Equal(0, await MetricAsync(http, Acknowledged));
-            Assert.Equal(keys * 4, await MetricAsync(http, Awaiting));
+            Assert.Equal(keys * 4 + 2, await MetricAsync(http, Awaiting));
             Assert.Equal(0, await service.StopAsync());
             Assert.Contains(service.Logs, l => l.Contains("Final checkpoint", StringComparison.Ordinal));
         }
@@ -53,8 +57,8 @@ public sealed class MqttAcknowledgementServiceTests : IClassFixture<ReplayBroker
         await using (var service = await RunningService.StartAsync(settings))
         {
             using var http = new HttpClient { BaseAddress = service.HttpBase, Timeout = ReplayTimeout };
-            await PublishAsync(client, _prefix, keys: 1, 5, 5);
-            await client.WaitForAsync(keys * 4 + 1, topic => topic.EndsWith("/output", StringComparison.Ordinal), ReplayTimeout);
+            await PublishAsync(client, _prefix, keys: 1, 7, 7);
+            await WaitForOutputsAsync(client, keys * 4 + 3);
 
             Assert.Equal(1, await MetricAsync(http, "lstmstream_records_received_total"));
             Assert.Equal(0, await MetricAsync(http, "lstmstream_sessions_duplicates_total"));
@@ -62,7 +66,7 @@ public sealed class MqttAcknowledgementServiceTests : IClassFixture<ReplayBroker
         }
 
         var outputs = Outputs(client);
-        Assert.Equal(keys * 4 + 1, outputs.Count);
+        Assert.Equal(keys * 4 + 3, outputs.Count);
         Assert.DoesNotContain(outputs, o => o.IsDuplicate);
     }
 
@@ -72,13 +76,11 @@ public sealed class MqttAcknowledgementServiceTests : IClassFixture<ReplayBroker
         const int keys = 4;
         string[] settings = [.. Settings(_broker, _prefix, ClientId), $"--LstmStream:Sessions:Store={await _postgres.CreateDatabaseAsync()}",
             "--LstmStream:Sessions:Buckets=8", "--LstmStream:Sessions:Checkpoint:Interval=00:00:00.3", "--LstmStream:Sessions:Checkpoint:MaxRetryDelay=00:00:01"];
-        await PrepareSessionAsync(_broker, _prefix, ClientId);
-        await using var client = await MqttTestClient.ConnectAsync(_broker, OutputFilter(_prefix));
-        await using var service = await RunningService.StartAsync(settings);
-        using var http = new HttpClient { BaseAddress = service.HttpBase, Timeout = ReplayTimeout };
+        await using var served = await ServedAsync(settings);
+        var (client, http) = (served.Client, served.Http);
 
         await PublishAsync(client, _prefix, keys, 1, 3);
-        await client.WaitForAsync(keys * 3, topic => topic.EndsWith("/output", StringComparison.Ordinal), ReplayTimeout);
+        await WaitForOutputsAsync(client, keys * 3);
         await WaitForMetricAsync(http, Acknowledged, v => v >= keys * 3, "the first readings' checkpoint");
 
         try
@@ -86,7 +88,7 @@ public sealed class MqttAcknowledgementServiceTests : IClassFixture<ReplayBroker
             await _postgres.StopAsync();
             await PublishAsync(client, _prefix, keys, 4, 6);
             // Serving goes on while the store is down.
-            await client.WaitForAsync(keys * 6, topic => topic.EndsWith("/output", StringComparison.Ordinal), ReplayTimeout);
+            await WaitForOutputsAsync(client, keys * 6);
             // Two more failed checkpoints: the second began after every output above was delivered, so it would have covered them.
             var failures = await MetricAsync(http, "lstmstream_sessions_checkpoint_failures_total");
             await WaitForMetricAsync(http, "lstmstream_sessions_checkpoint_failures_total", v => v >= failures + 2, "failed checkpoints");
@@ -112,13 +114,11 @@ public sealed class MqttAcknowledgementServiceTests : IClassFixture<ReplayBroker
         const int keys = 2;
         string[] settings = [.. Settings(_broker, _prefix, ClientId), $"--LstmStream:Sessions:Store={Path.Combine(_folder, "sessions.db")}",
             "--LstmStream:Sessions:Checkpoint:Interval=01:00:00", "--LstmStream:Mqtt:Acknowledge=OnReceipt"];
-        await PrepareSessionAsync(_broker, _prefix, ClientId);
-        await using var client = await MqttTestClient.ConnectAsync(_broker, OutputFilter(_prefix));
-        await using var service = await RunningService.StartAsync(settings);
-        using var http = new HttpClient { BaseAddress = service.HttpBase, Timeout = ReplayTimeout };
+        await using var served = await ServedAsync(settings);
+        var (client, service, http) = (served.Client, served.Service, served.Http);
 
         await PublishAsync(client, _prefix, keys, 1, 3);
-        await client.WaitForAsync(keys * 3, topic => topic.EndsWith("/output", StringComparison.Ordinal), ReplayTimeout);
+        await WaitForOutputsAsync(client, keys * 3);
 
         Assert.Equal(keys * 3, await MetricAsync(http, Acknowledged));
         Assert.Equal(0, await MetricAsync(http, Awaiting));
@@ -134,6 +134,25 @@ public sealed class MqttAcknowledgementServiceTests : IClassFixture<ReplayBroker
         Assert.Contains("LstmStream:Mqtt:Acknowledge: AfterCheckpoint acknowledges a reading once the checkpoint covering it is written, and Sessions:Store is none",
             error.Message, StringComparison.Ordinal);
         Assert.Contains("LstmStream:Mqtt:Client:ReceiveMaximum: must be within 1..65535", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>The ingress's session prepared, a subscriber to the outputs, the service started with <paramref name="settings"/>.</summary>
+    private async Task<Served> ServedAsync(string[] settings)
+    {
+        await PrepareSessionAsync(_broker, _prefix, ClientId);
+        var client = await MqttTestClient.ConnectAsync(_broker, OutputFilter(_prefix));
+        var service = await RunningService.StartAsync(settings);
+        return new Served(client, service, new HttpClient { BaseAddress = service.HttpBase, Timeout = ReplayTimeout });
+    }
+
+    private sealed record Served(MqttTestClient Client, RunningService Service, HttpClient Http) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            Http.Dispose();
+            await Service.DisposeAsync();
+            await Client.DisposeAsync();
+        }
     }
 
     public void Dispose()

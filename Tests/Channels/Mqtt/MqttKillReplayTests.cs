@@ -129,9 +129,6 @@ public sealed class MqttKillReplayTests : IClassFixture<ReplayBroker>, IClassFix
         return (y, states);
     }
 
-    private static Task WaitForOutputsAsync(MqttTestClient client, int count) =>
-        client.WaitForAsync(count, topic => topic.EndsWith("/output", StringComparison.Ordinal), ReplayTimeout);
-
     /// <summary>Waits until every (key, seq) has been answered with a y; fails with the service's log if it exits first.</summary>
     private static async Task<List<ReplayOutput>> WaitForEveryOutputAsync(MqttTestClient client, ServeProcess service, HttpClient http, int beforeRestart)
     {

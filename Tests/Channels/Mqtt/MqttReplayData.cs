@@ -84,6 +84,10 @@ internal static partial class MqttReplayData
         }
     }
 
+    /// <summary>Waits until at least <paramref name="count"/> outputs arrived on the output topics.</summary>
+    public static Task WaitForOutputsAsync(MqttTestClient client, int count) =>
+        client.WaitForAsync(count, topic => topic.EndsWith("/output", StringComparison.Ordinal), ReplayTimeout);
+
     public static ReplayOutput Parse(string payload)
     {
         var root = JsonDocument.Parse(payload).RootElement;
