@@ -58,8 +58,15 @@ public sealed class MqttKillReplayTests : IClassFixture<ReplayBroker>, IClassFix
         {
             // The first part is answered and acknowledged (covered by a written checkpoint) before the crash.
             await PublishAsync(client, prefix, Keys, 1, FirstPart);
-            await WaitForOutputsAsync(client, Keys * FirstPart);
-            await WaitForMetricAsync(http, "lstmstream_mqtt_acknowledged_total", v => v >= Keys * FirstPart, "the first part's acknowledgement");
+            try
+            {
+                await WaitForOutputsAsync(client, Keys * FirstPart);
+                await WaitForMetricAsync(http, "lstmstream_mqtt_acknowledged_total", v => v >= Keys * FirstPart, "the first part's acknowledgement");
+            }
+            catch (Exception e) when (e is TimeoutException or HttpRequestException)
+            {
+                throw new TimeoutException($"{e.Message}; log of the first process:\n{await killed.KillAsync()}", e);
+            }
 
             // The second part is published at a steady pace; the process dies while it flows, readings of the last
             // checkpoint interval answered but not stored, hence not acknowledged.
