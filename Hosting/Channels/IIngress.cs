@@ -20,4 +20,10 @@ public interface IIngress
     /// close. When <paramref name="deadline"/> fires, give up at once (what is still in flight is lost).
     /// </summary>
     Task StopAsync(CancellationToken deadline);
+
+    /// <summary>
+    /// After every ingress stopped and the drain's final checkpoint was taken (written or not): let go of what was kept
+    /// open for it (MQTT acknowledges the readings that checkpoint stored, then disconnects). By default nothing.
+    /// </summary>
+    Task FinishAsync(CancellationToken deadline) => Task.CompletedTask;
 }

@@ -12,6 +12,10 @@ namespace LstmStream.Hosting.Operations;
 /// <item><c>lstmstream.tcp.connections.refused</c> — TCP connections refused, tagged <c>reason</c>: <c>limit</c> (<c>Tcp:MaxConnections</c>
 /// were open), <c>tls</c> (the TLS handshake failed or timed out), <c>auth</c> (no or an unknown identity)</item>
 /// <item><c>lstmstream.tcp.connections.idle_closed</c> — TCP connections closed by <c>Tcp:IdleTimeout</c></item>
+/// <item><c>lstmstream.mqtt.acknowledged</c> — QoS 1/2 MQTT readings acknowledged to the broker</item>
+/// <item><c>lstmstream.mqtt.awaiting_acknowledgement</c> — MQTT readings received and not yet acknowledged (with
+/// <c>Mqtt:Acknowledge = AfterCheckpoint</c>: those the last written checkpoint does not cover; bounded by the broker's
+/// in-flight window, <c>Mqtt:Client:ReceiveMaximum</c>)</item>
 /// </list>
 /// </summary>
 public sealed class ChannelMetrics
@@ -26,6 +30,7 @@ public sealed class ChannelMetrics
     private long _dropped;
     private readonly long[] _connectionsRefused = new long[RefusalReasons.Length];
     private long _idleClosed;
+    private Func<long>? _mqttAcknowledged, _mqttAwaiting;
 
     /// <summary>The values of the <c>reason</c> tag of <c>lstmstream.tcp.connections.refused</c>.</summary>
     private static readonly string[] RefusalReasons = ["limit", "tls", "auth"];
@@ -45,6 +50,17 @@ public sealed class ChannelMetrics
             "TCP connections refused: limit (Tcp:MaxConnections were open), tls (handshake failed), auth (no or an unknown identity)");
         meter.CreateObservableCounter("lstmstream.tcp.connections.idle_closed", () => Interlocked.Read(ref _idleClosed), "{connection}",
             "TCP connections closed after Tcp:IdleTimeout without input or pending output");
+        meter.CreateObservableCounter("lstmstream.mqtt.acknowledged", () => _mqttAcknowledged?.Invoke() ?? 0, "{message}",
+            "QoS 1/2 MQTT readings acknowledged to the broker");
+        meter.CreateObservableGauge("lstmstream.mqtt.awaiting_acknowledgement", () => _mqttAwaiting?.Invoke() ?? 0, "{message}",
+            "MQTT readings received and not yet acknowledged (after the checkpoint: not yet covered by a written checkpoint)");
+    }
+
+    /// <summary>The MQTT ingress's acknowledgement figures (read when the metrics are collected).</summary>
+    public void ObserveMqttAcknowledgement(Func<long> acknowledged, Func<long> awaiting)
+    {
+        _mqttAcknowledged = acknowledged;
+        _mqttAwaiting = awaiting;
     }
 
     public void RecordLatency(TimeSpan latency, string channelKind) =>

@@ -45,6 +45,20 @@ public sealed record MqttClientSettings
     /// </summary>
     public bool PersistentSession { get; init; } = true;
 
+    /// <summary>
+    /// How long the broker keeps the ingress's session (its subscription and the readings not yet acknowledged or not
+    /// yet sent) after the service disconnected or died (MQTT 5 session expiry; with <see cref="PersistentSession"/>;
+    /// whole seconds). Readings published while the service is away longer than this are lost.
+    /// </summary>
+    public TimeSpan SessionExpiry { get; init; } = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// MQTT 5 Receive Maximum of the ingress: the most QoS 1/2 readings the broker sends before earlier ones are
+    /// acknowledged (1–65535, the protocol's ceiling). With acknowledgement after the checkpoint it must hold every
+    /// reading of one checkpoint interval (rate × interval); at the limit the broker holds the rest back.
+    /// </summary>
+    public int ReceiveMaximum { get; init; } = 65535;
+
     /// <summary>Wait between connection attempts (at start and after the broker went away).</summary>
     public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -97,6 +111,10 @@ public sealed record MqttClientSettings
         if (ReconnectDelay <= TimeSpan.Zero) throw Bad(nameof(ReconnectDelay), $"must be positive, got {ReconnectDelay}");
         if (KeepAlive <= TimeSpan.Zero) throw Bad(nameof(KeepAlive), $"must be positive, got {KeepAlive}");
         if (IngressBuffer <= 0) throw Bad(nameof(IngressBuffer), $"must be positive, got {IngressBuffer}");
+        if (ReceiveMaximum is < 1 or > ushort.MaxValue)
+            throw Bad(nameof(ReceiveMaximum), $"must be within 1..65535 (MQTT 5 Receive Maximum), got {ReceiveMaximum}");
+        if (PersistentSession && (SessionExpiry < TimeSpan.FromSeconds(1) || SessionExpiry.TotalSeconds > uint.MaxValue))
+            throw Bad(nameof(SessionExpiry), $"must be at least 1 s (and at most {uint.MaxValue} s) with PersistentSession=true, got {SessionExpiry}");
         ValidateSecurity();
 
         if (MqttTopics.FilterProblem(TopicFilter) is { } filterProblem) throw Bad(nameof(TopicFilter), filterProblem);

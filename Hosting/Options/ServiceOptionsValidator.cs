@@ -59,7 +59,7 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         if (o.Limits.MaxKeyBytes < 1) Fail("Limits:MaxKeyBytes", $"must be positive, got {o.Limits.MaxKeyBytes}");
         else if (o.Limits.MaxKeyBytes > o.Limits.MaxLineBytes)
             Fail("Limits:MaxKeyBytes", $"must not exceed Limits:MaxLineBytes ({o.Limits.MaxLineBytes}): a key is part of a line, got {o.Limits.MaxKeyBytes}");
-        ValidateStore(o.Sessions, Fail);
+        var store = ValidateStore(o.Sessions, Fail);
         ValidateCluster(o.Cluster, o.Sessions, Fail);
 
         if (o.Tcp.Enabled)
@@ -94,6 +94,19 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         if (o.Mqtt.Enabled)
         {
             if (o.Mqtt.MaxInFlightRecords < 1) Fail("Mqtt:MaxInFlightRecords", $"must be positive, got {o.Mqtt.MaxInFlightRecords}");
+            if (o.Mqtt.Acknowledge == MqttAcknowledgement.AfterCheckpoint)
+            {
+                const string why = "AfterCheckpoint acknowledges a reading once the checkpoint covering it is written";
+                if (store.Kind == SessionStoreKind.None) Fail("Mqtt:Acknowledge", $"{why}, and Sessions:Store is none; configure a store or use OnReceipt");
+                else if (o.Mqtt.Client.Qos == 0) Fail("Mqtt:Acknowledge", $"{why}, and QoS 0 readings are never acknowledged (Mqtt:Client:Qos is 0); use Qos 1 or 2");
+                else if (!o.Mqtt.Client.PersistentSession)
+                    Fail("Mqtt:Acknowledge", $"{why}, so the broker must keep unacknowledged readings across a restart; set Mqtt:Client:PersistentSession=true");
+            }
+            else if (o.Mqtt.Acknowledge is { } acknowledge && !Enum.IsDefined(acknowledge))
+            {
+                Fail("Mqtt:Acknowledge", $"unknown value {acknowledge}; expected AfterCheckpoint or OnReceipt");
+            }
+
             try
             {
                 o.Mqtt.Client.Validate();
@@ -124,7 +137,8 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         return failures;
     }
 
-    private static void ValidateStore(SessionSettings sessions, Action<string, string> fail)
+    /// <summary>Checks the durable-session settings; returns the store they name (none when the setting is bad).</summary>
+    private static SessionStoreLocation ValidateStore(SessionSettings sessions, Action<string, string> fail)
     {
         var location = SessionStoreLocation.None;
         try
@@ -148,6 +162,7 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         if (sessions.StoreTimeout <= TimeSpan.Zero) fail("Sessions:StoreTimeout", $"must be positive, got {sessions.StoreTimeout}");
         if (sessions.BucketIdleTimeout < TimeSpan.Zero)
             fail("Sessions:BucketIdleTimeout", $"must not be negative (zero: buckets stay in memory), got {sessions.BucketIdleTimeout}");
+        return location;
     }
 
     private static void ValidateCluster(ClusterSettings cluster, SessionSettings sessions, Action<string, string> fail)

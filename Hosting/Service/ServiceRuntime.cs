@@ -162,6 +162,8 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
             await Task.WhenAll(_ingresses.Select(i => i.StopAsync(deadline.Token))).ConfigureAwait(false);
             // Every accepted record has been stepped: store every key stepped since the last checkpoint before the pipeline ends.
             if (!await _sessionStore.FinalCheckpointAsync(deadline.Token).ConfigureAwait(false)) ExitCode = 1;
+            // Sources that follow the checkpoints (MQTT acknowledgement) answer for what the final one stored.
+            await Task.WhenAll(_ingresses.Select(i => i.FinishAsync(deadline.Token))).ConfigureAwait(false);
             await _hub.CompleteAsync().WaitAsync(deadline.Token).ConfigureAwait(false);
             _logger.LogInformation("Stopped in {Elapsed:F0} ms: every accepted record's output was delivered", started.Elapsed.TotalMilliseconds);
         }

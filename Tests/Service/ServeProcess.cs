@@ -70,6 +70,17 @@ internal sealed class ServeProcess : IDisposable
         return (_process.ExitCode, await _stderr);
     }
 
+    /// <summary>Whether the process has ended.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Kills the process as a crash would (SIGKILL: no drain, no final checkpoint) and returns its log.</summary>
+    public async Task<string> KillAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+        return await _stderr;
+    }
+
     public void Dispose()
     {
         if (!_process.HasExited) _process.Kill();

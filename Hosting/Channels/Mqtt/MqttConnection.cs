@@ -11,6 +11,12 @@ namespace LstmStream.Hosting.Channels.Mqtt;
 /// <c>onConnected</c> step (subscribing, say) after every successful connect, and when the connection is lost
 /// (broker restart, network) reconnects the same way. Users wait for a live connection with
 /// <see cref="WaitConnectedAsync"/>. Disposing disconnects cleanly and stops retrying.
+/// <para>
+/// MQTT 5. The connection that receives readings (<c>receivesReadings</c>) asks the broker to keep its session when
+/// <see cref="MqttClientSettings.PersistentSession"/> is on (clean start off, session expiry
+/// <see cref="MqttClientSettings.SessionExpiry"/>) and sends <see cref="MqttClientSettings.ReceiveMaximum"/>, the most
+/// unacknowledged QoS 1/2 messages the broker may send it; the publishing connection starts clean.
+/// </para>
 /// </summary>
 public sealed class MqttConnection : IAsyncDisposable
 {
@@ -23,14 +29,16 @@ public sealed class MqttConnection : IAsyncDisposable
     private TaskCompletionSource _connected = NewSignal();
     private TaskCompletionSource _lost = NewSignal();
     private Task? _run;
-    private long _connects;
+    private long _connects, _session;
 
     /// <param name="options">Validated settings.</param>
     /// <param name="clientIdSuffix">Appended to <see cref="MqttClientSettings.ClientId"/> (each connection needs its own id).</param>
     /// <param name="onConnected">Run after every connect, before <see cref="WaitConnectedAsync"/> callers go on; if
     /// it throws, the connection is dropped and tried again.</param>
     /// <param name="logger">Connection events (connected, lost, retrying).</param>
-    public MqttConnection(MqttClientSettings options, string clientIdSuffix, Func<IMqttClient, CancellationToken, Task>? onConnected, ILogger logger)
+    /// <param name="receivesReadings">The subscribing connection: its session is kept (when configured) and it sends Receive Maximum.</param>
+    public MqttConnection(MqttClientSettings options, string clientIdSuffix, Func<IMqttClient, CancellationToken, Task>? onConnected, ILogger logger,
+        bool receivesReadings = false)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
@@ -39,14 +47,17 @@ public sealed class MqttConnection : IAsyncDisposable
         _onConnected = onConnected;
         _logger = logger;
         ClientId = options.ClientId + clientIdSuffix;
-        _clientOptions = MqttTransportSecurity.Apply(new MqttClientOptionsBuilder(), options)
+        var keepSession = receivesReadings && options.PersistentSession;
+        var builder = MqttTransportSecurity.Apply(new MqttClientOptionsBuilder(), options)
             .WithTcpServer(options.Host, options.Port)
             .WithClientId(ClientId)
-            .WithProtocolVersion(MqttProtocolVersion.V311)
-            .WithCleanSession(!options.PersistentSession)
+            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithCleanStart(!keepSession)
             .WithKeepAlivePeriod(options.KeepAlive)
-            .WithTimeout(TimeSpan.FromSeconds(10))
-            .Build();
+            .WithTimeout(TimeSpan.FromSeconds(10));
+        if (keepSession) builder.WithSessionExpiryInterval((uint)options.SessionExpiry.TotalSeconds);
+        if (receivesReadings) builder.WithReceiveMaximum((ushort)options.ReceiveMaximum);
+        _clientOptions = builder.Build();
         Client = new MqttClientFactory().CreateMqttClient();
         Client.DisconnectedAsync += OnDisconnected;
     }
@@ -59,6 +70,12 @@ public sealed class MqttConnection : IAsyncDisposable
 
     /// <summary>How many times the connection has been established (1 after the first connect).</summary>
     public long Connects => Interlocked.Read(ref _connects);
+
+    /// <summary>The number of the connection attempt under way or up (1, 2, …): what arrives now belongs to it.</summary>
+    public long Session => Interlocked.Read(ref _session);
+
+    /// <summary>Whether the connection of attempt <paramref name="session"/> is still the one up (so its packet identifiers still mean something).</summary>
+    public bool IsCurrent(long session) => session == Session && Client.IsConnected;
 
     /// <summary>Starts connecting in the background (once).</summary>
     public void Start()
@@ -85,6 +102,7 @@ public sealed class MqttConnection : IAsyncDisposable
         {
             TaskCompletionSource lost;
             lock (_gate) lost = _lost = NewSignal();
+            Interlocked.Increment(ref _session);
             try
             {
                 var result = await Client.ConnectAsync(_clientOptions, stop).ConfigureAwait(false);

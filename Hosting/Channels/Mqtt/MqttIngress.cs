@@ -2,7 +2,8 @@ using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
-using LstmStream.Hosting.Channels;
+using LstmStream.Actors.Persistence;
+using LstmStream.Hosting.Operations;
 using LstmStream.Hosting.Options;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
@@ -16,41 +17,63 @@ namespace LstmStream.Hosting.Channels.Mqtt;
 /// <see cref="MqttRecordIngress"/> subscribes and parses (bad payloads go to the error topic there);
 /// every accepted reading holds one unit of the channel's credit until its output has been published by
 /// <see cref="MqttOutputPublisher"/>, so a slow broker slows the subscription, not the other channels.
+/// <para>
+/// With <c>Mqtt:Acknowledge = AfterCheckpoint</c> a reading is acknowledged to the broker only once its output is
+/// published and the checkpoint covering it is written (<see cref="MqttAcknowledger"/>): each output row carries its
+/// reading's position in the acknowledger's ledger as its tag from <see cref="OnOutput"/> to the publish. At shutdown
+/// <see cref="StopAsync"/> stops reading but keeps the connection, and <see cref="FinishAsync"/>, after the drain's final
+/// checkpoint, acknowledges what it stored and disconnects.
+/// </para>
 /// </summary>
-public sealed class MqttIngress : IIngress, IChannelOutput
+public sealed class MqttIngress : IIngress, IChannelOutput, IAsyncDisposable
 {
     private readonly MqttChannelSettings _settings;
     private readonly LimitsSettings _limits;
     private readonly ILoggerFactory _loggers;
     private readonly ActorSystem _system;
+    private readonly CheckpointRounds _rounds;
+    private readonly ChannelMetrics _metrics;
+    private readonly MqttAcknowledgement _acknowledge;
     private readonly ILogger<MqttIngress> _logger;
     private readonly Channel<StepBatch> _outputs = Channel.CreateUnbounded<StepBatch>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _abort = new();
     private MqttRecordIngress? _ingress;
+    private MqttAcknowledger? _acknowledger;
     private MqttOutputPublisher? _publisher;
     private PipelineConnection? _connection;
     private StepBatch? _collecting;
     private Task _feed = Task.CompletedTask, _publish = Task.CompletedTask;
 
     /// <param name="system">Runs the subscription's own stream (readings → submits).</param>
-    public MqttIngress(IOptions<ServiceOptions> options, ActorSystem system, ILoggerFactory loggers)
+    /// <param name="rounds">The checkpoints' numbering; readings are acknowledged after the checkpoint when it is active (a store is configured) and the settings ask for it.</param>
+    /// <param name="metrics">Where the acknowledgement figures are exported.</param>
+    public MqttIngress(IOptions<ServiceOptions> options, ActorSystem system, CheckpointRounds rounds, ChannelMetrics metrics, ILoggerFactory loggers)
     {
         _settings = options.Value.Mqtt;
         _limits = options.Value.Limits;
         _system = system;
+        _rounds = rounds;
+        _metrics = metrics;
+        _acknowledge = _settings.AcknowledgeWith(rounds.Active);
         _loggers = loggers;
         _logger = loggers.CreateLogger<MqttIngress>();
     }
 
     public string Name => "mqtt";
 
-    public string Description => $"mqtt {_settings.Client.Host}:{_settings.Client.Port} {_settings.Client.TopicFilter} → {_settings.Client.OutputTopicTemplate}";
+    public string Description =>
+        $"mqtt {_settings.Client.Host}:{_settings.Client.Port} {_settings.Client.TopicFilter} → {_settings.Client.OutputTopicTemplate} " +
+        $"(acknowledged {(_acknowledge == MqttAcknowledgement.AfterCheckpoint ? "after the checkpoint" : "on receipt")})";
 
     public Task StartAsync(IPipelineInbox inbox, CancellationToken cancellationToken)
     {
         _connection = inbox.Connect(this, "mqtt", _settings.MaxInFlightRecords);
         _publisher = new MqttOutputPublisher(_settings.Client, _loggers.CreateLogger<MqttOutputPublisher>());
-        _ingress = new MqttRecordIngress(_settings.Client, inbox.InputSize, _loggers.CreateLogger<MqttRecordIngress>(), _limits);
+        _ingress = new MqttRecordIngress(_settings.Client, inbox.InputSize, _loggers.CreateLogger<MqttRecordIngress>(), _limits,
+            _acknowledge == MqttAcknowledgement.AfterCheckpoint ? _rounds : null);
+        _acknowledger = _ingress.Acknowledger;
+        var ingress = _ingress;
+        _metrics.ObserveMqttAcknowledgement(() => ingress.Acknowledged, () => ingress.AwaitingAcknowledgement);
         _publisher.Start();
         _ingress.Start();
         var connection = _connection;
@@ -74,7 +97,9 @@ public sealed class MqttIngress : IIngress, IChannelOutput
     {
         // A routed batch holds each key at most once, so the collected rows can be published concurrently.
         var collecting = _collecting ??= StepBatch.Rent(batch.Count, batch.Width);
-        var r = collecting.Add(batch.Keys[row], batch.Seq[row], batch.Flags[row], batch.Tags[row]);
+        var key = batch.Keys[row];
+        var tag = _acknowledger is null ? batch.Tags[row] : _acknowledger.Delivered(key);
+        var r = collecting.Add(key, batch.Seq[row], batch.Flags[row], tag);
         batch.Row(row).CopyTo(collecting.Row(r));
     }
 
@@ -97,13 +122,18 @@ public sealed class MqttIngress : IIngress, IChannelOutput
         _connection!.Release(1);
     }
 
+    /// <summary>
+    /// Stops reading and waits until the output of every accepted reading is published. Acknowledging after the checkpoint,
+    /// the broker connection stays up for <see cref="FinishAsync"/>; else it is closed here.
+    /// </summary>
     public async Task StopAsync(CancellationToken deadline)
     {
         if (_connection is null) return;
         await using var register = deadline.Register(() => _abort.Cancel()).ConfigureAwait(false);
         try
         {
-            if (_ingress is not null) await _ingress.CompleteAsync().WaitAsync(deadline).ConfigureAwait(false);
+            if (_acknowledger is not null) _ingress!.StopAccepting();
+            else if (_ingress is not null) await _ingress.CompleteAsync().WaitAsync(deadline).ConfigureAwait(false);
             await _feed.WaitAsync(deadline).ConfigureAwait(false);
             await _connection.CompleteInputAsync().WaitAsync(deadline).ConfigureAwait(false);
             _outputs.Writer.TryComplete();
@@ -117,9 +147,23 @@ public sealed class MqttIngress : IIngress, IChannelOutput
         {
             _outputs.Writer.TryComplete();
             _connection.Close();
-            if (_ingress is not null) await _ingress.DisposeAsync().ConfigureAwait(false);
+            if (_acknowledger is null && _ingress is not null) await _ingress.DisposeAsync().ConfigureAwait(false);
             if (_publisher is not null) await _publisher.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>After the drain's final checkpoint: acknowledges the readings it stored, then disconnects.</summary>
+    public async Task FinishAsync(CancellationToken deadline)
+    {
+        if (_ingress is null) return;
+        await _ingress.CompleteAsync(deadline).ConfigureAwait(false);
+        await _ingress.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Disconnects what is still connected (a drain cut short by its deadline never reached <see cref="FinishAsync"/>).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_ingress is not null) await _ingress.DisposeAsync().ConfigureAwait(false);
     }
 
     private async Task PublishAsync(PipelineConnection connection, MqttOutputPublisher publisher, CancellationToken abort)
@@ -143,6 +187,8 @@ public sealed class MqttIngress : IIngress, IChannelOutput
             }
             finally
             {
+                // Published (or failed for good and logged): the readings may be acknowledged once their checkpoint is written.
+                if (!abort.IsCancellationRequested) _acknowledger?.Published(batch.Tags.AsSpan(0, batch.Count));
                 connection.Release(batch.Count);
                 batch.Release();
             }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Threading.Channels;
 using Akka;
 using Akka.Streams.Dsl;
+using LstmStream.Actors.Persistence;
 using LstmStream.Hosting.Operations;
 using LstmStream.Hosting.Options;
 using LstmStream.Pipeline.Records;
@@ -27,18 +28,23 @@ namespace LstmStream.Hosting.Channels.Mqtt;
 /// </para>
 /// <para>
 /// Buffering and overload: at most <see cref="MqttClientSettings.IngressBuffer"/> parsed readings wait for the pipeline.
-/// When the buffer is full, a QoS 1/2 message waits for room before it is acknowledged (MQTTnet acknowledges
-/// when the handler returns, so nothing is acknowledged before it is buffered); meanwhile MQTTnet delivers no
-/// further message to this ingress and the broker, once its in-flight window for this client is used up
-/// (mosquitto: <c>max_inflight_messages</c>, 20 by default), queues the rest for it under its own limits
-/// (<c>max_queued_messages</c>). A QoS 0 message that finds the buffer full is dropped (at most once is its
-/// contract), counted in <see cref="Dropped"/> and logged, so QoS 0 floods cannot grow memory.
+/// When the buffer is full, a QoS 1/2 message waits for room (nothing is acknowledged before it is buffered); meanwhile
+/// MQTTnet hands no further message to this ingress and the broker, once this client's in-flight window
+/// (<see cref="MqttClientSettings.ReceiveMaximum"/> unacknowledged messages) is used up, queues the rest for it under its
+/// own limits (mosquitto: <c>max_queued_messages</c>). A QoS 0 message that finds the buffer full is dropped (at most once
+/// is its contract), counted in <see cref="Dropped"/> and logged, so QoS 0 floods cannot grow memory.
+/// </para>
+/// <para>
+/// Acknowledgement: without an <see cref="Acknowledger"/>, MQTTnet acknowledges a QoS 1/2 reading when the handler
+/// returns, once it is buffered (or rejected). With one (acknowledgement after the checkpoint), the handler registers the
+/// reading there and the <see cref="MqttAcknowledger"/> acknowledges it once a written checkpoint covers it.
 /// </para>
 /// <para>
 /// Delivery: QoS 1/2 readings are at least once. A reading buffered just as the connection broke cannot be
 /// acknowledged any more; a broker that kept the session (<see cref="MqttClientSettings.PersistentSession"/>) delivers it
-/// again after the reconnect and it is processed twice. While the handler waits for buffer room, MQTTnet finishes
-/// a disconnect only once that room is there, so a stalled pipeline also delays the reconnect.
+/// again after the reconnect and it is processed twice unless its <c>seq</c> makes it a duplicate. While the handler waits
+/// for buffer room, MQTTnet finishes a disconnect only once that room is there, so a stalled pipeline also delays the
+/// reconnect.
 /// </para>
 /// <para>
 /// The broker connection is kept up by an <see cref="MqttConnection"/> (client id <c>{ClientId}-in</c>); after a
@@ -58,14 +64,17 @@ public sealed class MqttRecordIngress : IAsyncDisposable
     private readonly MqttQualityOfServiceLevel _qos;
     private readonly int _maxPayloadBytes;
     private readonly LogBudget _rejectionLog = new();
-    private long _records, _accepted, _rejected, _dropped;
+    private readonly MqttAcknowledger? _acknowledger;
+    private long _records, _accepted, _rejected, _dropped, _acknowledgedOnReceipt;
     private int _completed;
 
     /// <param name="options">Broker, topics and buffering (validated here).</param>
     /// <param name="inputSize">The model's input size: every <c>x</c> must have this length.</param>
     /// <param name="logger">Rejected readings, drops and connection events.</param>
     /// <param name="limits">The longest payload and key (defaults: those of every channel, 1 MiB and 256 bytes).</param>
-    public MqttRecordIngress(MqttClientSettings options, int inputSize, ILogger logger, LimitsSettings? limits = null)
+    /// <param name="acknowledgeAfter">Acknowledge QoS 1/2 readings only once a written checkpoint of these rounds covers them
+    /// (the user of <see cref="Source"/> reports deliveries and publishing to <see cref="Acknowledger"/>); null: on receipt.</param>
+    public MqttRecordIngress(MqttClientSettings options, int inputSize, ILogger logger, LimitsSettings? limits = null, CheckpointRounds? acknowledgeAfter = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
@@ -84,8 +93,9 @@ public sealed class MqttRecordIngress : IAsyncDisposable
             FullMode = BoundedChannelFullMode.Wait,
         });
         Source = ChannelSource.FromReader(_buffer.Reader);
-        _connection = new MqttConnection(options, "-in", SubscribeAsync, logger);
+        _connection = new MqttConnection(options, "-in", SubscribeAsync, logger, receivesReadings: true);
         _connection.Client.ApplicationMessageReceivedAsync += OnMessageAsync;
+        if (acknowledgeAfter is not null) _acknowledger = new MqttAcknowledger(acknowledgeAfter, _connection.IsCurrent, logger);
     }
 
     /// <summary>
@@ -111,6 +121,15 @@ public sealed class MqttRecordIngress : IAsyncDisposable
 
     /// <summary>How many times the connection to the broker has been made (more than 1 after reconnects).</summary>
     public long Connects => _connection.Connects;
+
+    /// <summary>Acknowledges readings once the checkpoint covering them is written; null when they are acknowledged on receipt.</summary>
+    public MqttAcknowledger? Acknowledger => _acknowledger;
+
+    /// <summary>QoS 1/2 readings acknowledged to the broker.</summary>
+    public long Acknowledged => _acknowledger?.Acknowledged ?? Interlocked.Read(ref _acknowledgedOnReceipt);
+
+    /// <summary>QoS 1/2 readings received and not acknowledged yet (always 0 when acknowledging on receipt).</summary>
+    public long AwaitingAcknowledgement => _acknowledger?.Awaiting ?? 0;
 
     /// <summary>Starts connecting and subscribing in the background; the broker need not be up yet.</summary>
     public void Start() => _connection.Start();
@@ -146,6 +165,7 @@ public sealed class MqttRecordIngress : IAsyncDisposable
 
         var message = e.ApplicationMessage;
         var topic = message.Topic;
+        var session = _connection.Session;
         var tag = Interlocked.Increment(ref _records);
         var batch = StepBatch.Rent(1, _parser.InputSize);
         RecordError? error;
@@ -177,9 +197,15 @@ public sealed class MqttRecordIngress : IAsyncDisposable
             }
 
             await PublishErrorAsync(error, topic).ConfigureAwait(false);
+            if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce) return;
+            if (_acknowledger is not null) _acknowledger.Settle(e, session);
+            else Interlocked.Increment(ref _acknowledgedOnReceipt);
             return;
         }
 
+        // Registered before it is buffered: its output may come back before this handler goes on. A QoS 0 reading is
+        // registered too (its acknowledgement sends nothing), so each output of its key is matched with its own reading.
+        var position = _acknowledger?.Expect(batch.Keys[0], e, session) ?? -1;
         if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
         {
             if (_buffer.Writer.TryWrite(batch))
@@ -188,6 +214,7 @@ public sealed class MqttRecordIngress : IAsyncDisposable
                 return;
             }
 
+            _acknowledger?.Withdraw(position);
             batch.Release();
             var dropped = Interlocked.Increment(ref _dropped);
             if (dropped == 1 || dropped % 1000 == 0)
@@ -200,11 +227,13 @@ public sealed class MqttRecordIngress : IAsyncDisposable
         {
             await _buffer.Writer.WriteAsync(batch, _accepting.Token).ConfigureAwait(false);
             Interlocked.Increment(ref _accepted);
+            if (_acknowledger is null) Interlocked.Increment(ref _acknowledgedOnReceipt);
         }
         catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
         {
             batch.Release();
             e.AutoAcknowledge = false;
+            if (_acknowledger is not null) _acknowledger.Withdraw(position);
         }
     }
 
@@ -244,14 +273,26 @@ public sealed class MqttRecordIngress : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops taking readings (graceful shutdown): messages not yet buffered stay unacknowledged for the broker to
-    /// deliver again, the connection is closed, and <see cref="Source"/> completes once the pipeline has taken
-    /// every buffered reading.
+    /// Stops taking readings but stays connected (graceful shutdown with acknowledgement after the checkpoint: the final
+    /// checkpoint's acknowledgements still have to go out): messages not yet buffered stay unacknowledged for the broker
+    /// to deliver again, and <see cref="Source"/> completes once the pipeline has taken every buffered reading.
     /// </summary>
-    public async Task CompleteAsync()
+    public void StopAccepting()
+    {
+        if (_accepting.IsCancellationRequested) return;
+        _accepting.Cancel();
+        _buffer.Writer.TryComplete();
+    }
+
+    /// <summary>
+    /// Stops taking readings (<see cref="StopAccepting"/>), acknowledges what the last written checkpoint covers (with an
+    /// <see cref="Acknowledger"/>; <paramref name="deadline"/> abandons that) and closes the connection.
+    /// </summary>
+    public async Task CompleteAsync(CancellationToken deadline = default)
     {
         if (Interlocked.Exchange(ref _completed, 1) != 0) return;
         _accepting.Cancel();
+        if (_acknowledger is not null) await _acknowledger.CompleteAsync(deadline).ConfigureAwait(false);
         await _connection.DisposeAsync().ConfigureAwait(false);
         _buffer.Writer.TryComplete();
     }
