@@ -80,7 +80,8 @@ internal static class SimulateCommand
             };
             var simulator = new SensorSimulator(settings);
             var path = parse.GetValue(output) ?? "-";
-            await using var stream = path == "-" ? Console.OpenStandardOutput() : File.Create(path);
+            // Others may read the file while it is written (follow a long run's answers).
+            await using var stream = path == "-" ? Console.OpenStandardOutput() : new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read);
             try
             {
                 if (parse.GetValue(connect) is { } endpoint)
