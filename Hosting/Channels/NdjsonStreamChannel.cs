@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using LstmStream.Actors.Persistence;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
 using Microsoft.Extensions.Logging;
@@ -25,6 +26,11 @@ namespace LstmStream.Hosting.Channels;
 /// (no record in flight, no output written in that time) stops being read: it gets one error record
 /// (<c>"field":"connection"</c>) and the channel ends as at the end of its input (<see cref="IdledOut"/>).
 /// </para>
+/// <para>
+/// With <see cref="CommitRounds"/> (TCP with a session store) the channel keeps, per key it fed, the <c>seq</c> of its
+/// delivered outputs (<see cref="PendingCommits"/>) and, after each written checkpoint (<see cref="OnCommitted"/>), the
+/// write loop sends a commit record per key the checkpoint newly covers, after the outputs it covers.
+/// </para>
 /// </summary>
 public sealed class NdjsonStreamChannel : IChannelOutput
 {
@@ -39,6 +45,10 @@ public sealed class NdjsonStreamChannel : IChannelOutput
     private long _lastActivity;
     private bool _outputComplete;
     private volatile bool _broken;
+    private PendingCommits? _commits;
+    private long _committedRound;
+    private long _reportedRound;
+    private readonly TaskCompletionSource _handedOver = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public NdjsonStreamChannel(string name, Stream input, Stream output, ILogger logger)
     {
@@ -77,6 +87,30 @@ public sealed class NdjsonStreamChannel : IChannelOutput
     /// <summary>The clock of <see cref="IdleTimeout"/>.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// The session store's checkpoint rounds (TCP with a store): the channel sends commit records. Null, or not
+    /// <see cref="CheckpointRounds.Active"/>: none.
+    /// </summary>
+    public CheckpointRounds? CommitRounds
+    {
+        get;
+        init
+        {
+            field = value;
+            _commits = value is { Active: true } ? new PendingCommits() : null;
+        }
+    }
+
+    /// <summary>
+    /// When the stop token ended the reading: after every output was handed over (<see cref="OutputsHandedOver"/>) the
+    /// channel waits for this task before it writes its last bytes and ends, so the commit records of the checkpoint
+    /// the service takes at stop still reach the client. Null: no wait.
+    /// </summary>
+    public Task? FinalCommit { get; init; }
+
+    /// <summary>Completes once every accepted record's output was handed to the channel (or the channel ended).</summary>
+    public Task OutputsHandedOver => _handedOver.Task;
+
     /// <summary>True once the channel stopped reading because of <see cref="IdleTimeout"/>.</summary>
     public bool IdledOut { get; private set; }
 
@@ -86,7 +120,24 @@ public sealed class NdjsonStreamChannel : IChannelOutput
         {
             NdjsonOutputFormatter.WriteRow(batch, row, _pending);
             _pendingRecords++;
+            if (_commits is not null && (batch.Flags[row] & StepFlags.HasSeq) != 0)
+                _commits.Delivered(batch.Keys[row], batch.Seq[row], CommitRounds!.Begun);
         }
+    }
+
+    /// <summary>
+    /// Checkpoint round <paramref name="round"/> is written (<see cref="CheckpointRounds.Committed"/>): the write loop
+    /// sends the commit records it brings. Never blocks.
+    /// </summary>
+    public void OnCommitted(long round)
+    {
+        if (_commits is null) return;
+        long seen;
+        while (round > (seen = Volatile.Read(ref _committedRound)) && Interlocked.CompareExchange(ref _committedRound, round, seen) != seen)
+        {
+        }
+
+        _wake.Writer.TryWrite(true);
     }
 
     /// <summary>The outbox has formatted this batch's outputs for the channel: the write loop sends them in one write.</summary>
@@ -134,9 +185,15 @@ public sealed class NdjsonStreamChannel : IChannelOutput
         try
         {
             await connection.CompleteInputAsync().WaitAsync(abort).ConfigureAwait(false);
+            _handedOver.TrySetResult();
+            if (FinalCommit is not null && stopReading.IsCancellationRequested && !_broken) await FinalCommit.WaitAsync(abort).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
+        }
+        finally
+        {
+            _handedOver.TrySetResult();
         }
 
         lock (_gate) _outputComplete = true;
@@ -246,6 +303,13 @@ public sealed class NdjsonStreamChannel : IChannelOutput
                 bool last;
                 lock (_gate)
                 {
+                    // Commit records go after the outputs they cover (formatted before), each a whole line.
+                    if (_commits is not null && Volatile.Read(ref _committedRound) is var round && round > _reportedRound)
+                    {
+                        _commits.Commit(round, _pending);
+                        _reportedRound = round;
+                    }
+
                     (_pending, _writing) = (_writing, _pending);
                     records = _pendingRecords;
                     _pendingRecords = 0;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Akka.Actor;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
@@ -6,6 +7,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Text;
 using System.Text.Json;
+using LstmStream.Actors.Persistence;
 using LstmStream.Hosting.Channels.Tls;
 using LstmStream.Pipeline.Records;
 using LstmStream.Hosting.Operations;
@@ -20,6 +22,11 @@ namespace LstmStream.Hosting.Channels;
 /// with <see cref="TcpSettings.MaxInFlightRecords"/> of credit; its outputs and error records come back on the
 /// same connection, in input order per key. A connection ends when the peer closes its sending side (after
 /// every output has been written) or disconnects; neither disturbs other connections.
+/// <para>
+/// With a session store (<see cref="CheckpointRounds.Active"/>) every connection also gets commit records after each
+/// written checkpoint (<see cref="PendingCommits"/>), and the stop takes one checkpoint after every connection's outputs
+/// were handed over and before the connections close, so a client that stops with the service learns what is stored.
+/// </para>
 /// </summary>
 public sealed class TcpIngress : IIngress, IAsyncDisposable
 {
@@ -28,6 +35,10 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     private readonly ILogger<TcpIngress> _logger;
     private readonly ILoggerFactory _loggers;
     private readonly ConcurrentDictionary<int, Task> _connections = new();
+    private readonly ConcurrentDictionary<int, NdjsonStreamChannel> _committing = new();
+    private readonly CheckpointRounds? _rounds;
+    private readonly ISessionStoreAccess? _store;
+    private readonly TaskCompletionSource _finalCommit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopReading = new();
     private readonly CancellationTokenSource _abort = new();
     private TcpListener? _listener;
@@ -41,8 +52,13 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     private ServerCertificate? _certificate;
     private ClientCertificateCheck? _clientCheck;
 
-    public TcpIngress(IOptions<ServiceOptions> options, ILoggerFactory loggers, ChannelMetrics metrics, TimeProvider time)
+    /// <param name="rounds">The session store's checkpoint rounds: with an active one, connections get commit records.</param>
+    /// <param name="store">Takes the checkpoint of the stop, whose commit records the connections send before they close.</param>
+    public TcpIngress(IOptions<ServiceOptions> options, ILoggerFactory loggers, ChannelMetrics metrics, TimeProvider time,
+        CheckpointRounds? rounds = null, ISessionStoreAccess? store = null)
     {
+        _rounds = rounds is { Active: true } ? rounds : null;
+        _store = store;
         _metrics = metrics;
         _time = time;
         _refusalLog = new LogBudget(time);
@@ -100,6 +116,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
 
         _listener = listener;
         LocalEndpoint = (IPEndPoint)listener.LocalEndpoint;
+        if (_rounds is not null) _rounds.Committed += OnCommitted;
         _acceptLoop = AcceptLoopAsync(inbox);
         return Task.CompletedTask;
     }
@@ -111,6 +128,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         try
         {
             await _acceptLoop.WaitAsync(deadline).ConfigureAwait(false);
+            await CommitBeforeClosingAsync(deadline).ConfigureAwait(false);
             await Task.WhenAll(_connections.Values).WaitAsync(deadline).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
@@ -119,6 +137,40 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
             await _abort.CancelAsync().ConfigureAwait(false);
             await Task.WhenAll(_connections.Values).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// With commit records: once every open connection's outputs were handed over, takes a checkpoint so that its commit
+    /// records go out before the connections close; the connections then finish (also when it failed: then nothing
+    /// more is committed, and the client resends after reconnecting).
+    /// </summary>
+    private async Task CommitBeforeClosingAsync(CancellationToken deadline)
+    {
+        try
+        {
+            if (_rounds is null || _store is not { Enabled: true } || _committing.IsEmpty) return;
+            await Task.WhenAll(_committing.Values.Select(c => c.OutputsHandedOver)).WaitAsync(deadline).ConfigureAwait(false);
+            var done = await _store.CheckpointAsync(StopCheckpointTimeout, deadline).ConfigureAwait(false);
+            _logger.LogInformation("TCP: checkpoint at stop wrote {Keys} key(s); commit records sent before closing {Connections} connection(s)", done.Keys,
+                _committing.Count);
+        }
+        catch (Exception e) when (e is SessionStoreException or InvalidOperationException or AskTimeoutException)
+        {
+            _logger.LogWarning("TCP: the checkpoint at stop failed, connections close without commit records for their last outputs ({Reason})", e.Message);
+        }
+        finally
+        {
+            _finalCommit.TrySetResult();
+        }
+    }
+
+    /// <summary>The longest wait for the checkpoint of the stop (the shutdown deadline cuts it shorter).</summary>
+    private static readonly TimeSpan StopCheckpointTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>On the checkpoint coordinator's thread: hands the round to every connection's write loop.</summary>
+    private void OnCommitted(long round)
+    {
+        foreach (var channel in _committing.Values) channel.OnCommitted(round);
     }
 
     private async Task AcceptLoopAsync(IPipelineInbox inbox)
@@ -184,9 +236,12 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
                 Authorize = client is null ? null : (batches, reject) => TcpClientDirectory.Authorize(client, batches, reject),
                 IdleTimeout = _settings.IdleTimeout,
                 Time = _time,
+                CommitRounds = _rounds,
+                FinalCommit = _rounds is null ? null : _finalCommit.Task,
             };
             connection = inbox.Connect(channel, "tcp", _settings.MaxInFlightRecords);
             _logger.LogInformation("{Channel}: connected", name);
+            if (_rounds is not null) _committing[id] = channel;
             await channel.RunAsync(connection, _stopReading.Token, _abort.Token).ConfigureAwait(false);
             if (channel.IdledOut) _metrics.ConnectionIdleClosed();
             _logger.LogInformation("{Channel}: closed after {Accepted} records, {Rejected} rejected", name, connection.Accepted, connection.Rejected);
@@ -202,6 +257,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         finally
         {
             connection?.Close();
+            _committing.TryRemove(id, out _);
             await CloseGracefullyAsync(socket, stream).ConfigureAwait(false);
             _connections.TryRemove(id, out _);
         }
@@ -409,6 +465,8 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        if (_rounds is not null) _rounds.Committed -= OnCommitted;
+        _finalCommit.TrySetResult();
         _certificate?.Dispose();
         await _stopReading.CancelAsync().ConfigureAwait(false);
         _listener?.Stop();

@@ -77,8 +77,11 @@ public sealed class SensorSimulator
     /// <summary>Number of records produced so far.</summary>
     public long Produced { get; private set; }
 
-    /// <summary>Writes the next record as one NDJSON line (with '\n') into <paramref name="output"/>.</summary>
-    public void WriteNext(IBufferWriter<byte> output)
+    /// <summary>
+    /// Writes the next record as one NDJSON line (with '\n') into <paramref name="output"/>; returns its sensor's number
+    /// (key <see cref="SensorSimulatorSettings.KeyPrefix"/> + number) and its <c>seq</c>.
+    /// </summary>
+    public (int Sensor, long Seq) WriteNext(IBufferWriter<byte> output)
     {
         var key = (int)(Produced % _settings.Keys);
         var step = _seq[key]++;
@@ -99,6 +102,7 @@ public sealed class SensorSimulator
         var text = sb.ToString();
         var span = output.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length));
         output.Advance(Encoding.UTF8.GetBytes(text, span));
+        return (key, seq);
     }
 
     /// <summary>Writes records to <paramref name="output"/> until <see cref="SensorSimulatorSettings.Count"/> (paced by the rate) or cancellation.</summary>

@@ -10,7 +10,8 @@ namespace LstmStream.Pipeline.Records;
 /// (<c>seq</c> only when the input carried one, <see cref="StepFlags.HasSeq"/>); a record that was a duplicate
 /// (<see cref="StepFlags.Duplicate"/>: its <c>seq</c> was not above its key's last applied one, so it was not
 /// applied) as <c>{"key":"sensor-7","seq":12,"duplicate":true}</c>, without <c>y</c>; rejected lines as
-/// <c>{"error":"…","line":12,"key":"k","field":"x"}</c> (<c>key</c> and <c>field</c> only when known).
+/// <c>{"error":"…","line":12,"key":"k","field":"x"}</c> (<c>key</c> and <c>field</c> only when known); commit
+/// records (TCP with durable sessions) as <c>{"key":"sensor-7","committed":41}</c>.
 /// <para>
 /// Floats are printed in their shortest round-trip form (parsing the text gives back the same float, bit for
 /// bit, <c>-0</c> included) with an invariant culture, byte for byte as .NET prints them (<c>1E-05</c>, as in
@@ -102,6 +103,23 @@ public static class NdjsonOutputFormatter
         }
 
         n = Append(dest, n, "}\n"u8);
+        output.Advance(n);
+    }
+
+    /// <summary>
+    /// Writes a commit record, <c>{"key":"sensor-7","committed":41}</c> (with its newline): the session store holds
+    /// <paramref name="key"/>'s state with every record up to <c>seq</c> <paramref name="seq"/> applied (TCP, durable sessions).
+    /// </summary>
+    public static void WriteCommit(string key, long seq, IBufferWriter<byte> output)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(output);
+        var dest = output.GetSpan(24 + MaxInt64Bytes + MaxStringBytes(key.Length));
+        int n = Append(dest, 0, "{\"key\":"u8);
+        n += WriteString(key, dest[n..]);
+        n = Append(dest, n, ",\"committed\":"u8);
+        seq.TryFormat(dest[n..], out int written, default, CultureInfo.InvariantCulture);
+        n = Append(dest, n + written, "}\n"u8);
         output.Advance(n);
     }
 
