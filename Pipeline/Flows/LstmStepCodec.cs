@@ -42,6 +42,14 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
     /// <summary>Most rows of a fragment when <c>MaxBatchRows</c> is smaller.</summary>
     internal const int FragmentRows = 1024;
 
+    /// <summary>
+    /// Fewest rows a fragment may hold, however small the micro-batches: with few keys a micro-batch holds a row or a
+    /// few (one step per key), and fragments of a few rows would cost each step a hand-over between the islands, the
+    /// model's island waiting for the caller's to wake and the other way round (one key at a time ran at half the
+    /// pooled path's speed with fragments of 4 rows).
+    /// </summary>
+    internal const int MinFragmentRows = 256;
+
     private readonly Inlet<LstmStep> _steps = new("LstmFlow.steps");
     private readonly Outlet<StepBatch> _toPipeline = new("LstmFlow.toPipeline");
     private readonly Inlet<StepBatch> _fromPipeline = new("LstmFlow.fromPipeline");
@@ -60,9 +68,9 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
 
     public override BidiShape<LstmStep, StepBatch, StepBatch, LstmResult> Shape { get; }
 
-    /// <summary>Rows of a fragment for micro-batches of <paramref name="maxBatchRows"/> rows.</summary>
+    /// <summary>Rows of a fragment (and of a gathered output batch) for micro-batches of <paramref name="maxBatchRows"/> rows.</summary>
     internal static int FragmentRowsFor(int maxBatchRows) =>
-        Math.Max(maxBatchRows, (int)Math.Min(FragmentRows, (long)maxBatchRows * MicroBatchesPerFragment));
+        Math.Max(maxBatchRows, (int)Math.Min(FragmentRows, Math.Max(MinFragmentRows, (long)maxBatchRows * MicroBatchesPerFragment)));
 
     protected override Attributes InitialAttributes => Attributes.CreateName("LstmFlow");
 

@@ -8,12 +8,18 @@ namespace LstmStream.Pipeline.Flows;
 /// The model island's end of <see cref="LstmFlow"/>: copies the pipeline's output micro-batches into one larger
 /// batch while the caller's island is busy, so that the hop to it (a message between actors) carries all the rows
 /// that finished meanwhile, not one micro-batch each, and the micro-batches go back to the pool on the thread that
-/// rents them (a pooled array returned on another thread is often dropped and allocated anew). A gathered batch goes
-/// as soon as the caller's island asks (no added latency); when the next micro-batch does not fit, it waits and the
-/// stage stops pulling.
+/// rents them (a pooled array returned on another thread is often dropped and allocated anew). A gathered batch of at
+/// least <see cref="MinHandOverRows"/> rows goes as soon as the caller's island asks; a smaller one goes once the
+/// micro-batches already under way in this island have joined it (one round trip through this island's own mailbox,
+/// no timer, as the micro-batcher waits for its input): with a key or a few, micro-batches of a row or two would
+/// otherwise cross to a caller that keeps up one hand-over each. When the next micro-batch does not fit, the gathered
+/// batch goes at the next demand and the stage stops pulling meanwhile.
 /// </summary>
 internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, StepBatch>>
 {
+    /// <summary>Rows from which a gathered batch goes at once when the caller asks (below, after the burst under way).</summary>
+    internal const int MinHandOverRows = 64;
+
     private readonly Inlet<StepBatch> _in = new("LstmFlow.outputs");
     private readonly Outlet<StepBatch> _out = new("LstmFlow.gatheredOutputs");
     private readonly int _rows;
@@ -39,15 +45,21 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, Step
         private readonly OutputBatchGatherer _stage;
         private StepBatch? _gathered;
         private StepBatch? _waiting;
+        private bool _flushPosted;
+        private Action? _flush;
 
         public Logic(OutputBatchGatherer stage) : base(stage.Shape)
         {
             _stage = stage;
-            SetHandler(stage._in, onPush: OnBatch, onUpstreamFinish: TryPush);
-            SetHandler(stage._out, onPull: TryPush);
+            SetHandler(stage._in, onPush: OnBatch, onUpstreamFinish: () => TryPush(now: true));
+            SetHandler(stage._out, onPull: () => TryPush(now: false));
         }
 
-        public override void PreStart() => Pull(_stage._in);
+        public override void PreStart()
+        {
+            _flush = GetAsyncCallback(Flush);
+            Pull(_stage._in);
+        }
 
         public override void PostStop()
         {
@@ -62,13 +74,13 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, Step
             if (_gathered is { } gathered && gathered.Count + batch.Count > gathered.Capacity)
             {
                 _waiting = batch;
-                TryPush();
+                TryPush(now: true);
                 return;
             }
 
             Gather(batch);
             Pull(_stage._in);
-            TryPush();
+            TryPush(now: false);
         }
 
         private void Gather(StepBatch batch)
@@ -82,8 +94,18 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, Step
             batch.Release();
         }
 
-        /// <summary>Hands the gathered batch over when the caller's island asks for one.</summary>
-        private void TryPush()
+        /// <summary>The burst of micro-batches under way when a small batch was held back has joined it.</summary>
+        private void Flush()
+        {
+            _flushPosted = false;
+            TryPush(now: true);
+        }
+
+        /// <summary>
+        /// Hands the gathered batch over when the caller's island asks for one: at once when <paramref name="now"/>, the
+        /// batch holds <see cref="MinHandOverRows"/> rows or more, or nothing more will come; otherwise after the burst.
+        /// </summary>
+        private void TryPush(bool now)
         {
             var done = IsClosed(_stage._in);
             if (_gathered is null)
@@ -93,6 +115,17 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, Step
             }
 
             if (!IsAvailable(_stage._out)) return;
+            if (!now && !done && _waiting is null && _gathered.Count < MinHandOverRows)
+            {
+                if (!_flushPosted)
+                {
+                    _flushPosted = true;
+                    _flush!();
+                }
+
+                return;
+            }
+
             Push(_stage._out, _gathered);
             _gathered = null;
             if (_waiting is { } waiting)

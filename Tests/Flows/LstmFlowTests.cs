@@ -198,6 +198,16 @@ public sealed class LstmFlowTests : Akka.TestKit.Xunit2.TestKit
         AssertOutputsMatchReference(model, steps, results, s => s.X.Length == model.InputSize);
     }
 
+    [Theory]
+    [InlineData(1, 256)]
+    [InlineData(64, 256)]
+    [InlineData(100, 400)]
+    [InlineData(256, 1024)]
+    [InlineData(1024, 1024)]
+    [InlineData(4096, 4096)]
+    public void A_fragment_holds_a_few_micro_batches_and_never_fewer_than_256_rows(int maxBatchRows, int fragmentRows) =>
+        Assert.Equal(fragmentRows, LstmStepCodec.FragmentRowsFor(maxBatchRows));
+
     [Fact]
     public async Task Rejections_can_be_diverted_to_a_sink_of_their_own()
     {

@@ -81,6 +81,29 @@ public sealed class OutputBatchGathererTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void Small_micro_batches_finishing_in_one_burst_while_the_caller_waits_go_out_together()
+    {
+        // The caller asks first; then one event makes this island emit 20 one-row micro-batches in one go (as the model's
+        // island does with a key or a few). They cross in one batch, not as the first row and then the rest.
+        var (trigger, downstream) = this.SourceProbe<int>()
+            .SelectMany(first => Enumerable.Range(first, 20).Select(n => Batch(n, 1)))
+            .Via(new OutputBatchGatherer(256, Width))
+            .ToMaterialized(this.SinkProbe<StepBatch>(), Keep.Both).Run(_materializer);
+        downstream.Request(1);
+        trigger.SendNext(0);
+        Assert.Equal(Enumerable.Range(0, 20), Numbers(downstream.ExpectNext()));
+
+        // A burst that finishes before the caller asks is handed over whole at its demand.
+        trigger.SendNext(100);
+        downstream.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        downstream.Request(1);
+        Assert.Equal(Enumerable.Range(100, 20), Numbers(downstream.ExpectNext()));
+        trigger.SendComplete();
+        downstream.Request(1);
+        downstream.ExpectComplete();
+    }
+
+    [Fact]
     public void A_micro_batch_that_does_not_fit_waits_without_pulling_and_starts_the_next_batch()
     {
         var (upstream, downstream) = Run(7);

@@ -32,20 +32,6 @@ public sealed record MatMulAutotuneOptions
     /// <summary>Rest before each backend when not interleaving, so the previous backend's pool can go idle.</summary>
     public TimeSpan SettleTime { get; init; } = TimeSpan.Zero;
 
-    /// <summary>
-    /// With several threads the whole model goes to one backend (one thread pool); the managed kernel keeps it
-    /// unless another backend's total time is lower by more than this fraction, since native pools (OpenMP's
-    /// spinning team, OpenBLAS's threads) also contend with the stream's own threads, which tuning does not see.
-    /// </summary>
-    public double PoolPreferManagedWithin { get; init; } = 0.10;
-
-    /// <summary>
-    /// Before the whole model leaves the managed kernel for a native pool, every backend's pool is left idle this long
-    /// and then managed and the challenger are timed again, one after the other (OpenBLAS's threads spin for about a
-    /// tenth of a second after a call and slow whatever runs beside them, the managed kernel timed next included).
-    /// </summary>
-    public TimeSpan PoolConfirmSettleTime { get; init; } = TimeSpan.FromMilliseconds(150);
-
     /// <summary>Time for tuning every matrix of one model together (split over its matrices).</summary>
     public TimeSpan ModelBudget { get; init; } = TimeSpan.FromMilliseconds(400);
 
@@ -63,9 +49,7 @@ public sealed record MatMulAutotuneOptions
 
         if (Repetitions < 1) throw new ArgumentException($"autotune repetitions must be at least 1, got {Repetitions}");
         if (PreferEarlierWithin < 0) throw new ArgumentException($"autotune preference margin must not be negative, got {PreferEarlierWithin}");
-        if (PoolConfirmSettleTime < TimeSpan.Zero) throw new ArgumentException($"autotune pool confirmation settle time must not be negative, got {PoolConfirmSettleTime}");
         if (SettleTime < TimeSpan.Zero) throw new ArgumentException($"autotune settle time must not be negative, got {SettleTime}");
-        if (PoolPreferManagedWithin < 0) throw new ArgumentException($"autotune pool preference margin must not be negative, got {PoolPreferManagedWithin}");
         if (ModelBudget <= TimeSpan.Zero) throw new ArgumentException($"autotune budget must be positive, got {ModelBudget}");
     }
 }

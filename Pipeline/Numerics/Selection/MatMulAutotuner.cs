@@ -252,19 +252,28 @@ internal sealed class MatMulAutotuner
     }
 
     /// <summary>
-    /// Seconds per call of <paramref name="backend"/> alone at <paramref name="rows"/> rows: whole steps of
-    /// <paramref name="layer"/>, or, when it is null, multiplies by a random B of shape <c>[k × n]</c> (the fastest
-    /// of <see cref="MatMulAutotuneOptions.Repetitions"/> repetitions after two warm-up calls, no budget).
+    /// Whole steps of <paramref name="layer"/> on <paramref name="managed"/> (several threads), split over its threads
+    /// and on the calling thread alone, their repetitions interleaved, at each of <see cref="MatMulAutotuneOptions.BatchSizes"/>
+    /// from the smallest until one step alone takes at least <paramref name="largeEnough"/> (the split's fixed costs, waking
+    /// and joining a worker, weigh less the more rows there are, so a split that pays there pays above). Not limited by
+    /// the tuning budget: a split decided on small batches only would be extrapolated to large ones.
     /// </summary>
-    internal double TimeAlone(IMatMulBackend backend, LstmLayer? layer, int k, int n, int rows)
+    internal IReadOnlyList<(int Rows, double Split, double Alone)> MeasureSplit(ManagedMatMul managed, LstmLayer layer, TimeSpan largeEnough)
     {
-        ArgumentNullException.ThrowIfNull(backend);
-        var random = new Random(_options.Seed);
-        TimedCall call = layer is not null
-            ? new LayerStepCall(new LstmLayerKernel(layer, backend), random)
-            : new MultiplyCall(backend, backend.Pack(RandomValues(random, k * n), k, n), RandomValues(random, n), k, n, random);
-        call.Ensure(rows);
-        return MeasureAll([call], [0], rows, long.MaxValue)[0];
+        ArgumentNullException.ThrowIfNull(managed);
+        ArgumentNullException.ThrowIfNull(layer);
+        var split = new LayerStepCall(new LstmLayerKernel(layer, managed), new Random(_options.Seed));
+        TimedCall[] calls = [split, new AloneCall(split, managed)];
+        var measured = new List<(int Rows, double Split, double Alone)>();
+        foreach (var rows in _options.BatchSizes)
+        {
+            split.Ensure(rows);
+            var seconds = MeasureAll(calls, [0, 1], rows, long.MaxValue);
+            measured.Add((rows, seconds[0], seconds[1]));
+            if (seconds[1] >= largeEnough.TotalSeconds) break;
+        }
+
+        return measured;
     }
 
     private static float[] RandomValues(Random random, int count)

@@ -1,5 +1,6 @@
 using LstmStream.Pipeline.Models;
 using LstmStream.Pipeline.Numerics;
+using LstmStream.Pipeline.Numerics.Native;
 using LstmStream.Pipeline.Numerics.Selection;
 
 namespace LstmStream.Tests.Numerics.Selection;
@@ -54,6 +55,81 @@ public class ManagedThreadSplitTests
         Assert.False(managed.SerialOnly);
         Assert.Equal(3, tuned.Timings.Count);
         Assert.All(tuned.Timings, t => Assert.Equal("managed", t.Backend));
+    }
+
+    [Fact]
+    public void The_split_is_measured_up_to_a_row_count_large_enough_to_judge_it_whatever_the_budget()
+    {
+        using var managed = new ManagedMatMul(2);
+        var layer = RandomModel.Create(16, [64]).Layers[0];
+        var tuner = new MatMulAutotuner([managed], new MatMulAutotuneOptions { BatchSizes = [1, 8, 64], Repetitions = 2, ModelBudget = TimeSpan.FromTicks(1) });
+        // Large enough at once: only the smallest row count; never large enough: every row count, split and alone.
+        Assert.Equal([1], tuner.MeasureSplit(managed, layer, TimeSpan.Zero).Select(m => m.Rows));
+        var all = tuner.MeasureSplit(managed, layer, TimeSpan.FromHours(1));
+        Assert.Equal([1, 8, 64], all.Select(m => m.Rows));
+        Assert.All(all, m => Assert.True(m.Split > 0 && m.Alone > 0, $"{m.Rows} rows: {m.Split} s split, {m.Alone} s alone"));
+        Assert.False(managed.SerialOnly);
+    }
+
+    [Fact]
+    public void With_several_threads_the_one_thread_plan_keeps_the_rows_below_the_split_and_the_pool_takes_the_rest()
+    {
+        using var one = new ManagedMatMul(1);
+        using var pool = new ManagedMatMul(2);
+        var other = new ManagedMatMul(1, 128);
+        List<MatMulDispatchRange> plan = [new(16, one), new(300, other), new(int.MaxValue, one)];
+        string Text(IReadOnlyList<MatMulDispatchRange> ranges) => string.Join(", ", ranges.Select(r => $"{r.MaxRows}:{(ReferenceEquals(r.Backend, pool) ? "pool" : ReferenceEquals(r.Backend, one) ? "one" : "other")}"));
+        Assert.Equal("16:one, 181:other, 2147483647:pool", Text(AutoMatMulPolicy.SplitFrom(plan, 182, pool)));
+        Assert.Equal("16:one, 300:other, 2147483647:pool", Text(AutoMatMulPolicy.SplitFrom(plan, 301, pool)));
+        Assert.Equal("16:one, 300:other, 2147483647:one", Text(AutoMatMulPolicy.SplitFrom(plan, int.MaxValue, pool)));
+        Assert.Equal("12:one, 2147483647:pool", Text(AutoMatMulPolicy.SplitFrom(plan, 13, pool)));
+        Assert.Equal("2147483647:pool", Text(AutoMatMulPolicy.SplitFrom(plan, 1, pool)));
+    }
+
+    [Fact]
+    public void Auto_with_two_threads_runs_one_thread_backends_below_the_split_and_only_the_managed_pool_above()
+    {
+        var model = RandomModel.Create(16, [96, 64], 1, HeadActivation.Sigmoid);
+        var chosen = AutoMatMulPolicy.Choose(model, 2, new MatMulAutotuneOptions { BatchSizes = [1, 8, 64, 512], ModelBudget = TimeSpan.FromMilliseconds(150) });
+        for (var i = 0; i < model.Layers.Count; i++)
+        {
+            var layer = model.Layers[i];
+            var plan = ((TunedMatMul)chosen.Layers[i]).Plan;
+            var pools = plan.Backends.OfType<ManagedMatMul>().Where(m => m.Threads > 1).ToArray();
+            // One managed backend with two threads at most (shared by every layer), and every other backend on one thread.
+            Assert.True(pools.Length <= 1, chosen.Choices[i]);
+            Assert.All(plan.Backends.Except(pools), b => Assert.Equal(1, b switch { ManagedMatMul m => m.Threads, CblasMatMul c => c.Threads, OneDnnMatMul d => d.Threads, _ => 0 }));
+            Assert.Contains(i == 0 ? "layer 0 [112x384]" : "layer 1 [160x256]", chosen.Choices[i]);
+            // Below the limit the one-thread managed kernel is the pool's calling thread alone (the pool replaces it).
+            var from = pools is [var managed] ? managed.SplitFromRows(layer.ConcatSize, layer.GateWidth) : null;
+            if (from is { } limit && limit != int.MaxValue)
+            {
+                Assert.Contains($"managed split over 2 threads from {limit} rows", chosen.Choices[i]);
+                // The rows from the limit on go to the pool and are split; the pool never splits fewer rows.
+                Assert.Same(pools[0], plan.BackendFor(limit));
+                Assert.Same(pools[0], plan.BackendFor(int.MaxValue));
+                Assert.True(pools[0].MaySplit(layer.ConcatSize, layer.GateWidth, limit));
+                Assert.False(pools[0].MaySplit(layer.ConcatSize, layer.GateWidth, limit - 1));
+            }
+            else
+            {
+                Assert.Contains("never split over 2 threads", chosen.Choices[i]);
+                Assert.All(pools, p => Assert.False(p.MaySplit(layer.ConcatSize, layer.GateWidth, 1 << 20)));
+            }
+        }
+
+        // Whatever was chosen steps like the managed kernel on one thread.
+        var random = new Random(3);
+        foreach (var rows in new[] { 1, 64, 700 })
+        {
+            var layer = model.Layers[0];
+            var xh = ReferenceLstmCell.RandomValues(random, rows * layer.ConcatSize);
+            var c0 = ReferenceLstmCell.RandomValues(random, rows * layer.CellSize);
+            var (h1, c1) = ReferenceLstmCell.StepFromCopy(layer, chosen.Layers[0], rows, xh, c0);
+            var (h2, c2) = ReferenceLstmCell.StepFromCopy(layer, new ManagedMatMul(), rows, xh, c0);
+            for (var j = 0; j < h1.Length; j++) Assert.Equal(h2[j], h1[j], 1e-5f);
+            for (var j = 0; j < c1.Length; j++) Assert.Equal(c2[j], c1[j], 1e-5f);
+        }
     }
 
     [Theory]

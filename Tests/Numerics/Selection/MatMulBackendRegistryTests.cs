@@ -177,20 +177,4 @@ public sealed class MatMulBackendRegistryTests
         var head = withHead ? new DenseHead(3, 2, ReferenceGemm.Random(random, 6), ReferenceGemm.Random(random, 2), HeadActivation.Sigmoid) : null;
         return new LstmModel([layer0, layer1], head);
     }
-
-    [Fact]
-    public void Auto_with_several_threads_runs_the_whole_model_on_one_backend()
-    {
-        var model = LstmStream.Pipeline.Models.RandomModel.Create(16, [128, 128], headOutputs: 1,
-            LstmStream.Pipeline.Models.HeadActivation.Sigmoid, seed: 4);
-
-        var backends = MatMulBackendRegistry.CreateForModel(MatMulBackendRegistry.Auto, 2, model);
-
-        var names = backends.Layers.Append(backends.Head!).Cast<TunedMatMul>()
-            .SelectMany(t => t.Plan.Backends.Select(b => b.Name)).Distinct().ToArray();
-        Assert.Single(names);
-        Assert.Single(backends.Layers.Append(backends.Head!).Cast<TunedMatMul>()
-            .SelectMany(t => t.Plan.Backends).Distinct(ReferenceEqualityComparer.Instance));
-        Assert.Equal(3, backends.Choices.Count);
-    }
 }

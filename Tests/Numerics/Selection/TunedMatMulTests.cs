@@ -161,50 +161,6 @@ public sealed class TunedMatMulTests
     }
 
     [Fact]
-    public void One_pool_for_several_threads_stays_managed_unless_clearly_beaten()
-    {
-        Assert.Equal("managed", AutoMatMulPolicy.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 1.0, ["onednn"] = 0.95 }, 0.10));
-        Assert.Equal("onednn", AutoMatMulPolicy.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 1.0, ["onednn"] = 0.85 }, 0.10));
-        Assert.Equal("onednn", AutoMatMulPolicy.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 1.0, ["onednn"] = 0.95 }, 0));
-        Assert.Equal("managed", AutoMatMulPolicy.ChoosePoolBackend(new Dictionary<string, double> { ["managed"] = 0.7, ["openblas"] = 0.9 }, 0.10));
-        Assert.Equal("openblas", AutoMatMulPolicy.ChoosePoolBackend(new Dictionary<string, double> { ["onednn"] = 0.7, ["openblas"] = 0.6 }, 0.10));
-    }
-
-    [Fact]
-    public void A_native_pool_must_win_again_when_re_timed_before_it_takes_the_model()
-    {
-        var order = new List<string>();
-        double Time(string name, double seconds)
-        {
-            order.Add(name);
-            return seconds;
-        }
-
-        // The first look said onednn; re-timed, managed is as fast: managed stays.
-        Assert.Equal(("managed", 1.0, 0.97), AutoMatMulPolicy.ConfirmPoolBackend("onednn", () => Time("managed", 1.0), () => Time("onednn", 0.97), 0.10));
-        Assert.Equal(["managed", "onednn"], order);
-        // Confirmed: clearly faster again.
-        Assert.Equal(("openblas", 1.0, 0.5), AutoMatMulPolicy.ConfirmPoolBackend("openblas", () => 1.0, () => 0.5, 0.10));
-    }
-
-    [Fact]
-    public void Re_timing_one_backend_alone_measures_layer_steps_and_multiplies()
-    {
-        using var managed = new ManagedMatMul(1);
-        var clock = new ManualClock();
-        var timed = new TimedBackend("timed", clock, rows => TimeSpan.FromMicroseconds(rows));
-        var tuner = new MatMulAutotuner([managed, timed], new MatMulAutotuneOptions(), clock);
-        // A multiply of 64 rows on the fake backend takes 64 µs of the manual clock.
-        Assert.Equal(64e-6, tuner.TimeAlone(timed, null, 8, 16, 64), 9);
-        var layer = RandomModel.Create(6, [32]).Layers[0];
-        Assert.Equal(128e-6, tuner.TimeAlone(timed, layer, layer.ConcatSize, layer.GateWidth, 128), 9);
-        // The real kernel on the real clock: some positive time.
-        var real = new MatMulAutotuner([managed, timed]);
-        var seconds = real.TimeAlone(managed, layer, layer.ConcatSize, layer.GateWidth, 64);
-        Assert.True(seconds > 0 && seconds < 1, $"{seconds} s per layer step");
-    }
-
-    [Fact]
     public void Layer_tuning_times_whole_layer_steps()
     {
         // A projected layer's step multiplies twice (gates, then projection), so a 10 µs multiply costs a step 20 µs.
