@@ -38,15 +38,16 @@ public sealed class PersistentSessionStore : ISessionStore
     /// <see cref="SessionStoreException"/> when the store was created with another count or cannot be read.
     /// </summary>
     /// <param name="timeout">How long one request to the store may take before it counts as failed.</param>
+    /// <param name="bucketSetting">Where <paramref name="bucketCount"/> comes from, named when the store refuses it (default: serve's setting).</param>
     public static async Task<PersistentSessionStore> OpenAsync(IActorRef region, int bucketCount, TimeSpan timeout, SessionStoreFigures figures,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, string bucketSetting = CheckBucketCount.ServeSetting)
     {
         ArgumentNullException.ThrowIfNull(region);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bucketCount);
         ArgumentNullException.ThrowIfNull(figures);
         try
         {
-            await region.Ask<BucketCountConfirmed>(new CheckBucketCount(bucketCount), timeout, cancellationToken).ConfigureAwait(false);
+            await region.Ask<BucketCountConfirmed>(new CheckBucketCount(bucketCount, bucketSetting), timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (AskTimeoutException e)
         {
