@@ -40,22 +40,26 @@ internal static class CheckpointedStream
         try
         {
             using var materializer = ActorMaterializer.Create(system);
-            var (without, memoryWithout) = Timed(new StreamEngine(model, backends, inputs, materializer), duration, null);
+            var (without, memoryWithout) = Timed(new StreamEngine(model, backends, inputs, materializer), duration, null, null);
 
             IActorRef? coordinator = null;
             var figures = store.Figures;
-            var (checkpoints, keysWritten, bytes) = (figures.Checkpoints, figures.KeysCheckpointed, figures.BytesWritten);
+            var (checkpoints, keysWritten, bytes, failures) = (0L, 0L, 0L, 0L);
             var (with, memoryWith) = Timed(new StreamEngine(model, backends, inputs, materializer, store), duration, handle =>
             {
                 coordinator = system.ActorOf(CheckpointCoordinatorActor.Props(new PipelineCheckpointSource(handle.State), store, interval, interval),
                     "bench-checkpoints");
-                (checkpoints, keysWritten, bytes) = (figures.Checkpoints, figures.KeysCheckpointed, figures.BytesWritten);
+                (checkpoints, keysWritten, bytes, failures) = (figures.Checkpoints, figures.KeysCheckpointed, figures.BytesWritten, figures.CheckpointFailures);
+            }, () =>
+            {
+                (checkpoints, keysWritten, bytes, failures) = (figures.Checkpoints - checkpoints, figures.KeysCheckpointed - keysWritten,
+                    figures.BytesWritten - bytes, figures.CheckpointFailures - failures);
+                // After the checkpoint under way (a poison pill waits behind it), before the stream stops.
+                coordinator!.GracefulStop(TimeSpan.FromMinutes(2)).Wait();
             });
-            if (coordinator is not null) system.Stop(coordinator);
-            if (figures.CheckpointFailures > 0) throw new InvalidOperationException($"{figures.CheckpointFailures} checkpoint(s) failed on {location.Description}");
+            if (failures > 0) throw new InvalidOperationException($"{failures} checkpoint(s) failed on {location.Description} while timed");
             return new Result(location.Kind.ToString(), workload.Name, keys, interval.TotalSeconds, duration.TotalSeconds, without, with,
-                figures.Checkpoints - checkpoints, figures.KeysCheckpointed - keysWritten, figures.BytesWritten - bytes, memoryWithout, memoryWith,
-                workload.RawStateBytes);
+                checkpoints, keysWritten, bytes, memoryWithout, memoryWith, workload.RawStateBytes);
         }
         finally
         {
@@ -65,7 +69,9 @@ internal static class CheckpointedStream
 
     /// <summary>Steps/s over <paramref name="duration"/> after two warm-up rounds, and heap bytes per key while running.</summary>
     /// <param name="warmedUp">Called once the warm-up rounds are through (the timed part starts after it).</param>
-    private static (double StepsPerSecond, double BytesPerKey) Timed(StreamEngine engine, TimeSpan duration, Action<LstmPipelineHandle>? warmedUp)
+    /// <param name="timed">Called after the timed part and the heap reading, before the stream stops.</param>
+    private static (double StepsPerSecond, double BytesPerKey) Timed(StreamEngine engine, TimeSpan duration, Action<LstmPipelineHandle>? warmedUp,
+        Action? timed)
     {
         var before = GC.GetTotalMemory(forceFullCollection: true);
         LstmPipelineHandle? handle = null;
@@ -78,6 +84,7 @@ internal static class CheckpointedStream
         var steps = running.Produced - produced;
         var seconds = watch.Elapsed.TotalSeconds;
         var after = GC.GetTotalMemory(forceFullCollection: true);
+        timed?.Invoke();
         return (steps / seconds, (double)(after - before) / engine.Keys);
     }
 }
