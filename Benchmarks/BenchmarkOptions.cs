@@ -35,13 +35,25 @@ internal sealed record BenchmarkOptions
     /// <summary>The serve executable the latency benchmark starts; null: build the Hosting project and use its output.</summary>
     public string? ServeExecutable { get; init; }
 
-    /// <summary>Measure the durable-session store (SQLite always, PostgreSQL when <see cref="StorePostgres"/> is set).</summary>
+    /// <summary>
+    /// Measure the durable-session store: SQLite, and PostgreSQL (<see cref="StorePostgres"/>, else a private PostgreSQL 15
+    /// server the benchmark starts, skipped with a line when it is not installed).
+    /// </summary>
     public bool Store { get; init; } = true;
 
-    /// <summary>A PostgreSQL connection string for the store measurement (an empty database); null: SQLite only.</summary>
+    /// <summary>A PostgreSQL connection string for the store measurements (an empty database, used by each in turn); null: a private server.</summary>
     public string? StorePostgres { get; init; }
 
     public int StoreKeys => Quick ? 20_000 : 100_000;
+
+    /// <summary>Live keys of the stream measured with and without checkpoints (<see cref="CheckpointedStream"/>).</summary>
+    public IReadOnlyList<int> CheckpointedKeys { get; } = [10_000, 100_000];
+
+    /// <summary>Checkpoint interval of that measurement (the service's default).</summary>
+    public TimeSpan CheckpointInterval { get; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Timed wall-clock seconds of each half of that measurement.</summary>
+    public TimeSpan CheckpointedDuration => TimeSpan.FromSeconds(Quick ? 10 : 20);
 
     /// <summary>Prefix of the NDJSON input files written for the run rows.</summary>
     public string TempPrefix { get; init; } = "/tmp/bench-ndjson-";

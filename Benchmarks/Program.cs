@@ -110,25 +110,64 @@ if (options.Memory && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name =
 }
 
 var stores = new List<SessionStoreSpeed.Result>();
+var checkpointed = new List<CheckpointedStream.Result>();
 if (options.Store && workloads.FirstOrDefault(w => w.Name == "sensor") is { } stored)
 {
-    var sqlite = $"{options.TempPrefix}sessions-{Environment.ProcessId}.db";
-    var locations = new List<LstmStream.Actors.Persistence.SessionStoreLocation> { LstmStream.Actors.Persistence.SessionStoreLocation.Parse(sqlite, Directory.GetCurrentDirectory()) };
-    if (options.StorePostgres is { } postgres) locations.Add(LstmStream.Actors.Persistence.SessionStoreLocation.Parse(postgres, Directory.GetCurrentDirectory()));
-    foreach (var location in locations)
+    // Each measurement gets an empty store of its own (a new SQLite file, a new database of the private server).
+    var sqliteFiles = new List<string>();
+    var storeKinds = new List<(string Name, Func<Task<string>> NewStore)>
     {
-        progress.WriteLine($"session store: {location.Description}, {options.StoreKeys:N0} keys");
-        var result = SessionStoreSpeed.Measure(stored, location, options.StoreKeys);
-        stores.Add(result);
-        progress.WriteLine($"session store: {result.Store} checkpoint {result.CheckpointKeysPerSecond:N0} keys/s, {result.CheckpointMegabytesPerSecond:F0} MB/s");
+        ("SQLite", () =>
+        {
+            var file = $"{options.TempPrefix}sessions-{Environment.ProcessId}-{sqliteFiles.Count}.db";
+            sqliteFiles.Add(file);
+            return Task.FromResult(file);
+        }),
+    };
+    PrivatePostgreSqlServer? postgres = null;
+    if (options.StorePostgres is { } given) storeKinds.Add(("PostgreSQL", () => Task.FromResult(given)));
+    else if (PrivatePostgreSqlServer.IsInstalled)
+    {
+        postgres = new PrivatePostgreSqlServer();
+        await postgres.InitializeAsync();
+        // The tests' 5 s connection timeout is too short for 256 writes at once on a loaded machine (the pool runs dry), and 256 connections are more than the server takes (max_connections 100).
+        storeKinds.Add(("PostgreSQL", async () => await postgres.CreateDatabaseAsync() + ";Timeout=60;Command Timeout=120;Maximum Pool Size=40"));
+        progress.WriteLine($"session store: private PostgreSQL 15 on 127.0.0.1:{postgres.Port}");
+    }
+    else
+    {
+        progress.WriteLine("session store: PostgreSQL SKIPPED: PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin/pg_ctl; Debian's postgresql package)");
     }
 
-    Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-    foreach (var file in new[] { sqlite, sqlite + "-wal", sqlite + "-shm" }) File.Delete(file);
+    try
+    {
+        foreach (var (name, newStore) in storeKinds)
+        {
+            var location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
+            progress.WriteLine($"session store: {location.Description}, {options.StoreKeys:N0} keys");
+            var result = SessionStoreSpeed.Measure(stored, location, options.StoreKeys);
+            stores.Add(result);
+            progress.WriteLine($"session store: {result.Store} checkpoint {result.CheckpointKeysPerSecond:N0} keys/s, {result.CheckpointMegabytesPerSecond:F0} MB/s");
+            foreach (var keys in options.CheckpointedKeys)
+            {
+                location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
+                progress.WriteLine($"checkpointed stream: {name}, {keys:N0} live keys, checkpoint every {options.CheckpointInterval.TotalSeconds:0} s, {options.CheckpointedDuration.TotalSeconds:0} s timed each way");
+                var c = CheckpointedStream.Measure(stored, location, keys, options.CheckpointInterval, options.CheckpointedDuration);
+                checkpointed.Add(c);
+                progress.WriteLine($"checkpointed stream: {c.StepsPerSecondWith:N0} vs {c.StepsPerSecondWithout:N0} steps/s ({c.Ratio:F3}×), {c.BytesPerKeyWith:F0} vs {c.BytesPerKeyWithout:F0} B/key");
+            }
+        }
+    }
+    finally
+    {
+        if (postgres is not null) await postgres.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var file in sqliteFiles.SelectMany(f => new[] { f, f + "-wal", f + "-shm" })) File.Delete(file);
+    }
 }
 
 machine.LoadAverageEnd = MachineInfo.LoadAverage();
-var report = new Report { Machine = machine, Options = options, Rows = suite.Rows, Runs = runs, Memory = memory, Stores = stores, Failures = suite.Failures, CeilingMatrices = suite.CeilingMatrices, Tcp = tcp };
+var report = new Report { Machine = machine, Options = options, Rows = suite.Rows, Runs = runs, Memory = memory, Stores = stores, Checkpointed = checkpointed, Failures = suite.Failures, CeilingMatrices = suite.CeilingMatrices, Tcp = tcp };
 report.Relate();
 Console.Out.Write(report.Markdown());
 report.WriteJson(options.Out);

@@ -83,7 +83,8 @@ internal static class SessionStoreSpeed
         return bytes;
     }
 
-    private static (ActorSystem System, PersistentSessionStore Store) Open(SessionStoreLocation location)
+    /// <summary>An actor system configured for <paramref name="location"/> and the store opened on it (256 buckets).</summary>
+    public static (ActorSystem System, PersistentSessionStore Store) Open(SessionStoreLocation location)
     {
         location.PrepareAsync(CancellationToken.None).GetAwaiter().GetResult();
         var system = ActorSystem.Create("bench-store", SessionStoreConfig.For(location).WithFallback("akka.loglevel = WARNING"));

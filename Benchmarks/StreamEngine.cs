@@ -47,7 +47,8 @@ internal sealed class StreamEngine
     /// Materializes the pipeline once for a measurement and lets it run freely on rounds generated inside the
     /// stream (no thread hand-off per fragment) until disposed, every output batch counted and released.
     /// </summary>
-    public RunningStream Start() => new(Keys, (stop, emitted) =>
+    /// <param name="started">Told the materialized pipeline's handle (its state access, e.g. for checkpoints).</param>
+    public RunningStream Start(Action<LstmPipelineHandle>? started = null) => new(Keys, (stop, emitted) =>
     {
         var (handle, finished) = Source.From(Fragments(0, long.MaxValue / 2, stop))
             .ViaMaterialized(_flow, Keep.Right)
@@ -58,6 +59,7 @@ internal sealed class StreamEngine
                 emitted.Add(rows);
             }), Keep.Both)
             .Run(_materializer);
+        started?.Invoke(handle);
         return (handle.Sessions, finished);
     });
 

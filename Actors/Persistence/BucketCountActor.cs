@@ -17,12 +17,14 @@ public sealed class BucketCountActor : ReceivePersistentActor
 
     private readonly IActorRef _asker;
     private readonly int _asked;
+    private readonly string _setting;
     private int? _recorded;
 
-    public BucketCountActor(IActorRef asker, int bucketCount)
+    public BucketCountActor(IActorRef asker, int bucketCount, string setting)
     {
         _asker = asker;
         _asked = bucketCount;
+        _setting = setting;
         Recover<SnapshotOffer>(offer => _recorded = ((BucketCountRecord)offer.Snapshot).BucketCount);
         Recover<RecoveryCompleted>(_ => Check());
         Command<SaveSnapshotSuccess>(_ => Answer(new BucketCountConfirmed(_asked, true)));
@@ -32,7 +34,9 @@ public sealed class BucketCountActor : ReceivePersistentActor
 
     public override string PersistenceId => StoreId;
 
-    public static Props Props(IActorRef asker, int bucketCount) => Akka.Actor.Props.Create(() => new BucketCountActor(asker, bucketCount));
+    /// <param name="setting">Where <paramref name="bucketCount"/> comes from, named in a refusal.</param>
+    public static Props Props(IActorRef asker, int bucketCount, string setting) =>
+        Akka.Actor.Props.Create(() => new BucketCountActor(asker, bucketCount, setting));
 
     private void Check()
     {
@@ -45,7 +49,7 @@ public sealed class BucketCountActor : ReceivePersistentActor
         Answer(recorded == _asked
             ? new BucketCountConfirmed(recorded, false)
             : new Status.Failure(new SessionStoreException(
-                $"the session store holds sessions in {recorded} buckets, but LstmStream:Sessions:Buckets is {_asked}; " +
+                $"the session store holds sessions in {recorded} buckets, but {_setting} is {_asked}; " +
                 $"set it back to {recorded} (the count is fixed for a store's life) or use a new store")));
     }
 

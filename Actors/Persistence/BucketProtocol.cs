@@ -47,9 +47,14 @@ public static class BucketProtocol
     /// <summary>
     /// Check the bucket count the store was created with, recording <paramref name="BucketCount"/> on first use.
     /// Answer: <see cref="BucketCountConfirmed"/>, or a <see cref="Akka.Actor.Status.Failure"/> with a
-    /// <see cref="SessionStoreException"/> naming both counts when they differ.
+    /// <see cref="SessionStoreException"/> naming both counts and <paramref name="Setting"/> when they differ.
     /// </summary>
-    public sealed record CheckBucketCount(int BucketCount);
+    /// <param name="Setting">Where the asked count comes from, named in the refusal (a setting, a command-line option).</param>
+    public sealed record CheckBucketCount(int BucketCount, string Setting = CheckBucketCount.ServeSetting)
+    {
+        /// <summary>The setting of <c>serve</c> that holds the bucket count.</summary>
+        public const string ServeSetting = "LstmStream:Sessions:Buckets";
+    }
 
     /// <param name="Recorded">True when this start recorded the count (a new store).</param>
     public sealed record BucketCountConfirmed(int BucketCount, bool Recorded);

@@ -23,7 +23,7 @@ public sealed class BucketRegionActor : ReceiveActor
     public BucketRegionActor(TimeSpan idleAfter)
     {
         _idleAfter = idleAfter;
-        Receive<CheckBucketCount>(m => Context.ActorOf(BucketCountActor.Props(Sender, m.BucketCount), $"bucket-count-{++_generation}"));
+        Receive<CheckBucketCount>(m => Context.ActorOf(BucketCountActor.Props(Sender, m.BucketCount, m.Setting), $"bucket-count-{++_generation}"));
         Receive<BucketReady>(m => Ready(m.Bucket, Sender));
         Receive<BucketBusy>(m => Ready(m.Bucket, Sender));
         Receive<BucketIdle>(m =>

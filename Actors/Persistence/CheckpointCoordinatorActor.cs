@@ -8,8 +8,9 @@ namespace LstmStream.Actors.Persistence;
 /// Takes the checkpoints of durable sessions: every <c>interval</c>, and when asked (<see cref="CheckpointNow"/>: the
 /// admin path, graceful shutdown). A checkpoint asks the pipeline which buckets hold keys stepped since their last
 /// checkpoint, adds the buckets the store was told evictions and deletes for, and then, bucket by bucket, has the
-/// pipeline export that bucket's changed keys to the store and waits until the bucket's snapshot is written, so at most
-/// one bucket's copy is in flight and the stream is held only while those rows are copied out.
+/// pipeline export that bucket's changed keys to the store and starts the bucket's snapshot write; while up to
+/// <see cref="WritesInFlight"/> writes are under way the next bucket is exported, so at most that many buckets' copies
+/// are in flight and the stream is held only while one bucket's rows are copied out.
 /// <para>
 /// A bucket that cannot be written (disk full, database down) does not stop the others nor the service: it is logged,
 /// counted, kept for the next checkpoint, and the next one runs after a backoff (1 s, doubling up to
@@ -20,6 +21,9 @@ namespace LstmStream.Actors.Persistence;
 public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 {
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>Bucket writes a checkpoint keeps in flight while it exports the next buckets.</summary>
+    public const int WritesInFlight = 4;
 
     private readonly ICheckpointSource _source;
     private readonly PersistentSessionStore _store;
@@ -82,20 +86,40 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         buckets.UnionWith(_store.TakePendingBuckets());
         buckets.UnionWith(_retry);
         _retry.Clear();
+        // The next bucket is exported while earlier ones are written: at most WritesInFlight buckets' copies at once
+        // (each bucket is exported and written once per checkpoint, so its order holds), never all state.
+        var writing = new Queue<(int Bucket, Task<BucketProtocol.BucketSaved> Write)>();
         foreach (var bucket in buckets)
         {
             try
             {
                 if (exported.Contains(bucket)) keys += await _source.CheckpointAsync(bucket).ConfigureAwait(true);
-                var saved = await _store.SaveBucketAsync(bucket, CancellationToken.None).ConfigureAwait(true);
-                if (!saved.Written) continue;
-                written++;
-                bytes += saved.Bytes;
+                writing.Enqueue((bucket, _store.SaveBucketAsync(bucket, CancellationToken.None)));
             }
             catch (Exception e)
             {
                 _retry.Add(bucket);
                 failed.Add((bucket, e.GetBaseException()));
+            }
+
+            while (writing.Count >= WritesInFlight) await Written(writing.Dequeue()).ConfigureAwait(true);
+        }
+
+        while (writing.Count > 0) await Written(writing.Dequeue()).ConfigureAwait(true);
+
+        async Task Written((int Bucket, Task<BucketProtocol.BucketSaved> Write) pending)
+        {
+            try
+            {
+                var saved = await pending.Write.ConfigureAwait(true);
+                if (!saved.Written) return;
+                written++;
+                bytes += saved.Bytes;
+            }
+            catch (Exception e)
+            {
+                _retry.Add(pending.Bucket);
+                failed.Add((pending.Bucket, e.GetBaseException()));
             }
         }
 

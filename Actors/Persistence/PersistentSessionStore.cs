@@ -40,15 +40,17 @@ public sealed class PersistentSessionStore : ISessionStore
     /// <param name="region">Where the buckets' messages go: the <see cref="BucketRegionActor"/>, or in cluster mode the buckets' shard region.</param>
     /// <param name="timeout">How long one request to the store may take before it counts as failed.</param>
     /// <param name="countRegion">The <see cref="BucketRegionActor"/> that checks the bucket count when <paramref name="region"/> is a shard region.</param>
+    /// <param name="bucketSetting">Where <paramref name="bucketCount"/> comes from, named when the store refuses it (default: serve's setting).</param>
     public static async Task<PersistentSessionStore> OpenAsync(IActorRef region, int bucketCount, TimeSpan timeout, SessionStoreFigures figures,
-        CancellationToken cancellationToken, IActorRef? countRegion = null)
+        CancellationToken cancellationToken, IActorRef? countRegion = null, string bucketSetting = CheckBucketCount.ServeSetting)
     {
         ArgumentNullException.ThrowIfNull(region);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bucketCount);
         ArgumentNullException.ThrowIfNull(figures);
         try
         {
-            await (countRegion ?? region).Ask<BucketCountConfirmed>(new CheckBucketCount(bucketCount), timeout, cancellationToken).ConfigureAwait(false);
+            await (countRegion ?? region).Ask<BucketCountConfirmed>(new CheckBucketCount(bucketCount, bucketSetting), timeout, cancellationToken)
+                .ConfigureAwait(false);
         }
         catch (AskTimeoutException e)
         {

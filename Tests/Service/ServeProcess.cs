@@ -19,7 +19,8 @@ internal sealed class ServeProcess : IDisposable
     }
 
     /// <summary>Starts serve with <paramref name="settings"/> added to the defaults and <paramref name="environment"/> set for the child.</summary>
-    public static ServeProcess Start(IEnumerable<string> settings, IReadOnlyDictionary<string, string?>? environment = null)
+    /// <param name="model">The model file; null: the demo model.</param>
+    public static ServeProcess Start(IEnumerable<string> settings, IReadOnlyDictionary<string, string?>? environment = null, string? model = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -30,7 +31,7 @@ internal sealed class ServeProcess : IDisposable
         };
         foreach (var arg in new[]
                  {
-                     LstmStreamProcess.Dll, "serve", "--model", RunningService.DemoModel, "--no-simulator",
+                     LstmStreamProcess.Dll, "serve", "--model", model ?? RunningService.DemoModel, "--no-simulator",
                      "--LstmStream:Console:Enabled=true", "--LstmStream:Tcp:Enabled=false", "--LstmStream:Http:Enabled=false",
                  }.Concat(settings))
         {
@@ -79,6 +80,13 @@ internal sealed class ServeProcess : IDisposable
         _process.Kill();
         await _process.WaitForExitAsync();
         return await _stderr;
+    }
+
+    /// <summary>Waits for the process to end by itself (a refused start) and returns the exit code and the whole log.</summary>
+    public async Task<(int Exit, string Log)> ExitAsync(CancellationToken cancellationToken)
+    {
+        await _process.WaitForExitAsync(cancellationToken);
+        return (_process.ExitCode, await _stderr);
     }
 
     public void Dispose()

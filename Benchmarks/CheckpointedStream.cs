@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Streams;
+using LstmStream.Actors.Persistence;
+using LstmStream.Pipeline.Numerics;
+using LstmStream.Pipeline.Streaming;
+
+namespace LstmStream.Benchmarks;
+
+/// <summary>
+/// What durable sessions cost a running stream: the sensor pipeline (managed kernels) over <c>keys</c> live keys, free
+/// running for the same wall-clock time twice in one process, without a store and with the store and its checkpoint
+/// coordinator taking a checkpoint every <c>interval</c> (every key is stepped in each interval, so each checkpoint
+/// writes every key, bucket by bucket). Steps/s of both, the checkpoints taken and keys written while timed, and the
+/// managed heap per live key of both (<see cref="GC.GetTotalMemory"/> after full collections, with the stream running,
+/// minus the heap before it started), compared with the raw state.
+/// </summary>
+internal static class CheckpointedStream
+{
+    /// <param name="Checkpoints">Checkpoints completed while timed.</param>
+    /// <param name="KeysCheckpointed">Keys they wrote.</param>
+    public sealed record Result(string Store, string Workload, int Keys, double IntervalSeconds, double Seconds, double StepsPerSecondWithout,
+        double StepsPerSecondWith, long Checkpoints, long KeysCheckpointed, long BytesWritten, double BytesPerKeyWithout, double BytesPerKeyWith,
+        long RawStateBytes)
+    {
+        public double Ratio => StepsPerSecondWith / StepsPerSecondWithout;
+
+        /// <summary>The floor: 0.9× at 10,000 live keys, 0.75× at 100,000.</summary>
+        public double RatioTarget => Keys <= 10_000 ? 0.9 : 0.75;
+
+        public double MemoryTarget => 1.3 * RawStateBytes + 100;
+    }
+
+    public static Result Measure(Workload workload, SessionStoreLocation location, int keys, TimeSpan interval, TimeSpan duration)
+    {
+        var model = workload.Model;
+        var backends = Enumerable.Range(0, model.Layers.Count + (model.Head is null ? 0 : 1)).Select(_ => (IMatMulBackend)new ManagedMatMul()).ToList();
+        var inputs = new InputRounds(keys, model.InputSize);
+        var (system, store) = SessionStoreSpeed.Open(location);
+        try
+        {
+            using var materializer = ActorMaterializer.Create(system);
+            var (without, memoryWithout) = Timed(new StreamEngine(model, backends, inputs, materializer), duration, null, null);
+
+            IActorRef? coordinator = null;
+            var figures = store.Figures;
+            var (checkpoints, keysWritten, bytes, failures) = (0L, 0L, 0L, 0L);
+            var (with, memoryWith) = Timed(new StreamEngine(model, backends, inputs, materializer, store), duration, handle =>
+            {
+                coordinator = system.ActorOf(CheckpointCoordinatorActor.Props(new PipelineCheckpointSource(handle.State), store, interval, interval),
+                    "bench-checkpoints");
+                (checkpoints, keysWritten, bytes, failures) = (figures.Checkpoints, figures.KeysCheckpointed, figures.BytesWritten, figures.CheckpointFailures);
+            }, () =>
+            {
+                (checkpoints, keysWritten, bytes, failures) = (figures.Checkpoints - checkpoints, figures.KeysCheckpointed - keysWritten,
+                    figures.BytesWritten - bytes, figures.CheckpointFailures - failures);
+                // After the checkpoint under way (a poison pill waits behind it), before the stream stops.
+                coordinator!.GracefulStop(TimeSpan.FromMinutes(2)).Wait();
+            });
+            if (failures > 0) throw new InvalidOperationException($"{failures} checkpoint(s) failed on {location.Description} while timed");
+            return new Result(location.Kind.ToString(), workload.Name, keys, interval.TotalSeconds, duration.TotalSeconds, without, with,
+                checkpoints, keysWritten, bytes, memoryWithout, memoryWith, workload.RawStateBytes);
+        }
+        finally
+        {
+            system.Terminate().Wait();
+        }
+    }
+
+    /// <summary>Steps/s over <paramref name="duration"/> after two warm-up rounds, and heap bytes per key while running.</summary>
+    /// <param name="warmedUp">Called once the warm-up rounds are through (the timed part starts after it).</param>
+    /// <param name="timed">Called after the timed part and the heap reading, before the stream stops.</param>
+    private static (double StepsPerSecond, double BytesPerKey) Timed(StreamEngine engine, TimeSpan duration, Action<LstmPipelineHandle>? warmedUp,
+        Action? timed)
+    {
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        LstmPipelineHandle? handle = null;
+        using var running = engine.Start(h => handle = h);
+        running.Run(2);
+        warmedUp?.Invoke(handle!);
+        var produced = running.Produced;
+        var watch = Stopwatch.StartNew();
+        Thread.Sleep(duration);
+        var steps = running.Produced - produced;
+        var seconds = watch.Elapsed.TotalSeconds;
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+        timed?.Invoke();
+        return (steps / seconds, (double)(after - before) / engine.Keys);
+    }
+}
