@@ -25,9 +25,18 @@ namespace LstmStream.Actors.Persistence;
 /// is the bucket's checkpoint number, counted here and recovered from the latest snapshot.
 /// </para>
 /// </summary>
-public sealed class BucketActor : ReceivePersistentActor
+public sealed class BucketActor : ReceivePersistentActor, IWithTimers
 {
+    /// <summary>
+    /// How long a snapshot write may go unanswered before it counts as failed: a snapshot store that never answers (its
+    /// actor restarted under the write, as Akka's circuit breaker in its half-open state can make it) must not hold the
+    /// bucket's later checkpoints forever.
+    /// </summary>
+    public static readonly TimeSpan DefaultSaveTimeout = TimeSpan.FromSeconds(30);
+
     private readonly int _bucket;
+    private readonly TimeSpan _saveTimeout;
+    private long _attempt;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private Dictionary<string, KeyState> _stored = new(StringComparer.Ordinal);
     private long _checkpoint;
@@ -40,8 +49,10 @@ public sealed class BucketActor : ReceivePersistentActor
     private bool _handingOff;
 
     /// <param name="feed">Cluster mode: hands routed records to this node's pipeline; null for the single-node store.</param>
-    public BucketActor(int bucket, TimeSpan idleAfter, Action<RoutedRecords>? feed = null)
+    /// <param name="saveTimeout">How long a snapshot write may go unanswered (<see cref="DefaultSaveTimeout"/> when null).</param>
+    public BucketActor(int bucket, TimeSpan idleAfter, Action<RoutedRecords>? feed = null, TimeSpan? saveTimeout = null)
     {
+        _saveTimeout = saveTimeout ?? DefaultSaveTimeout;
         _sharded = feed is not null;
         _bucket = bucket;
         PersistenceId = PersistenceIdOf(bucket);
@@ -49,6 +60,7 @@ public sealed class BucketActor : ReceivePersistentActor
         Recover<SnapshotOffer>(offer =>
         {
             _checkpoint = offer.Metadata.SequenceNr;
+            _attempt = _checkpoint;
             var snapshot = (BucketSnapshot)offer.Snapshot;
             _stored = new Dictionary<string, KeyState>(snapshot.States.Count, StringComparer.Ordinal);
             foreach (var state in snapshot.States) _stored[state.Key] = state;
@@ -84,6 +96,12 @@ public sealed class BucketActor : ReceivePersistentActor
         });
         Command<SaveSnapshotSuccess>(m => m.Metadata.SequenceNr == _saving, m => SaveCompleted(m.Metadata));
         Command<SaveSnapshotFailure>(m => m.Metadata.SequenceNr == _saving, m => SaveFailed(m.Cause));
+        Command<SaveUnanswered>(m => m.Attempt == _saving, _ =>
+            SaveFailed(new TimeoutException($"the snapshot store did not answer within {_saveTimeout.TotalSeconds:0.#} s")));
+        // A write answered after it was given up: its snapshot may be stored, the next attempt writes a newer one.
+        Command<SaveSnapshotSuccess>(_ => { });
+        Command<SaveSnapshotFailure>(_ => { });
+        Command<SaveUnanswered>(_ => { });
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(m =>
             _log.Warning("Bucket {0}: older snapshots could not be deleted (they are deleted with the next checkpoint): {1}", _bucket, m.Cause.Message));
@@ -110,7 +128,10 @@ public sealed class BucketActor : ReceivePersistentActor
     /// <summary>The persistence id of <paramref name="bucket"/>'s snapshots.</summary>
     public static string PersistenceIdOf(int bucket) => $"lstmstream-bucket-{bucket}";
 
-    public static Props Props(int bucket, TimeSpan idleAfter) => Akka.Actor.Props.Create(() => new BucketActor(bucket, idleAfter, null));
+    public static Props Props(int bucket, TimeSpan idleAfter, TimeSpan? saveTimeout = null) =>
+        Akka.Actor.Props.Create(() => new BucketActor(bucket, idleAfter, null, saveTimeout));
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>The bucket as a sharded entity (cluster mode): routed records go to <paramref name="feed"/>.</summary>
     public static Props ShardedProps(int bucket, Action<RoutedRecords> feed) =>
@@ -132,9 +153,11 @@ public sealed class BucketActor : ReceivePersistentActor
 
         _waitingForThisSave = waiting;
         _dirty = false;
-        _saving = _checkpoint + 1;
+        // Every attempt its own sequence number, so an answer to an attempt given up is never taken for a later one's.
+        _saving = _attempt = Math.Max(_attempt, _checkpoint) + 1;
         _savingSnapshot = new BucketSnapshot(_stored.Values.ToArray());
         SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(PersistenceId, _saving, DateTime.UtcNow), _savingSnapshot), Self);
+        Timers.StartSingleTimer(nameof(SaveUnanswered), new SaveUnanswered(_saving), _saveTimeout);
     }
 
     private void SaveCompleted(SnapshotMetadata written)
@@ -157,6 +180,7 @@ public sealed class BucketActor : ReceivePersistentActor
 
     private void NextSave()
     {
+        Timers.Cancel(nameof(SaveUnanswered));
         _saving = -1;
         _savingSnapshot = null;
         _waitingForThisSave = [];
@@ -172,4 +196,7 @@ public sealed class BucketActor : ReceivePersistentActor
         _waitingForNextSave = [];
         StartSave(waiting);
     }
+
+    /// <summary>The write of attempt <paramref name="Attempt"/> went unanswered for the save timeout.</summary>
+    private sealed record SaveUnanswered(long Attempt);
 }

@@ -80,6 +80,31 @@ public sealed class StoreFailureTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task A_snapshot_write_left_unanswered_fails_after_the_save_timeout_and_the_next_write_goes_through()
+    {
+        var bucket = Sys.ActorOf(BucketActor.Props(3, TimeSpan.Zero, TimeSpan.FromMilliseconds(300)));
+        var state = StoredSessions.State("k", 4, 40);
+        bucket.Tell(new BucketProtocol.ApplyChanges(3, [state], []));
+        // The store takes far longer than the save timeout: the bucket must not wait for it.
+        await _snapshots.OnSave.PassWithDelay(TimeSpan.FromSeconds(10));
+
+        var failure = await Assert.ThrowsAsync<SessionStoreException>(() =>
+            bucket.Ask<BucketProtocol.BucketSaved>(new BucketProtocol.SaveBucket(3), StoredSessions.Timeout));
+        Assert.Contains("bucket 3: the snapshot could not be written: the snapshot store did not answer within 0.3 s", failure.Message,
+            StringComparison.Ordinal);
+
+        // The store answers again: the changes kept since are written by the next checkpoint, and a restart reads them.
+        await _snapshots.OnSave.Pass();
+        var saved = await bucket.Ask<BucketProtocol.BucketSaved>(new BucketProtocol.SaveBucket(3), StoredSessions.Timeout);
+        Assert.True(saved.Written);
+        Assert.Equal(1, saved.Keys);
+        await bucket.GracefulStop(StoredSessions.Timeout);
+        var again = Sys.ActorOf(BucketActor.Props(3, TimeSpan.Zero));
+        var loaded = await again.Ask<BucketProtocol.LoadedKeys>(new BucketProtocol.LoadKeys(3, ["k"]), StoredSessions.Timeout);
+        StoredSessions.AssertBitwiseEqual(state, Assert.Single(loaded.States));
+    }
+
+    [Fact]
     public async Task A_checkpoint_exports_the_dirty_buckets_one_by_one_and_writes_them_with_the_evicted_ones()
     {
         var store = await StoredSessions.OpenAsync(Sys, 8);
