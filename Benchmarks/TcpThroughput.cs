@@ -183,6 +183,9 @@ internal static class TcpThroughput
                 $"--LstmStream:Model:Path={model}", "--LstmStream:Math:Backend=auto", "--LstmStream:Math:Threads=1",
                 "--LstmStream:Batch:MaxRows=1024", "--LstmStream:Simulator:Enabled=false", "--LstmStream:Http:Enabled=false",
                 "--LstmStream:Tcp:Endpoint=127.0.0.1:0", "--LstmStream:Tcp:MaxInFlightRecords=8192", "--LstmStream:StatisticsInterval=00:00:00",
+                // No session store: each repetition sends the same seq again (with a store all but the first would be
+                // answered as duplicates, not stepped), and commit records would be counted as outputs.
+                "--LstmStream:Sessions:Store=none",
                 .. settings,
             ];
             var errors = new StringWriter();

@@ -56,7 +56,10 @@ internal sealed class ServeProcess : IDisposable
             WorkingDirectory = Path.GetDirectoryName(executable)!,
         };
         if (dll) start.ArgumentList.Add(executable);
-        foreach (var arg in new[] { "serve", "--model", model, "--no-simulator", "--tcp", tcp.ToString(), "--metrics", http }.Concat(settings))
+        // No session store: appsettings' default file would outlive the run, so a later run's seq would be answered as
+        // duplicates (not stepped), and commit records would mix with the outputs.
+        foreach (var arg in new[] { "serve", "--model", model, "--no-simulator", "--tcp", tcp.ToString(), "--metrics", http, "--LstmStream:Sessions:Store=none" }
+                     .Concat(settings))
             start.ArgumentList.Add(arg);
         var process = Process.Start(start) ?? throw new InvalidOperationException($"{executable} did not start");
         var serve = new ServeProcess(process, tcp, new Uri($"http://{http}/metrics"));
