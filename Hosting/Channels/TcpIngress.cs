@@ -1,5 +1,4 @@
 using System.Buffers;
-using Akka.Actor;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
@@ -24,8 +23,9 @@ namespace LstmStream.Hosting.Channels;
 /// every output has been written) or disconnects; neither disturbs other connections.
 /// <para>
 /// With a session store (<see cref="CheckpointRounds.Active"/>) every connection also gets commit records after each
-/// written checkpoint (<see cref="PendingCommits"/>), and the stop takes one checkpoint after every connection's outputs
-/// were handed over and before the connections close, so a client that stops with the service learns what is stored.
+/// written checkpoint (<see cref="PendingCommits"/>); at stop the connections stay open until the drain's final checkpoint
+/// (taken once every connection's outputs were handed over) has sent its commit records, so a client that stops with the
+/// service learns what is stored.
 /// </para>
 /// </summary>
 public sealed class TcpIngress : IIngress, IAsyncDisposable
@@ -37,7 +37,6 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     private readonly ConcurrentDictionary<int, Task> _connections = new();
     private readonly ConcurrentDictionary<int, NdjsonStreamChannel> _committing = new();
     private readonly CheckpointRounds? _rounds;
-    private readonly ISessionStoreAccess? _store;
     private readonly TaskCompletionSource _finalCommit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopReading = new();
     private readonly CancellationTokenSource _abort = new();
@@ -53,12 +52,10 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     private ClientCertificateCheck? _clientCheck;
 
     /// <param name="rounds">The session store's checkpoint rounds: with an active one, connections get commit records.</param>
-    /// <param name="store">Takes the checkpoint of the stop, whose commit records the connections send before they close.</param>
     public TcpIngress(IOptions<ServiceOptions> options, ILoggerFactory loggers, ChannelMetrics metrics, TimeProvider time,
-        CheckpointRounds? rounds = null, ISessionStoreAccess? store = null)
+        CheckpointRounds? rounds = null)
     {
         _rounds = rounds is { Active: true } ? rounds : null;
-        _store = store;
         _metrics = metrics;
         _time = time;
         _refusalLog = new LogBudget(time);
@@ -121,6 +118,11 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Stops reading and accepting. Without commit records every connection then delivers its outputs and closes. With
+    /// them, the connections stay open once every output was handed over, so that the commit records of the drain's final
+    /// checkpoint still reach their clients (<see cref="FinishAsync"/> closes them).
+    /// </summary>
     public async Task StopAsync(CancellationToken deadline)
     {
         await _stopReading.CancelAsync().ConfigureAwait(false);
@@ -128,44 +130,43 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         try
         {
             await _acceptLoop.WaitAsync(deadline).ConfigureAwait(false);
-            await CommitBeforeClosingAsync(deadline).ConfigureAwait(false);
-            await Task.WhenAll(_connections.Values).WaitAsync(deadline).ConfigureAwait(false);
+            if (_rounds is null) await Task.WhenAll(_connections.Values).WaitAsync(deadline).ConfigureAwait(false);
+            else await Task.WhenAll(_committing.Values.Select(c => c.OutputsHandedOver)).WaitAsync(deadline).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            _logger.LogWarning("TCP: shutdown deadline passed with {Connections} connections still delivering; closing them", _connections.Count);
-            await _abort.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(_connections.Values).ConfigureAwait(false);
+            await AbortConnectionsAsync().ConfigureAwait(false);
         }
     }
 
     /// <summary>
-    /// With commit records: once every open connection's outputs were handed over, takes a checkpoint so that its commit
-    /// records go out before the connections close; the connections then finish (also when it failed: then nothing
-    /// more is committed, and the client resends after reconnecting).
+    /// After the drain's final checkpoint (written or not): its commit records were handed to the connections' write
+    /// loops (<see cref="OnCommitted"/>); each connection writes what it still holds and closes. A failed final
+    /// checkpoint committed nothing more, and the client resends after reconnecting.
     /// </summary>
-    private async Task CommitBeforeClosingAsync(CancellationToken deadline)
+    public async Task FinishAsync(CancellationToken deadline)
     {
+        _finalCommit.TrySetResult();
+        var open = _committing.Count;
         try
         {
-            if (_rounds is null || _store is not { Enabled: true } || _committing.IsEmpty) return;
-            await Task.WhenAll(_committing.Values.Select(c => c.OutputsHandedOver)).WaitAsync(deadline).ConfigureAwait(false);
-            var done = await _store.CheckpointAsync(StopCheckpointTimeout, deadline).ConfigureAwait(false);
-            _logger.LogInformation("TCP: checkpoint at stop wrote {Keys} key(s); commit records sent before closing {Connections} connection(s)", done.Keys,
-                _committing.Count);
+            await Task.WhenAll(_connections.Values).WaitAsync(deadline).ConfigureAwait(false);
+            if (_rounds is not null && open > 0)
+                _logger.LogInformation("TCP: commit records sent before closing {Connections} connection(s) (last written checkpoint round {Round})", open,
+                    _rounds.LastCommitted);
         }
-        catch (Exception e) when (e is SessionStoreException or InvalidOperationException or AskTimeoutException)
+        catch (OperationCanceledException)
         {
-            _logger.LogWarning("TCP: the checkpoint at stop failed, connections close without commit records for their last outputs ({Reason})", e.Message);
-        }
-        finally
-        {
-            _finalCommit.TrySetResult();
+            await AbortConnectionsAsync().ConfigureAwait(false);
         }
     }
 
-    /// <summary>The longest wait for the checkpoint of the stop (the shutdown deadline cuts it shorter).</summary>
-    private static readonly TimeSpan StopCheckpointTimeout = TimeSpan.FromMinutes(5);
+    private async Task AbortConnectionsAsync()
+    {
+        _logger.LogWarning("TCP: shutdown deadline passed with {Connections} connections still delivering; closing them", _connections.Count);
+        await _abort.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_connections.Values).ConfigureAwait(false);
+    }
 
     /// <summary>On the checkpoint coordinator's thread: hands the round to every connection's write loop.</summary>
     private void OnCommitted(long round)
