@@ -89,7 +89,7 @@ public sealed class NdjsonStreamChannelWriteLoopTests : IDisposable
     public void Dispose() => _services.Dispose();
 
     /// <summary>An output stream that keeps what was written and on which threads; with a gate, writes complete once it opens.</summary>
-    private sealed class ThreadRecordingStream : Stream
+    private sealed class ThreadRecordingStream : WriteOnlyTestStream
     {
         private readonly MemoryStream _written = new();
 
@@ -116,18 +116,6 @@ public sealed class NdjsonStreamChannelWriteLoopTests : IDisposable
         }
 
         public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-        public override void Flush()
-        {
-        }
-
         public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }
