@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using HdrHistogram;
 
 namespace LstmStream.Benchmarks.Latency;
 
@@ -16,7 +15,7 @@ namespace LstmStream.Benchmarks.Latency;
 internal static class OpenLoopTcpLoad
 {
     /// <param name="Latency">Due time to output, over the measured records.</param>
-    /// <param name="SendLag">How late the senders wrote records (due time to the write), over the measured records.</param>
+    /// <param name="SendLag">How late records went out (due time to the wake-up or publish that sent them), over the measured records.</param>
     public sealed record Result(LatencySummary Latency, LatencySummary SendLag, long Expected, long Received, long Errors);
 
     private static readonly TimeSpan ReceiveTimeout = TimeSpan.FromSeconds(30);
