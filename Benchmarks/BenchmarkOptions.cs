@@ -2,7 +2,7 @@ namespace LstmStream.Benchmarks;
 
 /// <summary>
 /// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--out FILE] [--no-run]
-/// [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--latency [--serve PATH]]</c>.
+/// [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--latency [--serve PATH] [--send-gap MICROSECONDS]]</c>.
 /// </summary>
 internal sealed record BenchmarkOptions
 {
@@ -31,6 +31,12 @@ internal sealed record BenchmarkOptions
 
     /// <summary>Run only the latency benchmark (serve as a process, open-loop load over TCP and MQTT).</summary>
     public bool Latency { get; init; }
+
+    /// <summary>
+    /// The open-loop generator's least time between two wake-ups of its sender (<c>--send-gap MICROSECONDS</c>): records
+    /// due within it go out together, each still timed from its own due time. Zero: a wake-up per due record.
+    /// </summary>
+    public TimeSpan SendGap { get; init; } = LstmStream.Benchmarks.Latency.OpenLoopSender.DefaultMinimumGap;
 
     /// <summary>The serve executable the latency benchmark starts; null: build the Hosting project and use its output.</summary>
     public string? ServeExecutable { get; init; }
@@ -77,7 +83,7 @@ internal sealed record BenchmarkOptions
     public const string Usage =
         "usage: dotnet run --project Benchmarks -c Release -- [--quick] [--workload seed|sensor|wide]... " +
         "[--keys 1,64,1024,4096] [--threads 1,2] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
-        "[--no-store] [--store-postgres CONNECTION-STRING] [--latency [--serve Hosting/bin/Release/net10.0/lstmstream]]";
+        "[--no-store] [--store-postgres CONNECTION-STRING] [--latency [--serve Hosting/bin/Release/net10.0/lstmstream] [--send-gap 200]]";
 
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -113,6 +119,12 @@ internal sealed record BenchmarkOptions
                     var serve = Value();
                     if (!File.Exists(serve)) throw new ArgumentException($"--serve: '{serve}' does not exist");
                     options = options with { ServeExecutable = Path.GetFullPath(serve) };
+                    break;
+                case "--send-gap":
+                    var gap = Value();
+                    if (!int.TryParse(gap, out var microseconds) || microseconds < 0 || microseconds > 1_000_000)
+                        throw new ArgumentException($"--send-gap: '{gap}' is not a number of microseconds from 0 to 1000000");
+                    options = options with { SendGap = TimeSpan.FromMicroseconds(microseconds) };
                     break;
                 case "--no-store": options = options with { Store = false }; break;
                 case "--store-postgres": options = options with { StorePostgres = Value() }; break;

@@ -33,13 +33,16 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
             var sensor = Workload.Sensor();
             var seed = Workload.Seed();
             var (stream, run) = InProcessRows(sensor);
+            report.Notes.Add($"TCP load generator: one sender thread for all {Connections} connections, waking at most every {options.SendGap.TotalMicroseconds:F0} µs " +
+                             "(--send-gap) and writing every record due by then in one write per connection, one receiver thread polling them all; " +
+                             "latency counts from each record's due time, so that gap is part of it (the send lag column)");
             report.Notes.Add($"in-process rows of this run (sensor, 1024 keys, 1 thread): lstmstream-stream {stream:N0} steps/s, lstmstream-run {run:N0} lines/s");
 
             using (var echo = new EchoServer())
             {
                 var lines = new RecordLines(1, sensor.Model.InputSize);
                 report.Rows.Add(Measure("tcp echo (floor)", "sensor", lines, 1, "lone key", LoneKeyRate, RateWarmUp, LoneMeasured,
-                    s => OpenLoopTcpLoad.Run(echo.Endpoint, lines, 1, s), null));
+                    s => OpenLoopTcpLoad.Run(echo.Endpoint, lines, 1, s, options.SendGap), null));
             }
 
             double? sensorPeak = null;
@@ -62,12 +65,12 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
                 foreach (var share in ShareOfPeak)
                 {
                     report.Rows.Add(Measure("tcp", workload.Name, lines, Connections, $"{share * 100:F0}% of peak", share * peak, RateWarmUp, RateMeasured,
-                        s => OpenLoopTcpLoad.Run(server.Tcp, lines, Connections, s), server));
+                        s => OpenLoopTcpLoad.Run(server.Tcp, lines, Connections, s, options.SendGap), server));
                 }
 
                 var lone = new RecordLines(1, workload.Model.InputSize);
                 report.Rows.Add(Measure("tcp", workload.Name, lone, 1, "lone key", LoneKeyRate, RateWarmUp, LoneMeasured,
-                    s => OpenLoopTcpLoad.Run(server.Tcp, lone, 1, s), server));
+                    s => OpenLoopTcpLoad.Run(server.Tcp, lone, 1, s, options.SendGap), server));
             }
 
             // The floor under load: the echo server at the sensor's 50 % rate, same connections.
@@ -75,7 +78,7 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
             {
                 var lines = new RecordLines(1024, sensor.Model.InputSize);
                 report.Rows.Add(Measure("tcp echo (floor)", "sensor", lines, Connections, "50% of peak", 0.5 * sensorPeak!.Value, RateWarmUp, RateMeasured,
-                    s => OpenLoopTcpLoad.Run(echo.Endpoint, lines, Connections, s), null));
+                    s => OpenLoopTcpLoad.Run(echo.Endpoint, lines, Connections, s, options.SendGap), null));
             }
 
             MeasureMqtt(report, serve, Path.Combine(folder, "sensor.onnx"), sensor);
@@ -131,7 +134,7 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
         Sampled? before = null;
         var sampler = new Thread(() =>
         {
-            OpenLoopSchedule.WaitUntil(schedule.DueAt(schedule.WarmUpRecords));
+            MonotonicClock.Instance.WaitUntil(schedule.DueAt(schedule.WarmUpRecords));
             before = Sampled.Take(server);
         }) { IsBackground = true };
         sampler.Start();

@@ -87,7 +87,7 @@ internal sealed class OpenLoopMqttLoad : IAsyncDisposable
         for (var i = 0L; i < schedule.Records; i++)
         {
             var due = schedule.DueAt(i);
-            OpenLoopSchedule.WaitUntil(due);
+            MonotonicClock.Instance.WaitUntil(due);
             if (i >= schedule.WarmUpRecords) LatencySummary.Record(lag, Stopwatch.GetTimestamp() - due);
             Publish(Message(lines, (int)(i % lines.Keys), i));
         }

@@ -12,15 +12,21 @@ internal sealed class OpenLoopSchedule
 {
     private readonly double _ticksPerRecord;
 
+    /// <summary>A schedule starting a tenth of a second from now, so the sender threads can start before the first record is due.</summary>
     public OpenLoopSchedule(double ratePerSecond, TimeSpan warmUp, TimeSpan measured)
+        : this(ratePerSecond, warmUp, measured, Stopwatch.GetTimestamp() + Stopwatch.Frequency / 10)
+    {
+    }
+
+    /// <param name="start">When record 0 is due (a <see cref="Stopwatch"/> timestamp).</param>
+    public OpenLoopSchedule(double ratePerSecond, TimeSpan warmUp, TimeSpan measured, long start)
     {
         if (!(ratePerSecond > 0)) throw new ArgumentOutOfRangeException(nameof(ratePerSecond), ratePerSecond, "the rate must be positive");
         RatePerSecond = ratePerSecond;
         _ticksPerRecord = Stopwatch.Frequency / ratePerSecond;
         WarmUpRecords = (long)(ratePerSecond * warmUp.TotalSeconds);
         Records = WarmUpRecords + Math.Max(1, (long)(ratePerSecond * measured.TotalSeconds));
-        // A little time for the sender threads to start before the first record is due.
-        Start = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 10;
+        Start = start;
     }
 
     public double RatePerSecond { get; }
@@ -34,27 +40,4 @@ internal sealed class OpenLoopSchedule
 
     /// <summary>When record <paramref name="i"/> is due (a <see cref="Stopwatch"/> timestamp).</summary>
     public long DueAt(long i) => Start + (long)(i * _ticksPerRecord);
-
-    /// <summary>
-    /// Sleeps until <paramref name="due"/> without spinning: on Linux an absolute <c>clock_nanosleep</c> on the
-    /// monotonic clock <see cref="Stopwatch"/> reads (wakes within tens of microseconds, the CPU stays free for the
-    /// server); elsewhere millisecond sleeps, then yielding until then.
-    /// </summary>
-    public static void WaitUntil(long due)
-    {
-        if (PreciseSleep.IsAvailable)
-        {
-            PreciseSleep.Until(due);
-            return;
-        }
-
-        while (true)
-        {
-            var remaining = due - Stopwatch.GetTimestamp();
-            if (remaining <= 0) return;
-            var ms = remaining * 1000.0 / Stopwatch.Frequency;
-            if (ms > 2) Thread.Sleep((int)(ms - 1));
-            else Thread.Yield();
-        }
-    }
 }

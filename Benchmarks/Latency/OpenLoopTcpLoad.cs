@@ -1,41 +1,99 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using HdrHistogram;
 
 namespace LstmStream.Benchmarks.Latency;
 
 /// <summary>
-/// The open-loop load generator over NDJSON/TCP: several connections, each with a sender thread that writes its
-/// records when they are due (every record already due goes out in the same write) and a receiver thread that
-/// reads the outputs and records, per output, the time from its record's due time to its arrival (found by the
-/// <c>seq</c> it carries back). Key <c>k</c> always travels on connection <c>k mod connections</c>, so per-key order
-/// holds. Also measures the peak: every connection sends as fast as the server reads.
+/// The open-loop load generator over NDJSON/TCP: several connections, one sender thread writing every record when
+/// it is due (<see cref="OpenLoopSender"/>: the records due at a wake-up go out in one write per connection) and one
+/// receiver thread reading all connections (<see cref="OpenLoopReceiver"/>: per output, the time from its record's
+/// due time to its arrival, found by the <c>seq</c> it carries back). Key <c>k</c> always travels on connection
+/// <c>k mod connections</c>, so per-key order holds. Also measures the peak: every connection sends as fast as the
+/// server reads.
 /// </summary>
 internal static class OpenLoopTcpLoad
 {
     /// <param name="Latency">Due time to output, over the measured records.</param>
-    /// <param name="SendLag">How late the senders wrote records (due time to the write), over the measured records.</param>
+    /// <param name="SendLag">How late records went out (due time to the wake-up or publish that sent them), over the measured records.</param>
     public sealed record Result(LatencySummary Latency, LatencySummary SendLag, long Expected, long Received, long Errors);
 
     private static readonly TimeSpan ReceiveTimeout = TimeSpan.FromSeconds(30);
 
-    public static Result Run(IPEndPoint endpoint, RecordLines lines, int connections, OpenLoopSchedule schedule)
+    public static Result Run(IPEndPoint endpoint, RecordLines lines, int connections, OpenLoopSchedule schedule) =>
+        Run(endpoint, lines, connections, schedule, OpenLoopSender.DefaultMinimumGap);
+
+    /// <param name="minimumGap">The sender's least time between two wake-ups (see <see cref="OpenLoopSender"/>).</param>
+    public static Result Run(IPEndPoint endpoint, RecordLines lines, int connections, OpenLoopSchedule schedule, TimeSpan minimumGap)
     {
-        CheckConnections(lines, connections);
-        var links = Enumerable.Range(0, connections).Select(c => new Link(Connect(endpoint), c, connections, lines, schedule)).ToList();
-        foreach (var link in links) link.Start();
-        foreach (var link in links) link.Join();
-        var latency = LatencySummary.NewHistogram();
-        var lag = LatencySummary.NewHistogram();
-        foreach (var link in links)
+        var sender = new OpenLoopSender(schedule, lines, connections, MonotonicClock.Instance, minimumGap);
+        var sockets = Enumerable.Range(0, connections).Select(_ => Connect(endpoint)).ToList();
+        var receivers = sockets.Select(_ => new OpenLoopReceiver(schedule)).ToList();
+        try
         {
-            latency.Add(link.Latency);
-            lag.Add(link.SendLag);
-            link.Socket.Dispose();
+            var sending = Started(() =>
+            {
+                sender.Run((c, bytes) => SendAll(sockets[c], bytes));
+                foreach (var socket in sockets) socket.Shutdown(SocketShutdown.Send);
+            });
+            Receive(sockets, receivers, schedule.Records);
+            sending.Join();
+        }
+        finally
+        {
+            foreach (var socket in sockets) socket.Dispose();
         }
 
-        return new Result(LatencySummary.From(latency), LatencySummary.From(lag), schedule.Records, links.Sum(l => l.Received), links.Sum(l => l.Errors));
+        var latency = LatencySummary.NewHistogram();
+        foreach (var receiver in receivers) latency.Add(receiver.Latency);
+        return new Result(LatencySummary.From(latency), LatencySummary.From(sender.SendLag), schedule.Records, receivers.Sum(r => r.Received),
+            receivers.Sum(r => r.Errors));
+    }
+
+    /// <summary>
+    /// One thread reads every connection: it waits in one <c>poll</c> for any of them to be readable, reads each that
+    /// is, stamping the read's time, until <paramref name="expected"/> lines came back, every connection was closed,
+    /// or nothing arrived for <see cref="ReceiveTimeout"/> (what is missing counts as lost).
+    /// </summary>
+    private static void Receive(List<Socket> sockets, List<OpenLoopReceiver> receivers, long expected)
+    {
+        var open = new List<Socket>(sockets);
+        var ready = new List<Socket>(sockets.Count);
+        var lastData = Stopwatch.GetTimestamp();
+        while (open.Count > 0 && Answered(receivers) < expected)
+        {
+            ready.Clear();
+            ready.AddRange(open);
+            Socket.Select(ready, null, null, 1_000_000);
+            if (ready.Count == 0)
+            {
+                if (Stopwatch.GetElapsedTime(lastData) > ReceiveTimeout) return;
+                continue;
+            }
+
+            foreach (var socket in ready)
+            {
+                var receiver = receivers[sockets.IndexOf(socket)];
+                int read;
+                try
+                {
+                    read = socket.Receive(receiver.Free);
+                }
+                catch (SocketException)
+                {
+                    read = 0; // reset: what is missing counts as lost
+                }
+
+                if (read == 0)
+                {
+                    open.Remove(socket);
+                    continue;
+                }
+
+                lastData = Stopwatch.GetTimestamp();
+                receiver.OnRead(read, lastData);
+            }
+        }
     }
 
     /// <summary>
@@ -62,7 +120,7 @@ internal static class OpenLoopTcpLoad
                 {
                     var n = 0;
                     for (var r = 0; r < 256; r++, i += connections) n += lines.WriteLine(buffer.AsSpan(n), (int)(i % lines.Keys), i);
-                    SendAll(socket, buffer, n);
+                    SendAll(socket, buffer.AsSpan(0, n));
                 }
 
                 socket.Shutdown(SocketShutdown.Send);
@@ -118,99 +176,15 @@ internal static class OpenLoopTcpLoad
         return thread;
     }
 
-    private static void SendAll(Socket socket, byte[] buffer, int count)
+    private static long Answered(List<OpenLoopReceiver> receivers)
     {
-        var sent = 0;
-        while (sent < count) sent += socket.Send(buffer, sent, count - sent, SocketFlags.None);
+        var answered = 0L;
+        foreach (var receiver in receivers) answered += receiver.Received + receiver.Errors;
+        return answered;
     }
 
-    /// <summary>One connection's sender and receiver.</summary>
-    private sealed class Link(Socket socket, int index, int connections, RecordLines lines, OpenLoopSchedule schedule)
+    private static void SendAll(Socket socket, ReadOnlySpan<byte> bytes)
     {
-        private Thread? _sender, _receiver;
-
-        public Socket Socket => socket;
-        public LongHistogram Latency { get; } = LatencySummary.NewHistogram();
-        public LongHistogram SendLag { get; } = LatencySummary.NewHistogram();
-        public long Received { get; private set; }
-        public long Errors { get; private set; }
-
-        private long Expected => (schedule.Records - index + connections - 1) / connections;
-
-        public void Start()
-        {
-            _sender = Started(Send);
-            _receiver = Started(Receive);
-        }
-
-        public void Join()
-        {
-            _sender!.Join();
-            _receiver!.Join();
-        }
-
-        private void Send()
-        {
-            var buffer = new byte[1 << 16];
-            var i = (long)index;
-            while (i < schedule.Records)
-            {
-                OpenLoopSchedule.WaitUntil(schedule.DueAt(i));
-                var now = Stopwatch.GetTimestamp();
-                var n = 0;
-                while (i < schedule.Records && schedule.DueAt(i) <= now && n + lines.MaxBytes <= buffer.Length)
-                {
-                    if (i >= schedule.WarmUpRecords) LatencySummary.Record(SendLag, now - schedule.DueAt(i));
-                    n += lines.WriteLine(buffer.AsSpan(n), (int)(i % lines.Keys), i);
-                    i += connections;
-                }
-
-                SendAll(socket, buffer, n);
-            }
-
-            socket.Shutdown(SocketShutdown.Send);
-        }
-
-        private void Receive()
-        {
-            var buffer = new byte[1 << 18];
-            var have = 0;
-            var expected = Expected;
-            while (Received + Errors < expected)
-            {
-                int read;
-                try
-                {
-                    read = socket.Receive(buffer, have, buffer.Length - have, SocketFlags.None);
-                }
-                catch (SocketException)
-                {
-                    return; // timed out or reset: what is missing counts as lost
-                }
-
-                if (read == 0) return;
-                var now = Stopwatch.GetTimestamp();
-                have += read;
-                var start = 0;
-                while (true)
-                {
-                    var newline = buffer.AsSpan(start, have - start).IndexOf((byte)'\n');
-                    if (newline < 0) break;
-                    var line = buffer.AsSpan(start, newline);
-                    var seq = line.IndexOf("\"error\""u8) >= 0 ? -1 : RecordLines.SeqOf(line);
-                    if (seq < 0) Errors++;
-                    else
-                    {
-                        Received++;
-                        if (seq >= schedule.WarmUpRecords) LatencySummary.Record(Latency, now - schedule.DueAt(seq));
-                    }
-
-                    start += newline + 1;
-                }
-
-                buffer.AsSpan(start, have - start).CopyTo(buffer);
-                have -= start;
-            }
-        }
+        while (bytes.Length > 0) bytes = bytes[socket.Send(bytes)..];
     }
 }

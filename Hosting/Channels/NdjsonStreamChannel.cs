@@ -13,7 +13,9 @@ namespace LstmStream.Hosting.Channels;
 /// parsed with <see cref="NdjsonBatchDecoder"/> and submitted; outputs and error records are formatted with
 /// <see cref="NdjsonOutputFormatter"/> as the outbox hands them over and written by one writer loop, woken once per
 /// routed batch (<see cref="OnOutputsDelivered"/>): what is ready goes out in one write, with no timer and (on TCP)
-/// no Nagle delay; the loop gives the credit back once written. Before each read the reader waits for free credit, so a peer that does not read its outputs stops
+/// no Nagle delay; the loop gives the credit back once written. An idle write loop runs on the thread that wakes it
+/// (the outbox's), so the write starts there and then, not after a hop through the thread pool; a write the stream
+/// cannot take at once goes on asynchronously. Before each read the reader waits for free credit, so a peer that does not read its outputs stops
 /// being read (TCP backpressure) while others go on.
 /// <para>
 /// Lifecycle (<see cref="RunAsync"/>): read until end of input or the stop token; records already read are
@@ -38,7 +40,14 @@ public sealed class NdjsonStreamChannel : IChannelOutput
     private readonly Stream _output;
     private readonly ILogger _logger;
     private readonly object _gate = new();
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    // Synchronous continuations: a wake-up of the parked write loop runs it on the waking thread (the outbox's, once
+    // per routed batch), so a batch's outputs are written before the outbox moves on, with no thread-pool hop and no
+    // second thread to wake; a write the socket cannot take at once completes asynchronously and frees that thread.
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1)
+    {
+        FullMode = BoundedChannelFullMode.DropWrite,
+        AllowSynchronousContinuations = true,
+    });
     private ArrayBufferWriter<byte> _pending = new(4096);
     private ArrayBufferWriter<byte> _writing = new(4096);
     private int _pendingRecords;
@@ -140,7 +149,10 @@ public sealed class NdjsonStreamChannel : IChannelOutput
         _wake.Writer.TryWrite(true);
     }
 
-    /// <summary>The outbox has formatted this batch's outputs for the channel: the write loop sends them in one write.</summary>
+    /// <summary>
+    /// The outbox has formatted this batch's outputs for the channel: the write loop sends them in one write. When the
+    /// loop is idle the write is made on this thread before this returns (as far as the stream takes it at once).
+    /// </summary>
     public void OnOutputsDelivered() => _wake.Writer.TryWrite(true);
 
     public void OnError(RecordError error)

@@ -6,6 +6,8 @@ using Akka.Streams.TestKit;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
 
+using LstmStream.Tests.Support;
+
 namespace LstmStream.Tests.Records;
 
 public sealed class NdjsonSinkStageTests : Akka.TestKit.Xunit2.TestKit
@@ -118,7 +120,7 @@ public sealed class NdjsonSinkStageTests : Akka.TestKit.Xunit2.TestKit
     }
 
     /// <summary>Records what is written; a write may wait on a gate or throw.</summary>
-    private sealed class RecordingStream : Stream
+    private sealed class RecordingStream : WriteOnlyTestStream
     {
         private int _writes, _flushes;
 
@@ -138,13 +140,5 @@ public sealed class NdjsonSinkStageTests : Akka.TestKit.Xunit2.TestKit
 
         public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
         public override void Flush() => Interlocked.Increment(ref _flushes);
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }
