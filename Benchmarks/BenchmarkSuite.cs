@@ -86,7 +86,7 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                         Keep(Engines.Stream, backendLabel, Measure.Run(running.Run, settings, allThreads: true, () => running.Produced));
                         var stopping = System.Diagnostics.Stopwatch.StartNew();
                         running.Dispose();
-                        progress.WriteLine($"[{label}] {Engines.Stream}: {running.RowsPerBatch:F1} rows per micro-batch, stopped in {stopping.Elapsed.TotalSeconds:F2} s");
+                        progress.WriteLine($"[{label}] {Engines.Stream}: {running.RowsPerBatch:F1} rows per micro-batch, {running.Gen0CollectionsPerMillionSteps:F1} gen-0 GCs per million steps, stopped in {stopping.Elapsed.TotalSeconds:F2} s");
                     }
 
                     if (stored is not null && options.Measures(Engines.StreamStore))
@@ -100,7 +100,7 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                     {
                         using var typedRunning = typed.Start();
                         Keep(Engines.Typed, backendLabel, Measure.Run(typedRunning.Run, settings, allThreads: true, () => typedRunning.Produced));
-                        progress.WriteLine($"[{label}] {Engines.Typed}: {typedRunning.RowsPerBatch:F1} rows per micro-batch");
+                        progress.WriteLine($"[{label}] {Engines.Typed}: {typedRunning.RowsPerBatch:F1} rows per micro-batch, {typedRunning.Gen0CollectionsPerMillionSteps:F1} gen-0 GCs per million steps");
                     }
 
                     if (options.Measures(Engines.OrtBatched) || options.Measures(Engines.OrtPerKey))
