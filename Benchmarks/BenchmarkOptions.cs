@@ -1,8 +1,8 @@
 namespace LstmStream.Benchmarks;
 
 /// <summary>
-/// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--out FILE] [--no-run]
-/// [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--latency [--serve PATH] [--send-gap MICROSECONDS]]</c>.
+/// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--engine NAME,NAME] [--passes N]
+/// [--out FILE] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--latency [--serve PATH] [--send-gap MICROSECONDS]]</c>.
 /// </summary>
 internal sealed record BenchmarkOptions
 {
@@ -14,6 +14,15 @@ internal sealed record BenchmarkOptions
     public IReadOnlyList<string> Workloads { get; init; } = Workload.Names;
     public IReadOnlyList<int> Keys { get; init; } = DefaultKeys;
     public IReadOnlyList<int> Threads { get; init; } = DefaultThreads;
+
+    /// <summary>The suite's engines to measure (<see cref="Engines.Suite"/> names); null: all of them.</summary>
+    public IReadOnlySet<string>? Engines { get; init; }
+
+    /// <summary>Passes asked for with <c>--passes</c>; null: <see cref="Passes"/>' default.</summary>
+    public int? PassesOverride { get; init; }
+
+    /// <summary>Whether the suite measures <paramref name="engine"/> (<c>--engine</c>).</summary>
+    public bool Measures(string engine) => Engines is null || Engines.Contains(engine);
     public string Out { get; init; } = "bench-results.json";
     public bool RunThroughput { get; init; } = true;
     public bool Memory { get; init; } = true;
@@ -75,14 +84,14 @@ internal sealed record BenchmarkOptions
     /// Times every configuration's rows are measured, one pass of all its engines after the other; each row keeps
     /// its fastest pass (on a shared machine a busy spell only ever slows a measurement down).
     /// </summary>
-    public int Passes => Quick ? 1 : 2;
+    public int Passes => PassesOverride ?? (Quick ? 1 : 2);
 
     /// <summary>Live keys of the memory measurement.</summary>
     public int MemoryKeys => Quick ? 100_000 : 1_000_000;
 
     public const string Usage =
         "usage: dotnet run --project Benchmarks -c Release -- [--quick] [--workload seed|sensor|wide]... " +
-        "[--keys 1,64,1024,4096] [--threads 1,2] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
+        "[--keys 1,64,1024,4096] [--threads 1,2] [--engine lstmstream-stream,lstmstream-typed,...] [--passes N] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
         "[--no-store] [--store-postgres CONNECTION-STRING] [--latency [--serve Hosting/bin/Release/net10.0/lstmstream] [--send-gap 200]]";
 
     public static BenchmarkOptions Parse(string[] args)
@@ -108,6 +117,18 @@ internal sealed record BenchmarkOptions
                     break;
                 case "--keys": options = options with { Keys = PositiveList(arg, Value()) }; break;
                 case "--threads": options = options with { Threads = PositiveList(arg, Value()) }; break;
+                case "--engine":
+                    var engines = new HashSet<string>(options.Engines ?? Enumerable.Empty<string>());
+                    foreach (var name in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        if (!LstmStream.Benchmarks.Engines.Suite.Contains(name))
+                            throw new ArgumentException($"--engine: unknown engine '{name}'; expected one of {string.Join(", ", LstmStream.Benchmarks.Engines.Suite)}");
+                        engines.Add(name);
+                    }
+
+                    options = options with { Engines = engines };
+                    break;
+                case "--passes": options = options with { PassesOverride = PositiveList(arg, Value()) is [var passes] ? passes : throw new ArgumentException("--passes takes one number") }; break;
                 case "--out": options = options with { Out = Value() }; break;
                 case "--no-run": options = options with { RunThroughput = false }; break;
                 case "--no-memory": options = options with { Memory = false }; break;

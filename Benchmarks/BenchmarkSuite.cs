@@ -63,44 +63,60 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                 Ceiling.Result? keptCeiling = null;
                 for (var pass = 0; pass < options.Passes; pass++)
                 {
-                    var ceiling = Ceiling.Measure(workload, keys, threads, candidates, settings.ForGemm());
-                    if (keptCeiling is null || ceiling.SecondsPerStep < keptCeiling.SecondsPerStep) keptCeiling = ceiling;
-                    foreach (var detail in ceiling.Details) progress.WriteLine($"[{label}] ceiling {detail}");
-                    Keep(Engines.Ceiling, ceiling.Backend, new Measurement(ceiling.SecondsPerStep, ceiling.AllocatedBytesPerStep, ceiling.CallsTimed * keys));
-
-                    Keep(Engines.Core, backendLabel, Measure.Run(n =>
+                    if (options.Measures(Engines.Ceiling))
                     {
-                        for (var i = 0; i < n; i++) core.Round(inputs.Round(round++));
-                        return (long)n * keys;
-                    }, settings, allThreads: true));
+                        var ceiling = Ceiling.Measure(workload, keys, threads, candidates, settings.ForGemm());
+                        if (keptCeiling is null || ceiling.SecondsPerStep < keptCeiling.SecondsPerStep) keptCeiling = ceiling;
+                        foreach (var detail in ceiling.Details) progress.WriteLine($"[{label}] ceiling {detail}");
+                        Keep(Engines.Ceiling, ceiling.Backend, new Measurement(ceiling.SecondsPerStep, ceiling.AllocatedBytesPerStep, ceiling.CallsTimed * keys));
+                    }
 
-                    var running = stream.Start();
-                    Keep(Engines.Stream, backendLabel, Measure.Run(running.Run, settings, allThreads: true, () => running.Produced));
-                    var stopping = System.Diagnostics.Stopwatch.StartNew();
-                    running.Dispose();
-                    progress.WriteLine($"[{label}] {Engines.Stream}: {running.RowsPerBatch:F1} rows per micro-batch, stopped in {stopping.Elapsed.TotalSeconds:F2} s");
-                    if (stored is not null)
+                    if (options.Measures(Engines.Core))
+                    {
+                        Keep(Engines.Core, backendLabel, Measure.Run(n =>
+                        {
+                            for (var i = 0; i < n; i++) core.Round(inputs.Round(round++));
+                            return (long)n * keys;
+                        }, settings, allThreads: true));
+                    }
+
+                    if (options.Measures(Engines.Stream))
+                    {
+                        var running = stream.Start();
+                        Keep(Engines.Stream, backendLabel, Measure.Run(running.Run, settings, allThreads: true, () => running.Produced));
+                        var stopping = System.Diagnostics.Stopwatch.StartNew();
+                        running.Dispose();
+                        progress.WriteLine($"[{label}] {Engines.Stream}: {running.RowsPerBatch:F1} rows per micro-batch, {running.Gen0CollectionsPerMillionSteps:F1} gen-0 GCs per million steps, stopped in {stopping.Elapsed.TotalSeconds:F2} s");
+                    }
+
+                    if (stored is not null && options.Measures(Engines.StreamStore))
                     {
                         using var storing = stored.Start();
                         Keep(Engines.StreamStore, backendLabel, Measure.Run(storing.Run, settings, allThreads: true, () => storing.Produced));
                     }
 
                     // The typed API right after the fast path it wraps, same backends and inputs.
-                    using (var typedRunning = typed.Start())
+                    if (options.Measures(Engines.Typed))
                     {
+                        using var typedRunning = typed.Start();
                         Keep(Engines.Typed, backendLabel, Measure.Run(typedRunning.Run, settings, allThreads: true, () => typedRunning.Produced));
-                        progress.WriteLine($"[{label}] {Engines.Typed}: {typedRunning.RowsPerBatch:F1} rows per micro-batch");
+                        progress.WriteLine($"[{label}] {Engines.Typed}: {typedRunning.RowsPerBatch:F1} rows per micro-batch, {typedRunning.Gen0CollectionsPerMillionSteps:F1} gen-0 GCs per million steps");
                     }
 
-                    var (batched, spinning) = MeasureOrtBatched(workload, onnx, inputs, reference, threads, label, settings, check: pass == 0);
-                    Keep(Engines.OrtBatched, OrtLabel(spinning, threads), batched);
-                    Keep(Engines.OrtPerKey, OrtLabel(spinning, threads), MeasureOrtPerKey(workload, onnx, inputs, reference, threads, spinning, label, settings, check: pass == 0));
+                    if (options.Measures(Engines.OrtBatched) || options.Measures(Engines.OrtPerKey))
+                    {
+                        var (batched, spinning) = MeasureOrtBatched(workload, onnx, inputs, reference, threads, label, settings, check: pass == 0);
+                        if (options.Measures(Engines.OrtBatched)) Keep(Engines.OrtBatched, OrtLabel(spinning, threads), batched);
+                        if (options.Measures(Engines.OrtPerKey))
+                            Keep(Engines.OrtPerKey, OrtLabel(spinning, threads), MeasureOrtPerKey(workload, onnx, inputs, reference, threads, spinning, label, settings, check: pass == 0));
+                    }
+
                     progress.WriteLine($"[{label}] pass {pass + 1} of {options.Passes} done (load average {MachineInfo.LoadAverage()})");
                 }
 
-                foreach (var engine in new[] { Engines.Ceiling, Engines.Core, Engines.Stream, Engines.StreamStore, Engines.Typed, Engines.OrtBatched, Engines.OrtPerKey })
+                foreach (var engine in Engines.Suite)
                     if (best.ContainsKey(engine)) Add(workload, keys, threads, engine, best[engine].Backend, best[engine].Measurement);
-                CeilingMatrices.AddRange(keptCeiling!.Matrices);
+                if (keptCeiling is not null) CeilingMatrices.AddRange(keptCeiling.Matrices);
             }
 
             foreach (var backend in candidates) (backend as IDisposable)?.Dispose();

@@ -32,4 +32,7 @@ internal static class Engines
     public const string TcpTls = "lstmstream-tcp-tls";
     public const string OrtBatched = "onnxruntime-batched";
     public const string OrtPerKey = "onnxruntime-per-key";
+
+    /// <summary>The engines <see cref="BenchmarkSuite"/> measures per configuration (what <c>--engine</c> chooses from).</summary>
+    public static IReadOnlyList<string> Suite { get; } = [Ceiling, Core, Stream, StreamStore, Typed, OrtBatched, OrtPerKey];
 }

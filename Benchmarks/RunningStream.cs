@@ -14,6 +14,7 @@ internal sealed class RunningStream : IDisposable
     private readonly SessionCounters _sessions;
     private readonly Task _finished;
     private readonly EmittedSteps _emitted = new();
+    private readonly int _gen0AtStart = GC.CollectionCount(0);
     private bool _stop;
 
     /// <param name="keys">Steps per round.</param>
@@ -30,6 +31,9 @@ internal sealed class RunningStream : IDisposable
 
     /// <summary>Average rows per micro-batch so far (keys when every batch is one whole round).</summary>
     public double RowsPerBatch => (double)_emitted.Produced / Math.Max(1, _sessions.Batches);
+
+    /// <summary>Gen-0 garbage collections (of the whole process) per million steps output so far: what the stream's allocations cost in pauses.</summary>
+    public double Gen0CollectionsPerMillionSteps => (GC.CollectionCount(0) - _gen0AtStart) * 1e6 / Math.Max(1, _emitted.Produced);
 
     /// <summary>Waits for <paramref name="rounds"/> more rounds of outputs and returns the steps they made.</summary>
     public long Run(int rounds) => _emitted.WaitFor((long)rounds * _keys, _finished);

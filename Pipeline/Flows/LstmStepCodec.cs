@@ -50,6 +50,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
     /// </summary>
     internal const int MinFragmentRows = 256;
 
+
     private readonly Inlet<LstmStep> _steps = new("LstmFlow.steps");
     private readonly Outlet<StepBatch> _toPipeline = new("LstmFlow.toPipeline");
     private readonly Inlet<StepBatch> _fromPipeline = new("LstmFlow.fromPipeline");
@@ -119,6 +120,8 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         private int _row;
         private bool _running;
         private bool _flushPosted;
+        private int _rowsAtFlushPost;
+        private bool _flushIsFirst;
         private Action? _flush;
 
         public Logic(LstmStepCodec stage, LstmStepCounters counters) : base(stage.Shape)
@@ -212,12 +215,29 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         {
             Push(_stage._toPipeline, _fragment!);
             _fragment = null;
+            _rowsAtFlushPost = 0;
+        }
+
+        /// <summary>
+        /// Asks this stage's actor to call <see cref="Flush"/> once the events already queued have run; <paramref name="first"/>:
+        /// the first of a chain (posted amid a batch of events, so its round trip may have seen only that batch's end).
+        /// </summary>
+        private void PostFlush(bool first)
+        {
+            _flushPosted = true;
+            _flushIsFirst = first;
+            _rowsAtFlushPost = _fragment?.Count ?? 0;
+            _flush!();
         }
 
         /// <summary>
         /// The pipeline wants a fragment: a full one (or the last) goes at once; a partial one goes once the steps
-        /// arriving in this burst have joined it (a message to this stage's actor, handled after the events that
-        /// are already queued), so a fast upstream hands over fragments of many rows and a slow one loses no time.
+        /// arriving in this burst have joined it: a message to this stage's actor, handled after the events already
+        /// queued (Akka runs it in the same turn, after at most one batch of the island's events), posted again once and
+        /// then as long as steps joined meanwhile. So an upstream in this island that always has the next step (an iterator, a
+        /// parser) fills the fragment, as the pooled path's caller fills its batches, and the model gets micro-batches
+        /// as large as there; a trickle, or an upstream behind an asynchronous boundary once its buffered elements are
+        /// in, adds none during a round trip, and the fragment goes without waiting.
         /// </summary>
         private void OfferFragment()
         {
@@ -229,8 +249,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
             }
             else if (!_flushPosted)
             {
-                _flushPosted = true;
-                _flush!();
+                PostFlush(first: true);
             }
         }
 
@@ -238,6 +257,14 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
         {
             _flushPosted = false;
             if (_fragment is null || !IsAvailable(_stage._toPipeline)) return;
+            if (!IsClosed(_stage._steps) && (_flushIsFirst || _fragment.Count > _rowsAtFlushPost))
+            {
+                // Steps joined during the round trip: the burst goes on; the fragment goes when full or when a whole
+                // round trip brings none.
+                PostFlush(first: false);
+                return;
+            }
+
             PushFragment();
             PullSteps();
             if (IsClosed(_stage._steps)) Complete(_stage._toPipeline);

@@ -198,6 +198,31 @@ public sealed class LstmFlowTests : Akka.TestKit.Xunit2.TestKit
         AssertOutputsMatchReference(model, steps, results, s => s.X.Length == model.InputSize);
     }
 
+    [Fact]
+    public async Task Steps_from_a_source_that_always_has_the_next_one_reach_the_model_in_whole_micro_batches()
+    {
+        // A synchronous source keeps a fragment filling until it is full (256 rows: four rounds of 64 keys) instead of
+        // handing the model whatever joined during one round trip, so every micro-batch is one whole round, as when a
+        // caller of the pooled path hands it whole rounds.
+        const int keys = 64, rounds = 100;
+        var rng = new Random(3);
+        var model = SeedModel(4);
+        var steps = Enumerable.Range(0, rounds)
+            .SelectMany(r => Enumerable.Range(0, keys).Select(k => new LstmStep($"k{k}", RandomArray(rng, model.InputSize, 1), r)))
+            .ToList();
+
+        using var engine = Engine(model, new PipelineOptions { MaxBatchRows = keys });
+        var (handle, done) = Source.From(steps)
+            .ViaMaterialized(LstmFlow.Create(engine), Keep.Right)
+            .ToMaterialized(Sink.Seq<LstmResult>(), Keep.Both)
+            .Run(_materializer);
+        var results = await done.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(steps.Count, results.OfType<LstmOutput>().Count());
+        Assert.Equal(rounds, handle.Sessions.Batches);
+        AssertOutputsMatchReference(model, steps, results.ToList(), _ => true);
+    }
+
     [Theory]
     [InlineData(1, 256)]
     [InlineData(64, 256)]
