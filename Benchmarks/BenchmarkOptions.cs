@@ -2,7 +2,8 @@ namespace LstmStream.Benchmarks;
 
 /// <summary>
 /// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--out FILE] [--no-run]
-/// [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--latency [--serve PATH]]</c>.
+/// [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--no-store] [--store-only] [--store-kind sqlite|postgresql]…
+/// [--checkpointed-keys N,N] [--store-postgres CONNECTION-STRING] [--latency [--serve PATH]]</c>.
 /// </summary>
 internal sealed record BenchmarkOptions
 {
@@ -44,10 +45,18 @@ internal sealed record BenchmarkOptions
     /// <summary>A PostgreSQL connection string for the store measurements (an empty database, used by each in turn); null: a private server.</summary>
     public string? StorePostgres { get; init; }
 
+    /// <summary>Only the session store rows (no suite, run, memory or TCP rows).</summary>
+    public bool StoreOnly { get; init; }
+
+    /// <summary>The stores measured: <c>sqlite</c>, <c>postgresql</c> (default both).</summary>
+    public IReadOnlyList<string> StoreKinds { get; init; } = StoreKindNames;
+
+    public static readonly string[] StoreKindNames = ["sqlite", "postgresql"];
+
     public int StoreKeys => Quick ? 20_000 : 100_000;
 
     /// <summary>Live keys of the stream measured with and without checkpoints (<see cref="CheckpointedStream"/>).</summary>
-    public IReadOnlyList<int> CheckpointedKeys { get; } = [10_000, 100_000];
+    public IReadOnlyList<int> CheckpointedKeys { get; init; } = [10_000, 100_000];
 
     /// <summary>Checkpoint interval of that measurement (the service's default).</summary>
     public TimeSpan CheckpointInterval { get; } = TimeSpan.FromSeconds(5);
@@ -77,12 +86,14 @@ internal sealed record BenchmarkOptions
     public const string Usage =
         "usage: dotnet run --project Benchmarks -c Release -- [--quick] [--workload seed|sensor|wide]... " +
         "[--keys 1,64,1024,4096] [--threads 1,2] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
-        "[--no-store] [--store-postgres CONNECTION-STRING] [--latency [--serve Hosting/bin/Release/net10.0/lstmstream]]";
+        "[--no-store] [--store-only] [--store-kind sqlite|postgresql]... [--checkpointed-keys 10000,100000] [--store-postgres CONNECTION-STRING] " +
+        "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream]]";
 
     public static BenchmarkOptions Parse(string[] args)
     {
         var options = new BenchmarkOptions();
         var workloads = new List<string>();
+        var storeKinds = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -116,10 +127,23 @@ internal sealed record BenchmarkOptions
                     break;
                 case "--no-store": options = options with { Store = false }; break;
                 case "--store-postgres": options = options with { StorePostgres = Value() }; break;
+                case "--store-only": options = options with { StoreOnly = true }; break;
+                case "--store-kind":
+                    foreach (var kind in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        if (!StoreKindNames.Contains(kind, StringComparer.OrdinalIgnoreCase))
+                            throw new ArgumentException($"--store-kind: unknown store '{kind}'; expected one of {string.Join(", ", StoreKindNames)}");
+                        storeKinds.Add(kind.ToLowerInvariant());
+                    }
+
+                    break;
+                case "--checkpointed-keys": options = options with { CheckpointedKeys = PositiveList(arg, Value()) }; break;
                 default: throw new ArgumentException($"unknown argument '{arg}'");
             }
         }
 
+        if (options.StoreOnly && !options.Store) throw new ArgumentException("--store-only and --no-store exclude each other");
+        if (storeKinds.Count > 0) options = options with { StoreKinds = storeKinds.Distinct().ToArray() };
         return workloads.Count > 0 ? options with { Workloads = workloads.Distinct().ToArray() } : options;
     }
 

@@ -108,7 +108,7 @@ internal sealed class Report
         foreach (var store in Stores)
         {
             s.AppendLine(CultureInfo.InvariantCulture,
-                $"session store ({store.Store}, {store.Workload} state, {store.Keys:N0} keys in 256 buckets, {store.Bytes / 1e6:F0} MB): checkpoint bucket by bucket {store.CheckpointKeysPerSecond:N0} keys/s, {store.CheckpointMegabytesPerSecond:F0} MB/s (every bucket's write at once: {store.ConcurrentCheckpointKeysPerSecond:N0} keys/s); restore of one key after a restart {store.RestoreOneKeyMilliseconds:F1} ms; bulk restore {store.BulkRestoreKeysPerSecond:N0} keys/s.");
+                $"session store ({store.Store}, {store.Workload} state, {store.Keys:N0} keys in 256 buckets, {store.Bytes / 1e6:F0} MB): checkpoint bucket by bucket {store.CheckpointKeysPerSecond:N0} keys/s, {store.CheckpointMegabytesPerSecond:F0} MB/s (up to {LstmStream.Actors.Persistence.CheckpointCoordinatorActor.WritesInFlight} writes in flight, as the coordinator: {store.OverlappedCheckpointKeysPerSecond:N0} keys/s); restore of one key after a restart {store.RestoreOneKeyMilliseconds:F1} ms; bulk restore {store.BulkRestoreKeysPerSecond:N0} keys/s.");
         }
 
         foreach (var c in Checkpointed)

@@ -105,6 +105,7 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
         {
             if (!NeedsReadBack([m.Key])) Sender.Tell(new StoredKey(m.Key, _stored.GetValueOrDefault(m.Key)));
         });
+        Command<GetBucketMemory>(_ => Sender.Tell(new BucketMemory(_bucket, _stored.Count, _live.Count)));
         Command<SaveBucket>(_ =>
         {
             if (_saving >= 0) _waitingForNextSave.Add(Sender);
@@ -139,9 +140,6 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
         Akka.Actor.Props.Create(() => new BucketActor(bucket, idleAfter, null, saveTimeout));
 
     public ITimerScheduler Timers { get; set; } = null!;
-
-    /// <summary>Keys whose states this actor holds in memory (the others of the bucket are live in the pipeline).</summary>
-    internal int HeldKeys => _stored.Count;
 
     /// <summary>The bucket as a sharded entity (cluster mode): routed records go to <paramref name="feed"/>.</summary>
     public static Props ShardedProps(int bucket, Action<RoutedRecords> feed) =>

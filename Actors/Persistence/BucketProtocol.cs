@@ -56,6 +56,13 @@ public static class BucketProtocol
     /// <param name="State">Null when the bucket holds no state of the key.</param>
     public sealed record StoredKey(string Key, KeyState? State);
 
+    /// <summary>What the bucket's actor keeps in memory. Answer: <see cref="BucketMemory"/>.</summary>
+    public sealed record GetBucketMemory(int Bucket) : IBucketMessage;
+
+    /// <param name="HeldStates">Keys whose states the actor holds (not live in the pipeline, or not yet in a written snapshot).</param>
+    /// <param name="LiveKeys">Keys live in the pipeline whose states it does not hold (they are in its latest snapshot).</param>
+    public sealed record BucketMemory(int Bucket, int HeldStates, int LiveKeys);
+
     /// <summary>
     /// Check the bucket count the store was created with, recording <paramref name="BucketCount"/> on first use.
     /// Answer: <see cref="BucketCountConfirmed"/>, or a <see cref="Akka.Actor.Status.Failure"/> with a
