@@ -3,7 +3,7 @@ namespace LstmStream.Benchmarks;
 /// <summary>
 /// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--out FILE] [--no-run]
 /// [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--no-store] [--store-only] [--store-kind sqlite|postgresql]…
-/// [--checkpointed-keys N,N] [--store-postgres CONNECTION-STRING] [--latency [--serve PATH]]</c>.
+/// [--store-rows speed,memory,stream] [--checkpointed-keys N,N] [--store-postgres CONNECTION-STRING] [--latency [--serve PATH]]</c>.
 /// </summary>
 internal sealed record BenchmarkOptions
 {
@@ -53,6 +53,11 @@ internal sealed record BenchmarkOptions
 
     public static readonly string[] StoreKindNames = ["sqlite", "postgresql"];
 
+    /// <summary>The store rows measured: <c>speed</c> (checkpoint and restore), <c>memory</c> (per live key with the store), <c>stream</c> (with checkpoints); default all.</summary>
+    public IReadOnlyList<string> StoreRows { get; init; } = StoreRowNames;
+
+    public static readonly string[] StoreRowNames = ["speed", "memory", "stream"];
+
     public int StoreKeys => Quick ? 20_000 : 100_000;
 
     /// <summary>Live keys of the stream measured with and without checkpoints (<see cref="CheckpointedStream"/>).</summary>
@@ -86,7 +91,8 @@ internal sealed record BenchmarkOptions
     public const string Usage =
         "usage: dotnet run --project Benchmarks -c Release -- [--quick] [--workload seed|sensor|wide]... " +
         "[--keys 1,64,1024,4096] [--threads 1,2] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
-        "[--no-store] [--store-only] [--store-kind sqlite|postgresql]... [--checkpointed-keys 10000,100000] [--store-postgres CONNECTION-STRING] " +
+        "[--no-store] [--store-only] [--store-kind sqlite|postgresql]... [--store-rows speed,memory,stream] [--checkpointed-keys 10000,100000] " +
+        "[--store-postgres CONNECTION-STRING] " +
         "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream]]";
 
     public static BenchmarkOptions Parse(string[] args)
@@ -94,6 +100,7 @@ internal sealed record BenchmarkOptions
         var options = new BenchmarkOptions();
         var workloads = new List<string>();
         var storeKinds = new List<string>();
+        var storeRows = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -137,6 +144,15 @@ internal sealed record BenchmarkOptions
                     }
 
                     break;
+                case "--store-rows":
+                    foreach (var row in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        if (!StoreRowNames.Contains(row, StringComparer.OrdinalIgnoreCase))
+                            throw new ArgumentException($"--store-rows: unknown row '{row}'; expected one of {string.Join(", ", StoreRowNames)}");
+                        storeRows.Add(row.ToLowerInvariant());
+                    }
+
+                    break;
                 case "--checkpointed-keys": options = options with { CheckpointedKeys = PositiveList(arg, Value()) }; break;
                 default: throw new ArgumentException($"unknown argument '{arg}'");
             }
@@ -144,6 +160,7 @@ internal sealed record BenchmarkOptions
 
         if (options.StoreOnly && !options.Store) throw new ArgumentException("--store-only and --no-store exclude each other");
         if (storeKinds.Count > 0) options = options with { StoreKinds = storeKinds.Distinct().ToArray() };
+        if (storeRows.Count > 0) options = options with { StoreRows = storeRows.Distinct().ToArray() };
         return workloads.Count > 0 ? options with { Workloads = workloads.Distinct().ToArray() } : options;
     }
 

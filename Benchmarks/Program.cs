@@ -113,6 +113,7 @@ if (options.Memory && !options.TcpOnly && !options.StoreOnly && workloads.FirstO
 
 var stores = new List<SessionStoreSpeed.Result>();
 var checkpointed = new List<CheckpointedStream.Result>();
+var storeMemory = new List<MemoryPerKey.WithStoreResult>();
 if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name == "sensor") is { } stored)
 {
     // Each measurement gets an empty store of its own (a new SQLite file, a new database of the private server).
@@ -152,12 +153,26 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
     {
         foreach (var (name, newStore) in storeKinds)
         {
-            var location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
-            progress.WriteLine($"session store: {location.Description}, {options.StoreKeys:N0} keys");
-            var result = SessionStoreSpeed.Measure(stored, location, options.StoreKeys);
-            stores.Add(result);
-            progress.WriteLine($"session store: {result.Store} checkpoint {result.CheckpointKeysPerSecond:N0} keys/s, {result.CheckpointMegabytesPerSecond:F0} MB/s");
-            foreach (var keys in options.CheckpointedKeys)
+            LstmStream.Actors.Persistence.SessionStoreLocation location;
+            if (options.StoreRows.Contains("speed"))
+            {
+                location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
+                progress.WriteLine($"session store: {location.Description}, {options.StoreKeys:N0} keys");
+                var result = SessionStoreSpeed.Measure(stored, location, options.StoreKeys);
+                stores.Add(result);
+                progress.WriteLine($"session store: {result.Store} checkpoint {result.CheckpointKeysPerSecond:N0} keys/s, {result.CheckpointMegabytesPerSecond:F0} MB/s");
+            }
+
+            foreach (var keys in options.StoreRows.Contains("memory") ? options.CheckpointedKeys : [])
+            {
+                location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
+                progress.WriteLine($"memory per live key with the store: {name}, {keys:N0} live keys");
+                var m = MemoryPerKey.MeasureWithStore(stored, location, keys);
+                storeMemory.Add(m);
+                progress.WriteLine($"memory per live key with the store: {m.BytesPerKeyWith:F0} B vs {m.BytesPerKeyWithout:F0} B without (raw {m.RawStateBytes} B, target {m.TargetBytes:F0} B: {(m.Met ? "met" : "NOT MET")})");
+            }
+
+            foreach (var keys in options.StoreRows.Contains("stream") ? options.CheckpointedKeys : [])
             {
                 location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
                 progress.WriteLine($"checkpointed stream: {name}, {keys:N0} live keys, checkpoint every {options.CheckpointInterval.TotalSeconds:0} s, {options.CheckpointedDuration.TotalSeconds:0} s timed each way");
@@ -176,14 +191,17 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
 }
 
 machine.LoadAverageEnd = MachineInfo.LoadAverage();
-var report = new Report { Machine = machine, Options = options, Rows = suite.Rows, Runs = runs, Memory = memory, Stores = stores, Checkpointed = checkpointed, Failures = suite.Failures, CeilingMatrices = suite.CeilingMatrices, Tcp = tcp };
+var report = new Report { Machine = machine, Options = options, Rows = suite.Rows, Runs = runs, Memory = memory, Stores = stores, Checkpointed = checkpointed, StoreMemory = storeMemory, Failures = suite.Failures, CeilingMatrices = suite.CeilingMatrices, Tcp = tcp };
 report.Relate();
 Console.Out.Write(report.Markdown());
 report.WriteJson(options.Out);
 progress.WriteLine($"wrote {Path.GetFullPath(options.Out)}");
-var chart = ThroughputChart.PathBeside(options.Out);
-ThroughputChart.Write(suite.Rows, $"LstmStream steps/s by key count{(options.Quick ? " (quick run)" : "")}, {DateTime.UtcNow:yyyy-MM-dd}", chart);
-progress.WriteLine($"wrote {Path.GetFullPath(chart)}");
+if (suite.Rows.Count > 0)
+{
+    var chart = ThroughputChart.PathBeside(options.Out);
+    ThroughputChart.Write(suite.Rows, $"LstmStream steps/s by key count{(options.Quick ? " (quick run)" : "")}, {DateTime.UtcNow:yyyy-MM-dd}", chart);
+    progress.WriteLine($"wrote {Path.GetFullPath(chart)}");
+}
 await system.Terminate();
 return suite.Failures.Count == 0 ? 0 : 1;
 
