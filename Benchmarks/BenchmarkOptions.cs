@@ -135,24 +135,8 @@ internal sealed record BenchmarkOptions
                 case "--no-store": options = options with { Store = false }; break;
                 case "--store-postgres": options = options with { StorePostgres = Value() }; break;
                 case "--store-only": options = options with { StoreOnly = true }; break;
-                case "--store-kind":
-                    foreach (var kind in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                    {
-                        if (!StoreKindNames.Contains(kind, StringComparer.OrdinalIgnoreCase))
-                            throw new ArgumentException($"--store-kind: unknown store '{kind}'; expected one of {string.Join(", ", StoreKindNames)}");
-                        storeKinds.Add(kind.ToLowerInvariant());
-                    }
-
-                    break;
-                case "--store-rows":
-                    foreach (var row in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                    {
-                        if (!StoreRowNames.Contains(row, StringComparer.OrdinalIgnoreCase))
-                            throw new ArgumentException($"--store-rows: unknown row '{row}'; expected one of {string.Join(", ", StoreRowNames)}");
-                        storeRows.Add(row.ToLowerInvariant());
-                    }
-
-                    break;
+                case "--store-kind": storeKinds.AddRange(Choices(arg, Value(), StoreKindNames)); break;
+                case "--store-rows": storeRows.AddRange(Choices(arg, Value(), StoreRowNames)); break;
                 case "--checkpointed-keys": options = options with { CheckpointedKeys = PositiveList(arg, Value()) }; break;
                 default: throw new ArgumentException($"unknown argument '{arg}'");
             }
@@ -162,6 +146,17 @@ internal sealed record BenchmarkOptions
         if (storeKinds.Count > 0) options = options with { StoreKinds = storeKinds.Distinct().ToArray() };
         if (storeRows.Count > 0) options = options with { StoreRows = storeRows.Distinct().ToArray() };
         return workloads.Count > 0 ? options with { Workloads = workloads.Distinct().ToArray() } : options;
+    }
+
+    /// <summary>The comma-separated names of <paramref name="value"/>, each one of <paramref name="allowed"/> (lower case).</summary>
+    private static IEnumerable<string> Choices(string option, string value, string[] allowed)
+    {
+        foreach (var name in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!allowed.Contains(name, StringComparer.OrdinalIgnoreCase))
+                throw new ArgumentException($"{option}: unknown value '{name}'; expected one of {string.Join(", ", allowed)}");
+            yield return name.ToLowerInvariant();
+        }
     }
 
     private static int[] PositiveList(string option, string value)

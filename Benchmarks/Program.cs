@@ -165,6 +165,7 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
 
             foreach (var keys in options.StoreRows.Contains("memory") ? options.CheckpointedKeys : [])
             {
+                ReleaseStoreConnections();
                 location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
                 progress.WriteLine($"memory per live key with the store: {name}, {keys:N0} live keys");
                 var m = MemoryPerKey.MeasureWithStore(stored, location, keys);
@@ -174,6 +175,7 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
 
             foreach (var keys in options.StoreRows.Contains("stream") ? options.CheckpointedKeys : [])
             {
+                ReleaseStoreConnections();
                 location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
                 progress.WriteLine($"checkpointed stream: {name}, {keys:N0} live keys, checkpoint every {options.CheckpointInterval.TotalSeconds:0} s, {options.CheckpointedDuration.TotalSeconds:0} s timed each way");
                 var c = CheckpointedStream.Measure(stored, location, keys, options.CheckpointInterval, options.CheckpointedDuration);
@@ -184,8 +186,8 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
     }
     finally
     {
+        ReleaseStoreConnections();
         if (postgres is not null) await postgres.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         foreach (var file in sqliteFiles.SelectMany(f => new[] { f, f + "-wal", f + "-shm" })) File.Delete(file);
     }
 }
@@ -204,6 +206,14 @@ if (suite.Rows.Count > 0)
 }
 await system.Terminate();
 return suite.Failures.Count == 0 ? 0 : 1;
+
+// Each store measurement uses a database of its own, and connection pools outlive the actor systems that used them:
+// their idle connections would add up past the PostgreSQL server's max_connections (100).
+static void ReleaseStoreConnections()
+{
+    Npgsql.NpgsqlConnection.ClearAllPools();
+    Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+}
 
 // "layer 0 [10x16]: rows<=... managed; head …" → the distinct backend names it mentions.
 static string BackendSummary(string choices)

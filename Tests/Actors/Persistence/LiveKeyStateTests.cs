@@ -20,9 +20,7 @@ public sealed class LiveKeyStateTests : IClassFixture<PostgreSqlServer>, IDispos
 
     public static TheoryData<string> Stores => ["sqlite", "postgresql"];
 
-    private async Task<SessionStoreLocation> NewStoreAsync(string kind) => kind == "sqlite"
-        ? SessionStoreLocation.Parse(Path.Combine(_folder, $"{Guid.NewGuid():N}.db"), _folder)
-        : SessionStoreLocation.Parse(await _postgres.CreateDatabaseAsync(), _folder);
+    private Task<SessionStoreLocation> NewStoreAsync(string kind) => StoredSessions.NewLocationAsync(kind, _folder, _postgres);
 
     private static SessionChanges LiveExport(int bucket, int changed, params KeyState[] states) =>
         new(states, [], bucket) { LiveBucket = true, Changed = changed };
