@@ -36,20 +36,6 @@ internal sealed class FakeCheckpointSource(PersistentSessionStore store) : IChec
         }
     }
 
-    /// <summary>The key leaves the "pipeline" as an eviction to the store does.</summary>
-    public void Evict(string key)
-    {
-        var bucket = KeyBuckets.BucketOf(key, store.BucketCount);
-        KeyState state;
-        lock (_gate)
-        {
-            if (!_live.TryGetValue(bucket, out var keys) || !keys.Remove(key, out state!)) return;
-            _dirty.GetValueOrDefault(bucket)?.Remove(key);
-        }
-
-        store.Accept(new SessionChanges([state], [], null));
-    }
-
     public Task<IReadOnlyList<int>> DirtyBucketsAsync()
     {
         lock (_gate) return Task.FromResult<IReadOnlyList<int>>(_dirty.Where(d => d.Value.Count > 0).Select(d => d.Key).Order().ToArray());
