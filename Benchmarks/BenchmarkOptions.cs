@@ -2,7 +2,8 @@ namespace LstmStream.Benchmarks;
 
 /// <summary>
 /// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--engine NAME,NAME] [--passes N]
-/// [--out FILE] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--latency [--serve PATH] [--send-gap MICROSECONDS]]</c>.
+/// [--out FILE] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--no-store] [--store-only] [--store-kind sqlite|postgresql]…
+/// [--store-rows speed,memory,stream] [--checkpointed-keys N,N] [--store-postgres CONNECTION-STRING] [--latency [--serve PATH] [--send-gap MICROSECONDS]]</c>.
 /// </summary>
 internal sealed record BenchmarkOptions
 {
@@ -59,10 +60,23 @@ internal sealed record BenchmarkOptions
     /// <summary>A PostgreSQL connection string for the store measurements (an empty database, used by each in turn); null: a private server.</summary>
     public string? StorePostgres { get; init; }
 
+    /// <summary>Only the session store rows (no suite, run, memory or TCP rows).</summary>
+    public bool StoreOnly { get; init; }
+
+    /// <summary>The stores measured: <c>sqlite</c>, <c>postgresql</c> (default both).</summary>
+    public IReadOnlyList<string> StoreKinds { get; init; } = StoreKindNames;
+
+    public static readonly string[] StoreKindNames = ["sqlite", "postgresql"];
+
+    /// <summary>The store rows measured: <c>speed</c> (checkpoint and restore), <c>memory</c> (per live key with the store), <c>stream</c> (with checkpoints); default all.</summary>
+    public IReadOnlyList<string> StoreRows { get; init; } = StoreRowNames;
+
+    public static readonly string[] StoreRowNames = ["speed", "memory", "stream"];
+
     public int StoreKeys => Quick ? 20_000 : 100_000;
 
     /// <summary>Live keys of the stream measured with and without checkpoints (<see cref="CheckpointedStream"/>).</summary>
-    public IReadOnlyList<int> CheckpointedKeys { get; } = [10_000, 100_000];
+    public IReadOnlyList<int> CheckpointedKeys { get; init; } = [10_000, 100_000];
 
     /// <summary>Checkpoint interval of that measurement (the service's default).</summary>
     public TimeSpan CheckpointInterval { get; } = TimeSpan.FromSeconds(5);
@@ -92,12 +106,16 @@ internal sealed record BenchmarkOptions
     public const string Usage =
         "usage: dotnet run --project Benchmarks -c Release -- [--quick] [--workload seed|sensor|wide]... " +
         "[--keys 1,64,1024,4096] [--threads 1,2] [--engine lstmstream-stream,lstmstream-typed,...] [--passes N] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
-        "[--no-store] [--store-postgres CONNECTION-STRING] [--latency [--serve Hosting/bin/Release/net10.0/lstmstream] [--send-gap 200]]";
+        "[--no-store] [--store-only] [--store-kind sqlite|postgresql]... [--store-rows speed,memory,stream] [--checkpointed-keys 10000,100000] " +
+        "[--store-postgres CONNECTION-STRING] " +
+        "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream] [--send-gap 200]]";
 
     public static BenchmarkOptions Parse(string[] args)
     {
         var options = new BenchmarkOptions();
         var workloads = new List<string>();
+        var storeKinds = new List<string>();
+        var storeRows = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -149,11 +167,29 @@ internal sealed record BenchmarkOptions
                     break;
                 case "--no-store": options = options with { Store = false }; break;
                 case "--store-postgres": options = options with { StorePostgres = Value() }; break;
+                case "--store-only": options = options with { StoreOnly = true }; break;
+                case "--store-kind": storeKinds.AddRange(Choices(arg, Value(), StoreKindNames)); break;
+                case "--store-rows": storeRows.AddRange(Choices(arg, Value(), StoreRowNames)); break;
+                case "--checkpointed-keys": options = options with { CheckpointedKeys = PositiveList(arg, Value()) }; break;
                 default: throw new ArgumentException($"unknown argument '{arg}'");
             }
         }
 
+        if (options.StoreOnly && !options.Store) throw new ArgumentException("--store-only and --no-store exclude each other");
+        if (storeKinds.Count > 0) options = options with { StoreKinds = storeKinds.Distinct().ToArray() };
+        if (storeRows.Count > 0) options = options with { StoreRows = storeRows.Distinct().ToArray() };
         return workloads.Count > 0 ? options with { Workloads = workloads.Distinct().ToArray() } : options;
+    }
+
+    /// <summary>The comma-separated names of <paramref name="value"/>, each one of <paramref name="allowed"/> (lower case).</summary>
+    private static IEnumerable<string> Choices(string option, string value, string[] allowed)
+    {
+        foreach (var name in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!allowed.Contains(name, StringComparer.OrdinalIgnoreCase))
+                throw new ArgumentException($"{option}: unknown value '{name}'; expected one of {string.Join(", ", allowed)}");
+            yield return name.ToLowerInvariant();
+        }
     }
 
     private static int[] PositiveList(string option, string value)

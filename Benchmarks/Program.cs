@@ -40,15 +40,17 @@ if (options.Latency)
 
 var suite = new BenchmarkSuite(options, materializer, progress);
 var workloads = options.Workloads.Select(Workload.ByName).ToList();
+// --store-only: the session store rows need the sensor workload, whatever --workload says.
+if (options.StoreOnly && workloads.All(w => w.Name != "sensor")) workloads.Add(Workload.ByName("sensor"));
 if (!options.TcpOnly) ProcessWarmUp.Run(workloads[0], materializer, TimeSpan.FromSeconds(options.Quick ? 1 : 2));
-foreach (var workload in options.TcpOnly ? [] : workloads)
+foreach (var workload in options.TcpOnly || options.StoreOnly ? [] : workloads)
 {
     progress.WriteLine($"workload {workload.Name}: {workload.Describe()}, {workload.FlopsPerStep:N0} flop per step");
     suite.Run(workload);
 }
 
 var runs = new List<RunThroughput.Result>();
-if (options.RunThroughput && !options.TcpOnly)
+if (options.RunThroughput && !options.TcpOnly && !options.StoreOnly)
 {
     foreach (var workload in workloads.Where(w => w.Name is "seed" or "sensor"))
     {
@@ -72,7 +74,7 @@ if (options.RunThroughput && !options.TcpOnly)
 }
 
 var tcp = new List<TcpThroughput.Result>();
-if ((options.TcpThroughput || options.TcpOnly) && workloads.FirstOrDefault(w => w.Name == "sensor") is { } tcpWorkload)
+if ((options.TcpThroughput || options.TcpOnly) && !options.StoreOnly && workloads.FirstOrDefault(w => w.Name == "sensor") is { } tcpWorkload)
 {
     progress.WriteLine($"tcp throughput: {tcpWorkload.Name}, {options.TcpRecords:N0} records per repetition, plaintext and TLS");
     var t = await TcpThroughput.MeasureAsync(tcpWorkload, options.TcpRecords, options.TcpRepetitions, options.TempPrefix, progress);
@@ -101,7 +103,7 @@ if ((options.TcpThroughput || options.TcpOnly) && workloads.FirstOrDefault(w => 
 }
 
 var memory = new List<MemoryPerKey.Result>();
-if (options.Memory && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name == "sensor") is { } sensor)
+if (options.Memory && !options.TcpOnly && !options.StoreOnly && workloads.FirstOrDefault(w => w.Name == "sensor") is { } sensor)
 {
     progress.WriteLine($"memory per live key: {sensor.Name}, {options.MemoryKeys:N0} keys");
     var m = MemoryPerKey.Measure(sensor, options.MemoryKeys, materializer);
@@ -111,30 +113,38 @@ if (options.Memory && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name =
 
 var stores = new List<SessionStoreSpeed.Result>();
 var checkpointed = new List<CheckpointedStream.Result>();
-if (options.Store && workloads.FirstOrDefault(w => w.Name == "sensor") is { } stored)
+var storeMemory = new List<MemoryPerKey.WithStoreResult>();
+if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name == "sensor") is { } stored)
 {
     // Each measurement gets an empty store of its own (a new SQLite file, a new database of the private server).
     var sqliteFiles = new List<string>();
-    var storeKinds = new List<(string Name, Func<Task<string>> NewStore)>
+    var storeKinds = new List<(string Name, Func<Task<string>> NewStore)>();
+    if (options.StoreKinds.Contains("sqlite"))
     {
-        ("SQLite", () =>
+        storeKinds.Add(("SQLite", () =>
         {
             var file = $"{options.TempPrefix}sessions-{Environment.ProcessId}-{sqliteFiles.Count}.db";
             sqliteFiles.Add(file);
             return Task.FromResult(file);
-        }),
-    };
+        }));
+    }
+
     PrivatePostgreSqlServer? postgres = null;
-    if (options.StorePostgres is { } given) storeKinds.Add(("PostgreSQL", () => Task.FromResult(given)));
-    else if (PrivatePostgreSqlServer.IsInstalled)
+    var measurePostgres = options.StoreKinds.Contains("postgresql");
+    if (measurePostgres && options.StorePostgres is { } given)
+    {
+        storeKinds.Add(("PostgreSQL", () => Task.FromResult(given)));
+    }
+    else if (measurePostgres && PrivatePostgreSqlServer.IsInstalled)
     {
         postgres = new PrivatePostgreSqlServer();
         await postgres.InitializeAsync();
-        // The tests' 5 s connection timeout is too short for 256 writes at once on a loaded machine (the pool runs dry), and 256 connections are more than the server takes (max_connections 100).
+        // Writes in flight are capped by the checkpoint coordinator (CheckpointCoordinatorActor.WritesInFlight), far below
+        // the pool and the server's max_connections (100); the longer timeouts are for a loaded machine.
         storeKinds.Add(("PostgreSQL", async () => await postgres.CreateDatabaseAsync() + ";Timeout=60;Command Timeout=120;Maximum Pool Size=40"));
         progress.WriteLine($"session store: private PostgreSQL 15 on 127.0.0.1:{postgres.Port}");
     }
-    else
+    else if (measurePostgres)
     {
         progress.WriteLine("session store: PostgreSQL SKIPPED: PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin/pg_ctl; Debian's postgresql package)");
     }
@@ -143,13 +153,29 @@ if (options.Store && workloads.FirstOrDefault(w => w.Name == "sensor") is { } st
     {
         foreach (var (name, newStore) in storeKinds)
         {
-            var location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
-            progress.WriteLine($"session store: {location.Description}, {options.StoreKeys:N0} keys");
-            var result = SessionStoreSpeed.Measure(stored, location, options.StoreKeys);
-            stores.Add(result);
-            progress.WriteLine($"session store: {result.Store} checkpoint {result.CheckpointKeysPerSecond:N0} keys/s, {result.CheckpointMegabytesPerSecond:F0} MB/s");
-            foreach (var keys in options.CheckpointedKeys)
+            LstmStream.Actors.Persistence.SessionStoreLocation location;
+            if (options.StoreRows.Contains("speed"))
             {
+                location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
+                progress.WriteLine($"session store: {location.Description}, {options.StoreKeys:N0} keys");
+                var result = SessionStoreSpeed.Measure(stored, location, options.StoreKeys);
+                stores.Add(result);
+                progress.WriteLine($"session store: {result.Store} checkpoint {result.CheckpointKeysPerSecond:N0} keys/s, {result.CheckpointMegabytesPerSecond:F0} MB/s");
+            }
+
+            foreach (var keys in options.StoreRows.Contains("memory") ? options.CheckpointedKeys : [])
+            {
+                ReleaseStoreConnections();
+                location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
+                progress.WriteLine($"memory per live key with the store: {name}, {keys:N0} live keys");
+                var m = MemoryPerKey.MeasureWithStore(stored, location, keys);
+                storeMemory.Add(m);
+                progress.WriteLine($"memory per live key with the store: {m.BytesPerKeyWith:F0} B vs {m.BytesPerKeyWithout:F0} B without (raw {m.RawStateBytes} B, target {m.TargetBytes:F0} B: {(m.Met ? "met" : "NOT MET")})");
+            }
+
+            foreach (var keys in options.StoreRows.Contains("stream") ? options.CheckpointedKeys : [])
+            {
+                ReleaseStoreConnections();
                 location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
                 progress.WriteLine($"checkpointed stream: {name}, {keys:N0} live keys, checkpoint every {options.CheckpointInterval.TotalSeconds:0} s, {options.CheckpointedDuration.TotalSeconds:0} s timed each way");
                 var c = CheckpointedStream.Measure(stored, location, keys, options.CheckpointInterval, options.CheckpointedDuration);
@@ -160,23 +186,34 @@ if (options.Store && workloads.FirstOrDefault(w => w.Name == "sensor") is { } st
     }
     finally
     {
+        ReleaseStoreConnections();
         if (postgres is not null) await postgres.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         foreach (var file in sqliteFiles.SelectMany(f => new[] { f, f + "-wal", f + "-shm" })) File.Delete(file);
     }
 }
 
 machine.LoadAverageEnd = MachineInfo.LoadAverage();
-var report = new Report { Machine = machine, Options = options, Rows = suite.Rows, Runs = runs, Memory = memory, Stores = stores, Checkpointed = checkpointed, Failures = suite.Failures, CeilingMatrices = suite.CeilingMatrices, Tcp = tcp };
+var report = new Report { Machine = machine, Options = options, Rows = suite.Rows, Runs = runs, Memory = memory, Stores = stores, Checkpointed = checkpointed, StoreMemory = storeMemory, Failures = suite.Failures, CeilingMatrices = suite.CeilingMatrices, Tcp = tcp };
 report.Relate();
 Console.Out.Write(report.Markdown());
 report.WriteJson(options.Out);
 progress.WriteLine($"wrote {Path.GetFullPath(options.Out)}");
-var chart = ThroughputChart.PathBeside(options.Out);
-ThroughputChart.Write(suite.Rows, $"LstmStream steps/s by key count{(options.Quick ? " (quick run)" : "")}, {DateTime.UtcNow:yyyy-MM-dd}", chart);
-progress.WriteLine($"wrote {Path.GetFullPath(chart)}");
+if (suite.Rows.Count > 0)
+{
+    var chart = ThroughputChart.PathBeside(options.Out);
+    ThroughputChart.Write(suite.Rows, $"LstmStream steps/s by key count{(options.Quick ? " (quick run)" : "")}, {DateTime.UtcNow:yyyy-MM-dd}", chart);
+    progress.WriteLine($"wrote {Path.GetFullPath(chart)}");
+}
 await system.Terminate();
 return suite.Failures.Count == 0 ? 0 : 1;
+
+// Each store measurement uses a database of its own, and connection pools outlive the actor systems that used them:
+// their idle connections would add up past the PostgreSQL server's max_connections (100).
+static void ReleaseStoreConnections()
+{
+    Npgsql.NpgsqlConnection.ClearAllPools();
+    Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+}
 
 // "layer 0 [10x16]: rows<=... managed; head …" → the distinct backend names it mentions.
 static string BackendSummary(string choices)

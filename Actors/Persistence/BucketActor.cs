@@ -8,12 +8,20 @@ using static LstmStream.Actors.Persistence.BucketProtocol;
 namespace LstmStream.Actors.Persistence;
 
 /// <summary>
-/// Owns the durable state of one bucket of keys (<see cref="KeyBuckets.BucketOf"/>): every stored key's
-/// <see cref="KeyState"/>, kept as one snapshot (<see cref="BucketSnapshot"/>) per checkpoint. Started on demand by
-/// the <see cref="BucketRegionActor"/>, it recovers the bucket's latest snapshot, answers loads, keeps the changes it is
+/// Owns the durable state of one bucket of keys (<see cref="KeyBuckets.BucketOf"/>), kept as one snapshot
+/// (<see cref="BucketSnapshot"/>: every stored key's <see cref="KeyState"/>) per checkpoint. Started on demand by the
+/// <see cref="BucketRegionActor"/>, it recovers the bucket's latest snapshot, answers loads, keeps the changes it is
 /// told (<see cref="ApplyChanges"/>) and writes a new snapshot when asked (<see cref="SaveBucket"/>); once a snapshot is
 /// written the older ones are deleted. Idle for <c>idleAfter</c> with nothing unsaved, it asks its region to stop it,
 /// so memory holds only the buckets in use.
+/// <para>
+/// No second copy of live keys: the states held in memory are those of keys not live in the pipeline (evicted, not
+/// yet restored) and those not yet in a written snapshot. Each save is preceded by the pipeline's export of every key
+/// of the bucket live in it (<see cref="ApplyChanges.Live"/>); once a snapshot holding them is written, their states
+/// are forgotten and only their names kept. Should one of them be needed without a new export (a load after the
+/// pipeline that held it stopped, a save asked for directly, a hand-off), the bucket reads its latest snapshot back
+/// from the store first (their states there are their latest written ones).
+/// </para>
 /// <para>
 /// In cluster mode the bucket is a sharded entity (<see cref="BucketShards"/>) living on the node that owns it: it also
 /// hands the <see cref="RoutedRecords"/> of its keys to that node's pipeline (<c>feed</c>), stays while its shard stays
@@ -25,7 +33,7 @@ namespace LstmStream.Actors.Persistence;
 /// is the bucket's checkpoint number, counted here and recovered from the latest snapshot.
 /// </para>
 /// </summary>
-public sealed class BucketActor : ReceivePersistentActor, IWithTimers
+public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnboundedStash
 {
     /// <summary>
     /// How long a snapshot write may go unanswered before it counts as failed: a snapshot store that never answers (its
@@ -39,6 +47,14 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
     private long _attempt;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private Dictionary<string, KeyState> _stored = new(StringComparer.Ordinal);
+    // Keys live in the pipeline whose states are in the latest written snapshot and not held here.
+    private readonly HashSet<string> _live = new(StringComparer.Ordinal);
+    // The pipeline's live exports since the last save started; those being written.
+    private List<KeyState> _exportedLive = [];
+    private List<KeyState> _savingLive = [];
+    private List<IActorRef>? _saveAfterRead;
+    private Exception? _readFailure;
+    private readonly Action<RoutedRecords>? _feed;
     private long _checkpoint;
     private bool _dirty;
     private long _saving = -1;
@@ -72,8 +88,10 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
             Context.Parent.Tell(new BucketReady(_bucket));
         });
 
+        _feed = feed;
         Command<LoadKeys>(m =>
         {
+            if (NeedsReadBack(m.Keys)) return;
             var found = new List<KeyState>(m.Keys.Count);
             foreach (var key in m.Keys)
             {
@@ -82,34 +100,24 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
 
             Sender.Tell(new LoadedKeys(_bucket, found));
         });
-        Command<ApplyChanges>(m =>
+        Command<ApplyChanges>(Apply);
+        Command<GetStoredKey>(m =>
         {
-            foreach (var state in m.Save) _stored[state.Key] = state;
-            foreach (var key in m.Delete) _stored.Remove(key);
-            if (m.Save.Count > 0 || m.Delete.Count > 0) _dirty = true;
+            if (!NeedsReadBack([m.Key])) Sender.Tell(new StoredKey(m.Key, _stored.GetValueOrDefault(m.Key)));
         });
-        Command<GetStoredKey>(m => Sender.Tell(new StoredKey(m.Key, _stored.GetValueOrDefault(m.Key))));
+        Command<GetBucketMemory>(_ => Sender.Tell(new BucketMemory(_bucket, _stored.Count, _live.Count)));
         Command<SaveBucket>(_ =>
         {
             if (_saving >= 0) _waitingForNextSave.Add(Sender);
             else StartSave([Sender]);
         });
-        Command<SaveSnapshotSuccess>(m => m.Metadata.SequenceNr == _saving, m => SaveCompleted(m.Metadata));
-        Command<SaveSnapshotFailure>(m => m.Metadata.SequenceNr == _saving, m => SaveFailed(m.Cause));
-        Command<SaveUnanswered>(m => m.Attempt == _saving, _ =>
-            SaveFailed(new TimeoutException($"the snapshot store did not answer within {_saveTimeout.TotalSeconds:0.#} s")));
-        // A write answered after it was given up: its snapshot may be stored, the next attempt writes a newer one.
-        Command<SaveSnapshotSuccess>(_ => { });
-        Command<SaveSnapshotFailure>(_ => { });
-        Command<SaveUnanswered>(_ => { });
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(m =>
-            _log.Warning("Bucket {0}: older snapshots could not be deleted (they are deleted with the next checkpoint): {1}", _bucket, m.Cause.Message));
+        SaveReplies();
+        // The marker a failed read-back leaves behind the requests it held: they have been answered.
+        Command<LoadSnapshotFailed>(_ => _readFailure = null);
         Command<ReceiveTimeout>(_ =>
         {
             if (!_dirty && _saving < 0) Context.Parent.Tell(new BucketIdle(_bucket));
         });
-        if (feed is not null) Command<RoutedRecords>(feed);
         Command<HandOffBucket>(_ =>
         {
             _handingOff = true;
@@ -143,16 +151,154 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
         base.OnRecoveryFailure(reason, message);
     }
 
+    /// <summary>The answers of the snapshot store to writes and deletes, and routed records (cluster mode), taken in every behaviour.</summary>
+    private void SaveReplies()
+    {
+        Command<SaveSnapshotSuccess>(m => m.Metadata.SequenceNr == _saving, m => SaveCompleted(m.Metadata));
+        Command<SaveSnapshotFailure>(m => m.Metadata.SequenceNr == _saving, m => SaveFailed(m.Cause));
+        Command<SaveUnanswered>(m => m.Attempt == _saving, _ =>
+            SaveFailed(new TimeoutException($"the snapshot store did not answer within {_saveTimeout.TotalSeconds:0.#} s")));
+        // A write answered after it was given up: its snapshot may be stored, the next attempt writes a newer one.
+        Command<SaveSnapshotSuccess>(_ => { });
+        Command<SaveSnapshotFailure>(_ => { });
+        Command<SaveUnanswered>(_ => { });
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(m =>
+            _log.Warning("Bucket {0}: older snapshots could not be deleted (they are deleted with the next checkpoint): {1}", _bucket, m.Cause.Message));
+        if (_feed is not null) Command<RoutedRecords>(_feed);
+    }
+
+    private void Apply(ApplyChanges m)
+    {
+        foreach (var state in m.Save)
+        {
+            _stored[state.Key] = state;
+            _live.Remove(state.Key);
+        }
+
+        foreach (var key in m.Delete)
+        {
+            _stored.Remove(key);
+            _live.Remove(key);
+        }
+
+        if (m.Live)
+        {
+            _exportedLive.AddRange(m.Save);
+            if (m.Changed > 0 || m.Delete.Count > 0) _dirty = true;
+        }
+        else if (m.Save.Count > 0 || m.Delete.Count > 0)
+        {
+            _dirty = true;
+        }
+    }
+
+    /// <summary>
+    /// True when one of <paramref name="keys"/> is live in the pipeline with its state not held here: the current
+    /// message is then held until the latest snapshot has been read back (or answered with the read's failure).
+    /// </summary>
+    private bool NeedsReadBack(IReadOnlyList<string> keys)
+    {
+        if (_live.Count == 0) return false;
+        var needed = false;
+        foreach (var key in keys) needed |= _live.Contains(key);
+        if (!needed) return false;
+        if (_readFailure is not null)
+        {
+            Sender.Tell(new Status.Failure(ReadBackFailure(_readFailure)));
+            return true;
+        }
+
+        Stash.Stash();
+        ReadBack();
+        return true;
+    }
+
+    /// <summary>Reads the latest snapshot to hold the states of the live keys again; other requests wait, in order.</summary>
+    private void ReadBack()
+    {
+        SnapshotStore.Tell(new LoadSnapshot(PersistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), Self);
+        BecomeStacked(() =>
+        {
+            SaveReplies();
+            Command<LoadSnapshotResult>(m =>
+            {
+                var found = 0;
+                if (m.Snapshot?.Snapshot is BucketSnapshot snapshot)
+                {
+                    foreach (var state in snapshot.States)
+                    {
+                        if (!_live.Remove(state.Key)) continue;
+                        _stored[state.Key] = state;
+                        found++;
+                    }
+                }
+
+                if (_live.Count > 0)
+                    _log.Error("Bucket {0}: {1} live key(s) were not in the latest snapshot read back (the snapshot was removed from the store?)",
+                        _bucket, _live.Count);
+                _live.Clear();
+                _log.Debug("Bucket {0}: read {1} live key(s) back from the latest snapshot", _bucket, found);
+                UnbecomeStacked();
+                Stash.UnstashAll();
+                if (_saveAfterRead is { } waiting)
+                {
+                    _saveAfterRead = null;
+                    StartSave(waiting);
+                }
+            });
+            Command<LoadSnapshotFailed>(m =>
+            {
+                _log.Warning("Bucket {0}: the latest snapshot could not be read back: {1}", _bucket, m.Cause.Message);
+                if (_saveAfterRead is { } waiting)
+                {
+                    _saveAfterRead = null;
+                    FailSave(waiting, m.Cause);
+                    if (_handingOff) Timers.StartSingleTimer(nameof(HandOffBucket), HandOffBucket.Instance, TimeSpan.FromSeconds(1));
+                }
+
+                // The requests held are answered with the failure; this message, stashed behind them, ends that.
+                _readFailure = m.Cause;
+                Stash.Stash();
+                UnbecomeStacked();
+                Stash.UnstashAll();
+            });
+            CommandAny(_ => Stash.Stash());
+        });
+    }
+
+    private static SessionStoreException ReadBackFailure(Exception cause) =>
+        new($"the latest snapshot could not be read: {cause.Message}", cause);
+
     private void StartSave(List<IActorRef> waiting)
     {
         if (!_dirty)
         {
-            foreach (var asker in waiting) asker.Tell(new BucketSaved(_bucket, false, _stored.Count, 0));
+            // Nothing changed: the exported live keys' states are those of the latest snapshot.
+            ForgetLive(_exportedLive);
+            _exportedLive = [];
+            foreach (var asker in waiting) asker.Tell(new BucketSaved(_bucket, false, _stored.Count + _live.Count, 0));
+            return;
+        }
+
+        if (_live.Count > 0)
+        {
+            // Live keys not exported since the last save: their states are read back before the bucket is written whole.
+            if (_readFailure is not null)
+            {
+                FailSave(waiting, _readFailure);
+                return;
+            }
+
+            _saveAfterRead = waiting;
+            ReadBack();
             return;
         }
 
         _waitingForThisSave = waiting;
         _dirty = false;
+        _savingLive = _exportedLive;
+        _exportedLive = [];
         // Every attempt its own sequence number, so an answer to an attempt given up is never taken for a later one's.
         _saving = _attempt = Math.Max(_attempt, _checkpoint) + 1;
         _savingSnapshot = new BucketSnapshot(_stored.Values.ToArray());
@@ -160,10 +306,29 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
         Timers.StartSingleTimer(nameof(SaveUnanswered), new SaveUnanswered(_saving), _saveTimeout);
     }
 
+    /// <summary>
+    /// The live keys of <paramref name="exported"/> are in the latest written snapshot: their states are forgotten here
+    /// (unless a later change replaced them), their names kept.
+    /// </summary>
+    private void ForgetLive(List<KeyState> exported)
+    {
+        foreach (var state in exported)
+        {
+            if (!_stored.TryGetValue(state.Key, out var held) || !ReferenceEquals(held, state)) continue;
+            _stored.Remove(state.Key);
+            _live.Add(state.Key);
+        }
+
+        // A bucket that held many keys gives the memory of its table back.
+        if (_stored.Count < _stored.EnsureCapacity(0) / 4) _stored.TrimExcess();
+    }
+
     private void SaveCompleted(SnapshotMetadata written)
     {
         _checkpoint = written.SequenceNr;
         var saved = new BucketSaved(_bucket, true, _savingSnapshot!.States.Count, SessionStateSerializer.SizeOf(_savingSnapshot));
+        ForgetLive(_savingLive);
+        _savingLive = [];
         // A maximum of 0 means "every snapshot" to some stores: there is nothing older than the first one anyway.
         if (written.SequenceNr > 1) DeleteSnapshots(new SnapshotSelectionCriteria(written.SequenceNr - 1));
         foreach (var asker in _waitingForThisSave) asker.Tell(saved);
@@ -173,9 +338,18 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
     private void SaveFailed(Exception cause)
     {
         _dirty = true;
-        var failure = new Status.Failure(new SessionStoreException($"bucket {_bucket}: the snapshot could not be written: {cause.Message}", cause));
-        foreach (var asker in _waitingForThisSave) asker.Tell(failure);
+        // The exported live keys stay held until a snapshot with them is written (or the next export replaces them).
+        _savingLive.AddRange(_exportedLive);
+        _exportedLive = _savingLive;
+        _savingLive = [];
+        FailSave(_waitingForThisSave, cause);
         NextSave();
+    }
+
+    private void FailSave(List<IActorRef> waiting, Exception cause)
+    {
+        var failure = new Status.Failure(new SessionStoreException($"bucket {_bucket}: the snapshot could not be written: {cause.Message}", cause));
+        foreach (var asker in waiting) asker.Tell(failure);
     }
 
     private void NextSave()

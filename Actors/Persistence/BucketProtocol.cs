@@ -24,7 +24,19 @@ public static class BucketProtocol
     /// States to store and keys to delete; kept by the bucket's actor until its next <see cref="SaveBucket"/>. Not
     /// answered. Later changes of a key supersede earlier ones.
     /// </summary>
-    public sealed record ApplyChanges(int Bucket, IReadOnlyList<KeyState> Save, IReadOnlyList<string> Delete) : IBucketMessage;
+    /// <remarks>
+    /// <see cref="Live"/>: <see cref="Save"/> is the pipeline's checkpoint export of the bucket, every key of it live in
+    /// the pipeline (<see cref="Changed"/> of them changed since the previous one). Once a snapshot holding them is
+    /// written, the bucket actor forgets their states (it keeps their names only): the pipeline exports them again
+    /// before each later save, or hands them over when it evicts or ends them.
+    /// </remarks>
+    public sealed record ApplyChanges(int Bucket, IReadOnlyList<KeyState> Save, IReadOnlyList<string> Delete) : IBucketMessage
+    {
+        public bool Live { get; init; }
+
+        /// <summary>With <see cref="Live"/>: how many of <see cref="Save"/> changed since the bucket's previous export.</summary>
+        public int Changed { get; init; }
+    }
 
     /// <summary>
     /// Write the bucket's snapshot if anything changed since the last one (older snapshots are deleted once it is
@@ -43,6 +55,13 @@ public static class BucketProtocol
 
     /// <param name="State">Null when the bucket holds no state of the key.</param>
     public sealed record StoredKey(string Key, KeyState? State);
+
+    /// <summary>What the bucket's actor keeps in memory. Answer: <see cref="BucketMemory"/>.</summary>
+    public sealed record GetBucketMemory(int Bucket) : IBucketMessage;
+
+    /// <param name="HeldStates">Keys whose states the actor holds (not live in the pipeline, or not yet in a written snapshot).</param>
+    /// <param name="LiveKeys">Keys live in the pipeline whose states it does not hold (they are in its latest snapshot).</param>
+    public sealed record BucketMemory(int Bucket, int HeldStates, int LiveKeys);
 
     /// <summary>
     /// Check the bucket count the store was created with, recording <paramref name="BucketCount"/> on first use.

@@ -8,7 +8,8 @@ namespace LstmStream.Actors.Persistence;
 /// Takes the checkpoints of durable sessions: every <c>interval</c>, and when asked (<see cref="CheckpointNow"/>: the
 /// admin path, graceful shutdown). A checkpoint asks the pipeline which buckets hold keys stepped since their last
 /// checkpoint, adds the buckets the store was told evictions and deletes for, and then, bucket by bucket, has the
-/// pipeline export that bucket's changed keys to the store and starts the bucket's snapshot write; while up to
+/// pipeline export that bucket's live keys to the store (the bucket actors keep no copy of live keys) and starts the
+/// bucket's snapshot write; while up to
 /// <see cref="WritesInFlight"/> writes are under way the next bucket is exported, so at most that many buckets' copies
 /// are in flight and the stream is held only while one bucket's rows are copied out.
 /// <para>
@@ -81,19 +82,19 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
             return (new CheckpointCompleted(0, 0, 0, TimeSpan.Zero), failure);
         }
 
-        var exported = new HashSet<int>(dirty);
         var buckets = new SortedSet<int>(dirty);
         buckets.UnionWith(_store.TakePendingBuckets());
         buckets.UnionWith(_retry);
         _retry.Clear();
         // The next bucket is exported while earlier ones are written: at most WritesInFlight buckets' copies at once
-        // (each bucket is exported and written once per checkpoint, so its order holds), never all state.
+        // (each bucket is exported and written once per checkpoint, so its order holds), never all state. Every bucket
+        // written is exported first, dirty or not: its live keys' states come from the pipeline, not from the bucket.
         var writing = new Queue<(int Bucket, Task<BucketProtocol.BucketSaved> Write)>();
         foreach (var bucket in buckets)
         {
             try
             {
-                if (exported.Contains(bucket)) keys += await _source.CheckpointAsync(bucket).ConfigureAwait(true);
+                keys += await _source.CheckpointAsync(bucket).ConfigureAwait(true);
                 writing.Enqueue((bucket, _store.SaveBucketAsync(bucket, CancellationToken.None)));
             }
             catch (Exception e)

@@ -85,6 +85,13 @@ public sealed class PersistentSessionStore : ISessionStore
     public void Accept(SessionChanges changes)
     {
         ArgumentNullException.ThrowIfNull(changes);
+        if (changes is { LiveBucket: true, CheckpointBucket: { } live })
+        {
+            // One bucket's live keys, saved by the checkpoint that asked for them: no pending mark.
+            _region.Tell(new ApplyChanges(live, changes.Save, changes.Delete) { Live = true, Changed = changes.ChangedCount });
+            return;
+        }
+
         var saves = GroupByBucket(changes.Save, s => s.Key);
         var deletes = GroupByBucket(changes.Delete, k => k);
         foreach (var bucket in saves.Keys.Union(deletes.Keys))

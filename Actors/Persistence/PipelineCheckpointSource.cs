@@ -4,7 +4,7 @@ namespace LstmStream.Actors.Persistence;
 
 /// <summary>
 /// The running pipeline as the checkpoint coordinator sees it: its dirty buckets and the export of one bucket's
-/// changed keys, both taken through the stream by <see cref="PipelineStateAccess"/> (ordered with the data; the
+/// live keys, both taken through the stream by <see cref="PipelineStateAccess"/> (ordered with the data; the
 /// export reaches the pipeline's <see cref="ISessionStore.Accept"/> before the task completes).
 /// </summary>
 public sealed class PipelineCheckpointSource(PipelineStateAccess state) : ICheckpointSource

@@ -54,8 +54,8 @@ public sealed record PipelineOptions
     /// Where keys' state lives beyond the pipeline's memory (durable sessions). Set: a key that is not live is
     /// loaded from the store before its first step (its records wait, in order, while other keys flow), evicted
     /// keys are handed to it (<see cref="EvictTo"/>), ended and dropped keys are deleted from it, and
-    /// <see cref="PipelineStateAccess.CheckpointAsync"/> exports the keys stepped since their bucket's last
-    /// checkpoint to it. Null (the default): keys live in memory only, as without this option, at no cost.
+    /// <see cref="PipelineStateAccess.CheckpointAsync"/> exports a bucket's live keys to it (the bucket is checkpointed
+    /// when a key of it was stepped since its last checkpoint). Null (the default): keys live in memory only, as without this option, at no cost.
     /// </summary>
     public ISessionStore? SessionStore { get; init; }
 

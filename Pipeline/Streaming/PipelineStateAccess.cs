@@ -172,12 +172,13 @@ public sealed class PipelineStateAccess
     }
 
     /// <summary>
-    /// A checkpoint of one bucket, ordered with the data: the keys of <paramref name="bucket"/> whose state changed
-    /// since the bucket's previous checkpoint are copied out of the layers (only those rows; nothing else stops) and
-    /// handed to the store as one <see cref="ISessionStore.Accept"/> with <see cref="SessionChanges.CheckpointBucket"/>
-    /// = <paramref name="bucket"/>, after every eviction or end that came before in the stream; their changed mark is
-    /// cleared. Completes after that call with the number of keys exported. Take the buckets one by one
-    /// (<see cref="DirtyBucketsAsync"/>), so no second copy of all state is ever held.
+    /// A checkpoint of one bucket, ordered with the data: every key of <paramref name="bucket"/> live in the pipeline
+    /// is copied out of the layers (only those rows; nothing else stops) and handed to the store as one
+    /// <see cref="ISessionStore.Accept"/> with <see cref="SessionChanges.CheckpointBucket"/> = <paramref name="bucket"/>
+    /// and <see cref="SessionChanges.LiveBucket"/>, after every eviction or end that came before in the stream; the
+    /// changed marks of its keys are cleared. Completes after that call with the number of keys that had changed since
+    /// the bucket's previous checkpoint. Take the buckets one by one (<see cref="DirtyBucketsAsync"/>), so no second
+    /// copy of all state is ever held.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The bucket is outside the store's bucket count.</exception>
     /// <exception cref="InvalidOperationException">The pipeline has no session store.</exception>
@@ -188,7 +189,7 @@ public sealed class PipelineStateAccess
             throw new ArgumentOutOfRangeException(nameof(bucket), bucket, $"the session store has {store.BucketCount} buckets (0 to {store.BucketCount - 1})");
         var request = StateRequest.Checkpoint(bucket);
         await Submit(request).ConfigureAwait(false);
-        return request.States.Length;
+        return request.Changed;
     }
 
     private ISessionStore RequireStore() =>

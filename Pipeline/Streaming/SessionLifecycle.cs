@@ -432,7 +432,10 @@ internal sealed class SessionLifecycle
 
     private SessionTransfer Transfer => _transfer ??= new SessionTransfer(TransferAccepted);
 
-    /// <summary>Exports the dirty keys of the request's bucket (and marks them clean).</summary>
+    /// <summary>
+    /// Exports every live key of the request's bucket and marks them clean: the store writes the bucket's whole
+    /// state at a checkpoint, and takes its live keys from here instead of keeping a copy of them.
+    /// </summary>
     private void Checkpoint(StateRequest request)
     {
         if (_dirty is null)
@@ -442,7 +445,7 @@ internal sealed class SessionLifecycle
         }
 
         _checkpointSlots.Clear();
-        _dirty.Take(request.Bucket, _checkpointSlots);
+        var changed = _dirty.TakeLive(request.Bucket, _checkpointSlots);
         var count = _checkpointSlots.Count;
         var keys = new string[count];
         var slots = new int[count];
@@ -456,7 +459,7 @@ internal sealed class SessionLifecycle
             states[i] = new KeyState(_model.Identity, keys[i], new float[layers][], new float[layers][]) { LastSeq = _table.LastSeq(slot) };
         }
 
-        request.SetExport(keys, slots, states);
+        request.SetExport(keys, slots, states, changed);
     }
 
     /// <summary>Starts the next stream item: a new tick, and the idle keys evicted as of now.</summary>
@@ -521,7 +524,7 @@ internal sealed class SessionLifecycle
             var state = new KeyState(_model.Identity, key, new float[layers][], new float[layers][]) { LastSeq = _table.LastSeq(slot) };
             Transfer.Evicted.Add((slot, state));
             _inTransit[key] = Transfer;
-            _dirty!.Unmark(slot);
+            _dirty!.Release(slot);
             _evictedToStore++;
         }
         else if (_store is not null)
@@ -539,7 +542,7 @@ internal sealed class SessionLifecycle
         var key = _table.KeyAt(slot)!;
         Transfer.Deleted.Add(key);
         _inTransit[key] = Transfer;
-        _dirty!.Unmark(slot);
+        _dirty!.Release(slot);
     }
 
     private static long ToTimestamps(TimeSpan span, long frequency)

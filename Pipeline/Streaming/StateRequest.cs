@@ -57,12 +57,16 @@ internal sealed class StateRequest
     /// <summary>The session stage's own carrier of a transfer (no keys, never answered).</summary>
     public static StateRequest TransferOnly() => new(StateRequestKind.Transfer, [], [], remove: false);
 
-    /// <summary>Checkpoint: the session stage names the keys to export, with their slots and states to fill.</summary>
-    public void SetExport(string[] keys, int[] slots, KeyState[] states)
+    /// <summary>
+    /// Checkpoint: the session stage names the keys to export (every live key of the bucket), with their slots and
+    /// states to fill, and how many of them changed since the bucket's previous checkpoint.
+    /// </summary>
+    public void SetExport(string[] keys, int[] slots, KeyState[] states, int changed)
     {
         Keys = keys;
         Slots = slots;
         States = states;
+        Changed = changed;
     }
 
     private static string[] KeysOf(KeyState[] states)
@@ -83,6 +87,9 @@ internal sealed class StateRequest
 
     /// <summary>Checkpoint: the bucket exported.</summary>
     public int Bucket { get; private init; }
+
+    /// <summary>Checkpoint: how many of the exported keys changed since the bucket's previous checkpoint.</summary>
+    public int Changed { get; private set; }
 
     /// <summary>Dirty buckets: the buckets with changed keys, set by the session stage.</summary>
     public List<int> Buckets { get; } = [];

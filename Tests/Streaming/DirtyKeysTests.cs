@@ -52,4 +52,35 @@ public sealed class DirtyKeysTests
         dirty.Take(KeyBuckets.BucketOf(a, 64), slots);
         Assert.Empty(slots);
     }
+
+    [Fact]
+    public void A_buckets_live_export_holds_every_live_key_of_it_counts_the_changed_ones_and_leaves_them_clean()
+    {
+        var dirty = new DirtyKeys(bucketCount: 4);
+        var keys = Enumerable.Range(0, 40).Select(i => $"key-{i}").ToArray();
+        for (var slot = 0; slot < keys.Length; slot++) dirty.Assign(slot, keys[slot]);
+        for (var slot = 0; slot < keys.Length; slot += 3) dirty.Mark(slot);
+        dirty.Release(3); // evicted while dirty: neither live nor dirty any more
+        dirty.Release(4); // evicted while clean
+        dirty.Assign(4, "newcomer"); // the slot given to another key
+
+        var holders = keys.Select((key, slot) => (Key: slot == 4 ? "newcomer" : key, Slot: slot)).Where(k => k.Slot != 3).ToArray();
+        var exported = new List<int>();
+        var changed = 0;
+        for (var bucket = 0; bucket < 4; bucket++)
+        {
+            var slots = new List<int>();
+            changed += dirty.TakeLive(bucket, slots);
+            Assert.Equal(holders.Where(k => KeyBuckets.BucketOf(k.Key, 4) == bucket).Select(k => k.Slot).Order(), slots.Order());
+            exported.AddRange(slots);
+        }
+
+        Assert.Equal(holders.Select(k => k.Slot).Order(), exported.Order());
+        Assert.Equal(Enumerable.Range(0, keys.Length).Count(s => s % 3 == 0 && s != 3), changed);
+        Assert.Equal(0, dirty.Count);
+        Assert.All(exported, s => Assert.False(dirty.IsDirty(s)));
+        var again = new List<int>();
+        Assert.Equal(0, dirty.TakeLive(KeyBuckets.BucketOf(keys[0], 4), again)); // still live, no longer changed
+        Assert.Contains(0, again);
+    }
 }

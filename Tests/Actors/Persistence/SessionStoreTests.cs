@@ -17,9 +17,7 @@ public sealed class SessionStoreTests : IClassFixture<PostgreSqlServer>, IDispos
 
     public static TheoryData<string> Stores => ["sqlite", "postgresql"];
 
-    private async Task<SessionStoreLocation> NewStoreAsync(string kind) => kind == "sqlite"
-        ? SessionStoreLocation.Parse(Path.Combine(_folder, $"{Guid.NewGuid():N}.db"), _folder)
-        : SessionStoreLocation.Parse(await _postgres.CreateDatabaseAsync(), _folder);
+    private Task<SessionStoreLocation> NewStoreAsync(string kind) => StoredSessions.NewLocationAsync(kind, _folder, _postgres);
 
     [Theory]
     [MemberData(nameof(Stores))]

@@ -52,6 +52,11 @@ internal static class StoredSessions
 
     private static int[] Bits(float[] row) => row.Select(BitConverter.SingleToInt32Bits).ToArray();
 
+    /// <summary>A new empty store: a SQLite file in <paramref name="folder"/> (<paramref name="kind"/> "sqlite") or a new database of <paramref name="postgres"/>.</summary>
+    public static async Task<SessionStoreLocation> NewLocationAsync(string kind, string folder, Support.PostgreSqlServer postgres) => kind == "sqlite"
+        ? SessionStoreLocation.Parse(Path.Combine(folder, $"{Guid.NewGuid():N}.db"), folder)
+        : SessionStoreLocation.Parse(await postgres.CreateDatabaseAsync(), folder);
+
     /// <summary>An actor system configured for <paramref name="location"/> and the store opened on it.</summary>
     public static async Task<(ActorSystem System, PersistentSessionStore Store)> OpenAsync(SessionStoreLocation location, int buckets,
         TimeSpan? idleAfter = null)
