@@ -2,7 +2,7 @@ namespace LstmStream.Benchmarks;
 
 /// <summary>
 /// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--out FILE] [--no-run]
-/// [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--latency [--serve PATH]]</c>.
+/// [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--latency [--serve PATH]] [--cluster [--serve PATH]]</c>.
 /// </summary>
 internal sealed record BenchmarkOptions
 {
@@ -31,6 +31,12 @@ internal sealed record BenchmarkOptions
 
     /// <summary>Run only the latency benchmark (serve as a process, open-loop load over TCP and MQTT).</summary>
     public bool Latency { get; init; }
+
+    /// <summary>
+    /// Run only the cluster rows (issue 14): cluster mode on one node against off, the routing hop's latency and processor
+    /// time, peak outputs/s of 1, 2 and 3 nodes; <c>serve</c> processes on a private PostgreSQL (or <see cref="StorePostgres"/>).
+    /// </summary>
+    public bool Cluster { get; init; }
 
     /// <summary>The serve executable the latency benchmark starts; null: build the Hosting project and use its output.</summary>
     public string? ServeExecutable { get; init; }
@@ -77,7 +83,7 @@ internal sealed record BenchmarkOptions
     public const string Usage =
         "usage: dotnet run --project Benchmarks -c Release -- [--quick] [--workload seed|sensor|wide]... " +
         "[--keys 1,64,1024,4096] [--threads 1,2] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
-        "[--no-store] [--store-postgres CONNECTION-STRING] [--latency [--serve Hosting/bin/Release/net10.0/lstmstream]]";
+        "[--no-store] [--store-postgres CONNECTION-STRING] [--latency [--serve Hosting/bin/Release/net10.0/lstmstream]] [--cluster [--serve PATH]]";
 
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -109,6 +115,7 @@ internal sealed record BenchmarkOptions
                 case "--tcp-only": options = options with { TcpOnly = true }; break;
                 case "--temp": options = options with { TempPrefix = Value() }; break;
                 case "--latency": options = options with { Latency = true }; break;
+                case "--cluster": options = options with { Cluster = true }; break;
                 case "--serve":
                     var serve = Value();
                     if (!File.Exists(serve)) throw new ArgumentException($"--serve: '{serve}' does not exist");
