@@ -102,29 +102,40 @@ internal sealed class ClusterBenchmark(BenchmarkOptions options, TextWriter prog
     {
         progress.WriteLine($"cluster: {setup}: peak ...");
         var cpu0 = ClusterNodes.ProcessorTime(nodes);
+        var rows0 = BatchRows(nodes);
         var started = Stopwatch.GetTimestamp();
         var (peak, cpu) = OpenLoopTcpLoad.Peak(nodes.Select(n => n.Tcp).ToList(), lines, Connections, PeakWarmUp, PeakMeasured, null);
         var serveCores = (ClusterNodes.ProcessorTime(nodes) - cpu0).TotalSeconds / Stopwatch.GetElapsedTime(started).TotalSeconds;
-        report.Peaks.Add(new PeakMeasurement { Setup = setup, Nodes = nodes.Count, OutputsPerSecond = peak, ServeCores = serveCores, GeneratorCores = cpu.GeneratorCores, MachineBusyCores = cpu.MachineBusyCores });
+        var batchRows = BatchRows(nodes).MeanSince(rows0);
+        report.Peaks.Add(new PeakMeasurement
+        {
+            Setup = setup, Nodes = nodes.Count, OutputsPerSecond = peak, ServeCores = serveCores, GeneratorCores = cpu.GeneratorCores,
+            MachineBusyCores = cpu.MachineBusyCores, MeanBatchRows = batchRows,
+        });
         progress.WriteLine($"cluster: {setup}: {peak:N0} outputs/s; cores serve {serveCores:F2}, generator {cpu.GeneratorCores:F2}, machine {cpu.MachineBusyCores:F2}; " +
-                           $"load average {MachineInfo.LoadAverage()}");
+                           $"mean batch {batchRows:F1} rows; load average {MachineInfo.LoadAverage()}");
         return peak;
     }
+
+    /// <summary>The micro-batch rows histogram of every node, summed.</summary>
+    private static PrometheusBatchRows BatchRows(IEnumerable<ServeProcess> nodes) =>
+        nodes.Select(n => PrometheusBatchRows.Parse(n.Scrape())).Aggregate(new PrometheusBatchRows(0, 0), (a, b) => new PrometheusBatchRows(a.Sum + b.Sum, a.Count + b.Count));
 
     private HopRow Hop(string setup, IReadOnlyList<ServeProcess> nodes, IReadOnlyList<ServeProcess> entry, ClusterNodes? cluster, RecordLines lines, double rate)
     {
         progress.WriteLine($"cluster: {setup}: {rate:N0} records/s for {(RateWarmUp + RateMeasured).TotalSeconds:F0} s ...");
         var schedule = new OpenLoopSchedule(rate, RateWarmUp, RateMeasured);
         var cpu0 = ClusterNodes.ProcessorTime(nodes);
+        var rows0 = BatchRows(nodes);
         var result = OpenLoopTcpLoad.Run(entry.Select(n => n.Tcp).ToList(), lines, Connections, schedule);
         var cpu = ClusterNodes.ProcessorTime(nodes) - cpu0;
         var row = new HopRow
         {
             Setup = setup, Nodes = nodes.Count, OfferedPerSecond = rate, Client = result.Latency, SendLag = result.SendLag,
             ServeMicrosecondsPerRecord = cpu.TotalSeconds * 1e6 / result.Expected, Records = result.Expected, Outputs = result.Received, Errors = result.Errors,
-            LiveKeysPerNode = cluster?.LiveKeysPerNode(),
+            LiveKeysPerNode = cluster?.LiveKeysPerNode(), MeanBatchRows = BatchRows(nodes).MeanSince(rows0),
         };
-        progress.WriteLine($"cluster: {setup}: {row.Client}; serve {row.ServeMicrosecondsPerRecord:F1} µs CPU per record; {row.Outputs:N0} of {row.Records:N0} outputs; " +
+        progress.WriteLine($"cluster: {setup}: {row.Client}; serve {row.ServeMicrosecondsPerRecord:F1} µs CPU per record; {row.Outputs:N0} of {row.Records:N0} outputs; mean batch {row.MeanBatchRows:F1} rows; " +
                            $"live keys per node {(row.LiveKeysPerNode is null ? "—" : string.Join("/", row.LiveKeysPerNode))}; load average {MachineInfo.LoadAverage()}");
         return row;
     }

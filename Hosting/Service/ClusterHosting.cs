@@ -44,7 +44,9 @@ internal static class ClusterHosting
                 // be restored from an older checkpoint. Shards move when their node leaves (after its final checkpoint) and
                 // are placed on the node with the fewest when first used.
                 "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = 0\n" +
-                "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-threshold = 2147483647",
+                "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-threshold = 2147483647\n" +
+                // SplitBrain off: no downing at all (Akka's own default would be the split-brain resolver, keep-majority).
+                (SplitBrainOf(cluster.SplitBrain) is null ? "akka.cluster.downing-provider-class = \"\"" : ""),
                 HoconAddMode.Prepend)
             .WithShardRegion<BucketShards>(BucketShards.TypeName, (_, _) => entityId =>
                 {

@@ -6,7 +6,10 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace LstmStream.Tests.Service;
 
-/// <summary>The service's own cluster configuration (one <c>AddAkka</c>) binds the messages between nodes to the compact serializer.</summary>
+/// <summary>
+/// The service's own cluster configuration (one <c>AddAkka</c>): the messages between nodes bound to the compact serializer,
+/// the split-brain setting applied.
+/// </summary>
 [Collection(ServiceHostCollection.Name)]
 public sealed class ClusterSerializationBindingTests : IDisposable
 {
@@ -38,6 +41,28 @@ public sealed class ClusterSerializationBindingTests : IDisposable
         Assert.Equal(sent.Data, back.Data);
 
         Assert.Equal(RoutedMessageSize.MaxFrameBytes, system.Settings.Config.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size"));
+        Assert.Equal(0, await service.StopAsync());
+    }
+
+    [Theory]
+    [InlineData("off", "")]
+    [InlineData("keep-majority", "keep-majority")]
+    [InlineData("keep-oldest", "keep-oldest")]
+    public async Task The_split_brain_setting_chooses_the_downing_of_the_cluster(string setting, string strategy)
+    {
+        await using var service = await RunningService.StartAsync(
+            "--LstmStream:Cluster:Enabled=true", $"--LstmStream:Cluster:Port={RunningService.FreePort()}", $"--LstmStream:Cluster:SplitBrain={setting}",
+            $"--LstmStream:Sessions:Store={Path.Combine(_folder, $"{setting}.db")}");
+        var config = service.App.Services.GetRequiredService<ActorSystem>().Settings.Config;
+
+        var provider = config.GetString("akka.cluster.downing-provider-class");
+        if (strategy.Length == 0) Assert.True(string.IsNullOrEmpty(provider), $"downing provider '{provider}' with SplitBrain off");
+        else
+        {
+            Assert.Contains("SplitBrainResolverProvider", provider, StringComparison.Ordinal);
+            Assert.Equal(strategy, config.GetString("akka.cluster.split-brain-resolver.active-strategy"));
+        }
+
         Assert.Equal(0, await service.StopAsync());
     }
 

@@ -46,6 +46,19 @@ public sealed class ClusterReportTests : IDisposable
     }
 
     [Fact]
+    public void The_hop_is_not_judged_when_cluster_off_did_not_keep_the_rate()
+    {
+        var report = new ClusterReport { Machine = MachineInfo.Read() };
+        report.Hops.Add(Hop("cluster off", 1, p99: 22_000_000));
+        report.Hops.Add(Hop("cluster on, 1 node (local hop)", 1, p99: 19_000_000));
+        report.CheckTargets();
+
+        var target = Assert.Single(report.Targets);
+        Assert.False(target.Met);
+        Assert.StartsWith("not judged", target.Measured, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_cluster_option_selects_only_the_cluster_rows()
     {
         Assert.True(BenchmarkOptions.Parse(["--cluster", "--quick"]).Cluster);
