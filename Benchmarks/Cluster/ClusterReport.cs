@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using LstmStream.Benchmarks.Latency;
 
@@ -14,13 +12,6 @@ internal sealed class ClusterReport
 
     /// <summary>A p99 over this (1 s) means the setup did not keep the offered rate: records queued.</summary>
     private const double UnkeptP99Microseconds = 1e6;
-
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
 
     [JsonPropertyName("machine")] public required MachineInfo Machine { get; init; }
     [JsonPropertyName("one_node_cost")] public CostRow? OneNodeCost { get; set; }
@@ -78,7 +69,7 @@ internal sealed class ClusterReport
             md.AppendLine("|---:|---:|---:|---|");
             var one = Scale[0].OutputsPerSecond;
             foreach (var s in Scale)
-                md.AppendLine(CultureInfo.InvariantCulture, $"| {s.Nodes} | {s.OutputsPerSecond:N0} | {s.OutputsPerSecond / one:F2} | {Keys(s.LiveKeysPerNode)} |");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {s.Nodes} | {s.OutputsPerSecond:N0} | {(one > 0 ? (s.OutputsPerSecond / one).ToString("F2", CultureInfo.InvariantCulture) : "—")} | {Keys(s.LiveKeysPerNode)} |");
             md.AppendLine();
         }
 
@@ -100,9 +91,7 @@ internal sealed class ClusterReport
     public void WriteJson(string path)
     {
         Machine.LoadAverageEnd = MachineInfo.LoadAverage();
-        var document = LatencyReport.ReadObject(path) ?? new JsonObject();
-        document[JsonKey] = JsonSerializer.SerializeToNode(this, Json);
-        File.WriteAllText(path, document.ToJsonString(Json) + "\n");
+        LatencyReport.WriteSection(path, JsonKey, this);
     }
 
     private static string Rows(double? rows) => rows is { } r ? r.ToString("F1", CultureInfo.InvariantCulture) : "—";
