@@ -3,7 +3,8 @@ namespace LstmStream.Benchmarks;
 /// <summary>
 /// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--engine NAME,NAME] [--passes N]
 /// [--out FILE] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--no-store] [--store-only] [--store-kind sqlite|postgresql]…
-/// [--store-rows speed,memory,stream] [--checkpointed-keys N,N] [--store-postgres CONNECTION-STRING] [--latency [--serve PATH] [--send-gap MICROSECONDS]]</c>.
+/// [--store-rows speed,memory,stream] [--checkpointed-keys N,N] [--store-postgres CONNECTION-STRING] [--latency [--serve PATH] [--send-gap MICROSECONDS]]
+/// [--cluster [--serve PATH]]</c>.
 /// </summary>
 internal sealed record BenchmarkOptions
 {
@@ -47,6 +48,12 @@ internal sealed record BenchmarkOptions
     /// due within it go out together, each still timed from its own due time. Zero: a wake-up per due record.
     /// </summary>
     public TimeSpan SendGap { get; init; } = LstmStream.Benchmarks.Latency.OpenLoopSender.DefaultMinimumGap;
+
+    /// <summary>
+    /// Run only the cluster rows (issue 14): cluster mode on one node against off, the routing hop's latency and processor
+    /// time, peak outputs/s of 1, 2 and 3 nodes; <c>serve</c> processes on a private PostgreSQL (or <see cref="StorePostgres"/>).
+    /// </summary>
+    public bool Cluster { get; init; }
 
     /// <summary>The serve executable the latency benchmark starts; null: build the Hosting project and use its output.</summary>
     public string? ServeExecutable { get; init; }
@@ -108,7 +115,7 @@ internal sealed record BenchmarkOptions
         "[--keys 1,64,1024,4096] [--threads 1,2] [--engine lstmstream-stream,lstmstream-typed,...] [--passes N] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
         "[--no-store] [--store-only] [--store-kind sqlite|postgresql]... [--store-rows speed,memory,stream] [--checkpointed-keys 10000,100000] " +
         "[--store-postgres CONNECTION-STRING] " +
-        "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream] [--send-gap 200]]";
+        "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream] [--send-gap 200]] [--cluster [--serve PATH]]";
 
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -154,6 +161,7 @@ internal sealed record BenchmarkOptions
                 case "--tcp-only": options = options with { TcpOnly = true }; break;
                 case "--temp": options = options with { TempPrefix = Value() }; break;
                 case "--latency": options = options with { Latency = true }; break;
+                case "--cluster": options = options with { Cluster = true }; break;
                 case "--serve":
                     var serve = Value();
                     if (!File.Exists(serve)) throw new ArgumentException($"--serve: '{serve}' does not exist");

@@ -38,6 +38,16 @@ if (options.Latency)
     return 0;
 }
 
+if (options.Cluster)
+{
+    var cluster = await new LstmStream.Benchmarks.Cluster.ClusterBenchmark(options, progress).RunAsync(machine);
+    Console.Out.Write(cluster.Markdown());
+    cluster.WriteJson(options.Out);
+    progress.WriteLine($"wrote {Path.GetFullPath(options.Out)} (section {LstmStream.Benchmarks.Cluster.ClusterReport.JsonKey})");
+    await system.Terminate();
+    return 0;
+}
+
 var suite = new BenchmarkSuite(options, materializer, progress);
 var workloads = options.Workloads.Select(Workload.ByName).ToList();
 // --store-only: the session store rows need the sensor workload, whatever --workload says.

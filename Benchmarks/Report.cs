@@ -142,11 +142,13 @@ internal sealed class Report
             Stores, Checkpointed, StoreMemory, Failures, CeilingMatrices,
             Tcp.Select(t => new TcpEntry(t.Workload, t.Records, t.Keys, t.PlainRecordsPerSecond, t.TlsRecordsPerSecond, t.TlsShare, t.TlsCipher, t.PlainSamples, t.TlsSamples)).ToList());
         var json = JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-        // A latency section written by an earlier --latency run stays (it names its own machine and time).
-        if (Latency.LatencyReport.ReadObject(path)?[Latency.LatencyReport.JsonKey] is { } latency)
+        // The latency and cluster sections written by earlier --latency / --cluster runs stay (each names its own machine and time).
+        var earlier = Latency.LatencyReport.ReadObject(path);
+        var kept = new[] { Latency.LatencyReport.JsonKey, Cluster.ClusterReport.JsonKey }.Where(key => earlier?[key] is not null).ToList();
+        if (kept.Count > 0)
         {
             var merged = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
-            merged[Latency.LatencyReport.JsonKey] = latency.DeepClone();
+            foreach (var key in kept) merged[key] = earlier![key]!.DeepClone();
             json = merged.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         }
 

@@ -23,6 +23,15 @@ internal sealed class EchoServer : IDisposable
 
     public IPEndPoint Endpoint { get; }
 
+    /// <summary>Connections accepted so far.</summary>
+    public int Connections
+    {
+        get
+        {
+            lock (_accepted) return _accepted.Count;
+        }
+    }
+
     private void Accept()
     {
         while (true)

@@ -25,7 +25,7 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
     public LatencyReport Run(MachineInfo machine)
     {
         var report = new LatencyReport { Machine = machine };
-        var serve = options.ServeExecutable ?? BuildHosting();
+        var serve = options.ServeExecutable ?? BuildHosting(progress);
         progress.WriteLine($"latency: serve is {serve}");
         var folder = Directory.CreateTempSubdirectory("lstmstream-latency-").FullName;
         try
@@ -187,13 +187,13 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
     }
 
     /// <summary>Builds the Hosting project (Release) and returns its executable, so the measured serve is this tree's.</summary>
-    private string BuildHosting()
+    internal static string BuildHosting(TextWriter progress)
     {
         var root = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(root, "LstmStream.sln")))
             root = Path.GetDirectoryName(root.TrimEnd('/')) ?? throw new InvalidOperationException("the repository root (LstmStream.sln) was not found above the benchmark; pass --serve PATH");
         var project = Path.Combine(root, "Hosting", "LstmStream.Hosting.csproj");
-        progress.WriteLine($"latency: building {project} (Release) ...");
+        progress.WriteLine($"building {project} (Release) ...");
         var start = new ProcessStartInfo("dotnet", ["build", project, "-c", "Release", "-nologo", "-v", "q"]) { RedirectStandardOutput = true, UseShellExecute = false };
         using var build = Process.Start(start)!;
         var output = build.StandardOutput.ReadToEnd();

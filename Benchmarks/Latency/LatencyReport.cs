@@ -80,8 +80,14 @@ internal sealed class LatencyReport
     public void WriteJson(string path)
     {
         Machine.LoadAverageEnd = MachineInfo.LoadAverage();
+        WriteSection(path, JsonKey, this);
+    }
+
+    /// <summary>Puts <paramref name="section"/> into <paramref name="path"/> under <paramref name="key"/>; the rest of the file stays.</summary>
+    public static void WriteSection(string path, string key, object section)
+    {
         var document = ReadObject(path) ?? new JsonObject();
-        document[JsonKey] = JsonSerializer.SerializeToNode(this, Json);
+        document[key] = JsonSerializer.SerializeToNode(section, section.GetType(), Json);
         File.WriteAllText(path, document.ToJsonString(Json) + "\n");
     }
 

@@ -21,13 +21,21 @@ internal static class OpenLoopTcpLoad
     private static readonly TimeSpan ReceiveTimeout = TimeSpan.FromSeconds(30);
 
     public static Result Run(IPEndPoint endpoint, RecordLines lines, int connections, OpenLoopSchedule schedule) =>
-        Run(endpoint, lines, connections, schedule, OpenLoopSender.DefaultMinimumGap);
+        Run([endpoint], lines, connections, schedule, OpenLoopSender.DefaultMinimumGap);
 
     /// <param name="minimumGap">The sender's least time between two wake-ups (see <see cref="OpenLoopSender"/>).</param>
-    public static Result Run(IPEndPoint endpoint, RecordLines lines, int connections, OpenLoopSchedule schedule, TimeSpan minimumGap)
+    public static Result Run(IPEndPoint endpoint, RecordLines lines, int connections, OpenLoopSchedule schedule, TimeSpan minimumGap) =>
+        Run([endpoint], lines, connections, schedule, minimumGap);
+
+    /// <summary>As <see cref="Run(IPEndPoint, RecordLines, int, OpenLoopSchedule)"/>, connection <c>c</c> to <c>endpoints[c mod count]</c> (several servers).</summary>
+    public static Result Run(IReadOnlyList<IPEndPoint> endpoints, RecordLines lines, int connections, OpenLoopSchedule schedule) =>
+        Run(endpoints, lines, connections, schedule, OpenLoopSender.DefaultMinimumGap);
+
+    /// <summary>As <see cref="Run(IPEndPoint, RecordLines, int, OpenLoopSchedule, TimeSpan)"/>, connection <c>c</c> to <c>endpoints[c mod count]</c>.</summary>
+    public static Result Run(IReadOnlyList<IPEndPoint> endpoints, RecordLines lines, int connections, OpenLoopSchedule schedule, TimeSpan minimumGap)
     {
         var sender = new OpenLoopSender(schedule, lines, connections, MonotonicClock.Instance, minimumGap);
-        var sockets = Enumerable.Range(0, connections).Select(_ => Connect(endpoint)).ToList();
+        var sockets = Enumerable.Range(0, connections).Select(c => Connect(endpoints[c % endpoints.Count])).ToList();
         var receivers = sockets.Select(_ => new OpenLoopReceiver(schedule)).ToList();
         try
         {
@@ -101,12 +109,20 @@ internal static class OpenLoopTcpLoad
     /// generator, <paramref name="serve"/> and the machine used meanwhile.
     /// </summary>
     public static (double OutputsPerSecond, CpuUse Cpu) Peak(IPEndPoint endpoint, RecordLines lines, int connections, TimeSpan warmUp, TimeSpan measured,
-        Process? serve)
+        Process? serve) =>
+        Peak([endpoint], lines, connections, warmUp, measured, serve);
+
+    /// <summary>
+    /// As <see cref="Peak(IPEndPoint, RecordLines, int, TimeSpan, TimeSpan, Process?)"/>, connection <c>c</c> to
+    /// <c>endpoints[c mod count]</c> (several servers; <paramref name="serve"/>'s cores are one of them).
+    /// </summary>
+    public static (double OutputsPerSecond, CpuUse Cpu) Peak(IReadOnlyList<IPEndPoint> endpoints, RecordLines lines, int connections, TimeSpan warmUp,
+        TimeSpan measured, Process? serve)
     {
         CheckConnections(lines, connections);
         long outputs = 0;
         var stop = false;
-        var sockets = Enumerable.Range(0, connections).Select(_ => Connect(endpoint)).ToList();
+        var sockets = Enumerable.Range(0, connections).Select(c => Connect(endpoints[c % endpoints.Count])).ToList();
         var threads = new List<Thread>();
         for (var c = 0; c < connections; c++)
         {

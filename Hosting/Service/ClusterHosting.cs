@@ -17,13 +17,11 @@ namespace LstmStream.Hosting.Service;
 /// Akka.Cluster with the seed nodes (none: the node joins itself, a cluster of one) and the split-brain resolver, the
 /// session store's buckets as sharded entities (<see cref="BucketShards"/>: state in distributed data, remember-entities
 /// off, <see cref="BucketProtocol.HandOffBucket"/> as the hand-off stop message) fed into this node's
-/// <see cref="PipelineHub"/>, and the node's <see cref="RoutedOutputsActor"/>.
+/// <see cref="PipelineHub"/>, the node's <see cref="RoutedOutputsActor"/>, and the messages between nodes written by
+/// <see cref="ClusterMessageSerializer"/> (frames up to <see cref="RoutedMessageSize.MaxFrameBytes"/>).
 /// </summary>
 internal static class ClusterHosting
 {
-    /// <summary>The largest message between nodes (a bucket's routed records or a node's outputs of one batch).</summary>
-    private const int MaxFrameBytes = 16 * 1024 * 1024;
-
     public static AkkaConfigurationBuilder WithLstmStreamCluster(this AkkaConfigurationBuilder akka, ServiceOptions options, IServiceProvider services)
     {
         var cluster = options.Cluster;
@@ -31,8 +29,10 @@ internal static class ClusterHosting
             {
                 remote.HostName = cluster.Hostname;
                 remote.Port = cluster.Port;
-                remote.MaxFrameSize = MaxFrameBytes;
+                remote.MaxFrameSize = RoutedMessageSize.MaxFrameBytes;
             })
+            // The messages between nodes in their compact binary form, not Akka's default JSON.
+            .WithCustomSerializer(ClusterMessageSerializer.Name, ClusterMessageSerializer.BoundTypes, system => new ClusterMessageSerializer(system))
             .WithClustering(new ClusterOptions
             {
                 SeedNodes = cluster.SeedNodes.ToArray(),
@@ -44,7 +44,9 @@ internal static class ClusterHosting
                 // be restored from an older checkpoint. Shards move when their node leaves (after its final checkpoint) and
                 // are placed on the node with the fewest when first used.
                 "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = 0\n" +
-                "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-threshold = 2147483647",
+                "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-threshold = 2147483647\n" +
+                // SplitBrain off: no downing at all (Akka's own default would be the split-brain resolver, keep-majority).
+                (SplitBrainOf(cluster.SplitBrain) is null ? "akka.cluster.downing-provider-class = \"\"" : ""),
                 HoconAddMode.Prepend)
             .WithShardRegion<BucketShards>(BucketShards.TypeName, (_, _) => entityId =>
                 {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Akka;
 using Akka.Actor;
 using Akka.Streams;
@@ -198,7 +199,10 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Cluster mode: one <see cref="RoutedRecords"/> per bucket of the batch, rows in batch order.</summary>
+    /// <summary>
+    /// Cluster mode: one <see cref="RoutedRecords"/> per bucket of the batch (several when they would be larger than
+    /// <see cref="RoutedMessageSize.MaxRoutedBytes"/>), rows in batch order.
+    /// </summary>
     private void SendToOwners(StepBatch batch)
     {
         var rowsByBucket = new Dictionary<int, List<int>>();
@@ -214,23 +218,8 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
             var width = batch.Width;
             foreach (var (bucket, rows) in rowsByBucket)
             {
-                var n = rows.Count;
-                var keys = new string[n];
-                var seq = new long[n];
-                var flags = new StepFlags[n];
-                var tags = new long[n];
-                var data = new float[n * width];
-                for (var i = 0; i < n; i++)
-                {
-                    var r = rows[i];
-                    keys[i] = batch.Keys[r];
-                    seq[i] = batch.Seq[r];
-                    flags[i] = batch.Flags[r];
-                    tags[i] = batch.Tags[r];
-                    batch.Row(r).CopyTo(data.AsSpan(i * width, width));
-                }
-
-                _shardRegion!.Tell(new RoutedRecords(bucket, _replyTo!, width, keys, seq, flags, tags, data), ActorRefs.NoSender);
+                SendRouted(batch, rows, (keys, seq, flags, tags, data) =>
+                    _shardRegion!.Tell(new RoutedRecords(bucket, _replyTo!, width, keys, seq, flags, tags, data), ActorRefs.NoSender));
             }
         }
         finally
@@ -247,47 +236,64 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
         else SendBackToOrigins(batch);
     }
 
-    /// <summary>Cluster mode, on the outbox: each row's output goes back to the node that accepted it, one message per node and batch.</summary>
+    /// <summary>
+    /// Cluster mode, on the outbox: each row's output goes back to the node that accepted it, one message per node and batch
+    /// (several when it would be larger than <see cref="RoutedMessageSize.MaxRoutedBytes"/>).
+    /// </summary>
     private void SendBackToOrigins(StepBatch batch)
     {
         try
         {
-            var originOf = new int[batch.Count];
-            var perOrigin = new Dictionary<int, int>();
+            var rowsByOrigin = new Dictionary<int, List<int>>();
             for (var r = 0; r < batch.Count; r++)
             {
                 var (origin, tag) = _routedRows.Take(batch.Tags[r]);
-                originOf[r] = origin;
                 batch.Tags[r] = tag;
-                perOrigin[origin] = perOrigin.GetValueOrDefault(origin) + 1;
+                if (!rowsByOrigin.TryGetValue(origin, out var rows)) rowsByOrigin[origin] = rows = [];
+                rows.Add(r);
             }
 
             var width = batch.Width;
-            foreach (var (origin, n) in perOrigin)
+            foreach (var (origin, rows) in rowsByOrigin)
             {
-                var keys = new string[n];
-                var seq = new long[n];
-                var flags = new StepFlags[n];
-                var tags = new long[n];
-                var data = new float[n * width];
-                var i = 0;
-                for (var r = 0; r < batch.Count; r++)
-                {
-                    if (originOf[r] != origin) continue;
-                    keys[i] = batch.Keys[r];
-                    seq[i] = batch.Seq[r];
-                    flags[i] = batch.Flags[r];
-                    tags[i] = batch.Tags[r];
-                    batch.Row(r).CopyTo(data.AsSpan(i * width, width));
-                    i++;
-                }
-
-                _routedRows.Origin(origin).Tell(new RoutedOutputs(width, keys, seq, flags, tags, data), ActorRefs.NoSender);
+                var to = _routedRows.Origin(origin);
+                SendRouted(batch, rows, (keys, seq, flags, tags, data) => to.Tell(new RoutedOutputs(width, keys, seq, flags, tags, data), ActorRefs.NoSender));
             }
         }
         finally
         {
             batch.Release();
+        }
+    }
+
+    /// <summary>
+    /// Copies <paramref name="rows"/> of <paramref name="batch"/>, in order, into the columns of routed messages of at most
+    /// <see cref="RoutedMessageSize.MaxRoutedBytes"/> each and hands each message's columns to <paramref name="send"/>.
+    /// </summary>
+    private static void SendRouted(StepBatch batch, List<int> rows, Action<string[], long[], StepFlags[], long[], float[]> send)
+    {
+        var width = batch.Width;
+        var left = CollectionsMarshal.AsSpan(rows);
+        while (left.Length > 0)
+        {
+            var n = RoutedMessageSize.RowsThatFit(batch.Keys, left, width);
+            var keys = new string[n];
+            var seq = new long[n];
+            var flags = new StepFlags[n];
+            var tags = new long[n];
+            var data = new float[n * width];
+            for (var i = 0; i < n; i++)
+            {
+                var r = left[i];
+                keys[i] = batch.Keys[r];
+                seq[i] = batch.Seq[r];
+                flags[i] = batch.Flags[r];
+                tags[i] = batch.Tags[r];
+                batch.Row(r).CopyTo(data.AsSpan(i * width, width));
+            }
+
+            send(keys, seq, flags, tags, data);
+            left = left[n..];
         }
     }
 

@@ -25,6 +25,25 @@ public sealed class OpenLoopTcpLoadTests
     }
 
     [Fact]
+    public void Connections_spread_over_several_servers_and_every_record_comes_back()
+    {
+        using var first = new EchoServer();
+        using var second = new EchoServer();
+        var lines = new RecordLines(keys: 8, inputSize: 3);
+
+        var result = OpenLoopTcpLoad.Run([first.Endpoint, second.Endpoint], lines, connections: 4,
+            new OpenLoopSchedule(2000, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(300)));
+        var (peak, _) = OpenLoopTcpLoad.Peak([first.Endpoint, second.Endpoint], lines, connections: 4, TimeSpan.FromMilliseconds(100),
+            TimeSpan.FromMilliseconds(200), null);
+
+        Assert.Equal(800, result.Received);
+        Assert.Equal(0, result.Errors);
+        Assert.True(peak > 0);
+        Assert.Equal(4, first.Connections);
+        Assert.Equal(4, second.Connections);
+    }
+
+    [Fact]
     public void Records_are_lines_of_their_key_whose_seq_can_be_read_back()
     {
         var lines = new RecordLines(keys: 3, inputSize: 2);
