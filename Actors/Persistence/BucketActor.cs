@@ -16,8 +16,9 @@ namespace LstmStream.Actors.Persistence;
 /// so memory holds only the buckets in use.
 /// <para>
 /// In cluster mode the bucket is a sharded entity (<see cref="BucketShards"/>) living on the node that owns it: it also
-/// hands the <see cref="RoutedRecords"/> of its keys to that node's pipeline (<c>feed</c>), stays while its shard stays
-/// (no idle stop) and, when its shard moves (<see cref="HandOffBucket"/>), writes what is unsaved and stops.
+/// hands the <see cref="RoutedRecords"/> of its keys to that node's pipeline (<see cref="IBucketPipeline"/>), stays while its
+/// shard stays (no idle stop) and, when its shard moves (<see cref="HandOffBucket"/>), has the pipeline export the bucket's
+/// changed keys to it and free all of them, writes what is unsaved and stops.
 /// </para>
 /// <para>
 /// Snapshots only, no events: a failed write (disk full, database down) is answered to the asker and the changes stay
@@ -45,15 +46,19 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
     private BucketSnapshot? _savingSnapshot;
     private List<IActorRef> _waitingForThisSave = [];
     private List<IActorRef> _waitingForNextSave = [];
-    private readonly bool _sharded;
+    private readonly IBucketPipeline? _pipeline;
+    private readonly BucketHost? _host;
     private bool _handingOff;
+    private bool _released;
+    private long _handOffStarted;
 
-    /// <param name="feed">Cluster mode: hands routed records to this node's pipeline; null for the single-node store.</param>
+    /// <param name="host">Cluster mode: this node's pipeline, entity directory and figures; null for the single-node store.</param>
     /// <param name="saveTimeout">How long a snapshot write may go unanswered (<see cref="DefaultSaveTimeout"/> when null).</param>
-    public BucketActor(int bucket, TimeSpan idleAfter, Action<RoutedRecords>? feed = null, TimeSpan? saveTimeout = null)
+    public BucketActor(int bucket, TimeSpan idleAfter, BucketHost? host = null, TimeSpan? saveTimeout = null)
     {
         _saveTimeout = saveTimeout ?? DefaultSaveTimeout;
-        _sharded = feed is not null;
+        _host = host;
+        _pipeline = host?.Pipeline;
         _bucket = bucket;
         PersistenceId = PersistenceIdOf(bucket);
 
@@ -67,7 +72,7 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
         });
         Recover<RecoveryCompleted>(_ =>
         {
-            if (_sharded) return;
+            if (_host is not null) return;
             if (idleAfter > TimeSpan.Zero) SetReceiveTimeout(idleAfter);
             Context.Parent.Tell(new BucketReady(_bucket));
         });
@@ -109,13 +114,13 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
         {
             if (!_dirty && _saving < 0) Context.Parent.Tell(new BucketIdle(_bucket));
         });
-        if (feed is not null) Command<RoutedRecords>(feed);
-        Command<HandOffBucket>(_ =>
+        if (host is not null)
         {
-            _handingOff = true;
-            if (_dirty && _saving < 0) StartSave([]);
-            else if (_saving < 0) Context.Stop(Self);
-        });
+            Command<RoutedRecords>(Feed);
+            Command<HandOffBucket>(_ => BeginHandOff());
+            Command<PipelineReleased>(ReleasedByPipeline);
+        }
+
         Command<StopIfIdle>(_ =>
         {
             if (_dirty || _saving >= 0) Context.Parent.Tell(new BucketBusy(_bucket));
@@ -133,13 +138,88 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>The bucket as a sharded entity (cluster mode): routed records go to <paramref name="feed"/>.</summary>
-    public static Props ShardedProps(int bucket, Action<RoutedRecords> feed) =>
-        Akka.Actor.Props.Create(() => new BucketActor(bucket, TimeSpan.Zero, feed));
+    /// <summary>The bucket as a sharded entity (cluster mode) on the node of <paramref name="host"/>.</summary>
+    public static Props ShardedProps(int bucket, BucketHost host) =>
+        Akka.Actor.Props.Create(() => new BucketActor(bucket, TimeSpan.Zero, host, null));
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        if (_host is null) return;
+        _host.Entities.Register(_bucket, Self);
+        _host.Figures.TakenOver();
+        _log.Info("Bucket {0} is now owned by this node ({1})", _bucket, Context.System.Name);
+    }
+
+    protected override void PostStop()
+    {
+        _host?.Entities.Unregister(_bucket, Self);
+        base.PostStop();
+    }
+
+    /// <summary>Cluster mode: the bucket's records go into this node's pipeline, in the order they came.</summary>
+    private void Feed(RoutedRecords records)
+    {
+        if (_handingOff)
+        {
+            // Not expected (the shard delivers everything before the hand-off stop message), but never dropped: the shard
+            // region holds them until the bucket's next owner is known.
+            _log.Warning("Bucket {0}: {1} record(s) arrived while it is handed off; passed on to its next owner", _bucket, records.Count);
+            Akka.Cluster.Sharding.ClusterSharding.Get(Context.System).ShardRegion(BucketShards.TypeName).Tell(records, Sender);
+            return;
+        }
+
+        try
+        {
+            _pipeline!.Feed(records);
+        }
+        catch (InvalidOperationException e)
+        {
+            _log.Error("Bucket {0}: {1} routed record(s) not stepped: {2}", _bucket, records.Count, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// The shard moves (rebalance, leave): the pipeline gives the bucket's keys back (exported to this actor, ordered after
+    /// every record fed here), this actor writes what is unsaved and stops; the shard region holds the bucket's later
+    /// records until it has stopped and then sends them to the next owner, which restores the keys from that snapshot.
+    /// </summary>
+    private void BeginHandOff()
+    {
+        if (_handingOff) return;
+        _handingOff = true;
+        _handOffStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+        var self = Self;
+        _pipeline!.ReleaseAsync(_bucket).ContinueWith(
+            t => self.Tell(t.IsCompletedSuccessfully
+                ? new PipelineReleased(t.Result.Exported, t.Result.Freed, null)
+                : new PipelineReleased(0, 0, t.Exception?.GetBaseException())),
+            TaskScheduler.Default);
+    }
+
+    private void ReleasedByPipeline(PipelineReleased released)
+    {
+        _released = true;
+        if (released.Failure is not null)
+            _log.Error("Bucket {0}: the pipeline could not hand its keys over ({1}); what the store holds is handed off", _bucket, released.Failure.Message);
+        else
+            _log.Info("Bucket {0}: hand-off: {1} key(s) freed from this node's pipeline, {2} changed since the last checkpoint written", _bucket,
+                released.Freed, released.Exported);
+        if (_saving >= 0) return;
+        if (_dirty) StartSave([]);
+        else StopHandedOff();
+    }
+
+    private void StopHandedOff()
+    {
+        _host!.Figures.HandedOff(System.Diagnostics.Stopwatch.GetElapsedTime(_handOffStarted));
+        _log.Info("Bucket {0} handed off: {1} stored key(s), checkpoint {2}", _bucket, _stored.Count, _checkpoint);
+        Context.Stop(Self);
+    }
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
-        if (!_sharded) Context.Parent.Tell(new BucketRecoveryFailed(_bucket, reason));
+        if (_host is null) Context.Parent.Tell(new BucketRecoveryFailed(_bucket, reason));
         base.OnRecoveryFailure(reason, message);
     }
 
@@ -186,9 +266,10 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
         _waitingForThisSave = [];
         if (_waitingForNextSave.Count == 0)
         {
-            // Handing off: stop once what was unsaved is written (a failed write is tried again until the shard's hand-off times out).
-            if (_handingOff && _dirty) StartSave([]);
-            else if (_handingOff) Context.Stop(Self);
+            // Handing off: stop once the pipeline gave the keys back and what was unsaved is written (a failed write is tried
+            // again until the shard's hand-off times out).
+            if (_handingOff && _released && _dirty) StartSave([]);
+            else if (_handingOff && _released) StopHandedOff();
             return;
         }
 
@@ -196,6 +277,9 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
         _waitingForNextSave = [];
         StartSave(waiting);
     }
+
+    /// <summary>The pipeline gave the bucket's keys back for the hand-off (or could not: <paramref name="Failure"/>).</summary>
+    private sealed record PipelineReleased(int Exported, int Freed, Exception? Failure);
 
     /// <summary>The write of attempt <paramref name="Attempt"/> went unanswered for the save timeout.</summary>
     private sealed record SaveUnanswered(long Attempt);

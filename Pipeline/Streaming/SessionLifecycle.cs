@@ -288,6 +288,9 @@ internal sealed class SessionLifecycle
             case StateRequestKind.Checkpoint:
                 Checkpoint(request);
                 return;
+            case StateRequestKind.HandOff:
+                HandOff(request);
+                return;
             case StateRequestKind.Import:
                 if (keys.Length > _maxLiveKeys)
                 {
@@ -457,6 +460,26 @@ internal sealed class SessionLifecycle
         }
 
         request.SetExport(keys, slots, states);
+    }
+
+    /// <summary>
+    /// Exports the dirty keys of the request's bucket as <see cref="Checkpoint"/> does, then frees every live key of the
+    /// bucket (the layers copy the exported rows before any later item can reuse a slot). O(slots ever used): a hand-off
+    /// is rare, so no per-bucket list of live keys is kept.
+    /// </summary>
+    private void HandOff(StateRequest request)
+    {
+        Checkpoint(request);
+        if (request.Error is not null) return;
+        var dropped = 0;
+        for (var slot = 0; slot < _table.HighWater; slot++)
+        {
+            if (_table.KeyAt(slot) is null || _dirty!.BucketOf(slot) != request.Bucket) continue;
+            _table.Release(slot);
+            dropped++;
+        }
+
+        request.Dropped = dropped;
     }
 
     /// <summary>Starts the next stream item: a new tick, and the idle keys evicted as of now.</summary>
