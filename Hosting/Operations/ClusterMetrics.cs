@@ -14,6 +14,9 @@ namespace LstmStream.Hosting.Operations;
 /// <item><c>lstmstream.cluster.records.awaiting_outputs</c> — records this node's channels accepted and routed to their bucket's
 /// owner whose outputs have not come back: among them the records a shard region holds while their bucket is handed off
 /// (buffered, in order), so a hand-off shows as a rise that falls back once the bucket's new owner steps them</item>
+/// <item><c>lstmstream.cluster.records.queued</c> — of those, records waiting on this node for their bucket's envelope in flight
+/// (one envelope per bucket and node is in flight: see <c>BucketRouter</c>)</item>
+/// <item><c>lstmstream.cluster.records.rerouted</c> [<c>_total</c>] — envelopes a shard region dropped during a hand-off that were routed again</item>
 /// <item><c>lstmstream.cluster.records.routed_here</c> — records routed to this node's pipeline from any node's channels whose output has not gone back yet</item>
 /// <item><c>lstmstream.cluster.routing.latency</c> (histogram, s) — from routing a batch to the first of its outputs back on this
 /// node, per batch of outputs and connection</item>
@@ -25,6 +28,8 @@ public sealed class ClusterMetrics
     private readonly Histogram<double> _handOffDuration;
     private volatile Func<long>? _awaitingOutputs;
     private volatile Func<int>? _routedHere;
+    private volatile Func<long>? _queued;
+    private volatile Func<long>? _resent;
 
     public ClusterMetrics(IMeterFactory meterFactory, HandOffFigures figures, LocalBuckets buckets)
     {
@@ -40,17 +45,23 @@ public sealed class ClusterMetrics
             "Records routed from this node whose outputs have not come back (held by the shard regions during a hand-off)");
         meter.CreateObservableGauge("lstmstream.cluster.records.routed_here", () => _routedHere?.Invoke() ?? 0, "{record}",
             "Records routed to this node's pipeline whose output has not gone back yet");
+        meter.CreateObservableGauge("lstmstream.cluster.records.queued", () => _queued?.Invoke() ?? 0, "{record}",
+            "Records waiting on this node for their bucket's envelope in flight (one per bucket)");
+        meter.CreateObservableCounter("lstmstream.cluster.records.rerouted", () => _resent?.Invoke() ?? 0, "{envelope}",
+            "Envelopes of records a shard region dropped during a hand-off, routed again");
         _routingLatency = meter.CreateHistogram<double>("lstmstream.cluster.routing.latency", "s",
             "From routing a batch to its owner to the first of its outputs back, per batch of outputs and connection",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10] });
         figures.OnHandedOff = took => _handOffDuration.Record(took.TotalSeconds);
     }
 
-    /// <summary>Connects the record gauges to the pipeline hub.</summary>
-    public void Attach(Func<long> awaitingOutputs, Func<int> routedHere)
+    /// <summary>Connects the record instruments to the pipeline hub.</summary>
+    public void Attach(Func<long> awaitingOutputs, Func<int> routedHere, Func<long> queued, Func<long> resent)
     {
         _awaitingOutputs = awaitingOutputs;
         _routedHere = routedHere;
+        _queued = queued;
+        _resent = resent;
     }
 
     public void RoutingLatency(TimeSpan latency) => _routingLatency.Record(latency.TotalSeconds);

@@ -48,8 +48,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
     private LstmPipelineHandle? _handle;
     private readonly RoutedRows _routedRows = new();
     private IActorRef? _shardRegion;
-    private IActorRef? _replyTo;
-    private int _bucketCount;
+    private BucketRouter? _router;
     private readonly ClusterMetrics? _clusterMetrics;
     private long _awaitingOutputs;
 
@@ -63,7 +62,8 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         bool routed = false, ClusterMetrics? clusterMetrics = null)
     {
         _clusterMetrics = clusterMetrics;
-        clusterMetrics?.Attach(() => Interlocked.Read(ref _awaitingOutputs), () => _routedRows.InFlight);
+        clusterMetrics?.Attach(() => Interlocked.Read(ref _awaitingOutputs), () => _routedRows.InFlight, () => _router?.Queued ?? 0,
+            () => _router?.Resent ?? 0);
         _time = time;
         _metrics = metrics;
         _channelMetrics = channelMetrics;
@@ -129,14 +129,35 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
     /// <paramref name="shardRegion"/> (buckets of <see cref="KeyBuckets.BucketOf"/> over <paramref name="bucketCount"/>) and
     /// their outputs come back to <paramref name="replyTo"/> (this node's <see cref="RoutedOutputsActor"/>).
     /// </summary>
-    public void AttachRouting(IActorRef shardRegion, IActorRef replyTo, int bucketCount)
+    /// <param name="staleAfter">An envelope whose outputs have not come back after this long is given up (its owner died with it).</param>
+    public void AttachRouting(IActorRef shardRegion, IActorRef replyTo, int bucketCount, TimeSpan staleAfter)
     {
         ArgumentNullException.ThrowIfNull(shardRegion);
         ArgumentNullException.ThrowIfNull(replyTo);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bucketCount);
+        _router = new BucketRouter(shardRegion, replyTo, bucketCount, staleAfter);
         _shardRegion = shardRegion;
-        _replyTo = replyTo;
-        _bucketCount = bucketCount;
+    }
+
+    /// <summary>Cluster mode: records of this node's channels that a shard region dropped during a hand-off are routed again.</summary>
+    public void Resend(RoutedRecords records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        if (_router is null) return;
+        _logger.LogWarning("Bucket {Bucket}: {Count} record(s) dropped by the shard region during a hand-off are routed again", records.Bucket, records.Count);
+        _router.Resend(records);
+    }
+
+    /// <summary>Cluster mode, every few seconds: envelopes whose outputs did not come back in time (their owner died) are given up.</summary>
+    public void CheckRoutes()
+    {
+        if (_router is null) return;
+        foreach (var (bucket, records) in _router.ReleaseStale())
+        {
+            Interlocked.Add(ref _awaitingOutputs, -records);
+            _logger.LogError("Bucket {Bucket}: no output for {Count} routed record(s) in time: their owner is gone; the bucket's later records go on", bucket,
+                records);
+        }
     }
 
     /// <summary>Rows routed here from some node's channels whose output has not gone back yet.</summary>
@@ -188,6 +209,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         for (var r = 0; r < outputs.Count; r++) batch.Add(outputs.Keys[r], outputs.Seq[r], outputs.Flags[r], outputs.Tags[r]);
         outputs.Data.AsSpan(0, outputs.Count * outputs.Width).CopyTo(batch.Data);
         Interlocked.Add(ref _awaitingOutputs, -outputs.Count);
+        _router?.Answered(outputs);
         DeliverToConnections(batch, fromOwner: true);
     }
 
@@ -219,20 +241,12 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Cluster mode: one <see cref="RoutedRecords"/> per bucket of the batch, rows in batch order.</summary>
+    /// <summary>Cluster mode: the batch's rows go to their buckets' owners (<see cref="BucketRouter"/>: one envelope per bucket in flight).</summary>
     private void SendToOwners(StepBatch batch)
     {
         try
         {
-            var groups = RowGroups.ForThisThread;
-            groups.Begin(batch.Count);
-            for (var r = 0; r < batch.Count; r++) groups.Add(r, KeyBuckets.BucketOf(batch.Keys[r], _bucketCount));
-            groups.End();
-            for (var g = 0; g < groups.Count; g++)
-            {
-                var (keys, seq, flags, tags, data) = RowGroups.Copy(batch, groups.Rows(g));
-                _shardRegion!.Tell(new RoutedRecords(groups.Group(g), _replyTo!, batch.Width, keys, seq, flags, tags, data), ActorRefs.NoSender);
-            }
+            _router!.Route(batch);
         }
         finally
         {

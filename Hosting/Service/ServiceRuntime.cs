@@ -107,7 +107,8 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
             // Cluster mode: every accepted record goes to its bucket's owner (maybe this node) through the shard region.
             var registry = ActorRegistry.For(_system);
             _hub.AttachRouting(await registry.GetAsync<BucketShards>(cancellationToken).ConfigureAwait(false),
-                await registry.GetAsync<RoutedOutputsActor>(cancellationToken).ConfigureAwait(false), _options.Sessions.Buckets);
+                await registry.GetAsync<RoutedOutputsActor>(cancellationToken).ConfigureAwait(false), _options.Sessions.Buckets,
+                2 * _options.Cluster.HandOffTimeout + TimeSpan.FromSeconds(30));
         }
 
         _started = true;

@@ -103,6 +103,13 @@ internal sealed class ClusterNode : IDisposable
         return JsonDocument.Parse(text).RootElement.Clone();
     }
 
+    /// <summary>GET /metrics of this node (Prometheus text).</summary>
+    public async Task<string> MetricsAsync()
+    {
+        using var http = new HttpClient { BaseAddress = HttpBase, Timeout = TimeSpan.FromSeconds(20) };
+        return await http.GetStringAsync("metrics");
+    }
+
     /// <summary>Waits until this node sees <paramref name="members"/> members, all Up.</summary>
     public async Task WaitForMembersUpAsync(int members, TimeSpan timeout)
     {
