@@ -17,14 +17,28 @@ public sealed class HandOffFigures
     /// <summary>Buckets this node handed off.</summary>
     public long BucketsHandedOff => Interlocked.Read(ref _handedOff);
 
-    /// <summary>Called with each hand-off's duration once it is complete (set by the metrics).</summary>
-    public Action<TimeSpan>? OnHandedOff { get; set; }
+    /// <summary>Called with each bucket whose entity started here (set by the metrics, which log it).</summary>
+    public Action<int>? OnTakenOver { get; set; }
 
-    public void TakenOver() => Interlocked.Increment(ref _takenOver);
+    /// <summary>Called with each completed hand-off (set by the metrics, which record and log it).</summary>
+    public Action<HandOff>? OnHandedOff { get; set; }
 
-    public void HandedOff(TimeSpan took)
+    public void TakenOver(int bucket)
+    {
+        Interlocked.Increment(ref _takenOver);
+        OnTakenOver?.Invoke(bucket);
+    }
+
+    public void HandedOff(HandOff handOff)
     {
         Interlocked.Increment(ref _handedOff);
-        OnHandedOff?.Invoke(took);
+        OnHandedOff?.Invoke(handOff);
     }
+
+    /// <param name="Bucket">The bucket handed off.</param>
+    /// <param name="Took">From the hand-off stop message to the entity's stop.</param>
+    /// <param name="Freed">Keys freed from this node's pipeline.</param>
+    /// <param name="Exported">Of those, keys changed since the last checkpoint, exported and written by the hand-off.</param>
+    /// <param name="StoredKeys">Keys in the bucket's snapshot.</param>
+    public sealed record HandOff(int Bucket, TimeSpan Took, int Freed, int Exported, int StoredKeys);
 }

@@ -51,6 +51,7 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
     private bool _handingOff;
     private bool _released;
     private long _handOffStarted;
+    private (int Freed, int Exported) _releasedKeys;
 
     /// <param name="host">Cluster mode: this node's pipeline, entity directory and figures; null for the single-node store.</param>
     /// <param name="saveTimeout">How long a snapshot write may go unanswered (<see cref="DefaultSaveTimeout"/> when null).</param>
@@ -147,8 +148,7 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
         base.PreStart();
         if (_host is null) return;
         _host.Entities.Register(_bucket, Self);
-        _host.Figures.TakenOver();
-        _log.Info("Bucket {0} is now owned by this node ({1})", _bucket, Context.System.Name);
+        _host.Figures.TakenOver(_bucket);
     }
 
     protected override void PostStop()
@@ -200,11 +200,9 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
     private void ReleasedByPipeline(PipelineReleased released)
     {
         _released = true;
+        _releasedKeys = (released.Freed, released.Exported);
         if (released.Failure is not null)
             _log.Error("Bucket {0}: the pipeline could not hand its keys over ({1}); what the store holds is handed off", _bucket, released.Failure.Message);
-        else
-            _log.Info("Bucket {0}: hand-off: {1} key(s) freed from this node's pipeline, {2} changed since the last checkpoint written", _bucket,
-                released.Freed, released.Exported);
         if (_saving >= 0) return;
         if (_dirty) StartSave([]);
         else StopHandedOff();
@@ -212,8 +210,8 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
 
     private void StopHandedOff()
     {
-        _host!.Figures.HandedOff(System.Diagnostics.Stopwatch.GetElapsedTime(_handOffStarted));
-        _log.Info("Bucket {0} handed off: {1} stored key(s), checkpoint {2}", _bucket, _stored.Count, _checkpoint);
+        _host!.Figures.HandedOff(new HandOffFigures.HandOff(_bucket, System.Diagnostics.Stopwatch.GetElapsedTime(_handOffStarted), _releasedKeys.Freed,
+            _releasedKeys.Exported, _stored.Count));
         Context.Stop(Self);
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using LstmStream.Actors.Cluster;
+using Microsoft.Extensions.Logging;
 
 namespace LstmStream.Hosting.Operations;
 
@@ -31,7 +32,7 @@ public sealed class ClusterMetrics
     private volatile Func<long>? _queued;
     private volatile Func<long>? _resent;
 
-    public ClusterMetrics(IMeterFactory meterFactory, HandOffFigures figures, LocalBuckets buckets)
+    public ClusterMetrics(IMeterFactory meterFactory, HandOffFigures figures, LocalBuckets buckets, ILogger<ClusterMetrics> logger)
     {
         var meter = meterFactory.Create(ServiceMetrics.MeterName);
         meter.CreateObservableGauge("lstmstream.cluster.buckets.owned", () => buckets.Count, "{bucket}", "Buckets whose entity lives on this node");
@@ -52,7 +53,14 @@ public sealed class ClusterMetrics
         _routingLatency = meter.CreateHistogram<double>("lstmstream.cluster.routing.latency", "s",
             "From routing a batch to its owner to the first of its outputs back, per batch of outputs and connection",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10] });
-        figures.OnHandedOff = took => _handOffDuration.Record(took.TotalSeconds);
+        // Which buckets moved where: the old owner logs each hand-off, the new owner each take-over (its address leads the log).
+        figures.OnHandedOff = h =>
+        {
+            _handOffDuration.Record(h.Took.TotalSeconds);
+            logger.LogInformation("Bucket {Bucket} handed off in {Elapsed:F0} ms: {Freed} key(s) freed from this node's pipeline, {Exported} changed since the last checkpoint written; {Stored} key(s) stored",
+                h.Bucket, h.Took.TotalMilliseconds, h.Freed, h.Exported, h.StoredKeys);
+        };
+        figures.OnTakenOver = bucket => logger.LogInformation("Bucket {Bucket} is now owned by this node", bucket);
     }
 
     /// <summary>Connects the record instruments to the pipeline hub.</summary>

@@ -166,15 +166,8 @@ public sealed class ClusterHandOffTests : IClassFixture<PostgreSqlServer>, IDisp
         return (nodes, (ports, settings));
     }
 
-    /// <summary>The outputs of one node without cluster mode (and without a store), by key in output order.</summary>
-    private async Task<Dictionary<string, List<string>>> SingleNodeOutputsAsync(List<string> records)
-    {
-        var reference = StartNode(ClusterNode.FreePort());
-        await reference.WaitUntilServingAsync(Timeout);
-        var outputs = await reference.ExchangeAsync(records, Timeout);
-        Assert.Equal(0, await reference.StopAsync(Timeout));
-        return NdjsonClient.ByKey(outputs);
-    }
+    private Task<Dictionary<string, List<string>>> SingleNodeOutputsAsync(List<string> records) =>
+        ClusterNode.SingleNodeOutputsAsync(records, Timeout, _nodes.Add);
 
     private ClusterNode StartNode(int clusterPort, params string[] settings)
     {

@@ -37,27 +37,32 @@ public sealed class BucketHandOffTests : IDisposable
         var (system, store) = await StoredSessions.OpenAsync(location, 4);
         var pipeline = new FakePipeline();
         var host = new BucketHost(pipeline, new LocalBuckets(4), new HandOffFigures());
-        var entity = system.ActorOf(BucketActor.ShardedProps(1, host));
+        var handedOff = new TaskCompletionSource<HandOffFigures.HandOff>(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Figures.OnHandedOff = h => handedOff.TrySetResult(h);
+        var bucket = KeyBuckets.BucketOf("a", 4);
+        var entity = system.ActorOf(BucketActor.ShardedProps(bucket, host));
         var stopped = entity.WatchAsync();
-        var records = new RoutedRecords(1, ActorRefs.Nobody, 1, ["a"], [1], [StepFlags.HasSeq], [7], [0.5f]);
+        var records = new RoutedRecords(bucket, ActorRefs.Nobody, 1, ["a"], [1], [StepFlags.HasSeq], [7], [0.5f]);
         entity.Tell(records);
-        await Until(() => host.Entities.Find(1) is not null && pipeline.Fed.Count == 1);
+        await Until(() => host.Entities.Find(bucket) is not null && pipeline.Fed.Count == 1);
         Assert.Same(records, pipeline.Fed[0]);
         Assert.Equal(1, host.Figures.BucketsTakenOver);
 
         entity.Tell(HandOffBucket.Instance);
-        Assert.Equal(1, await pipeline.ReleaseAsked.Task.WaitAsync(StoredSessions.Timeout));
+        Assert.Equal(bucket, await pipeline.ReleaseAsked.Task.WaitAsync(StoredSessions.Timeout));
         // The pipeline exports the bucket's changed key to the entity (straight, as the store does for a local bucket)
         // before the release completes; until then the entity stays.
         var state = StoredSessions.State("a", 3, 1);
-        host.Entities.Find(1)!.Tell(new ApplyChanges(1, [state], []));
+        host.Entities.Find(bucket)!.Tell(new ApplyChanges(bucket, [state], []));
         await Task.Delay(300);
         Assert.False(stopped.IsCompleted);
         pipeline.Released.SetResult((1, 1));
 
         Assert.True(await stopped.WaitAsync(StoredSessions.Timeout));
-        Assert.Null(host.Entities.Find(1));
+        Assert.Null(host.Entities.Find(bucket));
         Assert.Equal(1, host.Figures.BucketsHandedOff);
+        var handOff = await handedOff.Task.WaitAsync(StoredSessions.Timeout);
+        Assert.Equal((bucket, 1, 1, 1), (handOff.Bucket, handOff.Freed, handOff.Exported, handOff.StoredKeys));
         await system.Terminate();
 
         // The next owner (another process life) recovers the written state.
