@@ -21,8 +21,10 @@ public sealed class DroppedRecordsActor : ReceiveActor
     {
         Receive<AllDeadLetters>(letter =>
         {
+            // The region's drop arrives as a Dropped told to the dead letters, which publish it wrapped in a DeadLetter.
+            var (message, recipient) = letter.Message is AllDeadLetters inner ? (inner.Message, inner.Recipient) : (letter.Message, letter.Recipient);
             // Not when the origin itself is gone (the letter was sent to it): there is no one to send it to.
-            if (letter.Message is not RoutedRecords records || Equals(letter.Recipient, records.ReplyTo)) return;
+            if (message is not RoutedRecords records || Equals(recipient, records.ReplyTo)) return;
             if (++_returns.GetOrCreateValue(records).Value > MaxReturns)
             {
                 _log.Error("Bucket {0}: {1} routed record(s) could not be delivered after {2} attempts (the shard region is gone); dropped",

@@ -262,18 +262,19 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers
         _saving = -1;
         _savingSnapshot = null;
         _waitingForThisSave = [];
-        if (_waitingForNextSave.Count == 0)
+        if (_waitingForNextSave.Count > 0)
         {
-            // Handing off: stop once the pipeline gave the keys back and what was unsaved is written (a failed write is tried
-            // again until the shard's hand-off times out).
-            if (_handingOff && _released && _dirty) StartSave([]);
-            else if (_handingOff && _released) StopHandedOff();
-            return;
+            var waiting = _waitingForNextSave;
+            _waitingForNextSave = [];
+            StartSave(waiting);
+            if (_saving >= 0) return;
         }
 
-        var waiting = _waitingForNextSave;
-        _waitingForNextSave = [];
-        StartSave(waiting);
+        // Handing off: stop once the pipeline gave the keys back and what was unsaved is written (a failed write is tried
+        // again until the shard's hand-off times out).
+        if (!_handingOff || !_released) return;
+        if (_dirty) StartSave([]);
+        else StopHandedOff();
     }
 
     /// <summary>The pipeline gave the bucket's keys back for the hand-off (or could not: <paramref name="Failure"/>).</summary>

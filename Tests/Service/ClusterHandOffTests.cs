@@ -179,5 +179,11 @@ public sealed class ClusterHandOffTests : IClassFixture<PostgreSqlServer>, IDisp
     public void Dispose()
     {
         foreach (var node in _nodes) node.Dispose();
+        // LSTMSTREAM_TEST_LOGS=folder keeps every node's log there (to see what happened in a failed run).
+        if (Environment.GetEnvironmentVariable("LSTMSTREAM_TEST_LOGS") is { Length: > 0 } folder)
+        {
+            Directory.CreateDirectory(folder);
+            for (var i = 0; i < _nodes.Count; i++) File.WriteAllText(Path.Combine(folder, $"{GetType().Name}-{Guid.NewGuid():N}-node{i}.log"), _nodes[i].Log);
+        }
     }
 }
