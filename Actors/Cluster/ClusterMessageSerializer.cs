@@ -24,11 +24,12 @@ namespace LstmStream.Actors.Cluster;
 /// count seq, count flag bytes, count tags, count × width floats.</item>
 /// <item><c>RO1</c> <see cref="RoutedOutputs"/>: width, count, the same columns.</item>
 /// <item><c>LK1</c> <see cref="LoadKeys"/>: bucket, key count, keys. <c>LD1</c> <see cref="LoadedKeys"/>: bucket, the
-/// states as <see cref="KeyStateBinary"/> writes them. <c>AC1</c> <see cref="ApplyChanges"/>: bucket, the states to
-/// save, count and keys to delete.</item>
+/// states as <see cref="KeyStateBinary"/> writes them. <c>AC2</c> <see cref="ApplyChanges"/>: bucket, live (one byte),
+/// changed, the states to save, count and keys to delete.</item>
 /// <item><c>SB1</c> <see cref="SaveBucket"/>: bucket. <c>BS1</c> <see cref="BucketSaved"/>: bucket, written, keys, bytes.
 /// <c>GK1</c> <see cref="GetStoredKey"/>: bucket, key. <c>SK1</c> <see cref="StoredKey"/>: key, its state as a list of
 /// none or one. <c>HO1</c> <see cref="HandOffBucket"/>: nothing.</item>
+/// <item><c>GM1</c> <see cref="GetBucketMemory"/>: bucket. <c>BM1</c> <see cref="BucketMemory"/>: bucket, held states, live keys.</item>
 /// <item><c>NS1</c> <see cref="GetNodeStatus"/>: nothing. <c>NR1</c> <see cref="NodeStatus"/>: live keys.</item>
 /// </list>
 /// A message over the transport's frame (<see cref="RoutedMessageSize.MaxFrameBytes"/>) is refused when written, with an
@@ -47,7 +48,9 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     private const string RoutedOutputsManifest = "RO1";
     private const string LoadKeysManifest = "LK1";
     private const string LoadedKeysManifest = "LD1";
-    private const string ApplyChangesManifest = "AC1";
+    private const string ApplyChangesManifest = "AC2";
+    private const string GetBucketMemoryManifest = "GM1";
+    private const string BucketMemoryManifest = "BM1";
     private const string SaveBucketManifest = "SB1";
     private const string BucketSavedManifest = "BS1";
     private const string GetStoredKeyManifest = "GK1";
@@ -60,6 +63,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     [
         RoutedRecordsManifest, RoutedOutputsManifest, LoadKeysManifest, LoadedKeysManifest, ApplyChangesManifest, SaveBucketManifest,
         BucketSavedManifest, GetStoredKeyManifest, StoredKeyManifest, HandOffBucketManifest, GetNodeStatusManifest, NodeStatusManifest,
+        GetBucketMemoryManifest, BucketMemoryManifest,
     ];
 
     /// <summary>The message types this serializer writes: the ones bound to it.</summary>
@@ -67,6 +71,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     [
         typeof(RoutedRecords), typeof(RoutedOutputs), typeof(LoadKeys), typeof(LoadedKeys), typeof(ApplyChanges), typeof(SaveBucket),
         typeof(BucketSaved), typeof(GetStoredKey), typeof(StoredKey), typeof(HandOffBucket), typeof(GetNodeStatus), typeof(NodeStatus),
+        typeof(GetBucketMemory), typeof(BucketMemory),
     ];
 
     public ClusterMessageSerializer(ExtendedActorSystem system) : base(system)
@@ -90,6 +95,8 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         HandOffBucket => HandOffBucketManifest,
         GetNodeStatus => GetNodeStatusManifest,
         NodeStatus => NodeStatusManifest,
+        GetBucketMemory => GetBucketMemoryManifest,
+        BucketMemory => BucketMemoryManifest,
         _ => throw new ArgumentException($"{nameof(ClusterMessageSerializer)} cannot write a {o?.GetType().FullName ?? "null"}", nameof(o)),
     };
 
@@ -107,9 +114,11 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
             w.Write(m.Bucket);
             KeyStateBinary.Write(w, m.States);
         }),
-        ApplyChanges m => Write(m, 4 + KeyStateBinary.SizeOf(m.Save) + StringsSize(m.Delete), w =>
+        ApplyChanges m => Write(m, 4 + 1 + 4 + KeyStateBinary.SizeOf(m.Save) + StringsSize(m.Delete), w =>
         {
             w.Write(m.Bucket);
+            w.Write(m.Live);
+            w.Write(m.Changed);
             KeyStateBinary.Write(w, m.Save);
             WriteStrings(w, m.Delete);
         }),
@@ -133,8 +142,23 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         }),
         HandOffBucket or GetNodeStatus => [],
         NodeStatus m => BitConverter.GetBytes(m.LiveKeys),
+        GetBucketMemory m => BitConverter.GetBytes(m.Bucket),
+        BucketMemory m => Write(m, 4 + 4 + 4, w =>
+        {
+            w.Write(m.Bucket);
+            w.Write(m.HeldStates);
+            w.Write(m.LiveKeys);
+        }),
         _ => throw new ArgumentException($"{nameof(ClusterMessageSerializer)} cannot write a {obj?.GetType().FullName ?? "null"}", nameof(obj)),
     };
+
+    private static ApplyChanges ReadApplyChanges(BinaryReader reader, string manifest)
+    {
+        var bucket = reader.ReadInt32();
+        var live = reader.ReadBoolean();
+        var changed = reader.ReadInt32();
+        return new ApplyChanges(bucket, KeyStateBinary.Read(reader, nameof(ApplyChanges)), ReadStrings(reader, manifest)) { Live = live, Changed = changed };
+    }
 
     public override object FromBinary(byte[] bytes, string manifest)
     {
@@ -154,7 +178,9 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 RoutedOutputsManifest => ReadRoutedOutputs(reader),
                 LoadKeysManifest => new LoadKeys(reader.ReadInt32(), ReadStrings(reader, manifest)),
                 LoadedKeysManifest => new LoadedKeys(reader.ReadInt32(), KeyStateBinary.Read(reader, nameof(LoadedKeys))),
-                ApplyChangesManifest => new ApplyChanges(reader.ReadInt32(), KeyStateBinary.Read(reader, nameof(ApplyChanges)), ReadStrings(reader, manifest)),
+                ApplyChangesManifest => ReadApplyChanges(reader, manifest),
+                GetBucketMemoryManifest => new GetBucketMemory(reader.ReadInt32()),
+                BucketMemoryManifest => new BucketMemory(reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32()),
                 SaveBucketManifest => new SaveBucket(reader.ReadInt32()),
                 BucketSavedManifest => new BucketSaved(reader.ReadInt32(), reader.ReadBoolean(), reader.ReadInt32(), reader.ReadInt64()),
                 GetStoredKeyManifest => new GetStoredKey(reader.ReadInt32(), reader.ReadString()),

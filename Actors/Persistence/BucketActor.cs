@@ -24,8 +24,9 @@ namespace LstmStream.Actors.Persistence;
 /// </para>
 /// <para>
 /// In cluster mode the bucket is a sharded entity (<see cref="BucketShards"/>) living on the node that owns it: it also
-/// hands the <see cref="RoutedRecords"/> of its keys to that node's pipeline (<c>feed</c>), stays while its shard stays
-/// (no idle stop) and, when its shard moves (<see cref="HandOffBucket"/>), writes what is unsaved and stops.
+/// hands the <see cref="RoutedRecords"/> of its keys to that node's pipeline (<see cref="IBucketPipeline"/>), stays while its
+/// shard stays (no idle stop) and, when its shard moves (<see cref="HandOffBucket"/>), has the pipeline export the bucket's
+/// changed keys to it and free all of them, writes what is unsaved and stops.
 /// </para>
 /// <para>
 /// Snapshots only, no events: a failed write (disk full, database down) is answered to the asker and the changes stay
@@ -54,22 +55,26 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
     private List<KeyState> _savingLive = [];
     private List<IActorRef>? _saveAfterRead;
     private Exception? _readFailure;
-    private readonly Action<RoutedRecords>? _feed;
     private long _checkpoint;
     private bool _dirty;
     private long _saving = -1;
     private BucketSnapshot? _savingSnapshot;
     private List<IActorRef> _waitingForThisSave = [];
     private List<IActorRef> _waitingForNextSave = [];
-    private readonly bool _sharded;
+    private readonly IBucketPipeline? _pipeline;
+    private readonly BucketHost? _host;
     private bool _handingOff;
+    private bool _released;
+    private long _handOffStarted;
+    private (int Freed, int Exported) _releasedKeys;
 
-    /// <param name="feed">Cluster mode: hands routed records to this node's pipeline; null for the single-node store.</param>
+    /// <param name="host">Cluster mode: this node's pipeline, entity directory and figures; null for the single-node store.</param>
     /// <param name="saveTimeout">How long a snapshot write may go unanswered (<see cref="DefaultSaveTimeout"/> when null).</param>
-    public BucketActor(int bucket, TimeSpan idleAfter, Action<RoutedRecords>? feed = null, TimeSpan? saveTimeout = null)
+    public BucketActor(int bucket, TimeSpan idleAfter, BucketHost? host = null, TimeSpan? saveTimeout = null)
     {
         _saveTimeout = saveTimeout ?? DefaultSaveTimeout;
-        _sharded = feed is not null;
+        _host = host;
+        _pipeline = host?.Pipeline;
         _bucket = bucket;
         PersistenceId = PersistenceIdOf(bucket);
 
@@ -83,12 +88,11 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
         });
         Recover<RecoveryCompleted>(_ =>
         {
-            if (_sharded) return;
+            if (_host is not null) return;
             if (idleAfter > TimeSpan.Zero) SetReceiveTimeout(idleAfter);
             Context.Parent.Tell(new BucketReady(_bucket));
         });
 
-        _feed = feed;
         Command<LoadKeys>(m =>
         {
             if (NeedsReadBack(m.Keys)) return;
@@ -118,12 +122,12 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
         {
             if (!_dirty && _saving < 0) Context.Parent.Tell(new BucketIdle(_bucket));
         });
-        Command<HandOffBucket>(_ =>
+        if (host is not null)
         {
-            _handingOff = true;
-            if (_dirty && _saving < 0) StartSave([]);
-            else if (_saving < 0) Context.Stop(Self);
-        });
+            Command<HandOffBucket>(_ => BeginHandOff());
+            Command<PipelineReleased>(ReleasedByPipeline);
+        }
+
         Command<StopIfIdle>(_ =>
         {
             if (_dirty || _saving >= 0) Context.Parent.Tell(new BucketBusy(_bucket));
@@ -141,13 +145,97 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>The bucket as a sharded entity (cluster mode): routed records go to <paramref name="feed"/>.</summary>
-    public static Props ShardedProps(int bucket, Action<RoutedRecords> feed) =>
-        Akka.Actor.Props.Create(() => new BucketActor(bucket, TimeSpan.Zero, feed));
+    /// <summary>The bucket as a sharded entity (cluster mode) on the node of <paramref name="host"/>.</summary>
+    public static Props ShardedProps(int bucket, BucketHost host) =>
+        Akka.Actor.Props.Create(() => new BucketActor(bucket, TimeSpan.Zero, host, null));
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        if (_host is null) return;
+        _host.Entities.Register(_bucket, Self);
+        _host.Figures.TakenOver(_bucket);
+    }
+
+    protected override void PostStop()
+    {
+        _host?.Entities.Unregister(_bucket, Self);
+        base.PostStop();
+    }
+
+    /// <summary>Cluster mode: the bucket's records go into this node's pipeline, in the order they came.</summary>
+    private void Feed(RoutedRecords records)
+    {
+        if (_handingOff)
+        {
+            // Not expected (the shard delivers everything before the hand-off stop message), but never dropped: the shard
+            // region holds them until the bucket's next owner is known.
+            _log.Warning("Bucket {0}: {1} record(s) arrived while it is handed off; passed on to its next owner", _bucket, records.Count);
+            Akka.Cluster.Sharding.ClusterSharding.Get(Context.System).ShardRegion(BucketShards.TypeName).Tell(records, Sender);
+            return;
+        }
+
+        try
+        {
+            _pipeline!.Feed(records);
+        }
+        catch (InvalidOperationException e)
+        {
+            _log.Error("Bucket {0}: {1} routed record(s) not stepped: {2}", _bucket, records.Count, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// The shard moves (rebalance, leave): the pipeline gives the bucket's keys back (exported to this actor, ordered after
+    /// every record fed here), this actor writes what is unsaved and stops; the shard region holds the bucket's later
+    /// records until it has stopped and then sends them to the next owner, which restores the keys from that snapshot.
+    /// </summary>
+    private void BeginHandOff()
+    {
+        if (_handingOff)
+        {
+            // Again after a failed read-back of the hand-off's save: try the save once more.
+            if (_released && _saving < 0 && _saveAfterRead is null) FinishHandOff();
+            return;
+        }
+
+        _handingOff = true;
+        _handOffStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+        var self = Self;
+        _pipeline!.ReleaseAsync(_bucket).ContinueWith(
+            t => self.Tell(t.IsCompletedSuccessfully
+                ? new PipelineReleased(t.Result.Exported, t.Result.Freed, null)
+                : new PipelineReleased(0, 0, t.Exception?.GetBaseException())),
+            TaskScheduler.Default);
+    }
+
+    private void ReleasedByPipeline(PipelineReleased released)
+    {
+        _released = true;
+        _releasedKeys = (released.Freed, released.Exported);
+        if (released.Failure is not null)
+            _log.Error("Bucket {0}: the pipeline could not hand its keys over ({1}); what the store holds is handed off", _bucket, released.Failure.Message);
+        if (_saving >= 0 || _saveAfterRead is not null) return;
+        FinishHandOff();
+    }
+
+    /// <summary>Writes what is unsaved (reading the live keys' states back first when needed), else stops.</summary>
+    private void FinishHandOff()
+    {
+        if (_dirty) StartSave([]);
+        else StopHandedOff();
+    }
+
+    private void StopHandedOff()
+    {
+        _host!.Figures.HandedOff(new HandOffFigures.HandOff(_bucket, System.Diagnostics.Stopwatch.GetElapsedTime(_handOffStarted), _releasedKeys.Freed,
+            _releasedKeys.Exported, _stored.Count));
+        Context.Stop(Self);
+    }
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
-        if (!_sharded) Context.Parent.Tell(new BucketRecoveryFailed(_bucket, reason));
+        if (_host is null) Context.Parent.Tell(new BucketRecoveryFailed(_bucket, reason));
         base.OnRecoveryFailure(reason, message);
     }
 
@@ -165,7 +253,7 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(m =>
             _log.Warning("Bucket {0}: older snapshots could not be deleted (they are deleted with the next checkpoint): {1}", _bucket, m.Cause.Message));
-        if (_feed is not null) Command<RoutedRecords>(_feed);
+        if (_host is not null) Command<RoutedRecords>(Feed);
     }
 
     private void Apply(ApplyChanges m)
@@ -358,18 +446,22 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
         _saving = -1;
         _savingSnapshot = null;
         _waitingForThisSave = [];
-        if (_waitingForNextSave.Count == 0)
+        if (_waitingForNextSave.Count > 0)
         {
-            // Handing off: stop once what was unsaved is written (a failed write is tried again until the shard's hand-off times out).
-            if (_handingOff && _dirty) StartSave([]);
-            else if (_handingOff) Context.Stop(Self);
-            return;
+            var waiting = _waitingForNextSave;
+            _waitingForNextSave = [];
+            StartSave(waiting);
+            if (_saving >= 0 || _saveAfterRead is not null) return;
         }
 
-        var waiting = _waitingForNextSave;
-        _waitingForNextSave = [];
-        StartSave(waiting);
+        // Handing off: stop once the pipeline gave the keys back and what was unsaved is written (a failed write is tried
+        // again until the shard's hand-off times out).
+        if (!_handingOff || !_released) return;
+        FinishHandOff();
     }
+
+    /// <summary>The pipeline gave the bucket's keys back for the hand-off (or could not: <paramref name="Failure"/>).</summary>
+    private sealed record PipelineReleased(int Exported, int Freed, Exception? Failure);
 
     /// <summary>The write of attempt <paramref name="Attempt"/> went unanswered for the save timeout.</summary>
     private sealed record SaveUnanswered(long Attempt);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using LstmStream.Actors.Cluster;
 using LstmStream.Pipeline.Streaming;
 using static LstmStream.Actors.Persistence.BucketProtocol;
 
@@ -18,10 +19,12 @@ public sealed class PersistentSessionStore : ISessionStore
     private readonly TimeSpan _timeout;
     private readonly SessionStoreFigures _figures;
     private readonly int[] _pending;
+    private readonly LocalBuckets? _local;
 
-    private PersistentSessionStore(IActorRef region, int bucketCount, TimeSpan timeout, SessionStoreFigures figures)
+    private PersistentSessionStore(IActorRef region, int bucketCount, TimeSpan timeout, SessionStoreFigures figures, LocalBuckets? local)
     {
         _region = region;
+        _local = local;
         BucketCount = bucketCount;
         _timeout = timeout;
         _figures = figures;
@@ -41,8 +44,12 @@ public sealed class PersistentSessionStore : ISessionStore
     /// <param name="timeout">How long one request to the store may take before it counts as failed.</param>
     /// <param name="countRegion">The <see cref="BucketRegionActor"/> that checks the bucket count when <paramref name="region"/> is a shard region.</param>
     /// <param name="bucketSetting">Where <paramref name="bucketCount"/> comes from, named when the store refuses it (default: serve's setting).</param>
+    /// <param name="local">
+    /// Cluster mode: this node's bucket entities; the pipeline's loads, changes and writes go straight to the bucket's entity
+    /// here when it has one (see <see cref="LocalBuckets"/>), else through <paramref name="region"/>.
+    /// </param>
     public static async Task<PersistentSessionStore> OpenAsync(IActorRef region, int bucketCount, TimeSpan timeout, SessionStoreFigures figures,
-        CancellationToken cancellationToken, IActorRef? countRegion = null, string bucketSetting = CheckBucketCount.ServeSetting)
+        CancellationToken cancellationToken, IActorRef? countRegion = null, string bucketSetting = CheckBucketCount.ServeSetting, LocalBuckets? local = null)
     {
         ArgumentNullException.ThrowIfNull(region);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bucketCount);
@@ -57,7 +64,7 @@ public sealed class PersistentSessionStore : ISessionStore
             throw new SessionStoreException($"the session store did not answer within {timeout.TotalSeconds:0.#} s", e);
         }
 
-        return new PersistentSessionStore(region, bucketCount, timeout, figures);
+        return new PersistentSessionStore(region, bucketCount, timeout, figures, local);
     }
 
     public async Task<IReadOnlyList<KeyState>> LoadAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
@@ -69,7 +76,7 @@ public sealed class PersistentSessionStore : ISessionStore
         {
             var asks = new List<Task<LoadedKeys>>();
             foreach (var (bucket, bucketKeys) in GroupByBucket(keys, k => k))
-                asks.Add(_region.Ask<LoadedKeys>(new LoadKeys(bucket, bucketKeys), _timeout, cancellationToken));
+                asks.Add(BucketOwner(bucket).Ask<LoadedKeys>(new LoadKeys(bucket, bucketKeys), _timeout, cancellationToken));
             var loaded = await Task.WhenAll(asks).ConfigureAwait(false);
             var states = loaded.Length == 1 ? loaded[0].States : loaded.SelectMany(l => l.States).ToArray();
             _figures.Load(Stopwatch.GetElapsedTime(started), states.Count);
@@ -96,7 +103,7 @@ public sealed class PersistentSessionStore : ISessionStore
         var deletes = GroupByBucket(changes.Delete, k => k);
         foreach (var bucket in saves.Keys.Union(deletes.Keys))
         {
-            _region.Tell(new ApplyChanges(bucket, saves.GetValueOrDefault(bucket) ?? [], deletes.GetValueOrDefault(bucket) ?? []));
+            BucketOwner(bucket).Tell(new ApplyChanges(bucket, saves.GetValueOrDefault(bucket) ?? [], deletes.GetValueOrDefault(bucket) ?? []));
             Volatile.Write(ref _pending[bucket], 1);
         }
     }
@@ -123,7 +130,7 @@ public sealed class PersistentSessionStore : ISessionStore
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(bucket, BucketCount);
         try
         {
-            var saved = await _region.Ask<BucketSaved>(new SaveBucket(bucket), _timeout, cancellationToken).ConfigureAwait(false);
+            var saved = await BucketOwner(bucket).Ask<BucketSaved>(new SaveBucket(bucket), _timeout, cancellationToken).ConfigureAwait(false);
             if (saved.Written) _figures.BucketWritten(saved.Bytes);
             return saved;
         }
@@ -141,6 +148,9 @@ public sealed class PersistentSessionStore : ISessionStore
         var stored = await _region.Ask<StoredKey>(new GetStoredKey(bucket, key), _timeout, cancellationToken).ConfigureAwait(false);
         return stored.State;
     }
+
+    /// <summary>Where <paramref name="bucket"/>'s messages go: its entity on this node (cluster mode) or the region.</summary>
+    private IActorRef BucketOwner(int bucket) => _local?.Find(bucket) ?? _region;
 
     private Dictionary<int, List<TItem>> GroupByBucket<TItem>(IReadOnlyList<TItem> items, Func<TItem, string> keyOf)
     {

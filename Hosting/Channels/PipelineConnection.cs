@@ -204,8 +204,8 @@ public sealed class PipelineConnection
         _drained.TrySetResult();
     }
 
-    /// <summary>Called by the pipeline's outbox on the egress thread for each output row of this channel.</summary>
-    internal void Deliver(StepBatch batch, int row, long nowTicks)
+    /// <summary>Called by the pipeline's outbox on the egress thread for each output row of this channel; returns the row's latency.</summary>
+    internal TimeSpan Deliver(StepBatch batch, int row, long nowTicks)
     {
         var slot = (int)(batch.Tags[row] & 0xFFFF_FFFF);
         long ingress;
@@ -215,7 +215,8 @@ public sealed class PipelineConnection
             _freeSlots[_freeCount++] = slot;
         }
 
-        _metrics.RecordLatency(Stopwatch.GetElapsedTime(ingress, nowTicks), Kind);
+        var latency = Stopwatch.GetElapsedTime(ingress, nowTicks);
+        _metrics.RecordLatency(latency, Kind);
         try
         {
             Output.OnOutput(batch, row);
@@ -225,6 +226,8 @@ public sealed class PipelineConnection
             Interlocked.Increment(ref _delivered);
             CheckDrained();
         }
+
+        return latency;
     }
 
     /// <summary>The outbox's number of the last batch that delivered to this connection (egress thread only).</summary>

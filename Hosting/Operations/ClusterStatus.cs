@@ -9,7 +9,9 @@ namespace LstmStream.Hosting.Operations;
 /// <summary>
 /// <c>GET /admin/cluster</c>: the cluster as this node sees it: every member (address, status, roles, whether this node
 /// is it, whether it is unreachable), each member's shards and the buckets in them (bucket <c>b</c> is in shard
-/// <c>b mod shards</c>) and its live keys (asked of its <see cref="NodeStatusActor"/>; null when it did not answer in time).
+/// <c>b mod shards</c>; a shard that did not answer in time, busy starting or handing off, counts as its region's) and its
+/// live keys (asked of its <see cref="NodeStatusActor"/>; null when it did not answer in time), and the shards no node holds
+/// (<c>unallocatedShards</c>: after their node left, until their buckets are used again), so that every shard is named once.
 /// 404 when cluster mode is off.
 /// </summary>
 internal static class ClusterStatus
@@ -25,11 +27,14 @@ internal static class ClusterStatus
         var stats = await region.Ask<ClusterShardingStats>(new GetClusterShardingStats(AskTimeout), AskTimeout + TimeSpan.FromSeconds(1), aborted)
             .ConfigureAwait(false);
         var members = new List<object>();
+        var allocated = new HashSet<int>();
         foreach (var member in state.Members.OrderBy(m => m.Address.ToString(), StringComparer.Ordinal))
         {
+            // A shard that did not answer the region's query in time (busy: starting, handing off) is still the region's.
             var nodeShards = stats.Regions.TryGetValue(member.Address, out var regionStats)
-                ? regionStats.Stats.Keys.Select(int.Parse).Order().ToArray()
+                ? regionStats.Stats.Keys.Union(regionStats.Failed).Select(int.Parse).Distinct().Order().ToArray()
                 : [];
+            allocated.UnionWith(nodeShards);
             members.Add(new
             {
                 address = member.Address.ToString(),
@@ -50,6 +55,8 @@ internal static class ClusterStatus
             shards,
             buckets,
             members,
+            // Shards no node holds now: placed on the node with the fewest when their buckets are next used.
+            unallocatedShards = Enumerable.Range(0, shards).Where(s => !allocated.Contains(s)).ToArray(),
         });
     }
 

@@ -37,6 +37,16 @@ public sealed class ClusterSettings
     /// <summary>The values <see cref="SplitBrain"/> takes.</summary>
     public static IReadOnlyList<string> SplitBrainStrategies { get; } = ["keep-majority", "keep-oldest", "off"];
 
+    /// <summary>
+    /// Most shards moved to a less loaded node (one that joined) per rebalance round; 0: shards never move between running
+    /// nodes (only when their node leaves or dies). Each moved bucket's keys are written by the old owner and restored by
+    /// the new one: a larger limit balances sooner and costs a larger pause of the moved keys.
+    /// </summary>
+    public int RebalanceLimit { get; set; } = 10;
+
+    /// <summary>How often the shard coordinator looks for an uneven load to rebalance.</summary>
+    public TimeSpan RebalanceInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a shard's hand-off may take (the bucket's keys exported from the pipeline and written) before it is cut off.</summary>
     public TimeSpan HandOffTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -186,6 +186,8 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         if (!ClusterSettings.SplitBrainStrategies.Contains(cluster.SplitBrain?.Trim() ?? "", StringComparer.OrdinalIgnoreCase))
             fail("Cluster:SplitBrain", $"must be keep-majority, keep-oldest or off, got '{cluster.SplitBrain}'");
         if (cluster.HandOffTimeout <= TimeSpan.Zero) fail("Cluster:HandOffTimeout", $"must be positive, got {cluster.HandOffTimeout}");
+        if (cluster.RebalanceLimit < 0) fail("Cluster:RebalanceLimit", $"must be 0 (no rebalancing) or more, got {cluster.RebalanceLimit}");
+        if (cluster.RebalanceInterval <= TimeSpan.Zero) fail("Cluster:RebalanceInterval", $"must be positive, got {cluster.RebalanceInterval}");
         SessionStoreLocation location;
         try
         {

@@ -8,7 +8,6 @@ using LstmStream.Actors.Cluster;
 using LstmStream.Actors.Persistence;
 using LstmStream.Hosting.Options;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace LstmStream.Hosting.Service;
 
@@ -39,31 +38,28 @@ internal static class ClusterHosting
                 SplitBrainResolver = SplitBrainOf(cluster.SplitBrain),
             })
             .AddHocon(
-                $"akka.cluster.sharding.handoff-timeout = {((long)Math.Ceiling(cluster.HandOffTimeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture)}ms\n" +
-                // No rebalancing between running nodes: a shard moved while its keys are live in the old owner's pipeline would
-                // be restored from an older checkpoint. Shards move when their node leaves (after its final checkpoint) and
-                // are placed on the node with the fewest when first used.
-                "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = 0\n" +
-                "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-threshold = 2147483647\n" +
+                $"akka.cluster.sharding.handoff-timeout = {Milliseconds(cluster.HandOffTimeout)}\n" +
+                // Shards move to a node that joins (least-shard-allocation, at most RebalanceLimit per round; 0: never):
+                // each bucket's keys are exported from the old owner's pipeline and freed there, written, and restored on
+                // the new owner on demand (BucketActor's hand-off).
+                $"akka.cluster.sharding.rebalance-interval = {Milliseconds(cluster.RebalanceInterval)}\n" +
+                (cluster.RebalanceLimit > 0
+                    ? $"akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = {cluster.RebalanceLimit.ToString(CultureInfo.InvariantCulture)}\n" +
+                      "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-relative-limit = 1.0\n"
+                    : "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = 0\n" +
+                      "akka.cluster.sharding.least-shard-allocation-strategy.rebalance-threshold = 2147483647\n") +
+                // A leaving node hands its shards off while its pipeline still runs (the drain completes it after
+                // cluster-exiting); the region's phase must outlast the hand-offs.
+                $"akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = {Milliseconds(cluster.HandOffTimeout + TimeSpan.FromSeconds(5))}\n" +
+                $"akka.coordinated-shutdown.phases.before-actor-system-terminate.timeout = {Milliseconds(options.Shutdown.Deadline + TimeSpan.FromSeconds(1))}\n" +
                 // SplitBrain off: no downing at all (Akka's own default would be the split-brain resolver, keep-majority).
                 (SplitBrainOf(cluster.SplitBrain) is null ? "akka.cluster.downing-provider-class = \"\"" : ""),
                 HoconAddMode.Prepend)
-            .WithShardRegion<BucketShards>(BucketShards.TypeName, (_, _) => entityId =>
+            .WithShardRegion<BucketShards>(BucketShards.TypeName, (_, _) =>
                 {
-                    var hub = services.GetRequiredService<PipelineHub>();
-                    var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ClusterHosting));
-                    var bucket = int.Parse(entityId, CultureInfo.InvariantCulture);
-                    return BucketActor.ShardedProps(bucket, records =>
-                    {
-                        try
-                        {
-                            hub.SubmitRouted(records);
-                        }
-                        catch (InvalidOperationException e)
-                        {
-                            logger.LogError("Bucket {Bucket}: {Count} routed record(s) not stepped: {Reason}", bucket, records.Count, e.Message);
-                        }
-                    });
+                    var host = new BucketHost(services.GetRequiredService<PipelineHub>(), services.GetRequiredService<LocalBuckets>(),
+                        services.GetRequiredService<HandOffFigures>());
+                    return entityId => BucketActor.ShardedProps(int.Parse(entityId, CultureInfo.InvariantCulture), host);
                 },
                 new BucketMessageExtractor(cluster.Shards),
                 new ShardOptions
@@ -76,7 +72,8 @@ internal static class ClusterHosting
             .WithActors((system, registry) =>
             {
                 var hub = services.GetRequiredService<PipelineHub>();
-                registry.Register<RoutedOutputsActor>(system.ActorOf(RoutedOutputsActor.Props(hub.DeliverRouted), "routed-outputs"));
+                registry.Register<RoutedOutputsActor>(system.ActorOf(RoutedOutputsActor.Props(hub.DeliverRouted, hub.Resend, hub.CheckRoutes), "routed-outputs"));
+                system.ActorOf(DroppedRecordsActor.Props(), "dropped-records");
                 registry.Register<NodeStatusActor>(system.ActorOf(NodeStatusActor.Props(() => hub.IsRunning ? hub.Handle.Sessions.LiveKeys : 0),
                     NodeStatusActor.Name));
             });
@@ -92,6 +89,8 @@ internal static class ClusterHosting
 
         return akka;
     }
+
+    private static string Milliseconds(TimeSpan span) => $"{((long)Math.Ceiling(span.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture)}ms";
 
     private static SplitBrainResolverOption? SplitBrainOf(string strategy) => strategy.Trim().ToLowerInvariant() switch
     {

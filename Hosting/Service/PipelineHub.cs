@@ -27,12 +27,12 @@ namespace LstmStream.Hosting.Service;
 /// <para>
 /// Cluster mode (<see cref="AttachRouting"/>): every accepted batch is split by bucket and sent to the bucket's owner
 /// through the shard region as one <see cref="RoutedRecords"/> per bucket; the inbox takes the records routed here by the
-/// bucket entities of this node (<see cref="SubmitRouted"/>), the outbox sends each row's output back to the node that
+/// bucket entities of this node (<see cref="Feed"/>), the outbox sends each row's output back to the node that
 /// accepted it (<see cref="RoutedOutputs"/>), and that node's <see cref="RoutedOutputsActor"/> hands them to
 /// <see cref="DeliverRouted"/>, which gives every row to its connection as the outbox does on one node.
 /// </para>
 /// </summary>
-public sealed class PipelineHub : IPipelineInbox, IChannelLoad
+public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
 {
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<int, PipelineConnection> _connections = new();
@@ -49,17 +49,22 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
     private LstmPipelineHandle? _handle;
     private readonly RoutedRows _routedRows = new();
     private IActorRef? _shardRegion;
-    private IActorRef? _replyTo;
-    private int _bucketCount;
+    private BucketRouter? _router;
+    private readonly ClusterMetrics? _clusterMetrics;
+    private long _awaitingOutputs;
 
     /// <param name="inboxBatches">Most batches waiting in the inbox (a connection submitting more waits).</param>
     /// <param name="routed">
     /// Cluster mode: the inbox is fed by the bucket entities (which cannot wait) and is not bounded here; what waits in it
     /// is bounded by the accepting connections' in-flight credit.
     /// </param>
+    /// <param name="clusterMetrics">Cluster mode: the routing instruments.</param>
     public PipelineHub(ServiceMetrics metrics, ChannelMetrics channelMetrics, ILoggerFactory loggers, TimeProvider time, int inboxBatches = 16,
-        bool routed = false)
+        bool routed = false, ClusterMetrics? clusterMetrics = null)
     {
+        _clusterMetrics = clusterMetrics;
+        clusterMetrics?.Attach(() => Interlocked.Read(ref _awaitingOutputs), () => _routedRows.InFlight, () => _router?.Queued ?? 0,
+            () => _router?.Resent ?? 0);
         _time = time;
         _metrics = metrics;
         _channelMetrics = channelMetrics;
@@ -125,14 +130,35 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
     /// <paramref name="shardRegion"/> (buckets of <see cref="KeyBuckets.BucketOf"/> over <paramref name="bucketCount"/>) and
     /// their outputs come back to <paramref name="replyTo"/> (this node's <see cref="RoutedOutputsActor"/>).
     /// </summary>
-    public void AttachRouting(IActorRef shardRegion, IActorRef replyTo, int bucketCount)
+    /// <param name="staleAfter">An envelope whose outputs have not come back after this long is given up (its owner died with it).</param>
+    public void AttachRouting(IActorRef shardRegion, IActorRef replyTo, int bucketCount, TimeSpan staleAfter)
     {
         ArgumentNullException.ThrowIfNull(shardRegion);
         ArgumentNullException.ThrowIfNull(replyTo);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bucketCount);
+        _router = new BucketRouter(shardRegion, replyTo, bucketCount, staleAfter);
         _shardRegion = shardRegion;
-        _replyTo = replyTo;
-        _bucketCount = bucketCount;
+    }
+
+    /// <summary>Cluster mode: records of this node's channels that a shard region dropped during a hand-off are routed again.</summary>
+    public void Resend(RoutedRecords records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        if (_router is null) return;
+        _logger.LogWarning("Bucket {Bucket}: {Count} record(s) dropped by the shard region during a hand-off are routed again", records.Bucket, records.Count);
+        _router.Resend(records);
+    }
+
+    /// <summary>Cluster mode, every few seconds: envelopes whose outputs did not come back in time (their owner died) are given up.</summary>
+    public void CheckRoutes()
+    {
+        if (_router is null) return;
+        foreach (var (bucket, records) in _router.ReleaseStale())
+        {
+            Interlocked.Add(ref _awaitingOutputs, -records);
+            _logger.LogError("Bucket {Bucket}: no output for {Count} routed record(s) in time: their owner is gone; the bucket's later records go on", bucket,
+                records);
+        }
     }
 
     /// <summary>Rows routed here from some node's channels whose output has not gone back yet.</summary>
@@ -142,7 +168,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
     /// Cluster mode, called by a bucket entity of this node (in the order it received them): <paramref name="records"/>
     /// enter this node's pipeline; their outputs go back to <see cref="RoutedRecords.ReplyTo"/>.
     /// </summary>
-    public void SubmitRouted(RoutedRecords records)
+    public void Feed(RoutedRecords records)
     {
         ArgumentNullException.ThrowIfNull(records);
         if (records.Count == 0) return;
@@ -151,7 +177,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
         var batch = StepBatch.Rent(records.Count, records.Width);
         for (var r = 0; r < records.Count; r++) batch.Add(records.Keys[r], records.Seq[r], records.Flags[r], 0);
         records.Data.AsSpan(0, records.Count * records.Width).CopyTo(batch.Data);
-        _routedRows.Admit(records.ReplyTo, records.Tags, batch.Tags.AsSpan(0, records.Count));
+        _routedRows.Admit(records.ReplyTo, records.Bucket, records.Tags, batch.Tags.AsSpan(0, records.Count));
         if (!_inbox.TryWrite(batch))
         {
             // The pipeline has completed (the node is stopping): the records are not stepped here.
@@ -159,6 +185,20 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
             batch.Release();
             throw new InvalidOperationException("the pipeline is not taking input (stopping)");
         }
+    }
+
+    /// <summary>
+    /// Cluster mode, called by a bucket entity of this node when its shard moves: once the bucket's records fed so far have
+    /// come out, the pipeline exports the bucket's changed keys to the store and frees all of them.
+    /// </summary>
+    public async Task<(int Exported, int Freed)> ReleaseAsync(int bucket)
+    {
+        var drained = _routedRows.WhenDrained(bucket);
+        // Before the pipeline runs, rows fed to it can only wait for it; once it has stopped, nothing comes out any more.
+        if (_handle is null) await drained.ConfigureAwait(false);
+        else await Task.WhenAny(drained, _completion).ConfigureAwait(false);
+        if (!IsRunning) return (0, 0);
+        return await _handle!.State.HandOffAsync(bucket).ConfigureAwait(false);
     }
 
     /// <summary>Cluster mode, called by this node's <see cref="RoutedOutputsActor"/>: outputs of records this node's channels accepted.</summary>
@@ -169,7 +209,9 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
         var batch = StepBatch.Rent(outputs.Count, Math.Max(1, outputs.Width));
         for (var r = 0; r < outputs.Count; r++) batch.Add(outputs.Keys[r], outputs.Seq[r], outputs.Flags[r], outputs.Tags[r]);
         outputs.Data.AsSpan(0, outputs.Count * outputs.Width).CopyTo(batch.Data);
-        DeliverToConnections(batch);
+        Interlocked.Add(ref _awaitingOutputs, -outputs.Count);
+        _router?.Answered(outputs);
+        DeliverToConnections(batch, fromOwner: true);
     }
 
     public PipelineConnection Connect(IChannelOutput output, string kind, int maxInFlight)
@@ -195,32 +237,17 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
     {
         if (!IsRunning) throw new InvalidOperationException("the pipeline is not running");
         if (_shardRegion is null) return _inbox.WriteAsync(batch, cancellationToken);
+        Interlocked.Add(ref _awaitingOutputs, batch.Count);
         SendToOwners(batch);
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>
-    /// Cluster mode: one <see cref="RoutedRecords"/> per bucket of the batch (several when they would be larger than
-    /// <see cref="RoutedMessageSize.MaxRoutedBytes"/>), rows in batch order.
-    /// </summary>
+    /// <summary>Cluster mode: the batch's rows go to their buckets' owners (<see cref="BucketRouter"/>: one envelope per bucket in flight).</summary>
     private void SendToOwners(StepBatch batch)
     {
-        var rowsByBucket = new Dictionary<int, List<int>>();
         try
         {
-            for (var r = 0; r < batch.Count; r++)
-            {
-                var bucket = KeyBuckets.BucketOf(batch.Keys[r], _bucketCount);
-                if (!rowsByBucket.TryGetValue(bucket, out var rows)) rowsByBucket[bucket] = rows = [];
-                rows.Add(r);
-            }
-
-            var width = batch.Width;
-            foreach (var (bucket, rows) in rowsByBucket)
-            {
-                SendRouted(batch, rows, (keys, seq, flags, tags, data) =>
-                    _shardRegion!.Tell(new RoutedRecords(bucket, _replyTo!, width, keys, seq, flags, tags, data), ActorRefs.NoSender));
-            }
+            _router!.Route(batch);
         }
         finally
         {
@@ -232,7 +259,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
     {
         _metrics.BatchProcessed(batch.Count);
         Interlocked.Add(ref _steps, batch.Count);
-        if (_shardRegion is null) DeliverToConnections(batch);
+        if (_shardRegion is null) DeliverToConnections(batch, fromOwner: false);
         else SendBackToOrigins(batch);
     }
 
@@ -244,20 +271,27 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
     {
         try
         {
-            var rowsByOrigin = new Dictionary<int, List<int>>();
+            var groups = RowGroups.ForThisThread;
+            groups.Begin(batch.Count);
             for (var r = 0; r < batch.Count; r++)
             {
                 var (origin, tag) = _routedRows.Take(batch.Tags[r]);
                 batch.Tags[r] = tag;
-                if (!rowsByOrigin.TryGetValue(origin, out var rows)) rowsByOrigin[origin] = rows = [];
-                rows.Add(r);
+                groups.Add(r, origin);
             }
 
-            var width = batch.Width;
-            foreach (var (origin, rows) in rowsByOrigin)
+            groups.End();
+            for (var g = 0; g < groups.Count; g++)
             {
-                var to = _routedRows.Origin(origin);
-                SendRouted(batch, rows, (keys, seq, flags, tags, data) => to.Tell(new RoutedOutputs(width, keys, seq, flags, tags, data), ActorRefs.NoSender));
+                var to = _routedRows.Origin(groups.Group(g));
+                // Messages of at most RoutedMessageSize.MaxRoutedBytes, in order.
+                for (var rows = groups.Rows(g); rows.Length > 0;)
+                {
+                    var fit = RoutedMessageSize.RowsThatFit(batch.Keys, rows, batch.Width);
+                    var (keys, seq, flags, tags, data) = RowGroups.Copy(batch, rows[..fit]);
+                    to.Tell(new RoutedOutputs(batch.Width, keys, seq, flags, tags, data), ActorRefs.NoSender);
+                    rows = rows[fit..];
+                }
             }
         }
         finally
@@ -266,38 +300,8 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
         }
     }
 
-    /// <summary>
-    /// Copies <paramref name="rows"/> of <paramref name="batch"/>, in order, into the columns of routed messages of at most
-    /// <see cref="RoutedMessageSize.MaxRoutedBytes"/> each and hands each message's columns to <paramref name="send"/>.
-    /// </summary>
-    private static void SendRouted(StepBatch batch, List<int> rows, Action<string[], long[], StepFlags[], long[], float[]> send)
-    {
-        var width = batch.Width;
-        var left = CollectionsMarshal.AsSpan(rows);
-        while (left.Length > 0)
-        {
-            var n = RoutedMessageSize.RowsThatFit(batch.Keys, left, width);
-            var keys = new string[n];
-            var seq = new long[n];
-            var flags = new StepFlags[n];
-            var tags = new long[n];
-            var data = new float[n * width];
-            for (var i = 0; i < n; i++)
-            {
-                var r = left[i];
-                keys[i] = batch.Keys[r];
-                seq[i] = batch.Seq[r];
-                flags[i] = batch.Flags[r];
-                tags[i] = batch.Tags[r];
-                batch.Row(r).CopyTo(data.AsSpan(i * width, width));
-            }
-
-            send(keys, seq, flags, tags, data);
-            left = left[n..];
-        }
-    }
-
-    private void DeliverToConnections(StepBatch batch)
+    /// <param name="fromOwner">The outputs came back from the bucket's owner: each connection's first row gives the routing latency.</param>
+    private void DeliverToConnections(StepBatch batch, bool fromOwner)
     {
         try
         {
@@ -305,12 +309,14 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
             var batchNumber = _routedBatches++;
             PipelineConnection? connection = null;
             var connectionId = -1;
+            var firstOfConnection = -1;
             for (var r = 0; r < batch.Count; r++)
             {
                 var id = (int)(batch.Tags[r] >>> 32);
                 if (id != connectionId)
                 {
                     connectionId = id;
+                    firstOfConnection = r;
                     _connections.TryGetValue(id, out connection);
                     if (connection is not null && connection.RoutedBatch != batchNumber)
                     {
@@ -327,7 +333,8 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad
 
                 try
                 {
-                    connection.Deliver(batch, r, now);
+                    var latency = connection.Deliver(batch, r, now);
+                    if (fromOwner && r == firstOfConnection) _clusterMetrics?.RoutingLatency(latency);
                 }
                 catch (Exception e)
                 {

@@ -6,7 +6,8 @@ namespace LstmStream.Hosting.Service;
 /// On the node that owns a bucket (cluster mode): the rows routed here from the channels of some node, by the tag they
 /// carry through this node's pipeline. A routed row's tag has 0 in its high half (no connection has id 0) and its slot
 /// here in the low half; the slot remembers where the output goes back to (the accepting node's
-/// <c>RoutedOutputsActor</c>) and the tag the accepting connection gave the row. Slots are taken by the bucket entities
+/// <c>RoutedOutputsActor</c>), the tag the accepting connection gave the row and the row's bucket, so that a bucket's
+/// hand-off can wait until its rows have come out (<see cref="WhenDrained"/>). Slots are taken by the bucket entities
 /// (<see cref="Admit"/>) and given back by the outbox (<see cref="Take"/>); a small lock guards them, as a connection's.
 /// </summary>
 internal sealed class RoutedRows
@@ -14,9 +15,12 @@ internal sealed class RoutedRows
     private readonly object _gate = new();
     private readonly Dictionary<IActorRef, int> _originIndex = [];
     private readonly List<IActorRef> _origins = [];
+    private readonly Dictionary<int, TaskCompletionSource> _drainWaiters = [];
     private long[] _tags = new long[1024];
     private int[] _originOf = new int[1024];
+    private int[] _bucketOf = new int[1024];
     private int[] _free = new int[1024];
+    private int[] _perBucket = new int[64];
     private int _freeCount;
     private int _used;
 
@@ -35,8 +39,11 @@ internal sealed class RoutedRows
         lock (_gate) return _origins[index];
     }
 
-    /// <summary>Takes a slot per row for rows coming from <paramref name="origin"/> and writes each row's routed tag over its original one.</summary>
-    public void Admit(IActorRef origin, ReadOnlySpan<long> originalTags, Span<long> routedTags)
+    /// <summary>
+    /// Takes a slot per row of <paramref name="bucket"/> coming from <paramref name="origin"/> and writes each row's routed
+    /// tag over its original one.
+    /// </summary>
+    public void Admit(IActorRef origin, int bucket, ReadOnlySpan<long> originalTags, Span<long> routedTags)
     {
         lock (_gate)
         {
@@ -47,6 +54,8 @@ internal sealed class RoutedRows
                 _originIndex[origin] = index;
             }
 
+            if (bucket >= _perBucket.Length) Array.Resize(ref _perBucket, Math.Max(bucket + 1, _perBucket.Length * 2));
+            _perBucket[bucket] += originalTags.Length;
             for (var r = 0; r < originalTags.Length; r++)
             {
                 int slot;
@@ -59,6 +68,7 @@ internal sealed class RoutedRows
 
                 _tags[slot] = originalTags[r];
                 _originOf[slot] = index;
+                _bucketOf[slot] = bucket;
                 routedTags[r] = (uint)slot;
             }
         }
@@ -71,7 +81,22 @@ internal sealed class RoutedRows
         lock (_gate)
         {
             _free[_freeCount++] = slot;
+            var bucket = _bucketOf[slot];
+            // Continuations run asynchronously: completing under the lock runs no one else's code here.
+            if (--_perBucket[bucket] == 0 && _drainWaiters.Count > 0 && _drainWaiters.Remove(bucket, out var drained)) drained.TrySetResult();
             return (_originOf[slot], _tags[slot]);
+        }
+    }
+
+    /// <summary>Completes when every row of <paramref name="bucket"/> admitted so far has been taken (at once when none is in flight).</summary>
+    public Task WhenDrained(int bucket)
+    {
+        lock (_gate)
+        {
+            if (bucket >= _perBucket.Length || _perBucket[bucket] == 0) return Task.CompletedTask;
+            if (!_drainWaiters.TryGetValue(bucket, out var drained))
+                _drainWaiters[bucket] = drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return drained.Task;
         }
     }
 
@@ -83,6 +108,7 @@ internal sealed class RoutedRows
         var size = _tags.Length * 2;
         Array.Resize(ref _tags, size);
         Array.Resize(ref _originOf, size);
+        Array.Resize(ref _bucketOf, size);
         Array.Resize(ref _free, size);
     }
 }

@@ -1,4 +1,5 @@
 using Akka.Hosting;
+using LstmStream.Actors.Cluster;
 using LstmStream.Actors.Persistence;
 using LstmStream.Actors.Pipelines;
 using LstmStream.Hosting.Channels;
@@ -57,7 +58,10 @@ public static class ServiceHostFactory
         builder.Services.AddOptions<ServiceOptions>().Bind(builder.Configuration.GetSection(ServiceOptions.SectionName)).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ServiceOptions>>(new ServiceOptionsValidator(builder.Environment.ContentRootPath));
         // The drain has its own deadline; the host waits a little longer so that Akka can terminate after it.
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.Shutdown.Deadline + TimeSpan.FromSeconds(5));
+        // Cluster mode: the node also hands its buckets off and leaves, then completes its pipeline (a deadline each).
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.Cluster.Enabled
+            ? 2 * options.Shutdown.Deadline + options.Cluster.HandOffTimeout + TimeSpan.FromSeconds(30)
+            : options.Shutdown.Deadline + TimeSpan.FromSeconds(5));
 
         var store = options.Sessions.StoreLocation();
         // Akka.Hosting first: hosted services stop in reverse order, so the actor system outlives the drain.
@@ -90,8 +94,12 @@ public static class ServiceHostFactory
         builder.Services.AddSingleton<ChannelMetrics>();
         if (options.Cluster.Enabled)
         {
+            builder.Services.AddSingleton(new LocalBuckets(options.Sessions.Buckets));
+            builder.Services.AddSingleton<HandOffFigures>();
+            builder.Services.AddSingleton<ClusterMetrics>();
             builder.Services.AddSingleton(sp => new PipelineHub(sp.GetRequiredService<ServiceMetrics>(), sp.GetRequiredService<ChannelMetrics>(),
-                sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), routed: true));
+                sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), routed: true,
+                clusterMetrics: sp.GetRequiredService<ClusterMetrics>()));
         }
         else
         {

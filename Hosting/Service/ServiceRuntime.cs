@@ -45,6 +45,7 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
     private readonly string _contentRoot;
     private readonly object _drainGate = new();
     private Task? _drain;
+    private Task? _completePipeline;
     private bool _started;
     private volatile bool _stopping;
     private StatisticsLogger? _statistics;
@@ -106,7 +107,8 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
             // Cluster mode: every accepted record goes to its bucket's owner (maybe this node) through the shard region.
             var registry = ActorRegistry.For(_system);
             _hub.AttachRouting(await registry.GetAsync<BucketShards>(cancellationToken).ConfigureAwait(false),
-                await registry.GetAsync<RoutedOutputsActor>(cancellationToken).ConfigureAwait(false), _options.Sessions.Buckets);
+                await registry.GetAsync<RoutedOutputsActor>(cancellationToken).ConfigureAwait(false), _options.Sessions.Buckets,
+                2 * _options.Cluster.HandOffTimeout + TimeSpan.FromSeconds(30));
         }
 
         _started = true;
@@ -114,12 +116,25 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
         _metrics.AttachPipeline(started.Handle.Sessions, served.BackendName, served.Backends.Choices, _hub);
         _ = _hub.Completion.ContinueWith(OnPipelineStopped, TaskScheduler.Default);
 
-        CoordinatedShutdown.Get(_system).AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "lstmstream-drain",
+        var shutdown = CoordinatedShutdown.Get(_system);
+        shutdown.AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "lstmstream-drain",
             async () =>
             {
                 await DrainAsync().ConfigureAwait(false);
                 return Done.Instance;
             });
+        if (_options.Cluster.Enabled)
+        {
+            // Cluster mode: the pipeline runs on after the drain of this node's ingresses, through the shard region's
+            // shutdown, in which every bucket of this node is handed off (its keys exported and freed, ordered after the
+            // records other nodes routed here); only then is it completed.
+            shutdown.AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "lstmstream-pipeline-complete",
+                async () =>
+                {
+                    await CompletePipelineAsync().ConfigureAwait(false);
+                    return Done.Instance;
+                });
+        }
 
         foreach (var ingress in _ingresses) await ingress.StartAsync(_hub, cancellationToken).ConfigureAwait(false);
 
@@ -140,12 +155,69 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
         }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => DrainAsync();
+    /// <summary>
+    /// Host stop (SIGTERM, Ctrl-C): the drain. In cluster mode the node leaves the cluster through Akka's
+    /// CoordinatedShutdown, whose phases run the drain of the ingresses, then the hand-off of this node's buckets while the
+    /// pipeline still steps them, the leave, and the pipeline's completion (<see cref="CompletePipelineAsync"/>).
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (!_options.Cluster.Enabled || !_started)
+        {
+            await DrainAsync().ConfigureAwait(false);
+            return;
+        }
 
-    /// <summary>Stops every ingress gracefully, then completes the pipeline; runs once (host stop or CoordinatedShutdown).</summary>
+        await CoordinatedShutdown.Get(_system).Run(CoordinatedShutdown.ClrExitReason.Instance).ConfigureAwait(false);
+        // CoordinatedShutdown may have been cut short (a phase timed out): the pipeline completes in any case.
+        await CompletePipelineAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stops every ingress gracefully, then (not in cluster mode) completes the pipeline; runs once (host stop or
+    /// CoordinatedShutdown).
+    /// </summary>
     public Task DrainAsync()
     {
         lock (_drainGate) return _drain ??= DrainOnceAsync();
+    }
+
+    /// <summary>
+    /// Cluster mode, after this node's buckets were handed off: a last checkpoint of whatever the pipeline still holds (the
+    /// buckets whose hand-off failed or timed out), then the pipeline completes. Runs once.
+    /// </summary>
+    public Task CompletePipelineAsync()
+    {
+        lock (_drainGate) return _completePipeline ??= CompletePipelineOnceAsync();
+    }
+
+    private async Task CompletePipelineOnceAsync()
+    {
+        await DrainAsync().ConfigureAwait(false);
+        if (!_started) return;
+        using var deadline = new CancellationTokenSource(_options.Shutdown.Deadline);
+        try
+        {
+            var live = _hub.IsRunning ? _hub.Handle.Sessions.LiveKeys : 0;
+            if (live > 0)
+            {
+                _logger.LogWarning("{Keys} key(s) are still live after the hand-off of this node's buckets: checkpointed before the pipeline stops", live);
+                if (!await _sessionStore.FinalCheckpointAsync(deadline.Token).ConfigureAwait(false)) ExitCode = 1;
+            }
+
+            await _hub.CompleteAsync().WaitAsync(deadline.Token).ConfigureAwait(false);
+            _logger.LogInformation("Pipeline stopped after the hand-off of this node's buckets");
+        }
+        catch (OperationCanceledException)
+        {
+            ExitCode = 1;
+            _logger.LogError("Shutdown deadline {Deadline} passed while the pipeline completed", _options.Shutdown.Deadline);
+        }
+        catch (Exception e)
+        {
+            ExitCode = 1;
+            _logger.LogError(e, "Pipeline failed while stopping");
+        }
     }
 
     private async Task DrainOnceAsync()
@@ -164,6 +236,14 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
             if (!await _sessionStore.FinalCheckpointAsync(deadline.Token).ConfigureAwait(false)) ExitCode = 1;
             // Sources that follow the checkpoints (MQTT acknowledgement) answer for what the final one stored.
             await Task.WhenAll(_ingresses.Select(i => i.FinishAsync(deadline.Token))).ConfigureAwait(false);
+            if (_options.Cluster.Enabled)
+            {
+                // The pipeline steps on for the buckets of this node until they are handed off (CompletePipelineAsync).
+                _logger.LogInformation("Ingresses stopped in {Elapsed:F0} ms: every accepted record's output was delivered; handing off this node's buckets",
+                    started.Elapsed.TotalMilliseconds);
+                return;
+            }
+
             await _hub.CompleteAsync().WaitAsync(deadline.Token).ConfigureAwait(false);
             _logger.LogInformation("Stopped in {Elapsed:F0} ms: every accepted record's output was delivered", started.Elapsed.TotalMilliseconds);
         }

@@ -24,13 +24,16 @@ public sealed class SessionStoreService : ISessionStoreAccess
     private readonly ActorRegistry _registry;
     private readonly Func<PipelineStateAccess, ICheckpointSource> _checkpointSource;
     private readonly ILogger<SessionStoreService> _logger;
+    private readonly LocalBuckets? _localBuckets;
     private PersistentSessionStore? _store;
     private IActorRef? _coordinator;
 
     /// <param name="checkpointSource">Reads checkpoints out of the running pipeline; null: <see cref="PipelineCheckpointSource"/> over its state access (tests pass a fake).</param>
+    /// <param name="localBuckets">Cluster mode: this node's bucket entities, which the pipeline's store messages go to straight.</param>
     public SessionStoreService(IOptions<ServiceOptions> options, ActorSystem system, ActorRegistry registry, CheckpointRounds rounds,
-        ILogger<SessionStoreService> logger, Func<PipelineStateAccess, ICheckpointSource>? checkpointSource = null)
+        ILogger<SessionStoreService> logger, Func<PipelineStateAccess, ICheckpointSource>? checkpointSource = null, LocalBuckets? localBuckets = null)
     {
+        _localBuckets = localBuckets;
         Rounds = rounds;
         _settings = options.Value.Sessions;
         _clustered = options.Value.Cluster.Enabled;
@@ -71,7 +74,7 @@ public sealed class SessionStoreService : ISessionStoreAccess
             // Cluster mode: the buckets are sharded entities, each on the node that owns it; the local region checks the count.
             var buckets = _clustered ? await _registry.GetAsync<BucketShards>(cancellationToken).ConfigureAwait(false) : region;
             _store = await PersistentSessionStore.OpenAsync(buckets, _settings.Buckets, _settings.StoreTimeout, new SessionStoreFigures(), cancellationToken,
-                    countRegion: region)
+                    countRegion: region, local: _clustered ? _localBuckets : null)
                 .ConfigureAwait(false);
         }
         catch (Exception e) when (e is SessionStoreException or IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)

@@ -192,6 +192,26 @@ public sealed class PipelineStateAccess
         return request.Changed;
     }
 
+    /// <summary>
+    /// A hand-off of one bucket (cluster mode: the bucket moves to another node), ordered with the data: the keys of
+    /// <paramref name="bucket"/> whose state changed since its last checkpoint are exported to the store exactly as by
+    /// <see cref="CheckpointAsync"/>, and then every live key of the bucket is freed, so the keys' next steps here (if the
+    /// bucket comes back) restore them from the store. Completes after the store's <see cref="ISessionStore.Accept"/> with
+    /// the number of keys exported and freed. Records of the bucket still waiting for their keys' stored state are not
+    /// waited for: hand a bucket off once its records have come out.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The bucket is outside the store's bucket count.</exception>
+    /// <exception cref="InvalidOperationException">The pipeline has no session store.</exception>
+    public async Task<(int Exported, int Freed)> HandOffAsync(int bucket)
+    {
+        var store = RequireStore();
+        if ((uint)bucket >= (uint)store.BucketCount)
+            throw new ArgumentOutOfRangeException(nameof(bucket), bucket, $"the session store has {store.BucketCount} buckets (0 to {store.BucketCount - 1})");
+        var request = StateRequest.HandOff(bucket);
+        await Submit(request).ConfigureAwait(false);
+        return (request.States.Length, request.Dropped);
+    }
+
     private ISessionStore RequireStore() =>
         _store ?? throw new InvalidOperationException($"this pipeline has no session store ({nameof(PipelineOptions)}.{nameof(PipelineOptions.SessionStore)} is not set)");
 

@@ -288,6 +288,9 @@ internal sealed class SessionLifecycle
             case StateRequestKind.Checkpoint:
                 Checkpoint(request);
                 return;
+            case StateRequestKind.HandOff:
+                HandOff(request);
+                return;
             case StateRequestKind.Import:
                 if (keys.Length > _maxLiveKeys)
                 {
@@ -460,6 +463,23 @@ internal sealed class SessionLifecycle
         }
 
         request.SetExport(keys, slots, states, changed);
+    }
+
+    /// <summary>
+    /// Exports every live key of the request's bucket as <see cref="Checkpoint"/> does, then frees them all (the layers
+    /// copy the exported rows before any later item can reuse a slot).
+    /// </summary>
+    private void HandOff(StateRequest request)
+    {
+        Checkpoint(request);
+        if (request.Error is not null) return;
+        foreach (var slot in _checkpointSlots)
+        {
+            _dirty!.Release(slot);
+            _table.Release(slot);
+        }
+
+        request.Dropped = _checkpointSlots.Count;
     }
 
     /// <summary>Starts the next stream item: a new tick, and the idle keys evicted as of now.</summary>

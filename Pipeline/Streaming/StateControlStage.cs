@@ -145,7 +145,7 @@ internal sealed class StateControlStage : GraphStageWithMaterializedValue<BidiSh
                 {
                     if (!_inFlight.TryDequeue(out var expected) || !ReferenceEquals(expected, request))
                         throw new InvalidOperationException("a state request came out of the pipeline out of order");
-                    if (request.Kind == StateRequestKind.Checkpoint && request.Error is null)
+                    if (request.ExportsToStore && request.Error is null)
                         _stage._store!.Accept(new SessionChanges(request.States, [], request.Bucket)
                             { LiveBucket = true, Changed = request.Changed });
                     request.Finish();

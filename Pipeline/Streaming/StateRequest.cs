@@ -51,6 +51,9 @@ internal sealed class StateRequest
     /// <summary>Exports the changed keys of <paramref name="bucket"/> to the session store (the session stage names them).</summary>
     public static StateRequest Checkpoint(int bucket) => new(StateRequestKind.Checkpoint, [], [], remove: false) { Bucket = bucket };
 
+    /// <summary>Exports the changed keys of <paramref name="bucket"/> to the session store and frees every live key of it.</summary>
+    public static StateRequest HandOff(int bucket) => new(StateRequestKind.HandOff, [], [], remove: true) { Bucket = bucket };
+
     /// <summary>Names the buckets with changed keys.</summary>
     public static StateRequest DirtyBucketsRequest() => new(StateRequestKind.DirtyBuckets, [], [], remove: false);
 
@@ -83,9 +86,15 @@ internal sealed class StateRequest
     public KeyState[] States { get; private set; }
 
     /// <summary>True for the kinds whose states the layers fill (export, checkpoint).</summary>
-    public bool Exports => Kind is StateRequestKind.Export or StateRequestKind.Checkpoint;
+    public bool Exports => Kind is StateRequestKind.Export or StateRequestKind.Checkpoint or StateRequestKind.HandOff;
 
-    /// <summary>Checkpoint: the bucket exported.</summary>
+    /// <summary>True for the kinds whose exported states go to the session store (checkpoint, hand-off).</summary>
+    public bool ExportsToStore => Kind is StateRequestKind.Checkpoint or StateRequestKind.HandOff;
+
+    /// <summary>Hand-off: the live keys of the bucket that were freed, set by the session stage.</summary>
+    public int Dropped { get; set; }
+
+    /// <summary>Checkpoint and hand-off: the bucket exported.</summary>
     public int Bucket { get; private init; }
 
     /// <summary>Checkpoint: how many of the exported keys changed since the bucket's previous checkpoint.</summary>

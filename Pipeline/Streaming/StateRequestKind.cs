@@ -24,6 +24,13 @@ internal enum StateRequestKind
     /// </summary>
     Checkpoint,
 
+    /// <summary>
+    /// Hand-off of <see cref="StateRequest.Bucket"/> (cluster mode, the bucket moves to another node): export its keys whose
+    /// state changed since the bucket's last checkpoint to the session store, as <see cref="Checkpoint"/> does, and free every
+    /// live key of the bucket (<see cref="StateRequest.Dropped"/>).
+    /// </summary>
+    HandOff,
+
     /// <summary>Name the buckets with keys whose state changed since their last checkpoint (<see cref="StateRequest.Buckets"/>).</summary>
     DirtyBuckets,
 

@@ -57,12 +57,28 @@ internal sealed class ClusterNode : IDisposable
                      LstmStreamProcess.Dll, "serve", "--model", RunningService.DemoModel, "--no-simulator", "--LstmStream:Math:Backend=managed",
                      "--LstmStream:Console:Enabled=false", $"--LstmStream:Tcp:Endpoint=127.0.0.1:{tcp}", $"--LstmStream:Http:Endpoint=127.0.0.1:{http}",
                      $"--LstmStream:Cluster:Port={clusterPort}", "--LstmStream:Shutdown:Deadline=00:00:30",
+                     // The shared test machine can be slow to open PostgreSQL connections under load.
+                     "--LstmStream:Sessions:StoreTimeout=00:02:00",
                  }.Concat(settings))
         {
             start.ArgumentList.Add(arg);
         }
 
         return new ClusterNode(Process.Start(start)!, tcp, http, clusterPort);
+    }
+
+    /// <summary>
+    /// The outputs of one node without cluster mode (and without a store) fed <paramref name="records"/> on one connection, by
+    /// key in output order: the reference of the cluster tests. <paramref name="started"/> is told the node (to dispose it).
+    /// </summary>
+    public static async Task<Dictionary<string, List<string>>> SingleNodeOutputsAsync(List<string> records, TimeSpan timeout, Action<ClusterNode> started)
+    {
+        var reference = Start(FreePort());
+        started(reference);
+        await reference.WaitUntilServingAsync(timeout);
+        var outputs = await reference.ExchangeAsync(records, timeout);
+        Assert.Equal(0, await reference.StopAsync(timeout));
+        return NdjsonClient.ByKey(outputs);
     }
 
     public static int FreePort()
@@ -103,6 +119,13 @@ internal sealed class ClusterNode : IDisposable
         return JsonDocument.Parse(text).RootElement.Clone();
     }
 
+    /// <summary>GET /metrics of this node (Prometheus text).</summary>
+    public async Task<string> MetricsAsync()
+    {
+        using var http = new HttpClient { BaseAddress = HttpBase, Timeout = TimeSpan.FromSeconds(20) };
+        return await http.GetStringAsync("metrics");
+    }
+
     /// <summary>Waits until this node sees <paramref name="members"/> members, all Up.</summary>
     public async Task WaitForMembersUpAsync(int members, TimeSpan timeout)
     {
@@ -110,10 +133,19 @@ internal sealed class ClusterNode : IDisposable
         var last = "";
         while (true)
         {
-            var cluster = await ClusterAsync();
-            last = cluster.GetRawText();
-            var up = cluster.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Up");
-            if (up == members && cluster.GetProperty("members").GetArrayLength() == members) return;
+            try
+            {
+                var cluster = await ClusterAsync();
+                last = cluster.GetRawText();
+                var up = cluster.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Up");
+                if (up == members && cluster.GetProperty("members").GetArrayLength() == members) return;
+            }
+            catch (HttpRequestException e)
+            {
+                // Serving (the start-up line) comes just before the HTTP endpoint listens.
+                last = e.Message;
+            }
+
             try
             {
                 await Task.Delay(200, cts.Token);

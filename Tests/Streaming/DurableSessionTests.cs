@@ -297,6 +297,47 @@ public sealed class DurableSessionTests : Akka.TestKit.Xunit2.TestKit
         await run.CompleteAsync();
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_hand_off_stores_the_changed_keys_of_its_bucket_frees_all_of_them_and_they_come_back_from_the_store_bitwise(bool asyncLayers)
+    {
+        var rng = new Random(41);
+        var model = RandomModel(rng, 5, [6, 4], HeadActivation.Relu);
+        var steps = InterleavedSteps(rng, keys: 40, maxSteps: 10, width: 5);
+        var cut = steps.Count / 2;
+        var store = new RecordingSessionStore(bucketCount: 4);
+        var run = Start(model, Options(store, asyncLayers));
+        await run.SendAndCollectAsync(Fragments(steps.Take(cut).ToList(), 5, rng, 8), cut);
+        var live = steps.Take(cut).Select(s => s.Key).Distinct().ToList();
+        // A checkpoint of the bucket first, then one key stepped again: the hand-off exports only that key but frees all.
+        var again = steps.Skip(cut).First(s => live.Contains(s.Key));
+        var bucket = KeyBuckets.BucketOf(again.Key, 4);
+        var inBucket = live.Where(k => KeyBuckets.BucketOf(k, 4) == bucket).ToList();
+        Assert.True(inBucket.Count > 1);
+        await run.Handle.State.CheckpointAsync(bucket).WaitAsync(Wait);
+        var rest = steps.Skip(cut).Where(s => !ReferenceEquals(s, again)).ToList();
+        var outputs = await run.SendAndCollectAsync([Fragment([again], 5)], 1);
+
+        var (exported, freed) = await run.Handle.State.HandOffAsync(bucket).WaitAsync(Wait);
+
+        Assert.Equal(1, exported);
+        Assert.Equal(inBucket.Count, freed);
+        var changes = store.AcceptedSoFar().Last();
+        Assert.Equal(bucket, changes.CheckpointBucket);
+        Assert.Equal(new[] { again.Key }, changes.Save.Select(s => s.Key));
+        Assert.Empty(await run.Handle.State.ExportAsync(inBucket).WaitAsync(Wait));
+        Assert.Equal(live.Count - inBucket.Count, (await run.Handle.State.CountsAsync().WaitAsync(Wait)).LiveKeys);
+        Assert.Equal(inBucket.Order(), store.Stored.Keys.Where(k => KeyBuckets.BucketOf(k, 4) == bucket).Order());
+        Assert.DoesNotContain(bucket, await run.Handle.State.DirtyBucketsAsync().WaitAsync(Wait));
+
+        // The bucket's keys are restored from the store on their next records and go on bitwise.
+        outputs.AddRange(await run.SendAndCollectAsync(Fragments(rest, 5, rng, 8), rest.Count));
+        AssertMatchesReference(steps.Skip(cut).ToList(), outputs, Reference(model, steps));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => run.Handle.State.HandOffAsync(4));
+        await run.CompleteAsync();
+    }
+
     [Fact]
     public async Task Without_a_store_checkpoints_are_refused()
     {

@@ -98,6 +98,15 @@ public sealed class ClusterMessageSerializerTests : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(7, changes.Bucket);
         AssertStates(states, changes.Save);
         Assert.Equal(["gone", "ключ"], changes.Delete);
+        Assert.False(changes.Live);
+
+        var export = RoundTrip(new ApplyChanges(7, states, []) { Live = true, Changed = 1 });
+        Assert.True(export.Live);
+        Assert.Equal(1, export.Changed);
+        AssertStates(states, export.Save);
+
+        Assert.Equal(new GetBucketMemory(11), RoundTrip(new GetBucketMemory(11)));
+        Assert.Equal(new BucketMemory(12, 300, 4000), RoundTrip(new BucketMemory(12, 300, 4000)));
 
         Assert.Equal(new SaveBucket(8), RoundTrip(new SaveBucket(8)));
         Assert.Equal(new BucketSaved(9, true, 1234, 5_000_000_000), RoundTrip(new BucketSaved(9, true, 1234, 5_000_000_000)));

@@ -1,0 +1,24 @@
+namespace LstmStream.Actors.Cluster;
+
+/// <summary>
+/// This node's pipeline as its bucket entities see it (cluster mode): they feed it the records routed to their bucket and,
+/// when their shard moves to another node, have it give their bucket's keys back to the store.
+/// </summary>
+public interface IBucketPipeline
+{
+    /// <summary>
+    /// The records enter the pipeline (in the order of the calls, so per-key order holds); their outputs go back to
+    /// <see cref="RoutedRecords.ReplyTo"/>. Throws an <see cref="InvalidOperationException"/> when the pipeline takes no
+    /// more input (it stopped).
+    /// </summary>
+    void Feed(RoutedRecords records);
+
+    /// <summary>
+    /// The hand-off of <paramref name="bucket"/>: waits until every record of the bucket fed so far has come out of the
+    /// pipeline, then has the pipeline export the bucket's keys changed since its last checkpoint to the session store and
+    /// free every key of the bucket, ordered with the data (<c>PipelineStateAccess.HandOffAsync</c>). Completes once the
+    /// store has been told the states (the bucket entity then writes them), with the numbers of keys exported and freed;
+    /// with the pipeline stopped, with none.
+    /// </summary>
+    Task<(int Exported, int Freed)> ReleaseAsync(int bucket);
+}

@@ -1,0 +1,85 @@
+using Akka.Actor;
+using LstmStream.Actors.Cluster;
+using LstmStream.Actors.Persistence;
+using LstmStream.Pipeline.Streaming;
+using LstmStream.Tests.Actors.Persistence;
+using static LstmStream.Actors.Persistence.BucketProtocol;
+
+namespace LstmStream.Tests.Actors.Cluster;
+
+/// <summary>A bucket entity (cluster mode) on a real SQLite snapshot store, with its node's pipeline faked.</summary>
+public sealed class BucketHandOffTests : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), $"lstmstream-handoff-{Guid.NewGuid():N}");
+
+    private sealed class FakePipeline : IBucketPipeline
+    {
+        public List<RoutedRecords> Fed { get; } = [];
+        public TaskCompletionSource<int> ReleaseAsked { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<(int, int)> Released { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Feed(RoutedRecords records)
+        {
+            lock (Fed) Fed.Add(records);
+        }
+
+        public Task<(int Exported, int Freed)> ReleaseAsync(int bucket)
+        {
+            ReleaseAsked.TrySetResult(bucket);
+            return Released.Task;
+        }
+    }
+
+    [Fact]
+    public async Task A_handed_off_bucket_stops_only_after_its_pipeline_released_the_keys_and_their_state_is_written()
+    {
+        var location = SessionStoreLocation.Parse(Path.Combine(_folder, "s.db"), _folder);
+        var (system, store) = await StoredSessions.OpenAsync(location, 4);
+        var pipeline = new FakePipeline();
+        var host = new BucketHost(pipeline, new LocalBuckets(4), new HandOffFigures());
+        var handedOff = new TaskCompletionSource<HandOffFigures.HandOff>(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Figures.OnHandedOff = h => handedOff.TrySetResult(h);
+        var bucket = KeyBuckets.BucketOf("a", 4);
+        var entity = system.ActorOf(BucketActor.ShardedProps(bucket, host));
+        var stopped = entity.WatchAsync();
+        var records = new RoutedRecords(bucket, ActorRefs.Nobody, 1, ["a"], [1], [StepFlags.HasSeq], [7], [0.5f]);
+        entity.Tell(records);
+        await Until(() => host.Entities.Find(bucket) is not null && pipeline.Fed.Count == 1);
+        Assert.Same(records, pipeline.Fed[0]);
+        Assert.Equal(1, host.Figures.BucketsTakenOver);
+
+        entity.Tell(HandOffBucket.Instance);
+        Assert.Equal(bucket, await pipeline.ReleaseAsked.Task.WaitAsync(StoredSessions.Timeout));
+        // The pipeline exports the bucket's changed key to the entity (straight, as the store does for a local bucket)
+        // before the release completes; until then the entity stays.
+        var state = StoredSessions.State("a", 3, 1);
+        host.Entities.Find(bucket)!.Tell(new ApplyChanges(bucket, [state], []));
+        await Task.Delay(300);
+        Assert.False(stopped.IsCompleted);
+        pipeline.Released.SetResult((1, 1));
+
+        Assert.True(await stopped.WaitAsync(StoredSessions.Timeout));
+        Assert.Null(host.Entities.Find(bucket));
+        Assert.Equal(1, host.Figures.BucketsHandedOff);
+        var handOff = await handedOff.Task.WaitAsync(StoredSessions.Timeout);
+        Assert.Equal((bucket, 1, 1, 1), (handOff.Bucket, handOff.Freed, handOff.Exported, handOff.StoredKeys));
+        await system.Terminate();
+
+        // The next owner (another process life) recovers the written state.
+        (system, store) = await StoredSessions.OpenAsync(location, 4);
+        StoredSessions.AssertBitwiseEqual(state, Assert.Single(await store.LoadAsync(["a"], CancellationToken.None)));
+        await system.Terminate();
+    }
+
+    private static async Task Until(Func<bool> condition)
+    {
+        using var cts = new CancellationTokenSource(StoredSessions.Timeout);
+        while (!condition()) await Task.Delay(20, cts.Token);
+    }
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (Directory.Exists(_folder)) Directory.Delete(_folder, recursive: true);
+    }
+}
