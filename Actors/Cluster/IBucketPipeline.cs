@@ -15,8 +15,8 @@ public interface IBucketPipeline
 
     /// <summary>
     /// The hand-off of <paramref name="bucket"/>: waits until every record of the bucket fed so far has come out of the
-    /// pipeline, then has the pipeline export the bucket's keys changed since its last checkpoint to the session store and
-    /// free every key of the bucket, ordered with the data (<c>PipelineStateAccess.HandOffAsync</c>). Completes once the
+    /// pipeline, then has the pipeline export every live key of the bucket to the session store (as a checkpoint does) and
+    /// free them, ordered with the data (<c>PipelineStateAccess.HandOffAsync</c>). Completes once the
     /// store has been told the states (the bucket entity then writes them), with the numbers of keys exported and freed;
     /// with the pipeline stopped, with none.
     /// </summary>

@@ -25,8 +25,8 @@ namespace LstmStream.Actors.Persistence;
 /// <para>
 /// In cluster mode the bucket is a sharded entity (<see cref="BucketShards"/>) living on the node that owns it: it also
 /// hands the <see cref="RoutedRecords"/> of its keys to that node's pipeline (<see cref="IBucketPipeline"/>), stays while its
-/// shard stays (no idle stop) and, when its shard moves (<see cref="HandOffBucket"/>), has the pipeline export the bucket's
-/// changed keys to it and free all of them, writes what is unsaved and stops.
+/// shard stays (no idle stop) and, when its shard moves (<see cref="HandOffBucket"/>), has the pipeline export every live key of
+/// the bucket to it and free them, writes what is unsaved and stops.
 /// </para>
 /// <para>
 /// Snapshots only, no events: a failed write (disk full, database down) is answered to the asker and the changes stay

@@ -189,7 +189,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
 
     /// <summary>
     /// Cluster mode, called by a bucket entity of this node when its shard moves: once the bucket's records fed so far have
-    /// come out, the pipeline exports the bucket's changed keys to the store and frees all of them.
+    /// come out, the pipeline exports every live key of the bucket to the store and frees them.
     /// </summary>
     public async Task<(int Exported, int Freed)> ReleaseAsync(int bucket)
     {

@@ -193,9 +193,9 @@ public sealed class PipelineStateAccess
     }
 
     /// <summary>
-    /// A hand-off of one bucket (cluster mode: the bucket moves to another node), ordered with the data: the keys of
-    /// <paramref name="bucket"/> whose state changed since its last checkpoint are exported to the store exactly as by
-    /// <see cref="CheckpointAsync"/>, and then every live key of the bucket is freed, so the keys' next steps here (if the
+    /// A hand-off of one bucket (cluster mode: the bucket moves to another node), ordered with the data: every live key of
+    /// <paramref name="bucket"/> is exported to the store exactly as by <see cref="CheckpointAsync"/> (the store keeps no
+    /// copy of live keys), and then each of them is freed, so the keys' next steps here (if the
     /// bucket comes back) restore them from the store. Completes after the store's <see cref="ISessionStore.Accept"/> with
     /// the number of keys exported and freed. Records of the bucket still waiting for their keys' stored state are not
     /// waited for: hand a bucket off once its records have come out.

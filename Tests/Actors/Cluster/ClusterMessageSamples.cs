@@ -22,6 +22,8 @@ internal static class ClusterMessageSamples
         nameof(HandOffBucket) => HandOffBucket.Instance,
         nameof(GetNodeStatus) => GetNodeStatus.Instance,
         nameof(NodeStatus) => new NodeStatus(3),
+        nameof(GetBucketMemory) => new GetBucketMemory(1),
+        nameof(BucketMemory) => new BucketMemory(1, 2, 3),
         _ => throw new InvalidOperationException($"no sample of {type.Name}: add one"),
     };
 }
