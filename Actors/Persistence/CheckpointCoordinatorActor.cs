@@ -18,6 +18,13 @@ namespace LstmStream.Actors.Persistence;
 /// <c>maxRetryDelay</c>) instead of the interval; <see cref="SessionStoreFigures.IsDegraded"/> holds until a checkpoint
 /// writes everything again. Checkpoints never overlap: a request waits for the one running.
 /// </para>
+/// <para>
+/// Outputs before state: a bucket is written only once every output the pipeline gave out before that bucket's export
+/// has left the process (<c>outputsSent</c>: MQTT publishes acknowledged by the broker). Else a crash between the write and
+/// the publish would lose those outputs for good: the replayed records are then answered as duplicates (their effect is
+/// stored), never with their <c>y</c>. Outputs not sent within <c>outputsTimeout</c> (broker unreachable) fail the bucket like
+/// a store error: it is kept and retried.
+/// </para>
 /// </summary>
 public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 {
@@ -31,16 +38,22 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     private readonly TimeSpan _interval;
     private readonly TimeSpan _maxRetryDelay;
     private readonly CheckpointRounds _rounds;
+    private readonly Func<CancellationToken, Task>? _outputsSent;
+    private readonly TimeSpan _outputsTimeout;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly SortedSet<int> _retry = [];
     private TimeSpan _retryDelay = FirstRetryDelay;
 
     /// <param name="interval">Time between checkpoints; zero: only when asked.</param>
     /// <param name="rounds">Numbers the checkpoints and reports the written ones to the sources (acknowledgement, commit records); null: a private one.</param>
+    /// <param name="outputsSent">Completes once every output given out by the pipeline before the call has left the process; null: outputs need no wait.</param>
+    /// <param name="outputsTimeout">How long a bucket's write waits for <paramref name="outputsSent"/> before it fails (and is retried).</param>
     public CheckpointCoordinatorActor(ICheckpointSource source, PersistentSessionStore store, TimeSpan interval, TimeSpan maxRetryDelay,
-        CheckpointRounds? rounds = null)
+        CheckpointRounds? rounds = null, Func<CancellationToken, Task>? outputsSent = null, TimeSpan outputsTimeout = default)
     {
         _source = source;
+        _outputsSent = outputsSent;
+        _outputsTimeout = outputsTimeout > TimeSpan.Zero ? outputsTimeout : TimeSpan.FromSeconds(30);
         _rounds = rounds ?? new CheckpointRounds(active: true);
         _store = store;
         _interval = interval;
@@ -57,8 +70,8 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(ICheckpointSource source, PersistentSessionStore store, TimeSpan interval, TimeSpan maxRetryDelay,
-        CheckpointRounds? rounds = null) =>
-        Akka.Actor.Props.Create(() => new CheckpointCoordinatorActor(source, store, interval, maxRetryDelay, rounds));
+        CheckpointRounds? rounds = null, Func<CancellationToken, Task>? outputsSent = null, TimeSpan outputsTimeout = default) =>
+        Akka.Actor.Props.Create(() => new CheckpointCoordinatorActor(source, store, interval, maxRetryDelay, rounds, outputsSent, outputsTimeout));
 
     protected override void PreStart() => Schedule(_interval);
 
@@ -95,6 +108,7 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
             try
             {
                 keys += await _source.CheckpointAsync(bucket).ConfigureAwait(true);
+                await OutputsSentAsync().ConfigureAwait(true);
                 writing.Enqueue((bucket, _store.SaveBucketAsync(bucket, CancellationToken.None)));
             }
             catch (Exception e)
@@ -137,6 +151,22 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
                       $"they are kept and retried in {_retryDelay.TotalSeconds:0.#} s";
         _log.Warning("Checkpoint: {0}; serving goes on", message);
         return (completed, new SessionStoreException(message, first.Reason));
+    }
+
+    /// <summary>Waits until the outputs of every step the bucket's state holds have left the process (see the class remarks).</summary>
+    private async Task OutputsSentAsync()
+    {
+        if (_outputsSent is null) return;
+        using var timeout = new CancellationTokenSource(_outputsTimeout);
+        try
+        {
+            await _outputsSent(timeout.Token).ConfigureAwait(true);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            throw new SessionStoreException(
+                $"the outputs of the steps it holds were not sent within {_outputsTimeout.TotalSeconds:0.#} s (is the MQTT broker reachable?), so it is not written yet");
+        }
     }
 
     private TimeSpan Finish(long started, int keys, bool succeeded)

@@ -45,6 +45,15 @@ public interface IChannelOutput
     }
 
     /// <summary>
+    /// Completes once every output handed over before the call (through <see cref="OnOutputsDelivered"/>) has left the
+    /// process for good (MQTT: its publish acknowledged by the broker), or was dropped for good (logged). A checkpoint waits
+    /// for this before it writes the state of those steps, so a crash never leaves a step stored whose output was not sent.
+    /// By default completed: the channel's outputs need no wait (a connection that is lost loses its unsent outputs
+    /// anyway, and its client resends what was not committed).
+    /// </summary>
+    Task OutputsSentAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
     /// A record of this channel that was rejected (reported through <see cref="PipelineConnection.Reject"/>). Called on
     /// the thread that reported it; must not block.
     /// </summary>

@@ -12,7 +12,8 @@ namespace LstmStream.Hosting.Operations;
 /// <item><c>lstmstream.tcp.connections.refused</c> — TCP connections refused, tagged <c>reason</c>: <c>limit</c> (<c>Tcp:MaxConnections</c>
 /// were open), <c>tls</c> (the TLS handshake failed or timed out), <c>auth</c> (no or an unknown identity)</item>
 /// <item><c>lstmstream.tcp.connections.idle_closed</c> — TCP connections closed by <c>Tcp:IdleTimeout</c></item>
-/// <item><c>lstmstream.mqtt.acknowledged</c> — QoS 1/2 MQTT readings acknowledged to the broker</item>
+/// <item><c>lstmstream.mqtt.acknowledged</c> — QoS 1/2 MQTT readings acknowledged to the broker (this and the next
+/// only exist once the MQTT channel has started: a service without MQTT exports no MQTT figures)</item>
 /// <item><c>lstmstream.mqtt.awaiting_acknowledgement</c> — MQTT readings received and not yet acknowledged (with
 /// <c>Mqtt:Acknowledge = AfterCheckpoint</c>: those the last written checkpoint does not cover; bounded by the broker's
 /// in-flight window, <c>Mqtt:Client:ReceiveMaximum</c>)</item>
@@ -27,10 +28,11 @@ public sealed class ChannelMetrics
     private readonly Histogram<double> _latency;
     private readonly Counter<long> _received;
     private readonly Counter<long> _rejected;
+    private readonly Meter _meter;
     private long _dropped;
     private readonly long[] _connectionsRefused = new long[RefusalReasons.Length];
     private long _idleClosed;
-    private Func<long>? _mqttAcknowledged, _mqttAwaiting;
+    private int _mqttObserved;
 
     /// <summary>The values of the <c>reason</c> tag of <c>lstmstream.tcp.connections.refused</c>.</summary>
     private static readonly string[] RefusalReasons = ["limit", "tls", "auth"];
@@ -38,7 +40,7 @@ public sealed class ChannelMetrics
     public ChannelMetrics(IMeterFactory meterFactory)
     {
         // The factory hands out one meter per name: these instruments sit beside ServiceMetrics' ones.
-        var meter = meterFactory.Create(ServiceMetrics.MeterName);
+        var meter = _meter = meterFactory.Create(ServiceMetrics.MeterName);
         _latency = meter.CreateHistogram<double>("lstmstream.record.latency", "s", "Time from a record's ingress to its output reaching its channel",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         _received = meter.CreateCounter<long>("lstmstream.records.received", "{record}", "Records accepted into the pipeline");
@@ -50,17 +52,20 @@ public sealed class ChannelMetrics
             "TCP connections refused: limit (Tcp:MaxConnections were open), tls (handshake failed), auth (no or an unknown identity)");
         meter.CreateObservableCounter("lstmstream.tcp.connections.idle_closed", () => Interlocked.Read(ref _idleClosed), "{connection}",
             "TCP connections closed after Tcp:IdleTimeout without input or pending output");
-        meter.CreateObservableCounter("lstmstream.mqtt.acknowledged", () => _mqttAcknowledged?.Invoke() ?? 0, "{message}",
-            "QoS 1/2 MQTT readings acknowledged to the broker");
-        meter.CreateObservableGauge("lstmstream.mqtt.awaiting_acknowledgement", () => _mqttAwaiting?.Invoke() ?? 0, "{message}",
-            "MQTT readings received and not yet acknowledged (after the checkpoint: not yet covered by a written checkpoint)");
     }
 
-    /// <summary>The MQTT ingress's acknowledgement figures (read when the metrics are collected).</summary>
+    /// <summary>
+    /// The MQTT ingress's acknowledgement figures (read when the metrics are collected): registers their instruments, so
+    /// only a service whose MQTT channel runs exports them. Once per service.
+    /// </summary>
     public void ObserveMqttAcknowledgement(Func<long> acknowledged, Func<long> awaiting)
     {
-        _mqttAcknowledged = acknowledged;
-        _mqttAwaiting = awaiting;
+        ArgumentNullException.ThrowIfNull(acknowledged);
+        ArgumentNullException.ThrowIfNull(awaiting);
+        if (Interlocked.Exchange(ref _mqttObserved, 1) != 0) throw new InvalidOperationException("the MQTT acknowledgement figures are already observed");
+        _meter.CreateObservableCounter("lstmstream.mqtt.acknowledged", acknowledged, "{message}", "QoS 1/2 MQTT readings acknowledged to the broker");
+        _meter.CreateObservableGauge("lstmstream.mqtt.awaiting_acknowledgement", awaiting, "{message}",
+            "MQTT readings received and not yet acknowledged (after the checkpoint: not yet covered by a written checkpoint)");
     }
 
     public void RecordLatency(TimeSpan latency, string channelKind) =>

@@ -224,6 +224,25 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         return connection;
     }
 
+    /// <summary>
+    /// Completes once every output the outbox has handed to a connection so far has left the process
+    /// (<see cref="IChannelOutput.OutputsSentAsync"/> of each connected channel). The outbox runs in the pipeline's stream
+    /// right after its last stage, so when a checkpoint's export of a bucket has come out of the pipeline, every output of
+    /// a step before it has been handed over: the checkpoint calls this before it writes the bucket. Cluster mode: outputs
+    /// sent back to another node are not followed.
+    /// </summary>
+    public Task OutputsSentAsync(CancellationToken cancellationToken)
+    {
+        List<Task>? pending = null;
+        foreach (var connection in _connections.Values)
+        {
+            var sent = connection.Output.OutputsSentAsync(cancellationToken);
+            if (!sent.IsCompletedSuccessfully) (pending ??= []).Add(sent);
+        }
+
+        return pending is null ? Task.CompletedTask : Task.WhenAll(pending);
+    }
+
     /// <summary>Takes no more input; completes when every batch already taken has passed the outbox.</summary>
     public Task CompleteAsync()
     {

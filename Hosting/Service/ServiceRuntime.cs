@@ -112,7 +112,7 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
         }
 
         _started = true;
-        _sessionStore.StartCheckpoints(started.Handle.State);
+        _sessionStore.StartCheckpoints(started.Handle.State, _hub.OutputsSentAsync);
         _metrics.AttachPipeline(started.Handle.Sessions, served.BackendName, served.Backends.Choices, _hub);
         _ = _hub.Completion.ContinueWith(OnPipelineStopped, TaskScheduler.Default);
 

@@ -88,11 +88,14 @@ public sealed class SessionStoreService : ISessionStoreAccess
     }
 
     /// <summary>Starts the checkpoints of the running pipeline (after <see cref="OpenAsync"/>).</summary>
-    public void StartCheckpoints(PipelineStateAccess state)
+    /// <param name="outputsSent">Completes once every output the pipeline gave out before the call has left the process
+    /// (<see cref="PipelineHub.OutputsSentAsync"/>): a bucket is written only after the outputs of the steps it holds.</param>
+    public void StartCheckpoints(PipelineStateAccess state, Func<CancellationToken, Task>? outputsSent = null)
     {
         if (_store is null) return;
         _coordinator = _system.ActorOf(
-            CheckpointCoordinatorActor.Props(_checkpointSource(state), _store, _settings.Checkpoint.Interval, _settings.Checkpoint.MaxRetryDelay, Rounds),
+            CheckpointCoordinatorActor.Props(_checkpointSource(state), _store, _settings.Checkpoint.Interval, _settings.Checkpoint.MaxRetryDelay, Rounds,
+                outputsSent, _settings.StoreTimeout),
             "checkpoints");
     }
 

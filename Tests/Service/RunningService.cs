@@ -22,7 +22,7 @@ internal sealed class RunningService : IAsyncDisposable
 
     private readonly LogCapture _logs;
 
-    private RunningService(Task<int> run, CancellationTokenSource stopSource, WebApplication app, StringWriter errors, LogCapture logs)
+    private RunningService(Task<int> run, CancellationTokenSource stopSource, WebApplication app, StringWriter errors, LogCapture logs, HostMetrics metrics)
     {
         _run = run;
         _stopSource = stopSource;
@@ -32,6 +32,8 @@ internal sealed class RunningService : IAsyncDisposable
         var tcp = app.Services.GetService<TcpIngress>();
         TcpEndpoint = tcp?.LocalEndpoint;
         HttpBase = new Uri($"http://{app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Hosting.Options.ServiceOptions>>().Value.Http.Endpoint}/");
+        Metrics = metrics;
+        metrics.Attach(app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
     }
 
     public static string DemoModel => Path.Combine(SharedData.RepositoryRoot, "models", "demo.onnx");
@@ -42,6 +44,8 @@ internal sealed class RunningService : IAsyncDisposable
     public IReadOnlyCollection<string> Logs => _logs.Lines;
     public IPEndPoint? TcpEndpoint { get; }
     public Uri HttpBase { get; }
+    /// <summary>This host's own instruments (<c>/metrics</c> also shows other in-process hosts').</summary>
+    public HostMetrics Metrics { get; }
     public PipelineHub Hub => App.Services.GetRequiredService<PipelineHub>();
     public ServiceRuntime Runtime => App.Services.GetRequiredService<ServiceRuntime>();
 
@@ -62,6 +66,7 @@ internal sealed class RunningService : IAsyncDisposable
         args.AddRange(settings);
         var errors = new StringWriter();
         var logs = new LogCapture();
+        var metrics = new HostMetrics();
         var started = new TaskCompletionSource<WebApplication>(TaskCreationOptions.RunContinuationsAsynchronously);
         var service = new CancellationTokenSource();
         var run = Task.Run(() => ServiceRunner.RunAsync([.. args], errors, service.Token,
@@ -73,8 +78,12 @@ internal sealed class RunningService : IAsyncDisposable
             app => started.TrySetResult(app)));
         var first = await Task.WhenAny(run, started.Task).WaitAsync(TimeSpan.FromSeconds(60));
         if (first == run)
+        {
+            metrics.Dispose();
             throw new InvalidOperationException($"service did not start (exit {await run}): {errors}");
-        return new RunningService(run, service, await started.Task, errors, logs);
+        }
+
+        return new RunningService(run, service, await started.Task, errors, logs, metrics);
     }
 
     /// <summary>The first log line (past or to come) that contains <paramref name="fragment"/>; fails after <paramref name="timeout"/>.</summary>
@@ -108,6 +117,7 @@ internal sealed class RunningService : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (!_run.IsCompleted) await StopAsync();
+        Metrics.Dispose();
         _stopSource.Dispose();
     }
 

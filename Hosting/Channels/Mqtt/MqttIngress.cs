@@ -37,6 +37,7 @@ public sealed class MqttIngress : IIngress, IChannelOutput, IAsyncDisposable
     private readonly ILogger<MqttIngress> _logger;
     private readonly Channel<StepBatch> _outputs = Channel.CreateUnbounded<StepBatch>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _abort = new();
+    private readonly SentOutputs _sent = new();
     private MqttRecordIngress? _ingress;
     private MqttAcknowledger? _acknowledger;
     private MqttOutputPublisher? _publisher;
@@ -108,12 +109,17 @@ public sealed class MqttIngress : IIngress, IChannelOutput, IAsyncDisposable
     {
         if (_collecting is not { } collected) return;
         _collecting = null;
+        _sent.HandedOver();
         if (!_outputs.Writer.TryWrite(collected))
         {
             _connection!.Release(collected.Count);
             collected.Release();
+            _sent.Settled(1);
         }
     }
+
+    /// <summary>Completes once the outputs handed over so far are published (acknowledged by the broker at QoS 1/2) or failed for good.</summary>
+    public Task OutputsSentAsync(CancellationToken cancellationToken) => _sent.WaitAsync(cancellationToken);
 
     /// <summary>The MQTT ingress reports its own parse errors on the error topic; nothing else rejects here.</summary>
     public void OnError(RecordError error)
@@ -146,6 +152,7 @@ public sealed class MqttIngress : IIngress, IChannelOutput, IAsyncDisposable
         finally
         {
             _outputs.Writer.TryComplete();
+            _sent.Close();
             _connection.Close();
             if (_acknowledger is null && _ingress is not null) await _ingress.DisposeAsync().ConfigureAwait(false);
             if (_publisher is not null) await _publisher.DisposeAsync().ConfigureAwait(false);
@@ -173,7 +180,7 @@ public sealed class MqttIngress : IIngress, IChannelOutput, IAsyncDisposable
         {
             // Everything queued while the last publish waited for the broker goes out together, up to the first
             // repeated key (its output waits for the next round, so each key's outputs stay in order).
-            var batch = TakeDistinctKeys(keys);
+            var batch = TakeDistinctKeys(keys, out var parts);
             try
             {
                 if (!abort.IsCancellationRequested) await publisher.PublishBatchAsync(batch, abort).ConfigureAwait(false);
@@ -191,14 +198,18 @@ public sealed class MqttIngress : IIngress, IChannelOutput, IAsyncDisposable
                 if (!abort.IsCancellationRequested) _acknowledger?.Published(batch.Tags.AsSpan(0, batch.Count));
                 connection.Release(batch.Count);
                 batch.Release();
+                _sent.Settled(parts);
             }
         }
+
+        _sent.Close();
     }
 
     /// <summary>The queued output batches merged while their keys are distinct (at least the first, at most 4096 rows).</summary>
-    private StepBatch TakeDistinctKeys(HashSet<string> keys)
+    private StepBatch TakeDistinctKeys(HashSet<string> keys, out int parts)
     {
         _outputs.Reader.TryRead(out var first);
+        parts = 1;
         keys.Clear();
         for (var r = 0; r < first!.Count; r++) keys.Add(first.Keys[r]);
         List<StepBatch>? merged = null;
@@ -209,6 +220,7 @@ public sealed class MqttIngress : IIngress, IChannelOutput, IAsyncDisposable
             for (var r = 0; r < next.Count; r++) keys.Add(next.Keys[r]);
             (merged ??= [first]).Add(next);
             rows += next.Count;
+            parts++;
         }
 
         keys.Clear();

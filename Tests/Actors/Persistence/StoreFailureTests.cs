@@ -236,6 +236,64 @@ public sealed class StoreFailureTests : Akka.TestKit.Xunit2.TestKit
     }
 
     /// <summary>A second region on the same (test) store: what a restarted service would read.</summary>
+    [Fact]
+    public async Task A_bucket_is_written_only_once_the_outputs_of_the_steps_it_holds_have_left_the_process()
+    {
+        var store = await StoredSessions.OpenAsync(Sys, 8);
+        var source = new FakeCheckpointSource(store);
+        var asked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var coordinator = Sys.ActorOf(CheckpointCoordinatorActor.Props(source, store, TimeSpan.Zero, TimeSpan.FromSeconds(5),
+            outputsSent: _ =>
+            {
+                asked.TrySetResult();
+                return sent.Task;
+            }));
+        var state = StoredSessions.State("k", 7, 70);
+        source.Step(state);
+
+        var checkpoint = coordinator.Ask<CheckpointCoordinatorActor.CheckpointCompleted>(CheckpointCoordinatorActor.CheckpointNow.Instance, StoredSessions.Timeout);
+        await asked.Task.WaitAsync(StoredSessions.Timeout);
+        // Exported, and waiting for the outputs: the snapshot is not written (a crash now leaves the store without it, so
+        // the replayed record is stepped again and its output produced again, instead of answered as a duplicate).
+        Assert.Equal([KeyBuckets.BucketOf("k", 8)], source.Exported);
+        Assert.Empty(await (await OpenAgainAsync(8)).LoadAsync(["k"], CancellationToken.None));
+        Assert.False(checkpoint.IsCompleted);
+
+        sent.SetResult();
+        var done = await checkpoint;
+        Assert.Equal(1, done.Buckets);
+        StoredSessions.AssertBitwiseEqual(state, Assert.Single(await (await OpenAgainAsync(8)).LoadAsync(["k"], CancellationToken.None)));
+    }
+
+    [Fact]
+    public async Task Outputs_not_sent_in_time_fail_the_bucket_which_is_written_by_a_later_checkpoint_once_they_are()
+    {
+        var store = await StoredSessions.OpenAsync(Sys, 8);
+        var source = new FakeCheckpointSource(store);
+        var rounds = new CheckpointRounds(active: true);
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var coordinator = Sys.ActorOf(CheckpointCoordinatorActor.Props(source, store, TimeSpan.Zero, TimeSpan.FromSeconds(5), rounds,
+            outputsSent: cancellation => sent.Task.WaitAsync(cancellation), outputsTimeout: TimeSpan.FromMilliseconds(200)));
+        var state = StoredSessions.State("k", 3, 30);
+        source.Step(state);
+
+        var failure = await Assert.ThrowsAsync<SessionStoreException>(() =>
+            coordinator.Ask<CheckpointCoordinatorActor.CheckpointCompleted>(CheckpointCoordinatorActor.CheckpointNow.Instance, StoredSessions.Timeout));
+        Assert.Contains("the outputs of the steps it holds were not sent within 0.2 s", failure.Message, StringComparison.Ordinal);
+        Assert.True(store.Figures.IsDegraded);
+        Assert.Equal(0, rounds.LastCommitted);
+        Assert.Empty(await (await OpenAgainAsync(8)).LoadAsync(["k"], CancellationToken.None));
+
+        // The outputs are out: the bucket kept for retry (not dirty any more) is written, after the same wait.
+        sent.SetResult();
+        var done = await coordinator.Ask<CheckpointCoordinatorActor.CheckpointCompleted>(CheckpointCoordinatorActor.CheckpointNow.Instance, StoredSessions.Timeout);
+        Assert.Equal(1, done.Buckets);
+        Assert.False(store.Figures.IsDegraded);
+        Assert.Equal(2, rounds.LastCommitted);
+        StoredSessions.AssertBitwiseEqual(state, Assert.Single(await (await OpenAgainAsync(8)).LoadAsync(["k"], CancellationToken.None)));
+    }
+
     private Task<PersistentSessionStore> OpenAgainAsync(int buckets)
     {
         var region = Sys.ActorOf(BucketRegionActor.Props(TimeSpan.FromMinutes(5)), $"sessions-store-{Guid.NewGuid():N}");

@@ -13,8 +13,9 @@ namespace LstmStream.Tests.Channels.Mqtt;
 [Collection(ServiceHostCollection.Name)]
 public sealed class MqttAcknowledgementServiceTests : IClassFixture<ReplayBroker>, IClassFixture<PostgreSqlServer>, IDisposable
 {
-    private const string Acknowledged = "lstmstream_mqtt_acknowledged_total";
-    private const string Awaiting = "lstmstream_mqtt_awaiting_acknowledgement";
+    // Read from the host's own instruments: /metrics would also show other in-process hosts' (see HostMetrics).
+    private const string Acknowledged = "lstmstream.mqtt.acknowledged";
+    private const string Awaiting = "lstmstream.mqtt.awaiting_acknowledgement";
     private readonly MosquittoBroker _broker;
     private readonly PostgreSqlServer _postgres;
     private readonly string _folder = Path.Combine(Path.GetTempPath(), $"lstmstream-mqtt-ack-{Guid.NewGuid():N}");
@@ -28,7 +29,7 @@ public sealed class MqttAcknowledgementServiceTests : IClassFixture<ReplayBroker
 
     private string ClientId => $"ack-{_prefix}";
 
-    [Fact(Skip = "Flaky in the full suite (issue 12): in 1 of 3 clean CI runs the metric read back after a restart or an outage was another value than this host's (acknowledged 0 after 12, a duplicate counted); not yet known whether a reconnect or metrics of another host; passes alone")]
+    [Fact(Skip = "Flaky (issue 12): in 3 of 8 runs one reading of the first service was delivered again after its graceful stop (received 2 instead of 1, or the one received answered as a duplicate), so not every reading the final checkpoint stored was acknowledged; the failure message shows the first service's log; cause not found")]
     public async Task Readings_wait_for_a_written_checkpoint_and_a_graceful_stop_acknowledges_what_its_final_checkpoint_stored()
     {
         const int keys = 3;
@@ -37,32 +38,33 @@ public sealed class MqttAcknowledgementServiceTests : IClassFixture<ReplayBroker
             "--LstmStream:Sessions:Checkpoint:Interval=01:00:00"];
         await PrepareSessionAsync(_broker, _prefix, ClientId);
         await using var client = await MqttTestClient.ConnectAsync(_broker, OutputFilter(_prefix));
+        string firstLog;
         await using (var service = await RunningService.StartAsync(settings))
         {
-            using var http = new HttpClient { BaseAddress = service.HttpBase, Timeout = ReplayTimeout };
             await PublishAsync(client, _prefix, keys, 1, 4);
             // A QoS 0 reading among them keeps its place too (nothing to acknowledge, but its output is its own).
             await client.PublishAsync(ReadingTopic(_prefix, 0), Payload(0, 5), MqttQualityOfServiceLevel.AtMostOnce);
             await client.PublishAsync(ReadingTopic(_prefix, 0), Payload(0, 6));
             await WaitForOutputsAsync(client, keys * 4 + 2);
 
-            Assert.Equal(0, await MetricAsync(http, Acknowledged));
-            Assert.Equal(keys * 4 + 2, await MetricAsync(http, Awaiting));
+            Assert.Equal(0, service.Metrics.Read(Acknowledged));
+            Assert.Equal(keys * 4 + 2, service.Metrics.Read(Awaiting));
             Assert.Equal(0, await service.StopAsync());
             Assert.Contains(service.Logs, l => l.Contains("Final checkpoint", StringComparison.Ordinal));
+            firstLog = string.Join("\n", service.Logs);
         }
 
         // A new process on the same session: had the readings not been acknowledged, the broker would deliver them again
         // before the reading published now, and they would be received (and answered as duplicates) before it.
         await using (var service = await RunningService.StartAsync(settings))
         {
-            using var http = new HttpClient { BaseAddress = service.HttpBase, Timeout = ReplayTimeout };
             await PublishAsync(client, _prefix, keys: 1, 7, 7);
             await WaitForOutputsAsync(client, keys * 4 + 3);
 
-            Assert.Equal(1, await MetricAsync(http, "lstmstream_records_received_total"));
-            Assert.Equal(0, await MetricAsync(http, "lstmstream_sessions_duplicates_total"));
-            Assert.Equal(1, await MetricAsync(http, Awaiting));
+            var received = service.Metrics.Read("lstmstream.records.received");
+            Assert.True(received == 1, $"{received} readings received after the restart; log of the first service:\n{firstLog}");
+            Assert.Equal(0, service.Metrics.Read("lstmstream.sessions.duplicates"));
+            Assert.Equal(1, service.Metrics.Read(Awaiting));
         }
 
         var outputs = Outputs(client);
@@ -70,18 +72,18 @@ public sealed class MqttAcknowledgementServiceTests : IClassFixture<ReplayBroker
         Assert.DoesNotContain(outputs, o => o.IsDuplicate);
     }
 
-    [Fact(Skip = "Flaky in the full suite (issue 12): in 1 of 3 clean CI runs the metric read back after a restart or an outage was another value than this host's (acknowledged 0 after 12, a duplicate counted); not yet known whether a reconnect or metrics of another host; passes alone")]
+    [Fact]
     public async Task While_PostgreSQL_is_down_nothing_more_is_acknowledged_and_acknowledgement_resumes_once_it_is_back()
     {
         const int keys = 4;
         string[] settings = [.. Settings(_broker, _prefix, ClientId), $"--LstmStream:Sessions:Store={await _postgres.CreateDatabaseAsync()}",
             "--LstmStream:Sessions:Buckets=8", "--LstmStream:Sessions:Checkpoint:Interval=00:00:00.3", "--LstmStream:Sessions:Checkpoint:MaxRetryDelay=00:00:01"];
         await using var served = await ServedAsync(settings);
-        var (client, http) = (served.Client, served.Http);
+        var (client, service, http) = (served.Client, served.Service, served.Http);
 
         await PublishAsync(client, _prefix, keys, 1, 3);
         await WaitForOutputsAsync(client, keys * 3);
-        await WaitForMetricAsync(http, Acknowledged, v => v >= keys * 3, "the first readings' checkpoint");
+        await service.Metrics.WaitForAsync(Acknowledged, v => v >= keys * 3, "the first readings' checkpoint", ReplayTimeout);
 
         try
         {
@@ -90,11 +92,11 @@ public sealed class MqttAcknowledgementServiceTests : IClassFixture<ReplayBroker
             // Serving goes on while the store is down.
             await WaitForOutputsAsync(client, keys * 6);
             // Two more failed checkpoints: the second began after every output above was delivered, so it would have covered them.
-            var failures = await MetricAsync(http, "lstmstream_sessions_checkpoint_failures_total");
-            await WaitForMetricAsync(http, "lstmstream_sessions_checkpoint_failures_total", v => v >= failures + 2, "failed checkpoints");
+            var failures = service.Metrics.Read("lstmstream.sessions.checkpoint.failures") ?? 0;
+            await service.Metrics.WaitForAsync("lstmstream.sessions.checkpoint.failures", v => v >= failures + 2, "failed checkpoints", ReplayTimeout);
 
-            Assert.Equal(keys * 3, await MetricAsync(http, Acknowledged));
-            Assert.Equal(keys * 3, await MetricAsync(http, Awaiting));
+            Assert.Equal(keys * 3, service.Metrics.Read(Acknowledged));
+            Assert.Equal(keys * 3, service.Metrics.Read(Awaiting));
             Assert.Contains("degraded", await http.GetStringAsync("health"), StringComparison.Ordinal);
         }
         finally
@@ -102,10 +104,10 @@ public sealed class MqttAcknowledgementServiceTests : IClassFixture<ReplayBroker
             if (!_postgres.IsRunning) await _postgres.StartAsync();
         }
 
-        await WaitForMetricAsync(http, Acknowledged, v => v >= keys * 6, "acknowledgement after the store is back");
-        Assert.Equal(keys * 6, await MetricAsync(http, Acknowledged));
-        Assert.Equal(0, await MetricAsync(http, Awaiting));
-        Assert.Equal(0, await MetricAsync(http, "lstmstream_sessions_store_degraded"));
+        await service.Metrics.WaitForAsync(Acknowledged, v => v >= keys * 6, "acknowledgement after the store is back", ReplayTimeout);
+        Assert.Equal(keys * 6, service.Metrics.Read(Acknowledged));
+        Assert.Equal(0, service.Metrics.Read(Awaiting));
+        Assert.Equal(0, service.Metrics.Read("lstmstream.sessions.store.degraded"));
     }
 
     [Fact]
@@ -120,8 +122,8 @@ public sealed class MqttAcknowledgementServiceTests : IClassFixture<ReplayBroker
         await PublishAsync(client, _prefix, keys, 1, 3);
         await WaitForOutputsAsync(client, keys * 3);
 
-        Assert.Equal(keys * 3, await MetricAsync(http, Acknowledged));
-        Assert.Equal(0, await MetricAsync(http, Awaiting));
+        Assert.Equal(keys * 3, service.Metrics.Read(Acknowledged));
+        Assert.Equal(0, service.Metrics.Read(Awaiting));
         Assert.Contains(service.Logs, l => l.Contains("acknowledged on receipt", StringComparison.Ordinal));
     }
 
