@@ -85,7 +85,7 @@ public sealed class NdjsonStreamChannelTests : IDisposable
     }
 
     /// <summary>Keeps every write as one string.</summary>
-    private sealed class RecordingOutput : Stream
+    private sealed class RecordingOutput : WriteOnlyTestStream
     {
         public BlockingCollection<string> Writes { get; } = [];
 
@@ -99,14 +99,5 @@ public sealed class NdjsonStreamChannelTests : IDisposable
         }
 
         public override void Write(byte[] buffer, int offset, int count) => Writes.Add(Encoding.UTF8.GetString(buffer, offset, count));
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

@@ -6,6 +6,7 @@ using Akka.Streams;
 using Akka.Streams.Dsl;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
+using LstmStream.Tests.Support;
 
 namespace LstmStream.Tests.Records;
 
@@ -251,7 +252,7 @@ public sealed class NdjsonRunnerTests : Akka.TestKit.Xunit2.TestKit
     }
 
     /// <summary>An output stream that takes a millisecond per write and records how far the reader ran ahead.</summary>
-    private sealed class SlowOutput(GeneratedInput input) : Stream
+    private sealed class SlowOutput(GeneratedInput input) : WriteOnlyTestStream
     {
         public long LinesWritten { get; private set; }
         public long MaxLinesAhead { get; private set; }
@@ -262,15 +263,5 @@ public sealed class NdjsonRunnerTests : Akka.TestKit.Xunit2.TestKit
             Thread.Sleep(1);
             LinesWritten += buffer.AsSpan(offset, count).Count((byte)'\n');
         }
-
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

@@ -5,6 +5,7 @@ using Akka.Streams.Dsl;
 using Akka.Streams.TestKit;
 using LstmStream.Pipeline.Records;
 using LstmStream.Pipeline.Streaming;
+using LstmStream.Tests.Support;
 
 namespace LstmStream.Tests.Records;
 
@@ -169,17 +170,8 @@ public sealed class NdjsonSourceStageTests : Akka.TestKit.Xunit2.TestKit
         }
     }
 
-    private sealed class UnreadableStream : Stream
+    private sealed class UnreadableStream : WriteOnlyTestStream
     {
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) { }
     }
 }
