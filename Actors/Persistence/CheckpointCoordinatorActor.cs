@@ -9,9 +9,9 @@ namespace LstmStream.Actors.Persistence;
 /// admin path, graceful shutdown). A checkpoint asks the pipeline which buckets hold keys stepped since their last
 /// checkpoint, adds the buckets the store was told evictions and deletes for, and then, bucket by bucket, has the
 /// pipeline export that bucket's live keys to the store (the bucket actors keep no copy of live keys) and starts the
-/// bucket's snapshot write; while up to
-/// <see cref="WritesInFlight"/> writes are under way the next bucket is exported, so at most that many buckets' copies
-/// are in flight and the stream is held only while one bucket's rows are copied out.
+/// bucket's snapshot write. Up to <see cref="ExportsInFlight"/> exports travel through the stream together and up to
+/// <see cref="WritesInFlight"/> writes are under way meanwhile, so at most that many buckets' copies are in flight
+/// and the stream is held only while one bucket's rows are copied out.
 /// <para>
 /// A bucket that cannot be written (disk full, database down) does not stop the others nor the service: it is logged,
 /// counted, kept for the next checkpoint, and the next one runs after a backoff (1 s, doubling up to
@@ -32,6 +32,9 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
 
     /// <summary>Bucket writes a checkpoint keeps in flight while it exports the next buckets.</summary>
     public const int WritesInFlight = 4;
+
+    /// <summary>Bucket exports a checkpoint sends through the stream together.</summary>
+    public const int ExportsInFlight = 16;
 
     private readonly ICheckpointSource _source;
     private readonly PersistentSessionStore _store;
@@ -99,22 +102,33 @@ public sealed class CheckpointCoordinatorActor : ReceiveActor, IWithTimers
         buckets.UnionWith(_store.TakePendingBuckets());
         buckets.UnionWith(_retry);
         _retry.Clear();
-        // The next bucket is exported while earlier ones are written: at most WritesInFlight buckets' copies at once
-        // (each bucket is exported and written once per checkpoint, so its order holds), never all state. Every bucket
-        // written is exported first, dirty or not: its live keys' states come from the pipeline, not from the bucket.
+        // Up to ExportsInFlight buckets' exports travel through the stream together (each waits behind the batches in
+        // flight, so one at a time would make a checkpoint of many buckets last far longer than its interval), and up to
+        // WritesInFlight writes are under way meanwhile: at most that many buckets' copies at once, never all state.
+        // Each bucket is exported and then written once per checkpoint, so its order holds. Every bucket written is
+        // exported first, dirty or not: its live keys' states come from the pipeline, not from the bucket.
+        var exporting = new Queue<(int Bucket, Task<int> Export)>();
         var writing = new Queue<(int Bucket, Task<BucketProtocol.BucketSaved> Write)>();
         foreach (var bucket in buckets)
         {
+            exporting.Enqueue((bucket, _source.CheckpointAsync(bucket)));
+            while (exporting.Count >= ExportsInFlight) await Exported(exporting.Dequeue()).ConfigureAwait(true);
+        }
+
+        while (exporting.Count > 0) await Exported(exporting.Dequeue()).ConfigureAwait(true);
+
+        async Task Exported((int Bucket, Task<int> Export) pending)
+        {
             try
             {
-                keys += await _source.CheckpointAsync(bucket).ConfigureAwait(true);
+                keys += await pending.Export.ConfigureAwait(true);
                 await OutputsSentAsync().ConfigureAwait(true);
-                writing.Enqueue((bucket, _store.SaveBucketAsync(bucket, CancellationToken.None)));
+                writing.Enqueue((pending.Bucket, _store.SaveBucketAsync(pending.Bucket, CancellationToken.None)));
             }
             catch (Exception e)
             {
-                _retry.Add(bucket);
-                failed.Add((bucket, e.GetBaseException()));
+                _retry.Add(pending.Bucket);
+                failed.Add((pending.Bucket, e.GetBaseException()));
             }
 
             while (writing.Count >= WritesInFlight) await Written(writing.Dequeue()).ConfigureAwait(true);
