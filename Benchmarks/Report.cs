@@ -115,7 +115,7 @@ internal sealed class Report
         foreach (var c in Checkpointed)
         {
             s.AppendLine(CultureInfo.InvariantCulture,
-                $"stream with checkpoints ({c.Store}, {c.Workload}, {c.Keys:N0} live keys, every {c.IntervalSeconds:0} s, {c.Seconds:0} s timed): {c.StepsPerSecondWith:N0} steps/s vs {c.StepsPerSecondWithout:N0} without a store = {c.Ratio:F3}× " +
+                $"stream with checkpoints ({c.Store}, {c.Workload}, {c.Keys:N0} live keys, {c.BatchRows}-row batches, every {c.IntervalSeconds:0} s, {c.Seconds:0} s timed): {c.StepsPerSecondWith:N0} steps/s vs {c.StepsPerSecondWithout:N0} without a store = {c.Ratio:F3}× " +
                 $"(target ≥ {c.RatioTarget:0.##}×: {(c.Checkpoints == 0 ? "NOT MEASURED: no checkpoint completed in the window" : c.Ratio >= c.RatioTarget ? "met" : "NOT MET")}); {c.Checkpoints} checkpoint(s) wrote {c.KeysCheckpointed:N0} keys, {c.BytesWritten / 1e6:F0} MB; " +
                 $"heap per live key while running (batches in flight, arenas grown by doubling) {c.BytesPerKeyWith:F0} B with the store vs {c.BytesPerKeyWithout:F0} B without.");
         }
