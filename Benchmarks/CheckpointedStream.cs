@@ -28,8 +28,9 @@ internal static class CheckpointedStream
 
     /// <param name="Checkpoints">Checkpoints completed while timed.</param>
     /// <param name="KeysCheckpointed">Keys they wrote.</param>
+    /// <param name="CheckpointSeconds">How long each of them took, from the pipeline's dirty buckets to the last bucket written.</param>
     public sealed record Result(string Store, string Workload, int Keys, int BatchRows, double IntervalSeconds, double Seconds, double StepsPerSecondWithout,
-        double StepsPerSecondWith, long Checkpoints, long KeysCheckpointed, long BytesWritten, double BytesPerKeyWithout, double BytesPerKeyWith,
+        double StepsPerSecondWith, long Checkpoints, long KeysCheckpointed, double[] CheckpointSeconds, long BytesWritten, double BytesPerKeyWithout, double BytesPerKeyWith,
         long RawStateBytes)
     {
         public double Ratio => StepsPerSecondWith / StepsPerSecondWithout;
@@ -54,13 +55,21 @@ internal static class CheckpointedStream
             IActorRef? coordinator = null;
             var figures = store.Figures;
             var (checkpoints, keysWritten, bytes, failures) = (0L, 0L, 0L, 0L);
+            var durations = new System.Collections.Concurrent.ConcurrentQueue<double>();
+            var timing = false;
+            figures.CheckpointRecorded = (duration, succeeded) =>
+            {
+                if (succeeded && Volatile.Read(ref timing)) durations.Enqueue(duration.TotalSeconds);
+            };
             var (with, memoryWith) = Timed(new StreamEngine(model, backends, inputs, materializer, store, BatchRows), duration, handle =>
             {
                 coordinator = system.ActorOf(CheckpointCoordinatorActor.Props(new PipelineCheckpointSource(handle.State), store, interval, interval),
                     "bench-checkpoints");
                 (checkpoints, keysWritten, bytes, failures) = (figures.Checkpoints, figures.KeysCheckpointed, figures.BytesWritten, figures.CheckpointFailures);
+                Volatile.Write(ref timing, true);
             }, () =>
             {
+                Volatile.Write(ref timing, false);
                 (checkpoints, keysWritten, bytes, failures) = (figures.Checkpoints - checkpoints, figures.KeysCheckpointed - keysWritten,
                     figures.BytesWritten - bytes, figures.CheckpointFailures - failures);
                 // After the checkpoint under way (a poison pill waits behind it), before the stream stops.
@@ -68,7 +77,7 @@ internal static class CheckpointedStream
             });
             if (failures > 0) throw new InvalidOperationException($"{failures} checkpoint(s) failed on {location.Description} while timed");
             return new Result(location.Kind.ToString(), workload.Name, keys, BatchRows, interval.TotalSeconds, duration.TotalSeconds, without, with,
-                checkpoints, keysWritten, bytes, memoryWithout, memoryWith, workload.RawStateBytes);
+                checkpoints, keysWritten, durations.ToArray(), bytes, memoryWithout, memoryWith, workload.RawStateBytes);
         }
         finally
         {
