@@ -39,6 +39,14 @@ internal static class CheckpointedStream
         public double RatioTarget => Keys <= 10_000 ? 0.9 : 0.75;
 
         public double MemoryTarget => 1.3 * RawStateBytes + 100;
+
+        /// <summary>
+        /// The ratio against <see cref="RatioTarget"/> once a checkpoint completed while timed; NOT MET when one was writing
+        /// but none completed (the store did not keep the interval); NOT MEASURED when nothing was written.
+        /// </summary>
+        public string Verdict => Checkpoints > 0 ? Ratio >= RatioTarget ? "met" : "NOT MET"
+            : BytesWritten > 0 ? "NOT MET: a checkpoint was writing but none completed in the window, the interval was not kept"
+            : "NOT MEASURED: no checkpoint wrote in the window";
     }
 
     public static Result Measure(Workload workload, SessionStoreLocation location, int keys, TimeSpan interval, TimeSpan duration)
