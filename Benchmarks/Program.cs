@@ -190,7 +190,7 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
                 progress.WriteLine($"checkpointed stream: {name}, {keys:N0} live keys, checkpoint every {options.CheckpointInterval.TotalSeconds:0} s, {options.CheckpointedDuration.TotalSeconds:0} s timed each way");
                 var c = CheckpointedStream.Measure(stored, location, keys, options.CheckpointInterval, options.CheckpointedDuration);
                 checkpointed.Add(c);
-                progress.WriteLine($"checkpointed stream: {c.StepsPerSecondWith:N0} vs {c.StepsPerSecondWithout:N0} steps/s ({c.Ratio:F3}×), {c.BytesPerKeyWith:F0} vs {c.BytesPerKeyWithout:F0} B/key");
+                progress.WriteLine($"checkpointed stream: {c.StepsPerSecondWith:N0} vs {c.StepsPerSecondWithout:N0} steps/s ({c.Ratio:F3}×), {c.Checkpoints} checkpoint(s) of {c.KeysCheckpointed:N0} keys, {c.BytesPerKeyWith:F0} vs {c.BytesPerKeyWithout:F0} B/key");
             }
         }
     }

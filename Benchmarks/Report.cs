@@ -115,10 +115,13 @@ internal sealed class Report
         foreach (var c in Checkpointed)
         {
             s.AppendLine(CultureInfo.InvariantCulture,
-                $"stream with checkpoints ({c.Store}, {c.Workload}, {c.Keys:N0} live keys, every {c.IntervalSeconds:0} s, {c.Seconds:0} s timed): {c.StepsPerSecondWith:N0} steps/s vs {c.StepsPerSecondWithout:N0} without a store = {c.Ratio:F3}× " +
-                $"(target ≥ {c.RatioTarget:0.##}×: {(c.Checkpoints == 0 ? "NOT MEASURED: no checkpoint completed in the window" : c.Ratio >= c.RatioTarget ? "met" : "NOT MET")}); {c.Checkpoints} checkpoint(s) wrote {c.KeysCheckpointed:N0} keys, {c.BytesWritten / 1e6:F0} MB; " +
+                $"stream with checkpoints ({c.Store}, {c.Workload}, {c.Keys:N0} live keys, {c.BatchRows}-row batches, every {c.IntervalSeconds:0} s, {c.Seconds:0} s timed): {c.StepsPerSecondWith:N0} steps/s vs {c.StepsPerSecondWithout:N0} without a store = {c.Ratio:F3}× " +
+                $"(target ≥ {c.RatioTarget:0.##}×: {c.Verdict}); {c.Checkpoints} checkpoint(s) wrote {c.KeysCheckpointed:N0} keys, {c.BytesWritten / 1e6:F0} MB{CheckpointTimes(c.CheckpointSeconds)}; " +
                 $"heap per live key while running (batches in flight, arenas grown by doubling) {c.BytesPerKeyWith:F0} B with the store vs {c.BytesPerKeyWithout:F0} B without.");
         }
+
+        static string CheckpointTimes(double[] seconds) =>
+            seconds.Length == 0 ? "" : $", taking {string.Join(" and ", seconds.Select(t => t.ToString("F1", CultureInfo.InvariantCulture)))} s";
 
         foreach (var m in StoreMemory)
         {

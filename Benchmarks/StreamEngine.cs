@@ -11,7 +11,7 @@ namespace LstmStream.Benchmarks;
 /// <c>lstmstream-stream</c>: the full Akka.Streams pipeline (<see cref="LstmPipeline"/>: batcher, session
 /// slots, layer stages with their state arenas, head) fed with pre-parsed <see cref="StepBatch"/> fragments,
 /// as the NDJSON parser would hand them over (whole rounds, at least 1024 rows or one round per fragment),
-/// with every output batch counted and released at the end. <c>MaxBatchRows</c> = keys, so each micro-batch
+/// with every output batch counted and released at the end. <c>MaxBatchRows</c> = keys unless given, so each micro-batch
 /// is one round. A measurement materializes the flow once (<see cref="Start"/>) and lets it run.
 /// </summary>
 internal sealed class StreamEngine
@@ -21,19 +21,23 @@ internal sealed class StreamEngine
     private readonly IMaterializer _materializer;
     private readonly InputRounds _inputs;
     private readonly string[] _keyNames;
+    private readonly bool _splitRounds;
 
     /// <param name="backends">The per-matrix backends the engine chose (layers in order, then the head).</param>
     /// <param name="store">A session store for the pipeline (<see cref="PipelineOptions.SessionStore"/>); null: none.</param>
+    /// <param name="maxBatchRows">Rows per micro-batch, and rounds handed over in fragments of at most <see cref="FragmentRows"/> rows;
+    /// null: keys (each micro-batch is one round, handed over whole).</param>
     public StreamEngine(LstmModel model, IReadOnlyList<IMatMulBackend> backends, InputRounds inputs, IMaterializer materializer,
-        ISessionStore? store = null)
+        ISessionStore? store = null, int? maxBatchRows = null)
     {
         Model = model;
         _inputs = inputs;
         _materializer = materializer;
         _keyNames = Enumerable.Range(0, inputs.Keys).Select(KeyName).ToArray();
+        _splitRounds = maxBatchRows is not null;
         var next = 0;
         // LstmPipeline asks the factory once per stage, layers first, then the head.
-        _flow = LstmPipeline.Create(model, () => backends[next++], new PipelineOptions { MaxBatchRows = inputs.Keys, SessionStore = store, RestoreBufferRows = Math.Max(8192, inputs.Keys) });
+        _flow = LstmPipeline.Create(model, () => backends[next++], new PipelineOptions { MaxBatchRows = maxBatchRows ?? inputs.Keys, SessionStore = store, RestoreBufferRows = Math.Max(8192, inputs.Keys) });
         if (next != backends.Count) throw new InvalidOperationException($"the pipeline took {next} backends, {backends.Count} were chosen");
     }
 
@@ -81,26 +85,35 @@ internal sealed class StreamEngine
         return outputs.Result();
     }
 
-    /// <summary>Rounds <c>first .. first + rounds - 1</c> as fragments of whole rounds.</summary>
+    /// <summary>
+    /// Rounds <c>first .. first + rounds - 1</c> as fragments: whole rounds (at least <see cref="FragmentRows"/> rows or one
+    /// round per fragment), or with a given batch size parts of a round of at most <see cref="FragmentRows"/> rows each, as the
+    /// NDJSON parser hands over a socket's or file's chunks (then a request entering the stream waits behind one such
+    /// fragment, not behind a whole round of 100,000 rows).
+    /// </summary>
     private IEnumerable<StepBatch> Fragments(long first, long rounds, Func<bool>? stop = null)
     {
         int keys = Keys, width = _inputs.InputSize;
         var roundsPerFragment = Math.Max(1, FragmentRows / keys);
+        var rowsPerFragment = _splitRounds ? Math.Min(FragmentRows, keys) : roundsPerFragment * keys;
         for (var round = first; round < first + rounds && stop?.Invoke() != true; round += roundsPerFragment)
         {
             var count = (int)Math.Min(roundsPerFragment, first + rounds - round);
-            var fragment = StepBatch.Rent(count * keys, width);
+            StepBatch? fragment = null;
             for (var r = round; r < round + count; r++)
             {
-                var x = _inputs.Round(r);
                 for (var k = 0; k < keys; k++)
                 {
+                    fragment ??= StepBatch.Rent(Math.Min(rowsPerFragment, (count - (int)(r - round)) * keys - k), width);
                     var row = fragment.Add(_keyNames[k], r, StepFlags.HasSeq, r);
-                    x.Slice(k * width, width).CopyTo(fragment.Row(row));
+                    _inputs.Round(r).Slice(k * width, width).CopyTo(fragment.Row(row));
+                    if (fragment.Count < rowsPerFragment) continue;
+                    yield return fragment;
+                    fragment = null;
                 }
             }
 
-            yield return fragment;
+            if (fragment is not null) yield return fragment;
         }
     }
 }
