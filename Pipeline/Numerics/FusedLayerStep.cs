@@ -226,8 +226,9 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
         int lanes = panels.Lanes, width = panels.BlockWidth, cells = panels.Cells, k = _k, inputs = _inputs;
         // A tile is 6 rows of a block's 4 gate vectors: 6 × 4 accumulators fill AVX-512's 32 registers in one
         // micro-kernel call; AVX2 and SSE have 16 registers, so the tile is two calls of 6 × 2 (gates i, j, then f, o:
-        // 12 accumulators, 2 B vectors and the broadcast; a 3 × 4 tile would spill an accumulator every k).
-        int maxTileRows = GemmMicroKernel.MaxRows, callVecs = TileVectors(lanes);
+        // 12 accumulators, 2 B vectors and the broadcast; a 3 × 4 tile would spill an accumulator every k). A tile of
+        // one or two rows (a lone key, a batch's last rows) is one call of all 4 gates on every width (see TileVectors).
+        int maxTileRows = GemmMicroKernel.MaxRows;
         float* gates = stackalloc float[GemmMicroKernel.MaxRows * 4 * 16];
         // Row pointers of one chunk (unit 0), set once per chunk and used by every block's tiles.
         float** aRows = stackalloc float*[ChunkRows];
@@ -269,6 +270,7 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
                     for (var t = 0; t < tiles; t++)
                     {
                         int tileRows = baseRows + (t < extra ? 1 : 0);
+                        int callVecs = TileVectors(lanes, tileRows);
                         for (var v = 0; v < 4; v += callVecs)
                         {
                             ManagedMatMul.Tile<TOps, TV, No>(tileRows, callVecs, aRows + row, panel + v * lanes, width, firstK, inPlace ? hRows + row : null, secondK,
@@ -287,10 +289,12 @@ internal sealed unsafe class FusedLayerStep : IParallelJob
     }
 
     /// <summary>
-    /// Gate vectors per micro-kernel call for <paramref name="lanes"/>-float vectors: all 4 with AVX-512's 32 registers,
-    /// 2 (a half tile) with the 16 registers of AVX2 and SSE.
+    /// Gate vectors per micro-kernel call for a tile of <paramref name="tileRows"/> rows of <paramref name="lanes"/>-float
+    /// vectors: all 4 with AVX-512's 32 registers; with the 16 registers of AVX2 and SSE all 4 for a tile of one or two
+    /// rows (at most 8 accumulators, 4 B vectors and the broadcast), else 2 (a half tile). A one-row step is bound by
+    /// the FMA latency, not the throughput: 4 independent chains per call run twice as fast as 2.
     /// </summary>
-    internal static int TileVectors(int lanes) => lanes == 16 ? 4 : 2;
+    internal static int TileVectors(int lanes, int tileRows) => lanes == 16 || tileRows <= 2 ? 4 : 2;
 
     /// <summary>In place: copies the new h of rows [from, to) from the output into their rows of the h table.</summary>
     private void WriteBackH(int from, int to)

@@ -130,13 +130,11 @@ internal sealed unsafe class LstmLayerKernel
             }
 
             var gates = Scratch(ref _gates, rows * gw);
-            _backend.Multiply(xh[..(rows * layer.ConcatSize)], rows, _kernel!, layer.Bias, gates);
             var regrouped = _flat ? Scratch(ref _gateMajor, 4 * rows * cells) : default;
-            switch (_lanes)
+            if (!TryStepRowParts(rows, xh, c, m, gates, regrouped))
             {
-                case 16: Update<Simd512, Vector512<float>>(rows, gates, c, m, regrouped); break;
-                case 8: Update<Simd256, Vector256<float>>(rows, gates, c, m, regrouped); break;
-                default: Update<Simd128, Vector128<float>>(rows, gates, c, m, regrouped); break;
+                _backend.Multiply(xh[..(rows * layer.ConcatSize)], rows, _kernel!, layer.Bias, gates);
+                UpdateRows(rows, gates, c, m, regrouped);
             }
 
             if (indexed)
@@ -204,6 +202,131 @@ internal sealed unsafe class LstmLayerKernel
         {
             if ((uint)index[r] >= (uint)tableRows)
                 throw new ArgumentOutOfRangeException(parameter, $"{parameter}[{r}] = {index[r]} is outside {table} {tableRows} rows");
+        }
+    }
+
+    /// <summary>
+    /// The unfused step split by rows over the threads of the managed backend the plan sends <paramref name="rows"/> to
+    /// (<see cref="PackedLstmLayer.RowSplitBackendFor"/>): each part multiplies its rows on its own thread and updates
+    /// them, so the update (most of the work of a layer narrower than a vector) runs on every core too. Only above
+    /// <see cref="ManagedMatMul.ParallelThreshold"/> counting the update (<see cref="RowPartWork"/>) and where the backend
+    /// allows the split for the shape (<see cref="ManagedMatMul.MaySplit"/>: from the row count the autotuner measured it
+    /// to pay). False, having done nothing, otherwise or when the workers are busy. The same bits as one thread: each
+    /// value is the same FMA chain and the same element-wise update.
+    /// </summary>
+    private bool TryStepRowParts(int rows, ReadOnlySpan<float> xh, Span<float> c, Span<float> m, Span<float> gates, Span<float> regrouped)
+    {
+        if (RowSplitFor(rows, out var parts) is not { } split) return false;
+        fixed (float* pxh = xh)
+        fixed (float* pc = c)
+        fixed (float* pm = m)
+        fixed (float* pg = gates)
+        fixed (float* pr = regrouped)
+        {
+            var job = _rowParts ??= new RowPartsJob(this);
+            job.Set(split, rows, parts, pxh, pc, pm, pg, pr);
+            try
+            {
+                return split.TryRunParallel(job, parts);
+            }
+            finally
+            {
+                job.Clear();
+            }
+        }
+    }
+
+    /// <summary>Whether an unfused step of <paramref name="rows"/> rows is split by rows over threads (see <see cref="TryStepRowParts"/>).</summary>
+    internal bool SplitsRowsFor(int rows) => !IsFusedFor(rows) && RowSplitFor(rows, out _) is not null;
+
+    /// <summary>The managed backend an unfused step of <paramref name="rows"/> rows is split over and into how many parts, or null.</summary>
+    private ManagedMatMul? RowSplitFor(int rows, out int parts)
+    {
+        var layer = Layer;
+        parts = 1;
+        if (_weights.RowSplitBackendFor(rows) is not { } split) return null;
+        parts = RowParts(rows, split.Threads, layer.ConcatSize, layer.GateWidth, layer.CellSize);
+        return parts > 1 && split.MaySplit(layer.ConcatSize, layer.GateWidth, rows) ? split : null;
+    }
+
+    /// <summary>
+    /// Work of one row of an unfused step in multiply-adds: the multiply's, and its update's counted as
+    /// <see cref="UpdateWorkPerUnit"/> per cell unit (five activations of tens of operations each, plus the flat
+    /// update's regrouping: a rough weight, the split is only judged by it when nothing was measured for the shape).
+    /// </summary>
+    internal static long RowPartWork(int concat, int gateWidth, int cells) => (long)concat * gateWidth + (long)UpdateWorkPerUnit * cells;
+
+    /// <summary>Multiply-adds one cell unit's update counts as (see <see cref="RowPartWork"/>).</summary>
+    internal const int UpdateWorkPerUnit = 256;
+
+    /// <summary>Fewest rows of a part of a row-split step.</summary>
+    internal const int MinRowPartRows = 64;
+
+    /// <summary>
+    /// Parts a step of <paramref name="rows"/> rows is split into over <paramref name="threads"/> threads: two per thread
+    /// (a late worker costs little), each of at least <see cref="MinRowPartRows"/> rows; 1 (not split) when the step's
+    /// work (<see cref="RowPartWork"/>) is below <see cref="ManagedMatMul.ParallelThreshold"/>.
+    /// </summary>
+    internal static int RowParts(int rows, int threads, int concat, int gateWidth, int cells)
+    {
+        if (threads <= 1 || rows * RowPartWork(concat, gateWidth, cells) < ManagedMatMul.ParallelThreshold) return 1;
+        return Math.Clamp(rows / MinRowPartRows, 1, 2 * threads);
+    }
+
+    private RowPartsJob? _rowParts;
+
+    /// <summary>The parts of a row-split step (<see cref="TryStepRowParts"/>): the operands as pointers, for one step at a time.</summary>
+    private sealed class RowPartsJob(LstmLayerKernel kernel) : IParallelJob
+    {
+        private ManagedMatMul? _backend;
+        private int _rows;
+        private int _parts;
+        private float* _xh;
+        private float* _c;
+        private float* _m;
+        private float* _gates;
+        private float* _regrouped;
+
+        public void Set(ManagedMatMul backend, int rows, int parts, float* xh, float* c, float* m, float* gates, float* regrouped)
+        {
+            _backend = backend;
+            _rows = rows;
+            _parts = parts;
+            _xh = xh;
+            _c = c;
+            _m = m;
+            _gates = gates;
+            _regrouped = regrouped;
+        }
+
+        public void Clear()
+        {
+            _backend = null;
+            _xh = _c = _m = _gates = _regrouped = null;
+        }
+
+        public void RunPart(int part)
+        {
+            var layer = kernel.Layer;
+            int from = (int)((long)_rows * part / _parts), to = (int)((long)_rows * (part + 1) / _parts), n = to - from;
+            if (n <= 0) return;
+            int concat = layer.ConcatSize, gw = layer.GateWidth, cells = layer.CellSize;
+            var gates = new Span<float>(_gates + (long)from * gw, n * gw);
+            // On this thread alone: the backend's workers are claimed by this very job.
+            _backend!.Multiply(new ReadOnlySpan<float>(_xh + (long)from * concat, n * concat), n, kernel._weights.RowSplitKernel!, layer.Bias, gates);
+            var regrouped = _regrouped is null ? default : new Span<float>(_regrouped + 4L * from * cells, 4 * n * cells);
+            kernel.UpdateRows(n, gates, new Span<float>(_c + (long)from * cells, n * cells), new Span<float>(_m + (long)from * cells, n * cells), regrouped);
+        }
+    }
+
+    /// <summary>The activations and state update of <paramref name="rows"/> rows whose gates are computed.</summary>
+    private void UpdateRows(int rows, Span<float> gates, Span<float> c, Span<float> m, Span<float> regrouped)
+    {
+        switch (_lanes)
+        {
+            case 16: Update<Simd512, Vector512<float>>(rows, gates, c, m, regrouped); break;
+            case 8: Update<Simd256, Vector256<float>>(rows, gates, c, m, regrouped); break;
+            default: Update<Simd128, Vector128<float>>(rows, gates, c, m, regrouped); break;
         }
     }
 

@@ -37,7 +37,14 @@ internal sealed class PackedLstmLayer
 
         int cells = layer.CellSize;
         IsFlat = cells < Lanes;
-        FlatChunk = IsFlat ? cells * Lanes / Gcd(cells, Lanes) : 0;
+        if (IsFlat)
+        {
+            // The unit pattern's period, repeated to at least MinFlatChunk values: one update call per chunk, so its
+            // fixed cost (the masked last vector, the call) is spread over dozens of vectors, not over one or a few.
+            int period = cells * Lanes / Gcd(cells, Lanes);
+            FlatChunk = period * ((MinFlatChunk + period - 1) / period);
+        }
+
         PeepholeInput = Peephole(layer.PeepholeInput);
         PeepholeForget = Peephole(layer.PeepholeForget);
         PeepholeOutput = Peephole(layer.PeepholeOutput);
@@ -53,6 +60,14 @@ internal sealed class PackedLstmLayer
         if (FusedPanels is null || !capabilities.All(Fuses))
         {
             Kernel = backend.Pack(layer.Kernel, layer.ConcatSize, layer.GateWidth);
+        }
+
+        // A layer that never runs fused (cells narrower than a vector, a very long K) is split by rows over the threads
+        // of a managed backend the backend offers: each thread multiplies and updates its own rows.
+        if (FusedPanels is null && capabilities.FirstOrDefault(c => c is { Threads: > 1, FusedStepBackend: not null }) is { } threaded)
+        {
+            RowSplitBackend = threaded.FusedStepBackend;
+            RowSplitKernel = ReferenceEquals(backend, RowSplitBackend) ? Kernel : RowSplitBackend!.Pack(layer.Kernel, layer.ConcatSize, layer.GateWidth);
         }
     }
 
@@ -87,10 +102,28 @@ internal sealed class PackedLstmLayer
 
     internal IPackedMatrix? Projection { get; }
 
+    /// <summary>The managed backend with several threads whose rows an unfused step may be split over (<see cref="RowSplitBackendFor"/>), or null.</summary>
+    internal ManagedMatMul? RowSplitBackend { get; }
+
+    /// <summary>The gate kernel packed by <see cref="RowSplitBackend"/>; null when there is none.</summary>
+    internal IPackedMatrix? RowSplitKernel { get; }
+
+    /// <summary>
+    /// The managed backend an unfused step of <paramref name="rows"/> rows is split over by rows, or null: when the
+    /// backend sends that row count to <see cref="RowSplitBackend"/> (an <c>auto</c> plan does so only from the row
+    /// count where its split was measured to pay).
+    /// </summary>
+    internal ManagedMatMul? RowSplitBackendFor(int rows) =>
+        RowSplitBackend is { } split && ReferenceEquals(Backend.CapabilityFor(rows).FusedStepBackend, split) ? split : null;
+
+    /// <summary>Fewest values of a flat update chunk (<see cref="FlatChunk"/>).</summary>
+    internal const int MinFlatChunk = 256;
+
     /// <summary>
     /// When the cell is narrower than a vector the update runs over the whole batch as one flat array:
-    /// the gates are first regrouped gate-major, and the peepholes are tiled to <see cref="FlatChunk"/>
-    /// = lcm(CellSize, lanes) values, the period after which the unit pattern repeats at a vector boundary.
+    /// the gates are first regrouped gate-major, and the peepholes are tiled to <see cref="FlatChunk"/> values, a
+    /// multiple of lcm(CellSize, lanes) (the period after which the unit pattern repeats at a vector boundary) of at
+    /// least <see cref="MinFlatChunk"/>; the update runs chunk by chunk.
     /// </summary>
     internal bool IsFlat { get; }
 
