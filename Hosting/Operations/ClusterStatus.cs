@@ -10,7 +10,7 @@ namespace LstmStream.Hosting.Operations;
 /// <c>GET /admin/cluster</c>: the cluster as this node sees it: every member (address, status, roles, whether this node
 /// is it, whether it is unreachable), each member's shards and the buckets in them (bucket <c>b</c> is in shard
 /// <c>b mod shards</c>; a shard that did not answer in time, busy starting or handing off, counts as its region's) and its
-/// live keys (asked of its <see cref="NodeStatusActor"/>; null when it did not answer in time), and the shards no node holds
+/// live keys (asked of its <see cref="NodeStatusActor"/>; null when it is unreachable or did not answer in time), and the shards no node holds
 /// (<c>unallocatedShards</c>: after their node left, until their buckets are used again), so that every shard is named once.
 /// 404 when cluster mode is off.
 /// </summary>
@@ -44,7 +44,8 @@ internal static class ClusterStatus
                 roles = member.Roles.Order(StringComparer.Ordinal).ToArray(),
                 shards = nodeShards,
                 buckets = nodeShards.SelectMany(s => Enumerable.Range(0, buckets).Where(b => b % shards == s)).Order().ToArray(),
-                liveKeys = await LiveKeysAsync(system, member.Address, aborted).ConfigureAwait(false),
+                // An unreachable node (crashed, say) would only make the answer wait for the ask's timeout.
+                liveKeys = state.Unreachable.Contains(member) ? null : await LiveKeysAsync(system, member.Address, aborted).ConfigureAwait(false),
             });
         }
 

@@ -47,6 +47,15 @@ public sealed class ClusterSettings
     /// <summary>How often the shard coordinator looks for an uneven load to rebalance.</summary>
     public TimeSpan RebalanceInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long the cluster's membership must be stable (no node newly unreachable or back) before the split-brain resolver
+    /// downs the unreachable side (Akka's <c>stable-after</c>; also the down-removal margin, after which a downed node's
+    /// shards start on the survivors). A crashed node's buckets are unavailable for about the failure detector's few seconds
+    /// plus twice this: shorter takes over sooner, but a node paused longer (GC, a slow machine) is taken for dead and
+    /// downed. Not used with <see cref="SplitBrain"/> <c>off</c>.
+    /// </summary>
+    public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(20);
+
     /// <summary>How long a shard's hand-off may take (the bucket's keys exported from the pipeline and written) before it is cut off.</summary>
     public TimeSpan HandOffTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -187,6 +187,7 @@ public sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
             fail("Cluster:SplitBrain", $"must be keep-majority, keep-oldest or off, got '{cluster.SplitBrain}'");
         if (cluster.HandOffTimeout <= TimeSpan.Zero) fail("Cluster:HandOffTimeout", $"must be positive, got {cluster.HandOffTimeout}");
         if (cluster.RebalanceLimit < 0) fail("Cluster:RebalanceLimit", $"must be 0 (no rebalancing) or more, got {cluster.RebalanceLimit}");
+        if (cluster.StableAfter <= TimeSpan.Zero) fail("Cluster:StableAfter", $"must be positive, got {cluster.StableAfter}");
         if (cluster.RebalanceInterval <= TimeSpan.Zero) fail("Cluster:RebalanceInterval", $"must be positive, got {cluster.RebalanceInterval}");
         SessionStoreLocation location;
         try

@@ -39,6 +39,9 @@ internal static class ClusterHosting
             })
             .AddHocon(
                 $"akka.cluster.sharding.handoff-timeout = {Milliseconds(cluster.HandOffTimeout)}\n" +
+                // A crashed node is downed once membership was stable this long; its shards start elsewhere after the
+                // down-removal margin, which follows stable-after (Akka's default when the margin is off).
+                $"akka.cluster.split-brain-resolver.stable-after = {Milliseconds(cluster.StableAfter)}\n" +
                 // Shards move to a node that joins (least-shard-allocation, at most RebalanceLimit per round; 0: never):
                 // each bucket's keys are exported from the old owner's pipeline and freed there, written, and restored on
                 // the new owner on demand (BucketActor's hand-off).

@@ -26,6 +26,7 @@ public sealed class ClusterSettingsTests
     [InlineData("LstmStream:Cluster:HandOffTimeout", "must be positive", "LstmStream:Cluster:HandOffTimeout=00:00:00")]
     [InlineData("LstmStream:Cluster:Hostname", "must name the address", "LstmStream:Cluster:Hostname= ")]
     [InlineData("LstmStream:Cluster:RebalanceLimit", "must be 0 (no rebalancing) or more, got -1", "LstmStream:Cluster:RebalanceLimit=-1")]
+    [InlineData("LstmStream:Cluster:StableAfter", "must be positive", "LstmStream:Cluster:StableAfter=00:00:00")]
     [InlineData("LstmStream:Cluster:RebalanceInterval", "must be positive", "LstmStream:Cluster:RebalanceInterval=00:00:00")]
     public void An_invalid_cluster_setting_is_refused_naming_its_key(string key, string reason, params string[] settings)
     {
@@ -42,7 +43,7 @@ public sealed class ClusterSettingsTests
         Assert.True(alone.Enabled);
         Assert.Empty(alone.SeedNodes);
         Assert.Equal(("127.0.0.1", 4053, 32, "keep-majority"), (alone.Hostname, alone.Port, alone.Shards, alone.SplitBrain));
-        Assert.Equal((10, TimeSpan.FromSeconds(10)), (alone.RebalanceLimit, alone.RebalanceInterval));
+        Assert.Equal((10, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(20)), (alone.RebalanceLimit, alone.RebalanceInterval, alone.StableAfter));
         var three = Check([
             "LstmStream:Cluster:Enabled=true", $"LstmStream:Sessions:Store={Pg}", "LstmStream:Cluster:SeedNodes:0=akka.tcp://lstmstream@node-a.example:4053",
             "LstmStream:Cluster:SeedNodes:1=akka.tcp://lstmstream@10.0.0.2:4053",

@@ -177,6 +177,15 @@ internal sealed class ClusterNode : IDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>kill -9: the process dies at once (no drain, no leave, no clean MQTT disconnect).</summary>
+    public async Task KillAsync()
+    {
+        if (_process.HasExited) return;
+        _process.Kill();
+        await _process.WaitForExitAsync();
+        await _stderr;
+    }
+
     public void Dispose()
     {
         if (!_process.HasExited) _process.Kill(entireProcessTree: true);
