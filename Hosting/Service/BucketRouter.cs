@@ -30,7 +30,8 @@ namespace LstmStream.Hosting.Service;
 /// outputs all came back), so its direct rows never overtake routed ones. The gate closes under this lock
 /// (<see cref="Close"/>: the bucket's hand-off starts, its entity stops): rows written directly before are in the pipeline's
 /// inbox by then (the entry runs under this lock too) and the hand-off waits for their outputs; later rows take the region,
-/// which holds them until the bucket's next owner is known.
+/// which holds them until the bucket's next owner is known. (An envelope given up as stale counts as answered: its
+/// records are taken for lost with their owner.)
 /// </para>
 /// </summary>
 internal sealed class BucketRouter
