@@ -154,12 +154,18 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
         base.PreStart();
         if (_host is null) return;
         _host.Entities.Register(_bucket, Self);
+        _host.Pipeline.BucketArrived(_bucket);
         _host.Figures.TakenOver(_bucket);
     }
 
     protected override void PostStop()
     {
-        _host?.Entities.Unregister(_bucket, Self);
+        if (_host is not null)
+        {
+            _host.Pipeline.BucketLeft(_bucket);
+            _host.Entities.Unregister(_bucket, Self);
+        }
+
         base.PostStop();
     }
 

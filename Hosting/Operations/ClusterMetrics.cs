@@ -17,6 +17,8 @@ namespace LstmStream.Hosting.Operations;
 /// (buffered, in order), so a hand-off shows as a rise that falls back once the bucket's new owner steps them</item>
 /// <item><c>lstmstream.cluster.records.queued</c> — of those, records waiting on this node for their bucket's envelope in flight
 /// (one envelope per bucket and node is in flight: see <c>BucketRouter</c>)</item>
+/// <item><c>lstmstream.cluster.records.entered_directly</c> [<c>_total</c>] — records of this node's channels whose bucket's entity
+/// lives on this node and that entered its pipeline without the shard region (the local owner shortcut: <c>BucketRouter</c>)</item>
 /// <item><c>lstmstream.cluster.records.rerouted</c> [<c>_total</c>] — envelopes a shard region dropped during a hand-off that were routed again</item>
 /// <item><c>lstmstream.cluster.records.routed_here</c> — records routed to this node's pipeline from any node's channels whose output has not gone back yet</item>
 /// <item><c>lstmstream.cluster.routing.latency</c> (histogram, s) — from routing a batch to the first of its outputs back on this
@@ -31,6 +33,7 @@ public sealed class ClusterMetrics
     private volatile Func<int>? _routedHere;
     private volatile Func<long>? _queued;
     private volatile Func<long>? _resent;
+    private volatile Func<long>? _enteredDirectly;
 
     public ClusterMetrics(IMeterFactory meterFactory, HandOffFigures figures, LocalBuckets buckets, ILogger<ClusterMetrics> logger)
     {
@@ -50,6 +53,8 @@ public sealed class ClusterMetrics
             "Records waiting on this node for their bucket's envelope in flight (one per bucket)");
         meter.CreateObservableCounter("lstmstream.cluster.records.rerouted", () => _resent?.Invoke() ?? 0, "{envelope}",
             "Envelopes of records a shard region dropped during a hand-off, routed again");
+        meter.CreateObservableCounter("lstmstream.cluster.records.entered_directly", () => _enteredDirectly?.Invoke() ?? 0, "{record}",
+            "Records of this node's channels that entered its pipeline directly: their bucket's entity lives here");
         _routingLatency = meter.CreateHistogram<double>("lstmstream.cluster.routing.latency", "s",
             "From routing a batch to its owner to the first of its outputs back, per batch of outputs and connection",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10] });
@@ -64,8 +69,9 @@ public sealed class ClusterMetrics
     }
 
     /// <summary>Connects the record instruments to the pipeline hub.</summary>
-    public void Attach(Func<long> awaitingOutputs, Func<int> routedHere, Func<long> queued, Func<long> resent)
+    public void Attach(Func<long> awaitingOutputs, Func<int> routedHere, Func<long> queued, Func<long> resent, Func<long> enteredDirectly)
     {
+        _enteredDirectly = enteredDirectly;
         _awaitingOutputs = awaitingOutputs;
         _routedHere = routedHere;
         _queued = queued;

@@ -22,6 +22,17 @@ namespace LstmStream.Hosting.Service;
 /// (<see cref="ReleaseStale"/>), so the bucket's later records go on to the bucket's next owner; the given-up records are
 /// lost as with any crash (replaying sources send them again). Thread-safe: one lock, held only to group, queue and tell.
 /// </para>
+/// <para>
+/// <b>Local owner shortcut</b> (<see cref="DirectEntry"/>): a bucket whose entity lives on this node and is not handed off
+/// has its gate open (<see cref="Open"/>); its rows then skip the shard region and enter this node's pipeline directly, rows
+/// of every such bucket of a batch together (the pipeline's micro-batcher joins them with the rest: one matrix multiply for
+/// them all). A bucket goes direct only when nothing of it is in flight through the region or queued here (its envelope's
+/// outputs all came back), so its direct rows never overtake routed ones. The gate closes under this lock
+/// (<see cref="Close"/>: the bucket's hand-off starts, its entity stops): rows written directly before are in the pipeline's
+/// inbox by then (the entry runs under this lock too) and the hand-off waits for their outputs; later rows take the region,
+/// which holds them until the bucket's next owner is known. (An envelope given up as stale counts as answered: its
+/// records are taken for lost with their owner.)
+/// </para>
 /// </summary>
 internal sealed class BucketRouter
 {
@@ -32,12 +43,26 @@ internal sealed class BucketRouter
     private readonly long[] _sentAt;
     private readonly PendingRecords?[] _pending;
     private readonly long _staleTicks;
+    private readonly bool[] _open;
+    private readonly DirectEntry? _direct;
+    private int[] _directBuckets = new int[64];
     private long _queued;
     private long _resent;
+    private long _entered;
 
-    public BucketRouter(IActorRef region, IActorRef replyTo, int bucketCount, TimeSpan staleAfter)
+    /// <summary>
+    /// Puts <paramref name="rows"/> (rows of buckets whose gate is open; the bucket of row <c>r</c> is <c>buckets[r]</c>) into
+    /// this node's pipeline, in order with every earlier call; called under the router's lock. False: the pipeline takes no
+    /// input any more (it stops), nothing was taken.
+    /// </summary>
+    public delegate bool DirectEntry(StepBatch rows, ReadOnlySpan<int> buckets);
+
+    /// <param name="direct">This node's pipeline for the buckets whose entity lives here (null: every row takes the region).</param>
+    public BucketRouter(IActorRef region, IActorRef replyTo, int bucketCount, TimeSpan staleAfter, DirectEntry? direct = null)
     {
         _region = region;
+        _direct = direct;
+        _open = new bool[bucketCount];
         _replyTo = replyTo;
         BucketCount = bucketCount;
         _unanswered = new int[bucketCount];
@@ -54,8 +79,33 @@ internal sealed class BucketRouter
     /// <summary>Envelopes sent again after the shard region dropped them during a hand-off.</summary>
     public long Resent => Interlocked.Read(ref _resent);
 
-    /// <summary>Sends (or queues behind their bucket's envelope in flight) the rows of <paramref name="batch"/>; does not release it.</summary>
-    public void Route(StepBatch batch)
+    /// <summary>Records that entered this node's pipeline directly (their bucket's entity lives here).</summary>
+    public long EnteredDirectly => Interlocked.Read(ref _entered);
+
+    /// <summary>
+    /// The entity of <paramref name="bucket"/> lives on this node and is not handed off: once nothing of the bucket is in
+    /// flight through the region, its rows enter this node's pipeline directly.
+    /// </summary>
+    public void Open(int bucket)
+    {
+        lock (_gate) _open[bucket] = true;
+    }
+
+    /// <summary>
+    /// The bucket's hand-off starts (or its entity stops): from now on its rows take the region. Rows that entered directly
+    /// before are in the pipeline's inbox when this returns.
+    /// </summary>
+    public void Close(int bucket)
+    {
+        lock (_gate) _open[bucket] = false;
+    }
+
+    /// <summary>
+    /// Sends (or queues behind their bucket's envelope in flight) the rows of <paramref name="batch"/>, or puts those of
+    /// buckets whose gate is open into this node's pipeline. Returns <see cref="Routing.Taken"/> when every row entered the
+    /// pipeline directly in <paramref name="batch"/> itself (which the pipeline then owns); else the caller still releases it.
+    /// </summary>
+    public Routing Route(StepBatch batch)
     {
         var groups = RowGroups.ForThisThread;
         groups.Begin(batch.Count);
@@ -63,10 +113,18 @@ internal sealed class BucketRouter
         groups.End();
         lock (_gate)
         {
+            var direct = 0;
             for (var g = 0; g < groups.Count; g++)
             {
                 var bucket = groups.Group(g);
                 var rows = groups.Rows(g);
+                if (_direct is not null && _open[bucket] && _unanswered[bucket] == 0 && _pending[bucket] is not { Count: > 0 })
+                {
+                    // Entered below, with the other direct rows of this batch.
+                    direct += rows.Length;
+                    continue;
+                }
+
                 if (_unanswered[bucket] == 0)
                 {
                     // One envelope of at most RoutedMessageSize.MaxRoutedBytes; what does not fit waits behind it.
@@ -82,7 +140,44 @@ internal sealed class BucketRouter
                     Interlocked.Add(ref _queued, rows.Length);
                 }
             }
+
+            return direct == 0 ? Routing.Routed : EnterDirectly(batch, groups, direct);
         }
+    }
+
+    /// <summary>Under the lock: the rows of the open buckets of <paramref name="batch"/> (<paramref name="direct"/> of them) enter the pipeline.</summary>
+    private Routing EnterDirectly(StepBatch batch, RowGroups groups, int direct)
+    {
+        if (direct == batch.Count)
+        {
+            // The whole batch (the usual case on a node that owns every bucket): no copy.
+            if (!_direct!(batch, groups.GroupOfRows)) return Routing.Refused;
+            Interlocked.Add(ref _entered, direct);
+            return Routing.Taken;
+        }
+
+        var rows = StepBatch.Rent(direct, batch.Width);
+        if (_directBuckets.Length < direct) _directBuckets = new int[Math.Max(direct, _directBuckets.Length * 2)];
+        for (var g = 0; g < groups.Count; g++)
+        {
+            var bucket = groups.Group(g);
+            if (!_open[bucket] || _unanswered[bucket] != 0 || _pending[bucket] is { Count: > 0 }) continue;
+            foreach (var r in groups.Rows(g))
+            {
+                var i = rows.Add(batch.Keys[r], batch.Seq[r], batch.Flags[r], batch.Tags[r]);
+                _directBuckets[i] = bucket;
+                batch.Row(r).CopyTo(rows.Row(i));
+            }
+        }
+
+        if (!_direct!(rows, _directBuckets.AsSpan(0, direct)))
+        {
+            rows.Release();
+            return Routing.PartlyRefused;
+        }
+
+        Interlocked.Add(ref _entered, direct);
+        return Routing.Routed;
     }
 
     /// <summary>Outputs came back: a bucket whose envelope is fully answered sends the records that waited for it.</summary>
@@ -137,6 +232,22 @@ internal sealed class BucketRouter
         _unanswered[records.Bucket] = records.Count;
         _sentAt[records.Bucket] = Stopwatch.GetTimestamp();
         _region.Tell(records, ActorRefs.NoSender);
+    }
+
+    /// <summary>What <see cref="Route"/> did with a batch.</summary>
+    public enum Routing
+    {
+        /// <summary>Its rows were sent, queued or entered the pipeline in copies: the caller releases the batch.</summary>
+        Routed,
+
+        /// <summary>Every row entered this node's pipeline in the batch itself, which the pipeline now owns.</summary>
+        Taken,
+
+        /// <summary>Every row was for this node's pipeline, which takes no input any more: nothing of the batch was taken.</summary>
+        Refused,
+
+        /// <summary>Some rows were routed, those for this node's pipeline were not taken (it stops): they are lost.</summary>
+        PartlyRefused,
     }
 
     /// <summary>A bucket's records waiting for its envelope in flight (lists kept from envelope to envelope).</summary>

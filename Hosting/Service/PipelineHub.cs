@@ -31,6 +31,12 @@ namespace LstmStream.Hosting.Service;
 /// accepted it (<see cref="RoutedOutputs"/>), and that node's <see cref="RoutedOutputsActor"/> hands them to
 /// <see cref="DeliverRouted"/>, which gives every row to its connection as the outbox does on one node.
 /// </para>
+/// <para>
+/// Local owner shortcut: the rows of a bucket whose entity lives on this node (<see cref="BucketArrived"/>) and is not handed
+/// off skip the shard region: <see cref="BucketRouter"/> puts them into the inbox itself (<see cref="EnterDirectly"/>, rows of
+/// many buckets in one batch) and the outbox gives their outputs to their connections at once. See
+/// <see cref="BucketRouter"/> for why a key's order holds across the switch.
+/// </para>
 /// </summary>
 public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
 {
@@ -49,7 +55,11 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
     private LstmPipelineHandle? _handle;
     private readonly RoutedRows _routedRows = new();
     private IActorRef? _shardRegion;
-    private BucketRouter? _router;
+    private volatile BucketRouter? _router;
+    private readonly object _hostedGate = new();
+    private readonly HashSet<int> _hosted = [];
+    // Routed outputs (RoutedOutputsActor) and the outbox's own deliveries (direct rows) reach connections one batch at a time.
+    private readonly object _deliveryGate = new();
     private readonly ClusterMetrics? _clusterMetrics;
     private long _awaitingOutputs;
 
@@ -64,7 +74,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
     {
         _clusterMetrics = clusterMetrics;
         clusterMetrics?.Attach(() => Interlocked.Read(ref _awaitingOutputs), () => _routedRows.InFlight, () => _router?.Queued ?? 0,
-            () => _router?.Resent ?? 0);
+            () => _router?.Resent ?? 0, () => _router?.EnteredDirectly ?? 0);
         _time = time;
         _metrics = metrics;
         _channelMetrics = channelMetrics;
@@ -136,8 +146,38 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         ArgumentNullException.ThrowIfNull(shardRegion);
         ArgumentNullException.ThrowIfNull(replyTo);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bucketCount);
-        _router = new BucketRouter(shardRegion, replyTo, bucketCount, staleAfter);
+        var router = new BucketRouter(shardRegion, replyTo, bucketCount, staleAfter, EnterDirectly);
+        lock (_hostedGate)
+        {
+            // Entities that started here before (routed from other nodes) open their gates now.
+            foreach (var bucket in _hosted) router.Open(bucket);
+            _router = router;
+        }
+
         _shardRegion = shardRegion;
+    }
+
+    /// <summary>
+    /// Cluster mode, called by a bucket entity when it starts on this node: once nothing of the bucket routed from this node
+    /// is in flight, this node's records of it enter the pipeline directly.
+    /// </summary>
+    public void BucketArrived(int bucket)
+    {
+        lock (_hostedGate)
+        {
+            _hosted.Add(bucket);
+            _router?.Open(bucket);
+        }
+    }
+
+    /// <summary>Cluster mode, called by a bucket entity when it stops: this node's records of the bucket take the shard region.</summary>
+    public void BucketLeft(int bucket)
+    {
+        lock (_hostedGate)
+        {
+            _hosted.Remove(bucket);
+            _router?.Close(bucket);
+        }
     }
 
     /// <summary>Cluster mode: records of this node's channels that a shard region dropped during a hand-off are routed again.</summary>
@@ -193,6 +233,9 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
     /// </summary>
     public async Task<(int Exported, int Freed)> ReleaseAsync(int bucket)
     {
+        // This node's later records of the bucket take the region (which holds them for the next owner); those that
+        // entered directly before are counted in the drain.
+        lock (_hostedGate) _router?.Close(bucket);
         var drained = _routedRows.WhenDrained(bucket);
         // Before the pipeline runs, rows fed to it can only wait for it; once it has stopped, nothing comes out any more.
         if (_handle is null) await drained.ConfigureAwait(false);
@@ -210,8 +253,9 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         for (var r = 0; r < outputs.Count; r++) batch.Add(outputs.Keys[r], outputs.Seq[r], outputs.Flags[r], outputs.Tags[r]);
         outputs.Data.AsSpan(0, outputs.Count * outputs.Width).CopyTo(batch.Data);
         Interlocked.Add(ref _awaitingOutputs, -outputs.Count);
-        _router?.Answered(outputs);
         DeliverToConnections(batch, fromOwner: true);
+        // After the delivery: a bucket answered in full may go direct, and its direct outputs must come after these.
+        _router?.Answered(outputs);
     }
 
     public PipelineConnection Connect(IChannelOutput output, string kind, int maxInFlight)
@@ -261,17 +305,40 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Cluster mode: the batch's rows go to their buckets' owners (<see cref="BucketRouter"/>: one envelope per bucket in flight).</summary>
+    /// <summary>
+    /// Cluster mode: the batch's rows go to their buckets' owners (<see cref="BucketRouter"/>: one envelope per bucket in
+    /// flight), or straight into the inbox for buckets whose entity lives here.
+    /// </summary>
     private void SendToOwners(StepBatch batch)
     {
-        try
+        // Thrown or refused: the connection releases the batch (nothing of it was taken).
+        switch (_router!.Route(batch))
         {
-            _router!.Route(batch);
+            case BucketRouter.Routing.Taken:
+                return;
+            case BucketRouter.Routing.Refused:
+                Interlocked.Add(ref _awaitingOutputs, -batch.Count);
+                throw new InvalidOperationException("the pipeline is not taking input (stopping)");
+            case BucketRouter.Routing.PartlyRefused:
+                _logger.LogError("Records of buckets owned by this node were not stepped: the pipeline takes no more input (stopping)");
+                break;
         }
-        finally
-        {
-            batch.Release();
-        }
+
+        batch.Release();
+    }
+
+    /// <summary>
+    /// Cluster mode, called by <see cref="BucketRouter"/> under its lock: rows of this node's channels whose bucket's entity
+    /// lives here enter the inbox (their tags become slots of <see cref="RoutedRows.Direct"/>, so a hand-off of their bucket
+    /// waits for them). False when the inbox takes no more input (the rows keep their tags).
+    /// </summary>
+    private bool EnterDirectly(StepBatch rows, ReadOnlySpan<int> buckets)
+    {
+        var tags = rows.Tags.AsSpan(0, rows.Count);
+        _routedRows.AdmitDirect(buckets, tags);
+        if (_inbox.TryWrite(rows)) return true;
+        foreach (ref var tag in tags) tag = _routedRows.Take(tag).Tag;
+        return false;
     }
 
     private void Route(StepBatch batch)
@@ -284,10 +351,12 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
 
     /// <summary>
     /// Cluster mode, on the outbox: each row's output goes back to the node that accepted it, one message per node and batch
-    /// (several when it would be larger than <see cref="RoutedMessageSize.MaxRoutedBytes"/>).
+    /// (several when it would be larger than <see cref="RoutedMessageSize.MaxRoutedBytes"/>); the outputs of rows that
+    /// entered directly go to their connections from here.
     /// </summary>
     private void SendBackToOrigins(StepBatch batch)
     {
+        var delivered = false;
         try
         {
             var groups = RowGroups.ForThisThread;
@@ -302,6 +371,22 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
             groups.End();
             for (var g = 0; g < groups.Count; g++)
             {
+                if (groups.Group(g) == RoutedRows.Direct)
+                {
+                    var rows = groups.Rows(g);
+                    Interlocked.Add(ref _awaitingOutputs, -rows.Length);
+                    if (groups.Count == 1)
+                    {
+                        // Every row entered directly: the batch itself goes to the connections (which release it).
+                        delivered = true;
+                        DeliverToConnections(batch, fromOwner: false);
+                        return;
+                    }
+
+                    DeliverToConnections(CopyRows(batch, rows), fromOwner: false);
+                    continue;
+                }
+
                 var to = _routedRows.Origin(groups.Group(g));
                 // Messages of at most RoutedMessageSize.MaxRoutedBytes, in order.
                 for (var rows = groups.Rows(g); rows.Length > 0;)
@@ -315,13 +400,27 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         }
         finally
         {
-            batch.Release();
+            if (!delivered) batch.Release();
         }
+    }
+
+    /// <summary>A new batch of <paramref name="rows"/> of <paramref name="batch"/>, in order.</summary>
+    private static StepBatch CopyRows(StepBatch batch, ReadOnlySpan<int> rows)
+    {
+        var copy = StepBatch.Rent(rows.Length, batch.Width);
+        foreach (var r in rows)
+        {
+            var i = copy.Add(batch.Keys[r], batch.Seq[r], batch.Flags[r], batch.Tags[r]);
+            batch.Row(r).CopyTo(copy.Row(i));
+        }
+
+        return copy;
     }
 
     /// <param name="fromOwner">The outputs came back from the bucket's owner: each connection's first row gives the routing latency.</param>
     private void DeliverToConnections(StepBatch batch, bool fromOwner)
     {
+        Monitor.Enter(_deliveryGate);
         try
         {
             var now = Stopwatch.GetTimestamp();
@@ -378,6 +477,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         finally
         {
             _routedTo.Clear();
+            Monitor.Exit(_deliveryGate);
             batch.Release();
         }
     }

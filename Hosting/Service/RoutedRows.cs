@@ -9,12 +9,18 @@ namespace LstmStream.Hosting.Service;
 /// <c>RoutedOutputsActor</c>), the tag the accepting connection gave the row and the row's bucket, so that a bucket's
 /// hand-off can wait until its rows have come out (<see cref="WhenDrained"/>). Slots are taken by the bucket entities
 /// (<see cref="Admit"/>) and given back by the outbox (<see cref="Take"/>); a small lock guards them, as a connection's.
+/// <para>
+/// Rows of this node's own channels that entered the pipeline directly (their bucket's entity lives here:
+/// <see cref="BucketRouter.DirectEntry"/>) take slots too, of the origin <see cref="Direct"/>
+/// (<see cref="AdmitDirect"/>): the outbox gives them to their connections itself, and a hand-off of their bucket waits for
+/// them as for routed ones.
+/// </para>
 /// </summary>
 internal sealed class RoutedRows
 {
     private readonly object _gate = new();
     private readonly Dictionary<IActorRef, int> _originIndex = [];
-    private readonly List<IActorRef> _origins = [];
+    private readonly List<IActorRef> _origins = [ActorRefs.Nobody];
     private readonly Dictionary<int, TaskCompletionSource> _drainWaiters = [];
     private long[] _tags = new long[1024];
     private int[] _originOf = new int[1024];
@@ -23,6 +29,9 @@ internal sealed class RoutedRows
     private int[] _perBucket = new int[64];
     private int _freeCount;
     private int _used;
+
+    /// <summary>The origin of the rows that entered directly from this node's channels (<see cref="AdmitDirect"/>).</summary>
+    public const int Direct = 0;
 
     /// <summary>Rows admitted whose output has not been taken yet.</summary>
     public int InFlight
@@ -58,18 +67,33 @@ internal sealed class RoutedRows
             _perBucket[bucket] += originalTags.Length;
             for (var r = 0; r < originalTags.Length; r++)
             {
-                int slot;
-                if (_freeCount > 0) slot = _free[--_freeCount];
-                else
-                {
-                    if (_used == _tags.Length) Grow();
-                    slot = _used++;
-                }
-
+                var slot = NewSlot();
                 _tags[slot] = originalTags[r];
                 _originOf[slot] = index;
                 _bucketOf[slot] = bucket;
                 routedTags[r] = (uint)slot;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes a slot of origin <see cref="Direct"/> per row of <paramref name="tags"/> (rows of this node's channels; the
+    /// bucket of row <c>r</c> is <c>buckets[r]</c>) and writes each row's routed tag over its original one.
+    /// </summary>
+    public void AdmitDirect(ReadOnlySpan<int> buckets, Span<long> tags)
+    {
+        lock (_gate)
+        {
+            for (var r = 0; r < tags.Length; r++)
+            {
+                var bucket = buckets[r];
+                if (bucket >= _perBucket.Length) Array.Resize(ref _perBucket, Math.Max(bucket + 1, _perBucket.Length * 2));
+                _perBucket[bucket]++;
+                var slot = NewSlot();
+                _tags[slot] = tags[r];
+                _originOf[slot] = Direct;
+                _bucketOf[slot] = bucket;
+                tags[r] = (uint)slot;
             }
         }
     }
@@ -102,6 +126,13 @@ internal sealed class RoutedRows
 
     /// <summary>True when <paramref name="tag"/> is a routed row's (high half 0).</summary>
     public static bool IsRouted(long tag) => tag >>> 32 == 0;
+
+    private int NewSlot()
+    {
+        if (_freeCount > 0) return _free[--_freeCount];
+        if (_used == _tags.Length) Grow();
+        return _used++;
+    }
 
     private void Grow()
     {

@@ -74,6 +74,9 @@ internal sealed class RowGroups
         }
     }
 
+    /// <summary>The group of each row of the last grouping, by row.</summary>
+    public ReadOnlySpan<int> GroupOfRows => _groupOfRow.AsSpan(0, _rowCount);
+
     /// <summary>The number of group <paramref name="index"/> (0 .. <see cref="Count"/>-1).</summary>
     public int Group(int index) => _groups[index];
 

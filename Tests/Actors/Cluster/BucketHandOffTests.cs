@@ -23,8 +23,22 @@ public sealed class BucketHandOffTests : IDisposable
             lock (Fed) Fed.Add(records);
         }
 
+        /// <summary>What the entity told of its coming and going, in order ("+b", "-b", "release b").</summary>
+        public List<string> Events { get; } = [];
+
+        public void BucketArrived(int bucket)
+        {
+            lock (Events) Events.Add($"+{bucket}");
+        }
+
+        public void BucketLeft(int bucket)
+        {
+            lock (Events) Events.Add($"-{bucket}");
+        }
+
         public Task<(int Exported, int Freed)> ReleaseAsync(int bucket)
         {
+            lock (Events) Events.Add($"release {bucket}");
             ReleaseAsked.TrySetResult(bucket);
             return Released.Task;
         }
@@ -61,6 +75,8 @@ public sealed class BucketHandOffTests : IDisposable
         Assert.True(await stopped.WaitAsync(StoredSessions.Timeout));
         Assert.Null(host.Entities.Find(bucket));
         Assert.Equal(1, host.Figures.BucketsHandedOff);
+        // The node's own records went direct while the entity lived here and not during the hand-off.
+        lock (pipeline.Events) Assert.Equal([$"+{bucket}", $"release {bucket}", $"-{bucket}"], pipeline.Events);
         var handOff = await handedOff.Task.WaitAsync(StoredSessions.Timeout);
         Assert.Equal((bucket, 1, 1, 1), (handOff.Bucket, handOff.Freed, handOff.Exported, handOff.StoredKeys));
         await system.Terminate();
