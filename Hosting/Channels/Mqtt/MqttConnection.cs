@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using LstmStream.Hosting.Options;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
@@ -58,6 +59,10 @@ public sealed class MqttConnection : IAsyncDisposable
         if (keepSession) builder.WithSessionExpiryInterval((uint)options.SessionExpiry.TotalSeconds);
         if (receivesReadings) builder.WithReceiveMaximum((ushort)options.ReceiveMaximum);
         _clientOptions = builder.Build();
+        // A graceful close: MQTTnet's default (linger on, 0 s) resets the socket when it closes it, and what the broker had not
+        // read yet is lost: the DISCONNECT and the last acknowledgements of a graceful stop among them (the broker then took
+        // the disconnect as unclean and delivered those readings again to the next session).
+        if (_clientOptions.ChannelOptions is MqttClientTcpOptions tcp) tcp.LingerState = new LingerOption(false, 0);
         Client = new MqttClientFactory().CreateMqttClient();
         Client.DisconnectedAsync += OnDisconnected;
     }

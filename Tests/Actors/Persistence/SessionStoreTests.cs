@@ -92,6 +92,18 @@ public sealed class SessionStoreTests : IClassFixture<PostgreSqlServer>, IDispos
     }
 
     [Fact]
+    public void A_PostgreSQL_store_keeps_a_small_connection_pool_unless_its_connection_string_sets_one()
+    {
+        var defaulted = new Npgsql.NpgsqlConnectionStringBuilder(SessionStoreLocation.Parse("Host=db;Database=lstm;Username=lstm", _folder).ConnectionString);
+        var named = new Npgsql.NpgsqlConnectionStringBuilder(SessionStoreLocation.Parse("Host=db;Database=lstm;Maximum Pool Size=50", _folder).ConnectionString);
+        var compact = new Npgsql.NpgsqlConnectionStringBuilder(SessionStoreLocation.Parse("Host=db;Database=lstm;maxpoolsize=100", _folder).ConnectionString);
+
+        Assert.Equal(SessionStoreLocation.DefaultMaxPoolSize, defaulted.MaxPoolSize);
+        Assert.Equal(50, named.MaxPoolSize);
+        Assert.Equal(100, compact.MaxPoolSize);
+    }
+
+    [Fact]
     public async Task A_SQLite_store_is_created_on_first_start_from_a_path_relative_to_the_working_directory()
     {
         var location = SessionStoreLocation.Parse("data/sessions/lstmstream.db", _folder);
