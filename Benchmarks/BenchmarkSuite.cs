@@ -56,7 +56,7 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                 var best = new Dictionary<string, (string Backend, Measurement Measurement)>();
                 void Keep(string engine, string backend, Measurement m)
                 {
-                    progress.WriteLine($"[{label}] {engine} ({backend}): {m.StepsPerSecond:N0} steps/s");
+                    progress.WriteLine($"[{label}] {engine} ({backend}): {m.StepsPerSecond:N0} steps/s, {m.CpuSecondsPerStep * 1e9:N0} ns CPU per step");
                     if (!best.TryGetValue(engine, out var kept) || m.SecondsPerStep < kept.Measurement.SecondsPerStep) best[engine] = (backend, m);
                 }
 
@@ -101,6 +101,13 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                         using var typedRunning = typed.Start();
                         Keep(Engines.Typed, backendLabel, Measure.Run(typedRunning.Run, settings, allThreads: true, () => typedRunning.Produced));
                         progress.WriteLine($"[{label}] {Engines.Typed}: {typedRunning.RowsPerBatch:F1} rows per micro-batch, {typedRunning.Gen0CollectionsPerMillionSteps:F1} gen-0 GCs per million steps");
+                    }
+
+                    // What the caller's own graph costs per step with no model in it: the typed API's price cannot go below it.
+                    if (options.Measures(Engines.TypedFloor))
+                    {
+                        using var floorRunning = typed.StartFloor();
+                        Keep(Engines.TypedFloor, "no model", Measure.Run(floorRunning.Run, settings, allThreads: true, () => floorRunning.Produced));
                     }
 
                     if (options.Measures(Engines.OrtBatched) || options.Measures(Engines.OrtPerKey))

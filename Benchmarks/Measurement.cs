@@ -15,8 +15,11 @@ internal sealed record MeasureSettings(TimeSpan WarmUp, TimeSpan Repetition, int
     public MeasureSettings ForGemm() => this with { WarmUp = WarmUp / 2, Repetition = Repetition / 3 };
 }
 
-/// <summary>What one measurement found: the median time per step and the bytes allocated per step.</summary>
-internal readonly record struct Measurement(double SecondsPerStep, double AllocatedBytesPerStep, long StepsTimed)
+/// <summary>
+/// What one measurement found: the median time per step, the bytes allocated per step and the process's CPU time per
+/// step (every thread, over the timed repetitions: what a step costs, whatever else the machine runs meanwhile).
+/// </summary>
+internal readonly record struct Measurement(double SecondsPerStep, double AllocatedBytesPerStep, long StepsTimed, double CpuSecondsPerStep = double.NaN)
 {
     public double StepsPerSecond => 1 / SecondsPerStep;
 }
@@ -65,6 +68,7 @@ internal static class Measure
         long steps = 0;
         var doneBefore = stepsDone?.Invoke() ?? 0;
         var allocatedBefore = Allocated(allThreads);
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         for (var r = 0; r < samples.Length; r++)
         {
             var start = Stopwatch.GetTimestamp();
@@ -75,10 +79,11 @@ internal static class Measure
             steps += made;
         }
 
+        var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
         var allocated = Allocated(allThreads) - allocatedBefore;
         var stepsWhileCounting = stepsDone is null ? steps : Math.Max(steps, stepsDone() - doneBefore);
         Array.Sort(samples);
-        return new Measurement(samples[samples.Length / 2], (double)allocated / stepsWhileCounting, steps);
+        return new Measurement(samples[samples.Length / 2], (double)allocated / stepsWhileCounting, steps, cpu / stepsWhileCounting);
     }
 
     private static long Allocated(bool allThreads) =>

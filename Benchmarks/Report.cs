@@ -79,6 +79,13 @@ internal sealed class Report
                 $"typed API ({Engines.Typed} ÷ {Engines.Stream}, {typed.Workload}, {typed.Keys} keys, {typed.Threads} thread(s)): {typed.StepsPerSecond / stream.StepsPerSecond:P1} of the fast path's steps/s ({typed.StepsPerSecond:N0} vs {stream.StepsPerSecond:N0}).");
         }
 
+        foreach (var floor in Rows.Where(r => r.Engine == Engines.TypedFloor))
+        {
+            if (Find(floor, Engines.Stream) is not { } stream) continue;
+            s.AppendLine(CultureInfo.InvariantCulture,
+                $"typed API's floor ({Engines.TypedFloor} ÷ {Engines.Stream}, {floor.Workload}, {floor.Keys} keys, {floor.Threads} thread(s)): the caller's graph alone, no model, at {floor.StepsPerSecond / stream.StepsPerSecond:P1} of the fast path's steps/s ({floor.StepsPerSecond:N0} vs {stream.StepsPerSecond:N0}).");
+        }
+
         foreach (var stored in Rows.Where(r => r.Engine == Engines.StreamStore))
         {
             if (Find(stored, Engines.Stream) is not { } stream) continue;
@@ -165,6 +172,7 @@ internal sealed class Report
         Engines.Stream => 2,
         Engines.StreamStore => 2,
         Engines.Typed => 3,
+        Engines.TypedFloor => 3,
         Engines.Run => 4,
         Engines.Tcp => 5,
         Engines.TcpTls => 6,

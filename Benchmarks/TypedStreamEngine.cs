@@ -45,6 +45,22 @@ internal sealed class TypedStreamEngine
     });
 
     /// <summary>
+    /// <c>lstmstream-typed-floor</c>: the same caller's graph with the model taken out: the same steps made by
+    /// <c>Source.From</c>, one <see cref="LstmOutput"/> with its own <c>float[]</c> (the model's output size) made per
+    /// step by a <c>Select</c>, counted by the same sink. What one element costs in an Akka.Streams graph (the
+    /// interpreter's push and pull, the objects), which the typed flow cannot undercut.
+    /// </summary>
+    public RunningStream StartFloor() => new(Keys, (stop, emitted) =>
+    {
+        var width = Model.OutputSize;
+        var counters = new SessionCounters();
+        var finished = Source.From(Steps(0, long.MaxValue / 2, stop))
+            .Select(LstmResult (step) => new LstmOutput(step.Key, step.Seq, new float[width]))
+            .RunWith(Sink.ForEach<LstmResult>(_ => emitted.Add(1)), _materializer);
+        return (counters, finished);
+    });
+
+    /// <summary>
     /// Runs <paramref name="rounds"/> rounds and returns every output of the last round, <c>[keys × OutputSize]</c>
     /// by key index (checks that each key's outputs come back in order and that none was rejected).
     /// </summary>
