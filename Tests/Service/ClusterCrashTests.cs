@@ -33,7 +33,7 @@ public sealed class ClusterCrashTests : IClassFixture<ReplayBroker>, IClassFixtu
     private readonly MosquittoBroker _broker;
     private readonly PostgreSqlServer _postgres;
     private readonly ITestOutputHelper _output;
-    private readonly List<ClusterNode> _nodes = [];
+    private readonly ClusterNodeSet _nodes = new(nameof(ClusterCrashTests));
     private readonly Stopwatch _elapsed = Stopwatch.StartNew();
 
     public ClusterCrashTests(ReplayBroker broker, PostgreSqlServer postgres, ITestOutputHelper output)
@@ -286,21 +286,10 @@ public sealed class ClusterCrashTests : IClassFixture<ReplayBroker>, IClassFixtu
     private static JsonElement Member(JsonElement cluster, string address) =>
         cluster.GetProperty("members").EnumerateArray().Single(m => m.GetProperty("address").GetString() == address);
 
-    private ClusterNode StartNode(int clusterPort, params string[] settings)
-    {
-        var node = ClusterNode.Start(clusterPort, settings);
-        lock (_nodes) _nodes.Add(node);
-        return node;
-    }
+    private ClusterNode StartNode(int clusterPort, params string[] settings) => _nodes.Start(clusterPort, settings);
 
     public void Dispose()
     {
-        foreach (var node in _nodes) node.Dispose();
-        // LSTMSTREAM_TEST_LOGS=folder keeps every node's log there (to see what happened in a failed run).
-        if (Environment.GetEnvironmentVariable("LSTMSTREAM_TEST_LOGS") is { Length: > 0 } folder)
-        {
-            Directory.CreateDirectory(folder);
-            for (var i = 0; i < _nodes.Count; i++) File.WriteAllText(Path.Combine(folder, $"{GetType().Name}-{Guid.NewGuid():N}-node{i}.log"), _nodes[i].Log);
-        }
+        _nodes.Dispose();
     }
 }

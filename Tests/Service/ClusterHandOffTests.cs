@@ -17,7 +17,7 @@ public sealed class ClusterHandOffTests : IClassFixture<PostgreSqlServer>, IDisp
     private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(40);
     private const int Shards = 12;
     private readonly PostgreSqlServer _postgres;
-    private readonly List<ClusterNode> _nodes = [];
+    private readonly ClusterNodeSet _nodes = new(nameof(ClusterHandOffTests));
 
     public ClusterHandOffTests(PostgreSqlServer postgres) => _postgres = postgres;
 
@@ -169,21 +169,10 @@ public sealed class ClusterHandOffTests : IClassFixture<PostgreSqlServer>, IDisp
     private Task<Dictionary<string, List<string>>> SingleNodeOutputsAsync(List<string> records) =>
         ClusterNode.SingleNodeOutputsAsync(records, Timeout, _nodes.Add);
 
-    private ClusterNode StartNode(int clusterPort, params string[] settings)
-    {
-        var node = ClusterNode.Start(clusterPort, settings);
-        _nodes.Add(node);
-        return node;
-    }
+    private ClusterNode StartNode(int clusterPort, params string[] settings) => _nodes.Start(clusterPort, settings);
 
     public void Dispose()
     {
-        foreach (var node in _nodes) node.Dispose();
-        // LSTMSTREAM_TEST_LOGS=folder keeps every node's log there (to see what happened in a failed run).
-        if (Environment.GetEnvironmentVariable("LSTMSTREAM_TEST_LOGS") is { Length: > 0 } folder)
-        {
-            Directory.CreateDirectory(folder);
-            for (var i = 0; i < _nodes.Count; i++) File.WriteAllText(Path.Combine(folder, $"{GetType().Name}-{Guid.NewGuid():N}-node{i}.log"), _nodes[i].Log);
-        }
+        _nodes.Dispose();
     }
 }

@@ -14,7 +14,7 @@ public sealed class ClusterServiceTests : IClassFixture<PostgreSqlServer>, IDisp
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
     private readonly PostgreSqlServer _postgres;
     private readonly string _folder = Path.Combine(Path.GetTempPath(), $"lstmstream-cluster-{Guid.NewGuid():N}");
-    private readonly List<ClusterNode> _nodes = [];
+    private readonly ClusterNodeSet _nodes = new(nameof(ClusterServiceTests));
 
     public ClusterServiceTests(PostgreSqlServer postgres) => _postgres = postgres;
 
@@ -142,16 +142,11 @@ public sealed class ClusterServiceTests : IClassFixture<PostgreSqlServer>, IDisp
     private Task<Dictionary<string, List<string>>> SingleNodeOutputsAsync(List<string> records) =>
         ClusterNode.SingleNodeOutputsAsync(records, Timeout, _nodes.Add);
 
-    private ClusterNode Start(int clusterPort, params string[] settings)
-    {
-        var node = ClusterNode.Start(clusterPort, settings);
-        _nodes.Add(node);
-        return node;
-    }
+    private ClusterNode Start(int clusterPort, params string[] settings) => _nodes.Start(clusterPort, settings);
 
     public void Dispose()
     {
-        foreach (var node in _nodes) node.Dispose();
+        _nodes.Dispose();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         if (Directory.Exists(_folder)) Directory.Delete(_folder, recursive: true);
     }
