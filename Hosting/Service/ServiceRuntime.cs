@@ -146,7 +146,9 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
             $"ingress {(_ingresses.Count == 0 ? "none" : string.Join(", ", _ingresses.Select(i => i.Description)))}; http {http}; " +
             $"sessions {_sessionStore.Location.Description}; " +
             $"cluster {(_options.Cluster.Enabled ? $"{Akka.Cluster.Cluster.Get(_system).SelfAddress}, {_options.Cluster.Shards} shards" : "off")}";
-        _logger.LogInformation("{StartupLine}", StartupLine);
+        // Said once the host has started every part, the HTTP server included (it starts after the hosted services): a
+        // reader of this line (a person, a script, a test) can reach every endpoint it names.
+        _lifetime.ApplicationStarted.Register(() => _logger.LogInformation("{StartupLine}", StartupLine));
         if (_options.StatisticsInterval > TimeSpan.Zero)
         {
             var sessions = started.Handle.Sessions;
