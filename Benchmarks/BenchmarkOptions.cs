@@ -3,7 +3,7 @@ namespace LstmStream.Benchmarks;
 /// <summary>
 /// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--engine NAME,NAME] [--passes N]
 /// [--out FILE] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--no-store] [--store-only] [--store-kind sqlite|postgresql]…
-/// [--store-rows speed,memory,stream] [--checkpointed-keys N,N] [--store-postgres CONNECTION-STRING] [--latency [--serve PATH] [--send-gap MICROSECONDS]]
+/// [--store-rows speed,memory,stream] [--checkpointed-keys N,N] [--checkpointed-seconds N] [--store-postgres CONNECTION-STRING] [--latency [--serve PATH] [--send-gap MICROSECONDS]]
 /// [--cluster [--serve PATH]]</c>.
 /// </summary>
 internal sealed record BenchmarkOptions
@@ -88,8 +88,10 @@ internal sealed record BenchmarkOptions
     /// <summary>Checkpoint interval of that measurement (the service's default).</summary>
     public TimeSpan CheckpointInterval { get; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Timed wall-clock seconds of each half of that measurement.</summary>
-    public TimeSpan CheckpointedDuration => TimeSpan.FromSeconds(Quick ? 10 : 20);
+    /// <summary>Timed wall-clock seconds of each half of that measurement (<c>--checkpointed-seconds</c>: longer, so that checkpoints complete on a loaded machine).</summary>
+    public TimeSpan CheckpointedDuration => TimeSpan.FromSeconds(CheckpointedSecondsOverride ?? (Quick ? 10 : 20));
+
+    public int? CheckpointedSecondsOverride { get; init; }
 
     /// <summary>Prefix of the NDJSON input files written for the run rows.</summary>
     public string TempPrefix { get; init; } = "/tmp/bench-ndjson-";
@@ -113,7 +115,7 @@ internal sealed record BenchmarkOptions
     public const string Usage =
         "usage: dotnet run --project Benchmarks -c Release -- [--quick] [--workload seed|sensor|wide]... " +
         "[--keys 1,64,1024,4096] [--threads 1,2] [--engine lstmstream-stream,lstmstream-typed,...] [--passes N] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
-        "[--no-store] [--store-only] [--store-kind sqlite|postgresql]... [--store-rows speed,memory,stream] [--checkpointed-keys 10000,100000] " +
+        "[--no-store] [--store-only] [--store-kind sqlite|postgresql]... [--store-rows speed,memory,stream] [--checkpointed-keys 10000,100000] [--checkpointed-seconds 20] " +
         "[--store-postgres CONNECTION-STRING] " +
         "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream] [--send-gap 200]] [--cluster [--serve PATH]]";
 
@@ -179,6 +181,9 @@ internal sealed record BenchmarkOptions
                 case "--store-kind": storeKinds.AddRange(Choices(arg, Value(), StoreKindNames)); break;
                 case "--store-rows": storeRows.AddRange(Choices(arg, Value(), StoreRowNames)); break;
                 case "--checkpointed-keys": options = options with { CheckpointedKeys = PositiveList(arg, Value()) }; break;
+                case "--checkpointed-seconds":
+                    options = options with { CheckpointedSecondsOverride = PositiveList(arg, Value()) is [var seconds] ? seconds : throw new ArgumentException("--checkpointed-seconds takes one number") };
+                    break;
                 default: throw new ArgumentException($"unknown argument '{arg}'");
             }
         }

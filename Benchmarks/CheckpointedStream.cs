@@ -25,15 +25,38 @@ internal static class CheckpointedStream
     /// </summary>
     public static readonly int BatchRows = new PipelineOptions().MaxBatchRows;
 
+    /// <summary>Checkpoints taken before the timed part of the run with the store (see <see cref="Measure"/>).</summary>
+    public const int WarmUpCheckpoints = 3;
+
 
     /// <param name="Checkpoints">Checkpoints completed while timed.</param>
     /// <param name="KeysCheckpointed">Keys they wrote.</param>
     /// <param name="CheckpointSeconds">How long each of them took, from the pipeline's dirty buckets to the last bucket written.</param>
+    /// <param name="Without">CPU, batches and collections of the run without a store.</param>
+    /// <param name="With">The same of the run with checkpoints.</param>
     public sealed record Result(string Store, string Workload, int Keys, int BatchRows, double IntervalSeconds, double Seconds, double StepsPerSecondWithout,
         double StepsPerSecondWith, long Checkpoints, long KeysCheckpointed, double[] CheckpointSeconds, long BytesWritten, double BytesPerKeyWithout, double BytesPerKeyWith,
-        long RawStateBytes)
+        long RawStateBytes, TimedFigures Without, TimedFigures With)
     {
         public double Ratio => StepsPerSecondWith / StepsPerSecondWithout;
+
+        /// <summary>
+        /// The process CPU time the checkpoints cost beyond the steps themselves, per checkpoint: the run with checkpoints'
+        /// CPU minus what its steps cost at the run without's CPU per step, both without the JIT's compile time (the tiered JIT
+        /// still re-compiles the stream's code early in a process, which would count against the run without). Unlike the
+        /// steps/s ratio it hardly depends on what else the machine runs (a shared machine takes wall-clock time, not CPU time
+        /// per step, away).
+        /// </summary>
+        /// <summary>Managed bytes allocated per checkpoint beyond what the steps allocate (as <see cref="ExtraCpuMillisecondsPerCheckpoint"/>).</summary>
+        public double ExtraAllocatedMegabytesPerCheckpoint =>
+            Checkpoints == 0 ? double.NaN : (With.AllocatedBytes - (double)Without.AllocatedBytes / Without.Steps * With.Steps) / 1e6 / Checkpoints;
+
+        /// <summary>Stream-stopping GC pause time per checkpoint beyond the run without's.</summary>
+        public double ExtraGcPauseMillisecondsPerCheckpoint =>
+            Checkpoints == 0 ? double.NaN : (With.GcPauseSeconds - Without.GcPauseSeconds / Without.Steps * With.Steps) * 1e3 / Checkpoints;
+
+        public double ExtraCpuMillisecondsPerCheckpoint =>
+            Checkpoints == 0 ? double.NaN : (With.CpuSecondsBesidesJit - Without.CpuSecondsBesidesJit / Without.Steps * With.Steps) * 1e3 / Checkpoints;
 
         /// <summary>The floor: 0.9× at 10,000 live keys, 0.75× at 100,000.</summary>
         public double RatioTarget => Keys <= 10_000 ? 0.9 : 0.75;
@@ -58,7 +81,7 @@ internal static class CheckpointedStream
         try
         {
             using var materializer = ActorMaterializer.Create(system);
-            var (without, memoryWithout) = Timed(new StreamEngine(model, backends, inputs, materializer, maxBatchRows: BatchRows), duration, null, null);
+            var (without, memoryWithout, figuresWithout) = Timed(new StreamEngine(model, backends, inputs, materializer, maxBatchRows: BatchRows), duration, null, null);
 
             IActorRef? coordinator = null;
             var figures = store.Figures;
@@ -69,10 +92,15 @@ internal static class CheckpointedStream
             {
                 if (succeeded && Volatile.Read(ref timing)) durations.Enqueue(duration.TotalSeconds);
             };
-            var (with, memoryWith) = Timed(new StreamEngine(model, backends, inputs, materializer, store, BatchRows), duration, handle =>
+            var (with, memoryWith, figuresWith) = Timed(new StreamEngine(model, backends, inputs, materializer, store, BatchRows), duration, handle =>
             {
                 coordinator = system.ActorOf(CheckpointCoordinatorActor.Props(new PipelineCheckpointSource(handle.State), store, interval, interval),
                     "bench-checkpoints");
+                // Warm-up checkpoints, not timed: the first checkpoints of a process run the store's code (Akka.Persistence,
+                // Linq2Db, the database driver) for the first time, and the JIT compiles and re-compiles it (tiered) on the
+                // CPUs the stream steps on. A service pays that once, not every interval.
+                for (var i = 0; i < WarmUpCheckpoints; i++)
+                    coordinator.Ask<CheckpointCoordinatorActor.CheckpointCompleted>(CheckpointCoordinatorActor.CheckpointNow.Instance, TimeSpan.FromMinutes(5)).Wait();
                 (checkpoints, keysWritten, bytes, failures) = (figures.Checkpoints, figures.KeysCheckpointed, figures.BytesWritten, figures.CheckpointFailures);
                 Volatile.Write(ref timing, true);
             }, () =>
@@ -85,7 +113,8 @@ internal static class CheckpointedStream
             });
             if (failures > 0) throw new InvalidOperationException($"{failures} checkpoint(s) failed on {location.Description} while timed");
             return new Result(location.Kind.ToString(), workload.Name, keys, BatchRows, interval.TotalSeconds, duration.TotalSeconds, without, with,
-                checkpoints, keysWritten, durations.ToArray(), bytes, memoryWithout, memoryWith, workload.RawStateBytes);
+                checkpoints, keysWritten, durations.ToArray(), bytes, memoryWithout, memoryWith, workload.RawStateBytes,
+                figuresWithout, figuresWith);
         }
         finally
         {
@@ -93,24 +122,50 @@ internal static class CheckpointedStream
         }
     }
 
-    /// <summary>Steps/s over <paramref name="duration"/> after two warm-up rounds, and heap bytes per key while running.</summary>
+    /// <summary>
+    /// What the timed part of one run cost: steps output, process CPU time (user + system, every thread), data batches
+    /// stepped and garbage collections per generation (gen 0 counts every collection, gen 2 only the full ones).
+    /// </summary>
+    /// <param name="JitSeconds">Time the JIT spent compiling (<see cref="System.Runtime.JitInfo.GetCompilationTime"/>, every thread).</param>
+    /// <param name="GcPauseSeconds">Time the runtime was paused for collections (<see cref="GC.GetTotalPauseDuration"/>).</param>
+    /// <param name="AllocatedBytes">Bytes allocated on the managed heap (<see cref="GC.GetTotalAllocatedBytes"/>, every thread).</param>
+    public sealed record TimedFigures(long Steps, double CpuSeconds, long Batches, int Gen0Collections, int Gen1Collections, int Gen2Collections,
+        double JitSeconds, double GcPauseSeconds, long AllocatedBytes)
+    {
+        public double CpuMicrosecondsPerStep => Steps == 0 ? double.NaN : CpuSeconds * 1e6 / Steps;
+
+        public double CpuSecondsBesidesJit => CpuSeconds - JitSeconds;
+
+        /// <summary>Rows per multiply (each data batch is one multiply per layer).</summary>
+        public double RowsPerBatch => Batches == 0 ? double.NaN : (double)Steps / Batches;
+    }
+
+    /// <summary>Steps/s over <paramref name="duration"/> after two warm-up rounds, heap bytes per key while running, and the timed part's figures.</summary>
     /// <param name="warmedUp">Called once the warm-up rounds are through (the timed part starts after it).</param>
     /// <param name="timed">Called after the timed part and the heap reading, before the stream stops.</param>
-    private static (double StepsPerSecond, double BytesPerKey) Timed(StreamEngine engine, TimeSpan duration, Action<LstmPipelineHandle>? warmedUp,
-        Action? timed)
+    private static (double StepsPerSecond, double BytesPerKey, TimedFigures Figures) Timed(StreamEngine engine, TimeSpan duration,
+        Action<LstmPipelineHandle>? warmedUp, Action? timed)
     {
         var before = GC.GetTotalMemory(forceFullCollection: true);
         LstmPipelineHandle? handle = null;
         using var running = engine.Start(h => handle = h);
         running.Run(2);
         warmedUp?.Invoke(handle!);
-        var produced = running.Produced;
+        using var process = Process.GetCurrentProcess();
+        var (produced, batches, cpu) = (running.Produced, handle!.Sessions.Batches, process.TotalProcessorTime);
+        var (gen0, gen1, gen2) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+        var (jit, pauses, allocated) = (System.Runtime.JitInfo.GetCompilationTime(), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes(precise: true));
         var watch = Stopwatch.StartNew();
         Thread.Sleep(duration);
         var steps = running.Produced - produced;
         var seconds = watch.Elapsed.TotalSeconds;
+        process.Refresh();
+        var figures = new TimedFigures(steps, (process.TotalProcessorTime - cpu).TotalSeconds, handle.Sessions.Batches - batches,
+            GC.CollectionCount(0) - gen0, GC.CollectionCount(1) - gen1, GC.CollectionCount(2) - gen2,
+            (System.Runtime.JitInfo.GetCompilationTime() - jit).TotalSeconds, (GC.GetTotalPauseDuration() - pauses).TotalSeconds,
+            GC.GetTotalAllocatedBytes(precise: true) - allocated);
         var after = GC.GetTotalMemory(forceFullCollection: true);
         timed?.Invoke();
-        return (steps / seconds, (double)(after - before) / engine.Keys);
+        return (steps / seconds, (double)(after - before) / engine.Keys, figures);
     }
 }

@@ -190,7 +190,7 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
                 progress.WriteLine($"checkpointed stream: {name}, {keys:N0} live keys, checkpoint every {options.CheckpointInterval.TotalSeconds:0} s, {options.CheckpointedDuration.TotalSeconds:0} s timed each way");
                 var c = CheckpointedStream.Measure(stored, location, keys, options.CheckpointInterval, options.CheckpointedDuration);
                 checkpointed.Add(c);
-                progress.WriteLine($"checkpointed stream: {c.StepsPerSecondWith:N0} vs {c.StepsPerSecondWithout:N0} steps/s ({c.Ratio:F3}×), {c.Checkpoints} checkpoint(s) of {c.KeysCheckpointed:N0} keys, {c.BytesPerKeyWith:F0} vs {c.BytesPerKeyWithout:F0} B/key");
+                progress.WriteLine($"checkpointed stream: {c.StepsPerSecondWith:N0} vs {c.StepsPerSecondWithout:N0} steps/s ({c.Ratio:F3}×), {c.Checkpoints} checkpoint(s) of {c.KeysCheckpointed:N0} keys, {c.BytesPerKeyWith:F0} vs {c.BytesPerKeyWithout:F0} B/key; {c.ExtraCpuMillisecondsPerCheckpoint:F0} ms more CPU, {c.ExtraAllocatedMegabytesPerCheckpoint:F0} MB more allocated, {c.ExtraGcPauseMillisecondsPerCheckpoint:F0} ms more GC pause per checkpoint ({c.With.CpuMicrosecondsPerStep:F2} vs {c.Without.CpuMicrosecondsPerStep:F2} µs/step), {c.With.RowsPerBatch:F0} vs {c.Without.RowsPerBatch:F0} rows per multiply, GC gen0/1/2 {c.With.Gen0Collections}/{c.With.Gen1Collections}/{c.With.Gen2Collections} vs {c.Without.Gen0Collections}/{c.Without.Gen1Collections}/{c.Without.Gen2Collections} (paused {c.With.GcPauseSeconds * 1e3:F0} vs {c.Without.GcPauseSeconds * 1e3:F0} ms), JIT {c.With.JitSeconds * 1e3:F0} vs {c.Without.JitSeconds * 1e3:F0} ms");
             }
         }
     }

@@ -124,7 +124,9 @@ internal sealed class Report
             s.AppendLine(CultureInfo.InvariantCulture,
                 $"stream with checkpoints ({c.Store}, {c.Workload}, {c.Keys:N0} live keys, {c.BatchRows}-row batches, every {c.IntervalSeconds:0} s, {c.Seconds:0} s timed): {c.StepsPerSecondWith:N0} steps/s vs {c.StepsPerSecondWithout:N0} without a store = {c.Ratio:F3}× " +
                 $"(target ≥ {c.RatioTarget:0.##}×: {c.Verdict}); {c.Checkpoints} checkpoint(s) wrote {c.KeysCheckpointed:N0} keys, {c.BytesWritten / 1e6:F0} MB{CheckpointTimes(c.CheckpointSeconds)}; " +
-                $"heap per live key while running (batches in flight, arenas grown by doubling) {c.BytesPerKeyWith:F0} B with the store vs {c.BytesPerKeyWithout:F0} B without.");
+                $"heap per live key while running (batches in flight, arenas grown by doubling) {c.BytesPerKeyWith:F0} B with the store vs {c.BytesPerKeyWithout:F0} B without; " +
+                $"CPU {c.With.CpuMicrosecondsPerStep:F2} vs {c.Without.CpuMicrosecondsPerStep:F2} µs/step, {c.ExtraCpuMillisecondsPerCheckpoint:F0} ms more CPU, {c.ExtraAllocatedMegabytesPerCheckpoint:F0} MB more allocated, {c.ExtraGcPauseMillisecondsPerCheckpoint:F0} ms more GC pause per checkpoint; " +
+                $"{c.With.RowsPerBatch:F0} vs {c.Without.RowsPerBatch:F0} rows per multiply; GC gen0/1/2 {c.With.Gen0Collections}/{c.With.Gen1Collections}/{c.With.Gen2Collections} vs {c.Without.Gen0Collections}/{c.Without.Gen1Collections}/{c.Without.Gen2Collections} (paused {c.With.GcPauseSeconds * 1e3:F0} vs {c.Without.GcPauseSeconds * 1e3:F0} ms), JIT {c.With.JitSeconds * 1e3:F0} vs {c.Without.JitSeconds * 1e3:F0} ms.");
         }
 
         static string CheckpointTimes(double[] seconds) =>

@@ -316,10 +316,6 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                                              "a message between nodes may take");
         }
 
-        var buffer = new byte[size];
-        using var stream = new MemoryStream(buffer);
-        using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true)) write(writer);
-        if (stream.Position != size) throw new InvalidOperationException($"{message.GetType().Name}: wrote {stream.Position} bytes, expected {size}");
-        return buffer;
+        return KeyStateBinary.WriteExactly(size, message.GetType().Name, write);
     }
 }

@@ -38,6 +38,21 @@ public static class KeyStateBinary
         return prefix + bytes;
     }
 
+    /// <summary>
+    /// Runs <paramref name="write"/> over a buffer of exactly <paramref name="size"/> bytes and returns that buffer: one
+    /// allocation of the final size, no growing and no copy at the end (a bucket's snapshot is megabytes at 100,000 keys).
+    /// </summary>
+    /// <param name="what">What is written, named when <paramref name="write"/> wrote another number of bytes.</param>
+    public static byte[] WriteExactly(long size, string what, Action<BinaryWriter> write)
+    {
+        if (size > Array.MaxLength) throw new SerializationException($"{what} is {size:N0} bytes, more than an array holds");
+        var buffer = new byte[size];
+        using var stream = new MemoryStream(buffer);
+        using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true)) write(writer);
+        if (stream.Position != size) throw new InvalidOperationException($"{what}: wrote {stream.Position} bytes, expected {size}");
+        return buffer;
+    }
+
     public static void Write(BinaryWriter writer, IReadOnlyList<KeyState> states)
     {
         var identities = new List<string>();

@@ -54,17 +54,12 @@ public sealed class SessionStateSerializer : SerializerWithStringManifest
     /// <summary>The exact size in bytes of <paramref name="snapshot"/> once stored (what a checkpoint writes), computed without writing it.</summary>
     public static long SizeOf(BucketSnapshot snapshot) => 1 + KeyStateBinary.SizeOf(snapshot.States);
 
-    private static byte[] Write(BucketSnapshot snapshot)
-    {
-        using var buffer = new MemoryStream((int)Math.Min(SizeOf(snapshot), Array.MaxLength));
-        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+    private static byte[] Write(BucketSnapshot snapshot) =>
+        KeyStateBinary.WriteExactly(SizeOf(snapshot), "session snapshot", writer =>
         {
             writer.Write(Version);
             KeyStateBinary.Write(writer, snapshot.States);
-        }
-
-        return buffer.ToArray();
-    }
+        });
 
     private static BucketSnapshot Read(byte[] bytes)
     {
