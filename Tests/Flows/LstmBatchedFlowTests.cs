@@ -16,8 +16,7 @@ public sealed class LstmBatchedFlowTests : Akka.TestKit.Xunit2.TestKit
 
     public LstmBatchedFlowTests() => _materializer = Sys.Materializer();
 
-    private static LstmEngine Engine(LstmModel model, PipelineOptions? pipeline = null) =>
-        LstmEngine.Create(model, new LstmEngineOptions { Backend = "managed", Pipeline = pipeline ?? new PipelineOptions { MaxBatchRows = 64 } });
+    private static LstmEngine Engine(LstmModel model, PipelineOptions? pipeline = null) => LstmFlowTests.Engine(model, pipeline);
 
     /// <summary>Runs <paramref name="batches"/> through the batched flow; returns every row in emission order and the handle.</summary>
     private async Task<(List<LstmResultRow> Rows, List<LstmResultBatch> Batches, LstmFlowHandle Handle)> RunAsync(LstmEngine engine,
@@ -47,19 +46,11 @@ public sealed class LstmBatchedFlowTests : Akka.TestKit.Xunit2.TestKit
 
     /// <summary>The per-key reference's outputs (StackedLstm, one step at a time) of the steps <paramref name="applied"/> says were run, by position.</summary>
     private static Dictionary<long, float[]> ReferenceByPosition(LstmModel model, IReadOnlyList<LstmStep> steps, Func<LstmStep, bool> applied) =>
-        Reference(model, steps.Select((s, i) => (s, i)).Where(p => applied(p.s))
-            .Select(p => new TestStep(p.s.Key, p.s.Seq ?? 0, p.s.X.ToArray(),
-                (p.s.Reset ? StepFlags.Reset : StepFlags.None) | (p.s.End ? StepFlags.End : StepFlags.None), p.i + 1)));
+        Reference(model, LstmFlowTests.AsTestSteps(steps, applied));
 
     /// <summary>Each key's rows come in its steps' seq order (every step here has a distinct, increasing seq).</summary>
-    private static void AssertEachKeysRowsInStepOrder(IEnumerable<LstmResultRow> rows)
-    {
-        foreach (var key in rows.GroupBy(r => r.Key))
-        {
-            var seqs = key.Select(r => r.Seq!.Value).ToList();
-            Assert.Equal(seqs.Order(), seqs);
-        }
-    }
+    private static void AssertEachKeysRowsInStepOrder(IEnumerable<LstmResultRow> rows) =>
+        LstmFlowTests.AssertEachKeysResultsInStepOrder(rows.Select(r => (r.Key, r.Seq!.Value)));
 
     [Fact]
     public async Task Batches_of_any_size_give_the_per_key_reference_in_each_keys_step_order()
