@@ -20,6 +20,8 @@ namespace LstmStream.Pipeline.Flows;
 /// row. An invalid step becomes an <see cref="LstmStepRejected"/> (what the command line writes for a bad line) and
 /// is emitted right after the output of the key's last step still in the pipeline, or at once when it has none in
 /// flight, so a key's results keep its steps' order. Per valid step: no hashing and no allocation but its result.
+/// The fragmenting, the hand-over and the rejections' parking are <see cref="StepCodecLogic{TIn, TOut}"/>'s, shared
+/// with the batched flow's <see cref="LstmBatchCodec"/>; this stage reads one step and writes one result per element.
 /// <para>
 /// Bounded: at most one open fragment, one output batch being emitted and
 /// <see cref="MaxWaitingRejections"/> rejections waiting; while any of these is full the stage stops pulling steps.
