@@ -50,6 +50,7 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                 if (stored is not null) Check($"{label}: {Engines.StreamStore}", reference.Output, stored.RunCollectingLastRound(CheckRounds), model.OutputSize);
                 var typed = new TypedStreamEngine(model, chosen, inputs, materializer);
                 Check($"{label}: {Engines.Typed}", reference.Output, typed.RunCollectingLastRound(CheckRounds), model.OutputSize);
+                Check($"{label}: {Engines.TypedBatched}", reference.Output, typed.RunBatchedCollectingLastRound(CheckRounds), model.OutputSize);
                 long round = CheckRounds;
 
                 // Every engine once per pass, in the same order; each row keeps its fastest pass.
@@ -101,6 +102,14 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                         using var typedRunning = typed.Start();
                         Keep(Engines.Typed, backendLabel, Measure.Run(typedRunning.Run, settings, allThreads: true, () => typedRunning.Produced));
                         progress.WriteLine($"[{label}] {Engines.Typed}: {typedRunning.RowsPerBatch:F1} rows per micro-batch, {typedRunning.Gen0CollectionsPerMillionSteps:F1} gen-0 GCs per million steps");
+                    }
+
+                    // The typed API with batches for elements: one Akka element per batch, no object per result.
+                    if (options.Measures(Engines.TypedBatched))
+                    {
+                        using var batchedRunning = typed.StartBatched();
+                        Keep(Engines.TypedBatched, backendLabel, Measure.Run(batchedRunning.Run, settings, allThreads: true, () => batchedRunning.Produced));
+                        progress.WriteLine($"[{label}] {Engines.TypedBatched}: {batchedRunning.RowsPerBatch:F1} rows per micro-batch, {batchedRunning.Gen0CollectionsPerMillionSteps:F1} gen-0 GCs per million steps");
                     }
 
                     // What the caller's own graph costs per step with no model in it: the typed API's price cannot go below it.

@@ -72,11 +72,12 @@ internal sealed class Report
             s.AppendLine();
         }
 
-        foreach (var typed in Rows.Where(r => r.Engine == Engines.Typed))
+        foreach (var typed in Rows.Where(r => r.Engine is Engines.Typed or Engines.TypedBatched))
         {
             if (Find(typed, Engines.Stream) is not { } stream) continue;
+            var what = typed.Engine == Engines.Typed ? "typed API" : "typed API, batches";
             s.AppendLine(CultureInfo.InvariantCulture,
-                $"typed API ({Engines.Typed} ÷ {Engines.Stream}, {typed.Workload}, {typed.Keys} keys, {typed.Threads} thread(s)): {typed.StepsPerSecond / stream.StepsPerSecond:P1} of the fast path's steps/s ({typed.StepsPerSecond:N0} vs {stream.StepsPerSecond:N0}).");
+                $"{what} ({typed.Engine} ÷ {Engines.Stream}, {typed.Workload}, {typed.Keys} keys, {typed.Threads} thread(s)): {typed.StepsPerSecond / stream.StepsPerSecond:P1} of the fast path's steps/s ({typed.StepsPerSecond:N0} vs {stream.StepsPerSecond:N0}), {typed.AllocatedBytesPerStep:F0} vs {stream.AllocatedBytesPerStep:F0} B/step allocated.");
         }
 
         foreach (var floor in Rows.Where(r => r.Engine == Engines.TypedFloor))

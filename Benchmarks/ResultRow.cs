@@ -27,6 +27,7 @@ internal static class Engines
     public const string Stream = "lstmstream-stream";
     public const string StreamStore = "lstmstream-stream-store";
     public const string Typed = "lstmstream-typed";
+    public const string TypedBatched = "lstmstream-typed-batched";
     public const string TypedFloor = "lstmstream-typed-floor";
     public const string Run = "lstmstream-run";
     public const string Tcp = "lstmstream-tcp";
@@ -35,5 +36,5 @@ internal static class Engines
     public const string OrtPerKey = "onnxruntime-per-key";
 
     /// <summary>The engines <see cref="BenchmarkSuite"/> measures per configuration (what <c>--engine</c> chooses from).</summary>
-    public static IReadOnlyList<string> Suite { get; } = [Ceiling, Core, Stream, StreamStore, Typed, TypedFloor, OrtBatched, OrtPerKey];
+    public static IReadOnlyList<string> Suite { get; } = [Ceiling, Core, Stream, StreamStore, Typed, TypedBatched, TypedFloor, OrtBatched, OrtPerKey];
 }

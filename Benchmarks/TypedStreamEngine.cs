@@ -16,7 +16,11 @@ namespace LstmStream.Benchmarks;
 /// </summary>
 internal sealed class TypedStreamEngine
 {
+    /// <summary>Steps per input batch of the batched flow: whole rounds, at least this many (as <see cref="StreamEngine"/>'s fragments).</summary>
+    private const int BatchSteps = 1024;
+
     private readonly Flow<LstmStep, LstmResult, LstmFlowHandle> _flow;
+    private readonly Flow<IReadOnlyList<LstmStep>, LstmResultBatch, LstmFlowHandle> _batchedFlow;
     private readonly IMaterializer _materializer;
     private readonly InputRounds _inputs;
     private readonly string[] _keyNames;
@@ -27,7 +31,9 @@ internal sealed class TypedStreamEngine
         _inputs = inputs;
         _materializer = materializer;
         _keyNames = Enumerable.Range(0, inputs.Keys).Select(StreamEngine.KeyName).ToArray();
-        _flow = LstmFlow.Create(LstmEngine.Create(model, backends, new PipelineOptions { MaxBatchRows = inputs.Keys }));
+        var engine = LstmEngine.Create(model, backends, new PipelineOptions { MaxBatchRows = inputs.Keys });
+        _flow = LstmFlow.Create(engine);
+        _batchedFlow = LstmFlow.CreateBatched(engine);
     }
 
     public LstmModel Model { get; }
@@ -40,6 +46,20 @@ internal sealed class TypedStreamEngine
         var (handle, finished) = Source.From(Steps(0, long.MaxValue / 2, stop))
             .ViaMaterialized(_flow, Keep.Right)
             .ToMaterialized(Sink.ForEach<LstmResult>(_ => emitted.Add(1)), Keep.Both)
+            .Run(_materializer);
+        return (handle.Sessions, finished);
+    });
+
+    /// <summary>
+    /// <c>lstmstream-typed-batched</c>: the batched typed flow (<see cref="LstmFlow.CreateBatched"/>) fed with arrays of
+    /// <see cref="LstmStep"/>s as the pooled row's fragments (whole rounds, at least <see cref="BatchSteps"/> steps), one
+    /// <see cref="LstmStep"/> object made per step inside the stream, every <see cref="LstmResultBatch"/>'s rows counted.
+    /// </summary>
+    public RunningStream StartBatched() => new(Keys, (stop, emitted) =>
+    {
+        var (handle, finished) = Source.From(StepBatches(0, long.MaxValue / 2, stop))
+            .ViaMaterialized(_batchedFlow, Keep.Right)
+            .ToMaterialized(Sink.ForEach<LstmResultBatch>(batch => emitted.Add(batch.Count)), Keep.Both)
             .Run(_materializer);
         return (handle.Sessions, finished);
     });
@@ -76,6 +96,42 @@ internal sealed class TypedStreamEngine
             }, _materializer)
             .GetAwaiter().GetResult();
         return outputs.Result();
+    }
+
+    /// <summary><see cref="RunCollectingLastRound"/> through the batched flow.</summary>
+    public float[] RunBatchedCollectingLastRound(int rounds)
+    {
+        var outputs = new LastRoundOutputs(_keyNames, Model.OutputSize, rounds);
+        Source.From(StepBatches(0, rounds))
+            .Via(_batchedFlow)
+            .RunForeach(batch =>
+            {
+                foreach (var row in batch)
+                {
+                    if (row.Kind != LstmResultKind.Output) throw new InvalidOperationException($"a benchmark step was not run: {row}");
+                    outputs.Add(row.Key!, row.Seq!.Value, row.Y.Span);
+                }
+            }, _materializer)
+            .GetAwaiter().GetResult();
+        return outputs.Result();
+    }
+
+    /// <summary>Rounds <c>first .. first + rounds - 1</c> as arrays of typed steps: whole rounds, at least <see cref="BatchSteps"/> steps each.</summary>
+    private IEnumerable<IReadOnlyList<LstmStep>> StepBatches(long first, long rounds, Func<bool>? stop = null)
+    {
+        var roundsPerBatch = Math.Max(1, BatchSteps / Keys);
+        for (var round = first; round < first + rounds && stop?.Invoke() != true; round += roundsPerBatch)
+        {
+            var count = (int)Math.Min(roundsPerBatch, first + rounds - round);
+            var steps = new LstmStep[count * Keys];
+            var i = 0;
+            for (var r = round; r < round + count; r++)
+            {
+                for (var k = 0; k < Keys; k++) steps[i++] = new LstmStep(_keyNames[k], _inputs.RowMemory(r, k), r);
+            }
+
+            yield return steps;
+        }
     }
 
     /// <summary>Rounds <c>first .. first + rounds - 1</c>, every key once per round, as typed steps.</summary>

@@ -20,8 +20,10 @@ namespace LstmStream.Pipeline.Flows;
 /// steps' order. Keys' state lives inside the flow (batched across keys, as in the service); the materialized
 /// <see cref="LstmFlowHandle"/> exports, imports, resets and drops it and counts sessions and steps.
 /// <para>
-/// To route rejections elsewhere: <c>.DivertTo(errorSink, r =&gt; r is LstmStepRejected)</c>. For the
-/// pooled-buffer fast path (no object per step) use <see cref="LstmEngine.CreatePipeline"/>.
+/// To route rejections elsewhere: <c>.DivertTo(errorSink, r =&gt; r is LstmStepRejected)</c>. Where steps arrive in
+/// batches (a Kafka poll, a parsed file chunk) or the model is small, <see cref="CreateBatched"/> takes and gives
+/// batches: one Akka element per batch instead of per step, no object per result. For the pooled-buffer path
+/// underneath use <see cref="LstmEngine.CreatePipeline"/>.
 /// </para>
 /// </summary>
 public static class LstmFlow
@@ -30,17 +32,45 @@ public static class LstmFlow
     public static Flow<LstmStep, LstmResult, LstmFlowHandle> Create(LstmEngine engine)
     {
         ArgumentNullException.ThrowIfNull(engine);
+        return Around(engine, new LstmStepCodec(engine));
+    }
+
+    /// <summary>
+    /// A flow of <paramref name="engine"/>'s model from batches of steps to batches of results: the same steps,
+    /// checks, per-key order and handle as <see cref="Create"/>, with one Akka element per batch. Every step of every
+    /// input batch gives exactly one row of some <see cref="LstmResultBatch"/> (an output, a duplicate or a
+    /// rejection); output batches do not match input batches one to one (see <see cref="LstmResultBatch"/>). A null
+    /// step in a batch is rejected like a step without a key. The input lists are read when their turn comes and
+    /// not kept afterwards: the caller may reuse a list (and its steps' memory) once the flow has pulled the next
+    /// one. An empty input batch gives nothing.
+    /// <code>
+    /// var (handle, done) = polls                                    // Source&lt;IReadOnlyList&lt;Reading&gt;, …&gt;
+    ///     .Select(IReadOnlyList&lt;LstmStep&gt; (poll) =&gt; poll.Select(r =&gt; new LstmStep(r.Sensor, r.Values, r.Seq)).ToArray())
+    ///     .ViaMaterialized(LstmFlow.CreateBatched(engine), Keep.Right)
+    ///     .ToMaterialized(Sink.ForEach&lt;LstmResultBatch&gt;(batch =&gt; { foreach (var row in batch) … }), Keep.Both)
+    ///     .Run(materializer);
+    /// </code>
+    /// </summary>
+    public static Flow<IReadOnlyList<LstmStep>, LstmResultBatch, LstmFlowHandle> CreateBatched(LstmEngine engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        return Around(engine, new LstmBatchCodec(engine));
+    }
+
+    /// <summary><paramref name="codec"/> joined around the engine's pipeline.</summary>
+    private static Flow<TIn, TOut, LstmFlowHandle> Around<TIn, TOut>(LstmEngine engine,
+        Akka.Streams.Stage.GraphStageWithMaterializedValue<BidiShape<TIn, StepBatch, StepBatch, TOut>, LstmStepCounters> codec)
+    {
         // The model runs in an island of its own: while it steps one micro-batch, the caller's island validates
         // and copies the next steps into a fragment (one hand-over per fragment, not per step) and turns earlier
         // outputs into results. One fragment waits at the boundary, so fragments grow while the model is busy; on
         // the way back, the output micro-batches of a burst are copied into one batch (one hand-over for many).
-        var options = engine.PipelineOptions;
-        var maxRows = LstmStepCodec.FragmentRowsFor(options.MaxBatchRows);
+        var maxRows = LstmStepCodec.FragmentRowsFor(engine.PipelineOptions.MaxBatchRows);
         var pipeline = engine.CreatePipeline()
             .Via(new OutputBatchGatherer(maxRows, engine.Model.OutputSize))
             .AddAttributes(Attributes.CreateInputBuffer(1, 1))
             .Async();
-        return BidiFlow.FromGraph(new LstmStepCodec(engine).AddAttributes(Attributes.CreateInputBuffer(2, 2)))
+        return BidiFlow.FromGraph(codec.AddAttributes(Attributes.CreateInputBuffer(2, 2)))
             .JoinMat(pipeline, (steps, handle) => new LstmFlowHandle(handle.State, handle.Sessions, steps));
     }
 }

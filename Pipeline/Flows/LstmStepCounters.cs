@@ -30,4 +30,10 @@ public sealed class LstmStepCounters
     internal void CountRejected() => Volatile.Write(ref _rejected, _rejected + 1);
 
     internal void CountOutput() => Volatile.Write(ref _outputs, _outputs + 1);
+
+    internal void CountOutputs(int outputs, int duplicates)
+    {
+        if (outputs != 0) Volatile.Write(ref _outputs, _outputs + outputs);
+        if (duplicates != 0) Volatile.Write(ref _duplicates, _duplicates + duplicates);
+    }
 }

@@ -33,11 +33,21 @@ public sealed class TypedStreamEngineTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void The_batched_row_gives_the_per_record_flows_outputs_and_counts_every_step_of_its_batches()
+    {
+        var engine = Engine(keys: 300);
+        Assert.Equal(engine.RunCollectingLastRound(4), engine.RunBatchedCollectingLastRound(4));
+        using var running = engine.StartBatched();
+        Assert.True(running.Run(7) >= 7 * 300);
+    }
+
+    [Fact]
     public void The_floor_is_an_engine_the_benchmark_can_be_told_to_measure()
     {
-        var options = BenchmarkOptions.Parse(["--engine", "lstmstream-stream,lstmstream-typed,lstmstream-typed-floor"]);
+        var options = BenchmarkOptions.Parse(["--engine", "lstmstream-stream,lstmstream-typed,lstmstream-typed-batched,lstmstream-typed-floor"]);
 
         Assert.True(options.Measures(Engines.TypedFloor));
+        Assert.True(options.Measures(Engines.TypedBatched));
         Assert.False(options.Measures(Engines.Core));
     }
 }

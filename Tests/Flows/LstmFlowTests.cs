@@ -17,7 +17,8 @@ public sealed class LstmFlowTests : Akka.TestKit.Xunit2.TestKit
 
     public LstmFlowTests() => _materializer = Sys.Materializer();
 
-    private static LstmEngine Engine(LstmModel model, PipelineOptions? pipeline = null) =>
+    /// <summary>An engine of <paramref name="model"/> on the managed backend (micro-batches of 64 rows unless <paramref name="pipeline"/> says otherwise).</summary>
+    internal static LstmEngine Engine(LstmModel model, PipelineOptions? pipeline = null) =>
         LstmEngine.Create(model, new LstmEngineOptions { Backend = "managed", Pipeline = pipeline ?? new PipelineOptions { MaxBatchRows = 64 } });
 
     private async Task<List<LstmResult>> RunAsync(LstmEngine engine, IEnumerable<LstmStep> steps) =>
@@ -25,7 +26,7 @@ public sealed class LstmFlowTests : Akka.TestKit.Xunit2.TestKit
             .WaitAsync(TimeSpan.FromSeconds(60))).ToList();
 
     /// <summary>The steps as the reference sees them: position (1-based) as tag, flags from the step.</summary>
-    private static List<TestStep> AsTestSteps(IReadOnlyList<LstmStep> steps, Func<LstmStep, bool> valid) =>
+    internal static List<TestStep> AsTestSteps(IReadOnlyList<LstmStep> steps, Func<LstmStep, bool> valid) =>
         steps.Select((s, i) => (s, i))
             .Where(p => valid(p.s))
             .Select(p => new TestStep(p.s.Key, p.s.Seq ?? 0, p.s.X.ToArray(),
@@ -67,11 +68,15 @@ public sealed class LstmFlowTests : Akka.TestKit.Xunit2.TestKit
     }
 
     /// <summary>Each key's results (outputs and rejections) come in its steps' seq order.</summary>
-    private static void AssertEachKeysResultsInStepOrder(IReadOnlyList<LstmResult> results)
+    private static void AssertEachKeysResultsInStepOrder(IReadOnlyList<LstmResult> results) =>
+        AssertEachKeysResultsInStepOrder(results.Select(r => (r.Key, r.Seq!.Value)));
+
+    /// <summary>Each key's results, as (key, seq) in emission order, come in its steps' seq order.</summary>
+    internal static void AssertEachKeysResultsInStepOrder(IEnumerable<(string? Key, long Seq)> results)
     {
         foreach (var key in results.GroupBy(r => r.Key))
         {
-            var seqs = key.Select(r => r.Seq!.Value).ToList();
+            var seqs = key.Select(r => r.Seq).ToList();
             Assert.Equal(seqs.Order(), seqs);
         }
     }
