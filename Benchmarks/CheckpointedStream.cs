@@ -33,6 +33,16 @@ internal static class CheckpointedStream
         double StepsPerSecondWith, long Checkpoints, long KeysCheckpointed, double[] CheckpointSeconds, long BytesWritten, double BytesPerKeyWithout, double BytesPerKeyWith,
         long RawStateBytes)
     {
+        /// <summary>CPU seconds of this process while timed without a store and with it (all threads: stream, actors, store client).</summary>
+        public double ClientCpuSecondsWithout { get; init; }
+
+        public double ClientCpuSecondsWith { get; init; }
+
+        /// <summary>A database server's CPU seconds and write-ahead log bytes while timed with the store (PostgreSQL; null for SQLite, which runs in this process).</summary>
+        public double? ServerCpuSeconds { get; init; }
+
+        public long? ServerWalBytes { get; init; }
+
         public double Ratio => StepsPerSecondWith / StepsPerSecondWithout;
 
         /// <summary>The floor: 0.9× at 10,000 live keys, 0.75× at 100,000.</summary>
@@ -49,7 +59,10 @@ internal static class CheckpointedStream
             : "NOT MEASURED: no checkpoint wrote in the window";
     }
 
-    public static Result Measure(Workload workload, SessionStoreLocation location, int keys, TimeSpan interval, TimeSpan duration)
+    /// <summary>A database server's counters (CPU seconds, write-ahead log bytes so far); read before and after the timed run with the store.</summary>
+    public delegate (double CpuSeconds, long WalBytes) ServerCounters();
+
+    public static Result Measure(Workload workload, SessionStoreLocation location, int keys, TimeSpan interval, TimeSpan duration, ServerCounters? server = null)
     {
         var model = workload.Model;
         var backends = Enumerable.Range(0, model.Layers.Count + (model.Head is null ? 0 : 1)).Select(_ => (IMatMulBackend)new ManagedMatMul()).ToList();
@@ -58,7 +71,8 @@ internal static class CheckpointedStream
         try
         {
             using var materializer = ActorMaterializer.Create(system);
-            var (without, memoryWithout) = Timed(new StreamEngine(model, backends, inputs, materializer, maxBatchRows: BatchRows), duration, null, null);
+            var (without, memoryWithout, cpuWithout) = Timed(new StreamEngine(model, backends, inputs, materializer, maxBatchRows: BatchRows), duration, null, null);
+            (double CpuSeconds, long WalBytes) serverBefore = default, serverAfter = default;
 
             IActorRef? coordinator = null;
             var figures = store.Figures;
@@ -69,15 +83,17 @@ internal static class CheckpointedStream
             {
                 if (succeeded && Volatile.Read(ref timing)) durations.Enqueue(duration.TotalSeconds);
             };
-            var (with, memoryWith) = Timed(new StreamEngine(model, backends, inputs, materializer, store, BatchRows), duration, handle =>
+            var (with, memoryWith, cpuWith) = Timed(new StreamEngine(model, backends, inputs, materializer, store, BatchRows), duration, handle =>
             {
                 coordinator = system.ActorOf(CheckpointCoordinatorActor.Props(new PipelineCheckpointSource(handle.State), store, interval, interval),
                     "bench-checkpoints");
                 (checkpoints, keysWritten, bytes, failures) = (figures.Checkpoints, figures.KeysCheckpointed, figures.BytesWritten, figures.CheckpointFailures);
+                if (server is not null) serverBefore = server();
                 Volatile.Write(ref timing, true);
             }, () =>
             {
                 Volatile.Write(ref timing, false);
+                if (server is not null) serverAfter = server();
                 (checkpoints, keysWritten, bytes, failures) = (figures.Checkpoints - checkpoints, figures.KeysCheckpointed - keysWritten,
                     figures.BytesWritten - bytes, figures.CheckpointFailures - failures);
                 // After the checkpoint under way (a poison pill waits behind it), before the stream stops.
@@ -85,7 +101,13 @@ internal static class CheckpointedStream
             });
             if (failures > 0) throw new InvalidOperationException($"{failures} checkpoint(s) failed on {location.Description} while timed");
             return new Result(location.Kind.ToString(), workload.Name, keys, BatchRows, interval.TotalSeconds, duration.TotalSeconds, without, with,
-                checkpoints, keysWritten, durations.ToArray(), bytes, memoryWithout, memoryWith, workload.RawStateBytes);
+                checkpoints, keysWritten, durations.ToArray(), bytes, memoryWithout, memoryWith, workload.RawStateBytes)
+            {
+                ClientCpuSecondsWithout = cpuWithout,
+                ClientCpuSecondsWith = cpuWith,
+                ServerCpuSeconds = server is null ? null : serverAfter.CpuSeconds - serverBefore.CpuSeconds,
+                ServerWalBytes = server is null ? null : serverAfter.WalBytes - serverBefore.WalBytes,
+            };
         }
         finally
         {
@@ -93,10 +115,10 @@ internal static class CheckpointedStream
         }
     }
 
-    /// <summary>Steps/s over <paramref name="duration"/> after two warm-up rounds, and heap bytes per key while running.</summary>
+    /// <summary>Steps/s over <paramref name="duration"/> after two warm-up rounds, heap bytes per key while running, and this process's CPU seconds while timed.</summary>
     /// <param name="warmedUp">Called once the warm-up rounds are through (the timed part starts after it).</param>
     /// <param name="timed">Called after the timed part and the heap reading, before the stream stops.</param>
-    private static (double StepsPerSecond, double BytesPerKey) Timed(StreamEngine engine, TimeSpan duration, Action<LstmPipelineHandle>? warmedUp,
+    private static (double StepsPerSecond, double BytesPerKey, double CpuSeconds) Timed(StreamEngine engine, TimeSpan duration, Action<LstmPipelineHandle>? warmedUp,
         Action? timed)
     {
         var before = GC.GetTotalMemory(forceFullCollection: true);
@@ -105,12 +127,14 @@ internal static class CheckpointedStream
         running.Run(2);
         warmedUp?.Invoke(handle!);
         var produced = running.Produced;
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         Thread.Sleep(duration);
         var steps = running.Produced - produced;
         var seconds = watch.Elapsed.TotalSeconds;
+        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         var after = GC.GetTotalMemory(forceFullCollection: true);
         timed?.Invoke();
-        return (steps / seconds, (double)(after - before) / engine.Keys);
+        return (steps / seconds, (double)(after - before) / engine.Keys, cpuSeconds);
     }
 }

@@ -140,6 +140,7 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
     }
 
     PrivatePostgreSqlServer? postgres = null;
+    CheckpointedStream.ServerCounters? postgresCounters = null;
     var measurePostgres = options.StoreKinds.Contains("postgresql");
     if (measurePostgres && options.StorePostgres is { } given)
     {
@@ -152,6 +153,7 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
         // Writes in flight are capped by the checkpoint coordinator (CheckpointCoordinatorActor.WritesInFlight), far below
         // the pool and the server's max_connections (100); the longer timeouts are for a loaded machine.
         storeKinds.Add(("PostgreSQL", async () => await postgres.CreateDatabaseAsync() + ";Timeout=60;Command Timeout=120;Maximum Pool Size=40"));
+        postgresCounters = () => (postgres.CpuSeconds(), postgres.WalBytesAsync().GetAwaiter().GetResult());
         progress.WriteLine($"session store: private PostgreSQL 15 on 127.0.0.1:{postgres.Port}");
     }
     else if (measurePostgres)
@@ -168,9 +170,9 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
             {
                 location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
                 progress.WriteLine($"session store: {location.Description}, {options.StoreKeys:N0} keys");
-                var result = SessionStoreSpeed.Measure(stored, location, options.StoreKeys);
+                var result = SessionStoreSpeed.Measure(stored, location, options.StoreKeys, name == "PostgreSQL" ? postgresCounters : null);
                 stores.Add(result);
-                progress.WriteLine($"session store: {result.Store} checkpoint {result.CheckpointKeysPerSecond:N0} keys/s, {result.CheckpointMegabytesPerSecond:F0} MB/s");
+                progress.WriteLine($"session store: {result.Store} checkpoint {result.CheckpointKeysPerSecond:N0} keys/s, {result.CheckpointMegabytesPerSecond:F0} MB/s; overlapped {result.OverlappedSeconds:F1} s, client CPU {result.OverlappedClientCpuSeconds:F1} s, server CPU {result.OverlappedServerCpuSeconds:F1} s, WAL {result.OverlappedWalBytes / 1e6:F0} MB");
             }
 
             foreach (var keys in options.StoreRows.Contains("memory") ? options.CheckpointedKeys : [])
@@ -188,9 +190,9 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
                 ReleaseStoreConnections();
                 location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
                 progress.WriteLine($"checkpointed stream: {name}, {keys:N0} live keys, checkpoint every {options.CheckpointInterval.TotalSeconds:0} s, {options.CheckpointedDuration.TotalSeconds:0} s timed each way");
-                var c = CheckpointedStream.Measure(stored, location, keys, options.CheckpointInterval, options.CheckpointedDuration);
+                var c = CheckpointedStream.Measure(stored, location, keys, options.CheckpointInterval, options.CheckpointedDuration, name == "PostgreSQL" ? postgresCounters : null);
                 checkpointed.Add(c);
-                progress.WriteLine($"checkpointed stream: {c.StepsPerSecondWith:N0} vs {c.StepsPerSecondWithout:N0} steps/s ({c.Ratio:F3}×), {c.Checkpoints} checkpoint(s) of {c.KeysCheckpointed:N0} keys, {c.BytesPerKeyWith:F0} vs {c.BytesPerKeyWithout:F0} B/key");
+                progress.WriteLine($"checkpointed stream: {c.StepsPerSecondWith:N0} vs {c.StepsPerSecondWithout:N0} steps/s ({c.Ratio:F3}×), {c.Checkpoints} checkpoint(s) of {c.KeysCheckpointed:N0} keys, {c.BytesPerKeyWith:F0} vs {c.BytesPerKeyWithout:F0} B/key; client CPU {c.ClientCpuSecondsWith:F1} s vs {c.ClientCpuSecondsWithout:F1} s, server CPU {c.ServerCpuSeconds:F1} s, WAL {c.ServerWalBytes / 1e6:F0} MB");
             }
         }
     }
