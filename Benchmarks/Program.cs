@@ -150,9 +150,10 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
     {
         postgres = new PrivatePostgreSqlServer();
         await postgres.InitializeAsync();
-        // Writes in flight are capped by the checkpoint coordinator (CheckpointCoordinatorActor.WritesInFlight), far below
-        // the pool and the server's max_connections (100); the longer timeouts are for a loaded machine.
-        storeKinds.Add(("PostgreSQL", async () => await postgres.CreateDatabaseAsync() + ";Timeout=60;Command Timeout=120;Maximum Pool Size=40"));
+        // The store's own pool size (SessionStoreLocation.DefaultMaxPoolSize), as a user gets it: every idle pooled connection
+        // keeps the last command's parameters, i.e. a bucket snapshot (a pool of 40 cost 340 B per key at 10,000 keys). The
+        // longer timeouts (connecting, waiting for a pooled connection, a command) are for a loaded machine.
+        storeKinds.Add(("PostgreSQL", async () => await postgres.CreateDatabaseAsync() + ";Timeout=60;Command Timeout=120"));
         postgresCounters = () => (postgres.CpuSeconds(), postgres.WalBytesAsync().GetAwaiter().GetResult());
         progress.WriteLine($"session store: private PostgreSQL 15 on 127.0.0.1:{postgres.Port}");
     }
