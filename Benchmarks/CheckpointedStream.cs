@@ -38,6 +38,11 @@ internal static class CheckpointedStream
         double StepsPerSecondWith, long Checkpoints, long KeysCheckpointed, double[] CheckpointSeconds, long BytesWritten, double BytesPerKeyWithout, double BytesPerKeyWith,
         long RawStateBytes, TimedFigures Without, TimedFigures With)
     {
+        /// <summary>A database server's CPU seconds and write-ahead log bytes while timed with the store (PostgreSQL; null for SQLite, which runs in this process).</summary>
+        public double? ServerCpuSeconds { get; init; }
+
+        public long? ServerWalBytes { get; init; }
+
         public double Ratio => StepsPerSecondWith / StepsPerSecondWithout;
 
         /// <summary>
@@ -72,7 +77,10 @@ internal static class CheckpointedStream
             : "NOT MEASURED: no checkpoint wrote in the window";
     }
 
-    public static Result Measure(Workload workload, SessionStoreLocation location, int keys, TimeSpan interval, TimeSpan duration)
+    /// <summary>A database server's counters (CPU seconds, write-ahead log bytes so far); read before and after the timed run with the store.</summary>
+    public delegate (double CpuSeconds, long WalBytes) ServerCounters();
+
+    public static Result Measure(Workload workload, SessionStoreLocation location, int keys, TimeSpan interval, TimeSpan duration, ServerCounters? server = null)
     {
         var model = workload.Model;
         var backends = Enumerable.Range(0, model.Layers.Count + (model.Head is null ? 0 : 1)).Select(_ => (IMatMulBackend)new ManagedMatMul()).ToList();
@@ -82,6 +90,7 @@ internal static class CheckpointedStream
         {
             using var materializer = ActorMaterializer.Create(system);
             var (without, memoryWithout, figuresWithout) = Timed(new StreamEngine(model, backends, inputs, materializer, maxBatchRows: BatchRows), duration, null, null);
+            (double CpuSeconds, long WalBytes) serverBefore = default, serverAfter = default;
 
             IActorRef? coordinator = null;
             var figures = store.Figures;
@@ -102,10 +111,12 @@ internal static class CheckpointedStream
                 for (var i = 0; i < WarmUpCheckpoints; i++)
                     coordinator.Ask<CheckpointCoordinatorActor.CheckpointCompleted>(CheckpointCoordinatorActor.CheckpointNow.Instance, TimeSpan.FromMinutes(5)).Wait();
                 (checkpoints, keysWritten, bytes, failures) = (figures.Checkpoints, figures.KeysCheckpointed, figures.BytesWritten, figures.CheckpointFailures);
+                if (server is not null) serverBefore = server();
                 Volatile.Write(ref timing, true);
             }, () =>
             {
                 Volatile.Write(ref timing, false);
+                if (server is not null) serverAfter = server();
                 (checkpoints, keysWritten, bytes, failures) = (figures.Checkpoints - checkpoints, figures.KeysCheckpointed - keysWritten,
                     figures.BytesWritten - bytes, figures.CheckpointFailures - failures);
                 // After the checkpoint under way (a poison pill waits behind it), before the stream stops.
@@ -114,7 +125,11 @@ internal static class CheckpointedStream
             if (failures > 0) throw new InvalidOperationException($"{failures} checkpoint(s) failed on {location.Description} while timed");
             return new Result(location.Kind.ToString(), workload.Name, keys, BatchRows, interval.TotalSeconds, duration.TotalSeconds, without, with,
                 checkpoints, keysWritten, durations.ToArray(), bytes, memoryWithout, memoryWith, workload.RawStateBytes,
-                figuresWithout, figuresWith);
+                figuresWithout, figuresWith)
+            {
+                ServerCpuSeconds = server is null ? null : serverAfter.CpuSeconds - serverBefore.CpuSeconds,
+                ServerWalBytes = server is null ? null : serverAfter.WalBytes - serverBefore.WalBytes,
+            };
         }
         finally
         {

@@ -79,6 +79,49 @@ public class PrivatePostgreSqlServer
         }
     }
 
+    /// <summary>
+    /// CPU seconds (user + system) the server has used so far: the postmaster, its live children (backends, WAL writer,
+    /// checkpointer, autovacuum) and the children it has reaped, from /proc. Differences of two readings are what the server
+    /// spent between them.
+    /// </summary>
+    public double CpuSeconds()
+    {
+        var postmaster = int.Parse(File.ReadLines(Path.Combine(DataFolder, "data", "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
+        var ticks = 0L;
+        foreach (var folder in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(folder), out var pid)) continue;
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(folder, "stat"));
+            }
+            catch (IOException)
+            {
+                continue; // exited meanwhile
+            }
+
+            // Fields after the command's closing parenthesis: state ppid … utime(14) stime(15) cutime(16) cstime(17), 1-based.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var parent = int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture);
+            if (pid != postmaster && parent != postmaster) continue;
+            ticks += long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+            if (pid == postmaster)
+                ticks += long.Parse(fields[13], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[14], System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return ticks / 100.0; // USER_HZ
+    }
+
+    /// <summary>Bytes of write-ahead log the server has written so far (its current WAL position).</summary>
+    public async Task<long> WalBytesAsync()
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString("postgres"));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn", connection);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

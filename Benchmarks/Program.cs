@@ -140,6 +140,7 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
     }
 
     PrivatePostgreSqlServer? postgres = null;
+    CheckpointedStream.ServerCounters? postgresCounters = null;
     var measurePostgres = options.StoreKinds.Contains("postgresql");
     if (measurePostgres && options.StorePostgres is { } given)
     {
@@ -149,9 +150,11 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
     {
         postgres = new PrivatePostgreSqlServer();
         await postgres.InitializeAsync();
-        // Writes in flight are capped by the checkpoint coordinator (CheckpointCoordinatorActor.WritesInFlight), far below
-        // the pool and the server's max_connections (100); the longer timeouts are for a loaded machine.
-        storeKinds.Add(("PostgreSQL", async () => await postgres.CreateDatabaseAsync() + ";Timeout=60;Command Timeout=120;Maximum Pool Size=40"));
+        // The store's own pool size (SessionStoreLocation.DefaultMaxPoolSize), as a user gets it: every idle pooled connection
+        // keeps the last command's parameters, i.e. a bucket snapshot (a pool of 40 cost 340 B per key at 10,000 keys). The
+        // longer timeouts (connecting, waiting for a pooled connection, a command) are for a loaded machine.
+        storeKinds.Add(("PostgreSQL", async () => await postgres.CreateDatabaseAsync() + ";Timeout=60;Command Timeout=120"));
+        postgresCounters = () => (postgres.CpuSeconds(), postgres.WalBytesAsync().GetAwaiter().GetResult());
         progress.WriteLine($"session store: private PostgreSQL 15 on 127.0.0.1:{postgres.Port}");
     }
     else if (measurePostgres)
@@ -168,9 +171,9 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
             {
                 location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
                 progress.WriteLine($"session store: {location.Description}, {options.StoreKeys:N0} keys");
-                var result = SessionStoreSpeed.Measure(stored, location, options.StoreKeys);
+                var result = SessionStoreSpeed.Measure(stored, location, options.StoreKeys, name == "PostgreSQL" ? postgresCounters : null);
                 stores.Add(result);
-                progress.WriteLine($"session store: {result.Store} checkpoint {result.CheckpointKeysPerSecond:N0} keys/s, {result.CheckpointMegabytesPerSecond:F0} MB/s");
+                progress.WriteLine($"session store: {result.Store} checkpoint {result.CheckpointKeysPerSecond:N0} keys/s, {result.CheckpointMegabytesPerSecond:F0} MB/s; overlapped {result.OverlappedSeconds:F1} s, client CPU {result.OverlappedClientCpuSeconds:F1} s, server CPU {result.OverlappedServerCpuSeconds:F1} s, WAL {result.OverlappedWalBytes / 1e6:F0} MB");
             }
 
             foreach (var keys in options.StoreRows.Contains("memory") ? options.CheckpointedKeys : [])
@@ -188,9 +191,9 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
                 ReleaseStoreConnections();
                 location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
                 progress.WriteLine($"checkpointed stream: {name}, {keys:N0} live keys, checkpoint every {options.CheckpointInterval.TotalSeconds:0} s, {options.CheckpointedDuration.TotalSeconds:0} s timed each way");
-                var c = CheckpointedStream.Measure(stored, location, keys, options.CheckpointInterval, options.CheckpointedDuration);
+                var c = CheckpointedStream.Measure(stored, location, keys, options.CheckpointInterval, options.CheckpointedDuration, name == "PostgreSQL" ? postgresCounters : null);
                 checkpointed.Add(c);
-                progress.WriteLine($"checkpointed stream: {c.StepsPerSecondWith:N0} vs {c.StepsPerSecondWithout:N0} steps/s ({c.Ratio:F3}×), {c.Checkpoints} checkpoint(s) of {c.KeysCheckpointed:N0} keys, {c.BytesPerKeyWith:F0} vs {c.BytesPerKeyWithout:F0} B/key; {c.ExtraCpuMillisecondsPerCheckpoint:F0} ms more CPU, {c.ExtraAllocatedMegabytesPerCheckpoint:F0} MB more allocated, {c.ExtraGcPauseMillisecondsPerCheckpoint:F0} ms more GC pause per checkpoint ({c.With.CpuMicrosecondsPerStep:F2} vs {c.Without.CpuMicrosecondsPerStep:F2} µs/step), {c.With.RowsPerBatch:F0} vs {c.Without.RowsPerBatch:F0} rows per multiply, GC gen0/1/2 {c.With.Gen0Collections}/{c.With.Gen1Collections}/{c.With.Gen2Collections} vs {c.Without.Gen0Collections}/{c.Without.Gen1Collections}/{c.Without.Gen2Collections} (paused {c.With.GcPauseSeconds * 1e3:F0} vs {c.Without.GcPauseSeconds * 1e3:F0} ms), JIT {c.With.JitSeconds * 1e3:F0} vs {c.Without.JitSeconds * 1e3:F0} ms");
+                progress.WriteLine($"checkpointed stream: {c.StepsPerSecondWith:N0} vs {c.StepsPerSecondWithout:N0} steps/s ({c.Ratio:F3}×), {c.Checkpoints} checkpoint(s) of {c.KeysCheckpointed:N0} keys, {c.BytesPerKeyWith:F0} vs {c.BytesPerKeyWithout:F0} B/key; {c.ExtraCpuMillisecondsPerCheckpoint:F0} ms more CPU, {c.ExtraAllocatedMegabytesPerCheckpoint:F0} MB more allocated, {c.ExtraGcPauseMillisecondsPerCheckpoint:F0} ms more GC pause per checkpoint ({c.With.CpuMicrosecondsPerStep:F2} vs {c.Without.CpuMicrosecondsPerStep:F2} µs/step), {c.With.RowsPerBatch:F0} vs {c.Without.RowsPerBatch:F0} rows per multiply, GC gen0/1/2 {c.With.Gen0Collections}/{c.With.Gen1Collections}/{c.With.Gen2Collections} vs {c.Without.Gen0Collections}/{c.Without.Gen1Collections}/{c.Without.Gen2Collections} (paused {c.With.GcPauseSeconds * 1e3:F0} vs {c.Without.GcPauseSeconds * 1e3:F0} ms), JIT {c.With.JitSeconds * 1e3:F0} vs {c.Without.JitSeconds * 1e3:F0} ms; client CPU {c.With.CpuSeconds:F1} s vs {c.Without.CpuSeconds:F1} s" + (c.ServerCpuSeconds is { } serverCpu ? $", server CPU {serverCpu:F1} s, WAL {c.ServerWalBytes / 1e6:F0} MB" : ""));
             }
         }
     }

@@ -18,12 +18,23 @@ internal static class SessionStoreSpeed
     /// checkpoint coordinator writes (never every bucket at once: that would take as many database connections as buckets).
     /// </param>
     public sealed record Result(string Store, string Workload, int Keys, long Bytes, double CheckpointKeysPerSecond, double CheckpointMegabytesPerSecond,
-        double OverlappedCheckpointKeysPerSecond, double RestoreOneKeyMilliseconds, double BulkRestoreKeysPerSecond);
+        double OverlappedCheckpointKeysPerSecond, double RestoreOneKeyMilliseconds, double BulkRestoreKeysPerSecond)
+    {
+        /// <summary>The overlapped checkpoint's wall-clock seconds and this process's CPU seconds meanwhile.</summary>
+        public double OverlappedSeconds { get; init; }
+
+        public double OverlappedClientCpuSeconds { get; init; }
+
+        /// <summary>The database server's CPU seconds and write-ahead log bytes during the overlapped checkpoint (PostgreSQL; null for SQLite).</summary>
+        public double? OverlappedServerCpuSeconds { get; init; }
+
+        public long? OverlappedWalBytes { get; init; }
+    }
 
     private const int Buckets = 256;
     private const int RestoreBatch = 256;
 
-    public static Result Measure(Workload workload, SessionStoreLocation location, int keys)
+    public static Result Measure(Workload workload, SessionStoreLocation location, int keys, CheckpointedStream.ServerCounters? server = null)
     {
         var model = workload.Model;
         var states = new KeyState[keys];
@@ -49,9 +60,13 @@ internal static class SessionStoreSpeed
         var watch = Stopwatch.StartNew();
         var bytes = Checkpoint(store, states);
         var checkpoint = watch.Elapsed.TotalSeconds;
+        var serverBefore = server?.Invoke();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         watch.Restart();
         Checkpoint(store, states, overlapped: true);
         var overlapped = watch.Elapsed.TotalSeconds;
+        var overlappedCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+        var serverAfter = server?.Invoke();
         system.Terminate().Wait();
 
         (system, store) = Open(location);
@@ -69,7 +84,13 @@ internal static class SessionStoreSpeed
         var bulk = watch.Elapsed.TotalSeconds;
         system.Terminate().Wait();
         if (restored != keys) throw new InvalidOperationException($"restored {restored} of {keys} keys");
-        return new Result(location.Kind.ToString(), workload.Name, keys, bytes, keys / checkpoint, bytes / 1e6 / checkpoint, keys / overlapped, restoreOne, keys / bulk);
+        return new Result(location.Kind.ToString(), workload.Name, keys, bytes, keys / checkpoint, bytes / 1e6 / checkpoint, keys / overlapped, restoreOne, keys / bulk)
+        {
+            OverlappedSeconds = overlapped,
+            OverlappedClientCpuSeconds = overlappedCpu,
+            OverlappedServerCpuSeconds = serverAfter?.CpuSeconds - serverBefore?.CpuSeconds,
+            OverlappedWalBytes = serverAfter?.WalBytes - serverBefore?.WalBytes,
+        };
     }
 
     private static long Checkpoint(PersistentSessionStore store, KeyState[] states, bool overlapped = false)

@@ -80,11 +80,14 @@ public sealed class SessionStoreLocation
 
     /// <summary>
     /// Makes the store usable before the first actor touches it: for SQLite, creates the file's folder and the file
-    /// and switches it to write-ahead logging (readers do not wait for a checkpoint's write). Nothing for PostgreSQL
-    /// (Akka.Persistence.Sql creates the tables on first use).
+    /// and switches it to write-ahead logging (readers do not wait for a checkpoint's write); for PostgreSQL, creates the
+    /// snapshot table if missing and stores its payload uncompressed (<see cref="PostgreSqlSnapshotTable"/>; throws a
+    /// <see cref="SessionStoreException"/> when the server cannot be reached or refuses). Akka.Persistence.Sql creates the
+    /// other tables on first use.
     /// </summary>
     public async Task PrepareAsync(CancellationToken cancellationToken)
     {
+        if (Kind == SessionStoreKind.PostgreSql) await PostgreSqlSnapshotTable.PrepareAsync(this, cancellationToken).ConfigureAwait(false);
         if (Kind != SessionStoreKind.Sqlite) return;
         Directory.CreateDirectory(Path.GetDirectoryName(SqliteFile!)!);
         await using var connection = new SqliteConnection(ConnectionString);
