@@ -182,6 +182,7 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
             Transport = transport, Workload = workload, Keys = lines.Keys, Connections = connections, Load = load, OfferedPerSecond = rate,
             MeasuredSeconds = measured.TotalSeconds, Client = result.Latency, SendLag = result.SendLag, Server = serverLatency,
             Cpu = after.Cpu.Since(before!.Cpu),
+            GeneratorThreadMicrosecondsPerRecord = result.GeneratorThreadCpu is { } thread ? thread.TotalMicroseconds / result.Expected : null,
             MeanBatchRows = server is null ? null : PrometheusBatchRows.Parse(after.Metrics!).MeanSince(PrometheusBatchRows.Parse(before.Metrics!)),
             Records = result.Expected, Outputs = result.Received, Errors = result.Errors,
         };
@@ -189,7 +190,7 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
         var serverText = serverLatency is null ? "" : $"server p50 {serverLatency.P50:F0} µs, p99 {serverLatency.P99:F0} µs; ";
         progress.WriteLine($"latency: {transport}, {workload}, {load}: {row.Client}; {serverText}{row.Outputs:N0} of {row.Records:N0} outputs; " +
                            $"send lag p99 {row.SendLag.P99:F0} µs; cores generator {row.Cpu.GeneratorCores:F2}, serve {row.Cpu.ServeCores:F2}, " +
-                           $"CPU µs per record generator {perRecord.Generator:F1}, serve {perRecord.Serve:F1}; " +
+                           $"CPU µs per record generator {perRecord.Generator:F1} (its thread {row.GeneratorThreadMicrosecondsPerRecord:F1}), serve {perRecord.Serve:F1}; " +
                            $"machine {row.Cpu.MachineBusyCores:F2}; mean batch {row.MeanBatchRows:F1} rows; load average {MachineInfo.LoadAverage()}");
         return row;
     }

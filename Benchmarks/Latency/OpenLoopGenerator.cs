@@ -79,6 +79,9 @@ internal sealed class OpenLoopGenerator
     /// <summary>Reads that returned bytes, over all connections.</summary>
     public long Reads { get; private set; }
 
+    /// <summary>Processor time the generator's thread used over the whole run (warm-up included); null where it cannot be read.</summary>
+    public TimeSpan? ThreadCpu { get; private set; }
+
     /// <summary>Outputs and error lines received so far.</summary>
     public long Answered
     {
@@ -100,6 +103,19 @@ internal sealed class OpenLoopGenerator
     /// connection once its last record was written.
     /// </summary>
     public void Run(IOpenLoopConnections connections, TimeSpan idleTimeout)
+    {
+        var cpuAtStart = ThreadCpuTime.Now();
+        try
+        {
+            Loop(connections, idleTimeout);
+        }
+        finally
+        {
+            ThreadCpu = ThreadCpuTime.Now() - cpuAtStart;
+        }
+    }
+
+    private void Loop(IOpenLoopConnections connections, TimeSpan idleTimeout)
     {
         var backlogs = Enumerable.Range(0, _connections).Select(_ => new SendBacklog()).ToArray();
         var open = Enumerable.Repeat(true, _connections).ToArray();

@@ -15,7 +15,8 @@ internal static class OpenLoopTcpLoad
 {
     /// <param name="Latency">Due time to output, over the measured records.</param>
     /// <param name="SendLag">How late records went out (due time to the tick or publish that sent them), over the measured records.</param>
-    public sealed record Result(LatencySummary Latency, LatencySummary SendLag, long Expected, long Received, long Errors);
+    /// <param name="GeneratorThreadCpu">Processor time of the generator's own thread over the whole run (warm-up included), where known.</param>
+    public sealed record Result(LatencySummary Latency, LatencySummary SendLag, long Expected, long Received, long Errors, TimeSpan? GeneratorThreadCpu = null);
 
     private static readonly TimeSpan ReceiveTimeout = TimeSpan.FromSeconds(30);
 
@@ -50,7 +51,7 @@ internal static class OpenLoopTcpLoad
         var latency = LatencySummary.NewHistogram();
         foreach (var receiver in generator.Receivers) latency.Add(receiver.Latency);
         return new Result(LatencySummary.From(latency), LatencySummary.From(generator.SendLag), schedule.Records, generator.Receivers.Sum(r => r.Received),
-            generator.Receivers.Sum(r => r.Errors));
+            generator.Receivers.Sum(r => r.Errors), generator.ThreadCpu);
     }
 
     /// <summary>
