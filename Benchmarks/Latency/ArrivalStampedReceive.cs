@@ -28,7 +28,10 @@ internal static partial class ArrivalStampedReceive
     public static void Prepare(Socket socket)
     {
         socket.Blocking = false;
-        if (KernelTimestamps) socket.SetRawSocketOption(SolSocket, SoTimestampNs, BitConverter.GetBytes(1));
+        if (!KernelTimestamps) return;
+        socket.SetRawSocketOption(SolSocket, SoTimestampNs, BitConverter.GetBytes(1));
+        _ = MonotonicMinusRealtime(); // binds clock_gettime now, not inside the first timed read
+
     }
 
     /// <summary>Bytes read into <paramref name="into"/> (0: nothing there now; -1: closed or reset) and when the last of them arrived.</summary>
@@ -66,17 +69,23 @@ internal static partial class ArrivalStampedReceive
             arrival = now;
             if (read < 0) return errno == WouldBlock ? 0 : -1;
             if (read == 0) return -1;
-            if (KernelTime(control, (int)message.ControlLength) is { } realtime)
-            {
-                // The kernel stamps with the real-time clock: moved onto Stopwatch's monotonic clock by their offset now.
-                var time = new TimeSpec();
-                _ = ClockGetTime(ClockRealtime, ref time);
-                var offset = now - (time.Seconds * 1_000_000_000 + time.Nanoseconds);
-                arrival = Math.Min(now, realtime + offset);
-            }
+            if (KernelTime(control, (int)message.ControlLength) is { } realtime) arrival = Math.Min(now, realtime + MonotonicMinusRealtime());
 
             return (int)read;
         }
+    }
+
+    /// <summary>
+    /// The offset from the real-time clock (the kernel's stamps) to <see cref="Stopwatch"/>'s monotonic clock, now:
+    /// the real-time clock read between two monotonic reads, taken at their middle.
+    /// </summary>
+    private static long MonotonicMinusRealtime()
+    {
+        var time = new TimeSpec();
+        var before = Stopwatch.GetTimestamp();
+        _ = ClockGetTime(ClockRealtime, ref time);
+        var after = Stopwatch.GetTimestamp();
+        return before + (after - before) / 2 - (time.Seconds * 1_000_000_000 + time.Nanoseconds);
     }
 
     private static unsafe long? KernelTime(byte* control, int length)
