@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using HdrHistogram;
+using LstmStream.Pipeline.Numerics.Selection;
 
 namespace LstmStream.Benchmarks.Latency;
 
@@ -104,14 +105,16 @@ internal sealed class OpenLoopGenerator
     /// </summary>
     public void Run(IOpenLoopConnections connections, TimeSpan idleTimeout)
     {
-        var cpuAtStart = ThreadCpuTime.Now();
+        // The thread's own processor time (Linux); elsewhere the clock is the wall clock and the figure stays unknown.
+        var cpu = ThreadCpuTimeProvider.Create();
+        var cpuAtStart = cpu.GetTimestamp();
         try
         {
             Loop(connections, idleTimeout);
         }
         finally
         {
-            ThreadCpu = ThreadCpuTime.Now() - cpuAtStart;
+            if (cpu is ThreadCpuTimeProvider) ThreadCpu = cpu.GetElapsedTime(cpuAtStart);
         }
     }
 
