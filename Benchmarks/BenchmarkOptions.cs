@@ -3,7 +3,8 @@ namespace LstmStream.Benchmarks;
 /// <summary>
 /// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--engine NAME,NAME] [--passes N]
 /// [--out FILE] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--no-store] [--store-only] [--store-kind sqlite|postgresql]…
-/// [--store-rows speed,memory,stream] [--checkpointed-keys N,N] [--checkpointed-seconds N] [--store-postgres CONNECTION-STRING] [--latency [--serve PATH] [--send-gap MICROSECONDS]]
+/// [--store-rows speed,memory,stream] [--checkpointed-keys N,N] [--checkpointed-seconds N] [--store-postgres CONNECTION-STRING] [--latency [--serve PATH] [--send-gap MICROSECONDS]
+/// [--latency-peak OUTPUTS-PER-SECOND] [--latency-shares PERCENT,PERCENT]]
 /// [--cluster [--serve PATH]]</c>.
 /// </summary>
 internal sealed record BenchmarkOptions
@@ -47,7 +48,17 @@ internal sealed record BenchmarkOptions
     /// The open-loop generator's least time between two wake-ups of its sender (<c>--send-gap MICROSECONDS</c>): records
     /// due within it go out together, each still timed from its own due time. Zero: a wake-up per due record.
     /// </summary>
-    public TimeSpan SendGap { get; init; } = LstmStream.Benchmarks.Latency.OpenLoopSender.DefaultMinimumGap;
+    public TimeSpan SendGap { get; init; } = LstmStream.Benchmarks.Latency.OpenLoopGenerator.DefaultGap;
+
+    /// <summary>
+    /// The peak (outputs/s through serve) the latency benchmark's shares are taken of, instead of measuring it
+    /// (<c>--latency-peak N</c>, one <c>--workload</c>): only the share rows run (no peak, in-process rows, lone key,
+    /// echo floors or MQTT), so two builds or settings are compared at the same offered rates.
+    /// </summary>
+    public double? LatencyPeak { get; init; }
+
+    /// <summary>The shares of the peak the latency benchmark offers (<c>--latency-shares 10,50,90</c>, percent).</summary>
+    public IReadOnlyList<int> LatencyShares { get; init; } = [10, 50, 90];
 
     /// <summary>
     /// Run only the cluster rows (issue 14): cluster mode on one node against off, the routing hop's latency and processor
@@ -117,7 +128,7 @@ internal sealed record BenchmarkOptions
         "[--keys 1,64,1024,4096] [--threads 1,2] [--engine lstmstream-stream,lstmstream-typed,...] [--passes N] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
         "[--no-store] [--store-only] [--store-kind sqlite|postgresql]... [--store-rows speed,memory,stream] [--checkpointed-keys 10000,100000] [--checkpointed-seconds 20] " +
         "[--store-postgres CONNECTION-STRING] " +
-        "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream] [--send-gap 200]] [--cluster [--serve PATH]]";
+        "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream] [--send-gap 200] [--latency-peak N --workload sensor] [--latency-shares 10,50,90]] [--cluster [--serve PATH]]";
 
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -175,6 +186,17 @@ internal sealed record BenchmarkOptions
                         throw new ArgumentException($"--send-gap: '{gap}' is not a number of microseconds from 0 to 1000000");
                     options = options with { SendGap = TimeSpan.FromMicroseconds(microseconds) };
                     break;
+                case "--latency-peak":
+                    var peak = Value();
+                    if (!double.TryParse(peak, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var perSecond) || !(perSecond > 0))
+                        throw new ArgumentException($"--latency-peak: '{peak}' is not a positive number of outputs per second");
+                    options = options with { LatencyPeak = perSecond };
+                    break;
+                case "--latency-shares":
+                    var shares = PositiveList(arg, Value());
+                    if (shares.Any(x => x > 100)) throw new ArgumentException($"--latency-shares: {shares.First(x => x > 100)} is more than 100 percent");
+                    options = options with { LatencyShares = shares };
+                    break;
                 case "--no-store": options = options with { Store = false }; break;
                 case "--store-postgres": options = options with { StorePostgres = Value() }; break;
                 case "--store-only": options = options with { StoreOnly = true }; break;
@@ -188,6 +210,8 @@ internal sealed record BenchmarkOptions
             }
         }
 
+        if (options.LatencyPeak is not null && workloads.Distinct().Count() != 1)
+            throw new ArgumentException("--latency-peak is the peak of one model: give exactly one --workload (sensor or seed)");
         if (options.StoreOnly && !options.Store) throw new ArgumentException("--store-only and --no-store exclude each other");
         if (storeKinds.Count > 0) options = options with { StoreKinds = storeKinds.Distinct().ToArray() };
         if (storeRows.Count > 0) options = options with { StoreRows = storeRows.Distinct().ToArray() };

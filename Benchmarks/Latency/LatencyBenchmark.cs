@@ -14,7 +14,6 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
 {
     private const int Connections = 4;
     private const double LoneKeyRate = 100;
-    private static readonly double[] ShareOfPeak = [0.1, 0.5, 0.9];
 
     private TimeSpan PeakWarmUp => TimeSpan.FromSeconds(options.Quick ? 2 : 3);
     private TimeSpan PeakMeasured => TimeSpan.FromSeconds(options.Quick ? 3 : 5);
@@ -32,10 +31,17 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
         {
             var sensor = Workload.Sensor();
             var seed = Workload.Seed();
+            report.Notes.Add($"TCP load generator: {OpenLoopTcpLoad.Method(Connections, options.SendGap)}");
+            if (options.LatencyPeak is { } givenPeak)
+            {
+                // Only the share rows, at rates taken of the given peak: two builds or settings compared at the same offered load.
+                var workload = new[] { sensor, seed }.Single(w => options.Workloads.Contains(w.Name));
+                report.Notes.Add($"--latency-peak: shares of a given peak of {givenPeak:N0} outputs/s; peak, in-process rows, lone key, floors and MQTT not measured");
+                MeasureShares(report, serve, folder, workload, KeysOf(workload, sensor), givenPeak, measurePeak: false, stream: null, run: null);
+                return Checked(report);
+            }
+
             var (stream, run) = InProcessRows(sensor);
-            report.Notes.Add($"TCP load generator: one sender thread for all {Connections} connections, waking at most every {options.SendGap.TotalMicroseconds:F0} µs " +
-                             "(--send-gap) and writing every record due by then in one write per connection, one receiver thread polling them all; " +
-                             "latency counts from each record's due time, so that gap is part of it (the send lag column)");
             report.Notes.Add($"in-process rows of this run (sensor, 1024 keys, 1 thread): lstmstream-stream {stream:N0} steps/s, lstmstream-run {run:N0} lines/s");
 
             using (var echo = new EchoServer())
@@ -45,39 +51,14 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
                     s => OpenLoopTcpLoad.Run(echo.Endpoint, lines, 1, s, options.SendGap), null));
             }
 
-            double? sensorPeak = null;
-            foreach (var (workload, keys) in new[] { (sensor, 1024), (seed, 64) })
-            {
-                var model = Path.Combine(folder, $"{workload.Name}.onnx");
-                OnnxModelWriter.Write(workload.Model, model);
-                using var server = ServeProcess.Start(serve, model);
-                var lines = new RecordLines(keys, workload.Model.InputSize);
-                progress.WriteLine($"latency: {workload.Name}, {keys} keys over {Connections} TCP connections: peak ...");
-                var (peak, peakCpu) = OpenLoopTcpLoad.Peak(server.Tcp, lines, Connections, PeakWarmUp, PeakMeasured, server.Process);
-                progress.WriteLine($"latency: {workload.Name} peak through serve {peak:N0} outputs/s; cores generator {peakCpu.GeneratorCores:F2}, " +
-                                   $"serve {peakCpu.ServeCores:F2}, machine {peakCpu.MachineBusyCores:F2}");
-                report.Peaks.Add(new PeakRow
-                {
-                    Transport = "tcp", Workload = workload.Name, Keys = keys, Connections = Connections, OutputsPerSecond = peak, Cpu = peakCpu,
-                    StreamStepsPerSecond = workload == sensor ? stream : null, RunLinesPerSecond = workload == sensor ? run : null,
-                });
-                if (workload == sensor) sensorPeak = peak;
-                foreach (var share in ShareOfPeak)
-                {
-                    report.Rows.Add(Measure("tcp", workload.Name, lines, Connections, $"{share * 100:F0}% of peak", share * peak, RateWarmUp, RateMeasured,
-                        s => OpenLoopTcpLoad.Run(server.Tcp, lines, Connections, s, options.SendGap), server));
-                }
-
-                var lone = new RecordLines(1, workload.Model.InputSize);
-                report.Rows.Add(Measure("tcp", workload.Name, lone, 1, "lone key", LoneKeyRate, RateWarmUp, LoneMeasured,
-                    s => OpenLoopTcpLoad.Run(server.Tcp, lone, 1, s, options.SendGap), server));
-            }
+            var sensorPeak = MeasureShares(report, serve, folder, sensor, KeysOf(sensor, sensor), null, measurePeak: true, stream, run);
+            MeasureShares(report, serve, folder, seed, KeysOf(seed, sensor), null, measurePeak: true, null, null);
 
             // The floor under load: the echo server at the sensor's 50 % rate, same connections.
             using (var echo = new EchoServer())
             {
                 var lines = new RecordLines(1024, sensor.Model.InputSize);
-                report.Rows.Add(Measure("tcp echo (floor)", "sensor", lines, Connections, "50% of peak", 0.5 * sensorPeak!.Value, RateWarmUp, RateMeasured,
+                report.Rows.Add(Measure("tcp echo (floor)", "sensor", lines, Connections, "50% of peak", 0.5 * sensorPeak, RateWarmUp, RateMeasured,
                     s => OpenLoopTcpLoad.Run(echo.Endpoint, lines, Connections, s, options.SendGap), null));
             }
 
@@ -88,8 +69,62 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
             Directory.Delete(folder, recursive: true);
         }
 
+        return Checked(report);
+    }
+
+    private static LatencyReport Checked(LatencyReport report)
+    {
         report.CheckTargets();
         return report;
+    }
+
+    /// <summary>The key counts: 1024 keys of the sensor model, 64 of the seed model.</summary>
+    private static int KeysOf(Workload workload, Workload sensor) => workload == sensor ? 1024 : 64;
+
+    /// <summary>
+    /// One model through its own serve process: the peak (measured, or <paramref name="givenPeak"/>), the shares of it
+    /// (<c>--latency-shares</c>) and, with a measured peak, a lone key. Returns the peak.
+    /// </summary>
+    private double MeasureShares(LatencyReport report, string serve, string folder, Workload workload, int keys, double? givenPeak, bool measurePeak,
+        double? stream, double? run)
+    {
+        var model = Path.Combine(folder, $"{workload.Name}.onnx");
+        OnnxModelWriter.Write(workload.Model, model);
+        using var server = ServeProcess.Start(serve, model);
+        var lines = new RecordLines(keys, workload.Model.InputSize);
+        var peak = givenPeak ?? 0;
+        if (measurePeak)
+        {
+            progress.WriteLine($"latency: {workload.Name}, {keys} keys over {Connections} TCP connections: peak ...");
+            (peak, var peakCpu) = OpenLoopTcpLoad.Peak(server.Tcp, lines, Connections, PeakWarmUp, PeakMeasured, server.Process);
+            progress.WriteLine($"latency: {workload.Name} peak through serve {peak:N0} outputs/s; cores generator {peakCpu.GeneratorCores:F2}, " +
+                               $"serve {peakCpu.ServeCores:F2}, machine {peakCpu.MachineBusyCores:F2}");
+            report.Peaks.Add(new PeakRow
+            {
+                Transport = "tcp", Workload = workload.Name, Keys = keys, Connections = Connections, OutputsPerSecond = peak, Cpu = peakCpu,
+                StreamStepsPerSecond = stream, RunLinesPerSecond = run,
+            });
+        }
+        else
+        {
+            // The first records of a fresh process run its JIT and create the sessions: a short unmeasured load first.
+            OpenLoopTcpLoad.Run(server.Tcp, lines, Connections, new OpenLoopSchedule(0.1 * peak, TimeSpan.Zero, RateWarmUp), options.SendGap);
+        }
+
+        foreach (var percent in options.LatencyShares)
+        {
+            report.Rows.Add(Measure("tcp", workload.Name, lines, Connections, $"{percent}% of peak", percent / 100.0 * peak, RateWarmUp, RateMeasured,
+                s => OpenLoopTcpLoad.Run(server.Tcp, lines, Connections, s, options.SendGap), server));
+        }
+
+        if (measurePeak)
+        {
+            var lone = new RecordLines(1, workload.Model.InputSize);
+            report.Rows.Add(Measure("tcp", workload.Name, lone, 1, "lone key", LoneKeyRate, RateWarmUp, LoneMeasured,
+                s => OpenLoopTcpLoad.Run(server.Tcp, lone, 1, s, options.SendGap), server));
+        }
+
+        return peak;
     }
 
     private void MeasureMqtt(LatencyReport report, string serve, string model, Workload sensor)
@@ -147,12 +182,15 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
             Transport = transport, Workload = workload, Keys = lines.Keys, Connections = connections, Load = load, OfferedPerSecond = rate,
             MeasuredSeconds = measured.TotalSeconds, Client = result.Latency, SendLag = result.SendLag, Server = serverLatency,
             Cpu = after.Cpu.Since(before!.Cpu),
+            GeneratorThreadMicrosecondsPerRecord = result.GeneratorThreadCpu is { } thread ? thread.TotalMicroseconds / result.Expected : null,
             MeanBatchRows = server is null ? null : PrometheusBatchRows.Parse(after.Metrics!).MeanSince(PrometheusBatchRows.Parse(before.Metrics!)),
             Records = result.Expected, Outputs = result.Received, Errors = result.Errors,
         };
+        var perRecord = row.Cpu.MicrosecondsPerRecord(rate);
         var serverText = serverLatency is null ? "" : $"server p50 {serverLatency.P50:F0} µs, p99 {serverLatency.P99:F0} µs; ";
         progress.WriteLine($"latency: {transport}, {workload}, {load}: {row.Client}; {serverText}{row.Outputs:N0} of {row.Records:N0} outputs; " +
                            $"send lag p99 {row.SendLag.P99:F0} µs; cores generator {row.Cpu.GeneratorCores:F2}, serve {row.Cpu.ServeCores:F2}, " +
+                           $"CPU µs per record generator {perRecord.Generator:F1} (its thread {row.GeneratorThreadMicrosecondsPerRecord:F1}), serve {perRecord.Serve:F1}; " +
                            $"machine {row.Cpu.MachineBusyCores:F2}; mean batch {row.MeanBatchRows:F1} rows; load average {MachineInfo.LoadAverage()}");
         return row;
     }

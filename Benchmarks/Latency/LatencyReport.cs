@@ -53,13 +53,13 @@ internal sealed class LatencyReport
         var md = new StringBuilder();
         md.AppendLine($"Latency: {Machine}, load average at the end {MachineInfo.LoadAverage()}").AppendLine();
         md.AppendLine("| transport | model | keys | connections | load | offered records/s | p50 µs | p99 µs | p99.9 µs | max µs | server p50 / p99 / p99.9 µs | " +
-                      "generator late p99 µs | mean batch rows | cores: generator / serve / machine | CPU µs per record: generator / serve | outputs |");
+                      "generator late p99 µs | mean batch rows | cores: generator / serve / machine | CPU µs per record: generator (its thread) / serve | outputs |");
         md.AppendLine("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in Rows)
         {
             var server = r.Server is { } s ? $"{Us(s.P50)} / {Us(s.P99)} / {Us(s.P999)}" : "—";
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.Transport} | {r.Workload} | {r.Keys} | {r.Connections} | {r.Load} | {r.OfferedPerSecond:N0} | {Us(r.Client.P50)} | {Us(r.Client.P99)} | {Us(r.Client.P999)} | {Us(r.Client.Max)} | {server} | {Us(r.SendLag.P99)} | {BatchRows(r.MeanBatchRows)} | {Cores(r.Cpu)} | {PerRecord(r.Cpu, r.OfferedPerSecond)} | {r.Outputs:N0} of {r.Records:N0} |");
+                $"| {r.Transport} | {r.Workload} | {r.Keys} | {r.Connections} | {r.Load} | {r.OfferedPerSecond:N0} | {Us(r.Client.P50)} | {Us(r.Client.P99)} | {Us(r.Client.P999)} | {Us(r.Client.Max)} | {server} | {Us(r.SendLag.P99)} | {BatchRows(r.MeanBatchRows)} | {Cores(r.Cpu)} | {PerRecord(r.Cpu, r.OfferedPerSecond, r.GeneratorThreadMicrosecondsPerRecord)} | {r.Outputs:N0} of {r.Records:N0} |");
         }
 
         md.AppendLine().AppendLine("| transport | model | keys | peak outputs/s through serve | cores: generator / serve / machine | CPU µs per record: generator / serve | lstmstream-stream steps/s (same run) | share | lstmstream-run lines/s (same run) |");
@@ -114,11 +114,12 @@ internal sealed class LatencyReport
         ? "—"
         : string.Create(CultureInfo.InvariantCulture, $"{cpu.GeneratorCores:F2} / {(cpu.ServeCores is { } s ? s.ToString("F2", CultureInfo.InvariantCulture) : "—")} / {cpu.MachineBusyCores:F2}");
 
-    private static string PerRecord(CpuUse? cpu, double recordsPerSecond)
+    private static string PerRecord(CpuUse? cpu, double recordsPerSecond, double? generatorThread = null)
     {
         if (cpu is null || !(recordsPerSecond > 0)) return "—";
         var (generator, serve) = cpu.MicrosecondsPerRecord(recordsPerSecond);
-        return string.Create(CultureInfo.InvariantCulture, $"{generator:F1} / {(serve is { } s ? s.ToString("F1", CultureInfo.InvariantCulture) : "—")}");
+        var thread = generatorThread is { } t ? string.Create(CultureInfo.InvariantCulture, $" ({t:F1})") : "";
+        return string.Create(CultureInfo.InvariantCulture, $"{generator:F1}{thread} / {(serve is { } s ? s.ToString("F1", CultureInfo.InvariantCulture) : "—")}");
     }
 
     private static string Maybe(double? value) => value is { } v ? v.ToString("N0", CultureInfo.InvariantCulture) : "—";

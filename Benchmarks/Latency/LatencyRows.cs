@@ -21,6 +21,12 @@ internal sealed record LatencyRow
     /// <summary>Cores used over the measured phase by the load generator, serve and the whole (shared) machine.</summary>
     [JsonPropertyName("cpu")] public CpuUse? Cpu { get; init; }
     /// <summary>Mean rows per micro-batch serve stepped over the measured phase (null for the echo floor).</summary>
+    /// <summary>
+    /// Processor time of the open-loop generator's own thread per record, microseconds, over the whole run (the
+    /// <see cref="Cpu"/> generator figure is the whole benchmark process: also the in-process echo server and the
+    /// runtime's own threads). Null for MQTT and where not measured.
+    /// </summary>
+    [JsonPropertyName("generator_thread_us_per_record")] public double? GeneratorThreadMicrosecondsPerRecord { get; init; }
     [JsonPropertyName("mean_batch_rows")] public double? MeanBatchRows { get; init; }
     [JsonPropertyName("records")] public required long Records { get; init; }
     [JsonPropertyName("outputs")] public required long Outputs { get; init; }

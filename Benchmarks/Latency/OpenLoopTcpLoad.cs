@@ -5,103 +5,53 @@ using System.Net.Sockets;
 namespace LstmStream.Benchmarks.Latency;
 
 /// <summary>
-/// The open-loop load generator over NDJSON/TCP: several connections, one sender thread writing every record when
-/// it is due (<see cref="OpenLoopSender"/>: the records due at a wake-up go out in one write per connection) and one
-/// receiver thread reading all connections (<see cref="OpenLoopReceiver"/>: per output, the time from its record's
-/// due time to its arrival, found by the <c>seq</c> it carries back). Key <c>k</c> always travels on connection
-/// <c>k mod connections</c>, so per-key order holds. Also measures the peak: every connection sends as fast as the
-/// server reads.
+/// The open-loop load generator over NDJSON/TCP: several connections, served by one thread that sends and reads on
+/// ticks (<see cref="OpenLoopGenerator"/>: the records due at a tick go out in one write per connection, every
+/// output is timed from its record's due time to its arrival at the socket). Key <c>k</c> always travels on
+/// connection <c>k mod connections</c>, so per-key order holds. Also measures the peak: every connection sends as
+/// fast as the server reads.
 /// </summary>
 internal static class OpenLoopTcpLoad
 {
     /// <param name="Latency">Due time to output, over the measured records.</param>
-    /// <param name="SendLag">How late records went out (due time to the wake-up or publish that sent them), over the measured records.</param>
-    public sealed record Result(LatencySummary Latency, LatencySummary SendLag, long Expected, long Received, long Errors);
+    /// <param name="SendLag">How late records went out (due time to the tick or publish that sent them), over the measured records.</param>
+    /// <param name="GeneratorThreadCpu">Processor time of the generator's own thread over the whole run (warm-up included), where known.</param>
+    public sealed record Result(LatencySummary Latency, LatencySummary SendLag, long Expected, long Received, long Errors, TimeSpan? GeneratorThreadCpu = null);
 
     private static readonly TimeSpan ReceiveTimeout = TimeSpan.FromSeconds(30);
 
-    public static Result Run(IPEndPoint endpoint, RecordLines lines, int connections, OpenLoopSchedule schedule) =>
-        Run([endpoint], lines, connections, schedule, OpenLoopSender.DefaultMinimumGap);
+    /// <summary>The generator's method in one sentence, for the report.</summary>
+    public static string Method(int connections, TimeSpan gap) =>
+        $"one thread for all {connections} connections, waking at most every {gap.TotalMicroseconds:F0} µs (--send-gap) while records are due " +
+        "or answers outstanding, writing every record due by then in one non-blocking write per connection and reading every connection; " +
+        "latency counts from each record's due time to the time its output reached the socket " +
+        (ArrivalStampedReceive.KernelTimestamps ? "(the kernel's receive timestamp, so reading on ticks does not delay it)" : "(the time it was read)") +
+        ", so the send gap is part of it (the send lag column)";
 
-    /// <param name="minimumGap">The sender's least time between two wake-ups (see <see cref="OpenLoopSender"/>).</param>
-    public static Result Run(IPEndPoint endpoint, RecordLines lines, int connections, OpenLoopSchedule schedule, TimeSpan minimumGap) =>
-        Run([endpoint], lines, connections, schedule, minimumGap);
+    public static Result Run(IPEndPoint endpoint, RecordLines lines, int connections, OpenLoopSchedule schedule) =>
+        Run([endpoint], lines, connections, schedule, OpenLoopGenerator.DefaultGap);
+
+    /// <param name="gap">The generator's least time between two ticks (see <see cref="OpenLoopGenerator"/>).</param>
+    public static Result Run(IPEndPoint endpoint, RecordLines lines, int connections, OpenLoopSchedule schedule, TimeSpan gap) =>
+        Run([endpoint], lines, connections, schedule, gap);
 
     /// <summary>As <see cref="Run(IPEndPoint, RecordLines, int, OpenLoopSchedule)"/>, connection <c>c</c> to <c>endpoints[c mod count]</c> (several servers).</summary>
     public static Result Run(IReadOnlyList<IPEndPoint> endpoints, RecordLines lines, int connections, OpenLoopSchedule schedule) =>
-        Run(endpoints, lines, connections, schedule, OpenLoopSender.DefaultMinimumGap);
+        Run(endpoints, lines, connections, schedule, OpenLoopGenerator.DefaultGap);
 
     /// <summary>As <see cref="Run(IPEndPoint, RecordLines, int, OpenLoopSchedule, TimeSpan)"/>, connection <c>c</c> to <c>endpoints[c mod count]</c>.</summary>
-    public static Result Run(IReadOnlyList<IPEndPoint> endpoints, RecordLines lines, int connections, OpenLoopSchedule schedule, TimeSpan minimumGap)
+    public static Result Run(IReadOnlyList<IPEndPoint> endpoints, RecordLines lines, int connections, OpenLoopSchedule schedule, TimeSpan gap)
     {
-        var sender = new OpenLoopSender(schedule, lines, connections, MonotonicClock.Instance, minimumGap);
-        var sockets = Enumerable.Range(0, connections).Select(c => Connect(endpoints[c % endpoints.Count])).ToList();
-        var receivers = sockets.Select(_ => new OpenLoopReceiver(schedule)).ToList();
-        try
+        var generator = new OpenLoopGenerator(schedule, lines, connections, MonotonicClock.Instance, gap);
+        using (var sockets = new LoopbackTcpConnections(endpoints, connections))
         {
-            var sending = Started(() =>
-            {
-                sender.Run((c, bytes) => SendAll(sockets[c], bytes));
-                foreach (var socket in sockets) socket.Shutdown(SocketShutdown.Send);
-            });
-            Receive(sockets, receivers, schedule.Records);
-            sending.Join();
-        }
-        finally
-        {
-            foreach (var socket in sockets) socket.Dispose();
+            generator.Run(sockets, ReceiveTimeout);
         }
 
         var latency = LatencySummary.NewHistogram();
-        foreach (var receiver in receivers) latency.Add(receiver.Latency);
-        return new Result(LatencySummary.From(latency), LatencySummary.From(sender.SendLag), schedule.Records, receivers.Sum(r => r.Received),
-            receivers.Sum(r => r.Errors));
-    }
-
-    /// <summary>
-    /// One thread reads every connection: it waits in one <c>poll</c> for any of them to be readable, reads each that
-    /// is, stamping the read's time, until <paramref name="expected"/> lines came back, every connection was closed,
-    /// or nothing arrived for <see cref="ReceiveTimeout"/> (what is missing counts as lost).
-    /// </summary>
-    private static void Receive(List<Socket> sockets, List<OpenLoopReceiver> receivers, long expected)
-    {
-        var open = new List<Socket>(sockets);
-        var ready = new List<Socket>(sockets.Count);
-        var lastData = Stopwatch.GetTimestamp();
-        while (open.Count > 0 && Answered(receivers) < expected)
-        {
-            ready.Clear();
-            ready.AddRange(open);
-            Socket.Select(ready, null, null, 1_000_000);
-            if (ready.Count == 0)
-            {
-                if (Stopwatch.GetElapsedTime(lastData) > ReceiveTimeout) return;
-                continue;
-            }
-
-            foreach (var socket in ready)
-            {
-                var receiver = receivers[sockets.IndexOf(socket)];
-                int read;
-                try
-                {
-                    read = socket.Receive(receiver.Free);
-                }
-                catch (SocketException)
-                {
-                    read = 0; // reset: what is missing counts as lost
-                }
-
-                if (read == 0)
-                {
-                    open.Remove(socket);
-                    continue;
-                }
-
-                lastData = Stopwatch.GetTimestamp();
-                receiver.OnRead(read, lastData);
-            }
-        }
+        foreach (var receiver in generator.Receivers) latency.Add(receiver.Latency);
+        return new Result(LatencySummary.From(latency), LatencySummary.From(generator.SendLag), schedule.Records, generator.Receivers.Sum(r => r.Received),
+            generator.Receivers.Sum(r => r.Errors), generator.ThreadCpu);
     }
 
     /// <summary>
@@ -190,13 +140,6 @@ internal static class OpenLoopTcpLoad
         var thread = new Thread(() => body()) { IsBackground = true };
         thread.Start();
         return thread;
-    }
-
-    private static long Answered(List<OpenLoopReceiver> receivers)
-    {
-        var answered = 0L;
-        foreach (var receiver in receivers) answered += receiver.Received + receiver.Errors;
-        return answered;
     }
 
     private static void SendAll(Socket socket, ReadOnlySpan<byte> bytes)

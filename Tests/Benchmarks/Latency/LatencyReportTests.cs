@@ -44,4 +44,16 @@ public sealed class LatencyReportTests : IDisposable
         // 0.75 cores at 1000 records/s: 750 µs of the generator's processor time per record, 1100 µs of serve's.
         Assert.Contains("| 2.0 | 12.5 | 0.75 / 1.10 / 1.98 | 750.0 / 1100.0 |", report.Markdown());
     }
+
+    [Fact]
+    public void The_generator_threads_own_processor_time_per_record_stands_beside_the_whole_processs()
+    {
+        var report = new LatencyReport { Machine = MachineInfo.Read() };
+        report.Rows.Add(Row("50% of peak", p99: 900, p999: 1500) with { GeneratorThreadMicrosecondsPerRecord = 3.26 });
+
+        Assert.Contains("| 0.75 / 1.10 / 1.98 | 750.0 (3.3) / 1100.0 |", report.Markdown());
+        var path = Path.Combine(_directory, "bench-results.json");
+        report.WriteJson(path);
+        Assert.Equal(3.26, (double)JsonNode.Parse(File.ReadAllText(path))![LatencyReport.JsonKey]!["rows"]![0]!["generator_thread_us_per_record"]!, 6);
+    }
 }
