@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LstmStream.Pipeline.Models;
 
 namespace LstmStream.Pipeline.Numerics.Selection;
@@ -28,10 +29,32 @@ public static class AutoMatMulPolicy
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threads);
-        var shapes = ModelMatMulBackends.Shapes(model);
-        var backends = new IMatMulBackend[shapes.Count];
-        var choices = new string[shapes.Count];
+        var tuned = OneThreadPlan(model, options);
         options ??= new MatMulAutotuneOptions();
+        var backends = tuned.Plans.ToArray<IMatMulBackend>();
+        var choices = tuned.Choices.ToArray();
+        if (threads > 1) SplitOverThreads(model, backends, choices, tuned.Candidates, threads, options);
+        return ModelMatMulBackends.FromMatrices(model, backends, choices);
+    }
+
+    /// <summary>The one-thread plan of every matrix of a model, with the backends it was chosen among.</summary>
+    private sealed record OneThreadTuning(MatMulAutotuneOptions? Options, TunedMatMul[] Plans, string[] Choices, IReadOnlyList<IMatMulBackend> Candidates);
+
+    /// <summary>
+    /// The one-thread plans tuned in this process, per model and the options they were tuned with: a model chosen for
+    /// again (with another thread count, say) keeps them. A tuning is a measurement under noise: where backends are
+    /// close (a lone key's step) it may pick another one each time, so two configurations of one model could differ
+    /// below the split over threads, and a model ran slower with two threads than with one for no reason of its own.
+    /// </summary>
+    private static readonly ConditionalWeakTable<LstmModel, OneThreadTuning> Tunings = new();
+
+    private static OneThreadTuning OneThreadPlan(LstmModel model, MatMulAutotuneOptions? requested)
+    {
+        if (Tunings.TryGetValue(model, out var kept) && ReferenceEquals(kept.Options, requested)) return kept;
+        var options = requested ?? new MatMulAutotuneOptions();
+        var shapes = ModelMatMulBackends.Shapes(model);
+        var plans = new TunedMatMul[shapes.Count];
+        var choices = new string[shapes.Count];
         var candidates = MatMulBackendRegistry.CreateAvailable(1);
         // Every call of a backend on one thread runs on this thread, so its CPU time is what counts (time preempted by
         // other processes on a shared machine is not charged to whichever backend was running).
@@ -43,13 +66,13 @@ public static class AutoMatMulPolicy
             var left = options.ModelBudget - clock.GetElapsedTime(started);
             var share = left <= TimeSpan.Zero ? TimeSpan.FromTicks(1) : left / (shapes.Count - i);
             var tuner = new MatMulAutotuner(candidates, options, clock);
-            var tuned = i < model.Layers.Count ? tuner.TuneLayer(model.Layers[i], share) : tuner.Tune(shapes[i].K, shapes[i].N, share);
-            backends[i] = tuned;
-            choices[i] = $"{shapes[i].Label} {tuned.Description}";
+            plans[i] = i < model.Layers.Count ? tuner.TuneLayer(model.Layers[i], share) : tuner.Tune(shapes[i].K, shapes[i].N, share);
+            choices[i] = $"{shapes[i].Label} {plans[i].Description}";
         }
 
-        if (threads > 1) SplitOverThreads(model, backends, choices, candidates, threads, options);
-        return ModelMatMulBackends.FromMatrices(model, backends, choices);
+        var tuning = new OneThreadTuning(requested, plans, choices, candidates);
+        Tunings.AddOrUpdate(model, tuning);
+        return tuning;
     }
 
     /// <summary>

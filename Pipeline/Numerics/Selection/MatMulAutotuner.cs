@@ -55,7 +55,7 @@ internal sealed class MatMulAutotuner
 
     /// <summary>
     /// Tunes for <paramref name="layer"/>'s gate multiply <c>[(in + out) × 4H]</c> within <paramref name="budget"/>,
-    /// timing whole layer steps (<c>LstmLayerKernel.Step</c>: multiply, cell update, projection) on its own
+    /// timing whole layer steps (<c>LstmLayerKernel.StepInPlace</c>: multiply, cell update, projection, the state in tables) on its own
     /// weights, so a backend is judged by what it costs the layer — the managed kernel fuses the update into its
     /// multiply, which timing the multiply alone would not see.
     /// </summary>
@@ -330,20 +330,29 @@ internal sealed class MatMulAutotuner
         public override void Run(int rows) => backend.Multiply(_a, rows, packed, bias, _c);
     }
 
+    /// <summary>
+    /// A layer step as the stream's layer stage and the benchmarks' core make it (<see cref="LstmLayerKernel.StepInPlace"/>):
+    /// the state in tables, row r's at slot r, so a backend that must gather the rows into one matrix first and scatter
+    /// them after (the native ones) is charged for it, and the fused managed step, which reads them where they lie, is not.
+    /// </summary>
     private sealed class LayerStepCall(LstmLayerKernel kernel, Random random) : TimedCall
     {
-        private float[] _xh = [];
-        private float[] _c = [];
+        private float[] _x = [];
+        private float[] _hTable = [];
+        private float[] _cTable = [];
         private float[] _h = [];
+        private int[] _slots = [];
 
         public override void Ensure(int rows)
         {
             var layer = kernel.Layer;
-            Grow(ref _xh, rows * layer.ConcatSize, random);
-            Grow(ref _c, rows * layer.CellSize, null);
+            Grow(ref _x, rows * layer.InputSize, random);
+            Grow(ref _hTable, rows * layer.OutputSize, random);
+            Grow(ref _cTable, rows * layer.CellSize, null);
             Grow(ref _h, rows * layer.OutputSize, null);
+            if (_slots.Length < rows) _slots = Enumerable.Range(0, rows).ToArray();
         }
 
-        public override void Run(int rows) => kernel.Step(rows, _xh, _c, _h);
+        public override void Run(int rows) => kernel.StepInPlace(rows, _x, _hTable, _cTable, _slots, _h);
     }
 }
