@@ -45,23 +45,27 @@ internal static class CheckpointedStream
 
         public double Ratio => StepsPerSecondWith / StepsPerSecondWithout;
 
+        /// <summary>Managed bytes allocated per checkpoint beyond what the steps allocate (as <see cref="ExtraCpuMillisecondsPerCheckpoint"/>).</summary>
+        public double ExtraAllocatedMegabytesPerCheckpoint => BeyondTheSteps(With.AllocatedBytes, Without.AllocatedBytes) / 1e6;
+
+        /// <summary>Stream-stopping GC pause time per checkpoint beyond the run without's.</summary>
+        public double ExtraGcPauseMillisecondsPerCheckpoint => BeyondTheSteps(With.GcPauseSeconds, Without.GcPauseSeconds) * 1e3;
+
         /// <summary>
         /// The process CPU time the checkpoints cost beyond the steps themselves, per checkpoint: the run with checkpoints'
         /// CPU minus what its steps cost at the run without's CPU per step, both without the JIT's compile time (the tiered JIT
-        /// still re-compiles the stream's code early in a process, which would count against the run without). Unlike the
-        /// steps/s ratio it hardly depends on what else the machine runs (a shared machine takes wall-clock time, not CPU time
-        /// per step, away).
+        /// still re-compiles the stream's code early in a process, which would count against the run without). It depends on
+        /// the machine's load less than the steps/s ratio, but not nothing: CPU time per step grows on a shared machine too
+        /// (800-2,900 ms per checkpoint of 10,000 keys in runs at load 30-55).
         /// </summary>
-        /// <summary>Managed bytes allocated per checkpoint beyond what the steps allocate (as <see cref="ExtraCpuMillisecondsPerCheckpoint"/>).</summary>
-        public double ExtraAllocatedMegabytesPerCheckpoint =>
-            Checkpoints == 0 ? double.NaN : (With.AllocatedBytes - (double)Without.AllocatedBytes / Without.Steps * With.Steps) / 1e6 / Checkpoints;
+        public double ExtraCpuMillisecondsPerCheckpoint => BeyondTheSteps(With.CpuSecondsBesidesJit, Without.CpuSecondsBesidesJit) * 1e3;
 
-        /// <summary>Stream-stopping GC pause time per checkpoint beyond the run without's.</summary>
-        public double ExtraGcPauseMillisecondsPerCheckpoint =>
-            Checkpoints == 0 ? double.NaN : (With.GcPauseSeconds - Without.GcPauseSeconds / Without.Steps * With.Steps) * 1e3 / Checkpoints;
-
-        public double ExtraCpuMillisecondsPerCheckpoint =>
-            Checkpoints == 0 ? double.NaN : (With.CpuSecondsBesidesJit - Without.CpuSecondsBesidesJit / Without.Steps * With.Steps) * 1e3 / Checkpoints;
+        /// <summary>
+        /// Per checkpoint, how much of a figure the run with checkpoints used beyond what its steps explain at the run
+        /// without's figure per step.
+        /// </summary>
+        private double BeyondTheSteps(double with, double without) =>
+            Checkpoints == 0 ? double.NaN : (with - without / Without.Steps * With.Steps) / Checkpoints;
 
         /// <summary>The floor: 0.9× at 10,000 live keys, 0.75× at 100,000.</summary>
         public double RatioTarget => Keys <= 10_000 ? 0.9 : 0.75;
