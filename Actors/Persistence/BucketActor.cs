@@ -235,7 +235,7 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
     private void StopHandedOff()
     {
         _host!.Figures.HandedOff(new HandOffFigures.HandOff(_bucket, System.Diagnostics.Stopwatch.GetElapsedTime(_handOffStarted), _releasedKeys.Freed,
-            _releasedKeys.Exported, _stored.Count));
+            _releasedKeys.Exported, _stored.Count + _live.Count));
         Context.Stop(Self);
     }
 

@@ -97,8 +97,11 @@ public sealed class PersistentSessionStore : ISessionStore
         ArgumentNullException.ThrowIfNull(changes);
         if (changes is { LiveBucket: true, CheckpointBucket: { } live })
         {
-            // One bucket's live keys, saved by the checkpoint that asked for them: no pending mark.
-            _region.Tell(new ApplyChanges(live, changes.Save, changes.Delete) { Live = true, Changed = changes.ChangedCount });
+            // One bucket's live keys, saved by the checkpoint that asked for them (or handed off): no pending mark. Like every
+            // message of this pipeline, straight to the bucket's entity when it lives here: through the shard region the export
+            // could come after the save that must hold it, or, with the shard being handed off, reach the next owner after it
+            // has restored the keys from the older snapshot (a lost update).
+            BucketOwner(live).Tell(new ApplyChanges(live, changes.Save, changes.Delete) { Live = true, Changed = changes.ChangedCount });
             return;
         }
 
@@ -148,7 +151,7 @@ public sealed class PersistentSessionStore : ISessionStore
     {
         ArgumentNullException.ThrowIfNull(key);
         var bucket = KeyBuckets.BucketOf(key, BucketCount);
-        var stored = await _region.Ask<StoredKey>(new GetStoredKey(bucket, key), _timeout, cancellationToken).ConfigureAwait(false);
+        var stored = await BucketOwner(bucket).Ask<StoredKey>(new GetStoredKey(bucket, key), _timeout, cancellationToken).ConfigureAwait(false);
         return stored.State;
     }
 

@@ -64,10 +64,10 @@ public sealed class BucketHandOffTests : IDisposable
 
         entity.Tell(HandOffBucket.Instance);
         Assert.Equal(bucket, await pipeline.ReleaseAsked.Task.WaitAsync(StoredSessions.Timeout));
-        // The pipeline exports the bucket's changed key to the entity (straight, as the store does for a local bucket)
-        // before the release completes; until then the entity stays.
+        // The pipeline exports the bucket's live keys to the entity (straight, as the store does for a bucket living here:
+        // LocalBucketMessagesTests) before the release completes; until then the entity stays.
         var state = StoredSessions.State("a", 3, 1);
-        host.Entities.Find(bucket)!.Tell(new ApplyChanges(bucket, [state], []));
+        host.Entities.Find(bucket)!.Tell(new ApplyChanges(bucket, [state], []) { Live = true, Changed = 1 });
         await Task.Delay(300);
         Assert.False(stopped.IsCompleted);
         pipeline.Released.SetResult((1, 1));
