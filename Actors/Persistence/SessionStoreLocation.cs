@@ -81,7 +81,7 @@ public sealed class SessionStoreLocation
     /// <summary>
     /// Makes the store usable before the first actor touches it: for SQLite, creates the file's folder and the file
     /// and switches it to write-ahead logging (readers do not wait for a checkpoint's write). Nothing for PostgreSQL
-    /// (Akka.Persistence.Sql creates the tables on first use).
+    /// (Akka.Persistence.Sql creates the tables on first use, one process at a time: <see cref="StoreInitializationLock"/>).
     /// </summary>
     public async Task PrepareAsync(CancellationToken cancellationToken)
     {

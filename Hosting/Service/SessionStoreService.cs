@@ -73,6 +73,9 @@ public sealed class SessionStoreService : ISessionStoreAccess
             var region = await _registry.GetAsync<BucketRegionActor>(cancellationToken).ConfigureAwait(false);
             // Cluster mode: the buckets are sharded entities, each on the node that owns it; the local region checks the count.
             var buckets = _clustered ? await _registry.GetAsync<BucketShards>(cancellationToken).ConfigureAwait(false) : region;
+            // Nodes starting together on an empty PostgreSQL database create its tables (at the count check) one after the
+            // other; held only for the check, not while the node joins its cluster.
+            await using var initializing = await StoreInitializationLock.AcquireAsync(Location, cancellationToken).ConfigureAwait(false);
             _store = await PersistentSessionStore.OpenAsync(buckets, _settings.Buckets, _settings.StoreTimeout, new SessionStoreFigures(), cancellationToken,
                     countRegion: region, local: _clustered ? _localBuckets : null)
                 .ConfigureAwait(false);
