@@ -31,6 +31,7 @@ public sealed class CheckpointRounds(bool active)
 {
     private readonly object _gate = new();
     private readonly OwnerCheckpoints _owners = new();
+    private readonly List<Func<Task>> _replays = [];
     private long _begun;
     private long _written;
     private long _lastCommitted;
@@ -91,15 +92,32 @@ public sealed class CheckpointRounds(bool active)
     }
 
     /// <summary>
-    /// Cluster mode: the node at <paramref name="node"/> left the cluster; what it stepped for this node and had not written
-    /// is not waited for any more. Returns how many rounds waited on it (0: nothing delivered here depended on it).
+    /// Cluster mode: a source registers how it makes its clients deliver again what it has not acknowledged or committed
+    /// (MQTT: a new connection, on which the broker delivers the unacknowledged readings again; TCP: its connections closed,
+    /// so replaying clients resend what is not committed). Run when an owner leaves before storing what was delivered here.
     /// </summary>
-    public int OwnerGone(Address node)
+    public void OnOwnerLost(Func<Task> replay)
     {
+        ArgumentNullException.ThrowIfNull(replay);
+        lock (_gate) _replays.Add(replay);
+    }
+
+    /// <summary>
+    /// Cluster mode: the node at <paramref name="node"/> left the cluster; it will never write what it stepped for this node
+    /// since its last written round. When anything delivered here waits on it, every source first makes its clients deliver
+    /// again what it has not acknowledged or committed (<see cref="OnOwnerLost"/>; the owner's successor answers what its
+    /// checkpoint holds as duplicates by <c>seq</c>), then it is not waited for any more. Returns how many rounds waited on
+    /// it (0: nothing delivered here depended on it, and no source was disturbed).
+    /// </summary>
+    public async Task<int> OwnerGoneAsync(Address node)
+    {
+        Func<Task>[] replays;
+        lock (_gate) replays = _owners.Waiting(node) > 0 ? [.. _replays] : [];
+        if (replays.Length > 0) await Task.WhenAll(replays.Select(replay => replay())).ConfigureAwait(false);
         int waited;
         lock (_gate) waited = _owners.Forget(node);
         Publish();
-        return waited;
+        return Math.Max(waited, replays.Length > 0 ? 1 : 0);
     }
 
     private void Publish()

@@ -60,14 +60,21 @@ public sealed class OwnerCheckpoints
         if (!_written.TryGetValue(owner, out var known) || round > known) _written[owner] = round;
     }
 
+    /// <summary>How many local rounds wait on owners at <paramref name="node"/> (stamps they have not covered yet).</summary>
+    public int Waiting(Address node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        var stamped = _stamps.Any(s => s.Key.Path.Address == node && !IsCovered(s.Key, s.Value)) ? 1 : 0;
+        return Math.Max(stamped, _rounds.Count(r => r.Needs.Any(n => n.Owner.Path.Address == node && !IsCovered(n.Owner, n.Stamp))));
+    }
+
     /// <summary>
     /// The owners on <paramref name="node"/> left the cluster: nothing they stepped will be stored by them any more, so their
     /// needs are dropped. Returns how many local rounds waited on them (0: nothing delivered here depended on them).
     /// </summary>
     public int Forget(Address node)
     {
-        ArgumentNullException.ThrowIfNull(node);
-        var waited = _rounds.Count(r => r.Needs.Any(n => n.Owner.Path.Address == node && !IsCovered(n.Owner, n.Stamp)));
+        var waited = Waiting(node);
         foreach (var owner in _stamps.Keys.Concat(_written.Keys).Concat(_rounds.SelectMany(r => r.Needs.Select(n => n.Owner))).Distinct().ToList())
         {
             if (owner.Path.Address != node) continue;

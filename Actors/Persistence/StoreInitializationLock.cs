@@ -16,9 +16,14 @@ public sealed class StoreInitializationLock : IAsyncDisposable
     /// <summary>The advisory lock's key (the bytes of "LSTMSTRM"), the same in every LstmStream process.</summary>
     public const long AdvisoryKey = 0x4C53_544D_5354_524D;
 
+    private readonly NpgsqlDataSource? _dataSource;
     private readonly NpgsqlConnection? _connection;
 
-    private StoreInitializationLock(NpgsqlConnection? connection) => _connection = connection;
+    private StoreInitializationLock(NpgsqlDataSource? dataSource, NpgsqlConnection? connection)
+    {
+        _dataSource = dataSource;
+        _connection = connection;
+    }
 
     /// <summary>
     /// Waits until no other process opens <paramref name="location"/> (PostgreSQL) and holds it until disposed. Throws a
@@ -27,32 +32,32 @@ public sealed class StoreInitializationLock : IAsyncDisposable
     public static async Task<StoreInitializationLock> AcquireAsync(SessionStoreLocation location, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(location);
-        if (location.Kind != SessionStoreKind.PostgreSql) return new StoreInitializationLock(null);
+        if (location.Kind != SessionStoreKind.PostgreSql) return new StoreInitializationLock(null, null);
         // Not pooled: a session-level lock lives as long as the server session, and a pooled one outlives Dispose. Without
         // loading the server's types (the lock needs none): opening stays cheap when several nodes start on a busy machine.
-        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(location.ConnectionString)
-        {
-            Pooling = false,
-            ServerCompatibilityMode = ServerCompatibilityMode.NoTypeLoading,
-        }.ConnectionString);
+        var source = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(location.ConnectionString) { Pooling = false }.ConnectionString);
+        source.ConfigureTypeLoading(types => types.EnableTypeLoading(false));
+        var dataSource = source.Build();
+        NpgsqlConnection? connection = null;
         try
         {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             // No command timeout: another node may hold it for as long as its first use of the store takes (it is released
             // when that node's session ends at the latest); the caller's token bounds the wait.
-            await using var command = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection) { CommandTimeout = 0 };
+            // In FROM: one row of a known type (the function itself returns void).
+            await using var command = new NpgsqlCommand("SELECT 1 FROM pg_advisory_lock(@key)", connection) { CommandTimeout = 0 };
             command.Parameters.AddWithValue("key", AdvisoryKey);
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            return new StoreInitializationLock(connection);
+            return new StoreInitializationLock(dataSource, connection);
         }
         catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            await CloseAsync(dataSource, connection).ConfigureAwait(false);
             throw new SessionStoreException($"could not take the store's initialization lock: {e.Message}", e);
         }
         catch
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            await CloseAsync(dataSource, connection).ConfigureAwait(false);
             throw;
         }
     }
@@ -73,7 +78,13 @@ public sealed class StoreInitializationLock : IAsyncDisposable
         }
         finally
         {
-            await _connection.DisposeAsync().ConfigureAwait(false);
+            await CloseAsync(_dataSource!, _connection).ConfigureAwait(false);
         }
+    }
+
+    private static async ValueTask CloseAsync(NpgsqlDataSource dataSource, NpgsqlConnection? connection)
+    {
+        if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
+        await dataSource.DisposeAsync().ConfigureAwait(false);
     }
 }

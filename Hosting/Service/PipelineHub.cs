@@ -208,17 +208,32 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
     public void OwnerWrote(IActorRef owner, long round) => _rounds?.OwnerWrote(owner, round);
 
     /// <summary>
-    /// Cluster mode: the node at <paramref name="node"/> left the cluster or was downed. What it stepped for this node since its
-    /// last written checkpoint is not waited for any more (it will never write it): logged when anything delivered here did.
+    /// Cluster mode: the node at <paramref name="node"/> left the cluster or was downed; it will never write what it stepped for
+    /// this node since its last checkpoint. When this node delivered any of that, its sources first make their clients deliver
+    /// again what is not acknowledged or committed (<see cref="CheckpointRounds.OwnerGoneAsync"/>), then the node is not
+    /// waited for any more.
     /// </summary>
     public void NodeGone(Address node)
     {
         if (_rounds is null) return;
-        var waited = _rounds.OwnerGone(node);
-        if (waited > 0)
+        _ = ForgetOwnerAsync(_rounds, node);
+    }
+
+    private async Task ForgetOwnerAsync(CheckpointRounds rounds, Address node)
+    {
+        try
         {
-            _logger.LogWarning("{Node} left the cluster before writing the checkpoint covering records it stepped for this node ({Rounds} checkpoint " +
-                               "round(s) waited on it): their effect may be lost, and they are acknowledged (MQTT) or committed (TCP) anyway", node, waited);
+            var waited = await rounds.OwnerGoneAsync(node).ConfigureAwait(false);
+            if (waited > 0)
+            {
+                _logger.LogWarning("{Node} left the cluster before writing the checkpoint covering records it stepped for this node ({Rounds} checkpoint " +
+                                   "round(s) waited on it): the sources were made to deliver again what is not acknowledged or committed (its successor " +
+                                   "answers what its last checkpoint holds as duplicates)", node, waited);
+            }
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Forgetting {Node} (it left the cluster) failed: acknowledgements and commit records may stay held back", node);
         }
     }
 

@@ -112,13 +112,48 @@ public sealed class OwnerCheckpointsTests
     }
 
     [Fact]
-    public void Checkpoint_rounds_commit_what_a_gone_owner_held_back()
+    public async Task When_an_owner_leaves_before_storing_what_was_delivered_the_sources_replay_first_and_only_then_the_round_is_committed()
     {
         var rounds = new CheckpointRounds(active: true);
+        var events = new List<string>();
+        var replaying = new TaskCompletionSource();
+        rounds.Committed += round => events.Add($"committed {round}");
+        rounds.OnOwnerLost(async () =>
+        {
+            events.Add("replay");
+            await replaying.Task;
+            events.Add("replayed");
+        });
         rounds.RoutedDelivered(_b, 3);
         rounds.Complete(rounds.Begin());
         Assert.Equal(0, rounds.LastCommitted);
-        Assert.Equal(1, rounds.OwnerGone(NodeB));
+
+        var gone = rounds.OwnerGoneAsync(NodeB);
+        Assert.Equal(["replay"], events);
+        Assert.Equal(0, rounds.LastCommitted);
+        replaying.SetResult();
+        Assert.Equal(1, await gone);
+        Assert.Equal(["replay", "replayed", "committed 1"], events);
         Assert.Equal(1, rounds.LastCommitted);
+    }
+
+    [Fact]
+    public async Task An_owner_leaving_with_nothing_delivered_here_unstored_disturbs_no_source()
+    {
+        var rounds = new CheckpointRounds(active: true);
+        var replays = 0;
+        rounds.OnOwnerLost(() =>
+        {
+            replays++;
+            return Task.CompletedTask;
+        });
+        rounds.RoutedDelivered(_b, 3);
+        rounds.OwnerWrote(_b, 4);
+        rounds.Complete(rounds.Begin());
+        Assert.Equal(1, rounds.LastCommitted);
+
+        Assert.Equal(0, await rounds.OwnerGoneAsync(NodeB));
+        Assert.Equal(0, await rounds.OwnerGoneAsync(NodeC));
+        Assert.Equal(0, replays);
     }
 }
