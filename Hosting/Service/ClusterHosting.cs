@@ -75,7 +75,9 @@ internal static class ClusterHosting
             .WithActors((system, registry) =>
             {
                 var hub = services.GetRequiredService<PipelineHub>();
-                registry.Register<RoutedOutputsActor>(system.ActorOf(RoutedOutputsActor.Props(hub.DeliverRouted, hub.Resend, hub.CheckRoutes), "routed-outputs"));
+                registry.Register<RoutedOutputsActor>(system.ActorOf(
+                    RoutedOutputsActor.Props(new RoutedOutputsHandlers(hub.DeliverRouted, hub.OwnerWrote, hub.NodeGone, hub.Resend, hub.CheckRoutes)),
+                    "routed-outputs"));
                 system.ActorOf(DroppedRecordsActor.Props(), "dropped-records");
                 registry.Register<NodeStatusActor>(system.ActorOf(NodeStatusActor.Props(() => hub.IsRunning ? hub.Handle.Sessions.LiveKeys : 0),
                     NodeStatusActor.Name));
