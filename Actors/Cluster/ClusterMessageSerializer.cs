@@ -23,7 +23,8 @@ namespace LstmStream.Actors.Cluster;
 /// <item><c>RR1</c> <see cref="RoutedRecords"/>: bucket, reply-to actor path, width, count, then the columns: count keys,
 /// count seq, count flag bytes, count tags, count × width floats.</item>
 /// <item><c>RO2</c> <see cref="RoutedOutputs"/>: the owner's round (<see cref="RoutedOutputs.OwnerRound"/>), width, count, the
-/// same columns. <c>CW1</c> <see cref="CheckpointWritten"/>: round.</item>
+/// same columns. <c>CW1</c> <see cref="CheckpointWritten"/>: round. <c>ES1</c> <see cref="EverythingStepped"/>: the owner's
+/// actor path; <c>EN1</c> <see cref="EverythingSteppedNoted"/>: nothing.</item>
 /// <item><c>LK1</c> <see cref="LoadKeys"/>: bucket, key count, keys. <c>LD1</c> <see cref="LoadedKeys"/>: bucket, the
 /// states as <see cref="KeyStateBinary"/> writes them. <c>AC2</c> <see cref="ApplyChanges"/>: bucket, live (one byte),
 /// changed, the states to save, count and keys to delete.</item>
@@ -48,6 +49,8 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     private const string RoutedRecordsManifest = "RR1";
     private const string RoutedOutputsManifest = "RO2";
     private const string CheckpointWrittenManifest = "CW1";
+    private const string EverythingSteppedManifest = "ES1";
+    private const string EverythingSteppedNotedManifest = "EN1";
     private const string LoadKeysManifest = "LK1";
     private const string LoadedKeysManifest = "LD1";
     private const string ApplyChangesManifest = "AC2";
@@ -65,7 +68,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     [
         RoutedRecordsManifest, RoutedOutputsManifest, LoadKeysManifest, LoadedKeysManifest, ApplyChangesManifest, SaveBucketManifest,
         BucketSavedManifest, GetStoredKeyManifest, StoredKeyManifest, HandOffBucketManifest, GetNodeStatusManifest, NodeStatusManifest,
-        GetBucketMemoryManifest, BucketMemoryManifest, CheckpointWrittenManifest,
+        GetBucketMemoryManifest, BucketMemoryManifest, CheckpointWrittenManifest, EverythingSteppedManifest, EverythingSteppedNotedManifest,
     ];
 
     /// <summary>The message types this serializer writes: the ones bound to it.</summary>
@@ -73,7 +76,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     [
         typeof(RoutedRecords), typeof(RoutedOutputs), typeof(LoadKeys), typeof(LoadedKeys), typeof(ApplyChanges), typeof(SaveBucket),
         typeof(BucketSaved), typeof(GetStoredKey), typeof(StoredKey), typeof(HandOffBucket), typeof(GetNodeStatus), typeof(NodeStatus),
-        typeof(GetBucketMemory), typeof(BucketMemory), typeof(CheckpointWritten),
+        typeof(GetBucketMemory), typeof(BucketMemory), typeof(CheckpointWritten), typeof(EverythingStepped), typeof(EverythingSteppedNoted),
     ];
 
     public ClusterMessageSerializer(ExtendedActorSystem system) : base(system)
@@ -100,6 +103,8 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         GetBucketMemory => GetBucketMemoryManifest,
         BucketMemory => BucketMemoryManifest,
         CheckpointWritten => CheckpointWrittenManifest,
+        EverythingStepped => EverythingSteppedManifest,
+        EverythingSteppedNoted => EverythingSteppedNotedManifest,
         _ => throw new ArgumentException($"{nameof(ClusterMessageSerializer)} cannot write a {o?.GetType().FullName ?? "null"}", nameof(o)),
     };
 
@@ -143,7 +148,8 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
             w.Write(m.Key);
             KeyStateBinary.Write(w, StatesOf(m));
         }),
-        HandOffBucket or GetNodeStatus => [],
+        HandOffBucket or GetNodeStatus or EverythingSteppedNoted => [],
+        EverythingStepped m => WritePath(m, m.Owner),
         NodeStatus m => BitConverter.GetBytes(m.LiveKeys),
         CheckpointWritten m => BitConverter.GetBytes(m.Round),
         GetBucketMemory m => BitConverter.GetBytes(m.Bucket),
@@ -192,6 +198,8 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 HandOffBucketManifest => HandOffBucket.Instance,
                 GetNodeStatusManifest => GetNodeStatus.Instance,
                 CheckpointWrittenManifest => new CheckpointWritten(reader.ReadInt64()),
+                EverythingSteppedManifest => new EverythingStepped(system.Provider.ResolveActorRef(reader.ReadString())),
+                EverythingSteppedNotedManifest => EverythingSteppedNoted.Instance,
                 _ => new NodeStatus(reader.ReadInt64()),
             };
             if (reader.BaseStream.Position != bytes.Length)
@@ -202,6 +210,12 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         {
             throw new SerializationException($"{nameof(ClusterMessageSerializer)}: {manifest} ends early ({bytes.Length} bytes)");
         }
+    }
+
+    private static byte[] WritePath(object message, IActorRef actor)
+    {
+        var path = Akka.Serialization.Serialization.SerializedActorPath(actor);
+        return Write(message, KeyStateBinary.StringSize(path), w => w.Write(path));
     }
 
     private static byte[] WriteRouted(RoutedRecords m)

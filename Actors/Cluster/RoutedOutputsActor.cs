@@ -7,7 +7,8 @@ namespace LstmStream.Actors.Cluster;
 /// One per node in cluster mode: receives the <see cref="RoutedOutputs"/> of the records this node's channels accepted
 /// and hands each batch, in arrival order, with the node that stepped them (the sender: that node's own actor of this kind)
 /// to <c>deliver</c> (the node's outbox, which gives every row to its connection); hands the rounds those nodes wrote
-/// (<see cref="CheckpointWritten"/>, same sender) to <c>ownerWrote</c>, and a node's removal from the cluster (it left or was
+/// (<see cref="CheckpointWritten"/>, same sender; <see cref="EverythingStepped"/> from a node leaving, as a round above all,
+/// answered) to <c>ownerWrote</c>, and a node's removal from the cluster (it left or was
 /// downed: it writes nothing more) to <c>nodeGone</c>; takes back the <see cref="RoutedRecords"/> of this node that a shard
 /// region dropped during a hand-off (<see cref="DroppedRecordsActor"/>) and hands them to <c>resend</c>; and every
 /// <see cref="CheckInterval"/> calls <c>check</c> (envelopes whose owner died are given up).
@@ -21,6 +22,12 @@ public sealed class RoutedOutputsActor : ReceiveActor, IWithTimers
     {
         Receive<RoutedOutputs>(outputs => handlers.Deliver(outputs, Sender));
         Receive<CheckpointWritten>(written => handlers.OwnerWrote(Sender, written.Round));
+        Receive<EverythingStepped>(stepped =>
+        {
+            // As a round above every one the owner stamped: nothing it stepped for this node is waited for any more.
+            handlers.OwnerWrote(stepped.Owner, long.MaxValue);
+            Sender.Tell(EverythingSteppedNoted.Instance);
+        });
         Receive<ClusterEvent.MemberRemoved>(removed => handlers.NodeGone(removed.Member.Address));
         Receive<RoutedRecords>(handlers.Resend);
         Receive<Check>(_ => handlers.Check());

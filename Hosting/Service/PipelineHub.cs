@@ -237,6 +237,40 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         }
     }
 
+    /// <summary>Cluster mode: buckets whose entity lives on this node now.</summary>
+    public int BucketsHostedHere
+    {
+        get
+        {
+            lock (_hostedGate) return _hosted.Count;
+        }
+    }
+
+    /// <summary>
+    /// Cluster mode, a node leaving once every bucket it owned is handed off (each hand-off wrote its keys): tells every node
+    /// whose records were stepped here that all of it is stored (<see cref="EverythingStepped"/>) and waits up to
+    /// <paramref name="timeout"/> for their answers, so that they do not make their sources deliver again when this node is
+    /// removed. Returns how many nodes were told and how many answered (one that did not will replay: safe, only slower).
+    /// </summary>
+    public async Task<(int Told, int Answered)> TellOriginsEverythingSteppedAsync(TimeSpan timeout)
+    {
+        if (_rounds is null || _replyTo is not { } self) return (0, 0);
+        var origins = _routedRows.Origins().Where(origin => !origin.Equals(self)).ToArray();
+        var answers = await Task.WhenAll(origins.Select(async origin =>
+        {
+            try
+            {
+                await origin.Ask<EverythingSteppedNoted>(new EverythingStepped(self), timeout).ConfigureAwait(false);
+                return true;
+            }
+            catch (AskTimeoutException)
+            {
+                return false;
+            }
+        })).ConfigureAwait(false);
+        return (origins.Length, answers.Count(answered => answered));
+    }
+
     /// <summary>This node wrote round <paramref name="round"/>: every node whose records were stepped here is told (they wait for it).</summary>
     private void TellOrigins(long round)
     {

@@ -13,6 +13,8 @@ internal static class ClusterMessageSamples
         nameof(RoutedRecords) => new RoutedRecords(1, replyTo, 2, ["k"], [1], [0], [7], [0.5f, -1f]),
         nameof(RoutedOutputs) => new RoutedOutputs(1, ["k"], [1], [0], [7], [0.25f]) { OwnerRound = 4 },
         nameof(CheckpointWritten) => new CheckpointWritten(5),
+        nameof(EverythingStepped) => new EverythingStepped(replyTo),
+        nameof(EverythingSteppedNoted) => EverythingSteppedNoted.Instance,
         nameof(LoadKeys) => new LoadKeys(1, ["k"]),
         nameof(LoadedKeys) => new LoadedKeys(1, []),
         nameof(ApplyChanges) => new ApplyChanges(1, [], ["k"]),

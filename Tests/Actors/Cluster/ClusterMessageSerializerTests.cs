@@ -50,6 +50,14 @@ public sealed class ClusterMessageSerializerTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void A_leaving_owner_s_everything_stepped_comes_back_naming_the_same_owner_and_so_does_its_answer()
+    {
+        var owner = CreateTestProbe().Ref;
+        Assert.Equal(owner, Assert.IsType<EverythingStepped>(RoundTrip(new EverythingStepped(owner))).Owner);
+        Assert.Same(EverythingSteppedNoted.Instance, RoundTrip(EverythingSteppedNoted.Instance));
+    }
+
+    [Fact]
     public void Empty_batches_come_back_empty()
     {
         var records = RoundTrip(new RoutedRecords(0, TestActor, 16, [], [], [], [], []));
