@@ -250,12 +250,14 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
     /// Cluster mode, a node leaving once every bucket it owned is handed off (each hand-off wrote its keys): tells every node
     /// whose records were stepped here that all of it is stored (<see cref="EverythingStepped"/>) and waits up to
     /// <paramref name="timeout"/> for their answers, so that they do not make their sources deliver again when this node is
-    /// removed. Returns how many nodes were told and how many answered (one that did not will replay: safe, only slower).
+    /// removed. Only nodes that <paramref name="staying"/> says stay are told (one leaving too needs nothing: its sources are
+    /// drained). Returns how many nodes were told and how many answered (one that did not will replay: safe, only slower).
     /// </summary>
-    public async Task<(int Told, int Answered)> TellOriginsEverythingSteppedAsync(TimeSpan timeout)
+    public async Task<(int Told, int Answered)> TellOriginsEverythingSteppedAsync(Func<Address, bool> staying, TimeSpan timeout)
     {
+        ArgumentNullException.ThrowIfNull(staying);
         if (_rounds is null || _replyTo is not { } self) return (0, 0);
-        var origins = _routedRows.Origins().Where(origin => !origin.Equals(self)).ToArray();
+        var origins = _routedRows.Origins().Where(origin => !origin.Equals(self) && staying(origin.Path.Address)).ToArray();
         var answers = await Task.WhenAll(origins.Select(async origin =>
         {
             try

@@ -221,7 +221,9 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
                 return;
             }
 
-            var (told, answered) = await _hub.TellOriginsEverythingSteppedAsync(ClusterHosting.OriginsAnswerTimeout).ConfigureAwait(false);
+            // Nodes leaving too (the whole cluster stopping) are not asked: they would not answer.
+            var up = Akka.Cluster.Cluster.Get(_system).State.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up).Select(m => m.Address).ToHashSet();
+            var (told, answered) = await _hub.TellOriginsEverythingSteppedAsync(up.Contains, ClusterHosting.OriginsAnswerTimeout).ConfigureAwait(false);
             if (answered < told)
                 _logger.LogWarning("{Missing} of {Told} node(s) did not answer that all this node stepped for them is stored: they will make their sources " +
                                    "deliver again once this node is removed", told - answered, told);
