@@ -22,7 +22,9 @@ namespace LstmStream.Actors.Cluster;
 /// <list type="bullet">
 /// <item><c>RR1</c> <see cref="RoutedRecords"/>: bucket, reply-to actor path, width, count, then the columns: count keys,
 /// count seq, count flag bytes, count tags, count × width floats.</item>
-/// <item><c>RO1</c> <see cref="RoutedOutputs"/>: width, count, the same columns.</item>
+/// <item><c>RO2</c> <see cref="RoutedOutputs"/>: the owner's round (<see cref="RoutedOutputs.OwnerRound"/>), width, count, the
+/// same columns. <c>CW1</c> <see cref="CheckpointWritten"/>: round. <c>ES1</c> <see cref="EverythingStepped"/>: the owner's
+/// actor path; <c>EN1</c> <see cref="EverythingSteppedNoted"/>: nothing.</item>
 /// <item><c>LK1</c> <see cref="LoadKeys"/>: bucket, key count, keys. <c>LD1</c> <see cref="LoadedKeys"/>: bucket, the
 /// states as <see cref="KeyStateBinary"/> writes them. <c>AC2</c> <see cref="ApplyChanges"/>: bucket, live (one byte),
 /// changed, the states to save, count and keys to delete.</item>
@@ -45,7 +47,10 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     public const string Name = "lstmstream-cluster";
 
     private const string RoutedRecordsManifest = "RR1";
-    private const string RoutedOutputsManifest = "RO1";
+    private const string RoutedOutputsManifest = "RO2";
+    private const string CheckpointWrittenManifest = "CW1";
+    private const string EverythingSteppedManifest = "ES1";
+    private const string EverythingSteppedNotedManifest = "EN1";
     private const string LoadKeysManifest = "LK1";
     private const string LoadedKeysManifest = "LD1";
     private const string ApplyChangesManifest = "AC2";
@@ -63,7 +68,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     [
         RoutedRecordsManifest, RoutedOutputsManifest, LoadKeysManifest, LoadedKeysManifest, ApplyChangesManifest, SaveBucketManifest,
         BucketSavedManifest, GetStoredKeyManifest, StoredKeyManifest, HandOffBucketManifest, GetNodeStatusManifest, NodeStatusManifest,
-        GetBucketMemoryManifest, BucketMemoryManifest,
+        GetBucketMemoryManifest, BucketMemoryManifest, CheckpointWrittenManifest, EverythingSteppedManifest, EverythingSteppedNotedManifest,
     ];
 
     /// <summary>The message types this serializer writes: the ones bound to it.</summary>
@@ -71,7 +76,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     [
         typeof(RoutedRecords), typeof(RoutedOutputs), typeof(LoadKeys), typeof(LoadedKeys), typeof(ApplyChanges), typeof(SaveBucket),
         typeof(BucketSaved), typeof(GetStoredKey), typeof(StoredKey), typeof(HandOffBucket), typeof(GetNodeStatus), typeof(NodeStatus),
-        typeof(GetBucketMemory), typeof(BucketMemory),
+        typeof(GetBucketMemory), typeof(BucketMemory), typeof(CheckpointWritten), typeof(EverythingStepped), typeof(EverythingSteppedNoted),
     ];
 
     public ClusterMessageSerializer(ExtendedActorSystem system) : base(system)
@@ -97,6 +102,9 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         NodeStatus => NodeStatusManifest,
         GetBucketMemory => GetBucketMemoryManifest,
         BucketMemory => BucketMemoryManifest,
+        CheckpointWritten => CheckpointWrittenManifest,
+        EverythingStepped => EverythingSteppedManifest,
+        EverythingSteppedNoted => EverythingSteppedNotedManifest,
         _ => throw new ArgumentException($"{nameof(ClusterMessageSerializer)} cannot write a {o?.GetType().FullName ?? "null"}", nameof(o)),
     };
 
@@ -140,8 +148,10 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
             w.Write(m.Key);
             KeyStateBinary.Write(w, StatesOf(m));
         }),
-        HandOffBucket or GetNodeStatus => [],
+        HandOffBucket or GetNodeStatus or EverythingSteppedNoted => [],
+        EverythingStepped m => WritePath(m, m.Owner),
         NodeStatus m => BitConverter.GetBytes(m.LiveKeys),
+        CheckpointWritten m => BitConverter.GetBytes(m.Round),
         GetBucketMemory m => BitConverter.GetBytes(m.Bucket),
         BucketMemory m => Write(m, 4 + 4 + 4, w =>
         {
@@ -187,6 +197,9 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 StoredKeyManifest => ReadStoredKey(reader),
                 HandOffBucketManifest => HandOffBucket.Instance,
                 GetNodeStatusManifest => GetNodeStatus.Instance,
+                CheckpointWrittenManifest => new CheckpointWritten(reader.ReadInt64()),
+                EverythingSteppedManifest => new EverythingStepped(system.Provider.ResolveActorRef(reader.ReadString())),
+                EverythingSteppedNotedManifest => EverythingSteppedNoted.Instance,
                 _ => new NodeStatus(reader.ReadInt64()),
             };
             if (reader.BaseStream.Position != bytes.Length)
@@ -199,6 +212,12 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         }
     }
 
+    private static byte[] WritePath(object message, IActorRef actor)
+    {
+        var path = Akka.Serialization.Serialization.SerializedActorPath(actor);
+        return Write(message, KeyStateBinary.StringSize(path), w => w.Write(path));
+    }
+
     private static byte[] WriteRouted(RoutedRecords m)
     {
         var replyTo = Akka.Serialization.Serialization.SerializedActorPath(m.ReplyTo);
@@ -209,7 +228,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         });
     }
 
-    private static byte[] WriteRouted(RoutedOutputs m) => WriteRouted(m, 0, m.Width, m.Keys, m.Seq, m.Flags, m.Tags, m.Data, _ => { });
+    private static byte[] WriteRouted(RoutedOutputs m) => WriteRouted(m, 8, m.Width, m.Keys, m.Seq, m.Flags, m.Tags, m.Data, w => w.Write(m.OwnerRound));
 
     private static byte[] WriteRouted(object message, long headerSize, int width, string[] keys, long[] seq, StepFlags[] flags, long[] tags, float[] data,
         Action<BinaryWriter> header)
@@ -246,8 +265,9 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
 
     private static RoutedOutputs ReadRoutedOutputs(BinaryReader reader)
     {
+        var ownerRound = reader.ReadInt64();
         var (width, keys, seq, flags, tags, data) = ReadColumns(reader, RoutedOutputsManifest);
-        return new RoutedOutputs(width, keys, seq, flags, tags, data);
+        return new RoutedOutputs(width, keys, seq, flags, tags, data) { OwnerRound = ownerRound };
     }
 
     private static (int Width, string[] Keys, long[] Seq, StepFlags[] Flags, long[] Tags, float[] Data) ReadColumns(BinaryReader reader, string manifest)

@@ -10,12 +10,19 @@ public sealed class HandOffFigures
 {
     private long _takenOver;
     private long _handedOff;
+    private long _unfinished;
 
     /// <summary>Buckets whose entity started on this node.</summary>
     public long BucketsTakenOver => Interlocked.Read(ref _takenOver);
 
     /// <summary>Buckets this node handed off.</summary>
     public long BucketsHandedOff => Interlocked.Read(ref _handedOff);
+
+    /// <summary>
+    /// Hand-offs that ended without their bucket's keys written (the entity stopped before: the shard's hand-off timed out,
+    /// the node went down): what this node stepped for other nodes is then not all in the store.
+    /// </summary>
+    public long HandOffsUnfinished => Interlocked.Read(ref _unfinished);
 
     /// <summary>Called with each bucket whose entity started here (set by the metrics, which log it).</summary>
     public Action<int>? OnTakenOver { get; set; }
@@ -28,6 +35,8 @@ public sealed class HandOffFigures
         Interlocked.Increment(ref _takenOver);
         OnTakenOver?.Invoke(bucket);
     }
+
+    public void HandOffUnfinished(int bucket) => Interlocked.Increment(ref _unfinished);
 
     public void HandedOff(HandOff handOff)
     {

@@ -65,6 +65,7 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
     private readonly BucketHost? _host;
     private bool _handingOff;
     private bool _released;
+    private bool _handedOff;
     private long _handOffStarted;
     private (int Freed, int Exported) _releasedKeys;
 
@@ -162,6 +163,12 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
     {
         if (_host is not null)
         {
+            if (_handingOff && !_handedOff)
+            {
+                _log.Error("Bucket {0}: stopped before its hand-off wrote its keys", _bucket);
+                _host.Figures.HandOffUnfinished(_bucket);
+            }
+
             _host.Pipeline.BucketLeft(_bucket);
             _host.Entities.Unregister(_bucket, Self);
         }
@@ -234,6 +241,7 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
 
     private void StopHandedOff()
     {
+        _handedOff = true;
         _host!.Figures.HandedOff(new HandOffFigures.HandOff(_bucket, System.Diagnostics.Stopwatch.GetElapsedTime(_handOffStarted), _releasedKeys.Freed,
             _releasedKeys.Exported, _stored.Count + _live.Count));
         Context.Stop(Self);

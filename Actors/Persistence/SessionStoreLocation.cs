@@ -83,7 +83,7 @@ public sealed class SessionStoreLocation
     /// and switches it to write-ahead logging (readers do not wait for a checkpoint's write); for PostgreSQL, creates the
     /// snapshot table if missing and stores its payload uncompressed (<see cref="PostgreSqlSnapshotTable"/>; throws a
     /// <see cref="SessionStoreException"/> when the server cannot be reached or refuses). Akka.Persistence.Sql creates the
-    /// other tables on first use.
+    /// other tables on first use. Nodes sharing a PostgreSQL database call it one at a time (<see cref="StoreInitializationLock"/>).
     /// </summary>
     public async Task PrepareAsync(CancellationToken cancellationToken)
     {

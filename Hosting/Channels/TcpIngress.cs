@@ -36,6 +36,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
     private readonly ILoggerFactory _loggers;
     private readonly ConcurrentDictionary<int, Task> _connections = new();
     private readonly ConcurrentDictionary<int, NdjsonStreamChannel> _committing = new();
+    private readonly ConcurrentDictionary<int, CancellationTokenSource> _drops = new();
     private readonly CheckpointRounds? _rounds;
     private readonly TaskCompletionSource _finalCommit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopReading = new();
@@ -113,7 +114,11 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
 
         _listener = listener;
         LocalEndpoint = (IPEndPoint)listener.LocalEndpoint;
-        if (_rounds is not null) _rounds.Committed += OnCommitted;
+        if (_rounds is not null)
+        {
+            _rounds.Committed += OnCommitted;
+            _rounds.OnOwnerLost(DropCommittingConnectionsAsync);
+        }
         _acceptLoop = AcceptLoopAsync(inbox);
         return Task.CompletedTask;
     }
@@ -166,6 +171,35 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         _logger.LogWarning("TCP: shutdown deadline passed with {Connections} connections still delivering; closing them", _connections.Count);
         await _abort.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_connections.Values).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Cluster mode: a node that stepped records of these connections left before storing them. Every connection that gets
+    /// commit records is closed (before any later commit record could name those records): a client that keeps its records
+    /// until committed reconnects and resends the rest, and the owner's successor answers what its checkpoint holds as
+    /// duplicates.
+    /// </summary>
+    private async Task DropCommittingConnectionsAsync()
+    {
+        var closing = new List<Task>();
+        foreach (var (id, drop) in _drops)
+        {
+            try
+            {
+                await drop.CancelAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                continue; // that connection has just ended
+            }
+
+            if (_connections.TryGetValue(id, out var served)) closing.Add(served);
+        }
+
+        if (closing.Count == 0) return;
+        _logger.LogWarning("TCP: closing {Connections} connection(s): a node that stepped their records left the cluster before storing them; clients " +
+                           "resend what is not committed", closing.Count);
+        await Task.WhenAll(closing).ConfigureAwait(false);
     }
 
     /// <summary>On the checkpoint coordinator's thread: hands the round to every connection's write loop.</summary>
@@ -242,8 +276,16 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
             };
             connection = inbox.Connect(channel, "tcp", _settings.MaxInFlightRecords);
             _logger.LogInformation("{Channel}: connected", name);
-            if (_rounds is not null) _committing[id] = channel;
-            await channel.RunAsync(connection, _stopReading.Token, _abort.Token).ConfigureAwait(false);
+            // Dropped (cluster mode, an owner lost what it stepped): reading stops and the connection closes at once.
+            using var drop = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token);
+            using var reading = CancellationTokenSource.CreateLinkedTokenSource(_stopReading.Token, drop.Token);
+            if (_rounds is not null)
+            {
+                _committing[id] = channel;
+                _drops[id] = drop;
+            }
+
+            await channel.RunAsync(connection, reading.Token, drop.Token).ConfigureAwait(false);
             if (channel.IdledOut) _metrics.ConnectionIdleClosed();
             _logger.LogInformation("{Channel}: closed after {Accepted} records, {Rejected} rejected", name, connection.Accepted, connection.Rejected);
         }
@@ -259,6 +301,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
         {
             connection?.Close();
             _committing.TryRemove(id, out _);
+            _drops.TryRemove(id, out _);
             await CloseGracefullyAsync(socket, stream).ConfigureAwait(false);
             _connections.TryRemove(id, out _);
         }

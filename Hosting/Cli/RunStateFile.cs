@@ -69,6 +69,7 @@ internal sealed class RunStateFile
     {
         try
         {
+            await using var initializing = await StoreInitializationLock.AcquireAsync(location, cancellationToken).ConfigureAwait(false);
             await location.PrepareAsync(cancellationToken).ConfigureAwait(false);
             var region = system.ActorOf(BucketRegionActor.Props(TimeSpan.Zero), "sessions-store");
             var store = await PersistentSessionStore.OpenAsync(region, buckets, StoreTimeout, new SessionStoreFigures(), cancellationToken, bucketSetting: BucketsOption)

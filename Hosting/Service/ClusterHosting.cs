@@ -21,6 +21,15 @@ namespace LstmStream.Hosting.Service;
 /// </summary>
 internal static class ClusterHosting
 {
+    /// <summary>
+    /// The shutdown phase between the hand-off of this node's buckets (<c>cluster-sharding-shutdown-region</c>) and its leave
+    /// (<c>cluster-leave</c>): the node tells the nodes whose records it stepped that all of it is stored.
+    /// </summary>
+    public const string BucketsHandedOffPhase = "lstmstream-buckets-handed-off";
+
+    /// <summary>How long the nodes told in <see cref="BucketsHandedOffPhase"/> may take to answer.</summary>
+    public static readonly TimeSpan OriginsAnswerTimeout = TimeSpan.FromSeconds(5);
+
     public static AkkaConfigurationBuilder WithLstmStreamCluster(this AkkaConfigurationBuilder akka, ServiceOptions options, IServiceProvider services)
     {
         var cluster = options.Cluster;
@@ -54,6 +63,10 @@ internal static class ClusterHosting
                 // A leaving node hands its shards off while its pipeline still runs (the drain completes it after
                 // cluster-exiting); the region's phase must outlast the hand-offs.
                 $"akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = {Milliseconds(cluster.HandOffTimeout + TimeSpan.FromSeconds(5))}\n" +
+                // Between the hand-offs and the leave: the nodes whose records were stepped here learn that all of it is stored
+                // (ServiceRuntime), before they see this node removed (they would make their sources deliver again).
+                $"akka.coordinated-shutdown.phases.{BucketsHandedOffPhase} {{ depends-on = [cluster-sharding-shutdown-region], timeout = {Milliseconds(OriginsAnswerTimeout + TimeSpan.FromSeconds(2))} }}\n" +
+                $"akka.coordinated-shutdown.phases.cluster-leave.depends-on = [{BucketsHandedOffPhase}]\n" +
                 $"akka.coordinated-shutdown.phases.before-actor-system-terminate.timeout = {Milliseconds(options.Shutdown.Deadline + TimeSpan.FromSeconds(1))}\n" +
                 // SplitBrain off: no downing at all (Akka's own default would be the split-brain resolver, keep-majority).
                 (SplitBrainOf(cluster.SplitBrain) is null ? "akka.cluster.downing-provider-class = \"\"" : ""),
@@ -75,7 +88,9 @@ internal static class ClusterHosting
             .WithActors((system, registry) =>
             {
                 var hub = services.GetRequiredService<PipelineHub>();
-                registry.Register<RoutedOutputsActor>(system.ActorOf(RoutedOutputsActor.Props(hub.DeliverRouted, hub.Resend, hub.CheckRoutes), "routed-outputs"));
+                registry.Register<RoutedOutputsActor>(system.ActorOf(
+                    RoutedOutputsActor.Props(new RoutedOutputsHandlers(hub.DeliverRouted, hub.OwnerWrote, hub.NodeGone, hub.Resend, hub.CheckRoutes)),
+                    "routed-outputs"));
                 system.ActorOf(DroppedRecordsActor.Props(), "dropped-records");
                 registry.Register<NodeStatusActor>(system.ActorOf(NodeStatusActor.Props(() => hub.IsRunning ? hub.Handle.Sessions.LiveKeys : 0),
                     NodeStatusActor.Name));

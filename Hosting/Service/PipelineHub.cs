@@ -6,6 +6,7 @@ using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using LstmStream.Actors.Cluster;
+using LstmStream.Actors.Persistence;
 using LstmStream.Hosting.Channels;
 using LstmStream.Hosting.Operations;
 using LstmStream.Pipeline.Records;
@@ -61,6 +62,8 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
     // Routed outputs (RoutedOutputsActor) and the outbox's own deliveries (direct rows) reach connections one batch at a time.
     private readonly object _deliveryGate = new();
     private readonly ClusterMetrics? _clusterMetrics;
+    private readonly CheckpointRounds? _rounds;
+    private volatile IActorRef? _replyTo;
     private long _awaitingOutputs;
 
     /// <param name="inboxBatches">Most batches waiting in the inbox (a connection submitting more waits).</param>
@@ -69,10 +72,21 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
     /// is bounded by the accepting connections' in-flight credit.
     /// </param>
     /// <param name="clusterMetrics">Cluster mode: the routing instruments.</param>
+    /// <param name="rounds">
+    /// Cluster mode with a session store: this node's checkpoint rounds. Outputs sent back carry the rounds begun here, each
+    /// written round is told to the nodes whose records were stepped here, and outputs coming back are registered with the
+    /// round of the node that stepped them (so sources acknowledge and commit only what the owner stored).
+    /// </param>
     public PipelineHub(ServiceMetrics metrics, ChannelMetrics channelMetrics, ILoggerFactory loggers, TimeProvider time, int inboxBatches = 16,
-        bool routed = false, ClusterMetrics? clusterMetrics = null)
+        bool routed = false, ClusterMetrics? clusterMetrics = null, CheckpointRounds? rounds = null)
     {
         _clusterMetrics = clusterMetrics;
+        if (rounds is { Active: true })
+        {
+            _rounds = rounds;
+            rounds.Written += TellOrigins;
+        }
+
         clusterMetrics?.Attach(() => Interlocked.Read(ref _awaitingOutputs), () => _routedRows.InFlight, () => _router?.Queued ?? 0,
             () => _router?.Resent ?? 0, () => _router?.EnteredDirectly ?? 0);
         _time = time;
@@ -146,6 +160,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         ArgumentNullException.ThrowIfNull(shardRegion);
         ArgumentNullException.ThrowIfNull(replyTo);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bucketCount);
+        _replyTo = replyTo;
         var router = new BucketRouter(shardRegion, replyTo, bucketCount, staleAfter, EnterDirectly);
         lock (_hostedGate)
         {
@@ -187,6 +202,83 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         if (_router is null) return;
         _logger.LogWarning("Bucket {Bucket}: {Count} record(s) dropped by the shard region during a hand-off are routed again", records.Bucket, records.Count);
         _router.Resend(records);
+    }
+
+    /// <summary>Cluster mode: <paramref name="owner"/> (a node that steps this node's records) wrote its checkpoint round <paramref name="round"/>.</summary>
+    public void OwnerWrote(IActorRef owner, long round) => _rounds?.OwnerWrote(owner, round);
+
+    /// <summary>
+    /// Cluster mode: the node at <paramref name="node"/> left the cluster or was downed; it will never write what it stepped for
+    /// this node since its last checkpoint. When this node delivered any of that, its sources first make their clients deliver
+    /// again what is not acknowledged or committed (<see cref="CheckpointRounds.OwnerGoneAsync"/>), then the node is not
+    /// waited for any more.
+    /// </summary>
+    public void NodeGone(Address node)
+    {
+        if (_rounds is null) return;
+        _ = ForgetOwnerAsync(_rounds, node);
+    }
+
+    private async Task ForgetOwnerAsync(CheckpointRounds rounds, Address node)
+    {
+        try
+        {
+            var waited = await rounds.OwnerGoneAsync(node).ConfigureAwait(false);
+            if (waited > 0)
+            {
+                _logger.LogWarning("{Node} left the cluster before writing the checkpoint covering records it stepped for this node ({Rounds} checkpoint " +
+                                   "round(s) waited on it): the sources were made to deliver again what is not acknowledged or committed (its successor " +
+                                   "answers what its last checkpoint holds as duplicates)", node, waited);
+            }
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Forgetting {Node} (it left the cluster) failed: acknowledgements and commit records may stay held back", node);
+        }
+    }
+
+    /// <summary>Cluster mode: buckets whose entity lives on this node now.</summary>
+    public int BucketsHostedHere
+    {
+        get
+        {
+            lock (_hostedGate) return _hosted.Count;
+        }
+    }
+
+    /// <summary>
+    /// Cluster mode, a node leaving once every bucket it owned is handed off (each hand-off wrote its keys): tells every node
+    /// whose records were stepped here that all of it is stored (<see cref="EverythingStepped"/>) and waits up to
+    /// <paramref name="timeout"/> for their answers, so that they do not make their sources deliver again when this node is
+    /// removed. Only nodes that <paramref name="staying"/> says stay are told (one leaving too needs nothing: its sources are
+    /// drained). Returns how many nodes were told and how many answered (one that did not will replay: safe, only slower).
+    /// </summary>
+    public async Task<(int Told, int Answered)> TellOriginsEverythingSteppedAsync(Func<Address, bool> staying, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(staying);
+        if (_rounds is null || _replyTo is not { } self) return (0, 0);
+        var origins = _routedRows.Origins().Where(origin => !origin.Equals(self) && staying(origin.Path.Address)).ToArray();
+        var answers = await Task.WhenAll(origins.Select(async origin =>
+        {
+            try
+            {
+                await origin.Ask<EverythingSteppedNoted>(new EverythingStepped(self), timeout).ConfigureAwait(false);
+                return true;
+            }
+            catch (AskTimeoutException)
+            {
+                return false;
+            }
+        })).ConfigureAwait(false);
+        return (origins.Length, answers.Count(answered => answered));
+    }
+
+    /// <summary>This node wrote round <paramref name="round"/>: every node whose records were stepped here is told (they wait for it).</summary>
+    private void TellOrigins(long round)
+    {
+        if (_replyTo is not { } self) return;
+        foreach (var origin in _routedRows.Origins())
+            if (!origin.Equals(self)) origin.Tell(new CheckpointWritten(round), self);
     }
 
     /// <summary>Cluster mode, every few seconds: envelopes whose outputs did not come back in time (their owner died) are given up.</summary>
@@ -244,11 +336,17 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         return await _handle!.State.HandOffAsync(bucket).ConfigureAwait(false);
     }
 
-    /// <summary>Cluster mode, called by this node's <see cref="RoutedOutputsActor"/>: outputs of records this node's channels accepted.</summary>
-    public void DeliverRouted(RoutedOutputs outputs)
+    /// <summary>
+    /// Cluster mode, called by this node's <see cref="RoutedOutputsActor"/>: outputs of records this node's channels accepted,
+    /// stepped on <paramref name="owner"/> (that node's <see cref="RoutedOutputsActor"/>; this node's own: the local rounds
+    /// cover them).
+    /// </summary>
+    public void DeliverRouted(RoutedOutputs outputs, IActorRef owner)
     {
         ArgumentNullException.ThrowIfNull(outputs);
         if (outputs.Count == 0) return;
+        // Before any source sees them: the sources' rounds are committed only once the owner has stored these.
+        if (_rounds is not null && !owner.IsNobody() && !owner.Equals(_replyTo)) _rounds.RoutedDelivered(owner, outputs.OwnerRound);
         var batch = StepBatch.Rent(outputs.Count, Math.Max(1, outputs.Width));
         for (var r = 0; r < outputs.Count; r++) batch.Add(outputs.Keys[r], outputs.Seq[r], outputs.Flags[r], outputs.Tags[r]);
         outputs.Data.AsSpan(0, outputs.Count * outputs.Width).CopyTo(batch.Data);
@@ -357,6 +455,8 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
     private void SendBackToOrigins(StepBatch batch)
     {
         var delivered = false;
+        // The owner's stamp (CheckpointRounds rule): these steps are applied, and this node's next round begun holds them.
+        var ownerRound = _rounds?.Begun ?? 0;
         try
         {
             var groups = RowGroups.ForThisThread;
@@ -393,7 +493,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
                 {
                     var fit = RoutedMessageSize.RowsThatFit(batch.Keys, rows, batch.Width);
                     var (keys, seq, flags, tags, data) = RowGroups.Copy(batch, rows[..fit]);
-                    to.Tell(new RoutedOutputs(batch.Width, keys, seq, flags, tags, data), ActorRefs.NoSender);
+                    to.Tell(new RoutedOutputs(batch.Width, keys, seq, flags, tags, data) { OwnerRound = ownerRound }, _replyTo ?? ActorRefs.NoSender);
                     rows = rows[fit..];
                 }
             }

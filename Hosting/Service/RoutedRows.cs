@@ -42,6 +42,12 @@ internal sealed class RoutedRows
         }
     }
 
+    /// <summary>Every origin that routed rows here so far (their reply addresses), not <see cref="Direct"/>.</summary>
+    public IActorRef[] Origins()
+    {
+        lock (_gate) return [.. _origins.Skip(1)];
+    }
+
     /// <summary>The reply address of origin <paramref name="index"/>.</summary>
     public IActorRef Origin(int index)
     {

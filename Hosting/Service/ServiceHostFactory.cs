@@ -99,7 +99,7 @@ public static class ServiceHostFactory
             builder.Services.AddSingleton<ClusterMetrics>();
             builder.Services.AddSingleton(sp => new PipelineHub(sp.GetRequiredService<ServiceMetrics>(), sp.GetRequiredService<ChannelMetrics>(),
                 sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), routed: true,
-                clusterMetrics: sp.GetRequiredService<ClusterMetrics>()));
+                clusterMetrics: sp.GetRequiredService<ClusterMetrics>(), rounds: sp.GetRequiredService<CheckpointRounds>()));
         }
         else
         {

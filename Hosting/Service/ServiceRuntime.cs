@@ -41,6 +41,7 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger<ServiceRuntime> _logger;
+    private readonly HandOffFigures? _handOffs;
     private readonly LogBudget _refusedStateLog = new();
     private readonly string _contentRoot;
     private readonly object _drainGate = new();
@@ -53,8 +54,9 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
 
     public ServiceRuntime(IOptions<ServiceOptions> options, ActorSystem system, IRequiredActor<PipelineOwnerActor> owner, PipelineHub hub,
         SessionStoreService sessionStore, IEnumerable<IIngress> ingresses, ServiceMetrics metrics, IHostApplicationLifetime lifetime, IHostEnvironment environment,
-        TimeProvider time, ILoggerFactory loggers)
+        TimeProvider time, ILoggerFactory loggers, HandOffFigures? handOffs = null)
     {
+        _handOffs = handOffs;
         _options = options.Value;
         _system = system;
         _owner = owner;
@@ -128,6 +130,12 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
             // Cluster mode: the pipeline runs on after the drain of this node's ingresses, through the shard region's
             // shutdown, in which every bucket of this node is handed off (its keys exported and freed, ordered after the
             // records other nodes routed here); only then is it completed.
+            shutdown.AddTask(ClusterHosting.BucketsHandedOffPhase, "lstmstream-tell-origins",
+                async () =>
+                {
+                    await TellOriginsEverythingSteppedAsync().ConfigureAwait(false);
+                    return Done.Instance;
+                });
             shutdown.AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "lstmstream-pipeline-complete",
                 async () =>
                 {
@@ -191,6 +199,41 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
     public Task CompletePipelineAsync()
     {
         lock (_drainGate) return _completePipeline ??= CompletePipelineOnceAsync();
+    }
+
+    /// <summary>
+    /// Cluster mode, leaving, after the hand-off of this node's buckets and before the leave: when every hand-off wrote its
+    /// keys, the nodes whose records were stepped here are told that all of it is stored; otherwise they are not, and when
+    /// this node is removed they make their sources deliver again what they have not acknowledged or committed.
+    /// </summary>
+    private async Task TellOriginsEverythingSteppedAsync()
+    {
+        try
+        {
+            var unfinished = _handOffs?.HandOffsUnfinished ?? 0;
+            var hosted = _hub.BucketsHostedHere;
+            var live = _hub.IsRunning ? _hub.Handle.Sessions.LiveKeys : 0;
+            if (unfinished > 0 || hosted > 0 || live > 0)
+            {
+                _logger.LogWarning("Not every record stepped here is stored ({Unfinished} hand-off(s) unfinished, {Hosted} bucket(s) still here, {Live} key(s) " +
+                                   "live): the nodes whose records were stepped here will make their sources deliver again once this node is removed",
+                    unfinished, hosted, live);
+                return;
+            }
+
+            // Nodes leaving too (the whole cluster stopping) are not asked: they would not answer.
+            var up = Akka.Cluster.Cluster.Get(_system).State.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up).Select(m => m.Address).ToHashSet();
+            var (told, answered) = await _hub.TellOriginsEverythingSteppedAsync(up.Contains, ClusterHosting.OriginsAnswerTimeout).ConfigureAwait(false);
+            if (answered < told)
+                _logger.LogWarning("{Missing} of {Told} node(s) did not answer that all this node stepped for them is stored: they will make their sources " +
+                                   "deliver again once this node is removed", told - answered, told);
+            else if (told > 0)
+                _logger.LogInformation("Every bucket handed off: told {Told} node(s) that all this node stepped for them is stored", told);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Telling the nodes whose records were stepped here that all of it is stored failed: they will deliver again");
+        }
     }
 
     private async Task CompletePipelineOnceAsync()

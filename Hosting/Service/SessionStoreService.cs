@@ -69,6 +69,9 @@ public sealed class SessionStoreService : ISessionStoreAccess
         if (!Enabled) return null;
         try
         {
+            // Nodes starting together on an empty PostgreSQL database create its tables (the snapshot table here, the others
+            // at the count check) one after the other; held only for that, not while the node joins its cluster.
+            await using var initializing = await StoreInitializationLock.AcquireAsync(Location, cancellationToken).ConfigureAwait(false);
             await Location.PrepareAsync(cancellationToken).ConfigureAwait(false);
             var region = await _registry.GetAsync<BucketRegionActor>(cancellationToken).ConfigureAwait(false);
             // Cluster mode: the buckets are sharded entities, each on the node that owns it; the local region checks the count.

@@ -76,6 +76,31 @@ public sealed class ClusterServiceTests : IClassFixture<PostgreSqlServer>, IDisp
     }
 
     [Fact]
+    public async Task A_key_s_records_arriving_at_two_nodes_at_once_are_applied_in_one_order()
+    {
+        const int keys = 6, perKey = 60;
+        var nodes = await StartThreeNodesAsync();
+
+        // Every key's odd seq through the first node and its even seq through the second, both connections at once: the
+        // key's owner takes them in whatever order they arrive; a seq at or below the key's last one is a duplicate.
+        var records = Records(keys, 1, perKey);
+        var halves = await Task.WhenAll(Enumerable.Range(0, 2).Select(n =>
+            nodes[n].ExchangeAsync(records.Where(r => SeqOf(r) % 2 == (n == 0 ? 1 : 0)).ToList(), Timeout)));
+        var outputs = halves.SelectMany(h => h).Where(IsOutput).ToList();
+        Assert.Equal(records.Count, outputs.Count);
+
+        // The applied ones (with y), in seq order, must be one key's single history: a single node stepping exactly those,
+        // in that order, gives them bitwise. Steps applied in two orders (or on two states) would not.
+        var applied = outputs.Where(o => !o.Contains("\"duplicate\"", StringComparison.Ordinal)).ToList();
+        var appliedRecords = records.Where(r => applied.Any(o => SameRecord(o, r))).ToList();
+        var expected = await SingleNodeOutputsAsync(appliedRecords);
+        var actual = NdjsonClient.ByKey(applied.OrderBy(SeqOf));
+        Assert.Equal(keys, actual.Count);
+        foreach (var (key, lines) in expected) Assert.Equal(lines, actual[key]);
+        foreach (var node in nodes) Assert.Equal(0, await node.StopAsync(Timeout));
+    }
+
+    [Fact]
     public async Task A_node_that_leaves_gracefully_hands_its_keys_over_with_their_state()
     {
         const int keys = 24;
@@ -132,6 +157,14 @@ public sealed class ClusterServiceTests : IClassFixture<PostgreSqlServer>, IDisp
 
     /// <summary>Not a commit record (<c>{"key","committed"}</c>: the TCP commit protocol, sent whenever a checkpoint covers a key).</summary>
     private static bool IsOutput(string line) => !line.Contains("\"committed\"", StringComparison.Ordinal);
+
+    private static long SeqOf(string line) => JsonDocument.Parse(line).RootElement.GetProperty("seq").GetInt64();
+
+    private static bool SameRecord(string output, string record)
+    {
+        var (a, b) = (JsonDocument.Parse(output).RootElement, JsonDocument.Parse(record).RootElement);
+        return a.GetProperty("key").GetString() == b.GetProperty("key").GetString() && a.GetProperty("seq").GetInt64() == b.GetProperty("seq").GetInt64();
+    }
 
     private static int KeyNumber(string record)
     {

@@ -4,7 +4,10 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
+using LstmStream.Actors.Persistence;
+using LstmStream.Tests.Actors.Persistence;
 using LstmStream.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LstmStream.Tests.Service;
 
@@ -48,6 +51,40 @@ public sealed partial class TcpCommitRecordServiceTests : IClassFixture<PostgreS
         await lines.TakeAsync(3);
         (await http.PostAsync("admin/checkpoint", null)).EnsureSuccessStatusCode();
         Assert.Equal(["{\"key\":\"b\",\"committed\":5}"], await lines.TakeAsync(1));
+    }
+
+    [Fact]
+    public async Task When_a_node_that_stepped_records_delivered_here_leaves_before_storing_them_the_connections_are_closed_before_anything_is_committed()
+    {
+        await using var service = await RunningService.StartAsync($"--LstmStream:Sessions:Store={Path.Combine(_folder, "sessions.db")}",
+            "--LstmStream:Sessions:Buckets=8", "--LstmStream:Sessions:Checkpoint:Interval=01:00:00");
+        using var client = await service.ConnectAsync();
+        using var reader = new StreamReader(client.GetStream(), Encoding.UTF8, leaveOpen: true);
+        await SendAsync(client, Records("a", 1, 2));
+        Assert.Equal(2, (await NdjsonClient.ReadLinesAsync(reader, 2, Timeout)).Count);
+
+        // As in cluster mode: outputs stepped on another node (stamped with its round 0) were delivered here, and that node
+        // is removed from the cluster before it wrote its round 1.
+        var rounds = service.App.Services.GetRequiredService<CheckpointRounds>();
+        var owner = new OwnerActorRef(new Akka.Actor.Address("akka.tcp", "lstmstream", "127.0.0.1", 4054), 1);
+        rounds.RoutedDelivered(owner, 0);
+        var gone = rounds.OwnerGoneAsync(owner.Path.Address);
+
+        // The service closes the connection (the client resends what is not committed); nothing was committed on it.
+        var received = "";
+        using var deadline = new CancellationTokenSource(Timeout);
+        try
+        {
+            received = await reader.ReadToEndAsync(deadline.Token);
+        }
+        catch (IOException)
+        {
+            // Reset by the service: closed as well.
+        }
+
+        Assert.DoesNotContain("committed", received, StringComparison.Ordinal);
+        client.Close();
+        Assert.Equal(1, await gone.WaitAsync(Timeout));
     }
 
     [Fact]

@@ -76,7 +76,9 @@ public sealed partial class TcpReplayProcessTests : IClassFixture<PostgreSqlServ
         var service = await TcpServeProcess.StartAsync(tcp, http, settings);
         try
         {
-            var client = RunClientAsync(tcp, output);
+            // Slow enough (24 s of records) that the catch-up after the first restart cannot send the last record before the
+            // second kill, however long a restart takes on a loaded machine: each kill cuts a running stream.
+            var client = RunClientAsync(tcp, output, rate: 150);
             var answered = 0;
             foreach (var part in new[] { 4, 2 })
             {
@@ -150,10 +152,14 @@ public sealed partial class TcpReplayProcessTests : IClassFixture<PostgreSqlServ
         "--LstmStream:Shutdown:Deadline=00:00:30",
     ];
 
-    /// <summary>The replaying client: every record keeps its seq (from 1), sent at a steady rate so the stream is still running at the stop.</summary>
-    private static Task<(int Exit, string Stdout, string Stderr)> RunClientAsync(int port, string output) =>
+    /// <summary>
+    /// The replaying client: every record keeps its seq (from 1), sent at a steady <paramref name="rate"/> (records per second
+    /// since its start: after a reconnect it catches up at once) so the stream is still running at the stop.
+    /// </summary>
+    private static Task<(int Exit, string Stdout, string Stderr)> RunClientAsync(int port, string output, int rate = 1200) =>
         LstmStreamProcess.RunAsync("", null, "simulate", "--connect", $"127.0.0.1:{port}", "--resend", "--keys", Keys.ToString(CultureInfo.InvariantCulture),
-            "--count", Count.ToString(CultureInfo.InvariantCulture), "--rate", "1200", "--first-seq", "1", "--retry-for", "90", "--output", output);
+            "--count", Count.ToString(CultureInfo.InvariantCulture), "--rate", rate.ToString(CultureInfo.InvariantCulture), "--first-seq", "1",
+            "--retry-for", "90", "--output", output);
 
     /// <summary>Waits until the client has written <paramref name="lines"/> answers (fails if it ends first).</summary>
     private static async Task WaitForAnswersAsync(string output, int lines, Task<(int Exit, string Stdout, string Stderr)> client)

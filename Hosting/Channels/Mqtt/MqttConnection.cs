@@ -82,6 +82,23 @@ public sealed class MqttConnection : IAsyncDisposable
     /// <summary>Whether the connection of attempt <paramref name="session"/> is still the one up (so its packet identifiers still mean something).</summary>
     public bool IsCurrent(long session) => session == Session && Client.IsConnected;
 
+    /// <summary>
+    /// Drops the connection now; it is made again after <see cref="MqttClientSettings.ReconnectDelay"/>. With a persistent
+    /// session the broker then delivers again every reading not acknowledged on the dropped one (whose packet identifiers
+    /// mean nothing any more: <see cref="IsCurrent"/> is false for it from now on).
+    /// </summary>
+    public async Task ReconnectAsync()
+    {
+        try
+        {
+            if (Client.IsConnected) await Client.DisconnectAsync(new MqttClientDisconnectOptions(), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogDebug(e, "MQTT {ClientId}: error while dropping the connection", ClientId);
+        }
+    }
+
     /// <summary>Starts connecting in the background (once).</summary>
     public void Start()
     {

@@ -74,6 +74,8 @@ public sealed class MqttIngress : IIngress, IChannelOutput, IAsyncDisposable
             _acknowledge == MqttAcknowledgement.AfterCheckpoint ? _rounds : null);
         _acknowledger = _ingress.Acknowledger;
         var ingress = _ingress;
+        // Cluster mode: an owner that left before storing readings delivered here: the broker delivers them again.
+        if (_acknowledger is not null) _rounds.OnOwnerLost(ingress.ReconnectAsync);
         _metrics.ObserveMqttAcknowledgement(() => ingress.Acknowledged, () => ingress.AwaitingAcknowledgement);
         _publisher.Start();
         _ingress.Start();

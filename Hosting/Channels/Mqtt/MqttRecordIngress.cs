@@ -134,6 +134,9 @@ public sealed class MqttRecordIngress : IAsyncDisposable
     /// <summary>Starts connecting and subscribing in the background; the broker need not be up yet.</summary>
     public void Start() => _connection.Start();
 
+    /// <summary>Drops the broker connection and makes it again: the broker delivers again what was not acknowledged (<see cref="MqttConnection.ReconnectAsync"/>).</summary>
+    public Task ReconnectAsync() => _connection.ReconnectAsync();
+
     /// <summary>Completes once connected and subscribed.</summary>
     public Task WaitConnectedAsync(CancellationToken cancellationToken) => _connection.WaitConnectedAsync(cancellationToken);
 

@@ -87,6 +87,39 @@ public sealed class BucketHandOffTests : IDisposable
         await system.Terminate();
     }
 
+    [Fact]
+    public async Task A_bucket_stopped_before_its_hand_off_wrote_its_keys_is_counted_as_unfinished_and_one_handed_off_is_not()
+    {
+        var location = SessionStoreLocation.Parse(Path.Combine(_folder, "s.db"), _folder);
+        var (system, _) = await StoredSessions.OpenAsync(location, 4);
+        var pipeline = new FakePipeline();
+        var host = new BucketHost(pipeline, new LocalBuckets(4), new HandOffFigures());
+        var bucket = KeyBuckets.BucketOf("a", 4);
+        var entity = system.ActorOf(BucketActor.ShardedProps(bucket, host));
+        var stopped = entity.WatchAsync();
+        await Until(() => host.Entities.Find(bucket) is not null);
+
+        // The shard's hand-off gives up while the pipeline has not released the keys: the entity is stopped.
+        entity.Tell(HandOffBucket.Instance);
+        await pipeline.ReleaseAsked.Task.WaitAsync(StoredSessions.Timeout);
+        system.Stop(entity);
+        Assert.True(await stopped.WaitAsync(StoredSessions.Timeout));
+        Assert.Equal(1, host.Figures.HandOffsUnfinished);
+        Assert.Equal(0, host.Figures.BucketsHandedOff);
+
+        // A bucket whose hand-off completes is not counted.
+        var other = Enumerable.Range(0, 4).First(b => b != bucket);
+        var second = system.ActorOf(BucketActor.ShardedProps(other, host));
+        var secondStopped = second.WatchAsync();
+        await Until(() => host.Entities.Find(other) is not null);
+        pipeline.Released.SetResult((0, 0));
+        second.Tell(HandOffBucket.Instance);
+        Assert.True(await secondStopped.WaitAsync(StoredSessions.Timeout));
+        Assert.Equal(1, host.Figures.BucketsHandedOff);
+        Assert.Equal(1, host.Figures.HandOffsUnfinished);
+        await system.Terminate();
+    }
+
     private static async Task Until(Func<bool> condition)
     {
         using var cts = new CancellationTokenSource(StoredSessions.Timeout);

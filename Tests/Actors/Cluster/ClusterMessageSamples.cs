@@ -11,7 +11,10 @@ internal static class ClusterMessageSamples
     public static object Of(Type type, IActorRef replyTo) => type.Name switch
     {
         nameof(RoutedRecords) => new RoutedRecords(1, replyTo, 2, ["k"], [1], [0], [7], [0.5f, -1f]),
-        nameof(RoutedOutputs) => new RoutedOutputs(1, ["k"], [1], [0], [7], [0.25f]),
+        nameof(RoutedOutputs) => new RoutedOutputs(1, ["k"], [1], [0], [7], [0.25f]) { OwnerRound = 4 },
+        nameof(CheckpointWritten) => new CheckpointWritten(5),
+        nameof(EverythingStepped) => new EverythingStepped(replyTo),
+        nameof(EverythingSteppedNoted) => EverythingSteppedNoted.Instance,
         nameof(LoadKeys) => new LoadKeys(1, ["k"]),
         nameof(LoadedKeys) => new LoadedKeys(1, []),
         nameof(ApplyChanges) => new ApplyChanges(1, [], ["k"]),

@@ -35,11 +35,26 @@ public sealed class ClusterMessageSerializerTests : Akka.TestKit.Xunit2.TestKit
     public void Routed_outputs_come_back_with_every_field_and_every_float_bit_for_bit()
     {
         var (keys, seq, flags, tags, data) = Rows(AwkwardKeys.Length, width: 3);
-        var sent = new RoutedOutputs(3, keys, seq, flags, tags, data);
+        var sent = new RoutedOutputs(3, keys, seq, flags, tags, data) { OwnerRound = 1L << 40 };
 
         var back = RoundTrip(sent);
 
+        Assert.Equal(1L << 40, back.OwnerRound);
         AssertColumns(sent.Width, sent.Keys, sent.Seq, sent.Flags, sent.Tags, sent.Data, back.Width, back.Keys, back.Seq, back.Flags, back.Tags, back.Data);
+    }
+
+    [Fact]
+    public void An_owner_s_written_round_comes_back()
+    {
+        Assert.Equal(new CheckpointWritten(long.MaxValue - 3), RoundTrip(new CheckpointWritten(long.MaxValue - 3)));
+    }
+
+    [Fact]
+    public void A_leaving_owner_s_everything_stepped_comes_back_naming_the_same_owner_and_so_does_its_answer()
+    {
+        var owner = CreateTestProbe().Ref;
+        Assert.Equal(owner, Assert.IsType<EverythingStepped>(RoundTrip(new EverythingStepped(owner))).Owner);
+        Assert.Same(EverythingSteppedNoted.Instance, RoundTrip(EverythingSteppedNoted.Instance));
     }
 
     [Fact]
@@ -145,7 +160,7 @@ public sealed class ClusterMessageSerializerTests : Akka.TestKit.Xunit2.TestKit
         Assert.Contains("after its end", Assert.Throws<SerializationException>(() => _serializer.FromBinary([.. bytes, 0], manifest)).Message, StringComparison.Ordinal);
         // A row count the bytes cannot hold is refused before anything is allocated for it.
         var huge = (byte[])bytes.Clone();
-        BitConverter.GetBytes(int.MaxValue / 2).CopyTo(huge, 4);
+        BitConverter.GetBytes(int.MaxValue / 2).CopyTo(huge, 8 + 4); // after the owner's round and the width
         Assert.Throws<SerializationException>(() => _serializer.FromBinary(huge, manifest));
     }
 
@@ -166,6 +181,9 @@ public sealed class ClusterMessageSerializerTests : Akka.TestKit.Xunit2.TestKit
         var messages = typeof(BucketProtocol).GetNestedTypes(BindingFlags.Public).Where(t => t.IsClass && !local.Contains(t)).ToList();
         Assert.NotEmpty(messages);
         foreach (var type in messages) Assert.True(ClusterMessageSerializer.BoundTypes.Contains(type), $"{type.Name} is not bound to the cluster serializer");
+        // The routing messages and the owners' written rounds cross nodes too.
+        foreach (var type in new[] { typeof(RoutedRecords), typeof(RoutedOutputs), typeof(CheckpointWritten) })
+            Assert.True(ClusterMessageSerializer.BoundTypes.Contains(type), $"{type.Name} is not bound to the cluster serializer");
         foreach (var type in ClusterMessageSerializer.BoundTypes) Assert.False(string.IsNullOrEmpty(_serializer.Manifest(ClusterMessageSamples.Of(type, TestActor))));
     }
 

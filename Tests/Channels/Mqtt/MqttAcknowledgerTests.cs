@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using LstmStream.Actors.Persistence;
 using LstmStream.Hosting.Channels.Mqtt;
+using LstmStream.Tests.Actors.Persistence;
 using LstmStream.Tests.Support;
 using MQTTnet;
 using MQTTnet.Packets;
@@ -47,6 +48,33 @@ public sealed class MqttAcknowledgerTests
         Assert.Equal(["a0", "b0", "a1"], _acknowledged);
         Assert.Equal(3, acknowledger.Acknowledged);
         Assert.Equal(0, acknowledger.Awaiting);
+        await acknowledger.CompleteAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task A_reading_stepped_on_another_node_is_acknowledged_only_once_that_node_wrote_the_round_covering_it()
+    {
+        var rounds = new CheckpointRounds(active: true);
+        var acknowledger = new MqttAcknowledger(rounds, _ => true, new ListLogger());
+        var owner = new OwnerActorRef(new Akka.Actor.Address("akka.tcp", "lstmstream", "127.0.0.1", 4054), 1);
+        acknowledger.Expect("routed", Message("routed0"), session: 1);
+        acknowledger.Expect("local", Message("local0"), session: 1);
+
+        // The routed reading's output comes back from its owner, stepped while 7 of the owner's rounds had begun.
+        rounds.RoutedDelivered(owner, 7);
+        acknowledger.Published([acknowledger.Delivered("routed"), acknowledger.Delivered("local")]);
+        rounds.Complete(rounds.Begin());
+
+        // This node's round is written, the owner's round 7 began before the step: nothing is covered yet (and the
+        // acknowledger takes only what the last committed round covers).
+        rounds.OwnerWrote(owner, 7);
+        Assert.Equal(0, rounds.LastCommitted);
+        Assert.Equal(2, acknowledger.Awaiting);
+
+        rounds.OwnerWrote(owner, 8);
+        Assert.Equal(1, rounds.LastCommitted);
+        await WaitForAcknowledgementsAsync(2);
+        Assert.Equal(["routed0", "local0"], _acknowledged);
         await acknowledger.CompleteAsync(CancellationToken.None);
     }
 
