@@ -3,7 +3,7 @@ namespace LstmStream.Benchmarks;
 /// <summary>
 /// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--engine NAME,NAME] [--passes N]
 /// [--out FILE] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--no-store] [--store-only] [--store-kind sqlite|postgresql]…
-/// [--store-rows speed,memory,stream] [--checkpointed-keys N,N] [--checkpointed-seconds N] [--store-postgres CONNECTION-STRING] [--latency [--serve PATH] [--send-gap MICROSECONDS]
+/// [--store-rows speed,memory,stream,cost] [--checkpointed-keys N,N] [--checkpointed-seconds N] [--store-postgres CONNECTION-STRING] [--latency [--serve PATH] [--send-gap MICROSECONDS]
 /// [--latency-peak OUTPUTS-PER-SECOND] [--latency-shares PERCENT,PERCENT]]
 /// [--cluster [--serve PATH]]</c>.
 /// </summary>
@@ -86,10 +86,10 @@ internal sealed record BenchmarkOptions
 
     public static readonly string[] StoreKindNames = ["sqlite", "postgresql"];
 
-    /// <summary>The store rows measured: <c>speed</c> (checkpoint and restore), <c>memory</c> (per live key with the store), <c>stream</c> (with checkpoints); default all.</summary>
-    public IReadOnlyList<string> StoreRows { get; init; } = StoreRowNames;
+    /// <summary>The store rows measured: <c>speed</c> (checkpoint and restore), <c>memory</c> (per live key with the store), <c>stream</c> (with checkpoints), <c>cost</c> (the store's CPU and allocation per checkpoint, no stream, only when named); default all but <c>cost</c>.</summary>
+    public IReadOnlyList<string> StoreRows { get; init; } = ["speed", "memory", "stream"];
 
-    public static readonly string[] StoreRowNames = ["speed", "memory", "stream"];
+    public static readonly string[] StoreRowNames = ["speed", "memory", "stream", "cost"];
 
     public int StoreKeys => Quick ? 20_000 : 100_000;
 
@@ -126,7 +126,7 @@ internal sealed record BenchmarkOptions
     public const string Usage =
         "usage: dotnet run --project Benchmarks -c Release -- [--quick] [--workload seed|sensor|wide]... " +
         "[--keys 1,64,1024,4096] [--threads 1,2] [--engine lstmstream-stream,lstmstream-typed,...] [--passes N] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
-        "[--no-store] [--store-only] [--store-kind sqlite|postgresql]... [--store-rows speed,memory,stream] [--checkpointed-keys 10000,100000] [--checkpointed-seconds 20] " +
+        "[--no-store] [--store-only] [--store-kind sqlite|postgresql]... [--store-rows speed,memory,stream,cost] [--checkpointed-keys 10000,100000] [--checkpointed-seconds 20] " +
         "[--store-postgres CONNECTION-STRING] " +
         "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream] [--send-gap 200] [--latency-peak N --workload sensor] [--latency-shares 10,50,90]] [--cluster [--serve PATH]]";
 

@@ -123,6 +123,7 @@ if (options.Memory && !options.TcpOnly && !options.StoreOnly && workloads.FirstO
 
 var stores = new List<SessionStoreSpeed.Result>();
 var checkpointed = new List<CheckpointedStream.Result>();
+var checkpointCosts = new List<CheckpointCost.Result>();
 var storeMemory = new List<MemoryPerKey.WithStoreResult>();
 if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name == "sensor") is { } stored)
 {
@@ -184,6 +185,18 @@ if (options.Store && !options.TcpOnly && workloads.FirstOrDefault(w => w.Name ==
                 var m = MemoryPerKey.MeasureWithStore(stored, location, keys);
                 storeMemory.Add(m);
                 progress.WriteLine($"memory per live key with the store: {m.BytesPerKeyWith:F0} B vs {m.BytesPerKeyWithout:F0} B without (raw {m.RawStateBytes} B, target {m.TargetBytes:F0} B: {(m.Met ? "met" : "NOT MET")})");
+            }
+
+            foreach (var keys in options.StoreRows.Contains("cost") ? options.CheckpointedKeys : [])
+            {
+                ReleaseStoreConnections();
+                location = LstmStream.Actors.Persistence.SessionStoreLocation.Parse(await newStore(), Directory.GetCurrentDirectory());
+                var k = CheckpointCost.Measure(stored, location, keys, name == "PostgreSQL" ? postgresCounters : null);
+                checkpointCosts.Add(k);
+                progress.WriteLine($"checkpoint cost: {name}, {keys:N0} keys, {k.Checkpoints} checkpoints after {CheckpointCost.WarmUpCheckpoints}: per checkpoint CPU {k.CpuMillisecondsPerCheckpoint:F0} ms (JIT {k.JitMillisecondsPerCheckpoint:F0} ms), " +
+                                   $"allocated {k.AllocatedMegabytesPerCheckpoint:F1} MB for {k.StateMegabytesPerCheckpoint:F1} MB written, GC gen0/1/2 {k.Gen0PerCheckpoint:F1}/{k.Gen1PerCheckpoint:F1}/{k.Gen2PerCheckpoint:F1} (paused {k.GcPauseMillisecondsPerCheckpoint:F0} ms), wall {k.WallMillisecondsPerCheckpoint:F0} ms" +
+                                   (k.ServerCpuMillisecondsPerCheckpoint is { } sc ? $", server CPU {sc:F0} ms, WAL {k.ServerWalMegabytesPerCheckpoint:F1} MB" : "") +
+                                   "; sampled allocation MB/checkpoint: " + string.Join(", ", k.AllocatedByType.Select(t => $"{t.Type} {t.Megabytes:F1}")));
             }
 
             foreach (var keys in options.StoreRows.Contains("stream") ? options.CheckpointedKeys : [])

@@ -11,8 +11,8 @@ namespace LstmStream.Actors.Persistence;
 /// Owns the durable state of one bucket of keys (<see cref="KeyBuckets.BucketOf"/>), kept as one snapshot
 /// (<see cref="BucketSnapshot"/>: every stored key's <see cref="KeyState"/>) per checkpoint. Started on demand by the
 /// <see cref="BucketRegionActor"/>, it recovers the bucket's latest snapshot, answers loads, keeps the changes it is
-/// told (<see cref="ApplyChanges"/>) and writes a new snapshot when asked (<see cref="SaveBucket"/>); once a snapshot is
-/// written the older ones are deleted. Idle for <c>idleAfter</c> with nothing unsaved, it asks its region to stop it,
+/// told (<see cref="ApplyChanges"/>) and writes a new snapshot when asked (<see cref="SaveBucket"/>); the write removes
+/// the older ones (<see cref="BucketSnapshotStore"/>: in the same statement, so no delete follows it). Idle for <c>idleAfter</c> with nothing unsaved, it asks its region to stop it,
 /// so memory holds only the buckets in use.
 /// <para>
 /// No second copy of live keys: the states held in memory are those of keys not live in the pipeline (evicted, not
@@ -260,13 +260,11 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
         Command<SaveSnapshotFailure>(m => m.Metadata.SequenceNr == _saving, m => SaveFailed(m.Cause));
         Command<SaveUnanswered>(m => m.Attempt == _saving, _ =>
             SaveFailed(new TimeoutException($"the snapshot store did not answer within {_saveTimeout.TotalSeconds:0.#} s")));
-        // A write answered after it was given up: its snapshot may be stored, the next attempt writes a newer one.
+        // A write answered after it was given up: its snapshot may be stored (with a lower sequence number than any later
+        // attempt: never taken for the latest), and the next attempt's write removes it.
         Command<SaveSnapshotSuccess>(_ => { });
         Command<SaveSnapshotFailure>(_ => { });
         Command<SaveUnanswered>(_ => { });
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(m =>
-            _log.Warning("Bucket {0}: older snapshots could not be deleted (they are deleted with the next checkpoint): {1}", _bucket, m.Cause.Message));
         if (_host is not null) Command<RoutedRecords>(Feed);
     }
 
@@ -431,8 +429,6 @@ public sealed class BucketActor : ReceivePersistentActor, IWithTimers, IWithUnbo
         var saved = new BucketSaved(_bucket, true, _savingSnapshot!.States.Count, SessionStateSerializer.SizeOf(_savingSnapshot));
         ForgetLive(_savingLive);
         _savingLive = [];
-        // A maximum of 0 means "every snapshot" to some stores: there is nothing older than the first one anyway.
-        if (written.SequenceNr > 1) DeleteSnapshots(new SnapshotSelectionCriteria(written.SequenceNr - 1));
         foreach (var asker in _waitingForThisSave) asker.Tell(saved);
         NextSave();
     }

@@ -47,10 +47,16 @@ public static class KeyStateBinary
     {
         if (size > Array.MaxLength) throw new SerializationException($"{what} is {size:N0} bytes, more than an array holds");
         var buffer = new byte[size];
-        using var stream = new MemoryStream(buffer);
+        WriteInto(buffer, (int)size, what, write);
+        return buffer;
+    }
+
+    /// <summary>Runs <paramref name="write"/> over the first <paramref name="size"/> bytes of <paramref name="buffer"/>, which it must fill exactly.</summary>
+    public static void WriteInto(byte[] buffer, int size, string what, Action<BinaryWriter> write)
+    {
+        using var stream = new MemoryStream(buffer, 0, size);
         using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true)) write(writer);
         if (stream.Position != size) throw new InvalidOperationException($"{what}: wrote {stream.Position} bytes, expected {size}");
-        return buffer;
     }
 
     public static void Write(BinaryWriter writer, IReadOnlyList<KeyState> states)

@@ -54,12 +54,20 @@ public sealed class SessionStateSerializer : SerializerWithStringManifest
     /// <summary>The exact size in bytes of <paramref name="snapshot"/> once stored (what a checkpoint writes), computed without writing it.</summary>
     public static long SizeOf(BucketSnapshot snapshot) => 1 + KeyStateBinary.SizeOf(snapshot.States);
 
-    private static byte[] Write(BucketSnapshot snapshot) =>
-        KeyStateBinary.WriteExactly(SizeOf(snapshot), "session snapshot", writer =>
-        {
-            writer.Write(Version);
-            KeyStateBinary.Write(writer, snapshot.States);
-        });
+    private static byte[] Write(BucketSnapshot snapshot) => KeyStateBinary.WriteExactly(SizeOf(snapshot), "session snapshot", writer => Write(writer, snapshot));
+
+    /// <summary>
+    /// Writes <paramref name="snapshot"/> as <see cref="ToBinary"/> does into the first <paramref name="size"/> bytes of
+    /// <paramref name="buffer"/> (<paramref name="size"/> = <see cref="SizeOf"/>): for a writer that reuses its buffers.
+    /// </summary>
+    public static void WriteInto(BucketSnapshot snapshot, byte[] buffer, int size) =>
+        KeyStateBinary.WriteInto(buffer, size, "session snapshot", writer => Write(writer, snapshot));
+
+    private static void Write(BinaryWriter writer, BucketSnapshot snapshot)
+    {
+        writer.Write(Version);
+        KeyStateBinary.Write(writer, snapshot.States);
+    }
 
     private static BucketSnapshot Read(byte[] bytes)
     {

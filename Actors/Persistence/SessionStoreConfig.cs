@@ -5,8 +5,8 @@ namespace LstmStream.Actors.Persistence;
 
 /// <summary>
 /// The Akka configuration of durable sessions: Akka.Persistence.Sql (linq2db) as the journal and snapshot store of
-/// the <see cref="SessionStoreLocation"/>, tables created on first use, and <see cref="SessionStateSerializer"/> bound
-/// to what is stored. The plugin's own defaults are included as a fallback (without them the plugins have no class).
+/// the <see cref="SessionStoreLocation"/> (the snapshot store as <see cref="BucketSnapshotStore"/>), tables created on
+/// first use, and <see cref="SessionStateSerializer"/> bound to what is stored. The plugin's own defaults are included as a fallback (without them the plugins have no class).
 /// </summary>
 public static class SessionStoreConfig
 {
@@ -31,6 +31,8 @@ public static class SessionStoreConfig
               snapshot-store {
                 plugin = "akka.persistence.snapshot-store.sql"
                 sql {
+                  # The plugin's store, except that a bucket's snapshot replaces the older ones in the statement that writes it.
+                  class = {{Quote(typeof(BucketSnapshotStore).AssemblyQualifiedNameWithoutVersion())}}
                   connection-string = {{connection}}
                   provider-name = {{provider}}
                   auto-initialize = true

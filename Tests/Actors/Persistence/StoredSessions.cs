@@ -1,6 +1,9 @@
+using System.Data.Common;
 using Akka.Actor;
 using LstmStream.Actors.Persistence;
 using LstmStream.Pipeline.Streaming;
+using Microsoft.Data.Sqlite;
+using Npgsql;
 
 namespace LstmStream.Tests.Actors.Persistence;
 
@@ -85,5 +88,29 @@ internal static class StoredSessions
     public static async Task SaveAllAsync(PersistentSessionStore store)
     {
         foreach (var bucket in store.TakePendingBuckets()) Assert.True((await store.SaveBucketAsync(bucket, CancellationToken.None)).Written);
+    }
+
+    /// <summary>How many snapshot rows <paramref name="persistenceId"/> has in the store's table.</summary>
+    public static async Task<long> CountSnapshotsAsync(SessionStoreLocation location, string persistenceId) =>
+        Convert.ToInt64(await ExecuteAsync(location, "SELECT COUNT(*) FROM snapshot WHERE persistence_id = @id", persistenceId, scalar: true));
+
+    /// <summary>Runs <paramref name="sql"/> on the store's database (<c>@id</c>: <paramref name="id"/>); the first value when <paramref name="scalar"/>.</summary>
+    public static async Task<object?> ExecuteAsync(SessionStoreLocation location, string sql, string? id = null, bool scalar = false)
+    {
+        await using DbConnection connection = location.Kind == SessionStoreKind.Sqlite
+            ? new SqliteConnection(location.ConnectionString)
+            : new NpgsqlConnection(location.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        if (id is not null)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = "id";
+            parameter.Value = id;
+            command.Parameters.Add(parameter);
+        }
+
+        return scalar ? await command.ExecuteScalarAsync() : await command.ExecuteNonQueryAsync();
     }
 }
