@@ -40,9 +40,11 @@ internal static class OpenLoopTcpLoad
         Run(endpoints, lines, connections, schedule, OpenLoopGenerator.DefaultGap);
 
     /// <summary>As <see cref="Run(IPEndPoint, RecordLines, int, OpenLoopSchedule, TimeSpan)"/>, connection <c>c</c> to <c>endpoints[c mod count]</c>.</summary>
-    public static Result Run(IReadOnlyList<IPEndPoint> endpoints, RecordLines lines, int connections, OpenLoopSchedule schedule, TimeSpan gap)
+    /// <param name="clock">The generator's clock; null: <see cref="MonotonicClock"/> (it sleeps between ticks).</param>
+    public static Result Run(IReadOnlyList<IPEndPoint> endpoints, RecordLines lines, int connections, OpenLoopSchedule schedule, TimeSpan gap,
+        IOpenLoopClock? clock = null)
     {
-        var generator = new OpenLoopGenerator(schedule, lines, connections, MonotonicClock.Instance, gap);
+        var generator = new OpenLoopGenerator(schedule, lines, connections, clock ?? MonotonicClock.Instance, gap);
         using (var sockets = new LoopbackTcpConnections(endpoints, connections))
         {
             generator.Run(sockets, ReceiveTimeout);
