@@ -130,6 +130,38 @@ public sealed class OpenLoopGeneratorTests
     }
 
     [Fact]
+    public void A_read_that_leaves_room_in_the_buffer_is_the_last_read_of_its_connection_in_that_tick()
+    {
+        var schedule = new OpenLoopSchedule(10_000, TimeSpan.Zero, TimeSpan.FromMilliseconds(20), Start);
+        var clock = new ScriptedClock(Start);
+        var connections = new ScriptedConnections(clock, 4, answerDelay: Millisecond / 10);
+        var generator = new OpenLoopGenerator(schedule, new RecordLines(keys: 8, inputSize: 1), connections: 4, clock, TimeSpan.FromMilliseconds(1));
+
+        generator.Run(connections, Idle);
+
+        Assert.Equal(200, generator.Answered);
+        Assert.All(connections.ReceiveCalls.GroupBy(call => call), calls => Assert.Single(calls));
+        Assert.Equal(connections.ReceiveCalls.Count, generator.ReadCalls);
+    }
+
+    [Fact]
+    public void A_read_that_fills_the_buffer_is_followed_by_another_in_the_same_tick_and_a_line_split_between_them_counts_once()
+    {
+        // 20,000 records all due before the first tick, answered at once: their answers (~20 bytes each) are more than one read's buffer holds.
+        var schedule = new OpenLoopSchedule(1_000_000, TimeSpan.Zero, TimeSpan.FromMilliseconds(20), Start);
+        var clock = new ScriptedClock(Start, 20 * Millisecond);
+        var connections = new ScriptedConnections(clock, 1, answerDelay: 0);
+        var generator = new OpenLoopGenerator(schedule, new RecordLines(keys: 1, inputSize: 1), connections: 1, clock, TimeSpan.FromMilliseconds(1));
+
+        generator.Run(connections, Idle);
+
+        Assert.Equal(20_000, generator.Receivers[0].Received);
+        Assert.Equal(0, generator.Receivers[0].Errors);
+        var busiest = connections.ReceiveCalls.GroupBy(call => call.Time).Max(calls => calls.Count());
+        Assert.True(busiest >= 2, $"at most {busiest} read(s) in one tick");
+    }
+
+    [Fact]
     public void Keys_that_do_not_spread_evenly_over_the_connections_are_refused()
     {
         var schedule = new OpenLoopSchedule(1000, TimeSpan.Zero, TimeSpan.FromMilliseconds(10), Start);
