@@ -7,8 +7,8 @@ namespace LstmStream.Benchmarks.Latency;
 /// <summary>
 /// The open-loop generator, one thread for all connections and both directions: it sleeps until the next tick,
 /// formats every record due by then into its connection's backlog, writes each backlog in one non-blocking write,
-/// and reads whatever came back on every connection (<see cref="OpenLoopReceiver"/>: per output, the time from its
-/// record's due time to its arrival). Record <c>i</c> travels on connection <c>(i mod keys) mod connections</c>, so
+/// and reads whatever came back on every connection, once per connection unless the read filled the buffer
+/// (<see cref="OpenLoopReceiver"/>: per output, the time from its record's due time to its arrival). Record <c>i</c> travels on connection <c>(i mod keys) mod connections</c>, so
 /// a key keeps its connection and its order.
 /// <para>
 /// Ticks are at least <see cref="Gap"/> apart; while answers are outstanding the thread also wakes every

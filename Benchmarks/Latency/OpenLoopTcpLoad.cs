@@ -23,7 +23,7 @@ internal static class OpenLoopTcpLoad
     /// <summary>The generator's method in one sentence, for the report.</summary>
     public static string Method(int connections, TimeSpan gap) =>
         $"one thread for all {connections} connections, waking at most every {gap.TotalMicroseconds:F0} µs (--send-gap) while records are due " +
-        "or answers outstanding, writing every record due by then in one non-blocking write per connection and reading every connection; " +
+        "or answers outstanding, writing every record due by then in one non-blocking write per connection and reading each connection once (more only when a read filled its buffer); " +
         "latency counts from each record's due time to the time its output reached the socket " +
         (ArrivalStampedReceive.KernelTimestamps ? "(the kernel's receive timestamp, so reading on ticks does not delay it)" : "(the time it was read)") +
         ", so the send gap is part of it (the send lag column)";
