@@ -211,7 +211,7 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
         var row = new LatencyRow
         {
             Transport = transport, Workload = workload, Keys = lines.Keys, Connections = connections, Load = load, OfferedPerSecond = rate,
-            MeasuredSeconds = measured.TotalSeconds, Client = result.Latency, SendLag = result.SendLag, Server = serverLatency,
+            MeasuredSeconds = measured.TotalSeconds, Client = result.Latency, SendLag = result.SendLag, FromWrite = result.FromWrite, Server = serverLatency,
             Cpu = after.Cpu.Since(before!.Cpu),
             GeneratorThreadMicrosecondsPerRecord = result.GeneratorThreadCpu is { } thread ? thread.TotalMicroseconds / result.Expected : null,
             MeanBatchRows = server is null ? null : PrometheusBatchRows.Parse(after.Metrics!).MeanSince(PrometheusBatchRows.Parse(before.Metrics!)),
@@ -220,11 +220,14 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
         var perRecord = row.Cpu.MicrosecondsPerRecord(rate);
         var serverText = serverLatency is null ? "" : $"server p50 {serverLatency.P50:F0} µs, p99 {serverLatency.P99:F0} µs; ";
         progress.WriteLine($"latency: {transport}, {workload}, {load}: {row.Client}; {serverText}{row.Outputs:N0} of {row.Records:N0} outputs; " +
-                           $"send lag p99 {row.SendLag.P99:F0} µs; cores generator {row.Cpu.GeneratorCores:F2}, serve {row.Cpu.ServeCores:F2}, " +
+                           $"send lag p99 {row.SendLag.P99:F0} µs; {FromWriteText(row.FromWrite)}cores generator {row.Cpu.GeneratorCores:F2}, serve {row.Cpu.ServeCores:F2}, " +
                            $"CPU µs per record generator {perRecord.Generator:F1} (its thread {row.GeneratorThreadMicrosecondsPerRecord:F1}), serve {perRecord.Serve:F1}; " +
                            $"machine {row.Cpu.MachineBusyCores:F2}; mean batch {row.MeanBatchRows:F1} rows; load average {MachineInfo.LoadAverage()}");
         return row;
     }
+
+    private static string FromWriteText(LatencySummary? fromWrite) =>
+        fromWrite is { Count: > 0 } w ? $"from the generator's write p50 {w.P50:F0} µs, p99 {w.P99:F0} µs, p99.9 {w.P999:F0} µs; " : "";
 
     /// <summary>Processor time and (with a server) its metrics text at one instant.</summary>
     private sealed record Sampled(CpuSample Cpu, string? Metrics)

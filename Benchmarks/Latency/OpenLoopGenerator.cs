@@ -43,6 +43,9 @@ internal sealed class OpenLoopGenerator
     private readonly long _gapTicks;
     private readonly long _readTicks;
 
+    /// <summary>Per record, the tick that formatted it into its connection's backlog (its write, or the first try of it).</summary>
+    private readonly long[] _writtenAt;
+
     public OpenLoopGenerator(OpenLoopSchedule schedule, RecordLines lines, int connections, IOpenLoopClock clock, TimeSpan gap)
     {
         if (connections < 1 || lines.Keys % connections != 0)
@@ -56,7 +59,8 @@ internal sealed class OpenLoopGenerator
         ReadInterval = gap > LeastReadInterval ? gap : LeastReadInterval;
         _gapTicks = (long)(gap.TotalSeconds * Stopwatch.Frequency);
         _readTicks = (long)(ReadInterval.TotalSeconds * Stopwatch.Frequency);
-        Receivers = Enumerable.Range(0, connections).Select(_ => new OpenLoopReceiver(schedule)).ToArray();
+        _writtenAt = new long[schedule.Records];
+        Receivers = Enumerable.Range(0, connections).Select(_ => new OpenLoopReceiver(schedule, _writtenAt)).ToArray();
     }
 
     /// <summary>The least time between two ticks that send.</summary>
@@ -150,6 +154,7 @@ internal sealed class OpenLoopGenerator
             {
                 var backlog = backlogs[ConnectionOf(i)];
                 backlog.Appended(_lines.WriteLine(backlog.Room(_lines.MaxBytes), (int)(i % _lines.Keys), i));
+                _writtenAt[i] = now;
                 if (i >= _schedule.WarmUpRecords) LatencySummary.Record(SendLag, now - _schedule.DueAt(i));
             }
 

@@ -16,7 +16,9 @@ internal static class OpenLoopTcpLoad
     /// <param name="Latency">Due time to output, over the measured records.</param>
     /// <param name="SendLag">How late records went out (due time to the tick or publish that sent them), over the measured records.</param>
     /// <param name="GeneratorThreadCpu">Processor time of the generator's own thread over the whole run (warm-up included), where known.</param>
-    public sealed record Result(LatencySummary Latency, LatencySummary SendLag, long Expected, long Received, long Errors, TimeSpan? GeneratorThreadCpu = null);
+    /// <param name="FromWrite">The generator's write to output, over the measured records (the latency without the send lag); null where not measured.</param>
+    public sealed record Result(LatencySummary Latency, LatencySummary SendLag, long Expected, long Received, long Errors, TimeSpan? GeneratorThreadCpu = null,
+        LatencySummary? FromWrite = null);
 
     private static readonly TimeSpan ReceiveTimeout = TimeSpan.FromSeconds(30);
 
@@ -51,9 +53,15 @@ internal static class OpenLoopTcpLoad
         }
 
         var latency = LatencySummary.NewHistogram();
-        foreach (var receiver in generator.Receivers) latency.Add(receiver.Latency);
+        var fromWrite = LatencySummary.NewHistogram();
+        foreach (var receiver in generator.Receivers)
+        {
+            latency.Add(receiver.Latency);
+            fromWrite.Add(receiver.FromWrite);
+        }
+
         return new Result(LatencySummary.From(latency), LatencySummary.From(generator.SendLag), schedule.Records, generator.Receivers.Sum(r => r.Received),
-            generator.Receivers.Sum(r => r.Errors), generator.ThreadCpu);
+            generator.Receivers.Sum(r => r.Errors), generator.ThreadCpu, fromWrite.TotalCount > 0 ? LatencySummary.From(fromWrite) : null);
     }
 
     /// <summary>

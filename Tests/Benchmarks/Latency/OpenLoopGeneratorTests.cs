@@ -67,6 +67,23 @@ public sealed class OpenLoopGeneratorTests
     }
 
     [Fact]
+    public void The_time_from_the_generators_write_leaves_out_how_late_the_generator_woke()
+    {
+        // The first tick is 5.5 ms late: records 0 to 5 wait for it, and every answer arrives 0.3 ms after its write.
+        var schedule = new OpenLoopSchedule(1000, TimeSpan.Zero, TimeSpan.FromMilliseconds(10), Start);
+        var clock = new ScriptedClock(Start, 5 * Millisecond + Millisecond / 2);
+        var connections = new ScriptedConnections(clock, 1, answerDelay: 3 * Millisecond / 10);
+        var generator = new OpenLoopGenerator(schedule, new RecordLines(keys: 1, inputSize: 1), connections: 1, clock, TimeSpan.Zero);
+
+        generator.Run(connections, Idle);
+
+        var receiver = generator.Receivers[0];
+        Assert.Equal(10, receiver.FromWrite.TotalCount);
+        Assert.Equal([0.3], receiver.FromWrite.RecordedValues().Select(v => Math.Round(v.ValueIteratedTo / 1e6, 2)).Distinct());
+        Assert.Equal(5.8, Math.Round(receiver.Latency.GetMaxValue() / 1e6, 1)); // record 0: 5.5 ms late, then the 0.3 ms round trip
+    }
+
+    [Fact]
     public void A_full_connection_keeps_what_it_did_not_take_for_later_ticks_in_order_and_sending_is_finished_after_the_last_byte()
     {
         var schedule = new OpenLoopSchedule(1000, TimeSpan.Zero, TimeSpan.FromMilliseconds(20), Start);
