@@ -4,7 +4,7 @@ namespace LstmStream.Benchmarks;
 /// Command line: <c>[--quick] [--workload NAME]… [--keys N,N] [--threads N,N] [--engine NAME,NAME] [--passes N]
 /// [--out FILE] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp PREFIX] [--no-store] [--store-only] [--store-kind sqlite|postgresql]…
 /// [--store-rows speed,memory,stream,cost] [--checkpointed-keys N,N] [--checkpointed-seconds N] [--store-postgres CONNECTION-STRING] [--latency [--serve PATH] [--send-gap MICROSECONDS]
-/// [--latency-peak OUTPUTS-PER-SECOND] [--latency-shares PERCENT,PERCENT]]
+/// [--latency-peak OUTPUTS-PER-SECOND [--latency-floor]] [--latency-shares PERCENT,PERCENT]]
 /// [--cluster [--serve PATH]]</c>.
 /// </summary>
 internal sealed record BenchmarkOptions
@@ -56,6 +56,12 @@ internal sealed record BenchmarkOptions
     /// echo floors or MQTT), so two builds or settings are compared at the same offered rates.
     /// </summary>
     public double? LatencyPeak { get; init; }
+
+    /// <summary>
+    /// With <see cref="LatencyPeak"/>: the share rows and a lone key measure the echo server (the floor) instead of
+    /// serve (<c>--latency-floor</c>), so the load generator's own cost is measured with no engine beside it.
+    /// </summary>
+    public bool LatencyFloor { get; init; }
 
     /// <summary>The shares of the peak the latency benchmark offers (<c>--latency-shares 10,50,90</c>, percent).</summary>
     public IReadOnlyList<int> LatencyShares { get; init; } = [10, 50, 90];
@@ -128,7 +134,7 @@ internal sealed record BenchmarkOptions
         "[--keys 1,64,1024,4096] [--threads 1,2] [--engine lstmstream-stream,lstmstream-typed,...] [--passes N] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
         "[--no-store] [--store-only] [--store-kind sqlite|postgresql]... [--store-rows speed,memory,stream,cost] [--checkpointed-keys 10000,100000] [--checkpointed-seconds 20] " +
         "[--store-postgres CONNECTION-STRING] " +
-        "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream] [--send-gap 200] [--latency-peak N --workload sensor] [--latency-shares 10,50,90]] [--cluster [--serve PATH]]";
+        "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream] [--send-gap 200] [--latency-peak N --workload sensor [--latency-floor]] [--latency-shares 10,50,90]] [--cluster [--serve PATH]]";
 
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -192,6 +198,7 @@ internal sealed record BenchmarkOptions
                         throw new ArgumentException($"--latency-peak: '{peak}' is not a positive number of outputs per second");
                     options = options with { LatencyPeak = perSecond };
                     break;
+                case "--latency-floor": options = options with { LatencyFloor = true }; break;
                 case "--latency-shares":
                     var shares = PositiveList(arg, Value());
                     if (shares.Any(x => x > 100)) throw new ArgumentException($"--latency-shares: {shares.First(x => x > 100)} is more than 100 percent");
@@ -212,6 +219,8 @@ internal sealed record BenchmarkOptions
 
         if (options.LatencyPeak is not null && workloads.Distinct().Count() != 1)
             throw new ArgumentException("--latency-peak is the peak of one model: give exactly one --workload (sensor or seed)");
+        if (options.LatencyFloor && options.LatencyPeak is null)
+            throw new ArgumentException("--latency-floor measures the echo server at shares of a given peak: give --latency-peak N too");
         if (options.StoreOnly && !options.Store) throw new ArgumentException("--store-only and --no-store exclude each other");
         if (storeKinds.Count > 0) options = options with { StoreKinds = storeKinds.Distinct().ToArray() };
         if (storeRows.Count > 0) options = options with { StoreRows = storeRows.Distinct().ToArray() };

@@ -24,8 +24,9 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
     public LatencyReport Run(MachineInfo machine)
     {
         var report = new LatencyReport { Machine = machine };
-        var serve = options.ServeExecutable ?? BuildHosting(progress);
-        progress.WriteLine($"latency: serve is {serve}");
+        // The floor alone (--latency-floor) needs no serve.
+        var serve = options.LatencyFloor ? "" : options.ServeExecutable ?? BuildHosting(progress);
+        if (!options.LatencyFloor) progress.WriteLine($"latency: serve is {serve}");
         var folder = Directory.CreateTempSubdirectory("lstmstream-latency-").FullName;
         try
         {
@@ -36,6 +37,13 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
             {
                 // Only the share rows, at rates taken of the given peak: two builds or settings compared at the same offered load.
                 var workload = new[] { sensor, seed }.Single(w => options.Workloads.Contains(w.Name));
+                if (options.LatencyFloor)
+                {
+                    report.Notes.Add($"--latency-floor: the echo server at shares of a given peak of {givenPeak:N0} outputs/s and a lone key; serve not measured");
+                    MeasureFloor(report, workload, KeysOf(workload, sensor), givenPeak);
+                    return Checked(report);
+                }
+
                 report.Notes.Add($"--latency-peak: shares of a given peak of {givenPeak:N0} outputs/s; peak, in-process rows, lone key, floors and MQTT not measured");
                 MeasureShares(report, serve, folder, workload, KeysOf(workload, sensor), givenPeak, measurePeak: false, stream: null, run: null);
                 return Checked(report);
@@ -44,23 +52,13 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
             var (stream, run) = InProcessRows(sensor);
             report.Notes.Add($"in-process rows of this run (sensor, 1024 keys, 1 thread): lstmstream-stream {stream:N0} steps/s, lstmstream-run {run:N0} lines/s");
 
-            using (var echo = new EchoServer())
-            {
-                var lines = new RecordLines(1, sensor.Model.InputSize);
-                report.Rows.Add(Measure("tcp echo (floor)", "sensor", lines, 1, "lone key", LoneKeyRate, RateWarmUp, LoneMeasured,
-                    s => OpenLoopTcpLoad.Run(echo.Endpoint, lines, 1, s, options.SendGap), null));
-            }
+            MeasureEcho(report, sensor, 1, "lone key", LoneKeyRate, LoneMeasured);
 
             var sensorPeak = MeasureShares(report, serve, folder, sensor, KeysOf(sensor, sensor), null, measurePeak: true, stream, run);
             MeasureShares(report, serve, folder, seed, KeysOf(seed, sensor), null, measurePeak: true, null, null);
 
             // The floor under load: the echo server at the sensor's 50 % rate, same connections.
-            using (var echo = new EchoServer())
-            {
-                var lines = new RecordLines(1024, sensor.Model.InputSize);
-                report.Rows.Add(Measure("tcp echo (floor)", "sensor", lines, Connections, "50% of peak", 0.5 * sensorPeak, RateWarmUp, RateMeasured,
-                    s => OpenLoopTcpLoad.Run(echo.Endpoint, lines, Connections, s, options.SendGap), null));
-            }
+            MeasureEcho(report, sensor, 1024, "50% of peak", 0.5 * sensorPeak, RateMeasured);
 
             MeasureMqtt(report, serve, Path.Combine(folder, "sensor.onnx"), sensor);
         }
@@ -70,6 +68,37 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
         }
 
         return Checked(report);
+    }
+
+    /// <summary><c>--latency-floor</c>: the echo server at a lone key and at each share of a given peak.</summary>
+    /// <remarks>
+    /// The lone key three times: as in the full run (the echo's thread and the generator's both sleep until woken),
+    /// with an echo that spins on its reads, and with both spinning; the steps between the three are what waking a
+    /// sleeping thread costs on this machine, the last is the loopback round trip alone.
+    /// </remarks>
+    private void MeasureFloor(LatencyReport report, Workload workload, int keys, double peak)
+    {
+        MeasureEcho(report, workload, 1, "lone key", LoneKeyRate, LoneMeasured);
+        MeasureEcho(report, workload, 1, "lone key", LoneKeyRate, LoneMeasured, busyPoll: true);
+        MeasureEcho(report, workload, 1, "lone key", LoneKeyRate, LoneMeasured, busyPoll: true, SpinningClock.Instance);
+        foreach (var percent in options.LatencyShares) MeasureEcho(report, workload, keys, $"{percent}% of peak", percent / 100.0 * peak, RateMeasured);
+    }
+
+    /// <summary>One row of the floor: the echo server (no engine) behind the same generator, a fresh server per row.</summary>
+    private void MeasureEcho(LatencyReport report, Workload workload, int keys, string load, double rate, TimeSpan measured, bool busyPoll = false,
+        IOpenLoopClock? clock = null)
+    {
+        using var echo = new EchoServer(busyPoll);
+        var lines = new RecordLines(keys, workload.Model.InputSize);
+        var connections = keys == 1 ? 1 : Connections;
+        var transport = (busyPoll, clock) switch
+        {
+            (false, null) => "tcp echo (floor)",
+            (true, null) => "tcp echo (floor, echo spins)",
+            _ => "tcp echo (floor, both spin)",
+        };
+        report.Rows.Add(Measure(transport, workload.Name, lines, connections, load, rate, RateWarmUp, measured,
+            s => OpenLoopTcpLoad.Run([echo.Endpoint], lines, connections, s, options.SendGap, clock), null));
     }
 
     private static LatencyReport Checked(LatencyReport report)
@@ -107,8 +136,10 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
         }
         else
         {
-            // The first records of a fresh process run its JIT and create the sessions: a short unmeasured load first.
-            OpenLoopTcpLoad.Run(server.Tcp, lines, Connections, new OpenLoopSchedule(0.1 * peak, TimeSpan.Zero, RateWarmUp), options.SendGap);
+            // The first records of a fresh process run its JIT and create the sessions: an unmeasured load first, at full
+            // speed as the measured peak of a full run is (a second at 10 % of the peak left the runtime still compiling
+            // the hot path in its tiers through the first measured row: a third of serve's processor time in the JIT).
+            OpenLoopTcpLoad.Peak(server.Tcp, lines, Connections, PeakWarmUp, TimeSpan.FromSeconds(1), server.Process);
         }
 
         foreach (var percent in options.LatencyShares)
@@ -180,7 +211,7 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
         var row = new LatencyRow
         {
             Transport = transport, Workload = workload, Keys = lines.Keys, Connections = connections, Load = load, OfferedPerSecond = rate,
-            MeasuredSeconds = measured.TotalSeconds, Client = result.Latency, SendLag = result.SendLag, Server = serverLatency,
+            MeasuredSeconds = measured.TotalSeconds, Client = result.Latency, SendLag = result.SendLag, FromWrite = result.FromWrite, Server = serverLatency,
             Cpu = after.Cpu.Since(before!.Cpu),
             GeneratorThreadMicrosecondsPerRecord = result.GeneratorThreadCpu is { } thread ? thread.TotalMicroseconds / result.Expected : null,
             MeanBatchRows = server is null ? null : PrometheusBatchRows.Parse(after.Metrics!).MeanSince(PrometheusBatchRows.Parse(before.Metrics!)),
@@ -189,11 +220,14 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
         var perRecord = row.Cpu.MicrosecondsPerRecord(rate);
         var serverText = serverLatency is null ? "" : $"server p50 {serverLatency.P50:F0} µs, p99 {serverLatency.P99:F0} µs; ";
         progress.WriteLine($"latency: {transport}, {workload}, {load}: {row.Client}; {serverText}{row.Outputs:N0} of {row.Records:N0} outputs; " +
-                           $"send lag p99 {row.SendLag.P99:F0} µs; cores generator {row.Cpu.GeneratorCores:F2}, serve {row.Cpu.ServeCores:F2}, " +
+                           $"send lag p99 {row.SendLag.P99:F0} µs; {FromWriteText(row.FromWrite)}cores generator {row.Cpu.GeneratorCores:F2}, serve {row.Cpu.ServeCores:F2}, " +
                            $"CPU µs per record generator {perRecord.Generator:F1} (its thread {row.GeneratorThreadMicrosecondsPerRecord:F1}), serve {perRecord.Serve:F1}; " +
                            $"machine {row.Cpu.MachineBusyCores:F2}; mean batch {row.MeanBatchRows:F1} rows; load average {MachineInfo.LoadAverage()}");
         return row;
     }
+
+    private static string FromWriteText(LatencySummary? fromWrite) =>
+        fromWrite is { Count: > 0 } w ? $"from the generator's write p50 {w.P50:F0} µs, p99 {w.P99:F0} µs, p99.9 {w.P999:F0} µs; " : "";
 
     /// <summary>Processor time and (with a server) its metrics text at one instant.</summary>
     private sealed record Sampled(CpuSample Cpu, string? Metrics)

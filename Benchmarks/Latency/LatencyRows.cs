@@ -16,6 +16,11 @@ internal sealed record LatencyRow
     [JsonPropertyName("client")] public required LatencySummary Client { get; init; }
     /// <summary>How late the load generator itself wrote the records (due time → write).</summary>
     [JsonPropertyName("send_lag")] public required LatencySummary SendLag { get; init; }
+    /// <summary>
+    /// The generator's write to the output's arrival (the client figure without the generator's own lateness): with the
+    /// send lag, it tells a late wake-up of the generator from a slow round trip. Null for MQTT.
+    /// </summary>
+    [JsonPropertyName("from_write")] public LatencySummary? FromWrite { get; init; }
     /// <summary>The service's lstmstream_record_latency_seconds over the measured phase (null for the echo floor).</summary>
     [JsonPropertyName("server")] public ServerLatency? Server { get; init; }
     /// <summary>Cores used over the measured phase by the load generator, serve and the whole (shared) machine.</summary>

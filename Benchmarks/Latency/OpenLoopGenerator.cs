@@ -7,8 +7,8 @@ namespace LstmStream.Benchmarks.Latency;
 /// <summary>
 /// The open-loop generator, one thread for all connections and both directions: it sleeps until the next tick,
 /// formats every record due by then into its connection's backlog, writes each backlog in one non-blocking write,
-/// and reads whatever came back on every connection (<see cref="OpenLoopReceiver"/>: per output, the time from its
-/// record's due time to its arrival). Record <c>i</c> travels on connection <c>(i mod keys) mod connections</c>, so
+/// and reads whatever came back on every connection, once per connection unless the read filled the buffer
+/// (<see cref="OpenLoopReceiver"/>: per output, the time from its record's due time to its arrival). Record <c>i</c> travels on connection <c>(i mod keys) mod connections</c>, so
 /// a key keeps its connection and its order.
 /// <para>
 /// Ticks are at least <see cref="Gap"/> apart; while answers are outstanding the thread also wakes every
@@ -43,6 +43,9 @@ internal sealed class OpenLoopGenerator
     private readonly long _gapTicks;
     private readonly long _readTicks;
 
+    /// <summary>Per record, the tick that formatted it into its connection's backlog (its write, or the first try of it).</summary>
+    private readonly long[] _writtenAt;
+
     public OpenLoopGenerator(OpenLoopSchedule schedule, RecordLines lines, int connections, IOpenLoopClock clock, TimeSpan gap)
     {
         if (connections < 1 || lines.Keys % connections != 0)
@@ -56,7 +59,8 @@ internal sealed class OpenLoopGenerator
         ReadInterval = gap > LeastReadInterval ? gap : LeastReadInterval;
         _gapTicks = (long)(gap.TotalSeconds * Stopwatch.Frequency);
         _readTicks = (long)(ReadInterval.TotalSeconds * Stopwatch.Frequency);
-        Receivers = Enumerable.Range(0, connections).Select(_ => new OpenLoopReceiver(schedule)).ToArray();
+        _writtenAt = new long[schedule.Records];
+        Receivers = Enumerable.Range(0, connections).Select(_ => new OpenLoopReceiver(schedule, _writtenAt)).ToArray();
     }
 
     /// <summary>The least time between two ticks that send.</summary>
@@ -79,6 +83,9 @@ internal sealed class OpenLoopGenerator
 
     /// <summary>Reads that returned bytes, over all connections.</summary>
     public long Reads { get; private set; }
+
+    /// <summary>Reads asked for, over all connections, including those that found nothing.</summary>
+    public long ReadCalls { get; private set; }
 
     /// <summary>Processor time the generator's thread used over the whole run (warm-up included); null where it cannot be read.</summary>
     public TimeSpan? ThreadCpu { get; private set; }
@@ -147,6 +154,7 @@ internal sealed class OpenLoopGenerator
             {
                 var backlog = backlogs[ConnectionOf(i)];
                 backlog.Appended(_lines.WriteLine(backlog.Room(_lines.MaxBytes), (int)(i % _lines.Keys), i));
+                _writtenAt[i] = now;
                 if (i >= _schedule.WarmUpRecords) LatencySummary.Record(SendLag, now - _schedule.DueAt(i));
             }
 
@@ -173,7 +181,9 @@ internal sealed class OpenLoopGenerator
                 for (var r = 0; r < MostReadsPerTick; r++)
                 {
                     var receiver = Receivers[c];
+                    var room = receiver.Free.Length;
                     var read = connections.TryReceive(c, receiver.Free, out var arrival);
+                    ReadCalls++;
                     if (read == 0) break;
                     if (read < 0)
                     {
@@ -185,6 +195,10 @@ internal sealed class OpenLoopGenerator
                     Reads++;
                     lastData = now;
                     receiver.OnRead(read, arrival);
+                    // A read that left room took everything there was: the next read would find nothing (a syscall
+                    // for nothing, per connection and tick); what arrives meanwhile is read on the next tick, stamped
+                    // with its own arrival time.
+                    if (read < room) break;
                 }
             }
 

@@ -6,15 +6,20 @@ namespace LstmStream.Benchmarks.Latency;
 /// One connection's receiving side of the open-loop generator: it takes the bytes read from the socket together with
 /// the time they were read, splits them into lines (a line may span reads) and records, per output, the time from
 /// its record's due time (found by the <c>seq</c> it carries back) to its arrival, whenever the record was actually
-/// sent; error lines are counted. Parses in place in one buffer, allocating nothing per read.
+/// sent; error lines are counted. With the times the generator wrote the records (<c>writtenAt</c>, by <c>seq</c>) it
+/// also records the time from that write to the arrival (<see cref="FromWrite"/>): the round trip without the
+/// generator's own lateness. Parses in place in one buffer, allocating nothing per read.
 /// </summary>
-internal sealed class OpenLoopReceiver(OpenLoopSchedule schedule)
+internal sealed class OpenLoopReceiver(OpenLoopSchedule schedule, long[]? writtenAt = null)
 {
     private readonly byte[] _buffer = new byte[1 << 18];
     private int _have;
 
     /// <summary>Due time to arrival, nanoseconds, over the measured records.</summary>
     public LongHistogram Latency { get; } = LatencySummary.NewHistogram();
+
+    /// <summary>The generator's write (the tick that formatted the record) to arrival, nanoseconds, over the measured records; empty without <c>writtenAt</c>.</summary>
+    public LongHistogram FromWrite { get; } = LatencySummary.NewHistogram();
 
     public long Received { get; private set; }
     public long Errors { get; private set; }
@@ -37,7 +42,11 @@ internal sealed class OpenLoopReceiver(OpenLoopSchedule schedule)
             else
             {
                 Received++;
-                if (seq >= schedule.WarmUpRecords) LatencySummary.Record(Latency, arrival - schedule.DueAt(seq));
+                if (seq >= schedule.WarmUpRecords)
+                {
+                    LatencySummary.Record(Latency, arrival - schedule.DueAt(seq));
+                    if (writtenAt is not null && seq < writtenAt.Length) LatencySummary.Record(FromWrite, arrival - writtenAt[seq]);
+                }
             }
 
             start += newline + 1;

@@ -16,14 +16,16 @@ internal static class OpenLoopTcpLoad
     /// <param name="Latency">Due time to output, over the measured records.</param>
     /// <param name="SendLag">How late records went out (due time to the tick or publish that sent them), over the measured records.</param>
     /// <param name="GeneratorThreadCpu">Processor time of the generator's own thread over the whole run (warm-up included), where known.</param>
-    public sealed record Result(LatencySummary Latency, LatencySummary SendLag, long Expected, long Received, long Errors, TimeSpan? GeneratorThreadCpu = null);
+    /// <param name="FromWrite">The generator's write to output, over the measured records (the latency without the send lag); null where not measured.</param>
+    public sealed record Result(LatencySummary Latency, LatencySummary SendLag, long Expected, long Received, long Errors, TimeSpan? GeneratorThreadCpu = null,
+        LatencySummary? FromWrite = null);
 
     private static readonly TimeSpan ReceiveTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>The generator's method in one sentence, for the report.</summary>
     public static string Method(int connections, TimeSpan gap) =>
         $"one thread for all {connections} connections, waking at most every {gap.TotalMicroseconds:F0} µs (--send-gap) while records are due " +
-        "or answers outstanding, writing every record due by then in one non-blocking write per connection and reading every connection; " +
+        "or answers outstanding, writing every record due by then in one non-blocking write per connection and reading each connection once (more only when a read filled its buffer); " +
         "latency counts from each record's due time to the time its output reached the socket " +
         (ArrivalStampedReceive.KernelTimestamps ? "(the kernel's receive timestamp, so reading on ticks does not delay it)" : "(the time it was read)") +
         ", so the send gap is part of it (the send lag column)";
@@ -40,18 +42,26 @@ internal static class OpenLoopTcpLoad
         Run(endpoints, lines, connections, schedule, OpenLoopGenerator.DefaultGap);
 
     /// <summary>As <see cref="Run(IPEndPoint, RecordLines, int, OpenLoopSchedule, TimeSpan)"/>, connection <c>c</c> to <c>endpoints[c mod count]</c>.</summary>
-    public static Result Run(IReadOnlyList<IPEndPoint> endpoints, RecordLines lines, int connections, OpenLoopSchedule schedule, TimeSpan gap)
+    /// <param name="clock">The generator's clock; null: <see cref="MonotonicClock"/> (it sleeps between ticks).</param>
+    public static Result Run(IReadOnlyList<IPEndPoint> endpoints, RecordLines lines, int connections, OpenLoopSchedule schedule, TimeSpan gap,
+        IOpenLoopClock? clock = null)
     {
-        var generator = new OpenLoopGenerator(schedule, lines, connections, MonotonicClock.Instance, gap);
+        var generator = new OpenLoopGenerator(schedule, lines, connections, clock ?? MonotonicClock.Instance, gap);
         using (var sockets = new LoopbackTcpConnections(endpoints, connections))
         {
             generator.Run(sockets, ReceiveTimeout);
         }
 
         var latency = LatencySummary.NewHistogram();
-        foreach (var receiver in generator.Receivers) latency.Add(receiver.Latency);
+        var fromWrite = LatencySummary.NewHistogram();
+        foreach (var receiver in generator.Receivers)
+        {
+            latency.Add(receiver.Latency);
+            fromWrite.Add(receiver.FromWrite);
+        }
+
         return new Result(LatencySummary.From(latency), LatencySummary.From(generator.SendLag), schedule.Records, generator.Receivers.Sum(r => r.Received),
-            generator.Receivers.Sum(r => r.Errors), generator.ThreadCpu);
+            generator.Receivers.Sum(r => r.Errors), generator.ThreadCpu, fromWrite.TotalCount > 0 ? LatencySummary.From(fromWrite) : null);
     }
 
     /// <summary>

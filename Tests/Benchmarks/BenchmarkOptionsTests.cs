@@ -34,12 +34,15 @@ public sealed class BenchmarkOptionsTests
         Assert.Equal([10, 50], options.LatencyShares);
         Assert.Equal([10, 50, 90], BenchmarkOptions.Parse(["--latency"]).LatencyShares);
         Assert.Null(BenchmarkOptions.Parse(["--latency"]).LatencyPeak);
+        Assert.False(options.LatencyFloor);
+        Assert.True(BenchmarkOptions.Parse(["--latency", "--workload", "sensor", "--latency-peak", "52000", "--latency-floor"]).LatencyFloor);
     }
 
     [Theory]
     [InlineData(new[] { "--latency", "--latency-peak", "52000" }, "--latency-peak is the peak of one model: give exactly one --workload (sensor or seed)")]
     [InlineData(new[] { "--latency", "--workload", "sensor", "--latency-peak", "-5" }, "--latency-peak: '-5' is not a positive number of outputs per second")]
     [InlineData(new[] { "--latency", "--latency-shares", "50,150" }, "--latency-shares: 150 is more than 100 percent")]
+    [InlineData(new[] { "--latency", "--latency-floor" }, "--latency-floor measures the echo server at shares of a given peak: give --latency-peak N too")]
     public void A_latency_peak_or_share_that_makes_no_sense_is_refused_naming_the_option(string[] args, string message)
     {
         var error = Assert.Throws<ArgumentException>(() => BenchmarkOptions.Parse(args));

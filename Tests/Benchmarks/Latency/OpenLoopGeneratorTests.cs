@@ -67,6 +67,23 @@ public sealed class OpenLoopGeneratorTests
     }
 
     [Fact]
+    public void The_time_from_the_generators_write_leaves_out_how_late_the_generator_woke()
+    {
+        // The first tick is 5.5 ms late: records 0 to 5 wait for it, and every answer arrives 0.3 ms after its write.
+        var schedule = new OpenLoopSchedule(1000, TimeSpan.Zero, TimeSpan.FromMilliseconds(10), Start);
+        var clock = new ScriptedClock(Start, 5 * Millisecond + Millisecond / 2);
+        var connections = new ScriptedConnections(clock, 1, answerDelay: 3 * Millisecond / 10);
+        var generator = new OpenLoopGenerator(schedule, new RecordLines(keys: 1, inputSize: 1), connections: 1, clock, TimeSpan.Zero);
+
+        generator.Run(connections, Idle);
+
+        var receiver = generator.Receivers[0];
+        Assert.Equal(10, receiver.FromWrite.TotalCount);
+        Assert.Equal([0.3], receiver.FromWrite.RecordedValues().Select(v => Math.Round(v.ValueIteratedTo / 1e6, 2)).Distinct());
+        Assert.Equal(5.8, Math.Round(receiver.Latency.GetMaxValue() / 1e6, 1)); // record 0: 5.5 ms late, then the 0.3 ms round trip
+    }
+
+    [Fact]
     public void A_full_connection_keeps_what_it_did_not_take_for_later_ticks_in_order_and_sending_is_finished_after_the_last_byte()
     {
         var schedule = new OpenLoopSchedule(1000, TimeSpan.Zero, TimeSpan.FromMilliseconds(20), Start);
@@ -127,6 +144,38 @@ public sealed class OpenLoopGeneratorTests
         Assert.Equal(5, connections.Writes.Sum(w => SeqsOf(w.Text).Length));
         Assert.Equal(0, generator.Answered);
         Assert.InRange(clock.Now - Start, 100 * Millisecond, 102 * Millisecond); // it gave up once 100 ms passed without data
+    }
+
+    [Fact]
+    public void A_read_that_leaves_room_in_the_buffer_is_the_last_read_of_its_connection_in_that_tick()
+    {
+        var schedule = new OpenLoopSchedule(10_000, TimeSpan.Zero, TimeSpan.FromMilliseconds(20), Start);
+        var clock = new ScriptedClock(Start);
+        var connections = new ScriptedConnections(clock, 4, answerDelay: Millisecond / 10);
+        var generator = new OpenLoopGenerator(schedule, new RecordLines(keys: 8, inputSize: 1), connections: 4, clock, TimeSpan.FromMilliseconds(1));
+
+        generator.Run(connections, Idle);
+
+        Assert.Equal(200, generator.Answered);
+        Assert.All(connections.ReceiveCalls.GroupBy(call => call), calls => Assert.Single(calls));
+        Assert.Equal(connections.ReceiveCalls.Count, generator.ReadCalls);
+    }
+
+    [Fact]
+    public void A_read_that_fills_the_buffer_is_followed_by_another_in_the_same_tick_and_a_line_split_between_them_counts_once()
+    {
+        // 20,000 records all due before the first tick, answered at once: their answers (~20 bytes each) are more than one read's buffer holds.
+        var schedule = new OpenLoopSchedule(1_000_000, TimeSpan.Zero, TimeSpan.FromMilliseconds(20), Start);
+        var clock = new ScriptedClock(Start, 20 * Millisecond);
+        var connections = new ScriptedConnections(clock, 1, answerDelay: 0);
+        var generator = new OpenLoopGenerator(schedule, new RecordLines(keys: 1, inputSize: 1), connections: 1, clock, TimeSpan.FromMilliseconds(1));
+
+        generator.Run(connections, Idle);
+
+        Assert.Equal(20_000, generator.Receivers[0].Received);
+        Assert.Equal(0, generator.Receivers[0].Errors);
+        var busiest = connections.ReceiveCalls.GroupBy(call => call.Time).Max(calls => calls.Count());
+        Assert.True(busiest >= 2, $"at most {busiest} read(s) in one tick");
     }
 
     [Fact]

@@ -44,6 +44,35 @@ public sealed class OpenLoopTcpLoadTests
     }
 
     [Fact]
+    public void The_echo_server_that_spins_on_its_reads_and_a_generator_that_spins_on_its_clock_still_bring_every_record_back()
+    {
+        using var echo = new EchoServer(busyPoll: true);
+        var lines = new RecordLines(keys: 2, inputSize: 3);
+
+        var result = OpenLoopTcpLoad.Run([echo.Endpoint], lines, connections: 2,
+            new OpenLoopSchedule(1000, TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(100)), TimeSpan.Zero, SpinningClock.Instance);
+
+        Assert.Equal(150, result.Received);
+        Assert.Equal(0, result.Errors);
+        Assert.Equal(100, result.Latency.Count);
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(1024, 16)]
+    public void The_longest_line_of_any_key_fits_in_MaxBytes(int keys, int inputSize)
+    {
+        var lines = new RecordLines(keys, inputSize);
+        var buffer = new byte[lines.MaxBytes];
+
+        for (var key = 0; key < keys; key++)
+        {
+            Assert.True(lines.WriteLine(buffer, key, long.MaxValue) <= lines.MaxBytes);
+            Assert.True(lines.Payload(key, long.MaxValue).Length <= lines.MaxBytes);
+        }
+    }
+
+    [Fact]
     public void Records_are_lines_of_their_key_whose_seq_can_be_read_back()
     {
         var lines = new RecordLines(keys: 3, inputSize: 2);
