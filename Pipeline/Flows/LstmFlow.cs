@@ -42,7 +42,10 @@ public static class LstmFlow
     /// rejection); output batches do not match input batches one to one (see <see cref="LstmResultBatch"/>). A null
     /// step in a batch is rejected like a step without a key. The input lists are read when their turn comes and
     /// not kept afterwards: the caller may reuse a list (and its steps' memory) once the flow has pulled the next
-    /// one. An empty input batch gives nothing.
+    /// one. An empty input batch gives nothing. An array or a <c>List&lt;LstmStep&gt;</c> is read as a span (any
+    /// other list step by step). The flow is fused into the caller's island with the model, as the pooled path
+    /// (<see cref="LstmEngine.CreatePipeline"/>) is: per step it adds the checks and a few copies, no hand-over between
+    /// threads; <c>.Async()</c> before it runs the caller's stages on another thread.
     /// <code>
     /// var (handle, done) = polls                                    // Source&lt;IReadOnlyList&lt;Reading&gt;, …&gt;
     ///     .Select(IReadOnlyList&lt;LstmStep&gt; (poll) =&gt; poll.Select(r =&gt; new LstmStep(r.Sensor, r.Values, r.Seq)).ToArray())

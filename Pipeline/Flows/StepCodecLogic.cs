@@ -125,38 +125,22 @@ internal abstract class StepCodecLogic<TIn, TOut> : GraphStageLogic
     /// </summary>
     protected void Take(LstmStep? step, bool offer = true)
     {
-        var position = ++_position;
-        Counters.CountReceived();
-        // The common case first, checked inline: a key, the model's input width, every value finite.
-        if (step?.Key is { Length: > 0 } key)
+        if (TakeValid(new ReadOnlySpan<LstmStep?>(in step)) == 0)
         {
-            var x = step.X.Span;
-            if (x.Length == _inputSize && TensorPrimitives.IsFiniteAll(x))
-            {
-                if (_fragment is null)
-                {
-                    _fragment = StepBatch.Rent(_fragmentRows, _inputSize);
-                    _inFlight.StartFragment();
-                }
-
-                var fragment = _fragment;
-                var flags = (step.Reset ? StepFlags.Reset : StepFlags.None) | (step.End ? StepFlags.End : StepFlags.None)
-                            | (step.Seq.HasValue ? StepFlags.HasSeq : StepFlags.None);
-                var row = fragment.Add(key, step.Seq.GetValueOrDefault(), flags, _inFlight.Add(key));
-                x.CopyTo(fragment.Row(row));
-                if (offer) OfferFragmentIfPulled();
-                return;
-            }
+            var position = ++_position;
+            Counters.CountReceived();
+            TakeInvalid(step, position);
+            return;
         }
 
-        TakeInvalid(step, position);
+        if (offer) OfferFragmentIfPulled();
     }
 
     /// <summary>
     /// Takes the valid steps at the start of <paramref name="steps"/> into the open fragment, as many as it has room for,
     /// and returns how many it took: stops before the first step that fails the checks (take that one with
-    /// <see cref="Take"/>, which rejects it) and when the fragment is full. The batched flow's loop: the same work as
-    /// <see cref="Take"/> per step, without its calls. Call only while not <see cref="CannotTake"/>; does not offer the fragment.
+    /// <see cref="Take"/>, which rejects it) and when the fragment is full: the checks inline for the common case (a key,
+    /// the model's input width, every value finite; <see cref="TakeInvalid"/> names what was wrong). Call only while not <see cref="CannotTake"/>; does not offer the fragment.
     /// </summary>
     protected int TakeValid(ReadOnlySpan<LstmStep?> steps)
     {
