@@ -8,6 +8,9 @@ namespace LstmStream.Benchmarks;
 /// <summary>The results of one benchmark run: the markdown table and <c>bench-results.json</c>.</summary>
 internal sealed class Report
 {
+    /// <summary>Fewest typed steps/s per fast-path step/s the issue allows: the typed API costs at most 10 % of the pooled path.</summary>
+    private const double TypedBound = 0.9;
+
     public required MachineInfo Machine { get; init; }
     public required BenchmarkOptions Options { get; init; }
     public required List<ResultRow> Rows { get; init; }
@@ -76,8 +79,10 @@ internal sealed class Report
         {
             if (Find(typed, Engines.Stream) is not { } stream) continue;
             var what = typed.Engine == Engines.Typed ? "typed API" : "typed API, batches";
+            var ratio = typed.StepsPerSecond / stream.StepsPerSecond;
+            var bound = ratio >= TypedBound ? "within the 10 % bound" : "NOT within the 10 % bound";
             s.AppendLine(CultureInfo.InvariantCulture,
-                $"{what} ({typed.Engine} ÷ {Engines.Stream}, {typed.Workload}, {typed.Keys} keys, {typed.Threads} thread(s)): {typed.StepsPerSecond / stream.StepsPerSecond:P1} of the fast path's steps/s ({typed.StepsPerSecond:N0} vs {stream.StepsPerSecond:N0}), {typed.AllocatedBytesPerStep:F0} vs {stream.AllocatedBytesPerStep:F0} B/step allocated.");
+                $"{what} ({typed.Engine} ÷ {Engines.Stream}, {typed.Workload}, {typed.Keys} keys, {typed.Threads} thread(s)): {ratio:P1} of the fast path's steps/s ({typed.StepsPerSecond:N0} vs {stream.StepsPerSecond:N0}): {bound}; {typed.AllocatedBytesPerStep:F0} vs {stream.AllocatedBytesPerStep:F0} B/step allocated.");
         }
 
         foreach (var floor in Rows.Where(r => r.Engine == Engines.TypedFloor))

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Akka.Streams;
 using Akka.Streams.Stage;
 using LstmStream.Pipeline.Streaming;
@@ -91,7 +92,20 @@ internal sealed class LstmBatchCodec
             _taking = true;
             var input = _input!;
             var count = input.Count;
-            while (_next < count && !CannotTake) Take(input[_next++], offer: false);
+            // An array (or a list) of steps is read as a span, its valid steps in one loop; a rejected step or any other
+            // list one step at a time.
+            var span = input switch
+            {
+                LstmStep[] array => array,
+                List<LstmStep> list => CollectionsMarshal.AsSpan(list),
+                _ => default(ReadOnlySpan<LstmStep>),
+            };
+            while (_next < count && !CannotTake)
+            {
+                if (!span.IsEmpty && TakeValid(span[_next..]) is var taken and > 0) _next += taken;
+                else Take(input[_next++], offer: false);
+            }
+
             if (_next == count) _input = null;
             _taking = false;
             OfferFragmentIfPulled();
@@ -120,15 +134,25 @@ internal sealed class LstmBatchCodec
             {
                 var first = Row;
                 batch.Rows.Slice(first * width, rows * width).CopyTo(builder.OutputBlock);
-                var duplicates = 0;
-                for (var r = first; r < first + rows; r++)
+                int duplicates;
+                if (Waiting == 0)
                 {
-                    var flags = batch.Flags[r];
-                    var duplicate = (flags & StepFlags.Duplicate) != 0;
-                    if (duplicate) duplicates++;
-                    builder.AddOutput(batch.Keys[r], batch.Seq[r], hasSeq: duplicate || (flags & StepFlags.HasSeq) != 0, duplicate);
-                    CompleteRow(batch.Tags[r]);
-                    if (ReadyCount != 0) TakeReady(builder);
+                    // No rejection waits anywhere, so none can become ready among these rows: copied column by column.
+                    duplicates = builder.AddOutputs(batch, first, rows);
+                    CompleteRows(first, rows);
+                }
+                else
+                {
+                    duplicates = 0;
+                    for (var r = first; r < first + rows; r++)
+                    {
+                        var flags = batch.Flags[r];
+                        var duplicate = (flags & StepFlags.Duplicate) != 0;
+                        if (duplicate) duplicates++;
+                        builder.AddOutput(batch.Keys[r], batch.Seq[r], hasSeq: duplicate || (flags & StepFlags.HasSeq) != 0, duplicate);
+                        CompleteRow(batch.Tags[r]);
+                        if (ReadyCount != 0) TakeReady(builder);
+                    }
                 }
 
                 Counters.CountOutputs(rows - duplicates, duplicates);

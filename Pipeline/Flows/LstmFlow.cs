@@ -32,7 +32,7 @@ public static class LstmFlow
     public static Flow<LstmStep, LstmResult, LstmFlowHandle> Create(LstmEngine engine)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        return Around(engine, new LstmStepCodec(engine));
+        return Around(engine, new LstmStepCodec(engine), modelIsland: true);
     }
 
     /// <summary>
@@ -42,7 +42,10 @@ public static class LstmFlow
     /// rejection); output batches do not match input batches one to one (see <see cref="LstmResultBatch"/>). A null
     /// step in a batch is rejected like a step without a key. The input lists are read when their turn comes and
     /// not kept afterwards: the caller may reuse a list (and its steps' memory) once the flow has pulled the next
-    /// one. An empty input batch gives nothing.
+    /// one. An empty input batch gives nothing. An array or a <c>List&lt;LstmStep&gt;</c> is read as a span (any
+    /// other list step by step). The flow is fused into the caller's island with the model, as the pooled path
+    /// (<see cref="LstmEngine.CreatePipeline"/>) is: per step it adds the checks and a few copies, no hand-over between
+    /// threads; <c>.Async()</c> before it runs the caller's stages on another thread.
     /// <code>
     /// var (handle, done) = polls                                    // Source&lt;IReadOnlyList&lt;Reading&gt;, …&gt;
     ///     .Select(IReadOnlyList&lt;LstmStep&gt; (poll) =&gt; poll.Select(r =&gt; new LstmStep(r.Sensor, r.Values, r.Seq)).ToArray())
@@ -54,22 +57,27 @@ public static class LstmFlow
     public static Flow<IReadOnlyList<LstmStep>, LstmResultBatch, LstmFlowHandle> CreateBatched(LstmEngine engine)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        return Around(engine, new LstmBatchCodec(engine));
+        return Around(engine, new LstmBatchCodec(engine), modelIsland: false);
     }
 
-    /// <summary><paramref name="codec"/> joined around the engine's pipeline.</summary>
+    /// <summary>
+    /// <paramref name="codec"/> joined around the engine's pipeline. <paramref name="modelIsland"/>: the model runs in an
+    /// island of its own (the per-record flow: its caller's graph costs an element per step, which then runs on another
+    /// core beside the model); otherwise everything is fused into the caller's island, as the pooled path is (the
+    /// batched flow: its codec costs a few copies per step, less than a hand-over between islands would).
+    /// </summary>
     private static Flow<TIn, TOut, LstmFlowHandle> Around<TIn, TOut>(LstmEngine engine,
-        Akka.Streams.Stage.GraphStageWithMaterializedValue<BidiShape<TIn, StepBatch, StepBatch, TOut>, LstmStepCounters> codec)
+        Akka.Streams.Stage.GraphStageWithMaterializedValue<BidiShape<TIn, StepBatch, StepBatch, TOut>, LstmStepCounters> codec, bool modelIsland)
     {
-        // The model runs in an island of its own: while it steps one micro-batch, the caller's island validates
-        // and copies the next steps into a fragment (one hand-over per fragment, not per step) and turns earlier
-        // outputs into results. One fragment waits at the boundary, so fragments grow while the model is busy; on
-        // the way back, the output micro-batches of a burst are copied into one batch (one hand-over for many).
+        // With a model island: while it steps one micro-batch, the caller's island validates and copies the next
+        // steps into a fragment (one hand-over per fragment, not per step) and turns earlier outputs into results.
+        // One fragment waits at the boundary, so fragments grow while the model is busy; on the way back, the output
+        // micro-batches of a burst are copied into one batch (one hand-over for many). Fused, the gatherer still joins
+        // the one-row micro-batches of a few keys into one result batch, and passes larger ones on as they are.
         var maxRows = LstmStepCodec.FragmentRowsFor(engine.PipelineOptions.MaxBatchRows);
         var pipeline = engine.CreatePipeline()
-            .Via(new OutputBatchGatherer(maxRows, engine.Model.OutputSize))
-            .AddAttributes(Attributes.CreateInputBuffer(1, 1))
-            .Async();
+            .Via(new OutputBatchGatherer(maxRows, engine.Model.OutputSize, adopt: !modelIsland));
+        if (modelIsland) pipeline = pipeline.AddAttributes(Attributes.CreateInputBuffer(1, 1)).Async();
         return BidiFlow.FromGraph(codec.AddAttributes(Attributes.CreateInputBuffer(2, 2)))
             .JoinMat(pipeline, (steps, handle) => new LstmFlowHandle(handle.State, handle.Sessions, steps));
     }

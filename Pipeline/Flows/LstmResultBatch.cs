@@ -1,4 +1,5 @@
 using System.Collections;
+using LstmStream.Pipeline.Streaming;
 
 namespace LstmStream.Pipeline.Flows;
 
@@ -132,10 +133,11 @@ public sealed class LstmResultBatch : IReadOnlyList<LstmResultRow>
         /// <param name="width">Floats per output.</param>
         public Builder(int capacity, int outputs, int width)
         {
+            // Every row's seq, flag and output slot is written before the batch is handed over: no zeroing needed.
             _keys = new string?[capacity];
-            _seqs = new long[capacity];
-            _flags = new byte[capacity];
-            _y = outputs * width == 0 ? [] : new float[outputs * width];
+            _seqs = GC.AllocateUninitializedArray<long>(capacity);
+            _flags = GC.AllocateUninitializedArray<byte>(capacity);
+            _y = outputs * width == 0 ? [] : GC.AllocateUninitializedArray<float>(outputs * width);
             _width = width;
         }
 
@@ -154,6 +156,38 @@ public sealed class LstmResultBatch : IReadOnlyList<LstmResultRow>
             _flags[row] = (byte)((duplicate ? (byte)LstmResultKind.Duplicate : (byte)LstmResultKind.Output) | (hasSeq ? HasSeq : 0));
             if (_yRows is not null) _yRows[row] = _outputs;
             _outputs++;
+        }
+
+        /// <summary>
+        /// Writes rows <paramref name="first"/> .. <paramref name="first"/> + <paramref name="count"/> - 1 of the pipeline's
+        /// output <paramref name="batch"/> as outputs and duplicates, their <c>y</c> the next output slots; returns how many
+        /// were duplicates.
+        /// </summary>
+        public int AddOutputs(StepBatch batch, int first, int count)
+        {
+            var row = Count;
+            if (_yRows is not null)
+            {
+                for (var i = 0; i < count; i++) _yRows[row + i] = _outputs + i;
+            }
+
+            ((ReadOnlySpan<string?>)batch.Keys.AsSpan(first, count)).CopyTo(_keys.AsSpan(row));
+            batch.Seq.AsSpan(first, count).CopyTo(_seqs.AsSpan(row));
+            var flags = batch.Flags.AsSpan(first, count);
+            var kinds = _flags.AsSpan(row, count);
+            var duplicates = 0;
+            for (var i = 0; i < kinds.Length; i++)
+            {
+                var f = flags[i];
+                var duplicate = (f & StepFlags.Duplicate) != 0;
+                duplicates += duplicate ? 1 : 0;
+                kinds[i] = duplicate ? (byte)((byte)LstmResultKind.Duplicate | HasSeq)
+                    : (byte)((byte)LstmResultKind.Output | ((f & StepFlags.HasSeq) != 0 ? HasSeq : 0));
+            }
+
+            Count += count;
+            _outputs += count;
+            return duplicates;
         }
 
         /// <summary>Writes a rejection.</summary>

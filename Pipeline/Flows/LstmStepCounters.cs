@@ -27,6 +27,8 @@ public sealed class LstmStepCounters
 
     internal void CountReceived() => Volatile.Write(ref _received, _received + 1);
 
+    internal void CountReceived(int steps) => Volatile.Write(ref _received, _received + steps);
+
     internal void CountRejected() => Volatile.Write(ref _rejected, _rejected + 1);
 
     internal void CountOutput() => Volatile.Write(ref _outputs, _outputs + 1);

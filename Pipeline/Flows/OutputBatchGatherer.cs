@@ -24,13 +24,18 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, Step
     private readonly Outlet<StepBatch> _out = new("LstmFlow.gatheredOutputs");
     private readonly int _rows;
     private readonly int _width;
+    private readonly bool _adopt;
 
     /// <param name="rows">Rows of a gathered batch (at least the pipeline's <c>MaxBatchRows</c>).</param>
     /// <param name="width">Floats per output row (the model's output size).</param>
-    public OutputBatchGatherer(int rows, int width)
+    /// <param name="adopt">The stage runs in the island that rents the micro-batches and the one that reads them (no
+    /// asynchronous boundary after it): a micro-batch of <see cref="MinHandOverRows"/> rows or more that comes while
+    /// nothing is gathered becomes the gathered batch itself, not copied.</param>
+    public OutputBatchGatherer(int rows, int width, bool adopt = false)
     {
         _rows = rows;
         _width = width;
+        _adopt = adopt;
         Shape = new FlowShape<StepBatch, StepBatch>(_in, _out);
     }
 
@@ -85,6 +90,12 @@ internal sealed class OutputBatchGatherer : GraphStage<FlowShape<StepBatch, Step
 
         private void Gather(StepBatch batch)
         {
+            if (_gathered is null && _stage._adopt && batch.Count >= MinHandOverRows)
+            {
+                _gathered = batch;
+                return;
+            }
+
             if (batch.Count > 0)
             {
                 var gathered = _gathered ??= StepBatch.Rent(Math.Max(_stage._rows, batch.Count), _stage._width);

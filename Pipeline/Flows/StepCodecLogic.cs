@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Akka.Streams;
 using Akka.Streams.Stage;
@@ -124,32 +125,67 @@ internal abstract class StepCodecLogic<TIn, TOut> : GraphStageLogic
     /// </summary>
     protected void Take(LstmStep? step, bool offer = true)
     {
-        var position = ++_position;
-        Counters.CountReceived();
+        if (TakeValid(new ReadOnlySpan<LstmStep?>(in step)) == 0)
+        {
+            var position = ++_position;
+            Counters.CountReceived();
+            TakeInvalid(step, position);
+            return;
+        }
+
+        if (offer) OfferFragmentIfPulled();
+    }
+
+    /// <summary>
+    /// Takes the valid steps at the start of <paramref name="steps"/> into the open fragment, as many as it has room for,
+    /// and returns how many it took: stops before the first step that fails the checks (take that one with
+    /// <see cref="Take"/>, which rejects it) and when the fragment is full: the checks inline for the common case (a key,
+    /// the model's input width, every value finite; <see cref="TakeInvalid"/> names what was wrong). Call only while not <see cref="CannotTake"/>; does not offer the fragment.
+    /// </summary>
+    protected int TakeValid(ReadOnlySpan<LstmStep?> steps)
+    {
+        var fragment = _fragment;
+        var taken = 0;
+        var inputSize = _inputSize;
+        foreach (var step in steps)
+        {
+            if (step?.Key is not { Length: > 0 } key) break;
+            var x = step.X.Span;
+            if (x.Length != inputSize || !TensorPrimitives.IsFiniteAll(x)) break;
+            if (fragment is null)
+            {
+                fragment = _fragment = StepBatch.Rent(_fragmentRows, inputSize);
+                _inFlight.StartFragment();
+            }
+            else if (fragment.IsFull)
+            {
+                break;
+            }
+
+            var flags = (step.Reset ? StepFlags.Reset : StepFlags.None) | (step.End ? StepFlags.End : StepFlags.None)
+                        | (step.Seq.HasValue ? StepFlags.HasSeq : StepFlags.None);
+            var row = fragment.Add(key, step.Seq.GetValueOrDefault(), flags, _inFlight.Add(key));
+            x.CopyTo(fragment.Row(row));
+            taken++;
+        }
+
+        _position += taken;
+        Counters.CountReceived(taken);
+        return taken;
+    }
+
+    /// <summary>A step that failed the inline checks: its rejection, naming the field at fault.</summary>
+    private void TakeInvalid(LstmStep? step, long position)
+    {
         if (step is null)
         {
             Reject(new LstmStepRejected(position, null, null, Records.RecordFields.Key, "missing (the step itself is null)"));
             return;
         }
 
-        if (LstmStepCodec.Check(step, _inputSize) is { } fault)
-        {
-            Reject(new LstmStepRejected(position, step.Key, step.Seq, fault.Field, fault.Reason));
-            return;
-        }
-
-        if (_fragment is null)
-        {
-            _fragment = StepBatch.Rent(_fragmentRows, _inputSize);
-            _inFlight.StartFragment();
-        }
-
-        var fragment = _fragment;
-        var flags = (step.Reset ? StepFlags.Reset : StepFlags.None) | (step.End ? StepFlags.End : StepFlags.None)
-                    | (step.Seq.HasValue ? StepFlags.HasSeq : StepFlags.None);
-        var row = fragment.Add(step.Key, step.Seq.GetValueOrDefault(), flags, _inFlight.Add(step.Key));
-        step.X.Span.CopyTo(fragment.Row(row));
-        if (offer) OfferFragmentIfPulled();
+        var fault = LstmStepCodec.Check(step, _inputSize)
+                    ?? throw new InvalidOperationException($"step {position} failed the inline checks but passed {nameof(LstmStepCodec.Check)}");
+        Reject(new LstmStepRejected(position, step.Key, step.Seq, fault.Field, fault.Reason));
     }
 
     /// <summary>Hands the open fragment to the pipeline if it asked for one (see <see cref="OfferFragment"/>).</summary>
@@ -294,6 +330,17 @@ internal abstract class StepCodecLogic<TIn, TOut> : GraphStageLogic
         {
             foreach (var r in waiting) _ready.Enqueue(r);
         }
+    }
+
+    /// <summary>
+    /// Rows <paramref name="first"/> .. <paramref name="first"/> + <paramref name="count"/> - 1 of <see cref="Batch"/> are being
+    /// emitted with no rejection waiting anywhere (<see cref="Waiting"/> is 0): their steps leave the flight, nothing
+    /// becomes ready.
+    /// </summary>
+    protected void CompleteRows(int first, int count)
+    {
+        var tags = Batch!.Tags.AsSpan(first, count);
+        foreach (var tag in tags) _inFlight.Complete(tag);
     }
 
     /// <summary><see cref="Batch"/> is emitted to its last row: releases it and asks the pipeline for the next.</summary>

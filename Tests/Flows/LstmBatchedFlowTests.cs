@@ -158,6 +158,74 @@ public sealed class LstmBatchedFlowTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task Arrays_lists_and_other_lists_of_steps_give_the_same_rows_with_invalid_steps_anywhere()
+    {
+        // Arrays and List<T> are read as spans (their valid steps in one loop, stopping before a bad one); any other
+        // IReadOnlyList one step at a time: the rows must not depend on which.
+        var rng = new Random(27);
+        var model = SeedModel(6);
+        var steps = new List<LstmStep?>();
+        for (var i = 0; i < 2500; i++)
+        {
+            var roll = rng.NextDouble();
+            var x = RandomArray(rng, roll < 0.05 ? model.InputSize - 1 : model.InputSize, 1);
+            if (roll is >= 0.05 and < 0.08) x[0] = float.PositiveInfinity;
+            steps.Add(roll is >= 0.08 and < 0.1 ? null : new LstmStep(roll is >= 0.1 and < 0.12 ? "" : $"k{rng.Next(30)}", x, i));
+        }
+
+        var cut = Cut(rng, steps, 400);
+        var results = new List<List<string>>();
+        foreach (var shape in new Func<IReadOnlyList<LstmStep>, IReadOnlyList<LstmStep>>[]
+                 { b => b.ToArray(), b => b.ToList(), b => b.ToList().AsReadOnly() })
+        {
+            using var engine = Engine(model, new PipelineOptions { MaxBatchRows = 8 });
+            var (rows, _, handle) = await RunAsync(engine, cut.Select(shape).ToList());
+            Assert.Equal(steps.Count, rows.Count);
+            Assert.Equal(steps.Count(s => s is null || s.Key.Length == 0 || s.X.Length != model.InputSize || !float.IsFinite(s.X.Span[0])),
+                handle.Steps.Rejected);
+            AssertEachKeysRowsInStepOrder(rows.Where(r => r.Seq is not null));
+            results.Add(rows.Select(r => r.ToString()).OrderBy(t => t, StringComparer.Ordinal).ToList());
+        }
+
+        Assert.Equal(results[0], results[1]);
+        Assert.Equal(results[0], results[2]);
+    }
+
+    [Fact]
+    public async Task A_caller_that_refills_one_list_and_its_x_buffers_for_every_batch_gets_the_reference()
+    {
+        // The flow reads a list when its turn comes and keeps nothing of it: once the next list is pulled, the
+        // caller may overwrite the list and every x buffer it lent.
+        const int keys = 50, rounds = 30;
+        var rng = new Random(28);
+        var model = SeedModel(7);
+        var inputs = Enumerable.Range(0, rounds * keys).Select(_ => RandomArray(rng, model.InputSize, 1)).ToArray();
+        var list = new LstmStep[keys];
+        var buffers = Enumerable.Range(0, keys).Select(_ => new float[model.InputSize]).ToArray();
+        // Source.Unfold makes the next list when the flow pulls (Source.From would read its enumerator one ahead).
+        var refilled = Source.Unfold(0, round =>
+        {
+            if (round == rounds) return Akka.Util.Option<(int, IReadOnlyList<LstmStep>)>.None;
+            for (var k = 0; k < keys; k++)
+            {
+                inputs[round * keys + k].CopyTo(buffers[k], 0);
+                list[k] = new LstmStep($"k{k}", buffers[k], round * keys + k);
+            }
+
+            return (round + 1, (IReadOnlyList<LstmStep>)list);
+        });
+
+        using var engine = Engine(model, new PipelineOptions { MaxBatchRows = 64 });
+        var rows = (await refilled.Via(LstmFlow.CreateBatched(engine)).RunWith(Sink.Seq<LstmResultBatch>(), _materializer)
+            .WaitAsync(TimeSpan.FromSeconds(60))).SelectMany(b => b).ToList();
+
+        var steps = Enumerable.Range(0, rounds * keys).Select(i => new LstmStep($"k{i % keys}", inputs[i], i)).ToList();
+        var expected = ReferenceByPosition(model, steps, _ => true);
+        Assert.Equal(steps.Count, rows.Count);
+        foreach (var row in rows) Assert.Equal(expected[row.Seq!.Value + 1], row.Y.ToArray());
+    }
+
+    [Fact]
     public async Task One_input_batch_of_more_rejections_than_the_stage_holds_is_answered_in_full()
     {
         // 1,000 bad steps of a key behind a good one still in flight: the stage holds 256 waiting rejections, so it

@@ -44,8 +44,8 @@ public sealed class OutputBatchGathererTests : Akka.TestKit.Xunit2.TestKit
         return numbers;
     }
 
-    private (TestPublisher.Probe<StepBatch> Upstream, TestSubscriber.Probe<StepBatch> Downstream) Run(int rows) =>
-        this.SourceProbe<StepBatch>().Via(new OutputBatchGatherer(rows, Width))
+    private (TestPublisher.Probe<StepBatch> Upstream, TestSubscriber.Probe<StepBatch> Downstream) Run(int rows, bool adopt = false) =>
+        this.SourceProbe<StepBatch>().Via(new OutputBatchGatherer(rows, Width, adopt))
             .ToMaterialized(this.SinkProbe<StepBatch>(), Keep.Both).Run(_materializer);
 
     [Fact]
@@ -59,6 +59,35 @@ public sealed class OutputBatchGathererTests : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(Enumerable.Range(0, 15), Numbers(downstream.ExpectNext()));
         // The micro-batches went back to the pool once copied.
         Assert.All(batches, b => Assert.Null(b.Keys));
+
+        upstream.SendComplete();
+        downstream.Request(1);
+        downstream.ExpectComplete();
+    }
+
+    [Fact]
+    public void Adopting_a_large_micro_batch_hands_it_on_itself_and_later_ones_join_it_while_they_fit()
+    {
+        var (upstream, downstream) = Run(256, adopt: true);
+        var large = Batch(0, OutputBatchGatherer.MinHandOverRows);
+        upstream.SendNext(large);
+        downstream.Request(1);
+        var first = downstream.ExpectNext();
+        Assert.Same(large, first);
+        Assert.Equal(Enumerable.Range(0, OutputBatchGatherer.MinHandOverRows), Numbers(first));
+
+        // A small one first is copied (it may be joined by more); a large one then joins the copy, as without adopting.
+        var small = Batch(100, 3);
+        upstream.SendNext(small);
+        var next = Batch(103, OutputBatchGatherer.MinHandOverRows);
+        upstream.SendNext(next);
+        downstream.Request(1);
+        var joined = downstream.ExpectNext();
+        Assert.NotSame(small, joined);
+        Assert.NotSame(next, joined);
+        Assert.Equal(Enumerable.Range(100, 3 + OutputBatchGatherer.MinHandOverRows), Numbers(joined));
+        Assert.Null(small.Keys);
+        Assert.Null(next.Keys);
 
         upstream.SendComplete();
         downstream.Request(1);
