@@ -64,6 +64,9 @@ internal sealed class GemmWorkers : IDisposable
         }
     }
 
+    /// <summary>Jobs started so far (each <see cref="RunAndEnd"/>).</summary>
+    internal long JobsStarted => Volatile.Read(ref _jobs);
+
     /// <summary>Threads a job runs on: the workers plus the calling thread.</summary>
     public int Threads => _threads.Length + 1;
 

@@ -74,6 +74,9 @@ internal sealed unsafe class ManagedMatMul : IMatMulBackend, IDisposable
     /// <summary>Width of the hardware vectors the kernel uses.</summary>
     public int VectorBits { get; }
 
+    /// <summary>Multiplies and layer steps split over the worker threads so far (0 with one thread).</summary>
+    internal long SplitCalls => _workers?.JobsStarted ?? 0;
+
     /// <summary>Most threads one multiply uses.</summary>
     public int Threads { get; }
 

@@ -46,6 +46,17 @@ internal interface ISimdOps<TV> where TV : struct
     /// </summary>
     static abstract TV ReciprocalEstimate(TV d);
 
+    /// <summary>a / b, the hardware's correctly rounded division.</summary>
+    static abstract TV Divide(TV a, TV b);
+
+    /// <summary>
+    /// Whether the AVX-512 forms of <see cref="ReciprocalEstimate"/> (14 bits) and <see cref="ScaleByPow2"/> (one
+    /// instruction) are used. <see cref="VectorActivations"/> then divides by the estimate and a Newton step; without
+    /// them it divides (<see cref="Divide"/>: as many instructions as the 12-bit estimate's Newton step would add to the
+    /// multiply pipes, correctly rounded, and on AVX2 CPUs such as Zen 3 run by the divider beside those pipes).
+    /// </summary>
+    static abstract bool UsesAvx512 { get; }
+
     /// <summary>A mask selecting the first <paramref name="count"/> lanes (0 &lt; count ≤ Lanes).</summary>
     static abstract TV TailMask(int count);
 
@@ -85,6 +96,10 @@ internal readonly struct Simd512 : ISimdOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ReciprocalEstimate(Vector512<float> d) =>
         Avx512F.IsSupported ? Avx512F.Reciprocal14(d) : Vector512.Create(1f) / d;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => a / b;
+
+    public static bool UsesAvx512 => Avx512F.IsSupported;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> TailMask(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
@@ -151,6 +166,10 @@ internal readonly struct Simd256 : ISimdOps<Vector256<float>>
         return Avx.IsSupported ? Avx.Reciprocal(d) : Vector256.Create(1f) / d;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Divide(Vector256<float> a, Vector256<float> b) => a / b;
+
+    public static bool UsesAvx512 => Avx512F.VL.IsSupported;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> TailMask(int count) => Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).AsSingle();
 
@@ -215,6 +234,10 @@ internal readonly struct Simd128 : ISimdOps<Vector128<float>>
         if (Avx512F.VL.IsSupported) return Avx512F.VL.Reciprocal14(d);
         return Sse.IsSupported ? Sse.Reciprocal(d) : Vector128.Create(1f) / d;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
+
+    public static bool UsesAvx512 => Avx512F.VL.IsSupported;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> TailMask(int count) => Vector128.LessThan(Vector128<int>.Indices, Vector128.Create(count)).AsSingle();

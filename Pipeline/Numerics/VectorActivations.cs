@@ -4,23 +4,25 @@ namespace LstmStream.Pipeline.Numerics;
 
 /// <summary>
 /// Sigmoid and tanh on whole vectors, accurate to a few float ulps (relative error below 1e-6 against a double
-/// reference over the whole float range, including tiny arguments), without a division and without a
-/// cancellation near 0. NaN stays NaN, ±∞ give the limits, and tanh keeps the sign of ±0.
+/// reference over the whole float range, including tiny arguments), without a cancellation near 0. NaN stays NaN, ±∞ give the limits, and tanh keeps the sign of ±0.
 /// <para>
 /// Both reduce the exponent as <c>n·ln2 + r</c> with <c>n</c> the nearest integer (found by adding and subtracting
 /// <see cref="ExponentShift"/>, whose sum also holds the bits of <c>2ⁿ</c>) and <c>|r| ≤ ln2/2</c>, evaluate a polynomial
-/// in <c>r</c> (Estrin's scheme, for a short dependency chain) and scale it by <c>2ⁿ</c>; the final quotient is a
-/// reciprocal estimate (14 bits with AVX-512, 12 with SSE and AVX) refined by one Newton step. The
+/// in <c>r</c> (Estrin's scheme, for a short dependency chain) and scale it by <c>2ⁿ</c>. The final quotient is, with
+/// AVX-512, its 14-bit reciprocal estimate refined by one Newton step; without AVX-512 (<see cref="ISimdOps{TV}.UsesAvx512"/>)
+/// the division itself: the 12-bit estimate of SSE and AVX would need the same Newton step, three more instructions
+/// on the multiply pipes where the division runs on the divider beside them (Zen 3: the cell update of 1024 rows of 128
+/// units in 300 µs of CPU instead of 335) and is correctly rounded. The
 /// polynomials minimize the maximum relative error on the reduced interval (Lawson's iteratively reweighted least
 /// squares, then each coefficient rounded to float in turn with the higher ones refitted), with the constant term
 /// held at its exact value so that sigmoid(0) = ½ and tanh x = x for tiny x come out exactly.
 /// </para>
 /// <para>
 /// Measured over every float |x| ≤ 100 (sigmoid from −87): with AVX-512, sigmoid within 4.2e-7 relative (3.2e-7
-/// above x = −50), tanh within 2.8e-7, σ(a)·tanh b within 4.6e-7 on random pairs; with AVX2 on Zen 3, 4.1e-7
-/// (3.1e-7), 3.1e-7 and 4.5e-7. The Newton step leaves the square of the estimate's error: at the 1.5·2⁻¹² that SSE
-/// and AVX allow, at most 1.4e-7 more (sigmoid 5.6e-7 at worst), within the 1e-6 the tests hold every width to. The
-/// division-based version before was within 1.8e-7 for sigmoid and tanh.
+/// above x = −50), tanh within 2.8e-7, σ(a)·tanh b within 4.6e-7 on random pairs; the Newton step leaves the square
+/// of the estimate's error. With the division (AVX2, SSE) the error is that of the exponentials and one rounding: the
+/// cell update's new c and output within 2.7e-7 and 3.1e-7 relative on Zen 3 (the estimate's version: 2.9e-7, 3.1e-7).
+/// The tests hold every width to 1e-6.
 /// </para>
 /// </summary>
 internal static class VectorActivations
@@ -61,6 +63,7 @@ internal static class VectorActivations
         where TV : struct
     {
         TV d = OnePlusExpNegative<TOps, TV>(TOps.Clamp(x, TOps.Broadcast(SigmoidLow), TOps.Broadcast(SigmoidHigh)));
+        if (!TOps.UsesAvx512) return TOps.Divide(TOps.Broadcast(1f), d);
         TV y = TOps.ReciprocalEstimate(d);
         return TOps.Fma(TOps.Fnma(d, y, TOps.Broadcast(1f)), y, y);
     }
@@ -107,7 +110,8 @@ internal static class VectorActivations
         TV p23 = TOps.Fma(u, TOps.Broadcast(-0.16667648f), TOps.Broadcast(0.4999915f));
         TV p45 = TOps.Fma(u, TOps.Broadcast(-0.00828971f), TOps.Broadcast(0.04189783f));
         TV p = TOps.Fma(u2, TOps.Fma(u2, p45, p23), p01);
-        return TOps.Add(TOps.ScaleByPow2(p, n, shifted), TOps.Broadcast(1f));
+        // Without AVX-512's scaling instruction, 2ⁿ·P + 1 is one fused multiply-add.
+        return TOps.UsesAvx512 ? TOps.Add(TOps.ScaleByPow2(p, n, shifted), TOps.Broadcast(1f)) : TOps.Fma(p, TOps.Pow2(shifted), TOps.Broadcast(1f));
     }
 
     /// <summary>
@@ -137,15 +141,15 @@ internal static class VectorActivations
     }
 
     /// <summary>
-    /// a / d for finite d ≥ 1: q₀ = a·y from the reciprocal estimate y, then q₀ − (d·q₀ − a)·y, which leaves the
-    /// estimate's error squared (well below an ulp with AVX-512, at most 1.4e-7 with the 12-bit estimate of SSE and
-    /// AVX) and keeps the sign of a = ±0.
+    /// a / d for finite d ≥ 1, keeping the sign of a = ±0: with AVX-512, q₀ = a·y from the 14-bit reciprocal estimate
+    /// y, then q₀ − (d·q₀ − a)·y, which leaves the estimate's error squared (well below an ulp); elsewhere the division.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV Quotient<TOps, TV>(TV a, TV d)
         where TOps : ISimdOps<TV>
         where TV : struct
     {
+        if (!TOps.UsesAvx512) return TOps.Divide(a, d);
         TV y = TOps.ReciprocalEstimate(d);
         TV q = TOps.Multiply(a, y);
         return TOps.Fnma(TOps.Fms(d, q, a), y, q);

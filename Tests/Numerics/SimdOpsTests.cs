@@ -26,6 +26,10 @@ public class SimdOpsTests
 
     [Theory]
     [MemberData(nameof(Widths))]
+    public void Divide_is_the_rounded_quotient_and_the_avx512_forms_are_used_exactly_where_the_cpu_has_them(int bits) => ForWidth(bits, new DivideCheck(bits));
+
+    [Theory]
+    [MemberData(nameof(Widths))]
     public void Masked_load_and_store_touch_only_the_tail_lanes(int bits) => ForWidth(bits, new MaskCheck());
 
     private interface ICheck
@@ -165,6 +169,28 @@ public class SimdOpsTests
             var tiny = Map<TOps, TV>((d, _, _) => TOps.ReciprocalEstimate(d), [1.65e38f, -3e38f]);
             Assert.InRange(tiny[0], 0f, 6.1e-39f);
             Assert.InRange(tiny[1], -3.4e-39f, -0f);
+        }
+    }
+
+    private readonly struct DivideCheck(int bits) : ICheck
+    {
+        public void Run<TOps, TV>() where TOps : ISimdOps<TV> where TV : struct
+        {
+            var rng = new Random(4);
+            var a = new float[1000];
+            var d = new float[1000];
+            for (var i = 0; i < a.Length; i++)
+            {
+                a[i] = (float)((rng.NextDouble() - 0.5) * Math.Pow(2, rng.Next(-60, 60)));
+                d[i] = (float)((rng.NextDouble() + 1) * Math.Pow(2, rng.Next(0, 60)));
+            }
+
+            a[0] = -0f;
+            var q = Map<TOps, TV>((x, y, _) => TOps.Divide(x, y), a, d);
+            for (var i = 0; i < a.Length; i++) Assert.Equal(BitConverter.SingleToInt32Bits(a[i] / d[i]), BitConverter.SingleToInt32Bits(q[i]));
+            // The 14-bit estimate and the scaling instruction of AVX-512 at 512 bits with AVX-512F, at 256 and 128 with AVX-512VL.
+            var avx512 = bits == 512 ? System.Runtime.Intrinsics.X86.Avx512F.IsSupported : System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported;
+            Assert.Equal(avx512, TOps.UsesAvx512);
         }
     }
 

@@ -76,11 +76,14 @@ public static class AutoMatMulPolicy
     }
 
     /// <summary>
-    /// With several threads: a managed backend with <paramref name="threads"/> threads replaces the one-thread managed
-    /// kernel in every plan (below its split limit it runs on the calling thread, the same bits and speed), and each
-    /// layer's step is timed split over the threads and alone (<see cref="MatMulAutotuner.MeasureSplit"/>, on the wall
-    /// clock); from the row count where the split beats both the calling thread alone and the one-thread plan's own time
-    /// at that row count, at every larger one measured, the layer's rows go to the split (<see cref="MatMulAutotuner.SplitFromRows"/>).
+    /// With several threads: each layer's step is timed split over a managed backend with <paramref name="threads"/>
+    /// threads and alone (<see cref="MatMulAutotuner.MeasureSplit"/>, on the wall clock); from the row count where the
+    /// split beats both the calling thread alone and the one-thread plan's own time at that row count, at every larger
+    /// one measured, the layer's rows go to that backend (<see cref="MatMulAutotuner.SplitFromRows"/>). Below it the plan
+    /// is the one-thread plan itself, the same backend instances: a step of a lone key, or of any row count the split does
+    /// not pay for, runs exactly as with one thread (no worker pool looked at, no other packed copy of the weights). The
+    /// head's managed rows go to that backend, which splits a multiply by its size alone (a head of at most 4 outputs
+    /// never: dot products on the calling thread).
     /// </summary>
     private static void SplitOverThreads(LstmModel model, IMatMulBackend[] backends, string[] choices, IReadOnlyList<IMatMulBackend> candidates, int threads, MatMulAutotuneOptions options)
     {
@@ -90,7 +93,9 @@ public static class AutoMatMulPolicy
         for (var i = 0; i < backends.Length; i++)
         {
             var tuned = (TunedMatMul)backends[i];
-            var plan = tuned.Plan.Ranges.Select(r => ReferenceEquals(r.Backend, single) ? r with { Backend = pool } : r).ToList();
+            // The head's multiply is split by the size rule alone (nothing measured for it): the pool takes its managed rows.
+            var plan = i < model.Layers.Count ? tuned.Plan.Ranges.ToList()
+                : tuned.Plan.Ranges.Select(r => ReferenceEquals(r.Backend, single) ? r with { Backend = pool } : r).ToList();
             var label = tuned.ShapeLabel;
             if (i < model.Layers.Count)
             {

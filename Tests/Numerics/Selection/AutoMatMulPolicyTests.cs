@@ -45,9 +45,37 @@ public class AutoMatMulPolicyTests
             {
                 var expected = oneMatrices[i].Plan.BackendFor(rows);
                 var actual = twoMatrices[i].Plan.BackendFor(rows);
-                // The one-thread managed kernel is replaced by the pool, which runs such rows on the calling thread alone.
-                if (expected is ManagedMatMul { Threads: 1 }) Assert.Same(pool, actual);
+                // A layer below its limit runs on the one-thread plan's very backend; the head's managed rows go to the
+                // pool, which splits a multiply by its size alone (never this narrow head's).
+                if (i == model.Layers.Count && expected is ManagedMatMul { Threads: 1 }) Assert.Same(pool, actual);
                 else Assert.Same(expected, actual);
+            }
+        }
+    }
+
+    [Fact]
+    public void With_two_threads_a_step_below_the_split_runs_as_with_one_thread_and_wakes_no_worker()
+    {
+        var model = RandomModel.Create(16, [48, 40], 1, HeadActivation.Sigmoid, seed: 34);
+        var options = Quick with { };
+        var one = AutoMatMulPolicy.Choose(model, 1, options);
+        var two = AutoMatMulPolicy.Choose(model, 2, options);
+        var pool = two.Layers.Append(two.Head!).Cast<TunedMatMul>().SelectMany(t => t.Plan.Backends).OfType<ManagedMatMul>().Distinct().SingleOrDefault(m => m.Threads > 1);
+        var random = new Random(5);
+        for (var i = 0; i < model.Layers.Count; i++)
+        {
+            var layer = model.Layers[i];
+            var from = pool?.SplitFromRows(layer.ConcatSize, layer.GateWidth) ?? int.MaxValue;
+            foreach (var rows in new[] { 1, 2, 64 }.Where(r => r < from))
+            {
+                var xh = ReferenceLstmCell.RandomValues(random, rows * layer.ConcatSize);
+                var c0 = ReferenceLstmCell.RandomValues(random, rows * layer.CellSize);
+                var splitsBefore = pool?.SplitCalls ?? 0;
+                var (hOne, cOne) = ReferenceLstmCell.StepFromCopy(layer, one.Layers[i], rows, xh, c0);
+                var (hTwo, cTwo) = ReferenceLstmCell.StepFromCopy(layer, two.Layers[i], rows, xh, c0);
+                Assert.Equal(splitsBefore, pool?.SplitCalls ?? 0);
+                Assert.Equal(hOne, hTwo);
+                Assert.Equal(cOne, cTwo);
             }
         }
     }

@@ -101,7 +101,7 @@ public class ManagedThreadSplitTests
             Assert.True(pools.Length <= 1, chosen.Choices[i]);
             Assert.All(plan.Backends.Except(pools), b => Assert.Equal(1, b switch { ManagedMatMul m => m.Threads, CblasMatMul c => c.Threads, OneDnnMatMul d => d.Threads, _ => 0 }));
             Assert.Contains(i == 0 ? "layer 0 [112x384]" : "layer 1 [160x256]", chosen.Choices[i]);
-            // Below the limit the one-thread managed kernel is the pool's calling thread alone (the pool replaces it).
+            // Below the limit the layer runs on the one-thread plan's backends; the pool takes only the rows from the limit on.
             var from = pools is [var managed] ? managed.SplitFromRows(layer.ConcatSize, layer.GateWidth) : null;
             if (from is { } limit && limit != int.MaxValue)
             {
