@@ -129,16 +129,20 @@ public sealed class ClusterCrashTests : IClassFixture<ReplayBroker>, IClassFixtu
         // The crash did cut the stream: readings answered before it were delivered again after it.
         Assert.True(outputs.Count > expected.Count, $"nothing was replayed ({outputs.Count} outputs, {beforeRestart} before the restart)");
 
-        // Every key's state lives on exactly one node (its bucket's owner) and is bitwise the uninterrupted run's.
+        // Every key's state lives on at most one node (its bucket's owner) and is bitwise the uninterrupted run's. A bucket
+        // that the rebalance after the restart has just moved has its keys only in the store until their next record
+        // (freed on the old owner, restored on demand): then every node answers the stored state.
         var running = survivors.Append(restarted).ToList();
         for (var k = 0; k < Keys; k++)
         {
-            var states = await Task.WhenAll(running.Select(n => KeyStateOnAsync(n, Key(k))));
-            var live = states.Where(s => s is { } state && state.GetProperty("live").GetBoolean()).Select(s => s!.Value).ToList();
-            Assert.True(live.Count == 1, $"{Key(k)} is live on {live.Count} nodes");
-            Assert.Equal(Seqs, live[0].GetProperty("lastSeq").GetInt64());
-            Assert.Equal(expectedStates[k].C, live[0].GetProperty("c").GetRawText());
-            Assert.Equal(expectedStates[k].H, live[0].GetProperty("h").GetRawText());
+            var states = (await Task.WhenAll(running.Select(n => KeyStateOnAsync(n, Key(k))))).Where(s => s is not null).Select(s => s!.Value).ToList();
+            var live = states.Where(state => state.GetProperty("live").GetBoolean()).ToList();
+            Assert.True(live.Count <= 1, $"{Key(k)} is live on {live.Count} nodes");
+            Assert.True(states.Count == running.Count, $"{Key(k)}: {running.Count - states.Count} node(s) know no state of it");
+            var state = live.Count == 1 ? live[0] : states[0];
+            Assert.Equal(Seqs, state.GetProperty("lastSeq").GetInt64());
+            Assert.Equal(expectedStates[k].C, state.GetProperty("c").GetRawText());
+            Assert.Equal(expectedStates[k].H, state.GetProperty("h").GetRawText());
         }
 
         var metrics = string.Join('\n', await Task.WhenAll(survivors.Select(n => n.MetricsAsync())));
