@@ -104,8 +104,11 @@ dotnet test LstmStream.sln -c Release "$@"
 
 # Every vector width the kernels have, checked on every machine: the numerics, golden and differential tests
 # once more with 512-bit vectors off (AVX2 path; the native libraries limited to AVX2 as well) and once with
-# only 128-bit vectors. VectorWidthTests fails if the runtime did not honour a knob.
-ISA_FILTER='FullyQualifiedName~LstmStream.Tests.Numerics|FullyQualifiedName~LstmStream.Tests.Golden|FullyQualifiedName~LstmStream.Tests.Models.Onnx'
+# only 128-bit vectors. VectorWidthTests fails if the runtime did not honour a knob. Cases that force a width wider
+# than a rerun's (a `bits: 512` case with 512-bit vectors off) ran in the main run already, on the same code; in the
+# rerun they would only time .NET's software emulation of the wider vectors (a third of the 128-bit rerun), so each
+# rerun leaves them out.
+ISA_FILTER='(FullyQualifiedName~LstmStream.Tests.Numerics|FullyQualifiedName~LstmStream.Tests.Golden|FullyQualifiedName~LstmStream.Tests.Models.Onnx)&DisplayName!~bits: 512'
 if grep -qw avx512f /proc/cpuinfo; then
     echo "scripts/test.sh: numerics, golden and differential tests with 512-bit vectors off"
     env DOTNET_EnableAVX512=0 DOTNET_EnableAVX512F=0 LSTMSTREAM_EXPECT_VECTOR_BITS=256 \
@@ -117,4 +120,4 @@ fi
 echo "scripts/test.sh: numerics, golden and differential tests with 128-bit vectors only"
 env DOTNET_EnableAVX2=0 DOTNET_EnableAVX512=0 DOTNET_EnableAVX512F=0 LSTMSTREAM_EXPECT_VECTOR_BITS=128 \
     OPENBLAS_CORETYPE=Sandybridge ONEDNN_MAX_CPU_ISA=AVX MKL_ENABLE_INSTRUCTIONS=AVX \
-    dotnet test Tests/LstmStream.Tests.csproj -c Release --no-build --filter "$ISA_FILTER"
+    dotnet test Tests/LstmStream.Tests.csproj -c Release --no-build --filter "$ISA_FILTER&DisplayName!~bits: 256"
