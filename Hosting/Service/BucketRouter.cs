@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using LstmStream.Actors.Cluster;
 using LstmStream.Pipeline.Streaming;
@@ -45,8 +46,10 @@ internal sealed class BucketRouter
     private readonly long _staleTicks;
     private readonly bool[] _open;
     private readonly DirectEntry? _direct;
+    private readonly EnvelopeRows _envelope = new();
     private int[] _directBuckets = new int[64];
     private long _queued;
+    private int _openCount;
     private long _resent;
     private long _entered;
 
@@ -88,8 +91,15 @@ internal sealed class BucketRouter
     /// </summary>
     public void Open(int bucket)
     {
-        lock (_gate) _open[bucket] = true;
+        lock (_gate)
+        {
+            if (!_open[bucket]) _openCount++;
+            _open[bucket] = true;
+        }
     }
+
+    /// <summary>Some bucket's gate is open: rows of a batch may enter this node's pipeline directly.</summary>
+    public bool AnyOpen => Volatile.Read(ref _openCount) > 0;
 
     /// <summary>
     /// The bucket's hand-off starts (or its entity stops): from now on its rows take the region. Rows that entered directly
@@ -97,7 +107,11 @@ internal sealed class BucketRouter
     /// </summary>
     public void Close(int bucket)
     {
-        lock (_gate) _open[bucket] = false;
+        lock (_gate)
+        {
+            if (_open[bucket]) _openCount--;
+            _open[bucket] = false;
+        }
     }
 
     /// <summary>
@@ -127,11 +141,11 @@ internal sealed class BucketRouter
 
                 if (_unanswered[bucket] == 0)
                 {
-                    // One envelope of at most RoutedMessageSize.MaxRoutedBytes; what does not fit waits behind it.
-                    var fit = RoutedMessageSize.RowsThatFit(batch.Keys, rows, batch.Width);
-                    var (keys, seq, flags, tags, data) = RowGroups.Copy(batch, rows[..fit]);
+                    // One envelope: the first row of each key, at most RoutedMessageSize.MaxRoutedBytes; the rest waits behind it.
+                    _envelope.Choose(batch.Keys, rows, batch.Width);
+                    var (keys, seq, flags, tags, data) = RowGroups.Copy(batch, _envelope.Taken);
                     Send(new RoutedRecords(bucket, _replyTo, batch.Width, keys, seq, flags, tags, data));
-                    rows = rows[fit..];
+                    rows = _envelope.Left;
                 }
 
                 if (rows.Length > 0)
@@ -222,7 +236,7 @@ internal sealed class BucketRouter
     private void SendPending(int bucket)
     {
         if (_pending[bucket] is not { Count: > 0 } pending) return;
-        var records = pending.Take(bucket, _replyTo);
+        var records = pending.Take(bucket, _replyTo, _envelope);
         Interlocked.Add(ref _queued, -records.Count);
         Send(records);
     }
@@ -259,6 +273,7 @@ internal sealed class BucketRouter
         private readonly List<long> _tags = [];
         private readonly List<float> _data = [];
         private int _width;
+        private int[] _order = [];
 
         public int Count => _keys.Count;
 
@@ -275,30 +290,49 @@ internal sealed class BucketRouter
             }
         }
 
-        /// <summary>The oldest records that fit one envelope (<see cref="RoutedMessageSize.MaxRoutedBytes"/>); the rest stay.</summary>
-        public RoutedRecords Take(int bucket, IActorRef replyTo)
+        /// <summary>The next envelope (<see cref="EnvelopeRows"/>: the oldest record of each key, as many as fit); the rest stay, in order.</summary>
+        public RoutedRecords Take(int bucket, IActorRef replyTo, EnvelopeRows envelope)
         {
-            var n = Fitting();
-            var records = new RoutedRecords(bucket, replyTo, _width, _keys[..n].ToArray(), _seq[..n].ToArray(), _flags[..n].ToArray(), _tags[..n].ToArray(),
-                _data[..(n * _width)].ToArray());
-            _keys.RemoveRange(0, n);
-            _seq.RemoveRange(0, n);
-            _flags.RemoveRange(0, n);
-            _tags.RemoveRange(0, n);
-            _data.RemoveRange(0, n * _width);
-            return records;
-        }
-
-        private int Fitting()
-        {
-            long bytes = RoutedMessageSize.HeaderBytes;
-            for (var i = 0; i < _keys.Count; i++)
+            var count = _keys.Count;
+            if (_order.Length < count) _order = Enumerable.Range(0, Math.Max(count, _order.Length * 2)).ToArray();
+            envelope.Choose(CollectionsMarshal.AsSpan(_keys), _order.AsSpan(0, count), _width);
+            var taken = envelope.Taken;
+            var n = taken.Length;
+            var keys = new string[n];
+            var seq = new long[n];
+            var flags = new StepFlags[n];
+            var tags = new long[n];
+            var data = new float[n * _width];
+            var rows = CollectionsMarshal.AsSpan(_data);
+            for (var i = 0; i < n; i++)
             {
-                bytes += RoutedMessageSize.RowBytesBound(_keys[i], _width);
-                if (bytes > RoutedMessageSize.MaxRoutedBytes) return Math.Max(1, i);
+                var r = taken[i];
+                keys[i] = _keys[r];
+                seq[i] = _seq[r];
+                flags[i] = _flags[r];
+                tags[i] = _tags[r];
+                rows.Slice(r * _width, _width).CopyTo(data.AsSpan(i * _width, _width));
             }
 
-            return _keys.Count;
+            // The rows left move to the front, in order (each moves down or stays: a forward copy is safe).
+            var left = envelope.Left;
+            for (var i = 0; i < left.Length; i++)
+            {
+                var r = left[i];
+                if (r == i) continue;
+                _keys[i] = _keys[r];
+                _seq[i] = _seq[r];
+                _flags[i] = _flags[r];
+                _tags[i] = _tags[r];
+                rows.Slice(r * _width, _width).CopyTo(rows.Slice(i * _width, _width));
+            }
+
+            _keys.RemoveRange(left.Length, n);
+            _seq.RemoveRange(left.Length, n);
+            _flags.RemoveRange(left.Length, n);
+            _tags.RemoveRange(left.Length, n);
+            _data.RemoveRange(left.Length * _width, n * _width);
+            return new RoutedRecords(bucket, replyTo, _width, keys, seq, flags, tags, data);
         }
     }
 }

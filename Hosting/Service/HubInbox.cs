@@ -18,6 +18,7 @@ internal sealed class HubInbox
     private readonly CancellationTokenSource _completing = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Action? _parkedReader;
+    private int _overdraft;
     private volatile bool _completed;
 
     /// <param name="capacity">Most batches waiting for the pipeline.</param>
@@ -47,7 +48,7 @@ internal sealed class HubInbox
     {
         ArgumentNullException.ThrowIfNull(batch);
         ThrowIfCompleted();
-        if (!_room.Wait(0)) await WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
+        if (!_room.Wait(0)) await WaitForRoomAsyncCore(cancellationToken).ConfigureAwait(false);
         lock (_completionGate)
         {
             if (_completed)
@@ -63,26 +64,52 @@ internal sealed class HubInbox
     }
 
     /// <summary>
-    /// Puts <paramref name="batch"/> into the inbox if there is room now and the inbox is not completed; never waits.
-    /// False: the batch was not taken.
+    /// Puts <paramref name="batch"/> into the inbox now, room or not (a writer that must not wait: a bucket entity, or a
+    /// connection that waited for room first, <see cref="WaitForRoomAsync"/>); a batch beyond the capacity is counted as
+    /// an overdraft, which the next batches read pay back before room is freed. False: the inbox is completed, the batch
+    /// was not taken.
     /// </summary>
     public bool TryWrite(StepBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        if (_completed || !_room.Wait(0)) return false;
+        if (_completed) return false;
+        var overdrawn = !_room.Wait(0);
         lock (_completionGate)
         {
             if (_completed)
             {
-                _room.Release();
+                if (!overdrawn) _room.Release();
                 return false;
             }
 
+            if (overdrawn) Interlocked.Increment(ref _overdraft);
             _queue.Enqueue(batch);
         }
 
         Interlocked.Exchange(ref _parkedReader, null)?.Invoke();
         return true;
+    }
+
+    /// <summary>
+    /// Completes once the inbox has room (at once when it has, or when it is completed), taking none: a connection waits
+    /// here before it writes with <see cref="TryWrite"/>, so that what waits in the inbox stays about its capacity.
+    /// </summary>
+    public ValueTask WaitForRoomAsync(CancellationToken cancellationToken) =>
+        _room.CurrentCount > 0 || _completed ? ValueTask.CompletedTask : WaitForRoomThenGiveBackAsync(cancellationToken);
+
+    private async ValueTask WaitForRoomThenGiveBackAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await WaitForRoomAsyncCore(cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            // Completed while waiting: the write that follows is refused.
+            return;
+        }
+
+        _room.Release();
     }
 
     /// <summary>
@@ -106,8 +133,18 @@ internal sealed class HubInbox
     public bool TryTake(out StepBatch batch)
     {
         if (!_queue.TryDequeue(out batch!)) return false;
-        _room.Release();
-        return true;
+        // A batch written beyond the capacity (TryWrite) is paid back first.
+        while (true)
+        {
+            var overdraft = Volatile.Read(ref _overdraft);
+            if (overdraft == 0)
+            {
+                _room.Release();
+                return true;
+            }
+
+            if (Interlocked.CompareExchange(ref _overdraft, overdraft - 1, overdraft) == overdraft) return true;
+        }
     }
 
     /// <summary>The reader waits for the next writer to wake it.</summary>
@@ -133,7 +170,7 @@ internal sealed class HubInbox
     /// <summary>The reader stopped: <paramref name="wake"/>, if still parked, is not called any more.</summary>
     public void Unpark(Action wake) => Interlocked.CompareExchange(ref _parkedReader, null, wake);
 
-    private async Task WaitForRoomAsync(CancellationToken cancellationToken)
+    private async Task WaitForRoomAsyncCore(CancellationToken cancellationToken)
     {
         using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _completing.Token);
         try

@@ -67,10 +67,6 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
     private long _awaitingOutputs;
 
     /// <param name="inboxBatches">Most batches waiting in the inbox (a connection submitting more waits).</param>
-    /// <param name="routed">
-    /// Cluster mode: the inbox is fed by the bucket entities (which cannot wait) and is not bounded here; what waits in it
-    /// is bounded by the accepting connections' in-flight credit.
-    /// </param>
     /// <param name="clusterMetrics">Cluster mode: the routing instruments.</param>
     /// <param name="rounds">
     /// Cluster mode with a session store: this node's checkpoint rounds. Outputs sent back carry the rounds begun here, each
@@ -78,7 +74,7 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
     /// round of the node that stepped them (so sources acknowledge and commit only what the owner stored).
     /// </param>
     public PipelineHub(ServiceMetrics metrics, ChannelMetrics channelMetrics, ILoggerFactory loggers, TimeProvider time, int inboxBatches = 16,
-        bool routed = false, ClusterMetrics? clusterMetrics = null, CheckpointRounds? rounds = null)
+        ClusterMetrics? clusterMetrics = null, CheckpointRounds? rounds = null)
     {
         _clusterMetrics = clusterMetrics;
         if (rounds is { Active: true })
@@ -94,9 +90,11 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         _channelMetrics = channelMetrics;
         _logger = loggers.CreateLogger<PipelineHub>();
         _connectionLogger = loggers.CreateLogger<PipelineConnection>();
-        // Cluster mode: routed records come from bucket entities, which must not wait: no bound (the senders' own
-        // inboxes and in-flight credit bound what is routed here).
-        _inbox = new HubInbox(routed ? int.MaxValue : inboxBatches);
+        // Cluster mode: routed records come from bucket entities, which must not wait: they are taken beyond the bound
+        // (HubInbox.TryWrite; the senders' in-flight credit bounds them); this node's connections wait for room before their rows enter, as on one
+        // node (an unbounded inbox let a busy spell queue every connection's credit in small batches: pooled arrays
+        // exhausted, the rest allocated and promoted, gen-1/gen-2 pauses of tens of ms).
+        _inbox = new HubInbox(inboxBatches);
     }
 
     /// <summary>The model's input size (every submitted row's width); set by <see cref="Graph"/>.</summary>
@@ -258,14 +256,16 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
         ArgumentNullException.ThrowIfNull(staying);
         if (_rounds is null || _replyTo is not { } self) return (0, 0);
         var origins = _routedRows.Origins().Where(origin => !origin.Equals(self) && staying(origin.Path.Address)).ToArray();
+        // One deadline for all the answers, not one timeout per node.
+        using var deadline = new CancellationTokenSource(timeout);
         var answers = await Task.WhenAll(origins.Select(async origin =>
         {
             try
             {
-                await origin.Ask<EverythingSteppedNoted>(new EverythingStepped(self), timeout).ConfigureAwait(false);
+                await origin.Ask<EverythingSteppedNoted>(new EverythingStepped(self), deadline.Token).ConfigureAwait(false);
                 return true;
             }
-            catch (AskTimeoutException)
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested)
             {
                 return false;
             }
@@ -398,9 +398,19 @@ public sealed class PipelineHub : IPipelineInbox, IChannelLoad, IBucketPipeline
     {
         if (!IsRunning) throw new InvalidOperationException("the pipeline is not running");
         if (_shardRegion is null) return _inbox.WriteAsync(batch, cancellationToken);
+        // Rows of this node's buckets enter the inbox: the connection waits for room first, as on one node.
+        var room = _router!.AnyOpen ? _inbox.WaitForRoomAsync(cancellationToken) : ValueTask.CompletedTask;
+        if (!room.IsCompletedSuccessfully) return SendToOwnersOnceRoomAsync(room, batch);
         Interlocked.Add(ref _awaitingOutputs, batch.Count);
         SendToOwners(batch);
         return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask SendToOwnersOnceRoomAsync(ValueTask room, StepBatch batch)
+    {
+        await room.ConfigureAwait(false);
+        Interlocked.Add(ref _awaitingOutputs, batch.Count);
+        SendToOwners(batch);
     }
 
     /// <summary>

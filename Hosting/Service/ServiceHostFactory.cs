@@ -98,7 +98,7 @@ public static class ServiceHostFactory
             builder.Services.AddSingleton<HandOffFigures>();
             builder.Services.AddSingleton<ClusterMetrics>();
             builder.Services.AddSingleton(sp => new PipelineHub(sp.GetRequiredService<ServiceMetrics>(), sp.GetRequiredService<ChannelMetrics>(),
-                sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), routed: true,
+                sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(),
                 clusterMetrics: sp.GetRequiredService<ClusterMetrics>(), rounds: sp.GetRequiredService<CheckpointRounds>()));
         }
         else

@@ -201,6 +201,9 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
         lock (_drainGate) return _completePipeline ??= CompletePipelineOnceAsync();
     }
 
+    /// <summary>Keys live in this node's pipeline now (none once it has stopped).</summary>
+    private int LiveKeys => _hub.IsRunning ? _hub.Handle.Sessions.LiveKeys : 0;
+
     /// <summary>
     /// Cluster mode, leaving, after the hand-off of this node's buckets and before the leave: when every hand-off wrote its
     /// keys, the nodes whose records were stepped here are told that all of it is stored; otherwise they are not, and when
@@ -212,7 +215,7 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
         {
             var unfinished = _handOffs?.HandOffsUnfinished ?? 0;
             var hosted = _hub.BucketsHostedHere;
-            var live = _hub.IsRunning ? _hub.Handle.Sessions.LiveKeys : 0;
+            var live = LiveKeys;
             if (unfinished > 0 || hosted > 0 || live > 0)
             {
                 _logger.LogWarning("Not every record stepped here is stored ({Unfinished} hand-off(s) unfinished, {Hosted} bucket(s) still here, {Live} key(s) " +
@@ -243,7 +246,7 @@ public sealed class ServiceRuntime : IHostedService, IServiceHealth
         using var deadline = new CancellationTokenSource(_options.Shutdown.Deadline);
         try
         {
-            var live = _hub.IsRunning ? _hub.Handle.Sessions.LiveKeys : 0;
+            var live = LiveKeys;
             if (live > 0)
             {
                 _logger.LogWarning("{Keys} key(s) are still live after the hand-off of this node's buckets: checkpointed before the pipeline stops", live);

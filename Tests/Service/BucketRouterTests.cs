@@ -70,15 +70,58 @@ public sealed class BucketRouterTests : TestKit
         Assert.Equal(5, router.Queued);
         Assert.Empty(router.ReleaseStale());
 
-        // A partial answer is not enough; the full one sends everything queued as one envelope.
+        // A partial answer is not enough; the full one sends the oldest queued record of each key as one envelope (a key twice
+        // in one envelope would cut the owner's micro-batch there), the later ones follow once it is answered.
         router.Answered(Outputs(toA) with { Keys = [a1], Seq = [1], Flags = [StepFlags.HasSeq], Tags = [1000] });
         region.ExpectNoMsg(Quiet);
         router.Answered(Outputs(toA) with { Keys = [a2], Seq = [1], Flags = [StepFlags.HasSeq], Tags = [1002] });
         var next = region.ExpectMsg<RoutedRecords>();
-        Assert.Equal(new[] { a1, a2, a1, a2 }, next.Keys);
-        Assert.Equal(new long[] { 2, 2, 3, 3 }, next.Seq);
-        Assert.Equal(new float[] { 2, -2, 2, -2, 3, -3, 3, -3 }, next.Data);
+        Assert.Equal(new[] { a1, a2 }, next.Keys);
+        Assert.Equal(new long[] { 2, 2 }, next.Seq);
+        Assert.Equal(new float[] { 2, -2, 2, -2 }, next.Data);
+        Assert.Equal(new long[] { 1000, 1001 }, next.Tags);
+        Assert.Equal(3, router.Queued);
+        region.ExpectNoMsg(Quiet);
+
+        router.Answered(Outputs(next));
+        var last = region.ExpectMsg<RoutedRecords>();
+        Assert.Equal(new[] { a1, a2 }, last.Keys);
+        Assert.Equal(new long[] { 3, 3 }, last.Seq);
+        Assert.Equal(new float[] { 3, -3, 3, -3 }, last.Data);
         Assert.Equal(1, router.Queued);
+    }
+
+    [Fact]
+    public void An_envelope_takes_the_oldest_record_of_each_key_and_the_rest_wait_in_order()
+    {
+        var region = CreateTestProbe();
+        var router = new BucketRouter(region, TestActor, Buckets, TimeSpan.FromMinutes(1));
+        var (a1, a2, _) = Keys();
+
+        // One batch with a1 three times and a2 twice, interleaved: each envelope holds every key at most once, per-key order kept.
+        var batch = Batch((a1, 1), (a1, 2), (a2, 1), (a1, 3), (a2, 2));
+        router.Route(batch);
+        batch.Release();
+        var sent = new List<RoutedRecords>();
+        for (var round = 0; round < 3; round++)
+        {
+            var envelope = region.ExpectMsg<RoutedRecords>();
+            Assert.Equal(envelope.Keys.Length, envelope.Keys.Distinct().Count());
+            region.ExpectNoMsg(Quiet);
+            sent.Add(envelope);
+            router.Answered(Outputs(envelope));
+        }
+
+        region.ExpectNoMsg(Quiet);
+        Assert.Equal(new[] { a1, a2 }, sent[0].Keys);
+        Assert.Equal(new long[] { 1, 1 }, sent[0].Seq);
+        Assert.Equal(new[] { a1, a2 }, sent[1].Keys);
+        Assert.Equal(new long[] { 2, 2 }, sent[1].Seq);
+        Assert.Equal(new float[] { 2, -2, 2, -2 }, sent[1].Data);
+        Assert.Equal(new long[] { 1001, 1004 }, sent[1].Tags);
+        Assert.Equal(new[] { a1 }, sent[2].Keys);
+        Assert.Equal(new long[] { 3 }, sent[2].Seq);
+        Assert.Equal(0, router.Queued);
     }
 
     [Fact]

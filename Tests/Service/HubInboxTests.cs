@@ -120,4 +120,33 @@ public sealed class HubInboxTests : Akka.TestKit.Xunit2.TestKit
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(Patience));
         Assert.Equal(1, inbox.Count);
     }
+
+    [Fact]
+    public async Task A_batch_written_beyond_the_capacity_is_taken_and_room_returns_only_once_the_inbox_is_below_it_again()
+    {
+        var inbox = new HubInbox(1);
+        Assert.True(inbox.TryWrite(Batch(1)));
+        Assert.True(inbox.TryWrite(Batch(2)));
+        Assert.Equal(2, inbox.Count);
+        var room = inbox.WaitForRoomAsync(CancellationToken.None).AsTask();
+        Assert.False(room.IsCompleted);
+
+        Assert.True(inbox.TryTake(out var first));
+        Assert.Equal(1, first.Tags[0]);
+        first.Release();
+        // One batch waits: the inbox is still full.
+        await Task.Delay(100);
+        Assert.False(room.IsCompleted);
+
+        Assert.True(inbox.TryTake(out var second));
+        Assert.Equal(2, second.Tags[0]);
+        second.Release();
+        await room.WaitAsync(Patience);
+        // Waiting for room took none: a write now takes it without an overdraft.
+        await inbox.WriteAsync(Batch(3), CancellationToken.None).AsTask().WaitAsync(Patience);
+        Assert.False(inbox.WaitForRoomAsync(CancellationToken.None).IsCompleted);
+
+        inbox.Complete();
+        Assert.False(inbox.TryWrite(Batch(4)));
+    }
 }
