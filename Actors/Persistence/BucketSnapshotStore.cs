@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Data.Common;
 using Akka.Configuration;
 using Akka.Persistence;
@@ -39,6 +38,7 @@ public sealed class BucketSnapshotStore : SqlSnapshotStore
     private readonly string _connectionString;
     private readonly bool _postgreSql;
     private readonly string _statement;
+    private readonly SnapshotBufferPool _buffers = new(CheckpointCoordinatorActor.WritesInFlight);
 
     public BucketSnapshotStore(Config snapshotConfig) : base(snapshotConfig)
     {
@@ -63,12 +63,14 @@ public sealed class BucketSnapshotStore : SqlSnapshotStore
         var manifest = serializer is SerializerWithStringManifest named ? named.Manifest(snapshot) : "";
         // PostgreSQL: the snapshot is serialized into a pooled buffer and sent from it (Npgsql takes a segment for bytea),
         // not into a new array per bucket per checkpoint (the checkpoint's second largest allocation after the exported
-        // rows, and at 10,000 keys ~80 KB arrays on the large-object heap, whose collections are full ones).
+        // rows, and at 10,000 keys ~80 KB arrays on the large-object heap, whose collections are full ones). The pool is
+        // our own (SnapshotBufferPool): it keeps at most one buffer between checkpoints. SQLite binds only whole arrays
+        // (a shorter Size copies the array), so there the snapshot is serialized into an array of its exact size.
         byte[]? rented = null;
         object payload;
         if (_postgreSql && serializer is SessionStateSerializer && SessionStateSerializer.SizeOf((BucketSnapshot)snapshot) is var size and <= 1 << 30)
         {
-            rented = ArrayPool<byte>.Shared.Rent((int)size);
+            rented = _buffers.Rent((int)size);
             SessionStateSerializer.WriteInto((BucketSnapshot)snapshot, rented, (int)size);
             payload = new ArraySegment<byte>(rented, 0, (int)size);
         }
@@ -83,7 +85,7 @@ public sealed class BucketSnapshotStore : SqlSnapshotStore
         }
         finally
         {
-            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+            if (rented is not null) _buffers.Return(rented);
         }
     }
 
@@ -102,8 +104,17 @@ public sealed class BucketSnapshotStore : SqlSnapshotStore
         Add(command, "payload", payload);
         Add(command, "manifest", manifest);
         Add(command, "serializer", serializerId);
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        if (transaction is not null) await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            if (transaction is not null) await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The driver may keep a disposed command for the connection's next one (Npgsql recycles them): without its
+            // parameters it holds no reference to the payload, whose buffer goes back to the pool.
+            command.Parameters.Clear();
+        }
     }
 
     private static void Add(DbCommand command, string name, object value)
