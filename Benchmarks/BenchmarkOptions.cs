@@ -63,6 +63,13 @@ internal sealed record BenchmarkOptions
     /// </summary>
     public bool LatencyFloor { get; init; }
 
+    /// <summary>
+    /// With <see cref="LatencyPeak"/> (and not <see cref="LatencyFloor"/>): after the share rows, the lone key at 100
+    /// records/s through the same serve, and the echo floor's lone key before it (<c>--latency-lone</c>), so a change
+    /// on the path of one record is compared in interleaved runs without a full run.
+    /// </summary>
+    public bool LatencyLone { get; init; }
+
     /// <summary>The shares of the peak the latency benchmark offers (<c>--latency-shares 10,50,90</c>, percent).</summary>
     public IReadOnlyList<int> LatencyShares { get; init; } = [10, 50, 90];
 
@@ -134,7 +141,7 @@ internal sealed record BenchmarkOptions
         "[--keys 1,64,1024,4096] [--threads 1,2] [--engine lstmstream-stream,lstmstream-typed,...] [--passes N] [--out bench-results.json] [--no-run] [--no-memory] [--no-tcp] [--tcp-only] [--temp /tmp/bench-ndjson-] " +
         "[--no-store] [--store-only] [--store-kind sqlite|postgresql]... [--store-rows speed,memory,stream,cost] [--checkpointed-keys 10000,100000] [--checkpointed-seconds 20] " +
         "[--store-postgres CONNECTION-STRING] " +
-        "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream] [--send-gap 200] [--latency-peak N --workload sensor [--latency-floor]] [--latency-shares 10,50,90]] [--cluster [--serve PATH]]";
+        "[--latency [--serve Hosting/bin/Release/net10.0/lstmstream] [--send-gap 200] [--latency-peak N --workload sensor [--latency-floor | --latency-lone]] [--latency-shares 10,50,90]] [--cluster [--serve PATH]]";
 
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -199,6 +206,7 @@ internal sealed record BenchmarkOptions
                     options = options with { LatencyPeak = perSecond };
                     break;
                 case "--latency-floor": options = options with { LatencyFloor = true }; break;
+                case "--latency-lone": options = options with { LatencyLone = true }; break;
                 case "--latency-shares":
                     var shares = PositiveList(arg, Value());
                     if (shares.Any(x => x > 100)) throw new ArgumentException($"--latency-shares: {shares.First(x => x > 100)} is more than 100 percent");
@@ -221,6 +229,8 @@ internal sealed record BenchmarkOptions
             throw new ArgumentException("--latency-peak is the peak of one model: give exactly one --workload (sensor or seed)");
         if (options.LatencyFloor && options.LatencyPeak is null)
             throw new ArgumentException("--latency-floor measures the echo server at shares of a given peak: give --latency-peak N too");
+        if (options.LatencyLone && (options.LatencyPeak is null || options.LatencyFloor))
+            throw new ArgumentException("--latency-lone adds the lone key to the share rows of a given peak: give --latency-peak N, without --latency-floor");
         if (options.StoreOnly && !options.Store) throw new ArgumentException("--store-only and --no-store exclude each other");
         if (storeKinds.Count > 0) options = options with { StoreKinds = storeKinds.Distinct().ToArray() };
         if (storeRows.Count > 0) options = options with { StoreRows = storeRows.Distinct().ToArray() };

@@ -44,7 +44,10 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
                     return Checked(report);
                 }
 
-                report.Notes.Add($"--latency-peak: shares of a given peak of {givenPeak:N0} outputs/s; peak, in-process rows, lone key, floors and MQTT not measured");
+                report.Notes.Add(options.LatencyLone
+                    ? $"--latency-peak --latency-lone: shares of a given peak of {givenPeak:N0} outputs/s and a lone key (its echo floor first); peak, in-process rows, the floor under load and MQTT not measured"
+                    : $"--latency-peak: shares of a given peak of {givenPeak:N0} outputs/s; peak, in-process rows, lone key, floors and MQTT not measured");
+                if (options.LatencyLone) MeasureEcho(report, workload, 1, "lone key", LoneKeyRate, LoneMeasured);
                 MeasureShares(report, serve, folder, workload, KeysOf(workload, sensor), givenPeak, measurePeak: false, stream: null, run: null);
                 return Checked(report);
             }
@@ -148,7 +151,7 @@ internal sealed class LatencyBenchmark(BenchmarkOptions options, IMaterializer m
                 s => OpenLoopTcpLoad.Run(server.Tcp, lines, Connections, s, options.SendGap), server));
         }
 
-        if (measurePeak)
+        if (measurePeak || options.LatencyLone)
         {
             var lone = new RecordLines(1, workload.Model.InputSize);
             report.Rows.Add(Measure("tcp", workload.Name, lone, 1, "lone key", LoneKeyRate, RateWarmUp, LoneMeasured,

@@ -72,6 +72,12 @@ public sealed class NdjsonStreamChannel : IChannelOutput
     /// <summary>Bytes asked of the input stream per read.</summary>
     public int ReadBufferBytes { get; init; } = 16 * 1024;
 
+    /// <summary>
+    /// The input stream's reads end when their token fires (sockets, TLS over them): each read is awaited as it is,
+    /// with no task made of it per read. False (stdin): a read that ignores the token is abandoned at the stop instead.
+    /// </summary>
+    public bool ReadsHonourCancellation { get; init; }
+
     /// <summary>Longest accepted line, in bytes.</summary>
     public int MaxLineBytes { get; init; } = NdjsonBatchDecoder.DefaultMaxLineBytes;
 
@@ -270,9 +276,18 @@ public sealed class NdjsonStreamChannel : IChannelOutput
             while (true)
             {
                 await connection.WaitForRoomAsync(stopReading).ConfigureAwait(false);
-                // A read that ignores the token (stdin) is abandoned at the stop, not waited for.
-                pendingRead = _input.ReadAsync(buffer.AsMemory(0, ReadBufferBytes), stopReading).AsTask();
-                var read = await pendingRead.WaitAsync(stopReading).ConfigureAwait(false);
+                int read;
+                if (ReadsHonourCancellation)
+                {
+                    read = await _input.ReadAsync(buffer.AsMemory(0, ReadBufferBytes), stopReading).ConfigureAwait(false);
+                }
+                else
+                {
+                    // A read that ignores the token (stdin) is abandoned at the stop, not waited for.
+                    pendingRead = _input.ReadAsync(buffer.AsMemory(0, ReadBufferBytes), stopReading).AsTask();
+                    read = await pendingRead.WaitAsync(stopReading).ConfigureAwait(false);
+                }
+
                 Volatile.Write(ref _lastActivity, Time.GetTimestamp());
                 if (read == 0)
                 {
@@ -307,6 +322,9 @@ public sealed class NdjsonStreamChannel : IChannelOutput
 
     private async Task WriteLoopAsync(PipelineConnection connection, CancellationToken abort)
     {
+        // The loop waits for its wake-up without a token (the channel then reuses one waiter instead of making one per
+        // wait); the abort completes the wake-up channel instead, which ends the wait.
+        await using var aborting = abort.UnsafeRegister(static wake => ((Channel<bool>)wake!).Writer.TryComplete(), _wake).ConfigureAwait(false);
         try
         {
             while (true)
@@ -360,7 +378,9 @@ public sealed class NdjsonStreamChannel : IChannelOutput
                     continue;
                 }
 
-                await _wake.Reader.ReadAsync(abort).ConfigureAwait(false);
+                // Only the abort completes the wake-up channel.
+                if (!await _wake.Reader.WaitToReadAsync().ConfigureAwait(false)) throw new OperationCanceledException(abort);
+                _wake.Reader.TryRead(out _);
             }
         }
         catch (OperationCanceledException) when (abort.IsCancellationRequested)

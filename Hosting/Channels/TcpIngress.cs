@@ -264,6 +264,7 @@ public sealed class TcpIngress : IIngress, IAsyncDisposable
             var channel = new NdjsonStreamChannel(name, stream, stream, _loggers.CreateLogger<NdjsonStreamChannel>())
             {
                 ReadBufferBytes = _settings.ReadBufferBytes,
+                ReadsHonourCancellation = true,
                 MaxLineBytes = _limits.MaxLineBytes,
                 MaxKeyBytes = _limits.MaxKeyBytes,
                 AlreadyRead = alreadyRead,

@@ -36,6 +36,8 @@ public sealed class BenchmarkOptionsTests
         Assert.Null(BenchmarkOptions.Parse(["--latency"]).LatencyPeak);
         Assert.False(options.LatencyFloor);
         Assert.True(BenchmarkOptions.Parse(["--latency", "--workload", "sensor", "--latency-peak", "52000", "--latency-floor"]).LatencyFloor);
+        Assert.False(options.LatencyLone);
+        Assert.True(BenchmarkOptions.Parse(["--latency", "--workload", "seed", "--latency-peak", "52000", "--latency-lone"]).LatencyLone);
     }
 
     [Theory]
@@ -43,6 +45,9 @@ public sealed class BenchmarkOptionsTests
     [InlineData(new[] { "--latency", "--workload", "sensor", "--latency-peak", "-5" }, "--latency-peak: '-5' is not a positive number of outputs per second")]
     [InlineData(new[] { "--latency", "--latency-shares", "50,150" }, "--latency-shares: 150 is more than 100 percent")]
     [InlineData(new[] { "--latency", "--latency-floor" }, "--latency-floor measures the echo server at shares of a given peak: give --latency-peak N too")]
+    [InlineData(new[] { "--latency", "--latency-lone" }, "--latency-lone adds the lone key to the share rows of a given peak: give --latency-peak N, without --latency-floor")]
+    [InlineData(new[] { "--latency", "--workload", "sensor", "--latency-peak", "52000", "--latency-floor", "--latency-lone" },
+        "--latency-lone adds the lone key to the share rows of a given peak: give --latency-peak N, without --latency-floor")]
     public void A_latency_peak_or_share_that_makes_no_sense_is_refused_naming_the_option(string[] args, string message)
     {
         var error = Assert.Throws<ArgumentException>(() => BenchmarkOptions.Parse(args));

@@ -28,12 +28,17 @@ public sealed class NdjsonStreamChannelIdleTimeoutTests : IDisposable
     private readonly NdjsonStreamChannel _channel;
     private readonly PipelineConnection _connection;
 
-    public NdjsonStreamChannelIdleTimeoutTests()
+    public NdjsonStreamChannelIdleTimeoutTests() : this(readsHonourCancellation: false)
+    {
+    }
+
+    private NdjsonStreamChannelIdleTimeoutTests(bool readsHonourCancellation)
     {
         _channel = new NdjsonStreamChannel("idle-test", _input.Reader.AsStream(), _output.Writer.AsStream(), new ListLogger())
         {
             IdleTimeout = IdleTimeout,
             Time = _time,
+            ReadsHonourCancellation = readsHonourCancellation,
         };
         _connection = new PipelineConnection(1, _channel, "tcp", maxInFlight: 8, inputSize: 2,
             (batch, _) =>
@@ -44,8 +49,17 @@ public sealed class NdjsonStreamChannelIdleTimeoutTests : IDisposable
             _ => { }, new ChannelMetrics(_services.GetRequiredService<IMeterFactory>()), new ListLogger());
     }
 
-    [Fact]
-    public async Task A_peer_that_sends_nothing_with_nothing_pending_gets_one_error_record_when_the_timeout_is_up()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_peer_that_sends_nothing_with_nothing_pending_gets_one_error_record_when_the_timeout_is_up(bool readsHonourCancellation)
+    {
+        // A read that honours its token (a socket's) is cancelled; one that does not (stdin's) is abandoned.
+        using var test = new NdjsonStreamChannelIdleTimeoutTests(readsHonourCancellation);
+        await test.PeerThatSendsNothingGetsOneErrorRecordAsync();
+    }
+
+    private async Task PeerThatSendsNothingGetsOneErrorRecordAsync()
     {
         var run = _channel.RunAsync(_connection, CancellationToken.None, CancellationToken.None);
 

@@ -13,7 +13,7 @@ namespace LstmStream.Tests.Channels;
 /// <summary>
 /// The write loop of <see cref="NdjsonStreamChannel"/> when the outbox wakes it: an idle loop writes on the outbox's
 /// thread before the wake-up returns (no hop through the thread pool); a write the stream cannot take at once does not
-/// hold that thread.
+/// hold that thread; the abort ends the loop.
 /// </summary>
 public sealed class NdjsonStreamChannelWriteLoopTests : IDisposable
 {
@@ -65,9 +65,35 @@ public sealed class NdjsonStreamChannelWriteLoopTests : IDisposable
         batch.Release();
     }
 
-    private (NdjsonStreamChannel, PipelineConnection) Open(Stream output)
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_abort_ends_a_write_that_waits_and_the_outputs_not_written_are_counted_in_the_log(bool readsHonourCancellation)
     {
-        var channel = new NdjsonStreamChannel("write-loop", _input.Reader.AsStream(), output, new ListLogger());
+        var output = new ThreadRecordingStream { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var log = new ListLogger();
+        var (channel, connection) = Open(output, log, readsHonourCancellation);
+        using var abort = new CancellationTokenSource();
+        var run = channel.RunAsync(connection, abort.Token, abort.Token);
+        var batch = await SubmitTwoRecordsAsync();
+        connection.Deliver(batch, 0, Stopwatch.GetTimestamp());
+        connection.EndOfBatch(); // this write waits for a gate that never opens
+        connection.Deliver(batch, 1, Stopwatch.GetTimestamp());
+        connection.EndOfBatch(); // and this output waits for the loop
+
+        await abort.CancelAsync();
+        await run.WaitAsync(Wait);
+
+        Assert.Contains(log.Lines, l => l.Message == "write-loop: shutdown deadline passed, 1 outputs not written");
+        batch.Release();
+    }
+
+    private (NdjsonStreamChannel, PipelineConnection) Open(Stream output, ListLogger? log = null, bool readsHonourCancellation = false)
+    {
+        var channel = new NdjsonStreamChannel("write-loop", _input.Reader.AsStream(), output, log ?? new ListLogger())
+        {
+            ReadsHonourCancellation = readsHonourCancellation,
+        };
         var connection = new PipelineConnection(1, channel, "tcp", maxInFlight: 8, inputSize: 2,
             (batch, _) =>
             {
