@@ -53,12 +53,39 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                 Check($"{label}: {Engines.TypedBatched}", reference.Output, typed.RunBatchedCollectingLastRound(CheckRounds), model.OutputSize);
                 long round = CheckRounds;
 
-                // Every engine once per pass, in the same order; each row keeps its fastest pass.
+                // Every engine once per pass; each row keeps its fastest pass, and every pass's figures (for the typed ratios).
                 var best = new Dictionary<string, (string Backend, Measurement Measurement)>();
+                var passes = new Dictionary<string, List<Measurement>>();
+                var rowsPerBatch = new Dictionary<string, double>();
                 void Keep(string engine, string backend, Measurement m)
                 {
                     progress.WriteLine($"[{label}] {engine} ({backend}): {m.StepsPerSecond:N0} steps/s, {m.CpuSecondsPerStep * 1e9:N0} ns CPU per step");
                     if (!best.TryGetValue(engine, out var kept) || m.SecondsPerStep < kept.Measurement.SecondsPerStep) best[engine] = (backend, m);
+                    if (!passes.TryGetValue(engine, out var list)) passes[engine] = list = [];
+                    list.Add(m);
+                }
+
+                // The fast path and the typed flows it is compared with, measured back to back: each on a collected heap (no
+                // collection owed to the one before), each stream run to its end before its rows per micro-batch are read.
+                void MeasureStream(string engine, Func<RunningStream> start)
+                {
+                    if (!options.Measures(engine)) return;
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    var running = start();
+                    Measurement m;
+                    try
+                    {
+                        m = Measure.Run(running.Run, settings, allThreads: true, () => running.Produced);
+                    }
+                    finally
+                    {
+                        running.Dispose();
+                    }
+
+                    Keep(engine, backendLabel, m);
+                    rowsPerBatch[engine] = running.RowsPerBatch;
+                    progress.WriteLine($"[{label}] {engine}: {running.RowsPerBatch:F1} rows per micro-batch, {running.Gen0CollectionsPerMillionSteps:F1} gen-0 GCs per million steps");
                 }
 
                 Ceiling.Result? keptCeiling = null;
@@ -81,35 +108,21 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                         }, settings, allThreads: true));
                     }
 
-                    if (options.Measures(Engines.Stream))
-                    {
-                        var running = stream.Start();
-                        Keep(Engines.Stream, backendLabel, Measure.Run(running.Run, settings, allThreads: true, () => running.Produced));
-                        var stopping = System.Diagnostics.Stopwatch.StartNew();
-                        running.Dispose();
-                        progress.WriteLine($"[{label}] {Engines.Stream}: {running.RowsPerBatch:F1} rows per micro-batch, {running.Gen0CollectionsPerMillionSteps:F1} gen-0 GCs per million steps, stopped in {stopping.Elapsed.TotalSeconds:F2} s");
-                    }
+                    // The pooled fast path and the typed API that wraps it (the same backend instances, batching and inputs),
+                    // back to back, in alternating order (stream first in even passes, last in odd ones), so that neither side
+                    // always runs on the heap or the caches the other left: the typed ratios pair the two of each pass.
+                    (string Engine, Func<RunningStream> Start)[] compared =
+                    [
+                        (Engines.Stream, () => stream.Start()),
+                        (Engines.Typed, typed.Start),
+                        (Engines.TypedBatched, typed.StartBatched),
+                    ];
+                    foreach (var (engine, start) in pass % 2 == 0 ? compared : Enumerable.Reverse(compared)) MeasureStream(engine, start);
 
                     if (stored is not null && options.Measures(Engines.StreamStore))
                     {
                         using var storing = stored.Start();
                         Keep(Engines.StreamStore, backendLabel, Measure.Run(storing.Run, settings, allThreads: true, () => storing.Produced));
-                    }
-
-                    // The typed API right after the fast path it wraps, same backends and inputs.
-                    if (options.Measures(Engines.Typed))
-                    {
-                        using var typedRunning = typed.Start();
-                        Keep(Engines.Typed, backendLabel, Measure.Run(typedRunning.Run, settings, allThreads: true, () => typedRunning.Produced));
-                        progress.WriteLine($"[{label}] {Engines.Typed}: {typedRunning.RowsPerBatch:F1} rows per micro-batch, {typedRunning.Gen0CollectionsPerMillionSteps:F1} gen-0 GCs per million steps");
-                    }
-
-                    // The typed API with batches for elements: one Akka element per batch, no object per result.
-                    if (options.Measures(Engines.TypedBatched))
-                    {
-                        using var batchedRunning = typed.StartBatched();
-                        Keep(Engines.TypedBatched, backendLabel, Measure.Run(batchedRunning.Run, settings, allThreads: true, () => batchedRunning.Produced));
-                        progress.WriteLine($"[{label}] {Engines.TypedBatched}: {batchedRunning.RowsPerBatch:F1} rows per micro-batch, {batchedRunning.Gen0CollectionsPerMillionSteps:F1} gen-0 GCs per million steps");
                     }
 
                     // What the caller's own graph costs per step with no model in it: the typed API's price cannot go below it.
@@ -131,7 +144,10 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
                 }
 
                 foreach (var engine in Engines.Suite)
-                    if (best.ContainsKey(engine)) Add(workload, keys, threads, engine, best[engine].Backend, best[engine].Measurement);
+                {
+                    if (best.ContainsKey(engine))
+                        Add(workload, keys, threads, engine, best[engine].Backend, best[engine].Measurement, passes[engine], rowsPerBatch.GetValueOrDefault(engine, double.NaN));
+                }
                 if (keptCeiling is not null) CeilingMatrices.AddRange(keptCeiling.Matrices);
             }
 
@@ -192,7 +208,7 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
     private static string OrtLabel(bool spinning, int threads) =>
         $"ort {OrtSessions.Version}" + (threads > 1 ? $", spinning {(spinning ? "on" : "off")}" : "");
 
-    private void Add(Workload workload, int keys, int threads, string engine, string backend, Measurement m)
+    private void Add(Workload workload, int keys, int threads, string engine, string backend, Measurement m, IReadOnlyList<Measurement> passes, double rowsPerBatch)
     {
         var row = new ResultRow
         {
@@ -205,6 +221,9 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
             Gflops = m.StepsPerSecond * workload.FlopsPerStep / 1e9,
             AllocatedBytesPerStep = m.AllocatedBytesPerStep,
             StepsTimed = m.StepsTimed,
+            PassStepsPerSecond = passes.Select(p => p.StepsPerSecond).ToArray(),
+            PassCpuNanosecondsPerStep = passes.Select(p => p.CpuSecondsPerStep * 1e9).ToArray(),
+            RowsPerMicroBatch = double.IsNaN(rowsPerBatch) ? null : rowsPerBatch,
         };
         Rows.Add(row);
         progress.WriteLine($"[{workload.Name}, {keys} keys, {threads} thread(s)] {engine} ({backend}): {row.StepsPerSecond:N0} steps/s, {row.Gflops:F2} GFLOP/s, {row.AllocatedBytesPerStep:F1} B/step");

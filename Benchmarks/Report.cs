@@ -37,6 +37,22 @@ internal sealed class Report
         }
     }
 
+    /// <summary>
+    /// Typed ÷ stream steps/s: the median over the passes of the two measured in the same pass (the lower middle one of an
+    /// even count: never the kinder of two), with the number of pairs; without per-pass figures the fastest passes' ratio and 0.
+    /// </summary>
+    internal static (double Ratio, int Pairs) TypedRatio(ResultRow typed, ResultRow stream)
+    {
+        if (typed.PassStepsPerSecond is not { Count: > 0 } t || stream.PassStepsPerSecond is not { } f || f.Count != t.Count)
+            return (typed.StepsPerSecond / stream.StepsPerSecond, 0);
+        var ratios = t.Zip(f, (a, b) => a / b).Order().ToArray();
+        return (ratios[(ratios.Length - 1) / 2], ratios.Length);
+    }
+
+    /// <summary>The lower median of <paramref name="values"/>, null when there are none.</summary>
+    private static double? Median(IReadOnlyList<double>? values) =>
+        values is { Count: > 0 } ? values.Order().ElementAt((values.Count - 1) / 2) : null;
+
     private ResultRow? Find(ResultRow like, string engine) =>
         Rows.FirstOrDefault(r => r.Engine == engine && r.Workload == like.Workload && r.Keys == like.Keys && r.Threads == like.Threads);
 
@@ -75,14 +91,28 @@ internal sealed class Report
             s.AppendLine();
         }
 
-        foreach (var typed in Rows.Where(r => r.Engine is Engines.Typed or Engines.TypedBatched))
+        var typedRows = Rows.Where(r => r.Engine is Engines.Typed or Engines.TypedBatched).ToList();
+        if (typedRows.Count > 0)
+        {
+            s.AppendLine(CultureInfo.InvariantCulture,
+                $"Typed ratios: the typed flow and the fast path run on the same backend instances (one `auto` plan per workload and thread count), the same inputs and micro-batch size (rows per micro-batch shown, counted after each stream ended), measured back to back in every pass in alternating order, each measurement the median of its repetitions on a freshly collected heap; the ratio judged is the median over the passes of typed ÷ stream steps/s of the same pass (with an even number of passes the lower middle one), and the fastest passes' steps/s and the median CPU time per step (every thread) are shown beside it. The bound: at least {TypedBound:P0} of the fast path's steps/s.");
+        }
+
+        foreach (var typed in typedRows)
         {
             if (Find(typed, Engines.Stream) is not { } stream) continue;
             var what = typed.Engine == Engines.Typed ? "typed API" : "typed API, batches";
-            var ratio = typed.StepsPerSecond / stream.StepsPerSecond;
+            var (ratio, pairs) = TypedRatio(typed, stream);
             var bound = ratio >= TypedBound ? "within the 10 % bound" : "NOT within the 10 % bound";
+            var rule = pairs > 0 ? $"median of {pairs} paired passes" : "fastest pass each";
+            var cpu = Median(typed.PassCpuNanosecondsPerStep) is { } typedCpu && Median(stream.PassCpuNanosecondsPerStep) is { } streamCpu
+                ? $"; CPU {typedCpu:N0} vs {streamCpu:N0} ns/step"
+                : "";
+            var rows = typed.RowsPerMicroBatch is { } typedBatchRows && stream.RowsPerMicroBatch is { } streamRows
+                ? $"; {typedBatchRows:F0} vs {streamRows:F0} rows per micro-batch"
+                : "";
             s.AppendLine(CultureInfo.InvariantCulture,
-                $"{what} ({typed.Engine} ÷ {Engines.Stream}, {typed.Workload}, {typed.Keys} keys, {typed.Threads} thread(s)): {ratio:P1} of the fast path's steps/s ({typed.StepsPerSecond:N0} vs {stream.StepsPerSecond:N0}): {bound}; {typed.AllocatedBytesPerStep:F0} vs {stream.AllocatedBytesPerStep:F0} B/step allocated.");
+                $"{what} ({typed.Engine} ÷ {Engines.Stream}, {typed.Workload}, {typed.Keys} keys, {typed.Threads} thread(s)): {ratio:P1} of the fast path's steps/s ({rule}; fastest {typed.StepsPerSecond:N0} vs {stream.StepsPerSecond:N0}{cpu}{rows}): {bound}; {typed.AllocatedBytesPerStep:F0} vs {stream.AllocatedBytesPerStep:F0} B/step allocated.");
         }
 
         foreach (var floor in Rows.Where(r => r.Engine == Engines.TypedFloor))

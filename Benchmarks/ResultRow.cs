@@ -17,6 +17,15 @@ internal sealed record ResultRow
     [JsonPropertyName("ratio_to_onnxruntime_per_key")] public double? RatioToOrtPerKey { get; set; }
     [JsonPropertyName("alloc_bytes_per_step")] public required double AllocatedBytesPerStep { get; init; }
     [JsonPropertyName("steps_timed")] public required long StepsTimed { get; init; }
+
+    /// <summary>Steps/s of every pass in pass order (the row keeps the fastest); null: not kept for this engine.</summary>
+    [JsonPropertyName("pass_steps_per_s")] public IReadOnlyList<double>? PassStepsPerSecond { get; init; }
+
+    /// <summary>The process's CPU time per step of every pass in pass order, in nanoseconds (every thread).</summary>
+    [JsonPropertyName("pass_cpu_ns_per_step")] public IReadOnlyList<double>? PassCpuNanosecondsPerStep { get; init; }
+
+    /// <summary>Rows per micro-batch over the engine's streams, counted after they finished (the row count picks a tuned backend); null: not a stream.</summary>
+    [JsonPropertyName("rows_per_micro_batch")] public double? RowsPerMicroBatch { get; init; }
 }
 
 /// <summary>Engine names used in rows.</summary>

@@ -54,7 +54,33 @@ internal sealed class InFlightSteps
         _keys[i]![(int)tag] = null;
         _remaining[i]--;
         Count--;
-        // The newest fragment may still take rows; older ones are released once empty.
+        ReleaseEmptyFragments();
+    }
+
+    /// <summary>
+    /// The outputs of the rows tagged <paramref name="tags"/> came back: each run of consecutive rows of one fragment
+    /// (a micro-batch of whole rounds is one) completed at once.
+    /// </summary>
+    public void Complete(ReadOnlySpan<long> tags)
+    {
+        for (var start = 0; start < tags.Length;)
+        {
+            var first = tags[start];
+            var run = 1;
+            while (start + run < tags.Length && tags[start + run] == first + run) run++;
+            var i = Index(first >> 32);
+            _keys[i].AsSpan((int)first, run).Clear();
+            _remaining[i] -= run;
+            Count -= run;
+            start += run;
+        }
+
+        ReleaseEmptyFragments();
+    }
+
+    /// <summary>Returns the arrays of the oldest fragments whose rows are all out (the newest may still take rows).</summary>
+    private void ReleaseEmptyFragments()
+    {
         while (_oldest < _next - 1 && _remaining[Index(_oldest)] == 0)
         {
             var o = Index(_oldest++);

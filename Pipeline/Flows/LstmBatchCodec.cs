@@ -52,6 +52,16 @@ internal sealed class LstmBatchCodec
 
     protected override Attributes InitialAttributes => Attributes.CreateName("LstmFlow.batched");
 
+    /// <summary>
+    /// Rows of a fragment for micro-batches of <paramref name="maxBatchRows"/> rows: as many as the pooled path's callers
+    /// hand over (<see cref="LstmStepCodec.FragmentRows"/>, whole micro-batches when these are larger). Fused into the
+    /// caller's island there is no hand-over between threads to keep short, and a fragment that does not fill goes after a
+    /// round trip through the stage's mailbox as in <see cref="LstmStepCodec"/>; each fragment costs its rent, its
+    /// in-flight record and a pass through the batcher, so on small micro-batches the per-record flow's 256 rows cost
+    /// the batched one a fragment every four micro-batches of 64 rows where the pooled path had one every sixteen.
+    /// </summary>
+    internal static int FragmentRowsFor(int maxBatchRows) => Math.Max(maxBatchRows, LstmStepCodec.FragmentRows);
+
     /// <summary>Most pipeline rows of one output batch for outputs of <paramref name="width"/> floats.</summary>
     internal static int RowsPerOutputBatch(int width) => Math.Clamp(MaxOutputFloats / Math.Max(1, width), 1, MaxOutputRows);
 
@@ -62,7 +72,8 @@ internal sealed class LstmBatchCodec
     }
 
     private sealed class Logic(LstmBatchCodec stage, LstmStepCounters counters)
-        : StepCodecLogic<IReadOnlyList<LstmStep>, LstmResultBatch>(stage.Shape, stage._engine, counters)
+        : StepCodecLogic<IReadOnlyList<LstmStep>, LstmResultBatch>(stage.Shape, stage._engine, counters,
+            FragmentRowsFor(stage._engine.PipelineOptions.MaxBatchRows))
     {
         // The input batch whose steps are being taken, from _next on.
         private IReadOnlyList<LstmStep>? _input;

@@ -32,7 +32,7 @@ public static class LstmFlow
     public static Flow<LstmStep, LstmResult, LstmFlowHandle> Create(LstmEngine engine)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        return Around(engine, new LstmStepCodec(engine), modelIsland: true);
+        return Around(engine, new LstmStepCodec(engine), LstmStepCodec.FragmentRowsFor(engine.PipelineOptions.MaxBatchRows), modelIsland: true);
     }
 
     /// <summary>
@@ -57,26 +57,27 @@ public static class LstmFlow
     public static Flow<IReadOnlyList<LstmStep>, LstmResultBatch, LstmFlowHandle> CreateBatched(LstmEngine engine)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        return Around(engine, new LstmBatchCodec(engine), modelIsland: false);
+        return Around(engine, new LstmBatchCodec(engine), LstmBatchCodec.FragmentRowsFor(engine.PipelineOptions.MaxBatchRows), modelIsland: false);
     }
 
     /// <summary>
-    /// <paramref name="codec"/> joined around the engine's pipeline. <paramref name="modelIsland"/>: the model runs in an
+    /// <paramref name="codec"/> joined around the engine's pipeline (<paramref name="fragmentRows"/>: the codec's fragment rows, also
+    /// those of a gathered output batch). <paramref name="modelIsland"/>: the model runs in an
     /// island of its own (the per-record flow: its caller's graph costs an element per step, which then runs on another
     /// core beside the model); otherwise everything is fused into the caller's island, as the pooled path is (the
     /// batched flow: its codec costs a few copies per step, less than a hand-over between islands would).
     /// </summary>
     private static Flow<TIn, TOut, LstmFlowHandle> Around<TIn, TOut>(LstmEngine engine,
-        Akka.Streams.Stage.GraphStageWithMaterializedValue<BidiShape<TIn, StepBatch, StepBatch, TOut>, LstmStepCounters> codec, bool modelIsland)
+        Akka.Streams.Stage.GraphStageWithMaterializedValue<BidiShape<TIn, StepBatch, StepBatch, TOut>, LstmStepCounters> codec, int fragmentRows,
+        bool modelIsland)
     {
         // With a model island: while it steps one micro-batch, the caller's island validates and copies the next
         // steps into a fragment (one hand-over per fragment, not per step) and turns earlier outputs into results.
         // One fragment waits at the boundary, so fragments grow while the model is busy; on the way back, the output
         // micro-batches of a burst are copied into one batch (one hand-over for many). Fused, the gatherer still joins
         // the one-row micro-batches of a few keys into one result batch, and passes larger ones on as they are.
-        var maxRows = LstmStepCodec.FragmentRowsFor(engine.PipelineOptions.MaxBatchRows);
         var pipeline = engine.CreatePipeline()
-            .Via(new OutputBatchGatherer(maxRows, engine.Model.OutputSize, adopt: !modelIsland));
+            .Via(new OutputBatchGatherer(fragmentRows, engine.Model.OutputSize, adopt: !modelIsland));
         if (modelIsland) pipeline = pipeline.AddAttributes(Attributes.CreateInputBuffer(1, 1)).Async();
         return BidiFlow.FromGraph(codec.AddAttributes(Attributes.CreateInputBuffer(2, 2)))
             .JoinMat(pipeline, (steps, handle) => new LstmFlowHandle(handle.State, handle.Sessions, steps));

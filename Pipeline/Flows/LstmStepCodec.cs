@@ -99,7 +99,7 @@ internal sealed class LstmStepCodec : GraphStageWithMaterializedValue<BidiShape<
     }
 
     private sealed class Logic(LstmStepCodec stage, LstmStepCounters counters)
-        : StepCodecLogic<LstmStep, LstmResult>(stage.Shape, stage._engine, counters)
+        : StepCodecLogic<LstmStep, LstmResult>(stage.Shape, stage._engine, counters, FragmentRowsFor(stage._engine.PipelineOptions.MaxBatchRows))
     {
         protected override void OnInput()
         {

@@ -35,12 +35,13 @@ internal abstract class StepCodecLogic<TIn, TOut> : GraphStageLogic
     private bool _flushIsFirst;
     private Action? _flush;
 
-    protected StepCodecLogic(BidiShape<TIn, StepBatch, StepBatch, TOut> shape, LstmEngine engine, LstmStepCounters counters)
+    /// <param name="fragmentRows">Rows of a fragment (at least the pipeline's <c>MaxBatchRows</c>).</param>
+    protected StepCodecLogic(BidiShape<TIn, StepBatch, StepBatch, TOut> shape, LstmEngine engine, LstmStepCounters counters, int fragmentRows)
         : base(shape)
     {
         _engine = engine;
         _inputSize = engine.Model.InputSize;
-        _fragmentRows = LstmStepCodec.FragmentRowsFor(engine.PipelineOptions.MaxBatchRows);
+        _fragmentRows = fragmentRows;
         _inFlight = new InFlightSteps(_fragmentRows);
         Counters = counters;
         Steps = shape.Inlet1;
@@ -339,8 +340,7 @@ internal abstract class StepCodecLogic<TIn, TOut> : GraphStageLogic
     /// </summary>
     protected void CompleteRows(int first, int count)
     {
-        var tags = Batch!.Tags.AsSpan(first, count);
-        foreach (var tag in tags) _inFlight.Complete(tag);
+        _inFlight.Complete(Batch!.Tags.AsSpan(first, count));
     }
 
     /// <summary><see cref="Batch"/> is emitted to its last row: releases it and asks the pipeline for the next.</summary>

@@ -67,4 +67,34 @@ public sealed class InFlightStepsTests
 
         Assert.Equal(0, steps.Count);
     }
+
+    [Fact]
+    public void Tags_completed_as_a_span_leave_the_flight_as_if_completed_one_by_one_whatever_their_runs()
+    {
+        // Three fragments of four rows; a span of runs across fragments, out of fragment order and with gaps.
+        var steps = new InFlightSteps(4);
+        var tags = new List<(string Key, long Tag)>();
+        for (var f = 0; f < 3; f++)
+        {
+            steps.StartFragment();
+            foreach (var key in new[] { "a", "b", "c", "d" }) tags.Add((key, steps.Add(key)));
+        }
+
+        long[] batch = [tags[4].Tag, tags[5].Tag, tags[6].Tag, tags[0].Tag, tags[1].Tag, tags[9].Tag, tags[11].Tag];
+        steps.Complete(batch);
+
+        Assert.Equal(12 - batch.Length, steps.Count);
+        Assert.Equal(tags[8].Tag, steps.LastOf("a"));    // rows 0 and 4 out, 8 still in flight
+        Assert.Null(steps.LastOf("b"));                 // rows 1, 5 and 9 out: none in flight
+        Assert.Equal(tags[10].Tag, steps.LastOf("c"));
+        Assert.Equal(tags[7].Tag, steps.LastOf("d"));    // row 11 out, 7 and 3 in flight
+
+        // The rest as one span: the flight is empty and a new fragment starts cleanly.
+        steps.Complete(tags.Select(t => t.Tag).Except(batch).ToArray());
+        Assert.Equal(0, steps.Count);
+        Assert.Null(steps.LastOf("a"));
+        steps.StartFragment();
+        Assert.Equal((4L << 32) | 0, steps.Add("a"));
+        Assert.Equal(1, steps.Count);
+    }
 }

@@ -64,9 +64,9 @@ public sealed class LstmBatchedFlowTests : Akka.TestKit.Xunit2.TestKit
             steps.Add(new LstmStep($"k{rng.Next(150)}", RandomArray(rng, model.InputSize, 1), i, Reset: roll < 0.03, End: roll is >= 0.03 and < 0.06));
         }
 
-        // Lists from empty to several fragments long (fragments here are 256 rows).
+        // Lists from empty to several fragments long (fragments here are 1024 rows, micro-batches 16).
         using var engine = Engine(model, new PipelineOptions { MaxBatchRows = 16 });
-        var (rows, _, handle) = await RunAsync(engine, Cut(rng, steps, 700));
+        var (rows, _, handle) = await RunAsync(engine, Cut(rng, steps, 2500));
 
         Assert.Equal(steps.Count, rows.Count);
         Assert.All(rows, r => Assert.Equal(LstmResultKind.Output, r.Kind));
@@ -114,6 +114,39 @@ public sealed class LstmBatchedFlowTests : Akka.TestKit.Xunit2.TestKit
             Assert.Equal(y, batched[id]);
             Assert.Equal(y, perRecord[id]);
         }
+    }
+
+    [Fact]
+    public async Task Sparse_rejections_among_whole_rounds_come_between_their_keys_neighbouring_outputs()
+    {
+        // Whole rounds of 64 keys, micro-batches of one round: runs of consecutive rows leave the flight together, and a bad
+        // step now and then must still come right after its key's previous output and before its next one.
+        const int keys = 64, rounds = 60;
+        var rng = new Random(27);
+        var model = SeedModel(6);
+        var steps = new List<LstmStep>();
+        for (var r = 0; r < rounds; r++)
+        {
+            for (var k = 0; k < keys; k++)
+            {
+                var bad = rng.Next(300) == 0;
+                steps.Add(new LstmStep($"k{k}", RandomArray(rng, bad ? model.InputSize + 2 : model.InputSize, 1), steps.Count));
+            }
+        }
+
+        using var engine = Engine(model, new PipelineOptions { MaxBatchRows = keys });
+        var (rows, _, handle) = await RunAsync(engine, steps.Chunk(keys * 16).Select(IReadOnlyList<LstmStep> (c) => c));
+
+        Assert.Equal(steps.Count, rows.Count);
+        AssertEachKeysRowsInStepOrder(rows);
+        var rejected = rows.Where(r => r.Kind == LstmResultKind.Rejected).ToList();
+        Assert.NotEmpty(rejected);
+        Assert.All(rejected, r => Assert.Equal("x", r.Rejection!.Field));
+        bool Valid(LstmStep s) => s.X.Length == model.InputSize;
+        Assert.Equal(steps.Count(s => !Valid(s)), rejected.Count);
+        var expected = ReferenceByPosition(model, steps, Valid);
+        foreach (var row in rows.Where(r => r.Kind == LstmResultKind.Output)) Assert.Equal(expected[row.Seq!.Value + 1], row.Y.ToArray());
+        Assert.Equal(steps.Count - rejected.Count, handle.Steps.Outputs);
     }
 
     [Fact]

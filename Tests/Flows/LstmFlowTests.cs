@@ -238,6 +238,14 @@ public sealed class LstmFlowTests : Akka.TestKit.Xunit2.TestKit
     public void A_fragment_holds_a_few_micro_batches_and_never_fewer_than_256_rows(int maxBatchRows, int fragmentRows) =>
         Assert.Equal(fragmentRows, LstmStepCodec.FragmentRowsFor(maxBatchRows));
 
+    [Theory]
+    [InlineData(1, 1024)]
+    [InlineData(64, 1024)]
+    [InlineData(1024, 1024)]
+    [InlineData(4096, 4096)]
+    public void A_batched_flows_fragment_holds_as_many_rows_as_the_pooled_paths_callers_hand_over_or_one_micro_batch(int maxBatchRows, int fragmentRows) =>
+        Assert.Equal(fragmentRows, LstmBatchCodec.FragmentRowsFor(maxBatchRows));
+
     [Fact]
     public async Task Rejections_can_be_diverted_to_a_sink_of_their_own()
     {
