@@ -20,13 +20,25 @@ namespace LstmStream.Pipeline.Numerics.Native;
 /// workers), <c>GNU</c> (libgomp) or <c>INTEL</c> (libiomp5, or LLVM's libomp.so.5), which then keep threads of
 /// their own (<c>MKL_Set_Num_Threads</c>).
 /// </para>
+/// <para>
+/// Before its first multiply MKL is put in its conditional numerical reproducibility mode with the branch it would
+/// pick anyway (<c>MKL_CBWR_Set(MKL_CBWR_AUTO)</c>): without it MKL chooses code paths by the operands' alignment in
+/// memory, so one row multiplied from two places could differ in its last bits, and a replayed record would not give
+/// its output again bitwise. A value of MKL's own <c>MKL_CBWR</c> variable is left to MKL instead.
+/// </para>
 /// </summary>
 internal sealed unsafe class MklLibrary
 {
     /// <summary>MKL's environment variable naming its threading layer.</summary>
     public const string LayerVariable = "MKL_THREADING_LAYER";
 
+    /// <summary>MKL's environment variable naming its conditional numerical reproducibility branch.</summary>
+    public const string ReproducibilityVariable = "MKL_CBWR";
+
     private const int InterfaceLp64 = 0;
+
+    /// <summary><c>MKL_CBWR_AUTO</c>: reproducible results with the code branch MKL picks for this CPU.</summary>
+    private const int ReproducibleAuto = 2;
 
     private MklLibrary(CblasLibrary cblas, MklThreadingLayer layer, string? openMpRuntime)
     {
@@ -85,9 +97,35 @@ internal sealed unsafe class MklLibrary
             return null;
         }
 
+        if (!TrySetReproducible(binding, out reason)) return null;
         if (!MultipliesCorrectly(cblas, out reason)) return null;
         reason = "";
         return new MklLibrary(cblas, layer, runtime);
+    }
+
+    /// <summary>
+    /// Puts MKL in its reproducible mode (<c>MKL_CBWR_AUTO</c>) unless <see cref="ReproducibilityVariable"/> names a
+    /// mode already; false with the reason when MKL lacks the call or refuses it.
+    /// </summary>
+    private static bool TrySetReproducible(NativeLibraryBinding binding, out string reason)
+    {
+        reason = "";
+        if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(ReproducibilityVariable))) return true;
+        var set = (delegate* unmanaged[Cdecl]<int, int>)binding.OptionalExport("MKL_CBWR_Set");
+        if (set is null)
+        {
+            reason = $"{binding.FileName} does not export MKL_CBWR_Set: without conditional numerical reproducibility (Intel MKL 11.0 or later) its results depend on where the operands lie in memory";
+            return false;
+        }
+
+        var status = set(ReproducibleAuto);
+        if (status != 0)
+        {
+            reason = $"Intel MKL refused its reproducible mode (MKL_CBWR_Set(MKL_CBWR_AUTO) returned {status}): without it its results depend on where the operands lie in memory";
+            return false;
+        }
+
+        return true;
     }
 
     /// <summary>The layer named by a <see cref="LayerVariable"/> value: unset or blank means sequential.</summary>

@@ -58,6 +58,54 @@ public sealed class BackendContractTests
         Assert.Throws<ArgumentOutOfRangeException>(() => MatMulBackendRegistry.Create(name, threads: 0));
     }
 
+    [NativeBackendTheory(MatMulBackendRegistry.OpenBlas)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void OpenBlas_gives_the_same_bits_wherever_its_operands_lie(int threads) => CheckAlignmentIndependence(MatMulBackendRegistry.OpenBlas, threads);
+
+    [NativeBackendTheory(MatMulBackendRegistry.OneDnn)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void OneDnn_gives_the_same_bits_wherever_its_operands_lie(int threads) => CheckAlignmentIndependence(MatMulBackendRegistry.OneDnn, threads);
+
+    /// <summary>
+    /// Without its conditional numerical reproducibility mode MKL picks code paths by the operands' alignment, so a row
+    /// multiplied twice from two places in memory could differ in its last bits (seen with MKL limited to AVX): a replayed
+    /// record would not reproduce its output bitwise on the same backend.
+    /// </summary>
+    [NativeBackendTheory(MatMulBackendRegistry.Mkl)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Mkl_gives_the_same_bits_wherever_its_operands_lie(int threads) => CheckAlignmentIndependence(MatMulBackendRegistry.Mkl, threads);
+
+    private static void CheckAlignmentIndependence(string name, int threads)
+    {
+        var random = new Random(11);
+        var backend = MatMulBackendRegistry.Create(name, threads);
+        foreach (var (m, k, n) in new[] { (1, 64, 192), (2, 88, 160), (13, 88, 160), (64, 144, 512) })
+        {
+            float[] Values(int count) => Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+            var a = Values(m * k);
+            var bias = Values(n);
+            var packed = backend.Pack(Values(k * n), k, n);
+            float[]? first = null;
+            // Every float offset within a 64-byte line, for A and for C at once and apart.
+            for (var offset = 0; offset < 32; offset++)
+            {
+                int aAt = offset % 16, cAt = offset < 16 ? offset : (offset * 7) % 16;
+                var aBuffer = new float[m * k + 16];
+                a.CopyTo(aBuffer, aAt);
+                var cBuffer = new float[m * n + 16];
+                backend.Multiply(aBuffer.AsSpan(aAt, m * k), m, packed, bias, cBuffer.AsSpan(cAt, m * n));
+                var c = cBuffer.AsSpan(cAt, m * n).ToArray();
+                first ??= c;
+                Assert.True(first.AsSpan().SequenceEqual(c), $"{name}, {threads} thread(s), [{m}x{k}]·[{k}x{n}]: A at float {aAt}, C at float {cAt} gave other bits than at 0");
+            }
+        }
+
+        (backend as IDisposable)?.Dispose();
+    }
+
     [Fact]
     public unsafe void Packed_copy_is_aligned_and_independent_of_the_source()
     {
