@@ -222,7 +222,7 @@ internal sealed class BenchmarkSuite(BenchmarkOptions options, IMaterializer mat
             AllocatedBytesPerStep = m.AllocatedBytesPerStep,
             StepsTimed = m.StepsTimed,
             PassStepsPerSecond = passes.Select(p => p.StepsPerSecond).ToArray(),
-            PassCpuNanosecondsPerStep = passes.Select(p => p.CpuSecondsPerStep * 1e9).ToArray(),
+            PassCpuNanosecondsPerStep = ResultRow.CpuPerPass(passes.Select(p => p.CpuSecondsPerStep)),
             RowsPerMicroBatch = double.IsNaN(rowsPerBatch) ? null : rowsPerBatch,
         };
         Rows.Add(row);

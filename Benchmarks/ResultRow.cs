@@ -21,8 +21,21 @@ internal sealed record ResultRow
     /// <summary>Steps/s of every pass in pass order (the row keeps the fastest); null: not kept for this engine.</summary>
     [JsonPropertyName("pass_steps_per_s")] public IReadOnlyList<double>? PassStepsPerSecond { get; init; }
 
-    /// <summary>The process's CPU time per step of every pass in pass order, in nanoseconds (every thread).</summary>
+    /// <summary>
+    /// The process's CPU time per step of every pass in pass order, in nanoseconds (every thread); null: not measured
+    /// for this engine (<see cref="CpuPerPass"/>).
+    /// </summary>
     [JsonPropertyName("pass_cpu_ns_per_step")] public IReadOnlyList<double>? PassCpuNanosecondsPerStep { get; init; }
+
+    /// <summary>
+    /// <see cref="PassCpuNanosecondsPerStep"/> from each pass's CPU seconds per step: null when a pass measured none (the
+    /// ceiling's multiplies time the wall clock only: NaN, which JSON cannot hold).
+    /// </summary>
+    public static IReadOnlyList<double>? CpuPerPass(IEnumerable<double> cpuSecondsPerStep)
+    {
+        var values = cpuSecondsPerStep.Select(s => s * 1e9).ToArray();
+        return values.Length > 0 && values.All(double.IsFinite) ? values : null;
+    }
 
     /// <summary>Rows per micro-batch over the engine's streams, counted after they finished (the row count picks a tuned backend); null: not a stream.</summary>
     [JsonPropertyName("rows_per_micro_batch")] public double? RowsPerMicroBatch { get; init; }

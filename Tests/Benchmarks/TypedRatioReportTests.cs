@@ -84,4 +84,30 @@ public sealed class TypedRatioReportTests
         Assert.Contains("Typed ratios: the typed flow and the fast path run on the same backend instances", markdown);
         Assert.Contains("the ratio judged is the median over the passes of typed ÷ stream steps/s of the same pass", markdown);
     }
+
+    [Fact]
+    public void Rows_whose_passes_measured_no_processor_time_are_written_to_json_without_it()
+    {
+        // The ceiling's passes time the wall clock only (CPU NaN): the whole report once failed to write its JSON for it.
+        var ceiling = Row(Engines.Ceiling, 64, 1000) with { PassStepsPerSecond = [900, 1000], PassCpuNanosecondsPerStep = ResultRow.CpuPerPass([double.NaN, double.NaN]) };
+        var stream = Row(Engines.Stream, 64, 800, [700, 800]) with { PassCpuNanosecondsPerStep = ResultRow.CpuPerPass([2e-6, 1e-6]) };
+        var report = new Report
+        {
+            Machine = MachineInfo.Read(), Options = BenchmarkOptions.Parse([]), Runs = [], Memory = [], Stores = [], Failures = [], CeilingMatrices = [],
+            Rows = [ceiling, stream],
+        };
+        var path = Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}.json");
+        try
+        {
+            report.WriteJson(path);
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+            var rows = json.RootElement.GetProperty("rows").EnumerateArray().ToArray();
+            Assert.False(rows[0].TryGetProperty("pass_cpu_ns_per_step", out _));
+            Assert.Equal([2000.0, 1000.0], rows[1].GetProperty("pass_cpu_ns_per_step").EnumerateArray().Select(v => v.GetDouble()));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
