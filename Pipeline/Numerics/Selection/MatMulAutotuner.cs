@@ -172,18 +172,24 @@ internal sealed class MatMulAutotuner
         return measured;
     }
 
+    /// <summary>The shortest one-thread step (seconds) at which a split over threads is judged by its timing at all.</summary>
+    internal const double SplitJudgedFromSeconds = 10e-6;
+
     /// <summary>
     /// The fewest rows from which splitting over threads pays: the split time beats the calling thread alone by more
     /// than <paramref name="margin"/> at that measured row count (<paramref name="sizes"/>[i], times
     /// <paramref name="seconds"/>[i]) and at every larger one measured, the limit lying at the geometric middle below it;
-    /// <c>int.MaxValue</c> when splitting does not pay at the largest row count measured.
+    /// <c>int.MaxValue</c> when splitting does not pay at the largest row count measured. A row count whose step alone
+    /// takes less than <see cref="SplitJudgedFromSeconds"/> never starts the split: there both timings are a fraction of a
+    /// worker's wake-up and differ by noise (the seed model's one-row step, 0.3 µs, was once "split" from one row on, and
+    /// its lone key ran a third slower with two threads than with one).
     /// </summary>
     internal static int SplitFromRows(IReadOnlyList<int> sizes, IReadOnlyList<(double Split, double Alone)> seconds, double margin)
     {
         var from = int.MaxValue;
         for (var i = seconds.Count - 1; i >= 0; i--)
         {
-            if (seconds[i].Split >= seconds[i].Alone * (1 - margin)) break;
+            if (seconds[i].Alone < SplitJudgedFromSeconds || seconds[i].Split >= seconds[i].Alone * (1 - margin)) break;
             from = i == 0 ? 1 : (int)Math.Floor(Math.Sqrt((double)sizes[i - 1] * sizes[i])) + 1;
         }
 

@@ -24,6 +24,10 @@ public class ManagedThreadSplitTests
         // Winning everywhere: from one row; only the row counts measured count (the budget may stop early).
         Assert.Equal(1, MatMulAutotuner.SplitFromRows(sizes, [(0.5, 1.0), (0.5, 1.0)], 0.03));
         Assert.Equal(int.MaxValue, MatMulAutotuner.SplitFromRows(sizes, [], 0.03));
+        // Steps shorter than a worker's wake-up never start the split, however their timings fall: below 10 µs alone the
+        // rows stay on one thread, from the first row count that is long enough and pays.
+        Assert.Equal(23, MatMulAutotuner.SplitFromRows(sizes, [(0.3e-6, 0.35e-6), (1e-6, 1.2e-6), (7e-6, 12e-6), (53e-6, 61e-6), (253e-6, 597e-6)], 0.03));
+        Assert.Equal(int.MaxValue, MatMulAutotuner.SplitFromRows(sizes, [(0.3e-6, 0.35e-6), (1e-6, 1.2e-6), (7e-6, 9e-6)], 0.03));
     }
 
     [Fact]
