@@ -64,7 +64,7 @@ public sealed class BucketSnapshotStore : SqlSnapshotStore
         // PostgreSQL: the snapshot is serialized into a pooled buffer and sent from it (Npgsql takes a segment for bytea),
         // not into a new array per bucket per checkpoint (the checkpoint's second largest allocation after the exported
         // rows, and at 10,000 keys ~80 KB arrays on the large-object heap, whose collections are full ones). The pool is
-        // our own (SnapshotBufferPool): it keeps at most one buffer between checkpoints. SQLite binds only whole arrays
+        // our own (SnapshotBufferPool): it keeps none once no write runs, so none between checkpoints. SQLite binds only whole arrays
         // (a shorter Size copies the array), so there the snapshot is serialized into an array of its exact size.
         byte[]? rented = null;
         object payload;
